@@ -1,0 +1,4 @@
+import { bootstrap } from '@tendril/platform';
+import { AppModule } from './app.module.js';
+
+await bootstrap('metrics', AppModule);

@@ -1,0 +1,39 @@
+// Lint rules for the whole workspace. The module-boundary rule is the architecture in code:
+// apps never import apps; model and translation stay pure (no Nest, NATS, gRPC, k8s client, protobuf);
+// only platform opens connections.
+import nx from '@nx/eslint-plugin';
+import tseslint from 'typescript-eslint';
+
+const impure = ['@nestjs/*', 'nats', '@grpc/*', '@kubernetes/*', 'typeorm', 'sqlite3', 'pg', 'express', 'protobufjs', 'protobufjs/*', 'node:net', 'node:http', 'node:fs', 'node:child_process', 'chokidar'];
+const noNestNoNats = ['@nestjs/*', 'nats', '@kubernetes/*', 'typeorm', 'express'];
+
+export default [
+  { ignores: ['**/dist/**', '**/node_modules/**', '**/build/**', '.nx/**', '.data/**', '**/*.js', '**/*.mjs', '**/*.cjs'] },
+  ...tseslint.configs.recommended,
+  {
+    plugins: { '@nx': nx },
+    files: ['**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@nx/enforce-module-boundaries': [
+        'error',
+        {
+          enforceBuildableLibDependency: false,
+          allow: [],
+          depConstraints: [
+            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:contract', 'type:model', 'type:translation', 'type:xds', 'type:envoy', 'type:datapath', 'type:platform', 'type:util'] },
+            { sourceTag: 'type:model', onlyDependOnLibsWithTags: ['type:model', 'type:util'], bannedExternalImports: impure },
+            { sourceTag: 'type:translation', onlyDependOnLibsWithTags: ['type:model', 'type:util'], bannedExternalImports: impure },
+            { sourceTag: 'type:contract', onlyDependOnLibsWithTags: ['type:util'], bannedExternalImports: impure },
+            { sourceTag: 'type:envoy', onlyDependOnLibsWithTags: ['type:util'], bannedExternalImports: noNestNoNats },
+            { sourceTag: 'type:xds', onlyDependOnLibsWithTags: ['type:envoy', 'type:contract', 'type:util'], bannedExternalImports: noNestNoNats },
+            { sourceTag: 'type:datapath', onlyDependOnLibsWithTags: ['type:contract', 'type:util'], bannedExternalImports: noNestNoNats },
+            { sourceTag: 'type:platform', onlyDependOnLibsWithTags: ['type:contract', 'type:envoy', 'type:util'] },
+            { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:contract', 'type:envoy', 'type:platform', 'type:util'] },
+            { sourceTag: 'type:system-test', onlyDependOnLibsWithTags: ['type:contract', 'type:envoy', 'type:testing', 'type:util'] },
+          ],
+        },
+      ],
+    },
+  },
+];

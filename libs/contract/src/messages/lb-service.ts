@@ -1,0 +1,48 @@
+/** KV `tendril-lb` value: one L3/L4 service, what the datapath programs into the kernel. */
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import { jsonCodec } from '../codec.js';
+
+const ip = z.string().refine((value) => isIP(value) !== 0, { message: 'not an IP address' });
+const port = z.number().int().min(1).max(65535);
+const protocol = z.enum(['TCP', 'UDP', 'SCTP']);
+
+export const lbFrontendSchema = z.object({
+  address: ip,
+  port,
+  protocol,
+  /** The Service port's name ('' when unnamed); backends with the same portName serve it. */
+  portName: z.string(),
+  scope: z.enum(['ClusterIP', 'NodePort', 'LoadBalancer', 'ExternalIP']),
+});
+export type LbFrontend = z.infer<typeof lbFrontendSchema>;
+
+export const lbBackendSchema = z.object({
+  address: ip,
+  port,
+  protocol,
+  portName: z.string(),
+  weight: z.number().int().min(0).max(65535),
+  /** active: takes new connections; terminating: serving but draining (only used when no active one). */
+  state: z.enum(['active', 'terminating']),
+  /** Node the backend runs on, when known. */
+  nodeName: z.string().optional(),
+  zone: z.string().optional(),
+});
+export type LbBackend = z.infer<typeof lbBackendSchema>;
+
+export const lbServiceSchema = z.object({
+  v: z.literal(1),
+  cluster: z.string().min(1),
+  namespace: z.string().min(1),
+  name: z.string().min(1),
+  frontends: z.array(lbFrontendSchema),
+  backends: z.array(lbBackendSchema),
+  algorithm: z.enum(['random', 'maglev', 'round-robin', 'least-request']),
+  /** Client-IP session affinity and how long it lasts. */
+  affinity: z.object({ timeoutSeconds: z.number().int().positive() }).nullable(),
+  /** When set, traffic goes to the node's Envoy on this port instead of the backends. */
+  l7Proxy: z.object({ port }).nullable(),
+});
+export type LbService = z.infer<typeof lbServiceSchema>;
+export const lbServiceCodec = jsonCodec('lb service', lbServiceSchema);

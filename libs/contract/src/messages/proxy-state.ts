@@ -1,0 +1,42 @@
+/** KV `tendril-proxies` value (key: node token) and the `tendril.xds.proxy.<node>` events. */
+import { z } from 'zod';
+import { jsonCodec } from '../codec.js';
+
+export const proxyTypeStateSchema = z.object({
+  typeUrl: z.string().min(1),
+  /** Version the proxy last ACKed ('' before the first ACK). */
+  versionAcked: z.string(),
+  /** Nonce of the last response sent. */
+  lastNonce: z.string(),
+  /** Resource names subscribed to; empty = wildcard. */
+  subscribed: z.array(z.string()),
+  lastNack: z.object({ version: z.string(), nonce: z.string(), error: z.string() }).nullable(),
+});
+export type ProxyTypeState = z.infer<typeof proxyTypeStateSchema>;
+
+export const proxyStateSchema = z.object({
+  v: z.literal(1),
+  nodeId: z.string().min(1),
+  nodeCluster: z.string(),
+  /** xds-server replica that holds the stream. */
+  replica: z.string().min(1),
+  connectedAt: z.string(),
+  connected: z.boolean(),
+  types: z.array(proxyTypeStateSchema),
+});
+export type ProxyState = z.infer<typeof proxyStateSchema>;
+export const proxyStateCodec = jsonCodec('proxy state', proxyStateSchema);
+
+export const xdsProxyEventSchema = z.object({
+  v: z.literal(1),
+  event: z.enum(['connect', 'disconnect', 'ack', 'nack']),
+  nodeId: z.string().min(1),
+  replica: z.string().min(1),
+  typeUrl: z.string().optional(),
+  version: z.string().optional(),
+  nonce: z.string().optional(),
+  error: z.string().optional(),
+  at: z.string(),
+});
+export type XdsProxyEvent = z.infer<typeof xdsProxyEventSchema>;
+export const xdsProxyEventCodec = jsonCodec('xds proxy event', xdsProxyEventSchema);

@@ -1,0 +1,46 @@
+/** Bucket and subject names, and the names under which services register on NATS. */
+import { nodeToken } from './keys.js';
+
+export const BUCKETS = {
+  objects: 'tendril-objects',
+  status: 'tendril-status',
+  xds: 'tendril-xds',
+  lb: 'tendril-lb',
+  proxies: 'tendril-proxies',
+} as const;
+export type BucketName = (typeof BUCKETS)[keyof typeof BUCKETS];
+
+export const SERVICES = ['k8s-watcher', 'translator', 'xds-server', 'datapath', 'metrics'] as const;
+export type ServiceName = (typeof SERVICES)[number];
+
+export const SUBJECTS = {
+  /** ACK/NACK and connect/disconnect events of one proxy: xds-server -> metrics, translator */
+  xdsProxy: (nodeId: string) => `tendril.xds.proxy.${nodeToken(nodeId)}`,
+  xdsProxyAll: 'tendril.xds.proxy.>',
+  /** L4 flow events of one node: datapath -> metrics */
+  flows: (node: string) => `tendril.flows.${nodeToken(node)}`,
+  flowsAll: 'tendril.flows.>',
+  /** Periodic figures of one service instance: every service -> metrics */
+  stats: (service: ServiceName) => `tendril.stats.${service}`,
+  statsAll: 'tendril.stats.>',
+  /** NATS micro endpoints: `tendril.<service>.<verb>` */
+  endpoint: (service: ServiceName, verb: string) => `tendril.${service}.${verb}`,
+} as const;
+
+/** Name of a service's NATS micro registration (`nats micro ls`). */
+export function microServiceName(service: ServiceName): string {
+  return `tendril-${service}`;
+}
+
+/** Default HTTP ports (health, readiness, metrics, APIs), gRPC ports. */
+export const PORTS = {
+  'k8s-watcher': 9871,
+  translator: 9872,
+  'xds-server': 9873,
+  datapath: 9874,
+  metrics: 9875,
+  xdsGrpc: 18000,
+  accessLogGrpc: 18001,
+  natsClient: 4222,
+  natsMonitoring: 8222,
+} as const;

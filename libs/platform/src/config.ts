@@ -1,0 +1,76 @@
+/**
+ * Configuration from environment variables, read in one place, with defaults that run on a laptop.
+ * Every variable a service reads is declared here or through envString/envInt, so README can list them.
+ */
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { PORTS, type ServiceName } from '@tendril/contract';
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+export function envString(name: string, fallback: string): string {
+  const value = process.env[name];
+  return value === undefined || value === '' ? fallback : value;
+}
+
+export function envInt(name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name}=${raw}: expected an integer between ${min} and ${max}`);
+  }
+  return value;
+}
+
+export function envBool(name: string, fallback: boolean): boolean {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (/^(1|true|yes|on)$/i.test(raw)) return true;
+  if (/^(0|false|no|off)$/i.test(raw)) return false;
+  throw new ConfigError(`${name}=${raw}: expected true or false`);
+}
+
+/** What every service reads. */
+export interface PlatformConfig {
+  service: ServiceName;
+  version: string;
+  /** TENDRIL_NATS_URL: comma-separated server URLs. */
+  natsUrl: string;
+  /** TENDRIL_CLUSTER: the cluster name this control plane serves (first token of object keys). */
+  cluster: string;
+  /** TENDRIL_HTTP_HOST / TENDRIL_HTTP_PORT: where /healthz, /readyz and /metrics listen. */
+  httpHost: string;
+  httpPort: number;
+  /** TENDRIL_NODE_NAME: this node (hostname by default). */
+  nodeName: string;
+  /** Unique per process: tells replicas apart in stats and proxy records. */
+  instance: string;
+  /** TENDRIL_KV_REPLICAS: replicas of the buckets this service creates (3 in Kubernetes). */
+  kvReplicas: number;
+  /** TENDRIL_STATS_INTERVAL_MS: how often figures go to tendril.stats.<service>. */
+  statsIntervalMs: number;
+  /** TENDRIL_DATA_DIR: where local state lives (sqlite, ids). */
+  dataDir: string;
+}
+
+export const PLATFORM_VERSION = '0.1.0';
+
+export function readPlatformConfig(service: ServiceName): PlatformConfig {
+  const nodeName = envString('TENDRIL_NODE_NAME', hostname());
+  return {
+    service,
+    version: PLATFORM_VERSION,
+    natsUrl: envString('TENDRIL_NATS_URL', `nats://127.0.0.1:${PORTS.natsClient}`),
+    cluster: envString('TENDRIL_CLUSTER', 'default'),
+    httpHost: envString('TENDRIL_HTTP_HOST', '0.0.0.0'),
+    httpPort: envInt('TENDRIL_HTTP_PORT', PORTS[service], 0, 65535),
+    nodeName,
+    instance: `${nodeName}-${process.pid}-${randomBytes(3).toString('hex')}`,
+    kvReplicas: envInt('TENDRIL_KV_REPLICAS', 1, 1, 5),
+    statsIntervalMs: envInt('TENDRIL_STATS_INTERVAL_MS', 2000, 100),
+    dataDir: envString('TENDRIL_DATA_DIR', '.data'),
+  };
+}

@@ -1,0 +1,15 @@
+/**
+ * Platform: the I/O adapters every service shares, and the only place that opens a connection:
+ * NATS (connection, buckets, mirrors, micro registration, stats), configuration from the environment,
+ * readiness, Prometheus metrics, logging, and the Nest module and bootstrap that wire them.
+ */
+export * from './config.js';
+export * from './logger.js';
+export * from './readiness.js';
+export * from './metrics.js';
+export * from './nats.js';
+export * from './kv-mirror.js';
+export * from './micro.js';
+export * from './stats-publisher.js';
+export * from './nest/platform.module.js';
+export * from './nest/bootstrap.js';

@@ -1,0 +1,156 @@
+/**
+ * The one NATS connection of a service. It reconnects forever (nats.js stops after 10 attempts by
+ * default), keeps trying when the server is not there at start, reports its state to readiness, and
+ * hands out KV buckets: `bucket()` creates (for the writer), `bindBucket()` waits for the writer.
+ */
+import { connect, type KV, type NatsConnection, type JetStreamClient, type JetStreamManager, Events, DebugEvents } from 'nats';
+import type { ReadinessCheck } from './readiness.js';
+import type { Logger } from './logger.js';
+
+export interface NatsOptions {
+  url: string;
+  name: string;
+  kvReplicas: number;
+  logger: Logger;
+  readiness?: ReadinessCheck;
+}
+
+export class NatsClient {
+  private connection?: NatsConnection;
+  private connecting?: Promise<NatsConnection>;
+  private closed = false;
+  private isConnected = false;
+  private readonly connectionListeners = new Set<() => void>();
+
+  constructor(private readonly options: NatsOptions) {}
+
+  get connected(): boolean {
+    return this.isConnected;
+  }
+
+  /** Resolves once connected the first time; never rejects unless closed first. */
+  connect(): Promise<NatsConnection> {
+    this.connecting ??= this.open();
+    return this.connecting;
+  }
+
+  /** Called after every reconnect: watchers re-check themselves. */
+  onReconnect(listener: () => void): () => void {
+    this.connectionListeners.add(listener);
+    return () => this.connectionListeners.delete(listener);
+  }
+
+  private async open(): Promise<NatsConnection> {
+    const { logger, readiness } = this.options;
+    readiness?.fail(`connecting to ${this.options.url}`);
+    let attempt = 0;
+    while (!this.closed) {
+      try {
+        const nc = await connect({
+          servers: this.options.url.split(',').map((s) => s.trim()),
+          name: this.options.name,
+          maxReconnectAttempts: -1,
+          reconnectTimeWait: 500,
+          reconnectJitter: 200,
+          pingInterval: 5000,
+          maxPingOut: 3,
+          timeout: 2000,
+        });
+        this.connection = nc;
+        this.isConnected = true;
+        readiness?.pass(`connected to ${nc.getServer()}`);
+        logger.log(`connected to NATS at ${nc.getServer()}`);
+        void this.followStatus(nc);
+        return nc;
+      } catch (error) {
+        attempt++;
+        const reason = `cannot reach NATS at ${this.options.url}: ${(error as Error).message}`;
+        readiness?.fail(reason);
+        if (attempt === 1 || attempt % 20 === 0) logger.warn(`${reason} (attempt ${attempt}, retrying)`);
+        await new Promise((resolve) => setTimeout(resolve, Math.min(250 * attempt, 2000)));
+      }
+    }
+    throw new Error('NATS client closed before it connected');
+  }
+
+  private async followStatus(nc: NatsConnection): Promise<void> {
+    const { logger, readiness } = this.options;
+    for await (const status of nc.status()) {
+      switch (status.type) {
+        case Events.Disconnect:
+          this.isConnected = false;
+          readiness?.fail(`disconnected from ${String(status.data)}`);
+          logger.warn(`NATS disconnected from ${String(status.data)}; reconnecting`);
+          break;
+        case Events.Reconnect:
+          this.isConnected = true;
+          readiness?.pass(`connected to ${String(status.data)}`);
+          logger.log(`NATS reconnected to ${String(status.data)}`);
+          for (const listener of this.connectionListeners) listener();
+          break;
+        case Events.Error:
+          logger.warn(`NATS error: ${String(status.data)}`);
+          break;
+        case DebugEvents.Reconnecting:
+          break;
+        default:
+          break;
+      }
+    }
+  }
+
+  /** The connection; only after connect() resolved. */
+  get nc(): NatsConnection {
+    if (!this.connection) throw new Error('NATS is not connected yet');
+    return this.connection;
+  }
+
+  get js(): JetStreamClient {
+    return this.nc.jetstream();
+  }
+
+  jsm(): Promise<JetStreamManager> {
+    return this.nc.jetstreamManager();
+  }
+
+  /** Opens a bucket this service writes, creating it (history 1) when missing. */
+  async bucket(name: string): Promise<KV> {
+    await this.connect();
+    return this.retry(`create bucket ${name}`, () => this.js.views.kv(name, { history: 1, replicas: this.options.kvReplicas }));
+  }
+
+  /** Opens a bucket another service writes; waits until it exists. */
+  async bindBucket(name: string, onWaiting?: (reason: string) => void): Promise<KV> {
+    await this.connect();
+    return this.retry(`open bucket ${name}`, () => this.js.views.kv(name, { bindOnly: true }), onWaiting);
+  }
+
+  private async retry<T>(what: string, action: () => Promise<T>, onWaiting?: (reason: string) => void): Promise<T> {
+    let attempt = 0;
+    for (;;) {
+      try {
+        return await action();
+      } catch (error) {
+        if (this.closed) throw error;
+        attempt++;
+        const reason = `${what}: ${(error as Error).message}`;
+        onWaiting?.(reason);
+        if (attempt === 1 || attempt % 30 === 0) this.options.logger.warn(`${reason} (retrying)`);
+        await new Promise((resolve) => setTimeout(resolve, Math.min(200 * attempt, 2000)));
+      }
+    }
+  }
+
+  /** Drains subscriptions and closes; safe to call twice. */
+  async drain(): Promise<void> {
+    this.closed = true;
+    const nc = this.connection;
+    if (!nc || nc.isClosed()) return;
+    try {
+      await Promise.race([nc.drain(), new Promise((resolve) => setTimeout(resolve, 3000))]);
+    } catch {
+      // already closing
+    }
+    if (!nc.isClosed()) await nc.close();
+  }
+}
