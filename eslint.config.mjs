@@ -7,6 +7,27 @@ import tseslint from 'typescript-eslint';
 const impure = ['@nestjs/*', 'nats', '@grpc/*', '@kubernetes/*', 'typeorm', 'sqlite3', 'pg', 'express', 'protobufjs', 'protobufjs/*', 'node:net', 'node:http', 'node:fs', 'node:child_process', 'chokidar'];
 const noNestNoNats = ['@nestjs/*', 'nats', '@kubernetes/*', 'typeorm', 'express'];
 
+// Production code may use test support nowhere; test files may use it everywhere.
+const constraints = [
+  { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:contract', 'type:model', 'type:translation', 'type:xds', 'type:envoy', 'type:datapath', 'type:platform', 'type:util'] },
+  { sourceTag: 'type:model', onlyDependOnLibsWithTags: ['type:model', 'type:util'], bannedExternalImports: impure },
+  { sourceTag: 'type:translation', onlyDependOnLibsWithTags: ['type:model', 'type:util'], bannedExternalImports: impure },
+  { sourceTag: 'type:contract', onlyDependOnLibsWithTags: ['type:util'], bannedExternalImports: impure },
+  { sourceTag: 'type:envoy', onlyDependOnLibsWithTags: ['type:util'], bannedExternalImports: noNestNoNats },
+  { sourceTag: 'type:xds', onlyDependOnLibsWithTags: ['type:envoy', 'type:contract', 'type:util'], bannedExternalImports: noNestNoNats },
+  { sourceTag: 'type:datapath', onlyDependOnLibsWithTags: ['type:contract', 'type:util'], bannedExternalImports: noNestNoNats },
+  { sourceTag: 'type:platform', onlyDependOnLibsWithTags: ['type:contract', 'type:envoy', 'type:util'] },
+  { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:contract', 'type:envoy', 'type:platform', 'type:util'] },
+  { sourceTag: 'type:system-test', onlyDependOnLibsWithTags: ['type:contract', 'type:envoy', 'type:testing', 'type:util'] },
+];
+const boundaries = (depConstraints) => ['error', { enforceBuildableLibDependency: false, allow: [], depConstraints }];
+const inTests = constraints.map((c) => ({
+  ...c,
+  onlyDependOnLibsWithTags: [...c.onlyDependOnLibsWithTags, 'type:testing'],
+  // tests of pure libs may read their golden files
+  ...(c.bannedExternalImports ? { bannedExternalImports: c.bannedExternalImports.filter((name) => !name.startsWith('node:')) } : {}),
+}));
+
 export default [
   { ignores: ['**/dist/**', '**/node_modules/**', '**/build/**', '.nx/**', '.data/**', '**/*.js', '**/*.mjs', '**/*.cjs'] },
   ...tseslint.configs.recommended,
@@ -15,25 +36,11 @@ export default [
     files: ['**/*.ts'],
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      '@nx/enforce-module-boundaries': [
-        'error',
-        {
-          enforceBuildableLibDependency: false,
-          allow: [],
-          depConstraints: [
-            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:contract', 'type:model', 'type:translation', 'type:xds', 'type:envoy', 'type:datapath', 'type:platform', 'type:util'] },
-            { sourceTag: 'type:model', onlyDependOnLibsWithTags: ['type:model', 'type:util'], bannedExternalImports: impure },
-            { sourceTag: 'type:translation', onlyDependOnLibsWithTags: ['type:model', 'type:util'], bannedExternalImports: impure },
-            { sourceTag: 'type:contract', onlyDependOnLibsWithTags: ['type:util'], bannedExternalImports: impure },
-            { sourceTag: 'type:envoy', onlyDependOnLibsWithTags: ['type:util'], bannedExternalImports: noNestNoNats },
-            { sourceTag: 'type:xds', onlyDependOnLibsWithTags: ['type:envoy', 'type:contract', 'type:util'], bannedExternalImports: noNestNoNats },
-            { sourceTag: 'type:datapath', onlyDependOnLibsWithTags: ['type:contract', 'type:util'], bannedExternalImports: noNestNoNats },
-            { sourceTag: 'type:platform', onlyDependOnLibsWithTags: ['type:contract', 'type:envoy', 'type:util'] },
-            { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:contract', 'type:envoy', 'type:platform', 'type:util'] },
-            { sourceTag: 'type:system-test', onlyDependOnLibsWithTags: ['type:contract', 'type:envoy', 'type:testing', 'type:util'] },
-          ],
-        },
-      ],
+      '@nx/enforce-module-boundaries': boundaries(constraints),
     },
+  },
+  {
+    files: ['**/*.test.ts', '**/testing/**/*.ts'],
+    rules: { '@nx/enforce-module-boundaries': boundaries(inTests) },
   },
 ];
