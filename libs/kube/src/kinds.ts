@@ -1,0 +1,40 @@
+/** The Kubernetes kinds Tendril mirrors: API group, scope and the lower-case kind of the contract's keys. */
+import type { ObjectKind } from '@tendril/contract';
+
+export interface KindInfo {
+  kind: string;
+  groups: readonly string[];
+  key: ObjectKind;
+  namespaced: boolean;
+}
+
+const GATEWAY = ['gateway.networking.k8s.io'];
+const CILIUM = ['cilium.io'];
+
+export const KINDS: readonly KindInfo[] = [
+  { kind: 'Service', groups: [''], key: 'service', namespaced: true },
+  { kind: 'EndpointSlice', groups: ['discovery.k8s.io'], key: 'endpointslice', namespaced: true },
+  { kind: 'Ingress', groups: ['networking.k8s.io'], key: 'ingress', namespaced: true },
+  { kind: 'IngressClass', groups: ['networking.k8s.io'], key: 'ingressclass', namespaced: false },
+  { kind: 'Secret', groups: [''], key: 'secret', namespaced: true },
+  { kind: 'Namespace', groups: [''], key: 'namespace', namespaced: false },
+  { kind: 'GatewayClass', groups: GATEWAY, key: 'gatewayclass', namespaced: false },
+  { kind: 'Gateway', groups: GATEWAY, key: 'gateway', namespaced: true },
+  { kind: 'HTTPRoute', groups: GATEWAY, key: 'httproute', namespaced: true },
+  { kind: 'GRPCRoute', groups: GATEWAY, key: 'grpcroute', namespaced: true },
+  { kind: 'TLSRoute', groups: GATEWAY, key: 'tlsroute', namespaced: true },
+  { kind: 'ReferenceGrant', groups: GATEWAY, key: 'referencegrant', namespaced: true },
+  { kind: 'CiliumEnvoyConfig', groups: CILIUM, key: 'ciliumenvoyconfig', namespaced: true },
+  { kind: 'CiliumClusterwideEnvoyConfig', groups: CILIUM, key: 'ciliumclusterwideenvoyconfig', namespaced: false },
+];
+
+/** API group of an apiVersion: '' for the core group (`v1`). */
+export function apiGroup(apiVersion: string): string {
+  const slash = apiVersion.indexOf('/');
+  return slash < 0 ? '' : apiVersion.slice(0, slash);
+}
+
+export function kindInfo(apiVersion: string, kind: string): KindInfo | undefined {
+  const group = apiGroup(apiVersion);
+  return KINDS.find((info) => info.kind === kind && info.groups.includes(group));
+}
