@@ -1,0 +1,22 @@
+/** An upstream cluster: a named set of endpoints Envoy (or a proxyless gRPC client) balances over. */
+import type { SourceObject } from './source.js';
+
+export const LB_POLICIES = ['ROUND_ROBIN', 'LEAST_REQUEST', 'RANDOM', 'MAGLEV'] as const;
+export type LbPolicy = (typeof LB_POLICIES)[number];
+
+/** What the upstream speaks: HTTP2 and GRPC both mean an HTTP/2 upstream connection. */
+export const UPSTREAM_PROTOCOLS = ['HTTP1', 'HTTP2', 'GRPC'] as const;
+export type UpstreamProtocol = (typeof UPSTREAM_PROTOCOLS)[number];
+
+export interface ClusterIR {
+  /** Unique, stable and readable; the EDS resource of the same name holds its endpoints. */
+  name: string;
+  /** How endpoints are found; only EDS over ADS for now (endpoints come from the same snapshot). */
+  discovery: 'EDS';
+  connectTimeoutMs: number;
+  lbPolicy: LbPolicy;
+  protocol: UpstreamProtocol;
+  source: SourceObject;
+}
+
+export const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
