@@ -46,6 +46,7 @@ export class KvMirror<T> {
   private stopCurrent?: () => void;
   private suspectSince = 0;
   private decodeFailures = 0;
+  private failedWatches = 0;
 
   constructor(
     private readonly nats: NatsClient,
@@ -101,7 +102,7 @@ export class KvMirror<T> {
 
   private restartWatch(why: string): void {
     if (this.stopped) return;
-    this.options.logger.log(`re-watching bucket ${this.options.bucket}: ${why}`);
+    if (this.failedWatches <= 1) this.options.logger.log(`re-watching bucket ${this.options.bucket}: ${why}`);
     this.suspectSince = 0;
     this.stopCurrent?.();
     this.startWatch();
@@ -120,6 +121,7 @@ export class KvMirror<T> {
     const finishInitial = () => {
       if (!initial || generation !== this.watchGeneration) return;
       initial = false;
+      this.failedWatches = 0;
       this.resync(fresh);
     };
     void (async () => {
@@ -138,10 +140,14 @@ export class KvMirror<T> {
         }
       } catch (error) {
         if (this.stopped || generation !== this.watchGeneration) return;
-        this.options.logger.warn(`watch of ${this.options.bucket} failed: ${(error as Error).message}`);
+        this.failedWatches++;
+        if (this.failedWatches === 1 || this.failedWatches % 20 === 0) {
+          this.options.logger.warn(`watch of ${this.options.bucket} failed (${this.failedWatches}x): ${(error as Error).message}`);
+        }
       }
       if (!this.stopped && generation === this.watchGeneration) {
-        setTimeout(() => generation === this.watchGeneration && this.restartWatch('watch ended'), 500).unref();
+        const delay = Math.min(250 * 2 ** Math.min(this.failedWatches, 5), 5000);
+        setTimeout(() => generation === this.watchGeneration && this.restartWatch('watch ended'), delay).unref();
       }
     })();
   }

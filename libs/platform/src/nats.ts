@@ -122,7 +122,16 @@ export class NatsClient {
   /** Opens a bucket another service writes; waits until it exists. */
   async bindBucket(name: string, onWaiting?: (reason: string) => void): Promise<KV> {
     await this.connect();
-    return this.retry(`open bucket ${name}`, () => this.js.views.kv(name, { bindOnly: true }), onWaiting);
+    // bindOnly does not look for the stream: status() does, and fails until the writer made it
+    return this.retry(
+      `open bucket ${name}`,
+      async () => {
+        const kv = await this.js.views.kv(name, { bindOnly: true });
+        await kv.status();
+        return kv;
+      },
+      onWaiting,
+    );
   }
 
   private async retry<T>(what: string, action: () => Promise<T>, onWaiting?: (reason: string) => void): Promise<T> {
