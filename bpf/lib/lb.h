@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Every map of Tendril's socket-level load balancer, in one place. libs/datapath/src/maps.ts mirrors
+ * these structs byte for byte (a test compares it with this object's BTF). Names carry a version: a
+ * layout change is a new name (…_v2) plus a migration in the agent, never an in-place change, because
+ * maps are pinned by name and outlive the agent.
+ *
+ * Byte order: addresses and ports are in network byte order (as the kernel hands them to the
+ * programs); ids, counts and slots are in host byte order.
+ */
+#ifndef TENDRIL_LB_H
+#define TENDRIL_LB_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#define TENDRIL_LB4_SERVICES_MAX 65536
+#define TENDRIL_LB4_BACKENDS_MAX 262144
+#define TENDRIL_LB4_REVNAT_MAX 262144
+
+/* lb4_service.flags */
+#define TENDRIL_SVC_L7_REDIRECT 0x01 /* send to 127.0.0.1:proxy_port (the node's Envoy) */
+
+/* A frontend: what a client dials. */
+struct lb4_service_key {
+	__be32 address;
+	__be16 port;
+	__u8 protocol; /* IPPROTO_TCP, IPPROTO_UDP */
+	__u8 pad;
+};
+
+/* count == 0 without L7 redirect: the service exists but has no backend; connect() fails with
+ * EHOSTUNREACH, as Cilium does, instead of leaking to the VIP. */
+struct lb4_service {
+	__u32 service_id;
+	__u16 count;      /* backend slots 0..count-1; a backend appears in as many slots as its weight */
+	__u8 flags;
+	__u8 pad;
+	__be16 proxy_port;
+	__u16 pad2;
+};
+
+struct lb4_backend_key {
+	__u32 service_id;
+	__u32 slot;
+};
+
+struct lb4_backend {
+	__be32 address;
+	__be16 port;
+	__u8 protocol;
+	__u8 pad;
+};
+
+/* Written by the programs only: which VIP a socket dialled, so getpeername() and recvmsg() report
+ * the VIP rather than the backend. Keyed per socket (cookie) and backend, LRU so it never fills. */
+struct lb4_revnat_key {
+	__u64 cookie;
+	__be32 address;
+	__be16 port;
+	__u16 pad;
+};
+
+struct lb4_revnat {
+	__be32 address;
+	__be16 port;
+	__u16 pad;
+	__u32 service_id;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct lb4_service_key);
+	__type(value, struct lb4_service);
+	__uint(max_entries, TENDRIL_LB4_SERVICES_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tendril_lb4_services_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct lb4_backend_key);
+	__type(value, struct lb4_backend);
+	__uint(max_entries, TENDRIL_LB4_BACKENDS_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tendril_lb4_backends_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct lb4_revnat_key);
+	__type(value, struct lb4_revnat);
+	__uint(max_entries, TENDRIL_LB4_REVNAT_MAX);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tendril_lb4_revnat_v1 SEC(".maps");
+
+#endif

@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Socket-level load balancing for IPv4 ClusterIP services: the VIP is replaced by a backend when the
+ * socket connects (TCP, connected UDP) or sends (unconnected UDP), so no packet ever carries the VIP
+ * and no per-packet NAT is needed. getpeername() and recvmsg() see the VIP again.
+ */
+#include "lib/sock_lb.h"
+
+SEC("cgroup/connect4")
+int tendril_connect4(struct bpf_sock_addr *ctx)
+{
+	int err = lb4_translate(ctx);
+
+	if (err) {
+		bpf_set_retval(err);
+		return SYS_REJECT;
+	}
+	return SYS_PROCEED;
+}
+
+SEC("cgroup/sendmsg4")
+int tendril_sendmsg4(struct bpf_sock_addr *ctx)
+{
+	/* A datagram to a VIP without backends is dropped rather than sent to the VIP. */
+	return lb4_translate(ctx) ? SYS_REJECT : SYS_PROCEED;
+}
+
+SEC("cgroup/recvmsg4")
+int tendril_recvmsg4(struct bpf_sock_addr *ctx)
+{
+	lb4_reverse(ctx);
+	return SYS_PROCEED;
+}
+
+SEC("cgroup/getpeername4")
+int tendril_getpeername4(struct bpf_sock_addr *ctx)
+{
+	lb4_reverse(ctx);
+	return SYS_PROCEED;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

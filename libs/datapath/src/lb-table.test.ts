@@ -1,0 +1,180 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { LbBackend, LbService } from '@tendril/contract';
+import { LbTable, ServiceIds, lb4Backend, lb4BackendKey, lb4Service, lb4ServiceKey, type MapOp, type MapContents } from './index.js';
+
+function backend(address: string, port = 8080, extra: Partial<LbBackend> = {}): LbBackend {
+  return { address, port, protocol: 'TCP', portName: 'http', weight: 1, state: 'active', ...extra };
+}
+
+function service(name: string, vip: string, backends: LbBackend[], extra: Partial<LbService> = {}): LbService {
+  return {
+    v: 1,
+    cluster: 'default',
+    namespace: 'default',
+    name,
+    frontends: [{ address: vip, port: 80, protocol: 'TCP', portName: 'http', scope: 'ClusterIP' }],
+    backends,
+    algorithm: 'random',
+    affinity: null,
+    l7Proxy: null,
+    ...extra,
+  };
+}
+
+/** A fake kernel: applies ops to two maps, and checks after every op that no service entry points at a missing slot. */
+class Kernel {
+  readonly services = new Map<string, Uint8Array>();
+  readonly backends = new Map<string, Uint8Array>();
+  dangling = 0;
+  run(ops: MapOp[]): void {
+    for (const op of ops) {
+      const map = op.map === 'services' ? this.services : this.backends;
+      const key = Buffer.from(op.key).toString('hex');
+      if (op.op === 'update') map.set(key, op.value!);
+      else map.delete(key);
+      this.check();
+    }
+  }
+  check(): void {
+    for (const value of this.services.values()) {
+      const { serviceId, count } = lb4Service.decode(value);
+      for (let slot = 0; slot < count; slot++) {
+        if (!this.backends.has(Buffer.from(lb4BackendKey.encode({ serviceId, slot })).toString('hex'))) this.dangling++;
+      }
+    }
+  }
+  contents(): MapContents {
+    const decode = (map: Map<string, Uint8Array>) => [...map].map(([key, value]) => [Buffer.from(key, 'hex'), value] as [Uint8Array, Uint8Array]);
+    return { services: decode(this.services), backends: decode(this.backends) };
+  }
+  backendsOf(vip: string): string[] {
+    const value = this.services.get(Buffer.from(lb4ServiceKey.encode({ address: vip, port: 80, protocol: 'TCP' })).toString('hex'));
+    if (!value) return [];
+    const { serviceId, count } = lb4Service.decode(value);
+    return Array.from({ length: count }, (_, slot) => {
+      const found = lb4Backend.decode(this.backends.get(Buffer.from(lb4BackendKey.encode({ serviceId, slot })).toString('hex'))!);
+      return `${found.address}:${found.port}`;
+    });
+  }
+}
+
+test('a new service writes its backends before the service entry, and removal goes the other way', () => {
+  const table = new LbTable();
+  const kernel = new Kernel();
+  const add = table.apply([{ key: 'default.default.web', service: service('web', '127.100.0.1', [backend('127.0.0.2'), backend('127.0.0.3')]) }]);
+  assert.deepEqual(add.map((op) => `${op.op} ${op.map}`), ['update backends', 'update backends', 'update services']);
+  kernel.run(add);
+  assert.deepEqual(kernel.backendsOf('127.100.0.1'), ['127.0.0.2:8080', '127.0.0.3:8080']);
+  const remove = table.apply([{ key: 'default.default.web' }]);
+  assert.deepEqual(remove.map((op) => `${op.op} ${op.map}`), ['delete services', 'delete backends', 'delete backends']);
+  kernel.run(remove);
+  assert.equal(kernel.services.size + kernel.backends.size, 0);
+  assert.equal(kernel.dangling, 0);
+});
+
+test('one changed backend among many costs one write, and other services are not touched', () => {
+  const table = new LbTable();
+  const kernel = new Kernel();
+  const many = Array.from({ length: 50 }, (_, i) => backend(`10.0.0.${i + 1}`));
+  kernel.run(
+    table.apply([
+      { key: 'a', service: service('a', '127.100.0.1', many) },
+      { key: 'b', service: service('b', '127.100.0.2', [backend('10.1.0.1')]) },
+    ]),
+  );
+  const changed = many.map((b, i) => (i === 49 ? backend('10.0.0.200') : b));
+  const ops = table.apply([{ key: 'a', service: service('a', '127.100.0.1', changed) }]);
+  assert.equal(ops.length, 1, ops.map((op) => op.describe).join('\n'));
+  assert.match(ops[0]!.describe, /127\.100\.0\.1:80\/TCP slot \d+ -> 10\.0\.0\.200:8080/);
+  kernel.run(ops);
+  assert.deepEqual(kernel.backendsOf('127.100.0.1').sort(), changed.map((b) => `${b.address}:8080`).sort());
+  assert.deepEqual(kernel.backendsOf('127.100.0.2'), ['10.1.0.1:8080']);
+  assert.equal(kernel.dangling, 0);
+});
+
+test('shrinking updates the count before deleting the slots; growing writes slots first', () => {
+  const table = new LbTable();
+  const kernel = new Kernel();
+  kernel.run(table.apply([{ key: 'a', service: service('a', '127.100.0.1', [backend('10.0.0.1'), backend('10.0.0.2'), backend('10.0.0.3')]) }]));
+  const shrink = table.apply([{ key: 'a', service: service('a', '127.100.0.1', [backend('10.0.0.1')]) }]);
+  assert.deepEqual(shrink.map((op) => `${op.op} ${op.map}`), ['update services', 'delete backends', 'delete backends']);
+  kernel.run(shrink);
+  const grow = table.apply([{ key: 'a', service: service('a', '127.100.0.1', [backend('10.0.0.1'), backend('10.0.0.4')]) }]);
+  assert.deepEqual(grow.map((op) => `${op.op} ${op.map}`), ['update backends', 'update services']);
+  kernel.run(grow);
+  assert.deepEqual(kernel.backendsOf('127.100.0.1'), ['10.0.0.1:8080', '10.0.0.4:8080']);
+  assert.equal(kernel.dangling, 0);
+});
+
+test('weights become slot repetitions; terminating backends only when no active one', () => {
+  const table = new LbTable();
+  const kernel = new Kernel();
+  kernel.run(table.apply([{ key: 'a', service: service('a', '127.100.0.1', [backend('10.0.0.1', 80, { weight: 30 }), backend('10.0.0.2', 80, { weight: 10 }), backend('10.0.0.3', 80, { state: 'terminating' })]) }]));
+  assert.deepEqual(kernel.backendsOf('127.100.0.1'), ['10.0.0.1:80', '10.0.0.1:80', '10.0.0.1:80', '10.0.0.2:80']);
+  kernel.run(table.apply([{ key: 'a', service: service('a', '127.100.0.1', [backend('10.0.0.3', 80, { state: 'terminating' }), backend('10.0.0.4', 80, { weight: 0 })]) }]));
+  assert.deepEqual(kernel.backendsOf('127.100.0.1'), ['10.0.0.3:80']);
+});
+
+test('no backend: the entry stays with count 0 (connect fails); l7Proxy leads to the local proxy port', () => {
+  const table = new LbTable();
+  const kernel = new Kernel();
+  kernel.run(table.apply([{ key: 'a', service: service('a', '127.100.0.1', []) }, { key: 'b', service: service('b', '127.100.0.2', [backend('10.0.0.1')], { l7Proxy: { port: 15001 } }) }]));
+  const entries = [...kernel.services.values()].map((value) => lb4Service.decode(value)).sort((x, y) => x.serviceId - y.serviceId);
+  assert.deepEqual(entries, [
+    { serviceId: 1, count: 0, flags: 0, proxyPort: 0 },
+    { serviceId: 2, count: 0, flags: 1, proxyPort: 15001 },
+  ]);
+  assert.equal(kernel.backends.size, 0);
+  assert.deepEqual(table.dump()[1]!.frontends[0], { frontend: '127.100.0.2:80/TCP', serviceId: 2, l7ProxyPort: 15001, backends: [] });
+});
+
+test('backends serve only the frontend with their port name and protocol; IPv6 is left out', () => {
+  const table = new LbTable();
+  const svc = service('a', '127.100.0.1', [backend('10.0.0.1'), backend('10.0.0.2', 9090, { portName: 'metrics' }), backend('fd00::1')]);
+  svc.frontends.push({ address: '127.100.0.1', port: 9090, protocol: 'TCP', portName: 'metrics', scope: 'ClusterIP' }, { address: 'fd00::10', port: 80, protocol: 'TCP', portName: 'http', scope: 'ClusterIP' });
+  table.apply([{ key: 'a', service: svc }]);
+  assert.deepEqual(table.dump()[0]!.frontends.map((f) => [f.frontend, f.backends]), [
+    ['127.100.0.1:80/TCP', ['10.0.0.1:8080']],
+    ['127.100.0.1:9090/TCP', ['10.0.0.2:9090']],
+  ]);
+});
+
+test('ids are stable, survive persistence, and a freed id is not reused within the same plan', () => {
+  const table = new LbTable();
+  table.apply([{ key: 'a', service: service('a', '127.100.0.1', [backend('10.0.0.1')]) }, { key: 'b', service: service('b', '127.100.0.2', [backend('10.0.0.2')]) }]);
+  const swap = table.apply([{ key: 'a' }, { key: 'c', service: service('c', '127.100.0.3', [backend('10.0.0.3')]) }]);
+  const ids = ServiceIds.fromJSON(JSON.parse(JSON.stringify(table.ids)));
+  assert.equal(ids.get('127.100.0.2:80/TCP'), 2);
+  assert.equal(ids.get('127.100.0.3:80/TCP'), 3, 'id 1 was still in use while c was written');
+  assert.ok(swap.findIndex((op) => op.op === 'delete') > swap.findIndex((op) => op.describe.includes('127.100.0.3')));
+  table.apply([{ key: 'd', service: service('d', '127.100.0.4', [backend('10.0.0.4')]) }]);
+  assert.equal(table.ids.get('127.100.0.4:80/TCP'), 1, 'a freed id is reused by a later plan');
+});
+
+test('reconcile adopts what the kernel holds: identical entries are not rewritten, stale ones go', () => {
+  const first = new LbTable();
+  const kernel = new Kernel();
+  const web = service('web', '127.100.0.1', [backend('10.0.0.1'), backend('10.0.0.2')]);
+  kernel.run(first.apply([{ key: 'web', service: web }, { key: 'old', service: service('old', '127.100.0.9', [backend('10.0.0.9')]) }]));
+  // a restarted agent that lost its id file
+  const restarted = new LbTable();
+  const ops = restarted.reconcile(kernel.contents(), [['web', web]]);
+  assert.deepEqual(ops.map((op) => `${op.op} ${op.map}`), ['delete services', 'delete backends']);
+  kernel.run(ops);
+  assert.deepEqual(kernel.backendsOf('127.100.0.1'), ['10.0.0.1:8080', '10.0.0.2:8080']);
+  assert.equal(restarted.ids.get('127.100.0.1:80/TCP'), first.ids.get('127.100.0.1:80/TCP'));
+  assert.equal(restarted.serviceCount, 1);
+  assert.equal(kernel.dangling, 0);
+});
+
+test('two services claiming one VIP: the last writer wins, and the loser leaving does not remove it', () => {
+  const table = new LbTable();
+  const kernel = new Kernel();
+  kernel.run(table.apply([{ key: 'a', service: service('a', '127.100.0.1', [backend('10.0.0.1')]) }]));
+  kernel.run(table.apply([{ key: 'b', service: service('b', '127.100.0.1', [backend('10.0.0.2'), backend('10.0.0.3')]) }]));
+  assert.deepEqual(kernel.backendsOf('127.100.0.1'), ['10.0.0.2:8080', '10.0.0.3:8080']);
+  kernel.run(table.apply([{ key: 'a' }]));
+  assert.deepEqual(kernel.backendsOf('127.100.0.1'), ['10.0.0.2:8080', '10.0.0.3:8080']);
+  assert.equal(kernel.dangling, 0);
+});

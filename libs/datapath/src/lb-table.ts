@@ -1,0 +1,218 @@
+/**
+ * The load-balancer table as the agent believes the kernel holds it, and the ordered map
+ * operations that move the kernel to a new set of services. A change costs O(change): only the
+ * entries of the services that changed are compared and written, never the whole table.
+ *
+ * Order within a plan: backend slots are written before the service entries that point at them;
+ * service entries are removed (or shrunk) before the slots they pointed at. Ids released by a plan
+ * are free only after it, so no new frontend reuses an id an old entry still points at.
+ */
+import type { LbService } from '@tendril/contract';
+import { compileService, serviceValue, type CompiledFrontend } from './compile.js';
+import { lb4Backend, lb4BackendKey, lb4Service, lb4ServiceKey, type Lb4Backend, type Lb4ServiceKey } from './maps.js';
+import { ServiceIds, frontendId } from './service-ids.js';
+
+export type LbMap = 'services' | 'backends';
+
+export interface MapOp {
+  map: LbMap;
+  op: 'update' | 'delete';
+  key: Uint8Array;
+  value?: Uint8Array;
+  /** For logs and tests: what the entry is. */
+  describe: string;
+}
+
+/** Raw contents of the two maps the agent writes, as read back from the kernel. */
+export interface MapContents {
+  services: [key: Uint8Array, value: Uint8Array][];
+  backends: [key: Uint8Array, value: Uint8Array][];
+}
+
+export interface ProgrammedFrontend {
+  key: Lb4ServiceKey;
+  serviceId: number;
+  count: number;
+  flags: number;
+  proxyPort: number;
+  slots: Lb4Backend[];
+}
+
+export interface LbChange {
+  /** The KV key (`<cluster>.<namespace>.<name>`). */
+  key: string;
+  /** undefined: the service is gone. */
+  service?: LbService;
+}
+
+export interface ServiceDump {
+  key: string;
+  frontends: { frontend: string; serviceId: number; l7ProxyPort?: number; backends: string[] }[];
+}
+
+type Entries = Map<string, { map: LbMap; key: Uint8Array; value: Uint8Array; describe: string }>;
+
+const hex = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+
+function entriesOf(frontends: Iterable<ProgrammedFrontend>): Entries {
+  const out: Entries = new Map();
+  for (const frontend of frontends) {
+    const name = frontendId(frontend.key);
+    frontend.slots.forEach((backend, slot) => {
+      const key = lb4BackendKey.encode({ serviceId: frontend.serviceId, slot });
+      out.set(`b:${hex(key)}`, { map: 'backends', key, value: lb4Backend.encode(backend), describe: `${name} slot ${slot} -> ${backend.address}:${backend.port}` });
+    });
+    const key = lb4ServiceKey.encode(frontend.key);
+    const value = lb4Service.encode({ serviceId: frontend.serviceId, count: frontend.count, flags: frontend.flags, proxyPort: frontend.proxyPort });
+    out.set(`s:${hex(key)}`, { map: 'services', key, value, describe: `${name} id ${frontend.serviceId} count ${frontend.count}` });
+  }
+  return out;
+}
+
+const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((byte, index) => byte === b[index]);
+
+/** The ordered operations turning `from` into `to`. */
+function diff(from: Entries, to: Entries): MapOp[] {
+  const writes = (map: LbMap): MapOp[] =>
+    [...to.values()]
+      .filter((entry) => entry.map === map)
+      .filter((entry) => {
+        const held = from.get(`${map === 'services' ? 's' : 'b'}:${hex(entry.key)}`);
+        return !held || !sameBytes(held.value, entry.value);
+      })
+      .map((entry) => ({ map, op: 'update' as const, key: entry.key, value: entry.value, describe: entry.describe }));
+  const removals = (map: LbMap): MapOp[] =>
+    [...from]
+      .filter(([id, entry]) => entry.map === map && !to.has(id))
+      .map(([, entry]) => ({ map, op: 'delete' as const, key: entry.key, describe: entry.describe }));
+  return [...writes('backends'), ...writes('services'), ...removals('services'), ...removals('backends')];
+}
+
+/**
+ * The wanted slots, arranged so that a backend that keeps serving keeps its slots: one backend more
+ * or less rewrites only the slots that change, not every slot after it.
+ */
+function keepSlots(previous: Lb4Backend[], wanted: Lb4Backend[]): Lb4Backend[] {
+  const name = (backend: Lb4Backend) => `${backend.address}:${backend.port}/${backend.protocol}`;
+  const remaining = new Map<string, { backend: Lb4Backend; left: number }>();
+  for (const backend of wanted) {
+    const held = remaining.get(name(backend));
+    if (held) held.left++;
+    else remaining.set(name(backend), { backend, left: 1 });
+  }
+  const out: (Lb4Backend | undefined)[] = new Array(wanted.length).fill(undefined);
+  previous.slice(0, wanted.length).forEach((backend, slot) => {
+    const held = remaining.get(name(backend));
+    if (held && held.left > 0) {
+      out[slot] = held.backend;
+      held.left--;
+    }
+  });
+  const fill = [...remaining.values()].flatMap((held) => Array.from({ length: held.left }, () => held.backend));
+  return out.map((backend) => backend ?? fill.shift()!);
+}
+
+export class LbTable {
+  /** KV key -> its frontends, by frontend id. */
+  private readonly programmed = new Map<string, Map<string, ProgrammedFrontend>>();
+  /** frontend id -> KV key that owns it (the last writer, when two services claim one VIP). */
+  private readonly owners = new Map<string, string>();
+
+  constructor(readonly ids: ServiceIds = new ServiceIds()) {}
+
+  /** Plans a batch of changes and takes the result as programmed (apply the ops, or reconcile after a failure). */
+  apply(changes: LbChange[]): MapOp[] {
+    const from: Entries = new Map();
+    const to: Entries = new Map();
+    const released: string[] = [];
+    for (const change of changes) {
+      const previous = this.programmed.get(change.key) ?? new Map<string, ProgrammedFrontend>();
+      for (const [id, entry] of entriesOf(previous.values())) from.set(id, entry);
+      for (const id of previous.keys()) {
+        if (this.owners.get(id) === change.key) this.owners.delete(id);
+      }
+      this.programmed.delete(change.key);
+      const next = new Map<string, ProgrammedFrontend>();
+      for (const compiled of change.service ? compileService(change.service) : []) {
+        const id = frontendId(compiled.key);
+        const rival = this.owners.get(id);
+        if (rival !== undefined) {
+          const taken = this.programmed.get(rival)?.get(id);
+          for (const [entryId, entry] of entriesOf(taken ? [taken] : [])) {
+            from.set(entryId, entry);
+            to.delete(entryId);
+          }
+          this.programmed.get(rival)?.delete(id);
+        }
+        next.set(id, this.program(compiled, previous.get(id)));
+        this.owners.set(id, change.key);
+      }
+      for (const id of previous.keys()) if (!this.owners.has(id)) released.push(id);
+      if (next.size > 0) this.programmed.set(change.key, next);
+      for (const [id, entry] of entriesOf(next.values())) to.set(id, entry);
+    }
+    for (const id of released) if (!this.owners.has(id)) this.ids.release(id);
+    return diff(from, to);
+  }
+
+  /**
+   * Forgets what it believed, takes the kernel's actual contents and the complete desired set, and
+   * plans the difference: how an agent adopts pinned maps after a restart (identical entries are
+   * left alone, so traffic never stops) and repairs the table after a failed write.
+   */
+  reconcile(actual: MapContents, services: [key: string, service: LbService][]): MapOp[] {
+    const from: Entries = new Map();
+    const adopted: [string, number][] = [];
+    for (const [key, value] of actual.services) {
+      const frontend = lb4ServiceKey.decode(key);
+      adopted.push([frontendId(frontend), lb4Service.decode(value).serviceId]);
+      from.set(`s:${hex(key)}`, { map: 'services', key, value, describe: `${frontendId(frontend)} (found)` });
+    }
+    for (const [key, value] of actual.backends) {
+      const slot = lb4BackendKey.decode(key);
+      from.set(`b:${hex(key)}`, { map: 'backends', key, value, describe: `id ${slot.serviceId} slot ${slot.slot} (found)` });
+    }
+    this.ids.adopt(adopted);
+    this.programmed.clear();
+    this.owners.clear();
+    this.apply([...services].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([key, service]) => ({ key, service })));
+    const wanted = new Set([...this.owners.keys()]);
+    for (const [frontend] of adopted) if (!wanted.has(frontend)) this.ids.release(frontend);
+    return diff(from, entriesOf(this.allFrontends()));
+  }
+
+  get serviceCount(): number {
+    return this.owners.size;
+  }
+
+  get backendSlotCount(): number {
+    let total = 0;
+    for (const frontend of this.allFrontends()) total += frontend.slots.length;
+    return total;
+  }
+
+  dump(): ServiceDump[] {
+    return [...this.programmed]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([key, frontends]) => ({
+        key,
+        frontends: [...frontends.values()].map((frontend) => ({
+          frontend: frontendId(frontend.key),
+          serviceId: frontend.serviceId,
+          ...(frontend.proxyPort ? { l7ProxyPort: frontend.proxyPort } : {}),
+          backends: frontend.slots.map((slot) => `${slot.address}:${slot.port}`),
+        })),
+      }));
+  }
+
+  private *allFrontends(): Iterable<ProgrammedFrontend> {
+    for (const frontends of this.programmed.values()) yield* frontends.values();
+  }
+
+  private program(compiled: CompiledFrontend, previous?: ProgrammedFrontend): ProgrammedFrontend {
+    const serviceId = this.ids.allocate(frontendId(compiled.key));
+    const value = serviceValue(compiled, serviceId);
+    const slots = previous ? keepSlots(previous.slots, compiled.slots) : compiled.slots;
+    return { key: compiled.key, serviceId, count: value.count, flags: value.flags, proxyPort: value.proxyPort, slots };
+  }
+}

@@ -1,0 +1,63 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { STRUCT_CODECS, lb4Backend, lb4BackendKey, lb4Revnat, lb4RevnatKey, lb4Service, lb4ServiceKey } from './index.js';
+
+const object = fileURLToPath(new URL('../../../bpf/build/sock_lb.o', import.meta.url));
+
+interface BtfType {
+  id: number;
+  kind: string;
+  name?: string;
+  size?: number;
+  type_id?: number;
+  members?: { name: string; type_id: number; bits_offset: number }[];
+}
+
+function btfTypes(): Map<number, BtfType> {
+  const dump = JSON.parse(execFileSync('bpftool', ['-j', 'btf', 'dump', 'file', object], { encoding: 'utf8' })) as { types: BtfType[] };
+  return new Map(dump.types.map((type) => [type.id, type]));
+}
+
+function sizeOf(types: Map<number, BtfType>, id: number): number {
+  const type = types.get(id)!;
+  if (type.size !== undefined) return type.size;
+  return sizeOf(types, type.type_id!);
+}
+
+test('every codec matches its struct in the compiled object (size and field offsets)', () => {
+  assert.ok(existsSync(object), `${object} missing: run npx nx run bpf:build`);
+  const types = btfTypes();
+  for (const codec of STRUCT_CODECS) {
+    const struct = [...types.values()].find((type) => type.kind === 'STRUCT' && type.name === codec.struct);
+    assert.ok(struct, `struct ${codec.struct} not in the BTF of ${object}`);
+    assert.equal(struct.size, codec.size, `${codec.struct} size`);
+    const fromBtf = Object.fromEntries(struct.members!.map((member) => [member.name, { offset: member.bits_offset / 8, size: sizeOf(types, member.type_id) }]));
+    assert.deepEqual(codec.fields, fromBtf, `${codec.struct} fields`);
+  }
+});
+
+test('addresses and ports are written in network byte order, ids in host order', () => {
+  const key = lb4ServiceKey.encode({ address: '127.100.0.10', port: 80, protocol: 'TCP' });
+  assert.deepEqual([...key], [127, 100, 0, 10, 0, 80, 6, 0]);
+  const service = lb4Service.encode({ serviceId: 0x01020304, count: 3, flags: 1, proxyPort: 15001 });
+  const le = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+  assert.deepEqual([...service.subarray(0, 4)], le ? [4, 3, 2, 1] : [1, 2, 3, 4]);
+  assert.deepEqual([...service.subarray(8, 10)], [15001 >> 8, 15001 & 0xff]);
+});
+
+test('codecs round-trip', () => {
+  const cases: [{ encode(v: never): Uint8Array; decode(b: Uint8Array): unknown }, unknown][] = [
+    [lb4ServiceKey, { address: '10.96.0.1', port: 443, protocol: 'UDP' }],
+    [lb4Service, { serviceId: 7, count: 65535, flags: 1, proxyPort: 10000 }],
+    [lb4BackendKey, { serviceId: 4_000_000_000, slot: 255 }],
+    [lb4Backend, { address: '255.0.0.1', port: 65535, protocol: 'SCTP' }],
+    [lb4RevnatKey, { cookie: 2n ** 63n + 5n, address: '127.0.0.2', port: 8080 }],
+    [lb4Revnat, { address: '127.100.1.1', port: 80, serviceId: 12 }],
+  ];
+  for (const [codec, value] of cases) assert.deepEqual(codec.decode(codec.encode(value as never)), value);
+  assert.throws(() => lb4ServiceKey.encode({ address: '::1', port: 80, protocol: 'TCP' }), /not an IPv4 address/);
+  assert.throws(() => lb4Service.decode(new Uint8Array(8)), /expected 12 bytes/);
+});
