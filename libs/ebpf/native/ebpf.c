@@ -1,0 +1,403 @@
+/*
+ * The few bpf() operations the datapath agent needs, as a Node-API addon: load an object with
+ * libbpf (maps pinned by name under a pin root), pin and open objects, attach programs to a cgroup
+ * with the legacy BPF_PROG_ATTACH (the cgroup keeps the program after we exit), and map access by
+ * fd with Buffers. Everything else lives in TypeScript.
+ */
+#define NAPI_VERSION 8
+#include <node_api.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#define BPF_FS_MAGIC_NUMBER 0xcafe4a11
+#define PATH_MAX_LEN 4096
+
+static napi_value throw_errno(napi_env env, const char *what, int err)
+{
+	char message[512];
+	char code[32];
+	napi_value error, msg, code_value, errno_value;
+
+	if (err < 0)
+		err = -err;
+	snprintf(message, sizeof(message), "%s: %s", what, strerror(err));
+	snprintf(code, sizeof(code), "E%d", err);
+	napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg);
+	napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &code_value);
+	napi_create_error(env, NULL, msg, &error);
+	napi_create_int32(env, err, &errno_value);
+	napi_set_named_property(env, error, "errno", errno_value);
+	napi_throw(env, error);
+	return NULL;
+}
+
+static napi_value throw_type(napi_env env, const char *message)
+{
+	napi_throw_type_error(env, NULL, message);
+	return NULL;
+}
+
+static int arg_string(napi_env env, napi_value value, char *out, size_t size)
+{
+	size_t length;
+	return napi_get_value_string_utf8(env, value, out, size, &length) == napi_ok && length < size - 1;
+}
+
+static int arg_int(napi_env env, napi_value value, int32_t *out)
+{
+	return napi_get_value_int32(env, value, out) == napi_ok;
+}
+
+static int arg_buffer(napi_env env, napi_value value, void **data, size_t *length)
+{
+	return napi_get_buffer_info(env, value, data, length) == napi_ok;
+}
+
+static napi_value make_int(napi_env env, int64_t value)
+{
+	napi_value out;
+	napi_create_int64(env, value, &out);
+	return out;
+}
+
+static napi_value make_string(napi_env env, const char *value)
+{
+	napi_value out;
+	napi_create_string_utf8(env, value, NAPI_AUTO_LENGTH, &out);
+	return out;
+}
+
+#define ARGS(n)                                                                 \
+	size_t argc = n;                                                        \
+	napi_value argv[n];                                                     \
+	if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < n) \
+		return throw_type(env, "missing arguments");
+
+/* loadObject(path, pinRoot) -> [{ name, section, attachType, fd }]: maps declared with
+ * LIBBPF_PIN_BY_NAME are reused from pinRoot when present (same definition) or pinned there. The
+ * returned program fds are duplicates owned by the caller; the object itself is closed. */
+static napi_value load_object(napi_env env, napi_callback_info info)
+{
+	char path[PATH_MAX_LEN], pin_root[PATH_MAX_LEN];
+	struct bpf_object *obj;
+	struct bpf_program *prog;
+	napi_value list;
+	uint32_t index = 0;
+	int err;
+	ARGS(2);
+
+	if (!arg_string(env, argv[0], path, sizeof(path)) || !arg_string(env, argv[1], pin_root, sizeof(pin_root)))
+		return throw_type(env, "loadObject(path, pinRoot)");
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_root);
+	obj = bpf_object__open_file(path, &opts);
+	if (!obj)
+		return throw_errno(env, path, errno);
+	err = bpf_object__load(obj);
+	if (err) {
+		bpf_object__close(obj);
+		return throw_errno(env, "loading BPF object (see the verifier log above)", err);
+	}
+	napi_create_array(env, &list);
+	bpf_object__for_each_program(prog, obj)
+	{
+		napi_value entry;
+		int fd = dup(bpf_program__fd(prog));
+
+		if (fd < 0) {
+			bpf_object__close(obj);
+			return throw_errno(env, "dup", errno);
+		}
+		napi_create_object(env, &entry);
+		napi_set_named_property(env, entry, "name", make_string(env, bpf_program__name(prog)));
+		napi_set_named_property(env, entry, "section", make_string(env, bpf_program__section_name(prog)));
+		napi_set_named_property(env, entry, "attachType", make_int(env, bpf_program__expected_attach_type(prog)));
+		napi_set_named_property(env, entry, "fd", make_int(env, fd));
+		napi_set_element(env, list, index++, entry);
+	}
+	bpf_object__close(obj);
+	return list;
+}
+
+/* objGet(path) -> fd of a pinned map or program. */
+static napi_value obj_get(napi_env env, napi_callback_info info)
+{
+	char path[PATH_MAX_LEN];
+	int fd;
+	ARGS(1);
+
+	if (!arg_string(env, argv[0], path, sizeof(path)))
+		return throw_type(env, "objGet(path)");
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return throw_errno(env, path, errno);
+	return make_int(env, fd);
+}
+
+static napi_value obj_pin(napi_env env, napi_callback_info info)
+{
+	char path[PATH_MAX_LEN];
+	int32_t fd;
+	ARGS(2);
+
+	if (!arg_int(env, argv[0], &fd) || !arg_string(env, argv[1], path, sizeof(path)))
+		return throw_type(env, "objPin(fd, path)");
+	if (bpf_obj_pin(fd, path))
+		return throw_errno(env, path, errno);
+	return NULL;
+}
+
+static napi_value close_fd(napi_env env, napi_callback_info info)
+{
+	int32_t fd;
+	ARGS(1);
+
+	if (!arg_int(env, argv[0], &fd))
+		return throw_type(env, "closeFd(fd)");
+	close(fd);
+	return NULL;
+}
+
+/* progAttach(progFd, cgroupPath, attachType, replaceFd): BPF_F_ALLOW_MULTI so other tools' programs
+ * keep working; with replaceFd >= 0 the old program is swapped atomically (no window without one). */
+static napi_value prog_attach(napi_env env, napi_callback_info info)
+{
+	char cgroup[PATH_MAX_LEN];
+	int32_t prog_fd, type, replace_fd;
+	int cgroup_fd, err;
+	ARGS(4);
+
+	if (!arg_int(env, argv[0], &prog_fd) || !arg_string(env, argv[1], cgroup, sizeof(cgroup)) || !arg_int(env, argv[2], &type) ||
+	    !arg_int(env, argv[3], &replace_fd))
+		return throw_type(env, "progAttach(progFd, cgroupPath, attachType, replaceFd)");
+	cgroup_fd = open(cgroup, O_RDONLY | O_DIRECTORY);
+	if (cgroup_fd < 0)
+		return throw_errno(env, cgroup, errno);
+	LIBBPF_OPTS(bpf_prog_attach_opts, opts, .flags = BPF_F_ALLOW_MULTI);
+	if (replace_fd >= 0) {
+		opts.flags |= BPF_F_REPLACE;
+		opts.replace_prog_fd = replace_fd;
+	}
+	err = bpf_prog_attach_opts(prog_fd, cgroup_fd, type, &opts);
+	err = err ? errno : 0;
+	close(cgroup_fd);
+	if (err)
+		return throw_errno(env, "attaching to cgroup", err);
+	return NULL;
+}
+
+static napi_value prog_detach(napi_env env, napi_callback_info info)
+{
+	char cgroup[PATH_MAX_LEN];
+	int32_t prog_fd, type;
+	int cgroup_fd, err;
+	ARGS(3);
+
+	if (!arg_int(env, argv[0], &prog_fd) || !arg_string(env, argv[1], cgroup, sizeof(cgroup)) || !arg_int(env, argv[2], &type))
+		return throw_type(env, "progDetach(progFd, cgroupPath, attachType)");
+	cgroup_fd = open(cgroup, O_RDONLY | O_DIRECTORY);
+	if (cgroup_fd < 0)
+		return throw_errno(env, cgroup, errno);
+	err = bpf_prog_detach2(prog_fd, cgroup_fd, type) ? errno : 0;
+	close(cgroup_fd);
+	if (err)
+		return throw_errno(env, "detaching from cgroup", err);
+	return NULL;
+}
+
+/* progQuery(cgroupPath, attachType) -> ids of the programs attached there (this cgroup only). */
+static napi_value prog_query(napi_env env, napi_callback_info info)
+{
+	char cgroup[PATH_MAX_LEN];
+	int32_t type;
+	__u32 ids[64], count = 64, flags = 0;
+	int cgroup_fd, err;
+	napi_value list;
+	ARGS(2);
+
+	if (!arg_string(env, argv[0], cgroup, sizeof(cgroup)) || !arg_int(env, argv[1], &type))
+		return throw_type(env, "progQuery(cgroupPath, attachType)");
+	cgroup_fd = open(cgroup, O_RDONLY | O_DIRECTORY);
+	if (cgroup_fd < 0)
+		return throw_errno(env, cgroup, errno);
+	err = bpf_prog_query(cgroup_fd, type, 0, &flags, ids, &count) ? errno : 0;
+	close(cgroup_fd);
+	if (err)
+		return throw_errno(env, "querying cgroup programs", err);
+	napi_create_array(env, &list);
+	for (__u32 i = 0; i < count; i++)
+		napi_set_element(env, list, i, make_int(env, ids[i]));
+	return list;
+}
+
+/* objInfo(fd) -> { id, name, type, keySize, valueSize, maxEntries } (map fields 0 for programs). */
+static napi_value obj_info(napi_env env, napi_callback_info info)
+{
+	int32_t fd;
+	napi_value out;
+	ARGS(1);
+
+	if (!arg_int(env, argv[0], &fd))
+		return throw_type(env, "objInfo(fd)");
+	napi_create_object(env, &out);
+	struct bpf_map_info map = { 0 };
+	__u32 length = sizeof(map);
+	if (bpf_obj_get_info_by_fd(fd, &map, &length) == 0 && map.key_size != 0) {
+		napi_set_named_property(env, out, "kind", make_string(env, "map"));
+		napi_set_named_property(env, out, "id", make_int(env, map.id));
+		napi_set_named_property(env, out, "name", make_string(env, map.name));
+		napi_set_named_property(env, out, "type", make_int(env, map.type));
+		napi_set_named_property(env, out, "keySize", make_int(env, map.key_size));
+		napi_set_named_property(env, out, "valueSize", make_int(env, map.value_size));
+		napi_set_named_property(env, out, "maxEntries", make_int(env, map.max_entries));
+		return out;
+	}
+	struct bpf_prog_info prog = { 0 };
+	length = sizeof(prog);
+	if (bpf_obj_get_info_by_fd(fd, &prog, &length))
+		return throw_errno(env, "bpf object info", errno);
+	napi_set_named_property(env, out, "kind", make_string(env, "program"));
+	napi_set_named_property(env, out, "id", make_int(env, prog.id));
+	napi_set_named_property(env, out, "name", make_string(env, prog.name));
+	napi_set_named_property(env, out, "type", make_int(env, prog.type));
+	return out;
+}
+
+/* mapLookup(fd, key, valueSize) -> Buffer | null */
+static napi_value map_lookup(napi_env env, napi_callback_info info)
+{
+	int32_t fd, value_size;
+	void *key, *value;
+	size_t key_length;
+	napi_value out;
+	ARGS(3);
+
+	if (!arg_int(env, argv[0], &fd) || !arg_buffer(env, argv[1], &key, &key_length) || !arg_int(env, argv[2], &value_size) || value_size <= 0)
+		return throw_type(env, "mapLookup(fd, key, valueSize)");
+	if (napi_create_buffer(env, value_size, &value, &out) != napi_ok)
+		return throw_type(env, "out of memory");
+	if (bpf_map_lookup_elem(fd, key, value)) {
+		if (errno == ENOENT) {
+			napi_get_null(env, &out);
+			return out;
+		}
+		return throw_errno(env, "map lookup", errno);
+	}
+	return out;
+}
+
+/* mapUpdate(fd, key, value, flags): flags BPF_ANY, BPF_NOEXIST, BPF_EXIST. */
+static napi_value map_update(napi_env env, napi_callback_info info)
+{
+	int32_t fd, flags;
+	void *key, *value;
+	size_t key_length, value_length;
+	ARGS(4);
+
+	if (!arg_int(env, argv[0], &fd) || !arg_buffer(env, argv[1], &key, &key_length) || !arg_buffer(env, argv[2], &value, &value_length) ||
+	    !arg_int(env, argv[3], &flags))
+		return throw_type(env, "mapUpdate(fd, key, value, flags)");
+	if (bpf_map_update_elem(fd, key, value, flags))
+		return throw_errno(env, "map update", errno);
+	return NULL;
+}
+
+/* mapDelete(fd, key) -> true when an entry was removed, false when there was none. */
+static napi_value map_delete(napi_env env, napi_callback_info info)
+{
+	int32_t fd;
+	void *key;
+	size_t key_length;
+	napi_value out;
+	ARGS(2);
+
+	if (!arg_int(env, argv[0], &fd) || !arg_buffer(env, argv[1], &key, &key_length))
+		return throw_type(env, "mapDelete(fd, key)");
+	if (bpf_map_delete_elem(fd, key)) {
+		if (errno != ENOENT)
+			return throw_errno(env, "map delete", errno);
+		napi_get_boolean(env, false, &out);
+		return out;
+	}
+	napi_get_boolean(env, true, &out);
+	return out;
+}
+
+/* mapKeys(fd, keySize) -> Buffer[] */
+static napi_value map_keys(napi_env env, napi_callback_info info)
+{
+	int32_t fd, key_size;
+	napi_value list;
+	uint32_t index = 0;
+	void *previous = NULL;
+	ARGS(2);
+
+	if (!arg_int(env, argv[0], &fd) || !arg_int(env, argv[1], &key_size) || key_size <= 0)
+		return throw_type(env, "mapKeys(fd, keySize)");
+	napi_create_array(env, &list);
+	for (;;) {
+		void *next;
+		napi_value buffer;
+
+		if (napi_create_buffer(env, key_size, &next, &buffer) != napi_ok)
+			return throw_type(env, "out of memory");
+		if (bpf_map_get_next_key(fd, previous, next)) {
+			if (errno == ENOENT)
+				break;
+			return throw_errno(env, "map iteration", errno);
+		}
+		napi_set_element(env, list, index++, buffer);
+		previous = next;
+	}
+	return list;
+}
+
+/* mountBpffs(path) -> true when it mounted, false when a bpffs was already there. */
+static napi_value mount_bpffs(napi_env env, napi_callback_info info)
+{
+	char path[PATH_MAX_LEN];
+	struct statfs fs;
+	napi_value out;
+	ARGS(1);
+
+	if (!arg_string(env, argv[0], path, sizeof(path)))
+		return throw_type(env, "mountBpffs(path)");
+	if (statfs(path, &fs) == 0 && (unsigned long)fs.f_type == BPF_FS_MAGIC_NUMBER) {
+		napi_get_boolean(env, false, &out);
+		return out;
+	}
+	if (mount("bpf", path, "bpf", 0, "mode=0700"))
+		return throw_errno(env, path, errno);
+	napi_get_boolean(env, true, &out);
+	return out;
+}
+
+static napi_value init(napi_env env, napi_value exports)
+{
+	napi_property_descriptor functions[] = {
+		{ "loadObject", NULL, load_object, NULL, NULL, NULL, napi_default, NULL },
+		{ "objGet", NULL, obj_get, NULL, NULL, NULL, napi_default, NULL },
+		{ "objPin", NULL, obj_pin, NULL, NULL, NULL, napi_default, NULL },
+		{ "objInfo", NULL, obj_info, NULL, NULL, NULL, napi_default, NULL },
+		{ "closeFd", NULL, close_fd, NULL, NULL, NULL, napi_default, NULL },
+		{ "progAttach", NULL, prog_attach, NULL, NULL, NULL, napi_default, NULL },
+		{ "progDetach", NULL, prog_detach, NULL, NULL, NULL, napi_default, NULL },
+		{ "progQuery", NULL, prog_query, NULL, NULL, NULL, napi_default, NULL },
+		{ "mapLookup", NULL, map_lookup, NULL, NULL, NULL, napi_default, NULL },
+		{ "mapUpdate", NULL, map_update, NULL, NULL, NULL, napi_default, NULL },
+		{ "mapDelete", NULL, map_delete, NULL, NULL, NULL, napi_default, NULL },
+		{ "mapKeys", NULL, map_keys, NULL, NULL, NULL, napi_default, NULL },
+		{ "mountBpffs", NULL, mount_bpffs, NULL, NULL, NULL, napi_default, NULL },
+	};
+	napi_define_properties(env, exports, sizeof(functions) / sizeof(functions[0]), functions);
+	return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,72 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { PinnedMap, UPDATE_NO_EXIST, cgroupProgramIds, installPrograms, mountBpffs, programsAttached, uninstallPrograms } from './index.js';
+
+const object = fileURLToPath(new URL('../../../bpf/build/sock_lb.o', import.meta.url));
+let counter = 0;
+
+function scratch(): { pinRoot: string; cgroupPath: string; dispose(): void } {
+  mountBpffs();
+  const name = `tendril-test-${process.pid}-${++counter}`;
+  const pinRoot = `/sys/fs/bpf/${name}`;
+  const cgroupPath = `/sys/fs/cgroup/unified/${name}`;
+  mkdirSync(cgroupPath);
+  return {
+    pinRoot,
+    cgroupPath,
+    dispose() {
+      if (existsSync(cgroupPath)) rmdirSync(cgroupPath);
+      rmSync(pinRoot, { recursive: true, force: true });
+    },
+  };
+}
+
+test('installs the programs on a cgroup with maps pinned by name, and a second install swaps them in place', (t) => {
+  const dir = scratch();
+  t.after(() => dir.dispose());
+  const first = installPrograms({ objectPath: object, ...dir });
+  assert.deepEqual(first.map((p) => p.section).sort(), ['cgroup/connect4', 'cgroup/getpeername4', 'cgroup/recvmsg4', 'cgroup/sendmsg4']);
+  assert.ok(first.every((p) => !p.replaced));
+  assert.ok(programsAttached(dir.cgroupPath, first));
+  const pins = readdirSync(dir.pinRoot);
+  for (const map of ['tendril_lb4_services_v1', 'tendril_lb4_backends_v1', 'tendril_lb4_revnat_v1']) assert.ok(pins.includes(map), `${map} pinned`);
+
+  const services = PinnedMap.open(`${dir.pinRoot}/tendril_lb4_services_v1`);
+  t.after(() => services.close());
+  const key = Buffer.from([127, 100, 0, 1, 0, 80, 6, 0]);
+  services.update(key, Buffer.alloc(12, 1));
+
+  const second = installPrograms({ objectPath: object, ...dir });
+  assert.ok(second.every((p) => p.replaced), 'old programs swapped out with BPF_F_REPLACE');
+  for (const program of second) assert.deepEqual(cgroupProgramIds(dir.cgroupPath, program.attachType), [program.id]);
+  assert.deepEqual(services.lookup(key), Buffer.alloc(12, 1), 'the reloaded object reused the pinned map and its contents');
+
+  assert.equal(uninstallPrograms(dir.pinRoot, dir.cgroupPath).length, 4);
+  for (const program of second) assert.deepEqual(cgroupProgramIds(dir.cgroupPath, program.attachType), []);
+});
+
+test('pinned map access: lookup, update flags, delete, keys', (t) => {
+  const dir = scratch();
+  t.after(() => dir.dispose());
+  installPrograms({ objectPath: object, ...dir });
+  const backends = PinnedMap.open(`${dir.pinRoot}/tendril_lb4_backends_v1`);
+  t.after(() => backends.close());
+  assert.equal(backends.name, 'tendril_lb4_backends_v1');
+  assert.equal(backends.keySize, 8);
+  assert.equal(backends.valueSize, 8);
+  const keys = [0, 1, 2].map((slot) => Buffer.from([7, 0, 0, 0, slot, 0, 0, 0]));
+  for (const key of keys) backends.update(key, Buffer.from([127, 0, 0, 2, 0x1f, 0x90, 6, 0]));
+  assert.throws(() => backends.update(keys[0]!, Buffer.alloc(8), UPDATE_NO_EXIST), (error: Error & { errno?: number }) => error.errno === 17);
+  assert.deepEqual(backends.keys().map((key) => key[4]).sort(), [0, 1, 2]);
+  assert.equal(backends.delete(keys[1]!), true);
+  assert.equal(backends.delete(keys[1]!), false);
+  assert.equal(backends.lookup(keys[1]!), undefined);
+  assert.equal(backends.entries().length, 2);
+  assert.throws(() => backends.lookup(Buffer.alloc(3)), /key is 3 bytes, map wants 8/);
+});
+
+test('a missing object file is reported with how to build it', () => {
+  assert.throws(() => installPrograms({ objectPath: '/nonexistent.o', pinRoot: '/sys/fs/bpf/x', cgroupPath: '/sys/fs/cgroup/unified' }), /npx nx run bpf:build/);
+});
