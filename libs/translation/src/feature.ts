@@ -1,0 +1,19 @@
+/** What one translation feature gets to work with, and the shape every feature has. */
+import type { ObjectStatus } from '@tendril/contract';
+import type { MeshIR } from '@tendril/model';
+import type { ObjectIndex } from './objects.js';
+import type { Problems } from './problems.js';
+
+export interface TranslationContext {
+  index: ObjectIndex;
+  ir: MeshIR;
+  problems: Problems;
+  /** Desired status of an object, by its `tendril-objects` key. */
+  setStatus(key: string, status: ObjectStatus): void;
+}
+
+/** One Kubernetes feature (Services, Ingress, Gateway API...): objects -> IR (+ statuses). */
+export interface Feature {
+  readonly name: string;
+  build(context: TranslationContext): void;
+}

@@ -1,0 +1,200 @@
+/**
+ * Services and their EndpointSlices: for each TCP Service port an EDS cluster with its endpoints
+ * (for Envoy and proxyless gRPC), and for each Service with a virtual IP one L4 service (for the
+ * datapath). Headless Services get clusters but no L4 entry; ExternalName Services get nothing.
+ */
+import {
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  type EndpointHealth,
+  type EndpointIR,
+  type L4BackendIR,
+  type L4FrontendIR,
+  type L4ServiceIR,
+  type LbPolicy,
+  type UpstreamProtocol,
+} from '@tendril/model';
+import { ANNOTATIONS, APP_PROTOCOLS, DEFAULT_AFFINITY_TIMEOUT_SECONDS, L4_ALGORITHM_VALUES, LB_POLICY_VALUES, PROTOCOL_VALUES } from '../annotations.js';
+import type { Feature, TranslationContext } from '../feature.js';
+import { FieldReader } from '../kube/fields.js';
+import { readEndpointSlice, type SliceView } from '../kube/endpoint-slice.js';
+import { readService, type ServicePortView, type ServiceView } from '../kube/service.js';
+import { serviceClusterName } from '../names.js';
+import { Problems, compare } from '../problems.js';
+
+export const servicesFeature = {
+  name: 'services',
+  build(context: TranslationContext): void {
+    const { index, problems } = context;
+    const services = index.local('service').map((entry) => readService(entry.object, { ...entry.source, namespace: entry.ref.namespace ?? '' }, problems));
+    const slices = groupSlices(index.local('endpointslice').map((entry) => readEndpointSlice(entry.object, entry.source, problems)));
+    const remote = remoteGlobalSlices(context);
+    for (const service of services) {
+      if (service.type === 'ExternalName') continue;
+      const id = `${service.namespace}/${service.name}`;
+      const own = slices.get(id) ?? [];
+      checkSlicePorts(service, own, problems);
+      const all = isGlobal(service) ? [...own, ...(remote.get(id) ?? [])] : own;
+      buildService(context, service, all);
+    }
+  },
+} satisfies Feature;
+
+function groupSlices(views: SliceView[]): Map<string, SliceView[]> {
+  const out = new Map<string, SliceView[]>();
+  for (const view of views) {
+    if (view.serviceName === undefined || view.source.namespace === undefined) continue;
+    const id = `${view.source.namespace}/${view.serviceName}`;
+    out.set(id, [...(out.get(id) ?? []), view]);
+  }
+  return out;
+}
+
+function isGlobal(service: ServiceView): boolean {
+  return service.annotations[ANNOTATIONS.globalService] === 'true' || service.annotations[ANNOTATIONS.globalServiceNew] === 'true';
+}
+
+/** Slices of other clusters' Services that are global there too; their errors are the other cluster's to report. */
+function remoteGlobalSlices(context: TranslationContext): Map<string, SliceView[]> {
+  const quiet = new Problems();
+  const global = new Set<string>();
+  for (const entry of context.index.remote('service')) {
+    const view = readService(entry.object, { ...entry.source, namespace: entry.ref.namespace ?? '' }, quiet);
+    if (isGlobal(view)) global.add(`${entry.ref.cluster}|${view.namespace}/${view.name}`);
+  }
+  const views = context.index
+    .remote('endpointslice')
+    .map((entry) => ({ cluster: entry.ref.cluster, view: readEndpointSlice(entry.object, entry.source, quiet) }))
+    .filter(({ cluster, view }) => global.has(`${cluster}|${view.source.namespace}/${view.serviceName}`))
+    .map(({ view }) => view);
+  return groupSlices(views);
+}
+
+function checkSlicePorts(service: ServiceView, slices: SliceView[], problems: Problems): void {
+  const names = new Set(service.ports.map((port) => port.name));
+  for (const slice of slices) {
+    for (const port of slice.ports) {
+      if (!names.has(port.name)) {
+        const shown = port.name ? `"${port.name}"` : 'without a name';
+        problems.field(slice.source, `ports[${port.index}].name`, `Service ${service.namespace}/${service.name} has no port ${shown}`);
+      }
+    }
+  }
+}
+
+interface ResolvedEndpoint extends EndpointIR {
+  protocol: ServicePortView['protocol'];
+}
+
+const HEALTH_RANK: Record<EndpointHealth, number> = { ready: 0, serving: 1, terminating: 2 };
+
+/** Endpoints of one Service port from every slice, by port name; duplicates keep their healthiest copy. */
+function endpointsOf(port: ServicePortView, slices: SliceView[]): ResolvedEndpoint[] {
+  const merged = new Map<string, ResolvedEndpoint>();
+  for (const slice of slices) {
+    if (slice.addressType === 'FQDN') continue;
+    for (const slicePort of slice.ports) {
+      if (slicePort.name !== port.name || slicePort.protocol !== port.protocol) continue;
+      for (const endpoint of slice.endpoints) {
+        const health = healthOf(endpoint);
+        if (health === undefined) continue;
+        for (const address of endpoint.addresses) {
+          const id = `${address}|${slicePort.port}`;
+          const previous = merged.get(id);
+          if (previous && HEALTH_RANK[previous.health] <= HEALTH_RANK[health]) continue;
+          const resolved: ResolvedEndpoint = { address, port: slicePort.port, health, weight: 1, protocol: port.protocol };
+          if (endpoint.zone) resolved.zone = endpoint.zone;
+          if (endpoint.nodeName) resolved.nodeName = endpoint.nodeName;
+          merged.set(id, resolved);
+        }
+      }
+    }
+  }
+  return [...merged.values()].sort((a, b) => compare(a.address, b.address) || a.port - b.port);
+}
+
+function healthOf(endpoint: SliceView['endpoints'][number]): EndpointHealth | undefined {
+  if (endpoint.ready && !endpoint.terminating) return 'ready';
+  if (endpoint.serving && endpoint.terminating) return 'terminating';
+  if (endpoint.serving && !endpoint.terminating) return 'serving';
+  return undefined;
+}
+
+function buildService(context: TranslationContext, service: ServiceView, slices: SliceView[]): void {
+  const read = new FieldReader(context.problems, service.source);
+  const lbPolicy = annotationValue(read, service, [ANNOTATIONS.lbMode, ANNOTATIONS.lbL7Algorithm], LB_POLICY_VALUES) ?? ('ROUND_ROBIN' satisfies LbPolicy);
+  const serviceProtocol = annotationValue(read, service, [ANNOTATIONS.lbProtocol], PROTOCOL_VALUES);
+  const algorithm = annotationValue(read, service, [ANNOTATIONS.lbAlgorithm], L4_ALGORITHM_VALUES) ?? 'random';
+
+  const backends: L4BackendIR[] = [];
+  for (const port of service.ports) {
+    const endpoints = endpointsOf(port, slices);
+    for (const endpoint of endpoints) {
+      if (endpoint.health === 'serving') continue; // not ready: the datapath only takes ready or draining backends
+      const backend: L4BackendIR = {
+        address: endpoint.address,
+        port: endpoint.port,
+        protocol: port.protocol,
+        portName: port.name,
+        weight: endpoint.weight,
+        state: endpoint.health === 'ready' ? 'active' : 'terminating',
+      };
+      if (endpoint.nodeName) backend.nodeName = endpoint.nodeName;
+      if (endpoint.zone) backend.zone = endpoint.zone;
+      backends.push(backend);
+    }
+    if (port.protocol !== 'TCP') continue; // Envoy clusters here carry HTTP/gRPC, which needs TCP
+    const name = serviceClusterName(service.namespace, service.name, port.port);
+    const protocol: UpstreamProtocol = serviceProtocol ?? (port.appProtocol ? lookup(APP_PROTOCOLS, port.appProtocol) : undefined) ?? 'HTTP1';
+    context.ir.clusters.push({ name, discovery: 'EDS', connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS, lbPolicy, protocol, source: service.source });
+    context.ir.endpoints.push({
+      clusterName: name,
+      endpoints: endpoints.map(({ protocol: _protocol, ...endpoint }) => endpoint),
+      source: service.source,
+    });
+  }
+
+  if (service.headless) return;
+  const frontends: L4FrontendIR[] = [];
+  const add = (address: string, port: number, servicePort: ServicePortView, scope: L4FrontendIR['scope']) =>
+    frontends.push({ address, port, protocol: servicePort.protocol, portName: servicePort.name, scope });
+  for (const port of service.ports) {
+    for (const ip of service.clusterIPs) add(ip, port.port, port, 'ClusterIP');
+    if (port.nodePort !== undefined && (service.type === 'NodePort' || service.type === 'LoadBalancer')) {
+      for (const family of service.ipFamilies) add(family === 'IPv4' ? '0.0.0.0' : '::', port.nodePort, port, 'NodePort');
+    }
+    for (const ip of service.externalIPs) add(ip, port.port, port, 'ExternalIP');
+    for (const ip of service.loadBalancerIPs) add(ip, port.port, port, 'LoadBalancer');
+  }
+  const l4: L4ServiceIR = {
+    namespace: service.namespace,
+    name: service.name,
+    frontends: uniqueSorted(frontends, (f) => `${f.scope}|${f.address}|${String(f.port).padStart(5, '0')}|${f.protocol}`),
+    backends: uniqueSorted(backends, (b) => `${b.portName}|${b.address}|${String(b.port).padStart(5, '0')}|${b.protocol}`),
+    algorithm,
+    affinity: service.sessionAffinity === 'ClientIP' ? { timeoutSeconds: service.affinityTimeoutSeconds ?? DEFAULT_AFFINITY_TIMEOUT_SECONDS } : null,
+    l7Redirect: null,
+    source: service.source,
+  };
+  context.ir.l4Services.push(l4);
+}
+
+function annotationValue<T>(read: FieldReader, service: ServiceView, names: string[], values: Record<string, T>): T | undefined {
+  for (const name of names) {
+    const raw = service.annotations[name];
+    if (raw === undefined) continue;
+    const value = lookup(values, raw.trim().toLowerCase());
+    if (value === undefined) read.report(`metadata.annotations.${name}`, `unknown value "${raw}" (expected one of ${Object.keys(values).join(', ')})`);
+    else return value;
+  }
+  return undefined;
+}
+
+function uniqueSorted<T>(items: T[], keyOf: (item: T) => string): T[] {
+  const unique = new Map(items.map((item) => [keyOf(item), item]));
+  return [...unique.entries()].sort(([a], [b]) => compare(a, b)).map(([, item]) => item);
+}
+
+/** Own properties only: a value like "constructor" must not find Object.prototype's. */
+function lookup<T>(table: Record<string, T>, key: string): T | undefined {
+  return Object.hasOwn(table, key) ? table[key] : undefined;
+}

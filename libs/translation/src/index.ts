@@ -1,0 +1,14 @@
+/**
+ * Translation: Kubernetes objects (as mirrored from `tendril-objects`) -> IR (+ statuses) -> Envoy
+ * resources (proto3 JSON), `tendril-lb` entries, statuses and errors. Pure: no I/O, no clock, no
+ * randomness; same input, same output. Features (objects -> IR) and emitters (IR -> xDS) are explicit
+ * ordered lists.
+ */
+export { translate, type TranslationInput, type TranslationOutput, type XdsOutput, type StatusOutput } from './translate.js';
+export type { TranslationError } from './problems.js';
+export type { Feature, TranslationContext } from './feature.js';
+export { FEATURES } from './features/index.js';
+export { XDS_EMITTERS, XDS_TYPE_ORDER, type XdsEmitter, type Resource } from './xds/index.js';
+export { serviceClusterName } from './names.js';
+export { ANNOTATIONS } from './annotations.js';
+export { KIND_NAMES } from './objects.js';

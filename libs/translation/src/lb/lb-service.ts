@@ -1,0 +1,17 @@
+/** `tendril-lb` entries from the IR's L4 services. */
+import type { LbService } from '@tendril/contract';
+import type { L4ServiceIR } from '@tendril/model';
+
+export function desiredLbService(cluster: string, service: L4ServiceIR): LbService {
+  return {
+    v: 1,
+    cluster,
+    namespace: service.namespace,
+    name: service.name,
+    frontends: service.frontends.map((frontend) => ({ ...frontend })),
+    backends: service.backends.map((backend) => ({ ...backend })),
+    algorithm: service.algorithm,
+    affinity: service.affinity ? { ...service.affinity } : null,
+    l7Proxy: service.l7Redirect ? { port: service.l7Redirect.port } : null,
+  };
+}

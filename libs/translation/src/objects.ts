@@ -1,0 +1,80 @@
+/**
+ * The objects of one translation, as mirrored from KV `tendril-objects`, indexed by kind. The key is
+ * the identity (cluster, kind, namespace, name); a value whose kind disagrees with its key is refused.
+ */
+import { parseObjectKey, type KubeObject, type ObjectKind, type ObjectRef } from '@tendril/contract';
+import type { SourceObject } from '@tendril/model';
+import { compare, type Problems } from './problems.js';
+import type { Json } from './kube/fields.js';
+
+/** The Kind each key kind must hold. */
+export const KIND_NAMES: Record<ObjectKind, string> = {
+  service: 'Service',
+  endpointslice: 'EndpointSlice',
+  ingress: 'Ingress',
+  ingressclass: 'IngressClass',
+  secret: 'Secret',
+  namespace: 'Namespace',
+  gatewayclass: 'GatewayClass',
+  gateway: 'Gateway',
+  httproute: 'HTTPRoute',
+  grpcroute: 'GRPCRoute',
+  tlsroute: 'TLSRoute',
+  referencegrant: 'ReferenceGrant',
+  ciliumenvoyconfig: 'CiliumEnvoyConfig',
+  ciliumclusterwideenvoyconfig: 'CiliumClusterwideEnvoyConfig',
+};
+
+export interface IndexedObject {
+  key: string;
+  ref: ObjectRef;
+  source: SourceObject;
+  object: Json;
+}
+
+export class ObjectIndex {
+  private readonly byKind = new Map<ObjectKind, IndexedObject[]>();
+
+  constructor(
+    /** The cluster this translation serves; other clusters' objects only feed global services. */
+    readonly cluster: string,
+    objects: Iterable<readonly [string, KubeObject]>,
+    problems: Problems,
+  ) {
+    for (const [key, object] of objects) {
+      let ref: ObjectRef;
+      try {
+        ref = parseObjectKey(key);
+      } catch (error) {
+        problems.raw(key, `key: ${(error as Error).message}`);
+        continue;
+      }
+      const source: SourceObject = { kind: KIND_NAMES[ref.kind], name: ref.name };
+      if (ref.namespace !== undefined) source.namespace = ref.namespace;
+      if (typeof object !== 'object' || object === null || object.kind !== KIND_NAMES[ref.kind]) {
+        if (ref.cluster === cluster) problems.field(source, 'kind', `expected ${KIND_NAMES[ref.kind]} under key ${key}, got ${JSON.stringify(object?.kind)}`);
+        continue;
+      }
+      const metadata = (object.metadata ?? {}) as { name?: unknown; namespace?: unknown };
+      if (metadata.name !== ref.name || (metadata.namespace !== undefined && metadata.namespace !== ref.namespace)) {
+        // The watcher keys objects by their own metadata; a disagreement means a corrupt or forged entry.
+        if (ref.cluster === cluster) problems.field(source, 'metadata', `name/namespace ${JSON.stringify(metadata.namespace ?? null)}/${JSON.stringify(metadata.name ?? null)} disagree with key ${key}`);
+        continue;
+      }
+      const list = this.byKind.get(ref.kind) ?? [];
+      list.push({ key, ref, source, object: object as Json });
+      this.byKind.set(ref.kind, list);
+    }
+    for (const list of this.byKind.values()) list.sort((a, b) => compare(a.key, b.key));
+  }
+
+  /** Objects of one kind in this cluster, sorted by key. */
+  local(kind: ObjectKind): IndexedObject[] {
+    return (this.byKind.get(kind) ?? []).filter((entry) => entry.ref.cluster === this.cluster);
+  }
+
+  /** Objects of one kind in other clusters, sorted by key. */
+  remote(kind: ObjectKind): IndexedObject[] {
+    return (this.byKind.get(kind) ?? []).filter((entry) => entry.ref.cluster !== this.cluster);
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * objects -> IR (+ statuses) -> outputs. Pure and deterministic: same objects, same output, in the same
+ * order, whatever order the objects came in. A feature that throws on unexpected input costs only its
+ * own output; the error names the feature so the bug can be found.
+ */
+import { lbKey, type KubeObject, type LbService, type ObjectStatus, type XdsType } from '@tendril/contract';
+import { emptyIR, validate, type MeshIR } from '@tendril/model';
+import type { TranslationContext } from './feature.js';
+import { FEATURES } from './features/index.js';
+import { desiredLbService } from './lb/lb-service.js';
+import { ObjectIndex } from './objects.js';
+import { Problems, compare, type TranslationError } from './problems.js';
+import { XDS_EMITTERS, XDS_TYPE_ORDER, type Resource } from './xds/index.js';
+
+export interface TranslationInput {
+  /** The cluster this control plane serves (first token of object keys). */
+  cluster: string;
+  /** `tendril-objects` key -> object. */
+  objects: Iterable<readonly [string, KubeObject]>;
+}
+
+export interface XdsOutput {
+  type: XdsType;
+  name: string;
+  /** The Envoy resource in proto3 JSON. */
+  resource: Resource;
+}
+
+export interface StatusOutput {
+  /** The object's `tendril-objects` key, which is also its `tendril-status` key. */
+  key: string;
+  status: ObjectStatus;
+}
+
+export interface TranslationOutput {
+  /** Sorted by XDS_TYPE_ORDER, then name. */
+  xds: XdsOutput[];
+  /** Sorted by lbKey. */
+  lb: LbService[];
+  /** Sorted by key. */
+  statuses: StatusOutput[];
+  /** Sorted by object, then message. */
+  errors: TranslationError[];
+  /** The IR the outputs were built from, for dumps and debugging. */
+  ir: MeshIR;
+}
+
+export function translate(input: TranslationInput): TranslationOutput {
+  const problems = new Problems();
+  const ir = emptyIR();
+  const statuses = new Map<string, ObjectStatus>();
+  const context: TranslationContext = {
+    index: new ObjectIndex(input.cluster, input.objects, problems),
+    ir,
+    problems,
+    setStatus: (key, status) => statuses.set(key, status),
+  };
+  for (const feature of FEATURES) {
+    try {
+      feature.build(context);
+    } catch (error) {
+      problems.raw(`feature/${feature.name}`, `translation failed: ${(error as Error).message}`);
+    }
+  }
+  for (const problem of validate(ir)) problems.raw(problem.object, `${problem.path}: ${problem.message}`);
+
+  const xds: XdsOutput[] = [];
+  for (const emitter of XDS_EMITTERS) for (const { name, resource } of emitter.emit(ir)) xds.push({ type: emitter.type, name, resource });
+  xds.sort((a, b) => XDS_TYPE_ORDER.indexOf(a.type) - XDS_TYPE_ORDER.indexOf(b.type) || compare(a.name, b.name));
+
+  const lb = ir.l4Services
+    .map((service) => desiredLbService(input.cluster, service))
+    .sort((a, b) => compare(lbKey(a), lbKey(b)));
+
+  return {
+    xds,
+    lb,
+    statuses: [...statuses].sort(([a], [b]) => compare(a, b)).map(([key, status]) => ({ key, status })),
+    errors: problems.sorted(),
+    ir,
+  };
+}
