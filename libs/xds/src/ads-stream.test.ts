@@ -1,0 +1,151 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { XDS_TYPES, type XdsType, xdsEnvelope } from '@tendril/contract';
+import { ENVOY_TYPE_URLS, decodeResource, encodeResource } from '@tendril/envoy';
+import { type AdsRequest, AdsStreamState, XdsSnapshot } from './index.js';
+
+const CDS = XDS_TYPES.cluster;
+const EDS = XDS_TYPES.endpoint;
+const LDS = XDS_TYPES.listener;
+const RDS = XDS_TYPES.route;
+const node = { id: 'node-1', cluster: 'edge' };
+
+function resource(type: XdsType, name: string, content = 'v1', nodeSelector?: { nodeIds?: string[]; clusters?: string[] }) {
+  return xdsEnvelope(type, name, new TextEncoder().encode(`${name}:${content}`), nodeSelector);
+}
+
+function snapshot(generation: number, ...envelopes: ReturnType<typeof resource>[]) {
+  return XdsSnapshot.fromEnvelopes(generation, envelopes);
+}
+
+function request(typeUrl: string, resourceNames: string[] = [], responseNonce = '', versionInfo = '', error?: string): AdsRequest {
+  return { typeUrl, resourceNames, responseNonce, versionInfo, node, errorDetail: error ? { code: 3, message: error } : null };
+}
+
+const names = (r: { resources: { name: string }[] }) => r.resources.map((x) => x.name);
+
+test('the xDS type URLs of the envoy lib and the contract agree', () => {
+  assert.deepEqual(ENVOY_TYPE_URLS, XDS_TYPES);
+});
+
+test('an empty first CDS request is a wildcard: every cluster is sent', () => {
+  const stream = new AdsStreamState();
+  const snap = snapshot(1, resource('cluster', 'a'), resource('cluster', 'b'));
+  const { responses } = stream.handleRequest(request(CDS), snap);
+  assert.equal(responses.length, 1);
+  assert.deepEqual(names(responses[0]!), ['a', 'b']);
+  assert.deepEqual(stream.typeStates()[0]!.subscribed, []);
+});
+
+test('named subscriptions get only what they name, and grow one request at a time', () => {
+  const stream = new AdsStreamState();
+  const snap = snapshot(1, resource('cluster', 'a'), resource('cluster', 'b'), resource('cluster', 'c'));
+  const first = stream.handleRequest(request(CDS, ['a']), snap).responses[0]!;
+  assert.deepEqual(names(first), ['a']);
+  const second = stream.handleRequest(request(CDS, ['a', 'b'], first.nonce, first.versionInfo), snap);
+  assert.deepEqual(second.events.map((e) => e.event), ['ack']);
+  assert.deepEqual(names(second.responses[0]!), ['a', 'b']);
+  assert.notEqual(second.responses[0]!.versionInfo, first.versionInfo);
+});
+
+test('an empty EDS request is not a wildcard', () => {
+  const stream = new AdsStreamState();
+  const { responses } = stream.handleRequest(request(EDS), snapshot(1, resource('endpoint', 'a')));
+  assert.deepEqual(names(responses[0]!), []);
+});
+
+test('an ACK of the current version is recorded and sends nothing', () => {
+  const stream = new AdsStreamState();
+  const snap = snapshot(1, resource('cluster', 'a'));
+  const sent = stream.handleRequest(request(CDS), snap).responses[0]!;
+  const step = stream.handleRequest(request(CDS, [], sent.nonce, sent.versionInfo), snap);
+  assert.deepEqual(step.responses, []);
+  assert.deepEqual(step.events, [{ event: 'ack', typeUrl: CDS, version: sent.versionInfo, nonce: sent.nonce }]);
+  assert.equal(stream.typeStates()[0]!.versionAcked, sent.versionInfo);
+});
+
+test('a NACK is recorded, the same version is not resent, and a fix is pushed', () => {
+  const stream = new AdsStreamState();
+  const bad = snapshot(1, resource('cluster', 'a', 'bad'));
+  const sent = stream.handleRequest(request(CDS), bad).responses[0]!;
+  const step = stream.handleRequest(request(CDS, [], sent.nonce, '', 'cluster a: bad'), bad);
+  assert.deepEqual(step.responses, []);
+  assert.equal(step.events[0]!.event, 'nack');
+  assert.equal(step.events[0]!.error, 'cluster a: bad');
+  assert.deepEqual(stream.typeStates()[0]!.lastNack, { version: sent.versionInfo, nonce: sent.nonce, error: 'cluster a: bad' });
+  assert.equal(stream.typeStates()[0]!.versionAcked, '');
+  // The same content again (another generation) does not loop.
+  assert.deepEqual(stream.handleSnapshot(snapshot(2, resource('cluster', 'a', 'bad'))), []);
+  const fixed = stream.handleSnapshot(snapshot(3, resource('cluster', 'a', 'good')));
+  assert.equal(fixed.length, 1);
+  const ack = stream.handleRequest(request(CDS, [], fixed[0]!.nonce, fixed[0]!.versionInfo), snapshot(3, resource('cluster', 'a', 'good')));
+  assert.equal(ack.events[0]!.event, 'ack');
+  assert.equal(stream.typeStates()[0]!.lastNack, null);
+});
+
+test('requests carrying a stale nonce are ignored', () => {
+  const stream = new AdsStreamState();
+  const snap1 = snapshot(1, resource('cluster', 'a'));
+  const first = stream.handleRequest(request(CDS), snap1).responses[0]!;
+  const pushed = stream.handleSnapshot(snapshot(2, resource('cluster', 'a', 'v2')));
+  const stale = stream.handleRequest(request(CDS, [], first.nonce, first.versionInfo), snapshot(2, resource('cluster', 'a', 'v2')));
+  assert.deepEqual(stale, { responses: [], events: [] });
+  assert.equal(stream.typeStates()[0]!.versionAcked, '');
+  assert.equal(stream.typeStates()[0]!.lastNonce, pushed[0]!.nonce);
+});
+
+test('no push when the snapshot changes outside what a stream subscribed to', () => {
+  const stream = new AdsStreamState();
+  const snap1 = snapshot(1, resource('endpoint', 'a'), resource('endpoint', 'b'));
+  stream.handleRequest(request(EDS, ['a']), snap1);
+  assert.deepEqual(stream.handleSnapshot(snapshot(2, resource('endpoint', 'a'), resource('endpoint', 'b', 'v2'))), []);
+  const pushed = stream.handleSnapshot(snapshot(3, resource('endpoint', 'a', 'v2'), resource('endpoint', 'b', 'v2')));
+  assert.deepEqual(pushed.map(names), [['a']]);
+});
+
+test('changes go out clusters, endpoints, listeners, routes; removals after the additions', () => {
+  const stream = new AdsStreamState();
+  const snap1 = snapshot(1, resource('cluster', 'old'), resource('endpoint', 'old'), resource('listener', 'l'), resource('route', 'r'));
+  // Subscribe in the "wrong" order to show that the order comes from the type, not from arrival.
+  stream.handleRequest(request(RDS, ['r']), snap1);
+  stream.handleRequest(request(LDS), snap1);
+  stream.handleRequest(request(EDS, ['old', 'new']), snap1);
+  stream.handleRequest(request(CDS), snap1);
+  const snap2 = snapshot(2, resource('cluster', 'new'), resource('endpoint', 'new'), resource('listener', 'l'), resource('route', 'r', 'points-at-new'));
+  const pushed = stream.handleSnapshot(snap2);
+  assert.deepEqual(
+    pushed.map((r) => [r.typeUrl, names(r)]),
+    [
+      [CDS, ['new', 'old']],
+      [EDS, ['new', 'old']],
+      [RDS, ['r']],
+      [CDS, ['new']],
+      [EDS, ['new']],
+    ],
+  );
+  assert.deepEqual(stream.handleSnapshot(snap2), []);
+});
+
+test('node selectors decide which proxies see a resource', () => {
+  const snap = snapshot(1, resource('cluster', 'all'), resource('cluster', 'mine', 'v1', { nodeIds: ['node-1'] }), resource('cluster', 'edge', 'v1', { clusters: ['edge'] }), resource('cluster', 'other', 'v1', { nodeIds: ['node-2'] }));
+  const stream = new AdsStreamState();
+  assert.deepEqual(names(stream.handleRequest(request(CDS), snap).responses[0]!), ['all', 'edge', 'mine']);
+});
+
+test('requests before the first snapshot are answered when it arrives', () => {
+  const stream = new AdsStreamState();
+  assert.deepEqual(stream.handleRequest(request(CDS), undefined).responses, []);
+  const pushed = stream.handleSnapshot(XdsSnapshot.empty(0));
+  assert.equal(pushed.length, 1);
+  assert.deepEqual(names(pushed[0]!), []);
+});
+
+test('versions are content hashes: equal content gives equal versions across streams', () => {
+  const real = encodeResource('cluster', { name: 'c', type: 'STATIC' });
+  const snap = XdsSnapshot.fromEnvelopes(7, [xdsEnvelope('cluster', 'c', real)]);
+  const a = new AdsStreamState().handleRequest(request(CDS), snap).responses[0]!;
+  const b = new AdsStreamState().handleRequest(request(CDS, ['c']), snap).responses[0]!;
+  assert.equal(a.versionInfo, b.versionInfo);
+  assert.deepEqual(decodeResource('cluster', a.resources[0]!.bytes), { name: 'c', type: 'STATIC' });
+  assert.equal(snap.summary().types.find((t) => t.type === 'cluster')!.version, a.versionInfo);
+});

@@ -1,0 +1,105 @@
+/**
+ * An immutable snapshot of every xDS resource of one generation, keyed by type URL, each resource
+ * with its content hash and node selector. Streams ask it what one node sees of one type.
+ */
+import { createHash } from 'node:crypto';
+import { type NodeSelector, XDS_TYPES, type XdsResourceEnvelope, type XdsType, envelopeBytes, xdsTypeOfUrl } from '@tendril/contract';
+
+export interface SnapshotResource {
+  name: string;
+  typeUrl: string;
+  /** sha256 of the bytes: the resource's version. */
+  hash: string;
+  bytes: Uint8Array;
+  nodeSelector?: NodeSelector;
+}
+
+/** The proxy a stream serves, as far as selection cares. */
+export interface NodeIdentity {
+  id: string;
+  cluster: string;
+}
+
+/**
+ * The order xDS wants changes in: secrets and clusters before the endpoints that fill them, both before
+ * listeners and the routes that point at clusters.
+ */
+export const PUSH_ORDER: readonly XdsType[] = ['secret', 'cluster', 'endpoint', 'listener', 'route'];
+export const PUSH_ORDER_URLS: readonly string[] = PUSH_ORDER.map((t) => XDS_TYPES[t]);
+
+/** Types where a first request naming nothing means "everything" (legacy wildcard). */
+export const WILDCARD_TYPE_URLS: ReadonlySet<string> = new Set([XDS_TYPES.listener, XDS_TYPES.cluster]);
+
+export function selects(selector: NodeSelector | undefined, node: NodeIdentity | undefined): boolean {
+  if (!selector || (!selector.nodeIds?.length && !selector.clusters?.length)) return true;
+  if (!node) return false;
+  return (selector.nodeIds?.includes(node.id) ?? false) || (selector.clusters?.includes(node.cluster) ?? false);
+}
+
+/** Content hash of a set of resources, independent of their order: the version_info of a response. */
+export function versionOf(resources: Iterable<Pick<SnapshotResource, 'name' | 'hash'>>): string {
+  const lines = [...resources].map((r) => `${r.name}=${r.hash}\n`).sort();
+  const digest = createHash('sha256');
+  for (const line of lines) digest.update(line);
+  return digest.digest('hex').slice(0, 16);
+}
+
+export interface SnapshotSummary {
+  generation: number;
+  types: { type: XdsType; typeUrl: string; count: number; version: string }[];
+  count: number;
+}
+
+export class XdsSnapshot {
+  private constructor(
+    readonly generation: number,
+    private readonly byType: ReadonlyMap<string, ReadonlyMap<string, SnapshotResource>>,
+  ) {}
+
+  static empty(generation = 0): XdsSnapshot {
+    return new XdsSnapshot(generation, new Map());
+  }
+
+  static fromResources(generation: number, resources: Iterable<SnapshotResource>): XdsSnapshot {
+    const byType = new Map<string, Map<string, SnapshotResource>>();
+    for (const resource of resources) {
+      let ofType = byType.get(resource.typeUrl);
+      if (!ofType) byType.set(resource.typeUrl, (ofType = new Map()));
+      if (ofType.has(resource.name)) throw new Error(`snapshot ${generation}: ${resource.typeUrl} ${resource.name} appears twice`);
+      ofType.set(resource.name, resource);
+    }
+    return new XdsSnapshot(generation, byType);
+  }
+
+  static fromEnvelopes(generation: number, envelopes: Iterable<XdsResourceEnvelope>): XdsSnapshot {
+    return XdsSnapshot.fromResources(generation, [...envelopes].map(resourceOfEnvelope));
+  }
+
+  /** Resources of one type this node sees, by name. */
+  visible(typeUrl: string, node: NodeIdentity | undefined): Map<string, SnapshotResource> {
+    const out = new Map<string, SnapshotResource>();
+    for (const [name, resource] of this.byType.get(typeUrl) ?? []) if (selects(resource.nodeSelector, node)) out.set(name, resource);
+    return out;
+  }
+
+  get count(): number {
+    let count = 0;
+    for (const ofType of this.byType.values()) count += ofType.size;
+    return count;
+  }
+
+  summary(): SnapshotSummary {
+    const types = PUSH_ORDER.map((type) => {
+      const ofType = [...(this.byType.get(XDS_TYPES[type])?.values() ?? [])];
+      return { type, typeUrl: XDS_TYPES[type], count: ofType.length, version: versionOf(ofType) };
+    });
+    return { generation: this.generation, types, count: this.count };
+  }
+}
+
+export function resourceOfEnvelope(envelope: XdsResourceEnvelope): SnapshotResource {
+  if (!xdsTypeOfUrl(envelope.typeUrl)) throw new Error(`${envelope.type}/${envelope.name}: unknown type URL ${envelope.typeUrl}`);
+  const resource: SnapshotResource = { name: envelope.name, typeUrl: envelope.typeUrl, hash: envelope.hash, bytes: envelopeBytes(envelope) };
+  if (envelope.nodeSelector) resource.nodeSelector = envelope.nodeSelector;
+  return resource;
+}
