@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { watch, type FSWatcher } from 'chokidar';
-import { BUCKETS, kubeObjectCodec, type KubeObject } from '@tendril/contract';
+import { BUCKETS, canonicalJson, kubeObjectCodec, type KubeObject } from '@tendril/contract';
 import { standaloneUid, type ManifestError } from '@tendril/kube';
 import { KvMirror, Metrics, MicroRegistration, NatsClient, PLATFORM_CONFIG, Readiness, type PlatformConfig, type ReadinessCheck } from '@tendril/platform';
 import { WATCHER_CONFIG, type WatcherConfig } from './config.js';
@@ -96,7 +96,7 @@ export class StandaloneSource implements OnApplicationBootstrap, OnModuleDestroy
     let deletes = 0;
     for (const [key, object] of [...desired].sort(([a], [b]) => a.localeCompare(b))) {
       const current = this.mirror.get(key);
-      if (current && JSON.stringify(current) === JSON.stringify(object)) continue;
+      if (current && canonicalJson(current) === canonicalJson(object)) continue;
       await kv.put(key, kubeObjectCodec.encode(object));
       puts++;
     }
@@ -156,5 +156,5 @@ function withoutMeta(object: KubeObject): unknown {
 }
 
 function hash(value: unknown): string {
-  return createHash('sha256').update(JSON.stringify(value)).digest('hex');
+  return createHash('sha256').update(canonicalJson(value)).digest('hex');
 }

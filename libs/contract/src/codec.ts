@@ -39,3 +39,13 @@ export function jsonCodec<S extends z.ZodType>(name: string, schema: S): Codec<z
     },
   };
 }
+
+/** JSON with object keys sorted at every level: equal values give equal text, whatever their key order. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, inner: unknown) => {
+    if (inner && typeof inner === 'object' && !Array.isArray(inner)) {
+      return Object.fromEntries(Object.entries(inner as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    }
+    return inner;
+  });
+}
