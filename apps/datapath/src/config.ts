@@ -1,0 +1,29 @@
+/** The datapath agent's own settings (the platform's are in libs/platform). */
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { envString } from '@tendril/platform';
+
+export interface DatapathConfig {
+  /** TENDRIL_BPF_OBJECT: the compiled programs (default: the repo's bpf/build/sock_lb.o, found from this file). */
+  objectPath: string;
+  /** TENDRIL_BPF_PIN_PATH: bpffs directory where maps and programs are pinned and adopted from. */
+  pinPath: string;
+  /** TENDRIL_CGROUP_PATH: the cgroup v2 directory whose sockets are load-balanced (and all below it). */
+  cgroupPath: string;
+  /** Where the service id allocation is kept (under TENDRIL_DATA_DIR). */
+  idsFile: string;
+}
+
+export const DATAPATH_CONFIG = Symbol('DATAPATH_CONFIG');
+
+// dist/config.js -> apps/datapath -> repo root
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+export function readDatapathConfig(dataDir: string): DatapathConfig {
+  return {
+    objectPath: resolve(envString('TENDRIL_BPF_OBJECT', resolve(repoRoot, 'bpf', 'build', 'sock_lb.o'))),
+    pinPath: envString('TENDRIL_BPF_PIN_PATH', '/sys/fs/bpf/tendril'),
+    cgroupPath: envString('TENDRIL_CGROUP_PATH', '/sys/fs/cgroup/unified'),
+    idsFile: resolve(dataDir, 'datapath-service-ids.json'),
+  };
+}
