@@ -4,3 +4,4 @@
  */
 export * from './ports.js';
 export * from './nats-server.js';
+export * from './ads-client.js';

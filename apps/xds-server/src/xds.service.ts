@@ -1,0 +1,56 @@
+/** Wires the snapshot source, the ADS server and the proxy recorder into the service's lifecycle. */
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Metrics, MicroRegistration, NatsClient, PLATFORM_CONFIG, type PlatformConfig, Readiness } from '@tendril/platform';
+import { AdsServer } from './ads-server.js';
+import { XDS_SERVER_CONFIG, type XdsServerConfig } from './config.js';
+import { ProxyRecorder } from './proxy-recorder.js';
+import { SnapshotSource } from './snapshot-source.js';
+
+@Injectable()
+export class XdsService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('xds-server');
+  readonly source: SnapshotSource;
+  readonly recorder: ProxyRecorder;
+  readonly ads: AdsServer;
+
+  constructor(
+    @Inject(NatsClient) private readonly nats: NatsClient,
+    @Inject(PLATFORM_CONFIG) platform: PlatformConfig,
+    @Inject(XDS_SERVER_CONFIG) private readonly config: XdsServerConfig,
+    @Inject(Readiness) readiness: Readiness,
+    @Inject(Metrics) metrics: Metrics,
+    @Inject(MicroRegistration) micro: MicroRegistration,
+  ) {
+    this.source = new SnapshotSource(nats, readiness.register('xds-snapshot', 'first consistent snapshot not loaded yet'));
+    this.recorder = new ProxyRecorder(nats, platform.instance);
+    this.ads = new AdsServer(this.source, this.recorder, platform.instance);
+    metrics.figure('proxies_connected', 'Proxies with an open ADS stream to this replica', () => this.ads.connected);
+    metrics.figure('resources_served', 'Resources in the snapshot being served', () => this.source.current?.count ?? 0);
+    metrics.figure('xds_acks', 'ACKs received since start', () => this.ads.counters.acks);
+    metrics.figure('xds_nacks', 'NACKs received since start', () => this.ads.counters.nacks);
+    metrics.figure('generation', 'Generation of the snapshot being served', () => this.source.current?.generation ?? -1);
+    micro.endpoint('dump', () => new TextEncoder().encode(JSON.stringify(this.dump())));
+  }
+
+  dump(): object {
+    return {
+      snapshot: this.source.current?.summary() ?? null,
+      waitingFor: this.source.waitingFor,
+      proxies: this.ads.proxies(),
+    };
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.ads.listen(this.config.grpcHost, this.config.grpcPort);
+    void this.nats
+      .connect()
+      .then(() => this.source.start())
+      .catch((error: Error) => this.logger.error(`start-up failed: ${error.message}`));
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.ads.close();
+    await this.recorder.flush();
+    this.source.stop();
+  }
+}
