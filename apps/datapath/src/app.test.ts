@@ -1,0 +1,113 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { connect, type NatsConnection } from 'nats';
+import { BUCKETS, SUBJECTS, lbKey, lbServiceCodec, type LbService } from '@tendril/contract';
+import { freePort, startNatsServer, waitFor } from '@tendril/testing';
+import { runClient, scratch, tcpBackend, type Backend, type Scratch } from './testing/kernel.js';
+
+const main = fileURLToPath(new URL('./main.js', import.meta.url));
+
+function web(backends: Backend[]): LbService {
+  return {
+    v: 1,
+    cluster: 'default',
+    namespace: 'shop',
+    name: 'web',
+    frontends: [{ address: '127.100.2.1', port: 80, protocol: 'TCP', portName: 'http', scope: 'ClusterIP' }],
+    backends: backends.map((backend) => ({ address: backend.host, port: backend.port, protocol: 'TCP', portName: 'http', weight: 1, state: 'active' })),
+    algorithm: 'random',
+    affinity: null,
+    l7Proxy: null,
+  };
+}
+
+async function startAgent(dir: Scratch, natsUrl: string): Promise<{ child: ChildProcess; http: string; log: () => string }> {
+  const port = await freePort();
+  let log = '';
+  const child = spawn(process.execPath, [main], {
+    env: {
+      ...process.env,
+      TENDRIL_NATS_URL: natsUrl,
+      TENDRIL_HTTP_HOST: '127.0.0.1',
+      TENDRIL_HTTP_PORT: String(port),
+      TENDRIL_CGROUP_PATH: dir.cgroupPath,
+      TENDRIL_BPF_PIN_PATH: dir.pinPath,
+      TENDRIL_DATA_DIR: dir.dataDir,
+      TENDRIL_NODE_NAME: 'node-a',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.on('data', (chunk) => (log += chunk));
+  child.stderr!.on('data', (chunk) => (log += chunk));
+  const http = `http://127.0.0.1:${port}`;
+  await waitFor(`datapath ready on ${http}`, async () => {
+    if (child.exitCode !== null) throw new Error(`agent exited ${child.exitCode}: ${log}`);
+    return (await fetch(`${http}/readyz`).catch(() => undefined))?.ok;
+  }, 20000);
+  return { child, http, log: () => log };
+}
+
+function stop(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve) => {
+    child.once('exit', (code) => resolve(code));
+    child.kill('SIGTERM');
+  });
+}
+
+async function reply(dir: Scratch): Promise<string | undefined> {
+  const [result] = await runClient({ host: '127.100.2.1', port: 80, cgroupPath: dir.cgroupPath });
+  return result!.reply ?? result!.error;
+}
+
+test('the agent programs tendril-lb into the kernel, follows changes, and survives its own restart', async (t) => {
+  const dir = scratch();
+  const nats = await startNatsServer();
+  const [one, two] = await Promise.all([tcpBackend('127.0.1.1'), tcpBackend('127.0.1.2')]);
+  const nc: NatsConnection = await connect({ servers: nats.url });
+  const agents: ChildProcess[] = [];
+  t.after(async () => {
+    for (const agent of agents) await stop(agent);
+    await nc.close();
+    await nats.dispose();
+    await Promise.all([one.close(), two.close()]);
+    dir.dispose();
+  });
+  const kv = await nc.jetstream().views.kv(BUCKETS.lb, { history: 1 });
+  const key = lbKey({ cluster: 'default', namespace: 'shop', name: 'web' });
+  await kv.put(key, lbServiceCodec.encode(web([one])));
+
+  const first = await startAgent(dir, nats.url);
+  agents.push(first.child);
+  const readiness = (await (await fetch(`${first.http}/readyz`)).json()) as { checks: Record<string, { ok: boolean }> };
+  assert.deepEqual(Object.keys(readiness.checks).sort(), ['lb-sync', 'nats', 'programs']);
+  assert.equal(await reply(dir), `127.0.1.1:${one.port}`, 'initial sync is in the kernel once ready');
+
+  await kv.put(key, lbServiceCodec.encode(web([two])));
+  await waitFor('the update to reach the kernel', async () => (await reply(dir)) === `127.0.1.2:${two.port}`, 10000, 100);
+
+  const dump = JSON.parse(new TextDecoder().decode((await nc.request(SUBJECTS.endpoint('datapath', 'dump'), new Uint8Array(), { timeout: 3000 })).data));
+  assert.deepEqual(dump.services, [{ key, frontends: [{ frontend: '127.100.2.1:80/TCP', serviceId: 1, backends: [`127.0.1.2:${two.port}`] }] }]);
+  const metrics = await (await fetch(`${first.http}/metrics`)).text();
+  assert.match(metrics, /^tendril_map_entries\{[^}]*\} 2$/m);
+  assert.match(metrics, /^tendril_services_programmed\{[^}]*\} 1$/m);
+  assert.match(metrics, /^tendril_backends_programmed\{[^}]*\} 1$/m);
+  assert.match(metrics, /^tendril_sync_errors\{[^}]*\} 0$/m);
+
+  assert.equal(await stop(first.child), 0);
+  assert.equal(await reply(dir), `127.0.1.2:${two.port}`, 'traffic flows while no agent runs');
+  assert.ok(existsSync(dir.idsFile));
+
+  // changes made while the agent was down are applied on adoption
+  await kv.put(key, lbServiceCodec.encode(web([one])));
+  const second = await startAgent(dir, nats.url);
+  agents.push(second.child);
+  assert.equal(await reply(dir), `127.0.1.1:${one.port}`);
+  assert.match(second.log(), /\(replaced\)/);
+
+  await kv.delete(key);
+  await waitFor('the deletion to reach the kernel', async () => (await reply(dir)) === 'ECONNREFUSED', 10000, 100);
+});
