@@ -1,0 +1,111 @@
+/**
+ * Keeps one KV bucket equal to a desired set of values while writing as little as possible: only
+ * keys whose bytes changed are put, keys no longer wanted are deleted. What the bucket holds is known
+ * from a mirror of it (read at start, so a restart rewrites nothing that is already right) plus this
+ * writer's own writes; a change made by anyone else is noticed and reported as drift.
+ */
+import type { KV } from 'nats';
+import { contentHash } from '@tendril/contract';
+import { KvMirror, type Logger, type NatsClient } from '@tendril/platform';
+
+export interface Stored<T> {
+  /** sha256 of the stored bytes */
+  hash: string;
+  value: T;
+}
+
+interface Known<T> {
+  /** undefined: deleted (kept as a tombstone so that a late echo of an older put is ignored) */
+  stored?: Stored<T>;
+  revision: number;
+}
+
+export interface DesiredValue {
+  bytes: Uint8Array;
+}
+
+export interface WriteResult {
+  puts: number;
+  deletes: number;
+}
+
+export class BucketWriter<T> {
+  private readonly mirror: KvMirror<Stored<T>>;
+  private readonly known = new Map<string, Known<T>>();
+  private kv?: KV;
+
+  constructor(
+    private readonly nats: NatsClient,
+    readonly bucket: string,
+    decode: (key: string, bytes: Uint8Array) => T,
+    private readonly logger: Logger,
+    private readonly onDrift: (key: string) => void,
+  ) {
+    this.mirror = new KvMirror(nats, { bucket, create: true, logger, decode: (key, bytes) => ({ hash: contentHash(bytes), value: decode(key, bytes) }) });
+  }
+
+  async start(): Promise<void> {
+    this.kv = await this.nats.bucket(this.bucket);
+    await this.mirror.start();
+    for (const [key, stored] of this.mirror.values()) this.known.set(key, { stored, revision: 0 });
+    this.mirror.onChange((changes) => {
+      for (const change of changes) {
+        const known = this.known.get(change.key);
+        if (known && change.revision <= known.revision) continue; // an echo of our own write, or older
+        const stored = change.op === 'put' ? change.value : undefined;
+        if (known?.stored?.hash === stored?.hash) {
+          this.known.set(change.key, { ...(stored ? { stored } : {}), revision: change.revision });
+          continue;
+        }
+        this.known.set(change.key, { ...(stored ? { stored } : {}), revision: change.revision });
+        this.onDrift(change.key);
+      }
+    });
+  }
+
+  stop(): void {
+    this.mirror.stop();
+  }
+
+  /** What the bucket holds now, as far as this writer knows. */
+  current(): Map<string, Stored<T>> {
+    const out = new Map<string, Stored<T>>();
+    for (const [key, known] of this.known) if (known.stored) out.set(key, known.stored);
+    return out;
+  }
+
+  get(key: string): Stored<T> | undefined {
+    return this.known.get(key)?.stored;
+  }
+
+  /**
+   * Puts changed keys in `putOrder` order, then deletes unwanted keys in `deleteOrder` order (both
+   * compare keys). `keep` protects keys this writer does not own from deletion.
+   */
+  async write(
+    desired: Map<string, DesiredValue & { value: T }>,
+    options: { putOrder?: (a: string, b: string) => number; deleteOrder?: (a: string, b: string) => number; keep?: (key: string) => boolean } = {},
+  ): Promise<WriteResult> {
+    const kv = this.kv!;
+    const puts = [...desired.entries()]
+      .map(([key, value]) => ({ key, value, hash: contentHash(value.bytes) }))
+      .filter(({ key, hash }) => this.get(key)?.hash !== hash)
+      .sort((a, b) => (options.putOrder ?? defaultOrder)(a.key, b.key));
+    const deletes = [...this.current().keys()].filter((key) => !desired.has(key) && !options.keep?.(key)).sort(options.deleteOrder ?? defaultOrder);
+    for (const { key, value, hash } of puts) {
+      const revision = await kv.put(key, value.bytes);
+      this.known.set(key, { stored: { hash, value: value.value }, revision });
+    }
+    for (const key of deletes) {
+      const revision = this.known.get(key)?.revision ?? 0;
+      await kv.delete(key);
+      this.known.set(key, { revision });
+    }
+    if (puts.length + deletes.length > 0) this.logger.log(`${this.bucket}: ${puts.length} put, ${deletes.length} deleted`);
+    return { puts: puts.length, deletes: deletes.length };
+  }
+}
+
+function defaultOrder(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,55 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Debouncer } from './debouncer.js';
+
+test('a burst runs once, after the hold-off', async () => {
+  const runs: number[] = [];
+  const start = Date.now();
+  const debouncer = new Debouncer(async () => void runs.push(Date.now() - start), 40, 1000);
+  for (let i = 0; i < 5; i++) {
+    debouncer.trigger();
+    await sleep(10);
+  }
+  await sleep(120);
+  assert.equal(runs.length, 1);
+  assert.ok(runs[0]! >= 80, `ran after ${runs[0]} ms, before the burst had been quiet for 40 ms`);
+  await debouncer.stop();
+});
+
+test('an endless burst still runs at the ceiling', async () => {
+  let runs = 0;
+  const debouncer = new Debouncer(async () => void runs++, 50, 100);
+  const until = Date.now() + 450;
+  while (Date.now() < until) {
+    debouncer.trigger();
+    await sleep(10);
+  }
+  assert.ok(runs >= 3 && runs <= 5, `${runs} runs in 450 ms with a 100 ms ceiling`);
+  await debouncer.stop();
+});
+
+test('triggers during a run cause exactly one more run, never two at once', async () => {
+  let active = 0;
+  let overlap = false;
+  let runs = 0;
+  const debouncer = new Debouncer(
+    async () => {
+      active++;
+      overlap ||= active > 1;
+      runs++;
+      await sleep(60);
+      active--;
+    },
+    5,
+    20,
+  );
+  debouncer.trigger();
+  await sleep(20);
+  debouncer.trigger();
+  debouncer.trigger();
+  await sleep(200);
+  assert.equal(overlap, false);
+  assert.equal(runs, 2);
+  await debouncer.stop();
+});

@@ -1,0 +1,120 @@
+/**
+ * Publishes a translation: xDS resources to `tendril-xds` (referenced types first, removals last,
+ * then the generation marker), L4 services to `tendril-lb`, desired statuses to `tendril-status`.
+ * Each bucket is diffed against what it holds, so unchanged output writes nothing.
+ */
+import {
+  BUCKETS,
+  XDS_GENERATION_KEY,
+  generationDigest,
+  lbKey,
+  lbServiceCodec,
+  objectStatusCodec,
+  parseXdsKey,
+  xdsEnvelope,
+  xdsGenerationCodec,
+  xdsKey,
+  xdsResourceCodec,
+  type XdsGeneration,
+  type XdsResourceEnvelope,
+} from '@tendril/contract';
+import { encodeResource } from '@tendril/envoy';
+import type { Logger, NatsClient } from '@tendril/platform';
+import { XDS_TYPE_ORDER, type TranslationError, type TranslationOutput } from '@tendril/translation';
+import { BucketWriter } from './bucket-writer.js';
+
+type XdsValue = { kind: 'resource'; envelope: XdsResourceEnvelope } | { kind: 'generation'; generation: XdsGeneration };
+
+export interface PublishResult {
+  xdsWrites: number;
+  lbWrites: number;
+  statusWrites: number;
+  generation: number;
+  /** Resources that could not be encoded, as errors naming the resource. */
+  encodeErrors: TranslationError[];
+}
+
+export class Publisher {
+  readonly xds: BucketWriter<XdsValue>;
+  readonly lb: BucketWriter<null>;
+  readonly status: BucketWriter<null>;
+
+  constructor(nats: NatsClient, logger: Logger, onDrift: (bucket: string, key: string) => void) {
+    this.xds = new BucketWriter(nats, BUCKETS.xds, decodeXds, logger, (key) => onDrift(BUCKETS.xds, key));
+    this.lb = new BucketWriter(nats, BUCKETS.lb, (_key, bytes) => (lbServiceCodec.decode(bytes), null), logger, (key) => onDrift(BUCKETS.lb, key));
+    this.status = new BucketWriter(nats, BUCKETS.status, (_key, bytes) => (objectStatusCodec.decode(bytes), null), logger, (key) => onDrift(BUCKETS.status, key));
+  }
+
+  async start(): Promise<void> {
+    await Promise.all([this.xds.start(), this.lb.start(), this.status.start()]);
+  }
+
+  stop(): void {
+    this.xds.stop();
+    this.lb.stop();
+    this.status.stop();
+  }
+
+  get generation(): number {
+    const marker = this.xds.get(XDS_GENERATION_KEY)?.value;
+    return marker?.kind === 'generation' ? marker.generation.generation : 0;
+  }
+
+  /** Number of xDS resources (not counting the marker) the bucket holds. */
+  get xdsCount(): number {
+    return [...this.xds.current().keys()].filter((key) => key !== XDS_GENERATION_KEY).length;
+  }
+
+  async publish(output: TranslationOutput): Promise<PublishResult> {
+    const encodeErrors: TranslationError[] = [];
+    const desiredXds = new Map<string, { bytes: Uint8Array; value: XdsValue }>();
+    for (const item of output.xds) {
+      let bytes: Uint8Array;
+      try {
+        bytes = encodeResource(item.type, item.resource);
+      } catch (error) {
+        encodeErrors.push({ object: `${item.type}/${item.name}`, message: `not a valid Envoy resource: ${(error as Error).message}` });
+        continue;
+      }
+      const envelope = xdsEnvelope(item.type, item.name, bytes);
+      desiredXds.set(xdsKey(item), { bytes: xdsResourceCodec.encode(envelope), value: { kind: 'resource', envelope } });
+    }
+    const rank = (key: string) => XDS_TYPE_ORDER.indexOf(parseXdsKey(key).type);
+    const byRank = (a: string, b: string) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0);
+    const xdsResult = await this.xds.write(desiredXds, {
+      putOrder: byRank,
+      deleteOrder: (a, b) => byRank(b, a),
+      keep: (key) => key === XDS_GENERATION_KEY,
+    });
+
+    // The marker comes last and names exactly this batch; it is rewritten only when the batch changed
+    // (or a crash came between the resources and the marker).
+    const digest = generationDigest([...desiredXds].map(([key, { value }]) => [key, value.kind === 'resource' ? value.envelope.hash : '']));
+    const marker = this.xds.get(XDS_GENERATION_KEY)?.value;
+    let markerWrites = 0;
+    if (marker?.kind !== 'generation' || marker.generation.digest !== digest || marker.generation.count !== desiredXds.size) {
+      const generation: XdsGeneration = { v: 1, generation: this.generation + 1, digest, count: desiredXds.size };
+      const markerValue = { bytes: xdsGenerationCodec.encode(generation), value: { kind: 'generation', generation } as XdsValue };
+      const withMarker = new Map([...desiredXds, [XDS_GENERATION_KEY, markerValue]]);
+      markerWrites = (await this.xds.write(withMarker, { keep: () => true })).puts;
+    }
+
+    const desiredLb = new Map(output.lb.map((service) => [lbKey(service), { bytes: lbServiceCodec.encode(service), value: null }]));
+    const lbResult = await this.lb.write(desiredLb);
+    const desiredStatus = new Map(output.statuses.map(({ key, status }) => [key, { bytes: objectStatusCodec.encode(status), value: null }]));
+    const statusResult = await this.status.write(desiredStatus);
+
+    return {
+      xdsWrites: xdsResult.puts + xdsResult.deletes + markerWrites,
+      lbWrites: lbResult.puts + lbResult.deletes,
+      statusWrites: statusResult.puts + statusResult.deletes,
+      generation: this.generation,
+      encodeErrors,
+    };
+  }
+}
+
+function decodeXds(key: string, bytes: Uint8Array): XdsValue {
+  if (key === XDS_GENERATION_KEY) return { kind: 'generation', generation: xdsGenerationCodec.decode(bytes) };
+  return { kind: 'resource', envelope: xdsResourceCodec.decode(bytes) };
+}

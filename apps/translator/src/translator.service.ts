@@ -1,0 +1,128 @@
+/**
+ * The translator's loop: mirror `tendril-objects`, debounce bursts, translate (pure, in
+ * @tendril/translation), publish the difference. It keeps no state of its own: on start it reads
+ * what the output buckets hold, so a restart after SIGKILL converges without rewriting what is right.
+ */
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { BUCKETS, kubeObjectCodec, type KubeObject } from '@tendril/contract';
+import { KvMirror, Metrics, MicroRegistration, NatsClient, PLATFORM_CONFIG, Readiness, type PlatformConfig, type ReadinessCheck } from '@tendril/platform';
+import { translate, type TranslationError } from '@tendril/translation';
+import { readTranslatorConfig } from './config.js';
+import { Debouncer } from './debouncer.js';
+import { Publisher } from './publisher.js';
+
+export interface TranslationSummary {
+  generation: number;
+  objects: number;
+  xds: { type: string; name: string }[];
+  lb: string[];
+  statuses: string[];
+  errors: TranslationError[];
+  translateMs: number;
+  publishMs: number;
+  writes: { xds: number; lb: number; status: number };
+}
+
+@Injectable()
+export class TranslatorService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('translator');
+  private readonly config = readTranslatorConfig();
+  private readonly objects: KvMirror<KubeObject>;
+  private readonly publisher: Publisher;
+  private readonly debouncer: Debouncer;
+  private readonly ready: ReadinessCheck;
+  private resourcesWritten = 0;
+  private translations = 0;
+  private lastErrors = new Map<string, TranslationError>();
+  private summary?: TranslationSummary;
+  private stopped = false;
+
+  constructor(
+    @Inject(PLATFORM_CONFIG) private readonly platform: PlatformConfig,
+    @Inject(NatsClient) private readonly nats: NatsClient,
+    @Inject(Readiness) readiness: Readiness,
+    @Inject(Metrics) metrics: Metrics,
+    @Inject(MicroRegistration) micro: MicroRegistration,
+  ) {
+    this.ready = readiness.register('translation', 'waiting for the initial sync of tendril-objects');
+    this.objects = new KvMirror(nats, {
+      bucket: BUCKETS.objects,
+      decode: (_key, bytes) => kubeObjectCodec.decode(bytes),
+      logger: this.logger,
+      onWaiting: (reason) => this.ready.fail(`waiting for bucket ${BUCKETS.objects} (the k8s-watcher creates it): ${reason}`),
+    });
+    this.publisher = new Publisher(nats, this.logger, (bucket, key) => {
+      this.logger.warn(`${bucket}: ${key} was changed by someone else; restoring it`);
+      this.debouncer.trigger();
+    });
+    this.debouncer = new Debouncer(() => this.run(), this.config.debounceMs, this.config.debounceMaxMs);
+    metrics.figure('objects_seen', 'Objects in tendril-objects', () => this.objects.size);
+    metrics.figure('resources_written', 'Puts and deletes to tendril-xds since start (generation marker included)', () => this.resourcesWritten);
+    metrics.figure('xds_resources', 'xDS resources in tendril-xds', () => this.publisher.xdsCount);
+    metrics.figure('lb_entries', 'Entries in tendril-lb', () => this.publisher.lb.current().size);
+    metrics.figure('translation_errors', 'Errors in the last translation', () => this.lastErrors.size);
+    metrics.figure('translations', 'Translations run since start', () => this.translations);
+    micro.endpoint('dump', () => new TextEncoder().encode(JSON.stringify(this.summary ?? { pending: true })));
+  }
+
+  onApplicationBootstrap(): void {
+    void this.start().catch((error: Error) => this.logger.error(`start-up failed: ${error.stack ?? error.message}`));
+  }
+
+  private async start(): Promise<void> {
+    await this.nats.connect();
+    // Outputs first: the first translation must be diffed against what they already hold.
+    await this.publisher.start();
+    this.objects.onChange(() => this.debouncer.trigger());
+    await this.objects.start();
+    if (this.stopped) return;
+    this.ready.fail('initial sync done; first publish pending');
+    this.debouncer.trigger();
+  }
+
+  private async run(): Promise<void> {
+    if (this.stopped) return;
+    const started = performance.now();
+    const output = translate({ cluster: this.platform.cluster, objects: this.objects.values() });
+    const translated = performance.now();
+    this.translations++;
+    let result;
+    try {
+      result = await this.publisher.publish(output);
+    } catch (error) {
+      this.logger.warn(`publishing failed, retrying in ${this.config.retryMs} ms: ${(error as Error).message}`);
+      setTimeout(() => this.debouncer.trigger(), this.config.retryMs).unref();
+      return;
+    }
+    this.resourcesWritten += result.xdsWrites;
+    this.reportErrors([...output.errors, ...result.encodeErrors]);
+    this.summary = {
+      generation: result.generation,
+      objects: this.objects.size,
+      xds: output.xds.map(({ type, name }) => ({ type, name })),
+      lb: output.lb.map((service) => `${service.namespace}/${service.name}`),
+      statuses: output.statuses.map(({ key }) => key),
+      errors: [...this.lastErrors.values()],
+      translateMs: Math.round((translated - started) * 100) / 100,
+      publishMs: Math.round((performance.now() - translated) * 100) / 100,
+      writes: { xds: result.xdsWrites, lb: result.lbWrites, status: result.statusWrites },
+    };
+    if (!this.ready.ok) this.logger.log(`first publish done: generation ${result.generation}, ${output.xds.length} xDS resources, ${output.lb.length} LB entries`);
+    this.ready.pass(`generation ${result.generation}`);
+  }
+
+  /** One log line per error when it appears (not on every translation), naming the object. */
+  private reportErrors(errors: TranslationError[]): void {
+    const current = new Map(errors.map((error) => [`${error.object}: ${error.message}`, error]));
+    for (const [line] of current) if (!this.lastErrors.has(line)) this.logger.warn(`translation error: ${line}`);
+    for (const [line] of this.lastErrors) if (!current.has(line)) this.logger.log(`resolved: ${line}`);
+    this.lastErrors = current;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    await this.debouncer.stop();
+    this.objects.stop();
+    this.publisher.stop();
+  }
+}
