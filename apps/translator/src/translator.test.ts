@@ -128,6 +128,11 @@ test('objects in, xDS + LB out; restart rewrites nothing; deletes remove keys', 
     assert.equal((await xds.status()).streamInfo.state.last_seq, revisionBefore, 'tendril-xds was written after a restart with unchanged input');
     assert.equal(xdsGenerationCodec.decode((await present(xds, XDS_GENERATION_KEY))!).generation, marker.generation);
 
+    // A key changed behind the translator's back is restored (drift), without a restart.
+    const original = await present(xds, clusterKey);
+    await xds.put(clusterKey, new TextEncoder().encode('{"tampered":true}'));
+    await waitFor('tampered cluster restored', async () => Buffer.from((await present(xds, clusterKey)) ?? []).equals(Buffer.from(original!)), 15000);
+
     // Deleting the objects removes the resources and the LB entry, and moves the generation on.
     await objects.delete(sliceKey);
     await objects.delete(serviceKey);
