@@ -1,0 +1,114 @@
+// A real proxyless gRPC client (@grpc/grpc-js-xds) routed through this xds-server: API listener with
+// RDS over ADS and the router filter, a RouteConfiguration, an EDS cluster and its endpoints.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { after, before, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import { connect, type NatsConnection } from 'nats';
+import { BUCKETS, XDS_GENERATION_KEY, type XdsType, generationDigest, nodeToken, proxyStateCodec, xdsEnvelope, xdsGenerationCodec, xdsKey, xdsResourceCodec } from '@tendril/contract';
+import { encodeResource, validateResource } from '@tendril/envoy';
+import { freePort, startNatsServer, waitFor, type TestNatsServer } from '@tendril/testing';
+
+const main = fileURLToPath(new URL('./main.js', import.meta.url));
+const HCM = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
+const ROUTER = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
+
+const raw = { serialize: (b: Buffer) => b, deserialize: (b: Buffer) => b };
+const echoService = {
+  Say: { path: '/tendril.test.Echo/Say', requestStream: false, responseStream: false, requestSerialize: raw.serialize, requestDeserialize: raw.deserialize, responseSerialize: raw.serialize, responseDeserialize: raw.deserialize },
+} satisfies grpc.ServiceDefinition;
+
+let nats: TestNatsServer;
+let nc: NatsConnection;
+let xdsServer: ChildProcess;
+let backend: grpc.Server;
+let backendPort: number;
+let output = '';
+
+function resources(port: number): [XdsType, object][] {
+  return [
+    [
+      'listener',
+      {
+        name: 'echo.test',
+        apiListener: {
+          apiListener: {
+            '@type': HCM,
+            statPrefix: 'echo',
+            rds: { routeConfigName: 'echo-route', configSource: { ads: {}, resourceApiVersion: 'V3' } },
+            httpFilters: [{ name: 'router', typedConfig: { '@type': ROUTER } }],
+          },
+        },
+      },
+    ],
+    ['route', { name: 'echo-route', virtualHosts: [{ name: 'echo', domains: ['*'], routes: [{ match: { prefix: '' }, route: { cluster: 'echo-cluster' } }] }] }],
+    ['cluster', { name: 'echo-cluster', type: 'EDS', edsClusterConfig: { edsConfig: { ads: {}, resourceApiVersion: 'V3' } }, lbPolicy: 'ROUND_ROBIN', connectTimeout: '1s' }],
+    ['endpoint', { clusterName: 'echo-cluster', endpoints: [{ locality: { region: 'local', zone: 'a' }, loadBalancingWeight: 1, lbEndpoints: [{ endpoint: { address: { socketAddress: { address: '127.0.0.1', portValue: port } } } }] }] }],
+  ];
+}
+
+before(async () => {
+  backend = new grpc.Server();
+  backend.addService(echoService, { Say: (call: grpc.ServerUnaryCall<Buffer, Buffer>, done: grpc.sendUnaryData<Buffer>) => done(null, Buffer.concat([Buffer.from('echo:'), call.request])) });
+  backendPort = await new Promise<number>((resolve, reject) => backend.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+
+  nats = await startNatsServer();
+  nc = await connect({ servers: nats.url });
+  const kv = await nc.jetstream().views.kv(BUCKETS.xds, { history: 1 });
+  const entries: [string, string][] = [];
+  for (const [type, resource] of resources(backendPort)) {
+    assert.deepEqual(validateResource(type, resource), [], `${type} is valid`);
+    const envelope = xdsEnvelope(type, String((resource as { name?: string; clusterName?: string }).name ?? (resource as { clusterName: string }).clusterName), encodeResource(type, resource));
+    await kv.put(xdsKey(envelope), xdsResourceCodec.encode(envelope));
+    entries.push([xdsKey(envelope), envelope.hash]);
+  }
+  await kv.put(XDS_GENERATION_KEY, xdsGenerationCodec.encode({ v: 1, generation: 1, digest: generationDigest(entries), count: entries.length }));
+
+  const [grpcPort, httpPort] = [await freePort(), await freePort()];
+  xdsServer = spawn(process.execPath, [main], {
+    env: { ...process.env, TENDRIL_NATS_URL: nats.url, TENDRIL_HTTP_PORT: String(httpPort), TENDRIL_HTTP_HOST: '127.0.0.1', TENDRIL_XDS_HOST: '127.0.0.1', TENDRIL_XDS_PORT: String(grpcPort), NO_COLOR: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  xdsServer.stdout!.on('data', (d) => (output += d));
+  xdsServer.stderr!.on('data', (d) => (output += d));
+  await waitFor('xds-server ready', async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`).catch(() => undefined))?.ok, 20000);
+  process.env['GRPC_XDS_BOOTSTRAP_CONFIG'] = JSON.stringify({
+    xds_servers: [{ server_uri: `127.0.0.1:${grpcPort}`, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] }],
+    node: { id: 'proxyless-1', cluster: 'tests', locality: {} },
+  });
+  const xds = await import('@grpc/grpc-js-xds');
+  xds.register();
+});
+
+after(async () => {
+  backend?.forceShutdown();
+  if (xdsServer && xdsServer.exitCode === null) {
+    xdsServer.kill('SIGTERM');
+    await new Promise((resolve) => xdsServer.once('exit', resolve));
+  }
+  await nc?.close();
+  await nats?.dispose();
+});
+
+it('a unary call through xds:/// reaches the backend the xds-server pointed it at, and every type is ACKed', async () => {
+  const Client = grpc.makeGenericClientConstructor(echoService, 'Echo');
+  const client = new Client('xds:///echo.test', grpc.credentials.createInsecure());
+  try {
+    const reply = await new Promise<Buffer>((resolve, reject) =>
+      (client as unknown as { Say: (req: Buffer, opts: object, cb: (e: Error | null, r: Buffer) => void) => void }).Say(Buffer.from('hi'), { deadline: Date.now() + 15000 }, (e, r) => (e ? reject(e) : resolve(r))),
+    );
+    assert.equal(reply.toString(), 'echo:hi');
+    const proxies = await nc.jetstream().views.kv(BUCKETS.proxies, { bindOnly: true });
+    const state = await waitFor('proxyless client ACKs in tendril-proxies', async () => {
+      const entry = await proxies.get(nodeToken('proxyless-1'));
+      const decoded = entry?.value.length ? proxyStateCodec.decode(entry.value) : undefined;
+      return decoded && decoded.types.length === 4 && decoded.types.every((t) => t.versionAcked !== '' && !t.lastNack) ? decoded : undefined;
+    });
+    assert.deepEqual(state.types.map((t) => t.subscribed), [['echo-cluster'], ['echo-cluster'], ['echo.test'], ['echo-route']]);
+  } catch (error) {
+    throw new Error(`${(error as Error).message}\nxds-server output:\n${output}`);
+  } finally {
+    client.close();
+  }
+});
