@@ -36,7 +36,7 @@ export class AdsServer {
     this.server.addService(aggregatedDiscoveryService as unknown as grpc.ServiceDefinition, {
       StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>) => this.stream(call),
       DeltaAggregatedResources: (call: grpc.ServerDuplexStream<unknown, unknown>) =>
-        call.destroy(Object.assign(new Error('delta xDS is not implemented; use StreamAggregatedResources'), { code: grpc.status.UNIMPLEMENTED })),
+        call.emit('error', { code: grpc.status.UNIMPLEMENTED, details: 'delta xDS is not implemented; use StreamAggregatedResources' }),
     });
     source.onSnapshot((snapshot) => this.push(snapshot));
   }
