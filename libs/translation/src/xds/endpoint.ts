@@ -9,7 +9,8 @@ export function desiredClusterLoadAssignment(group: ClusterEndpointsIR): Resourc
   const localities = [...zones.entries()]
     .sort(([a], [b]) => compare(a, b))
     .map(([zone, endpoints]) => ({
-      ...(zone ? { locality: { zone } } : {}),
+      // gRPC clients refuse a locality group whose locality is unset, even an empty one will do
+      locality: zone ? { zone } : {},
       lbEndpoints: endpoints.map(toLbEndpoint),
       // gRPC clients drop localities without a weight; Envoy ignores it unless locality-weighted.
       loadBalancingWeight: endpoints.reduce((sum, endpoint) => sum + endpoint.weight, 0),
