@@ -9,7 +9,7 @@
 SEC("cgroup/connect4")
 int tendril_connect4(struct bpf_sock_addr *ctx)
 {
-	int err = lb4_translate(ctx);
+	int err = lb4_translate(ctx, 1);
 
 	if (err) {
 		bpf_set_retval(err);
@@ -21,8 +21,9 @@ int tendril_connect4(struct bpf_sock_addr *ctx)
 SEC("cgroup/sendmsg4")
 int tendril_sendmsg4(struct bpf_sock_addr *ctx)
 {
-	/* A datagram to a VIP without backends is dropped rather than sent to the VIP. */
-	return lb4_translate(ctx) ? SYS_REJECT : SYS_PROCEED;
+	/* A datagram to a VIP without backends is dropped rather than sent to the VIP. Not reported:
+	 * one event per datagram would cost more than the datagram. */
+	return lb4_translate(ctx, 0) ? SYS_REJECT : SYS_PROCEED;
 }
 
 SEC("cgroup/recvmsg4")

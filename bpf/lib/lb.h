@@ -68,6 +68,23 @@ struct lb4_revnat {
 	__u32 service_id;
 };
 
+/* lb4_flow_event.verdict */
+#define TENDRIL_FLOW_TRANSLATED 0
+#define TENDRIL_FLOW_NO_BACKEND 1
+#define TENDRIL_FLOW_L7_REDIRECT 2
+
+/* One connect() to a VIP, sent to the agent through a ring buffer (dropped when it is full). */
+struct lb4_flow_event {
+	__be32 service_address;
+	__be32 backend_address;
+	__be16 service_port;
+	__be16 backend_port;
+	__u32 service_id;
+	__u8 protocol;
+	__u8 verdict;
+	__u16 pad;
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__type(key, struct lb4_service_key);
@@ -93,5 +110,15 @@ struct {
 	__uint(max_entries, TENDRIL_LB4_REVNAT_MAX);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } tendril_lb4_revnat_v1 SEC(".maps");
+
+/* A ring buffer map has no value type, so this puts lb4_flow_event into the object's BTF for the
+ * agent's layout test. */
+struct lb4_flow_event *tendril_lb4_flow_event_btf __attribute__((unused));
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tendril_lb4_flows_v1 SEC(".maps");
 
 #endif

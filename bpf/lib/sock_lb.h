@@ -33,9 +33,26 @@ static __always_inline void lb4_remember(struct bpf_sock_addr *ctx, const struct
 	bpf_map_update_elem(&tendril_lb4_revnat_v1, &key, &value, BPF_ANY);
 }
 
+static __always_inline void lb4_report(struct bpf_sock_addr *ctx, const struct lb4_service_key *vip, __u32 service_id, __u8 verdict)
+{
+	struct lb4_flow_event *event = bpf_ringbuf_reserve(&tendril_lb4_flows_v1, sizeof(*event), 0);
+
+	if (!event)
+		return;
+	event->service_address = vip->address;
+	event->service_port = vip->port;
+	event->backend_address = verdict == TENDRIL_FLOW_NO_BACKEND ? 0 : ctx->user_ip4;
+	event->backend_port = verdict == TENDRIL_FLOW_NO_BACKEND ? 0 : (__be16)ctx->user_port;
+	event->service_id = service_id;
+	event->protocol = vip->protocol;
+	event->verdict = verdict;
+	event->pad = 0;
+	bpf_ringbuf_submit(event, 0);
+}
+
 /* Rewrites the destination of ctx when it is a VIP. Returns 0, or -EHOSTUNREACH when the service
  * has no backend (the caller rejects). */
-static __always_inline int lb4_translate(struct bpf_sock_addr *ctx)
+static __always_inline int lb4_translate(struct bpf_sock_addr *ctx, int report)
 {
 	struct lb4_service_key vip;
 	struct lb4_service *svc = lb4_lookup(ctx, &vip);
@@ -48,10 +65,15 @@ static __always_inline int lb4_translate(struct bpf_sock_addr *ctx)
 		ctx->user_ip4 = bpf_htonl(TENDRIL_LOOPBACK);
 		ctx->user_port = (__u32)svc->proxy_port;
 		lb4_remember(ctx, &vip, svc->service_id);
+		if (report)
+			lb4_report(ctx, &vip, svc->service_id, TENDRIL_FLOW_L7_REDIRECT);
 		return 0;
 	}
-	if (svc->count == 0)
+	if (svc->count == 0) {
+		if (report)
+			lb4_report(ctx, &vip, svc->service_id, TENDRIL_FLOW_NO_BACKEND);
 		return -TENDRIL_EHOSTUNREACH;
+	}
 	slot_key.service_id = svc->service_id;
 	slot_key.slot = bpf_get_prandom_u32() % svc->count;
 	backend = bpf_map_lookup_elem(&tendril_lb4_backends_v1, &slot_key);
@@ -60,6 +82,8 @@ static __always_inline int lb4_translate(struct bpf_sock_addr *ctx)
 	ctx->user_ip4 = backend->address;
 	ctx->user_port = (__u32)backend->port;
 	lb4_remember(ctx, &vip, svc->service_id);
+	if (report)
+		lb4_report(ctx, &vip, svc->service_id, TENDRIL_FLOW_TRANSLATED);
 	return 0;
 }
 

@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { connect, type NatsConnection } from 'nats';
-import { BUCKETS, SUBJECTS, lbKey, lbServiceCodec, type LbService } from '@tendril/contract';
+import { BUCKETS, SUBJECTS, flowEventCodec, lbKey, lbServiceCodec, type LbService } from '@tendril/contract';
 import { freePort, startNatsServer, waitFor } from '@tendril/testing';
 import { runClient, scratch, tcpBackend, type Backend, type Scratch } from './testing/kernel.js';
 
@@ -37,6 +37,7 @@ async function startAgent(dir: Scratch, natsUrl: string): Promise<{ child: Child
       TENDRIL_BPF_PIN_PATH: dir.pinPath,
       TENDRIL_DATA_DIR: dir.dataDir,
       TENDRIL_NODE_NAME: 'node-a',
+      TENDRIL_FLOW_INTERVAL_MS: '200',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -84,7 +85,12 @@ test('the agent programs tendril-lb into the kernel, follows changes, and surviv
   agents.push(first.child);
   const readiness = (await (await fetch(`${first.http}/readyz`)).json()) as { checks: Record<string, { ok: boolean }> };
   assert.deepEqual(Object.keys(readiness.checks).sort(), ['lb-sync', 'nats', 'programs']);
+  const flows = nc.subscribe(SUBJECTS.flows('node-a'), { max: 1, timeout: 5000 });
   assert.equal(await reply(dir), `127.0.1.1:${one.port}`, 'initial sync is in the kernel once ready');
+  for await (const message of flows) {
+    const flow = flowEventCodec.decode(message.data);
+    assert.deepEqual([flow.serviceName, flow.verdict, flow.backend.port, flow.count], ['shop/web', 'translated', one.port, 1]);
+  }
 
   await kv.put(key, lbServiceCodec.encode(web([two])));
   await waitFor('the update to reach the kernel', async () => (await reply(dir)) === `127.0.1.2:${two.port}`, 10000, 100);

@@ -1,7 +1,7 @@
 /** The datapath agent's own settings (the platform's are in libs/platform). */
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { envString } from '@tendril/platform';
+import { envInt, envString } from '@tendril/platform';
 
 export interface DatapathConfig {
   /** TENDRIL_BPF_OBJECT: the compiled programs (default: the repo's bpf/build/sock_lb.o, found from this file). */
@@ -12,6 +12,8 @@ export interface DatapathConfig {
   cgroupPath: string;
   /** Where the service id allocation is kept (under TENDRIL_DATA_DIR). */
   idsFile: string;
+  /** TENDRIL_FLOW_INTERVAL_MS: how often connection counts go to tendril.flows.<node> (0: never). */
+  flowIntervalMs: number;
 }
 
 export const DATAPATH_CONFIG = Symbol('DATAPATH_CONFIG');
@@ -25,5 +27,6 @@ export function readDatapathConfig(dataDir: string): DatapathConfig {
     pinPath: envString('TENDRIL_BPF_PIN_PATH', '/sys/fs/bpf/tendril'),
     cgroupPath: envString('TENDRIL_CGROUP_PATH', '/sys/fs/cgroup/unified'),
     idsFile: resolve(dataDir, 'datapath-service-ids.json'),
+    flowIntervalMs: envInt('TENDRIL_FLOW_INTERVAL_MS', 1000, 0),
   };
 }

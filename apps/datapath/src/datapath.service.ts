@@ -3,8 +3,8 @@
  * Ready when the programs are attached and the initial contents of the bucket are in the maps.
  */
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { BUCKETS, lbServiceCodec, type LbService } from '@tendril/contract';
-import { KvMirror, Metrics, MicroRegistration, NatsClient, Readiness, type MirrorChange, type ReadinessCheck } from '@tendril/platform';
+import { BUCKETS, SUBJECTS, flowEventCodec, lbServiceCodec, type LbService } from '@tendril/contract';
+import { KvMirror, Metrics, MicroRegistration, NatsClient, PLATFORM_CONFIG, Readiness, type MirrorChange, type PlatformConfig, type ReadinessCheck } from '@tendril/platform';
 import { DATAPATH_CONFIG, type DatapathConfig } from './config.js';
 import { LbProgrammer } from './lb-programmer.js';
 
@@ -20,10 +20,13 @@ export class DatapathService implements OnApplicationBootstrap, OnApplicationShu
   private synced = false;
   private stopped = false;
   private retry?: NodeJS.Timeout;
+  private flowTimer?: NodeJS.Timeout;
+  private flowsPublished = 0;
 
   constructor(
     @Inject(DATAPATH_CONFIG) private readonly config: DatapathConfig,
-    @Inject(NatsClient) nats: NatsClient,
+    @Inject(PLATFORM_CONFIG) private readonly platform: PlatformConfig,
+    @Inject(NatsClient) private readonly nats: NatsClient,
     @Inject(Readiness) readiness: Readiness,
     @Inject(Metrics) metrics: Metrics,
     @Inject(MicroRegistration) micro: MicroRegistration,
@@ -42,6 +45,7 @@ export class DatapathService implements OnApplicationBootstrap, OnApplicationShu
     metrics.figure('services_programmed', 'Frontends (VIP, port, protocol) programmed in the kernel', () => this.programmer.serviceCount);
     metrics.figure('backends_programmed', 'Backend slots programmed in the kernel', () => this.programmer.backendCount);
     metrics.figure('sync_errors', 'Map writes that failed and forced a full reconcile', () => this.programmer.errors);
+    metrics.figure('flow_events_published', 'Flow event messages published on tendril.flows.<node>', () => this.flowsPublished);
     micro.endpoint('dump', () => new TextEncoder().encode(JSON.stringify({ v: 1, services: this.programmer.dump() })));
   }
 
@@ -52,6 +56,7 @@ export class DatapathService implements OnApplicationBootstrap, OnApplicationShu
   async onApplicationShutdown(): Promise<void> {
     this.stopped = true;
     if (this.retry) clearTimeout(this.retry);
+    if (this.flowTimer) clearInterval(this.flowTimer);
     this.mirror.stop();
     this.programmer.close();
   }
@@ -60,6 +65,10 @@ export class DatapathService implements OnApplicationBootstrap, OnApplicationShu
     try {
       this.programmer.install();
       this.programsCheck.pass(`attached to ${this.config.cgroupPath}`);
+      if (this.config.flowIntervalMs > 0 && !this.flowTimer) {
+        this.flowTimer = setInterval(() => this.publishFlows(), this.config.flowIntervalMs);
+        this.flowTimer.unref();
+      }
     } catch (error) {
       this.programmer.errors++;
       this.programsCheck.fail((error as Error).message);
@@ -88,6 +97,19 @@ export class DatapathService implements OnApplicationBootstrap, OnApplicationShu
       this.syncCheck.fail(`${why} failed: ${(error as Error).message}`);
       this.logger.error(`${why} failed: ${(error as Error).message}`);
       this.retry = setTimeout(() => this.fullSync('retry'), RETRY_MS);
+    }
+  }
+
+  private publishFlows(): void {
+    try {
+      const subject = SUBJECTS.flows(this.platform.nodeName);
+      for (const event of this.programmer.takeFlows(this.platform.nodeName)) {
+        if (!this.nats.connected) continue;
+        this.nats.nc.publish(subject, flowEventCodec.encode(event));
+        this.flowsPublished++;
+      }
+    } catch (error) {
+      this.logger.warn(`publishing flows failed: ${(error as Error).message}`);
     }
   }
 

@@ -48,6 +48,22 @@ test('a client in the cgroup reaches the backend through the VIP and sees the VI
   const [outside] = await runClient({ host: '127.100.1.1', port: 80 });
   assert.equal(outside!.error, 'ECONNREFUSED', 'a process outside the cgroup dials the VIP itself');
   assert.equal(backend.peers.length, 1);
+
+  const flows = programmer.takeFlows('node-a', new Date(0));
+  assert.deepEqual(flows, [
+    {
+      v: 1,
+      node: 'node-a',
+      at: '1970-01-01T00:00:00.000Z',
+      protocol: 'TCP',
+      service: { address: '127.100.1.1', port: 80 },
+      backend: { address: '127.0.0.2', port: backend.port },
+      serviceName: 'test/web',
+      verdict: 'translated',
+      count: 1,
+    },
+  ]);
+  assert.deepEqual(programmer.takeFlows('node-a'), [], 'each connection is reported once');
 });
 
 test('removing the service stops the translation; a service without backends refuses connect()', async (t) => {
@@ -60,6 +76,7 @@ test('removing the service stops the translation; a service without backends ref
 
   programmer.apply([{ key: 'default.test.web', service: lbService('web', '127.100.1.2', []) }], all);
   assert.equal((await runClient({ host: '127.100.1.2', port: 80, cgroupPath: dir.cgroupPath }))[0]!.error, 'EHOSTUNREACH');
+  assert.deepEqual(programmer.takeFlows('node-a').map((flow) => [flow.verdict, flow.count]), [['translated', 1], ['no-backend', 1]]);
 
   programmer.apply([{ key: 'default.test.web' }], all);
   assert.equal(programmer.mapEntries(), 0);

@@ -6,8 +6,9 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { LbService } from '@tendril/contract';
-import { LbTable, MAP_NAMES, ServiceIds, type LbChange, type MapOp, type ServiceDump } from '@tendril/datapath-core';
-import { PinnedMap, installPrograms, mountBpffs, programsAttached, type AttachedProgram } from '@tendril/ebpf';
+import { FlowAggregator, LbTable, MAP_NAMES, ServiceIds, lb4FlowEvent, type LbChange, type MapOp, type ServiceDump } from '@tendril/datapath-core';
+import type { FlowEvent } from '@tendril/contract';
+import { PinnedMap, PinnedRingBuffer, installPrograms, mountBpffs, programsAttached, type AttachedProgram } from '@tendril/ebpf';
 import type { Logger } from '@tendril/platform';
 import type { DatapathConfig } from './config.js';
 
@@ -15,6 +16,8 @@ export class LbProgrammer {
   private table: LbTable;
   private services?: PinnedMap;
   private backends?: PinnedMap;
+  private flows?: PinnedRingBuffer;
+  private readonly flowCounts = new FlowAggregator();
   private programs: AttachedProgram[] = [];
   private savedIds = '';
   errors = 0;
@@ -32,6 +35,7 @@ export class LbProgrammer {
     this.programs = installPrograms({ objectPath: this.config.objectPath, pinRoot: this.config.pinPath, cgroupPath: this.config.cgroupPath });
     this.services = PinnedMap.open(join(this.config.pinPath, MAP_NAMES.services));
     this.backends = PinnedMap.open(join(this.config.pinPath, MAP_NAMES.backends));
+    this.flows = PinnedRingBuffer.open(join(this.config.pinPath, MAP_NAMES.flows));
     const how = this.programs.map((program) => `${program.section}#${program.id}${program.replaced ? ' (replaced)' : ''}`).join(', ');
     this.logger.log(`attached to ${this.config.cgroupPath}: ${how}; maps in ${this.config.pinPath}`);
     return this.programs;
@@ -80,11 +84,30 @@ export class LbProgrammer {
     return this.table.dump();
   }
 
+  /** Connections since the last call, counted per service, backend and verdict. */
+  takeFlows(node: string, at = new Date()): FlowEvent[] {
+    if (!this.flows) return [];
+    for (;;) {
+      const samples = this.flows.drain();
+      for (const sample of samples) {
+        try {
+          this.flowCounts.add(lb4FlowEvent.decode(sample));
+        } catch (error) {
+          this.logger.warn(`ignoring a flow record: ${(error as Error).message}`);
+        }
+      }
+      if (samples.length === 0) break;
+    }
+    return this.flowCounts.flush(node, at, (frontend) => this.table.ownerOf(frontend));
+  }
+
   /** Closes the maps; programs stay attached and maps pinned, so traffic survives the agent. */
   close(): void {
     this.services?.close();
     this.backends?.close();
+    this.flows?.close();
     this.services = this.backends = undefined;
+    this.flows = undefined;
   }
 
   private maps(): { services: PinnedMap; backends: PinnedMap } {

@@ -7,3 +7,4 @@ export * from './maps.js';
 export * from './compile.js';
 export * from './service-ids.js';
 export * from './lb-table.js';
+export * from './flows.js';

@@ -181,6 +181,11 @@ export class LbTable {
     return diff(from, entriesOf(this.allFrontends()));
   }
 
+  /** The KV key whose service programmed this frontend (`127.100.0.1:80/TCP`). */
+  ownerOf(frontend: string): string | undefined {
+    return this.owners.get(frontend);
+  }
+
   get serviceCount(): number {
     return this.owners.size;
   }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { STRUCT_CODECS, lb4Backend, lb4BackendKey, lb4Revnat, lb4RevnatKey, lb4Service, lb4ServiceKey } from './index.js';
+import { STRUCT_CODECS, lb4FlowEvent, lb4Backend, lb4BackendKey, lb4Revnat, lb4RevnatKey, lb4Service, lb4ServiceKey } from './index.js';
 
 const object = fileURLToPath(new URL('../../../bpf/build/sock_lb.o', import.meta.url));
 
@@ -60,4 +60,12 @@ test('codecs round-trip', () => {
   for (const [codec, value] of cases) assert.deepEqual(codec.decode(codec.encode(value as never)), value);
   assert.throws(() => lb4ServiceKey.encode({ address: '::1', port: 80, protocol: 'TCP' }), /not an IPv4 address/);
   assert.throws(() => lb4Service.decode(new Uint8Array(8)), /expected 12 bytes/);
+});
+
+test('flow events decode from the ring buffer layout', () => {
+  const event = { service: { address: '127.100.0.1', port: 80 }, backend: { address: '127.0.0.2', port: 8080 }, serviceId: 3, protocol: 'TCP' as const, verdict: 'l7-redirect' as const };
+  const bytes = lb4FlowEvent.encode(event);
+  assert.deepEqual([...bytes.subarray(0, 4)], [127, 100, 0, 1]);
+  assert.equal(bytes[17], 2);
+  assert.deepEqual(lb4FlowEvent.decode(bytes), event);
 });

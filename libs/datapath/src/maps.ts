@@ -9,6 +9,7 @@ export const MAP_NAMES = {
   services: 'tendril_lb4_services_v1',
   backends: 'tendril_lb4_backends_v1',
   revnat: 'tendril_lb4_revnat_v1',
+  flows: 'tendril_lb4_flows_v1',
 } as const;
 
 export type Protocol = 'TCP' | 'UDP' | 'SCTP';
@@ -227,5 +228,57 @@ export const lb4Revnat: StructCodec<Lb4Revnat> = {
   },
 };
 
+export const FLOW_VERDICTS = ['translated', 'no-backend', 'l7-redirect'] as const;
+export type FlowVerdict = (typeof FLOW_VERDICTS)[number];
+
+/** struct lb4_flow_event: one connect() to a VIP, from the ring buffer. */
+export interface Lb4FlowEvent {
+  service: { address: string; port: number };
+  /** 0.0.0.0:0 when there was no backend. */
+  backend: { address: string; port: number };
+  serviceId: number;
+  protocol: Protocol;
+  verdict: FlowVerdict;
+}
+
+export const lb4FlowEvent: StructCodec<Lb4FlowEvent> = {
+  struct: 'lb4_flow_event',
+  size: 20,
+  fields: {
+    service_address: { offset: 0, size: 4 },
+    backend_address: { offset: 4, size: 4 },
+    service_port: { offset: 8, size: 2 },
+    backend_port: { offset: 10, size: 2 },
+    service_id: { offset: 12, size: 4 },
+    protocol: { offset: 16, size: 1 },
+    verdict: { offset: 17, size: 1 },
+    pad: { offset: 18, size: 2 },
+  },
+  encode(value) {
+    const bytes = new Uint8Array(20);
+    const data = view(bytes, 20, this.struct);
+    data.setUint32(0, ipv4ToUint32(value.service.address), false);
+    data.setUint32(4, ipv4ToUint32(value.backend.address), false);
+    data.setUint16(8, value.service.port, false);
+    data.setUint16(10, value.backend.port, false);
+    data.setUint32(12, value.serviceId, HOST_LITTLE_ENDIAN);
+    data.setUint8(16, protocolNumber(value.protocol));
+    data.setUint8(17, FLOW_VERDICTS.indexOf(value.verdict));
+    return bytes;
+  },
+  decode(bytes) {
+    const data = view(bytes, 20, this.struct);
+    const verdict = FLOW_VERDICTS[data.getUint8(17)];
+    if (!verdict) throw new Error(`lb4_flow_event: unknown verdict ${data.getUint8(17)}`);
+    return {
+      service: { address: uint32ToIpv4(data.getUint32(0, false)), port: data.getUint16(8, false) },
+      backend: { address: uint32ToIpv4(data.getUint32(4, false)), port: data.getUint16(10, false) },
+      serviceId: data.getUint32(12, HOST_LITTLE_ENDIAN),
+      protocol: protocolName(data.getUint8(16)),
+      verdict,
+    };
+  },
+};
+
 /** Every codec, for the layout test. */
-export const STRUCT_CODECS: readonly StructCodec<never>[] = [lb4ServiceKey, lb4Service, lb4BackendKey, lb4Backend, lb4RevnatKey, lb4Revnat] as StructCodec<never>[];
+export const STRUCT_CODECS: readonly StructCodec<never>[] = [lb4ServiceKey, lb4Service, lb4BackendKey, lb4Backend, lb4RevnatKey, lb4Revnat, lb4FlowEvent] as StructCodec<never>[];

@@ -379,6 +379,97 @@ static napi_value mount_bpffs(napi_env env, napi_callback_info info)
 	return out;
 }
 
+/* Ring buffers are drained by polling from JavaScript (ringConsume on a timer), not by a thread:
+ * the samples are copied out during the call, so no callback crosses threads. */
+struct ring {
+	struct ring_buffer *rb;
+	napi_env env;
+	napi_value list;
+	uint32_t count;
+	uint32_t limit;
+};
+
+static int ring_sample(void *context, void *data, size_t size)
+{
+	struct ring *ring = context;
+	napi_value buffer;
+	void *copy;
+
+	if (napi_create_buffer_copy(ring->env, size, data, &copy, &buffer) != napi_ok)
+		return -ENOMEM;
+	napi_set_element(ring->env, ring->list, ring->count++, buffer);
+	return ring->count >= ring->limit ? 1 : 0;
+}
+
+static void ring_finalize(napi_env env, void *data, void *hint)
+{
+	struct ring *ring = data;
+
+	(void)env;
+	(void)hint;
+	if (ring->rb)
+		ring_buffer__free(ring->rb);
+	free(ring);
+}
+
+/* ringOpen(mapFd) -> handle; keep the map fd open while the handle is in use. */
+static napi_value ring_open(napi_env env, napi_callback_info info)
+{
+	int32_t fd;
+	struct ring *ring;
+	napi_value handle;
+	ARGS(1);
+
+	if (!arg_int(env, argv[0], &fd))
+		return throw_type(env, "ringOpen(mapFd)");
+	ring = calloc(1, sizeof(*ring));
+	if (!ring)
+		return throw_errno(env, "ringOpen", ENOMEM);
+	ring->rb = ring_buffer__new(fd, ring_sample, ring, NULL);
+	if (!ring->rb) {
+		int err = errno;
+		free(ring);
+		return throw_errno(env, "opening ring buffer", err);
+	}
+	napi_create_external(env, ring, ring_finalize, NULL, &handle);
+	return handle;
+}
+
+/* ringConsume(handle, limit) -> Buffer[]: the samples waiting now, at most limit. */
+static napi_value ring_consume(napi_env env, napi_callback_info info)
+{
+	struct ring *ring;
+	int32_t limit;
+	napi_value list;
+	int err;
+	ARGS(2);
+
+	if (napi_get_value_external(env, argv[0], (void **)&ring) != napi_ok || !ring->rb || !arg_int(env, argv[1], &limit) || limit <= 0)
+		return throw_type(env, "ringConsume(handle, limit)");
+	napi_create_array(env, &list);
+	ring->env = env;
+	ring->list = list;
+	ring->count = 0;
+	ring->limit = (uint32_t)limit;
+	err = ring_buffer__consume(ring->rb);
+	if (err < 0 && err != -EINTR)
+		return throw_errno(env, "consuming ring buffer", err);
+	return list;
+}
+
+static napi_value ring_close(napi_env env, napi_callback_info info)
+{
+	struct ring *ring;
+	ARGS(1);
+
+	if (napi_get_value_external(env, argv[0], (void **)&ring) != napi_ok)
+		return throw_type(env, "ringClose(handle)");
+	if (ring->rb)
+		ring_buffer__free(ring->rb);
+	ring->rb = NULL;
+	return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports)
 {
 	napi_property_descriptor functions[] = {
@@ -395,6 +486,9 @@ static napi_value init(napi_env env, napi_value exports)
 		{ "mapDelete", NULL, map_delete, NULL, NULL, NULL, napi_default, NULL },
 		{ "mapKeys", NULL, map_keys, NULL, NULL, NULL, napi_default, NULL },
 		{ "mountBpffs", NULL, mount_bpffs, NULL, NULL, NULL, napi_default, NULL },
+		{ "ringOpen", NULL, ring_open, NULL, NULL, NULL, napi_default, NULL },
+		{ "ringConsume", NULL, ring_consume, NULL, NULL, NULL, napi_default, NULL },
+		{ "ringClose", NULL, ring_close, NULL, NULL, NULL, napi_default, NULL },
 	};
 	napi_define_properties(env, exports, sizeof(functions) / sizeof(functions[0]), functions);
 	return exports;

@@ -13,4 +13,5 @@ export {
   type AttachedProgram,
   type InstallOptions,
 } from './cgroup-programs.js';
+export { PinnedRingBuffer } from './ring-buffer.js';
 export type { BpfError } from './native.js';

@@ -32,7 +32,13 @@ export interface NativeAddon {
   mapDelete(fd: number, key: Uint8Array): boolean;
   mapKeys(fd: number, keySize: number): Buffer[];
   mountBpffs(path: string): boolean;
+  ringOpen(mapFd: number): RingHandle;
+  ringConsume(handle: RingHandle, limit: number): Buffer[];
+  ringClose(handle: RingHandle): void;
 }
+
+/** An opaque native ring buffer reader. */
+export type RingHandle = { readonly __ring: unique symbol };
 
 /** An error from the kernel, with its errno (e.g. 2 for ENOENT). */
 export interface BpfError extends Error {
