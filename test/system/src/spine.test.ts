@@ -100,7 +100,9 @@ describe('spine: manifest -> NATS -> translator -> xds-server / datapath -> metr
     // the server recorded our ACKs of both types
     const proxies = await nc.jetstream().views.kv(BUCKETS.proxies, { bindOnly: true });
     await waitFor('ACKs recorded in tendril-proxies', async () => {
-      for await (const key of await proxies.keys()) {
+      const keys: string[] = [];
+      for await (const key of await proxies.keys()) keys.push(key);
+      for (const key of keys) {
         const entry = await proxies.get(key);
         if (!entry || entry.operation !== 'PUT') continue;
         const state = proxyStateCodec.decode(entry.value);
@@ -143,7 +145,9 @@ describe('spine: manifest -> NATS -> translator -> xds-server / datapath -> metr
     const snapshot = async () => {
       const entries = new Map<string, string>();
       let marker;
-      for await (const key of await xds.keys()) {
+      const keys: string[] = [];
+      for await (const key of await xds.keys()) keys.push(key);
+      for (const key of keys) {
         const entry = await xds.get(key);
         if (!entry || entry.operation !== 'PUT') continue;
         if (key === XDS_GENERATION_KEY) marker = xdsGenerationCodec.decode(entry.value);
@@ -165,7 +169,7 @@ describe('spine: manifest -> NATS -> translator -> xds-server / datapath -> metr
       await ads.waitFor(XDS_TYPES.endpoint, (r) => endpointAddresses(r).includes(`127.0.77.10:${backendPort}`), 20000);
       const after = await snapshot();
       assert.deepEqual([...after.entries.keys()].sort(), [...before.entries.keys()].sort(), 'same resource keys: none lost, none duplicated');
-      assert.ok(after.marker, 'generation marker present');
+      assert.ok(after.marker, `generation marker present among ${[...after.entries.keys()].join(', ')}`);
       assert.equal(after.marker!.count, after.entries.size);
       assert.equal(after.marker!.digest, generationDigest(after.entries));
       // the cluster itself did not change, so its bytes were not rewritten
