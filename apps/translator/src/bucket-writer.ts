@@ -32,6 +32,8 @@ export interface WriteResult {
 export class BucketWriter<T> {
   private readonly mirror: KvMirror<Stored<T>>;
   private readonly known = new Map<string, Known<T>>();
+  /** Writes on their way: the watch may deliver their echo before the put's acknowledgement. */
+  private readonly inFlight = new Map<string, string | undefined>();
   private kv?: KV;
 
   constructor(
@@ -53,7 +55,8 @@ export class BucketWriter<T> {
         const known = this.known.get(change.key);
         if (known && change.revision <= known.revision) continue; // an echo of our own write, or older
         const stored = change.op === 'put' ? change.value : undefined;
-        if (known?.stored?.hash === stored?.hash) {
+        const ownEcho = this.inFlight.has(change.key) && this.inFlight.get(change.key) === stored?.hash;
+        if (ownEcho || known?.stored?.hash === stored?.hash) {
           this.known.set(change.key, { ...(stored ? { stored } : {}), revision: change.revision });
           continue;
         }
@@ -93,13 +96,24 @@ export class BucketWriter<T> {
       .sort((a, b) => (options.putOrder ?? defaultOrder)(a.key, b.key));
     const deletes = [...this.current().keys()].filter((key) => !desired.has(key) && !options.keep?.(key)).sort(options.deleteOrder ?? defaultOrder);
     for (const { key, value, hash } of puts) {
-      const revision = await kv.put(key, value.bytes);
-      this.known.set(key, { stored: { hash, value: value.value }, revision });
+      this.inFlight.set(key, hash);
+      try {
+        const revision = await kv.put(key, value.bytes);
+        const echoed = this.known.get(key);
+        this.known.set(key, { stored: { hash, value: value.value }, revision: Math.max(revision, echoed?.revision ?? 0) });
+      } finally {
+        this.inFlight.delete(key);
+      }
     }
     for (const key of deletes) {
       const revision = this.known.get(key)?.revision ?? 0;
-      await kv.delete(key);
-      this.known.set(key, { revision });
+      this.inFlight.set(key, undefined);
+      try {
+        await kv.delete(key);
+        this.known.set(key, { revision: Math.max(revision, this.known.get(key)?.revision ?? 0) });
+      } finally {
+        this.inFlight.delete(key);
+      }
     }
     if (puts.length + deletes.length > 0) this.logger.log(`${this.bucket}: ${puts.length} put, ${deletes.length} deleted`);
     return { puts: puts.length, deletes: deletes.length };
