@@ -20,6 +20,7 @@ const constraints = [
   { sourceTag: 'type:datapath', onlyDependOnLibsWithTags: ['type:contract', 'type:util'], bannedExternalImports: noNestNoNats },
   { sourceTag: 'type:platform', onlyDependOnLibsWithTags: ['type:contract', 'type:envoy', 'type:util'] },
   { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:contract', 'type:envoy', 'type:platform', 'type:util'] },
+  { sourceTag: 'type:cli', onlyDependOnLibsWithTags: ['type:contract', 'type:platform', 'type:envoy', 'type:xds', 'type:util'] },
   { sourceTag: 'type:system-test', onlyDependOnLibsWithTags: ['type:contract', 'type:envoy', 'type:testing', 'type:util'] },
 ];
 const boundaries = (depConstraints) => ['error', { enforceBuildableLibDependency: false, allow: [], depConstraints }];

@@ -42,6 +42,8 @@ export class MicroRegistration {
       description,
       metadata: { instance },
       queue: microServiceName(service),
+      // $SRV.STATS then tells each instance's readiness and figures, not only the queue group's pick
+      statsHandler: async () => this.options.info(),
     });
     this.add(this.micro, 'info', () => serviceInfoCodec.encode(this.options.info()));
     for (const [verb, handler] of this.pending.splice(0)) this.add(this.micro, verb, handler);

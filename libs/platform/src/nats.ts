@@ -15,6 +15,14 @@ export interface NatsOptions {
   readiness?: ReadinessCheck;
 }
 
+/**
+ * One attempt, for command-line tools: they should say at once that NATS is unreachable rather than
+ * retry forever as the services do.
+ */
+export async function connectOnce(url: string, name: string, timeoutMs = 2000): Promise<NatsConnection> {
+  return connect({ servers: url.split(',').map((s) => s.trim()), name, timeout: timeoutMs, maxReconnectAttempts: 0, reconnect: false });
+}
+
 export class NatsClient {
   private connection?: NatsConnection;
   private connecting?: Promise<NatsConnection>;

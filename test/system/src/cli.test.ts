@@ -1,0 +1,152 @@
+/**
+ * The tendril CLI against a running system: every command in table and JSON form, and the failure
+ * cases a user meets (NATS unreachable, unknown node, wrong usage) with their exit codes.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { XDS_TYPES } from '@tendril/contract';
+import { AdsTestClient, freePort, waitFor } from '@tendril/testing';
+import { System, repoRoot } from './system.js';
+
+const cliMain = join(repoRoot, 'tools', 'cli', 'dist', 'main.js');
+
+function tendril(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [cliMain, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.once('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const MANIFEST = `apiVersion: v1
+kind: Service
+metadata: {name: shop, namespace: default}
+spec:
+  clusterIP: 127.100.88.8
+  ports: [{name: http, port: 80, targetPort: 8080}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: shop-1, namespace: default, labels: {kubernetes.io/service-name: shop}}
+addressType: IPv4
+ports: [{name: http, port: 8080}]
+endpoints: [{addresses: [127.0.88.1]}, {addresses: [127.0.88.2]}]
+`;
+
+describe('tendril CLI against a running system', { timeout: 180000 }, () => {
+  const system = new System('cli');
+  let ads: AdsTestClient;
+  let nats: string;
+
+  before(async () => {
+    await system.start();
+    nats = system.nats.url;
+    system.writeManifest('shop.yaml', MANIFEST);
+    ads = new AdsTestClient(`127.0.0.1:${system.xdsPort}`, { nodeId: 'cli-node', nodeCluster: 'edge' });
+    ads.subscribe(XDS_TYPES.cluster);
+    await ads.waitFor(XDS_TYPES.cluster, (r) => r.resources.some((c) => c['name'] === 'default/shop:80'), 30000);
+    ads.subscribe(XDS_TYPES.endpoint, ['default/shop:80']);
+    await ads.waitFor(XDS_TYPES.endpoint, (r) => r.resources.length === 1, 15000);
+  });
+  after(async () => {
+    ads?.close();
+    await system.dispose();
+  });
+
+  it('status lists all five services ready, in a table and as JSON', async () => {
+    const json = await waitFor('all ready in status', async () => {
+      const result = await tendril(['status', '--nats', nats, '-o', 'json']);
+      if (result.code !== 0) return undefined;
+      return JSON.parse(result.stdout) as { instances: { service: string; ready: boolean; figures: Record<string, number> }[]; missing: string[] };
+    }, 20000, 300);
+    assert.deepEqual(json.instances.map((i) => i.service), ['k8s-watcher', 'translator', 'xds-server', 'datapath', 'metrics']);
+    assert.ok(json.instances.every((i) => i.ready));
+    assert.ok((json.instances.find((i) => i.service === 'translator')!.figures['xds_resources'] ?? 0) >= 2);
+    const text = await tendril(['status', '--nats', nats]);
+    assert.equal(text.code, 0);
+    assert.match(text.stdout, /^SERVICE\s+INSTANCE\s+VERSION\s+UPTIME\s+READY\s+FIGURES/m);
+    assert.match(text.stdout, /^xds-server\s+\S+\s+0\.1\.0\s+\S+\s+yes\s+proxies_connected=1/m);
+  });
+
+  it('proxy-status shows the proxy SYNCED for CDS and EDS, and refuses an unknown node', async () => {
+    const rows = await waitFor('synced', async () => {
+      const result = await tendril(['proxy-status', '--nats', nats, '-o', 'json']);
+      const parsed = JSON.parse(result.stdout) as { node: string; types: Record<string, { state: string }> }[];
+      const row = parsed.find((r) => r.node === 'cli-node');
+      return row?.types['cluster']?.state === 'SYNCED' && row.types['endpoint']?.state === 'SYNCED' ? parsed : undefined;
+    }, 15000, 300);
+    assert.ok(rows.length >= 1);
+    const text = await tendril(['proxy-status', '--nats', nats]);
+    assert.match(text.stdout, /^cli-node\s+edge\s+yes \(\S+\)\s+-\s+-\s+SYNCED\s+SYNCED\s+-/m);
+    const unknown = await tendril(['proxy-status', '--nats', nats, '--node', 'nobody']);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /no proxy with node id "nobody"/);
+  });
+
+  it('config dump shows exactly what the node is served, decoded', async () => {
+    const result = await tendril(['config', 'dump', '--nats', nats, '--node', 'cli-node', '-o', 'json']);
+    assert.equal(result.code, 0, result.stderr);
+    const dump = JSON.parse(result.stdout) as { node: string; resources: { type: string; name: string; resource: Record<string, any> }[] };
+    const cluster = dump.resources.find((r) => r.type === 'cluster')!;
+    assert.equal(cluster.name, 'default/shop:80');
+    assert.equal(cluster.resource['type'], 'EDS');
+    const endpoints = dump.resources.find((r) => r.type === 'endpoint')!.resource;
+    const addresses = endpoints['endpoints'].flatMap((g: any) => g.lbEndpoints.map((e: any) => e.endpoint.address.socketAddress.address)).sort();
+    assert.deepEqual(addresses, ['127.0.88.1', '127.0.88.2']);
+    const onlyEds = await tendril(['config', 'dump', '--nats', nats, '--node', 'cli-node', '--type', 'endpoint', '-o', 'yaml']);
+    assert.match(onlyEds.stdout, /clusterName: default\/shop:80/);
+    assert.doesNotMatch(onlyEds.stdout, /type: cluster/);
+    const table = await tendril(['config', 'dump', '--nats', nats, '--node', 'cli-node']);
+    assert.match(table.stdout, /^cluster\s+default\/shop:80\s+[0-9a-f]{16}$/m);
+    const unknown = await tendril(['config', 'dump', '--nats', nats, '--node', 'ghost']);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /no proxy with node id "ghost"/);
+    const badType = await tendril(['config', 'dump', '--nats', nats, '--node', 'cli-node', '--type', 'runtime']);
+    assert.equal(badType.code, 2);
+  });
+
+  it('services prints the L4 table the datapath programs', async () => {
+    const result = await tendril(['services', '--nats', nats]);
+    assert.equal(result.code, 0);
+    assert.match(result.stdout, /^default\/shop\s+127\.100\.88\.8:80\/TCP\s+ClusterIP\s+127\.0\.88\.1:8080, 127\.0\.88\.2:8080\s+random\s+none\s+-$/m);
+    const json = JSON.parse((await tendril(['services', '--nats', nats, '-o', 'json'])).stdout) as { name: string; backends: unknown[] }[];
+    assert.equal(json.find((s) => s.name === 'shop')!.backends.length, 2);
+  });
+
+  it('objects lists what the watcher holds', async () => {
+    const result = await tendril(['objects', '--nats', nats, '--kind', 'service']);
+    assert.equal(result.code, 0);
+    assert.match(result.stdout, /^Service\s+default\s+shop\s+1\s+-$/m);
+    const json = JSON.parse((await tendril(['objects', '--nats', nats, '-o', 'json'])).stdout) as { kind: string; name: string }[];
+    assert.deepEqual(json.map((o) => `${o.kind}/${o.name}`).sort(), ['EndpointSlice/shop-1', 'Service/shop']);
+  });
+
+  it('observe prints the flows of connections through the datapath', async () => {
+    const observing = tendril(['observe', '--nats', nats, '--seconds', '8', '--last', '1']);
+    // a connection to the VIP from inside the system's cgroup makes a flow (the backend need not answer)
+    const { connectFromCgroup } = await import('./clients.js');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await connectFromCgroup(system.cgroup, '127.100.88.8', 80, 500);
+    const result = await observing;
+    assert.equal(result.code, 0);
+    assert.match(result.stdout, /127\.100\.88\.8:80 -> 127\.0\.88\.[12]:8080\s+TRANSLATED/);
+  });
+
+  it('says clearly when NATS cannot be reached, and rejects wrong usage', async () => {
+    const port = await freePort();
+    const down = await tendril(['status', '--nats', `nats://127.0.0.1:${port}`, '--timeout', '500']);
+    assert.equal(down.code, 3);
+    assert.match(down.stderr, new RegExp(`cannot reach NATS at nats://127.0.0.1:${port}`));
+    const usage = await tendril(['status', '--nats', nats, '-o', 'xml']);
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /unknown output format "xml"/);
+    const noNode = await tendril(['config', 'dump', '--nats', nats]);
+    assert.equal(noNode.code, 2);
+    assert.match(noNode.stderr, /--node/);
+  });
+});

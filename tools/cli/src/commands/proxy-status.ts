@@ -1,0 +1,55 @@
+/** `tendril proxy-status`: per proxy and xDS type, SYNCED / STALE / NACK with the error (as istioctl proxy-status). */
+import { BUCKETS, XDS_TYPES, proxyStateCodec, xdsTypeOfUrl, type ProxyState, type ProxyTypeState } from '@tendril/contract';
+import { NotFoundError, print, table, type OutputFormat } from '../output.js';
+import type { Session } from '../session.js';
+
+export type SyncState = 'SYNCED' | 'STALE' | 'NACK' | 'NOT SENT';
+
+/**
+ * NACK: the last response was refused. SYNCED: something was ACKed and nothing sent since waits.
+ * STALE: a response went out and its ACK has not come (or nothing was ever ACKed).
+ */
+export function syncState(type: ProxyTypeState): SyncState {
+  if (type.lastNonce === '') return 'NOT SENT';
+  if (type.lastNack && type.lastNack.nonce === type.lastNonce) return 'NACK';
+  if (type.versionAcked === '') return 'STALE';
+  return 'SYNCED';
+}
+
+export async function proxyStatus(session: Session, format: OutputFormat, node?: string): Promise<void> {
+  const proxies: ProxyState[] = [];
+  for (const [, bytes] of await session.entries(BUCKETS.proxies)) {
+    try {
+      proxies.push(proxyStateCodec.decode(bytes));
+    } catch {
+      // a record from another version: left out, not fatal
+    }
+  }
+  const selected = node ? proxies.filter((p) => p.nodeId === node) : proxies;
+  if (node && selected.length === 0) throw new NotFoundError(`no proxy with node id "${node}" has connected`);
+  const rows = selected
+    .sort((a, b) => a.nodeId.localeCompare(b.nodeId))
+    .map((proxy) => ({
+      node: proxy.nodeId,
+      cluster: proxy.nodeCluster,
+      connected: proxy.connected,
+      replica: proxy.replica,
+      types: Object.fromEntries(
+        proxy.types.map((type) => [xdsTypeOfUrl(type.typeUrl) ?? type.typeUrl, { state: syncState(type), versionAcked: type.versionAcked, error: type.lastNack?.error ?? null }]),
+      ),
+    }));
+  const cell = (row: (typeof rows)[number], type: string) => {
+    const entry = row.types[type];
+    if (!entry) return '-';
+    return entry.state === 'NACK' ? `NACK (${entry.error})` : entry.state;
+  };
+  print(format, rows, () =>
+    table(rows, [
+      { header: 'NODE', value: (r) => r.node },
+      { header: 'CLUSTER', value: (r) => r.cluster || '-' },
+      { header: 'CONNECTED', value: (r) => (r.connected ? `yes (${r.replica})` : 'no') },
+      ...Object.keys(XDS_TYPES).map((type) => ({ header: type === 'endpoint' ? 'EDS' : `${type.slice(0, 1).toUpperCase()}DS`, value: (r: (typeof rows)[number]) => cell(r, type) })),
+    ]),
+  );
+  if (rows.some((r) => Object.values(r.types).some((t) => t.state === 'NACK'))) process.exitCode = 1;
+}

@@ -1,0 +1,37 @@
+/** `tendril services`: the L4 table the datapath programs (VIP, backends, algorithm, L7 redirect). */
+import { BUCKETS, lbServiceCodec, type LbService } from '@tendril/contract';
+import { print, table, type OutputFormat } from '../output.js';
+import type { Session } from '../session.js';
+
+export async function services(session: Session, format: OutputFormat, namespace?: string): Promise<void> {
+  const entries: LbService[] = [];
+  for (const [, bytes] of await session.entries(BUCKETS.lb)) {
+    const entry = lbServiceCodec.decode(bytes);
+    if (!namespace || entry.namespace === namespace) entries.push(entry);
+  }
+  const rows = entries.flatMap((entry) =>
+    entry.frontends.map((frontend) => ({
+      service: `${entry.namespace}/${entry.name}`,
+      cluster: entry.cluster,
+      frontend: `${frontend.address.includes(':') ? `[${frontend.address}]` : frontend.address}:${frontend.port}/${frontend.protocol}`,
+      scope: frontend.scope,
+      backends: entry.backends
+        .filter((b) => b.portName === frontend.portName && b.protocol === frontend.protocol)
+        .map((b) => `${b.address.includes(':') ? `[${b.address}]` : b.address}:${b.port}${b.state === 'terminating' ? ' (terminating)' : ''}${b.weight !== 1 ? ` w=${b.weight}` : ''}`),
+      algorithm: entry.algorithm,
+      affinity: entry.affinity ? `ClientIP ${entry.affinity.timeoutSeconds}s` : 'none',
+      l7Proxy: entry.l7Proxy ? entry.l7Proxy.port : null,
+    })),
+  );
+  print(format, format === 'table' ? rows : entries, () =>
+    table(rows, [
+      { header: 'SERVICE', value: (r) => r.service },
+      { header: 'FRONTEND', value: (r) => r.frontend },
+      { header: 'SCOPE', value: (r) => r.scope },
+      { header: 'BACKENDS', value: (r) => (r.backends.length ? r.backends.join(', ') : '(none)') },
+      { header: 'ALGORITHM', value: (r) => r.algorithm },
+      { header: 'AFFINITY', value: (r) => r.affinity },
+      { header: 'L7', value: (r) => (r.l7Proxy === null ? '-' : `proxy :${r.l7Proxy}`) },
+    ]),
+  );
+}

@@ -1,0 +1,72 @@
+/** `tendril status`: every service instance NATS micro discovery finds, with readiness and key figures. */
+import { SERVICES, microServiceName, serviceInfoSchema, type ServiceInfo } from '@tendril/contract';
+import { NotFoundError, print, table, type OutputFormat } from '../output.js';
+import { waiting, type Session } from '../session.js';
+
+export interface InstanceStatus {
+  service: string;
+  instance: string;
+  version: string;
+  uptimeSeconds: number;
+  ready: boolean;
+  reason: string;
+  figures: Record<string, number>;
+}
+
+/** The figures worth a column: one or two per service, the rest in -o json. */
+const KEY_FIGURES: Record<string, string[]> = {
+  'k8s-watcher': ['objects_seen', 'manifest_errors'],
+  translator: ['xds_resources', 'lb_entries', 'translation_errors'],
+  'xds-server': ['proxies_connected', 'xds_nacks'],
+  datapath: ['services_programmed', 'map_entries', 'sync_errors'],
+  metrics: ['services_reporting'],
+};
+
+export async function status(session: Session, format: OutputFormat): Promise<void> {
+  const instances = await waiting('asking every Tendril service', async () => {
+    const found: InstanceStatus[] = [];
+    const stats = await session.nc.services.client().stats();
+    for await (const reply of stats) {
+      const service = SERVICES.find((name) => microServiceName(name) === reply.name);
+      if (!service) continue;
+      const data = reply.endpoints?.find((e) => e.data)?.data;
+      const parsed = serviceInfoSchema.safeParse(data);
+      const info: ServiceInfo | undefined = parsed.success ? parsed.data : undefined;
+      const failing = info ? Object.entries(info.readiness).find(([, check]) => !check.ok) : undefined;
+      found.push({
+        service,
+        instance: info?.instance ?? reply.id,
+        version: reply.version,
+        uptimeSeconds: Math.max(0, Math.round((Date.now() - Date.parse(reply.started)) / 1000)),
+        ready: info?.ready ?? false,
+        reason: info ? (failing ? `${failing[0]}: ${failing[1].reason}` : 'ready') : 'no readiness reported',
+        figures: info?.figures ?? {},
+      });
+    }
+    return found.sort((a, b) => SERVICES.indexOf(a.service as never) - SERVICES.indexOf(b.service as never) || a.instance.localeCompare(b.instance));
+  });
+  const missing = SERVICES.filter((name) => !instances.some((i) => i.service === name));
+  print(format, { instances, missing }, () => {
+    const lines = [
+      table(instances, [
+        { header: 'SERVICE', value: (i) => i.service },
+        { header: 'INSTANCE', value: (i) => i.instance },
+        { header: 'VERSION', value: (i) => i.version },
+        { header: 'UPTIME', value: (i) => formatDuration(i.uptimeSeconds) },
+        { header: 'READY', value: (i) => (i.ready ? 'yes' : `no (${i.reason})`) },
+        { header: 'FIGURES', value: (i) => (KEY_FIGURES[i.service] ?? []).filter((f) => f in i.figures).map((f) => `${f}=${i.figures[f]}`).join(' ') },
+      ]),
+    ];
+    if (missing.length) lines.push('', `not running: ${missing.join(', ')}`);
+    return lines.join('\n');
+  });
+  if (instances.length === 0) throw new NotFoundError('no Tendril service answered on this NATS');
+  if (missing.length > 0 || instances.some((i) => !i.ready)) process.exitCode = 1;
+}
+
+export function formatDuration(seconds: number): string {
+  if (seconds < 60) return `${seconds}s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m${seconds % 60}s`;
+  if (seconds < 86400) return `${Math.floor(seconds / 3600)}h${Math.floor((seconds % 3600) / 60)}m`;
+  return `${Math.floor(seconds / 86400)}d${Math.floor((seconds % 86400) / 3600)}h`;
+}

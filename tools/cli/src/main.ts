@@ -1,0 +1,127 @@
+#!/usr/bin/env node
+/**
+ * The tendril CLI: what operators ask a running Tendril, over NATS only.
+ * Exit codes: 0 all good; 1 the answer shows a problem (not ready, NACK, unknown node, nothing found);
+ * 2 wrong use of the command line; 3 NATS or a bucket could not be reached.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { envString } from '@tendril/platform';
+import { NotFoundError, UnreachableError, UsageError, parseFormat, type OutputFormat } from './output.js';
+import { Session, type GlobalOptions } from './session.js';
+import { status } from './commands/status.js';
+import { proxyStatus } from './commands/proxy-status.js';
+import { configDump } from './commands/config-dump.js';
+import { services } from './commands/services.js';
+import { objects } from './commands/objects.js';
+import { observe } from './commands/observe.js';
+
+const program = new Command('tendril')
+  .description('Ask a running Tendril what it is doing (over NATS).')
+  .addOption(new Option('--nats <url>', 'NATS server(s) to ask').default(envString('TENDRIL_NATS_URL', 'nats://127.0.0.1:4222')).env('TENDRIL_NATS_URL'))
+  .addOption(new Option('-o, --output <format>', 'table, json or yaml').default('table'))
+  .addOption(new Option('--timeout <ms>', 'how long to wait for NATS').default('2000'))
+  .showHelpAfterError()
+  .exitOverride()
+  .addHelpText(
+    'after',
+    `
+Exit codes: 0 ok, 1 a problem found (not ready, NACK, unknown node), 2 usage error, 3 NATS unreachable.
+
+Examples:
+  tendril status
+  tendril proxy-status -o json
+  tendril config dump --node envoy-node-1 --type cluster -o yaml
+  tendril services
+  tendril objects --kind ingress
+  tendril observe --follow`,
+  );
+
+/** Runs one command with a session, turning failures into messages and exit codes. */
+function withSession(action: (session: Session, format: OutputFormat, command: Command) => Promise<void>) {
+  return async (...args: unknown[]) => {
+    const command = args[args.length - 1] as Command;
+    const options = command.optsWithGlobals<GlobalOptions>();
+    const format = parseFormat(options.output);
+    const session = await Session.open(options);
+    try {
+      await action(session, format, command);
+    } finally {
+      await session.close();
+    }
+  };
+}
+
+program
+  .command('status')
+  .description('every service instance found by NATS micro discovery: version, uptime, ready, key figures')
+  .addHelpText('after', '\nExample:\n  tendril status -o json')
+  .action(withSession((session, format) => status(session, format)));
+
+program
+  .command('proxy-status')
+  .description('per proxy and xDS type: SYNCED, STALE or NACK with the error')
+  .option('--node <id>', 'only this proxy')
+  .addHelpText('after', '\nExample:\n  tendril proxy-status --node envoy-node-1')
+  .action(withSession((session, format, command) => proxyStatus(session, format, command.opts<{ node?: string }>().node)));
+
+const config = program.command('config').description('what proxies are served');
+config
+  .command('dump')
+  .description('the exact xDS resources a node is served, decoded')
+  .requiredOption('--node <id>', 'the proxy node id')
+  .option('--type <type>', 'listener, route, cluster, endpoint or secret')
+  .addHelpText('after', '\nExample:\n  tendril config dump --node envoy-node-1 --type endpoint -o json')
+  .action(
+    withSession((session, format, command) => {
+      const { node, type } = command.opts<{ node: string; type?: string }>();
+      return configDump(session, format, node, type);
+    }),
+  );
+
+program
+  .command('services')
+  .description('the L4 table: VIP, backends, algorithm, affinity, L7 redirect')
+  .option('-n, --namespace <namespace>', 'only this namespace')
+  .addHelpText('after', '\nExample:\n  tendril services -n default')
+  .action(withSession((session, format, command) => services(session, format, command.opts<{ namespace?: string }>().namespace)));
+
+program
+  .command('objects')
+  .description('what the watcher holds, with each object status and errors')
+  .option('--kind <kind>', 'only this kind (service, ingress, httproute, ...)')
+  .addHelpText('after', '\nExample:\n  tendril objects --kind ingress')
+  .action(withSession((session, format, command) => objects(session, format, command.opts<{ kind?: string }>().kind)));
+
+program
+  .command('observe')
+  .description('L4 flows as the datapaths report them')
+  .option('-f, --follow', 'keep printing until interrupted', false)
+  .option('--seconds <n>', 'how long to listen without --follow', '5')
+  .option('--last <n>', 'stop after this many flows')
+  .addHelpText('after', '\nExample:\n  tendril observe --follow')
+  .action(
+    withSession((session, format, command) => {
+      const options = command.opts<{ follow: boolean; seconds: string; last?: string }>();
+      return observe(session, format, { follow: options.follow, seconds: Number(options.seconds), ...(options.last ? { max: Number(options.last) } : {}) });
+    }),
+  );
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    process.exitCode = error.exitCode === 0 ? 0 : 2;
+  } else if (error instanceof UsageError) {
+    console.error(`tendril: ${error.message}`);
+    process.exitCode = 2;
+  } else if (error instanceof UnreachableError) {
+    console.error(`tendril: ${error.message}`);
+    process.exitCode = 3;
+  } else if (error instanceof NotFoundError) {
+    console.error(`tendril: ${error.message}`);
+    process.exitCode = 1;
+  } else {
+    console.error(`tendril: ${(error as Error).stack ?? error}`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,66 @@
+/** One CLI invocation's NATS connection and KV access, failing fast with a clear message. */
+import type { KV, NatsConnection } from 'nats';
+import yoctoSpinner from 'yocto-spinner';
+import { connectOnce } from '@tendril/platform';
+import { UnreachableError } from './output.js';
+
+export interface GlobalOptions {
+  nats: string;
+  output: string;
+  timeout: string;
+}
+
+export class Session {
+  private constructor(
+    readonly nc: NatsConnection,
+    readonly timeoutMs: number,
+  ) {}
+
+  static async open(options: GlobalOptions): Promise<Session> {
+    const timeoutMs = Number(options.timeout);
+    try {
+      return new Session(await waiting(`connecting to ${options.nats}`, () => connectOnce(options.nats, 'tendril-cli', timeoutMs)), timeoutMs);
+    } catch (error) {
+      throw new UnreachableError(`cannot reach NATS at ${options.nats}: ${(error as Error).message}`);
+    }
+  }
+
+  /** A bucket that must exist; its absence means that part of Tendril never ran. */
+  async bucket(name: string): Promise<KV> {
+    try {
+      const kv = await this.nc.jetstream().views.kv(name, { bindOnly: true });
+      await kv.status();
+      return kv;
+    } catch (error) {
+      throw new UnreachableError(`bucket ${name} is not there (${(error as Error).message}): is Tendril running against this NATS?`);
+    }
+  }
+
+  /** Every live value of a bucket (keys listed first: nats.js ends keys() early if the loop awaits). */
+  async entries(name: string, filter?: string): Promise<[string, Uint8Array][]> {
+    const kv = await this.bucket(name);
+    const keys: string[] = [];
+    for await (const key of await kv.keys(filter)) keys.push(key);
+    const out: [string, Uint8Array][] = [];
+    for (const key of keys.sort()) {
+      const entry = await kv.get(key);
+      if (entry && entry.operation === 'PUT') out.push([key, entry.value]);
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    await this.nc.close();
+  }
+}
+
+/** Shows a spinner on a terminal while waiting; nothing when output goes to a pipe. */
+export async function waiting<T>(what: string, action: () => Promise<T>): Promise<T> {
+  if (!process.stderr.isTTY) return action();
+  const spinner = yoctoSpinner({ text: what, stream: process.stderr }).start();
+  try {
+    return await action();
+  } finally {
+    spinner.stop();
+  }
+}
