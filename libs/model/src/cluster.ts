@@ -1,7 +1,8 @@
 /** An upstream cluster: a named set of endpoints Envoy (or a proxyless gRPC client) balances over. */
 import type { SourceObject } from './source.js';
 
-export const LB_POLICIES = ['ROUND_ROBIN', 'LEAST_REQUEST', 'RANDOM', 'MAGLEV'] as const;
+/** RING_HASH and MAGLEV hash on the request (Envoy's defaults: hash of nothing, i.e. random). */
+export const LB_POLICIES = ['ROUND_ROBIN', 'LEAST_REQUEST', 'RANDOM', 'RING_HASH', 'MAGLEV'] as const;
 export type LbPolicy = (typeof LB_POLICIES)[number];
 
 /** What the upstream speaks: HTTP2 and GRPC both mean an HTTP/2 upstream connection. */
@@ -16,7 +17,19 @@ export interface ClusterIR {
   connectTimeoutMs: number;
   lbPolicy: LbPolicy;
   protocol: UpstreamProtocol;
+  /** Originate TLS to the endpoints; sni is sent as server name. */
+  upstreamTls?: { sni?: string };
+  /** Eject endpoints that keep failing. */
+  outlierDetection?: OutlierDetectionIR;
   source: SourceObject;
+}
+
+export interface OutlierDetectionIR {
+  consecutive5xx: number;
+  intervalMs: number;
+  baseEjectionTimeMs: number;
+  /** 0..100 */
+  maxEjectionPercent: number;
 }
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5000;

@@ -1,7 +1,6 @@
 /**
  * The intermediate representation (IR) between Kubernetes objects and what Tendril serves: plain,
- * documented data (clusters, endpoints, L4 services; listeners, routes and secrets declared for what
- * comes next) and validate(), which reports every problem at once.
+ * documented data (clusters, endpoints, L4 services, listeners, routes and TLS secrets) and validate(), which reports every problem at once.
  */
 export * from './source.js';
 export * from './address.js';

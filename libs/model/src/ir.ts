@@ -8,11 +8,8 @@ export interface MeshIR {
   clusters: ClusterIR[];
   endpoints: ClusterEndpointsIR[];
   l4Services: L4ServiceIR[];
-  /** Not produced yet. */
   listeners: ListenerIR[];
-  /** Not produced yet. */
   routes: RouteIR[];
-  /** Not produced yet. */
   secrets: SecretIR[];
 }
 

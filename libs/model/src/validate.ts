@@ -7,6 +7,7 @@ import { LB_POLICIES, UPSTREAM_PROTOCOLS } from './cluster.js';
 import { ENDPOINT_HEALTHS } from './endpoints.js';
 import type { MeshIR } from './ir.js';
 import { L4_ALGORITHMS } from './l4-service.js';
+import type { HttpRouteRuleIR } from './l7.js';
 import { describeSource, type SourceObject } from './source.js';
 
 export interface IRProblem {
@@ -77,23 +78,117 @@ export function validate(ir: MeshIR): IRProblem[] {
     });
   }
 
-  const routeNames = new Set(ir.routes.map((route) => route.name));
-  const secretNames = new Set(ir.secrets.map((secret) => secret.name));
+  validateL7(ir, clusterNames, report);
+  return problems;
+}
+
+type Report = (source: SourceObject, path: string, message: string) => void;
+
+function validateL7(ir: MeshIR, clusterNames: Set<string>, report: Report): void {
+  const isIP = (value: string) => isIPv4(value) || isIPv6(value);
+  const routeNames = new Set<string>();
+  for (const route of ir.routes) {
+    if (routeNames.has(route.name)) report(route.source, `routes[${route.name}]`, 'duplicate route configuration name');
+    routeNames.add(route.name);
+  }
+  const secretNames = new Set<string>();
+  for (const secret of ir.secrets) {
+    const at = `secrets[${secret.name}]`;
+    if (secretNames.has(secret.name)) report(secret.source, at, 'duplicate secret name');
+    secretNames.add(secret.name);
+    if (!secret.certificateChain.includes('-----BEGIN')) report(secret.source, at + '.certificateChain', 'is not PEM');
+    if (!secret.privateKey.includes('-----BEGIN')) report(secret.source, at + '.privateKey', 'is not PEM');
+  }
+
+  const listenerNames = new Set<string>();
+  const sockets = new Map<string, string>();
   for (const listener of ir.listeners) {
     const at = `listeners[${listener.name}]`;
-    if (!isIP(listener.address)) report(listener.source, at + '.address', `"${listener.address}" is not an IP address`);
-    if (!isPort(listener.port)) report(listener.source, at + '.port', `${listener.port} is not a port`);
-    if (listener.routeName !== undefined && !routeNames.has(listener.routeName)) report(listener.source, at + '.routeName', `no route "${listener.routeName}"`);
-    for (const name of listener.secretNames) if (!secretNames.has(name)) report(listener.source, at + '.secretNames', `no secret "${name}"`);
+    if (!listener.name) report(listener.source, at + '.name', 'must not be empty');
+    if (listenerNames.has(listener.name)) report(listener.source, at, 'duplicate listener name');
+    listenerNames.add(listener.name);
+    if (listener.kind === 'socket') {
+      if (!isIP(listener.address)) report(listener.source, at + '.address', `"${listener.address}" is not an IP address`);
+      if (!isPort(listener.port)) report(listener.source, at + '.port', `${listener.port} is not a port`);
+      const socket = `${listener.address}:${listener.port}`;
+      const other = sockets.get(socket);
+      if (other !== undefined) report(listener.source, at + '.port', `${socket} is already bound by listener ${other}`);
+      sockets.set(socket, listener.name);
+    }
+    if (listener.filterChains.length === 0) report(listener.source, at + '.filterChains', 'at least one filter chain');
+    if (listener.kind === 'api' && (listener.filterChains.length !== 1 || listener.filterChains[0]!.action.kind !== 'http')) {
+      report(listener.source, at + '.filterChains', 'an API listener has exactly one HTTP chain');
+    }
+    const chainNames = new Set<string>();
+    const matches = new Set<string>();
+    listener.filterChains.forEach((chain, i) => {
+      const where = `${at}.filterChains[${i}]`;
+      if (chainNames.has(chain.name)) report(listener.source, where + '.name', `duplicate filter chain name "${chain.name}"`);
+      chainNames.add(chain.name);
+      const match = JSON.stringify([[...chain.match.serverNames].sort(), chain.match.transportProtocol ?? '']);
+      if (matches.has(match)) report(listener.source, where + '.match', 'same match as an earlier chain');
+      matches.add(match);
+      for (const name of chain.tls?.secretNames ?? []) if (!secretNames.has(name)) report(listener.source, where + '.tls.secretNames', `no secret "${name}"`);
+      if (chain.tls && chain.tls.secretNames.length === 0) report(listener.source, where + '.tls.secretNames', 'at least one secret');
+      if (chain.action.kind === 'http' && !routeNames.has(chain.action.routeName)) report(listener.source, where + '.action.routeName', `no route "${chain.action.routeName}"`);
+      if (chain.action.kind === 'tcp' && !clusterNames.has(chain.action.clusterName)) report(listener.source, where + '.action.clusterName', `no cluster "${chain.action.clusterName}"`);
+      if (!chain.action.statPrefix) report(listener.source, where + '.action.statPrefix', 'must not be empty');
+    });
   }
+
   for (const route of ir.routes) {
+    const domains = new Set<string>();
+    const hostNames = new Set<string>();
     for (const host of route.virtualHosts) {
-      host.routes.forEach((rule, i) => {
-        for (const backend of rule.backends) {
-          if (!clusterNames.has(backend.clusterName)) report(route.source, `routes[${route.name}].virtualHosts[${host.name}].routes[${i}]`, `no cluster "${backend.clusterName}"`);
-        }
-      });
+      const at = `routes[${route.name}].virtualHosts[${host.name}]`;
+      if (hostNames.has(host.name)) report(route.source, at, 'duplicate virtual host name');
+      hostNames.add(host.name);
+      if (host.domains.length === 0) report(route.source, at + '.domains', 'at least one domain');
+      for (const domain of host.domains) {
+        if (domains.has(domain)) report(route.source, at + '.domains', `"${domain}" is already in another virtual host`);
+        domains.add(domain);
+      }
+      host.routes.forEach((rule, i) => validateRule(route.source, `${at}.routes[${i}]`, rule, clusterNames, report));
     }
   }
-  return problems;
+}
+
+function validateRule(source: SourceObject, at: string, rule: HttpRouteRuleIR, clusterNames: Set<string>, report: Report): void {
+  const path = rule.match.path;
+  if (path.kind !== 'regex' && !path.value.startsWith('/')) report(source, at + '.match.path', `"${path.value}" must start with /`);
+  if (path.kind === 'regex') {
+    try {
+      new RegExp(path.value);
+    } catch {
+      report(source, at + '.match.path', `"${path.value}" is not a regular expression`);
+    }
+  }
+  const action = rule.action;
+  const nonNegative = (value: number | undefined) => value === undefined || (Number.isInteger(value) && value >= 0);
+  if (action.kind === 'forward') {
+    if (action.backends.length === 0) report(source, at + '.action.backends', 'at least one backend');
+    for (const backend of action.backends) {
+      if (!clusterNames.has(backend.clusterName)) report(source, at + '.action.backends', `no cluster "${backend.clusterName}"`);
+      if (!Number.isInteger(backend.weight) || backend.weight < 0) report(source, at + '.action.backends', `weight of ${backend.clusterName} must be an integer >= 0`);
+    }
+    if (action.backends.length > 0 && action.backends.every((backend) => backend.weight === 0)) report(source, at + '.action.backends', 'every weight is 0');
+    if (!nonNegative(action.timeoutMs)) report(source, at + '.action.timeoutMs', 'must be an integer >= 0');
+    if (action.retry && (!Number.isInteger(action.retry.numRetries) || action.retry.numRetries < 0)) report(source, at + '.action.retry.numRetries', 'must be an integer >= 0');
+    if (action.retry && !nonNegative(action.retry.perTryTimeoutMs)) report(source, at + '.action.retry.perTryTimeoutMs', 'must be an integer >= 0');
+    for (const mirror of action.mirrors ?? []) {
+      if (!clusterNames.has(mirror.clusterName)) report(source, at + '.action.mirrors', `no cluster "${mirror.clusterName}"`);
+      if (mirror.percent !== undefined && !(mirror.percent >= 0 && mirror.percent <= 100)) report(source, at + '.action.mirrors', 'percent must be 0..100');
+    }
+    if (action.rewrite?.pathPrefix !== undefined && action.rewrite.fullPath !== undefined) report(source, at + '.action.rewrite', 'either pathPrefix or fullPath');
+  } else if (action.kind === 'redirect') {
+    if (action.port !== undefined && !isPort(action.port)) report(source, at + '.action.port', `${action.port} is not a port`);
+    if (action.pathPrefix !== undefined && action.fullPath !== undefined) report(source, at + '.action', 'either pathPrefix or fullPath');
+  } else if (!(Number.isInteger(action.status) && action.status >= 200 && action.status <= 599)) {
+    report(source, at + '.action.status', `${action.status} is not an HTTP status`);
+  }
+  for (const [field, modifier] of [['requestHeaders', rule.requestHeaders], ['responseHeaders', rule.responseHeaders]] as const) {
+    for (const header of [...(modifier?.set ?? []), ...(modifier?.add ?? [])]) {
+      if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(header.name)) report(source, `${at}.${field}`, `"${header.name}" is not a header name`);
+    }
+  }
 }
