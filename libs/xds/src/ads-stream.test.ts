@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { XDS_TYPES, type XdsType, xdsEnvelope } from '@tendril/contract';
 import { ENVOY_TYPE_URLS, decodeResource, encodeResource } from '@tendril/envoy';
-import { type AdsRequest, AdsStreamState, XdsSnapshot } from './index.js';
+import { type AdsRequest, AdsStreamState, XdsSnapshot, resourceOfEnvelope } from './index.js';
 
 const CDS = XDS_TYPES.cluster;
 const EDS = XDS_TYPES.endpoint;
@@ -12,6 +12,10 @@ const node = { id: 'node-1', cluster: 'edge' };
 
 function resource(type: XdsType, name: string, content = 'v1', nodeSelector?: { nodeIds?: string[]; clusters?: string[] }) {
   return xdsEnvelope(type, name, new TextEncoder().encode(`${name}:${content}`), nodeSelector);
+}
+
+function resourceOf(type: XdsType, name: string, content = 'v1') {
+  return resourceOfEnvelope(resource(type, name, content));
 }
 
 function snapshot(generation: number, ...envelopes: ReturnType<typeof resource>[]) {
@@ -103,14 +107,16 @@ test('no push when the snapshot changes outside what a stream subscribed to', ()
   assert.deepEqual(pushed.map(names), [['a']]);
 });
 
-test('changes go out clusters, endpoints, listeners, routes; removals after the additions', () => {
+test('changes go out clusters, endpoints, listeners, routes; removals only after every addition is ACKed', () => {
   const stream = new AdsStreamState();
   const snap1 = snapshot(1, resource('cluster', 'old'), resource('endpoint', 'old'), resource('listener', 'l'), resource('route', 'r'));
   // Subscribe in the "wrong" order to show that the order comes from the type, not from arrival.
-  stream.handleRequest(request(RDS, ['r']), snap1);
-  stream.handleRequest(request(LDS), snap1);
-  stream.handleRequest(request(EDS, ['old', 'new']), snap1);
-  stream.handleRequest(request(CDS), snap1);
+  const ack = (r: { typeUrl: string; nonce: string; versionInfo: string }, names: string[], snap: XdsSnapshot) => stream.handleRequest(request(r.typeUrl, names, r.nonce, r.versionInfo), snap);
+  const subscriptions: [string, string[]][] = [[RDS, ['r']], [LDS, []], [EDS, ['old', 'new']], [CDS, []]];
+  for (const [typeUrl, names] of subscriptions) {
+    const sent = stream.handleRequest(request(typeUrl, names), snap1).responses[0]!;
+    ack(sent, names, snap1);
+  }
   const snap2 = snapshot(2, resource('cluster', 'new'), resource('endpoint', 'new'), resource('listener', 'l'), resource('route', 'r', 'points-at-new'));
   const pushed = stream.handleSnapshot(snap2);
   assert.deepEqual(
@@ -119,11 +125,40 @@ test('changes go out clusters, endpoints, listeners, routes; removals after the 
       [CDS, ['new', 'old']],
       [EDS, ['new', 'old']],
       [RDS, ['r']],
+    ],
+  );
+  assert.deepEqual(stream.handleSnapshot(snap2), [], 'nothing new while ACKs are awaited');
+  const subscribed = new Map(subscriptions);
+  assert.deepEqual(ack(pushed[0]!, [], snap2).responses, []);
+  assert.deepEqual(ack(pushed[1]!, subscribed.get(EDS)!, snap2).responses, []);
+  const removals = ack(pushed[2]!, ['r'], snap2).responses;
+  assert.deepEqual(
+    removals.map((r) => [r.typeUrl, names(r)]),
+    [
       [CDS, ['new']],
       [EDS, ['new']],
     ],
   );
   assert.deepEqual(stream.handleSnapshot(snap2), []);
+});
+
+test('an unchanged type is not looked at when the snapshot says what changed', () => {
+  const stream = new AdsStreamState();
+  const snap1 = snapshot(1, resource('cluster', 'a'), resource('endpoint', 'a'), resource('endpoint', 'b'));
+  for (const [typeUrl, subscribed] of [[CDS, []], [EDS, ['a']]] as const) {
+    const sent = stream.handleRequest(request(typeUrl, [...subscribed]), snap1).responses[0]!;
+    stream.handleRequest(request(typeUrl, [...subscribed], sent.nonce, sent.versionInfo), snap1);
+  }
+  const snap2 = snap1.apply(2, [resourceOf('endpoint', 'b', 'v2')], []);
+  assert.deepEqual([...snap2.changedNames(EDS)!], ['b']);
+  assert.deepEqual([...snap2.changedNames(CDS)!], []);
+  assert.deepEqual(stream.handleSnapshot(snap2), []);
+  const snap3 = snap2.apply(3, [resourceOf('endpoint', 'a', 'v2')], [{ typeUrl: CDS, name: 'a' }]);
+  const pushed = stream.handleSnapshot(snap3);
+  // The cluster's removal waits for the endpoint's ACK.
+  assert.deepEqual(pushed.map((r) => [r.typeUrl, names(r)]), [[EDS, ['a']]]);
+  const removal = stream.handleRequest(request(EDS, ['a'], pushed[0]!.nonce, pushed[0]!.versionInfo), snap3).responses;
+  assert.deepEqual(removal.map((r) => [r.typeUrl, names(r)]), [[CDS, []]]);
 });
 
 test('node selectors decide which proxies see a resource', () => {

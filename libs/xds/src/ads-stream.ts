@@ -10,9 +10,11 @@
  *   until something changes.
  * - A push happens only when what a stream subscribed to changed (its content hash, the version).
  * - On a snapshot change, types go out in PUSH_ORDER, and a resource leaving the snapshot stays in the
- *   first round of responses; a second round, after every addition, removes it.
+ *   responses while any response of the stream awaits its ACK; once all are answered, a last round
+ *   (referrers first) drops it: make before break, a route never names a cluster the proxy lacks.
+ * - Only the names a snapshot changed are looked at when it says which (XdsSnapshot.apply).
  */
-import { PUSH_ORDER_URLS, type NodeIdentity, type SnapshotResource, WILDCARD_TYPE_URLS, type XdsSnapshot, versionOf } from './snapshot.js';
+import { REMOVAL_ORDER_URLS, type NodeIdentity, type SnapshotResource, WILDCARD_TYPE_URLS, type XdsSnapshot, rankIn, versionOf } from './snapshot.js';
 
 export interface AdsRequest {
   typeUrl: string;
@@ -59,6 +61,8 @@ interface TypeState {
   sent: Map<string, SnapshotResource> | undefined;
   sentVersion: string;
   lastNonce: string;
+  /** The last response is neither ACKed nor NACKed yet. */
+  awaiting: boolean;
   versionAcked: string;
   lastNack: { version: string; nonce: string; error: string } | null;
 }
@@ -68,6 +72,15 @@ export class AdsStreamState {
   private nonceCounter = 0;
   private identity: NodeIdentity | undefined;
 
+  /** Restricts the stream to one type (the per-type services); undefined = aggregated. */
+  constructor(private readonly onlyType?: string) {}
+
+  /** True while some response has neither been ACKed nor NACKed. */
+  get awaitingAck(): boolean {
+    for (const state of this.types.values()) if (state.awaiting) return true;
+    return false;
+  }
+
   get node(): NodeIdentity | undefined {
     return this.identity;
   }
@@ -76,17 +89,20 @@ export class AdsStreamState {
   handleRequest(request: AdsRequest, snapshot: XdsSnapshot | undefined): AdsStep {
     if (request.node?.id && !this.identity) this.identity = { id: request.node.id, cluster: request.node.cluster ?? '' };
     const step: AdsStep = { responses: [], events: [] };
-    if (!request.typeUrl) return step;
-    let state = this.types.get(request.typeUrl);
+    const typeUrl = request.typeUrl || this.onlyType;
+    if (!typeUrl || (this.onlyType && typeUrl !== this.onlyType)) return step;
+    request = { ...request, typeUrl };
+    let state = this.types.get(typeUrl);
     const first = state === undefined;
     if (!state) {
-      state = { wildcard: false, names: new Set(), sent: undefined, sentVersion: '', lastNonce: '', versionAcked: '', lastNack: null };
-      this.types.set(request.typeUrl, state);
+      state = { wildcard: false, names: new Set(), sent: undefined, sentVersion: '', lastNonce: '', awaiting: false, versionAcked: '', lastNack: null };
+      this.types.set(typeUrl, state);
     }
     if (request.responseNonce !== '' && request.responseNonce !== state.lastNonce) return step; // stale
 
     let nacked = false;
     if (request.responseNonce !== '') {
+      state.awaiting = false;
       if (request.errorDetail) {
         nacked = true;
         state.lastNack = { version: state.sentVersion, nonce: request.responseNonce, error: request.errorDetail.message };
@@ -99,35 +115,63 @@ export class AdsStreamState {
     }
     const changed = this.subscribe(state, request, first);
     if (!snapshot) return step;
-    const target = this.target(state, request.typeUrl, snapshot);
-    const version = versionOf(target.values());
+    const target = this.target(state, typeUrl, snapshot);
+    const content = this.awaitingAck ? this.keeping(state, target) : target;
+    const version = versionOf(content.values());
     // A NACKed response is not repeated; an unchanged subscription with unchanged content needs nothing.
     const respond = state.sent === undefined || (changed && !(nacked && version === state.sentVersion)) || (!nacked && version !== state.sentVersion);
-    if (respond) step.responses.push(this.respond(state, request.typeUrl, target));
+    if (respond) step.responses.push(this.respond(state, typeUrl, content));
+    if (!this.awaitingAck) step.responses.push(...this.flushRemovals(snapshot));
     return step;
   }
 
-  /** Responses a new snapshot calls for, in push order, removals in a second round. */
+  /** Responses a new snapshot calls for, in push order; removals once nothing awaits an ACK. */
   handleSnapshot(snapshot: XdsSnapshot): AdsResponse[] {
-    const typeUrls = [...this.types.keys()].sort((a, b) => rank(a) - rank(b));
-    const firstRound: AdsResponse[] = [];
-    const secondRound: { typeUrl: string; target: Map<string, SnapshotResource> }[] = [];
-    for (const typeUrl of typeUrls) {
+    const removalsAllowed = !this.awaitingAck;
+    const out: AdsResponse[] = [];
+    for (const typeUrl of [...this.types.keys()].sort((a, b) => rankIn(a) - rankIn(b))) {
       const state = this.types.get(typeUrl)!;
-      const target = this.target(state, typeUrl, snapshot);
-      const version = versionOf(target.values());
-      if (state.sent !== undefined && version === state.sentVersion) continue;
-      const kept = new Map(target);
-      for (const [name, resource] of state.sent ?? []) if (!kept.has(name) && this.wants(state, name)) kept.set(name, resource);
-      if (kept.size !== target.size) secondRound.push({ typeUrl, target });
-      if (state.sent === undefined || versionOf(kept.values()) !== state.sentVersion) firstRound.push(this.respond(state, typeUrl, kept));
+      if (state.sent !== undefined && !this.touches(state, snapshot.changedNames(typeUrl))) continue;
+      const kept = this.keeping(state, this.target(state, typeUrl, snapshot));
+      if (state.sent === undefined || versionOf(kept.values()) !== state.sentVersion) out.push(this.respond(state, typeUrl, kept));
     }
-    return [...firstRound, ...secondRound.map(({ typeUrl, target }) => this.respond(this.types.get(typeUrl)!, typeUrl, target))];
+    if (removalsAllowed && out.length === 0) out.push(...this.flushRemovals(snapshot));
+    return out;
+  }
+
+  /** Whether a snapshot's changes (undefined = unknown) can matter to this subscription. */
+  private touches(state: TypeState, changed: ReadonlySet<string> | undefined): boolean {
+    if (changed === undefined) return true;
+    if (changed.size === 0) return false;
+    if (state.wildcard) return true;
+    for (const name of changed) if (state.names.has(name)) return true;
+    return false;
+  }
+
+  /** The target plus what was sent, is still wanted, and left the snapshot: removals wait. */
+  private keeping(state: TypeState, target: Map<string, SnapshotResource>): Map<string, SnapshotResource> {
+    const kept = new Map(target);
+    for (const [name, resource] of state.sent ?? []) if (!kept.has(name) && this.wants(state, name)) kept.set(name, resource);
+    return kept;
+  }
+
+  /** Full-state responses without the resources that left, referrers first. */
+  private flushRemovals(snapshot: XdsSnapshot): AdsResponse[] {
+    const out: AdsResponse[] = [];
+    for (const typeUrl of [...this.types.keys()].sort((a, b) => rankIn(a, REMOVAL_ORDER_URLS) - rankIn(b, REMOVAL_ORDER_URLS))) {
+      const state = this.types.get(typeUrl)!;
+      if (state.sent === undefined) continue;
+      const target = this.target(state, typeUrl, snapshot);
+      let stale = false;
+      for (const name of state.sent.keys()) if (!target.has(name) && this.wants(state, name)) stale = true;
+      if (stale) out.push(this.respond(state, typeUrl, target));
+    }
+    return out;
   }
 
   typeStates(): AdsTypeState[] {
     return [...this.types.entries()]
-      .sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b))
+      .sort(([a], [b]) => rankIn(a) - rankIn(b) || a.localeCompare(b))
       .map(([typeUrl, state]) => ({
         typeUrl,
         versionAcked: state.versionAcked,
@@ -171,11 +215,7 @@ export class AdsStreamState {
     state.sent = new Map(sorted.map((r) => [r.name, r]));
     state.sentVersion = response.versionInfo;
     state.lastNonce = response.nonce;
+    state.awaiting = true;
     return response;
   }
-}
-
-function rank(typeUrl: string): number {
-  const index = PUSH_ORDER_URLS.indexOf(typeUrl);
-  return index < 0 ? PUSH_ORDER_URLS.length : index;
 }

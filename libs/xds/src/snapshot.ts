@@ -27,6 +27,15 @@ export interface NodeIdentity {
 export const PUSH_ORDER: readonly XdsType[] = ['secret', 'cluster', 'endpoint', 'listener', 'route'];
 export const PUSH_ORDER_URLS: readonly string[] = PUSH_ORDER.map((t) => XDS_TYPES[t]);
 
+/** The order removals go out in: what refers to others first (listeners name routes, clusters name endpoints). */
+export const REMOVAL_ORDER_URLS: readonly string[] = (['listener', 'route', 'cluster', 'endpoint', 'secret'] as const).map((t) => XDS_TYPES[t]);
+
+/** Position of a type URL in an order (default: push order); unknown types last. */
+export function rankIn(typeUrl: string, order: readonly string[] = PUSH_ORDER_URLS): number {
+  const index = order.indexOf(typeUrl);
+  return index < 0 ? order.length : index;
+}
+
 /** Types where a first request naming nothing means "everything" (legacy wildcard). */
 export const WILDCARD_TYPE_URLS: ReadonlySet<string> = new Set([XDS_TYPES.listener, XDS_TYPES.cluster]);
 
@@ -54,7 +63,48 @@ export class XdsSnapshot {
   private constructor(
     readonly generation: number,
     private readonly byType: ReadonlyMap<string, ReadonlyMap<string, SnapshotResource>>,
+    /** Names changed (put or removed) since the previous snapshot, by type; undefined = unknown (a full build). */
+    private readonly changes?: ReadonlyMap<string, ReadonlySet<string>>,
   ) {}
+
+  /**
+   * The next snapshot from this one and a set of changes: only the maps of the types that changed are
+   * copied, and the snapshot remembers which names changed so streams look at those alone.
+   */
+  apply(generation: number, put: Iterable<SnapshotResource>, removed: Iterable<{ typeUrl: string; name: string }>): XdsSnapshot {
+    const byType = new Map(this.byType);
+    const changes = new Map<string, Set<string>>();
+    const writable = (typeUrl: string) => {
+      let names = changes.get(typeUrl);
+      if (!names) {
+        changes.set(typeUrl, (names = new Set()));
+        byType.set(typeUrl, new Map(this.byType.get(typeUrl)));
+      }
+      return { names, ofType: byType.get(typeUrl) as Map<string, SnapshotResource> };
+    };
+    for (const { typeUrl, name } of removed) {
+      const { names, ofType } = writable(typeUrl);
+      if (ofType.delete(name)) names.add(name);
+    }
+    for (const resource of put) {
+      const { names, ofType } = writable(resource.typeUrl);
+      if (ofType.get(resource.name)?.hash !== resource.hash || !sameSelector(ofType.get(resource.name)?.nodeSelector, resource.nodeSelector)) names.add(resource.name);
+      ofType.set(resource.name, resource);
+    }
+    return new XdsSnapshot(generation, byType, changes);
+  }
+
+  /** Names of a type changed since the previous snapshot; undefined when unknown (treat all as changed). */
+  changedNames(typeUrl: string): ReadonlySet<string> | undefined {
+    if (!this.changes) return undefined;
+    return this.changes.get(typeUrl) ?? EMPTY;
+  }
+
+  /** One resource of a type, if it exists and this node sees it. */
+  get(typeUrl: string, name: string, node: NodeIdentity | undefined): SnapshotResource | undefined {
+    const resource = this.byType.get(typeUrl)?.get(name);
+    return resource && selects(resource.nodeSelector, node) ? resource : undefined;
+  }
 
   static empty(generation = 0): XdsSnapshot {
     return new XdsSnapshot(generation, new Map());
@@ -95,6 +145,12 @@ export class XdsSnapshot {
     });
     return { generation: this.generation, types, count: this.count };
   }
+}
+
+const EMPTY: ReadonlySet<string> = new Set();
+
+function sameSelector(a: NodeSelector | undefined, b: NodeSelector | undefined): boolean {
+  return JSON.stringify(a?.nodeIds ?? []) === JSON.stringify(b?.nodeIds ?? []) && JSON.stringify(a?.clusters ?? []) === JSON.stringify(b?.clusters ?? []);
 }
 
 export function resourceOfEnvelope(envelope: XdsResourceEnvelope): SnapshotResource {
