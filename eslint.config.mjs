@@ -28,7 +28,8 @@ const constraints = [
 const boundaries = (depConstraints) => ['error', { enforceBuildableLibDependency: false, allow: [], depConstraints }];
 const inTests = constraints.map((c) => ({
   ...c,
-  onlyDependOnLibsWithTags: [...c.onlyDependOnLibsWithTags, 'type:testing'],
+  // translation's tests check their output against Envoy's own rules (libs/envoy)
+  onlyDependOnLibsWithTags: [...c.onlyDependOnLibsWithTags, 'type:testing', ...(c.sourceTag === 'type:translation' ? ['type:envoy'] : [])],
   // tests of pure libs may read their golden files
   ...(c.bannedExternalImports ? { bannedExternalImports: c.bannedExternalImports.filter((name) => !name.startsWith('node:')) } : {}),
 }));

@@ -1,5 +1,6 @@
 /** The translator's own settings (the platform reads the shared ones), from the environment. */
-import { ConfigError, envInt } from '@tendril/platform';
+import { ConfigError, envInt, envString } from '@tendril/platform';
+import type { TranslationOptions } from '@tendril/translation';
 
 export interface TranslatorConfig {
   /** TENDRIL_DEBOUNCE_MS: quiet time after a change before translating (default 50). */
@@ -8,11 +9,24 @@ export interface TranslatorConfig {
   debounceMaxMs: number;
   /** TENDRIL_RETRY_MS: wait before publishing again after NATS refused a write (default 1000). */
   retryMs: number;
+  /** Ingress and node-proxy choices handed to translation (see README: TENDRIL_PROXY_PORT, TENDRIL_INGRESS_*). */
+  translation: TranslationOptions;
 }
 
 export function readTranslatorConfig(): TranslatorConfig {
   const debounceMs = envInt('TENDRIL_DEBOUNCE_MS', 50, 0, 60000);
   const debounceMaxMs = envInt('TENDRIL_DEBOUNCE_MAX_MS', 500, 0, 600000);
   if (debounceMaxMs < debounceMs) throw new ConfigError(`TENDRIL_DEBOUNCE_MAX_MS=${debounceMaxMs} is below TENDRIL_DEBOUNCE_MS=${debounceMs}`);
-  return { debounceMs, debounceMaxMs, retryMs: envInt('TENDRIL_RETRY_MS', 1000, 10, 600000) };
+  const mode = envString('TENDRIL_INGRESS_DEFAULT_LB_MODE', 'dedicated');
+  if (mode !== 'dedicated' && mode !== 'shared') throw new ConfigError(`TENDRIL_INGRESS_DEFAULT_LB_MODE=${mode}: expected dedicated or shared`);
+  const translation: TranslationOptions = {
+    ingressClassName: envString('TENDRIL_INGRESS_CLASS', 'cilium'),
+    ingressDefaultLbMode: mode,
+    ingressSharedNamespace: envString('TENDRIL_INGRESS_SHARED_NAMESPACE', 'kube-system'),
+    ingressCidr: envString('TENDRIL_INGRESS_CIDR', '127.101.0.0/16'),
+    proxyPort: envInt('TENDRIL_PROXY_PORT', 10000, 1, 65535),
+    proxyPortCount: envInt('TENDRIL_PROXY_PORT_COUNT', 1000, 1, 65535),
+  };
+  if (translation.proxyPort + translation.proxyPortCount - 1 > 65535) throw new ConfigError('TENDRIL_PROXY_PORT + TENDRIL_PROXY_PORT_COUNT - 1 is above 65535');
+  return { debounceMs, debounceMaxMs, retryMs: envInt('TENDRIL_RETRY_MS', 1000, 10, 600000), translation };
 }

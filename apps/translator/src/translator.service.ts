@@ -83,7 +83,7 @@ export class TranslatorService implements OnApplicationBootstrap, OnApplicationS
   private async run(): Promise<void> {
     if (this.stopped) return;
     const started = performance.now();
-    const output = translate({ cluster: this.platform.cluster, objects: this.objects.values() });
+    const output = translate({ cluster: this.platform.cluster, objects: this.objects.values(), options: this.config.translation });
     const translated = performance.now();
     this.translations++;
     let result;

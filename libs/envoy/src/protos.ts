@@ -27,6 +27,10 @@ export const PROTO_FILES = [
   'envoy/extensions/access_loggers/stream/v3/stream.proto',
   'envoy/extensions/filters/http/cors/v3/cors.proto',
   'envoy/extensions/filters/http/grpc_web/v3/grpc_web.proto',
+  'envoy/extensions/load_balancing_policies/round_robin/v3/round_robin.proto',
+  'envoy/extensions/load_balancing_policies/least_request/v3/least_request.proto',
+  'envoy/extensions/load_balancing_policies/random/v3/random.proto',
+  'envoy/extensions/load_balancing_policies/maglev/v3/maglev.proto',
 ];
 
 const require = createRequire(import.meta.url);

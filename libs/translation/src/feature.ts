@@ -1,13 +1,18 @@
 /** What one translation feature gets to work with, and the shape every feature has. */
 import type { ObjectStatus } from '@tendril/contract';
 import type { MeshIR } from '@tendril/model';
+import type { ProxyPorts } from './allocate/proxy-ports.js';
 import type { ObjectIndex } from './objects.js';
+import type { TranslationOptions } from './options.js';
 import type { Problems } from './problems.js';
 
 export interface TranslationContext {
   index: ObjectIndex;
   ir: MeshIR;
   problems: Problems;
+  options: TranslationOptions;
+  /** Ports of the node proxy's listeners (see TranslationOptions.proxyPort). */
+  proxyPorts: ProxyPorts;
   /** Desired status of an object, by its `tendril-objects` key. */
   setStatus(key: string, status: ObjectStatus): void;
 }

@@ -9,6 +9,7 @@ export type { TranslationError } from './problems.js';
 export type { Feature, TranslationContext } from './feature.js';
 export { FEATURES } from './features/index.js';
 export { XDS_EMITTERS, XDS_TYPE_ORDER, type XdsEmitter, type Resource } from './xds/index.js';
-export { serviceClusterName } from './names.js';
+export * from './names.js';
+export { DEFAULT_TRANSLATION_OPTIONS, type TranslationOptions } from './options.js';
 export { ANNOTATIONS } from './annotations.js';
 export { KIND_NAMES } from './objects.js';

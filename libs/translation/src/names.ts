@@ -1,9 +1,39 @@
 /**
  * Names of generated resources: stable and readable, built here and nowhere else. System tests and
- * proxyless clients address clusters by these names.
+ * proxyless clients address resources by these names.
  */
 
 /** EDS cluster (and ClusterLoadAssignment) of one Service port: `<namespace>/<service>:<port>`. */
 export function serviceClusterName(namespace: string, service: string, port: number): string {
   return `${namespace}/${service}:${port}`;
+}
+
+/** The LB Service entry of an Ingress load balancer: Cilium's names. */
+export function ingressLoadBalancerName(mode: 'dedicated' | 'shared', ingressName: string): string {
+  return mode === 'shared' ? 'cilium-ingress' : `cilium-ingress-${ingressName}`;
+}
+
+/** The node-proxy listener of one Ingress load balancer: `<namespace>/<lb service>/ingress`. */
+export function ingressListenerName(namespace: string, loadBalancer: string): string {
+  return `${namespace}/${loadBalancer}/ingress`;
+}
+
+/** RDS route configuration of an Ingress load balancer, for plaintext or TLS-terminated requests. */
+export function ingressRouteName(namespace: string, loadBalancer: string, side: 'insecure' | 'secure'): string {
+  return `${namespace}/${loadBalancer}/${side}`;
+}
+
+/** SDS secret of a kubernetes.io/tls Secret: `<namespace>/<secret>`. */
+export function tlsSecretName(namespace: string, secret: string): string {
+  return `${namespace}/${secret}`;
+}
+
+/** Listener and route configuration of a Service with L7 load balancing: `<namespace>/<service>/l7`. */
+export function serviceL7Name(namespace: string, service: string): string {
+  return `${namespace}/${service}/l7`;
+}
+
+/** What a proxyless gRPC client dials (`xds:///<this>`): its API listener and route configuration. */
+export function proxylessTargetName(namespace: string, service: string, port: number): string {
+  return `${service}.${namespace}.svc.cluster.local:${port}`;
 }

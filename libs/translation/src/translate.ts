@@ -8,7 +8,9 @@ import { emptyIR, validate, type MeshIR } from '@tendril/model';
 import type { TranslationContext } from './feature.js';
 import { FEATURES } from './features/index.js';
 import { desiredLbService } from './lb/lb-service.js';
+import { ProxyPorts } from './allocate/proxy-ports.js';
 import { ObjectIndex } from './objects.js';
+import { DEFAULT_TRANSLATION_OPTIONS, type TranslationOptions } from './options.js';
 import { Problems, compare, type TranslationError } from './problems.js';
 import { XDS_EMITTERS, XDS_TYPE_ORDER, type Resource } from './xds/index.js';
 
@@ -17,6 +19,8 @@ export interface TranslationInput {
   cluster: string;
   /** `tendril-objects` key -> object. */
   objects: Iterable<readonly [string, KubeObject]>;
+  /** Deployment choices; each defaults to DEFAULT_TRANSLATION_OPTIONS (Cilium's behaviour). */
+  options?: Partial<TranslationOptions>;
 }
 
 export interface XdsOutput {
@@ -49,10 +53,13 @@ export function translate(input: TranslationInput): TranslationOutput {
   const problems = new Problems();
   const ir = emptyIR();
   const statuses = new Map<string, ObjectStatus>();
+  const options: TranslationOptions = { ...DEFAULT_TRANSLATION_OPTIONS, ...input.options };
   const context: TranslationContext = {
     index: new ObjectIndex(input.cluster, input.objects, problems),
     ir,
     problems,
+    options,
+    proxyPorts: new ProxyPorts(options.proxyPort, options.proxyPortCount),
     setStatus: (key, status) => statuses.set(key, status),
   };
   for (const feature of FEATURES) {

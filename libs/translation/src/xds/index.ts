@@ -1,12 +1,14 @@
 /**
  * IR -> xDS resources, one emitter per resource type, in dependency order: what a resource refers to
- * comes before it (clusters, endpoints, secrets, then listeners and routes). Listeners, routes and
- * secrets are not produced yet; their emitters slot in here.
+ * comes before it (clusters, endpoints, secrets, then listeners and routes).
  */
 import type { XdsType } from '@tendril/contract';
 import type { MeshIR } from '@tendril/model';
 import { desiredCluster, type Resource } from './cluster.js';
 import { desiredClusterLoadAssignment } from './endpoint.js';
+import { desiredListener } from './listener.js';
+import { desiredRouteConfiguration } from './route.js';
+import { desiredSecret } from './secret.js';
 
 export interface XdsEmitter {
   readonly type: XdsType;
@@ -16,11 +18,18 @@ export interface XdsEmitter {
 export const XDS_EMITTERS: readonly XdsEmitter[] = [
   { type: 'cluster', emit: (ir) => ir.clusters.map((cluster) => ({ name: cluster.name, resource: desiredCluster(cluster) })) },
   { type: 'endpoint', emit: (ir) => ir.endpoints.map((group) => ({ name: group.clusterName, resource: desiredClusterLoadAssignment(group) })) },
+  { type: 'secret', emit: (ir) => ir.secrets.map((secret) => ({ name: secret.name, resource: desiredSecret(secret) })) },
+  { type: 'listener', emit: (ir) => ir.listeners.map((listener) => ({ name: listener.name, resource: desiredListener(listener) })) },
+  { type: 'route', emit: (ir) => ir.routes.map((route) => ({ name: route.name, resource: desiredRouteConfiguration(route) })) },
 ];
 
 /** Publishing order of xDS types: referenced before referring; removals go in reverse. */
 export const XDS_TYPE_ORDER: readonly XdsType[] = ['cluster', 'endpoint', 'secret', 'listener', 'route'];
 
 export type { Resource } from './cluster.js';
-export { desiredCluster, withLbPolicy, withUpstreamProtocol, toDuration } from './cluster.js';
+export { CLUSTER_FEATURES, desiredCluster, withLbPolicy, withUpstreamProtocol, withUpstreamTls, withOutlierDetection, toDuration } from './cluster.js';
+export { desiredListener, withTlsInspector } from './listener.js';
+export { desiredRouteConfiguration, toRoute } from './route.js';
+export { ROUTE_FEATURES, type RouteFeature } from './route-features/index.js';
+export { desiredSecret } from './secret.js';
 export { desiredClusterLoadAssignment } from './endpoint.js';

@@ -1,0 +1,383 @@
+/**
+ * Ingress (networking.k8s.io/v1) for the configured class, as Cilium's Ingress controller does it:
+ * each Ingress load balancer (one per dedicated Ingress, one `cilium-ingress` for all shared ones) is
+ * an LB entry of its own (ports 80 and 443, redirected to the node proxy) and a node-proxy listener:
+ * plaintext chain -> `<lb>/insecure` routes, TLS chains by SNI -> SDS certificates and `<lb>/secure`
+ * routes, TLS passthrough chains -> TCP proxy. Paths are ordered Exact, regex, Prefix, longer first,
+ * `/` last. `status.loadBalancer` carries the LB entry's address.
+ */
+import type { FilterChainIR, HttpRouteRuleIR, L4FrontendIR, ListenerIR, PathMatchIR, RouteIR, SourceObject, VirtualHostIR } from '@tendril/model';
+import { DEFAULT_CLASS_ANNOTATION, INGRESS_ANNOTATIONS, INGRESS_ANNOTATION_PREFIXES, INGRESS_CLASS_ANNOTATION, parseDurationMs } from '../annotations.js';
+import { allocateSlots, formatIPv4, parseIPv4Cidr } from '../allocate/stable-hash.js';
+import type { Feature, TranslationContext } from '../feature.js';
+import { FieldReader } from '../kube/fields.js';
+import { readIngress, type IngressBackendView, type IngressPathView, type IngressView } from '../kube/ingress.js';
+import { readService } from '../kube/service.js';
+import { ingressListenerName, ingressLoadBalancerName, ingressRouteName, serviceClusterName, tlsSecretName } from '../names.js';
+import { Problems, compare } from '../problems.js';
+
+interface IngressSettings {
+  mode: 'dedicated' | 'shared';
+  serviceType: 'LoadBalancer' | 'NodePort';
+  insecureNodePort?: number;
+  secureNodePort?: number;
+  passthrough: boolean;
+  forceHttps: boolean;
+  timeoutMs?: number;
+}
+
+interface TakenIngress {
+  key: string;
+  view: IngressView;
+  settings: IngressSettings;
+}
+
+interface LoadBalancer {
+  namespace: string;
+  name: string;
+  ingresses: TakenIngress[];
+}
+
+export const ingressFeature = {
+  name: 'ingress',
+  build(context: TranslationContext): void {
+    const taken = context.index
+      .local('ingress')
+      .map((entry) => ({ entry, view: readIngress(entry.object, { ...entry.source, namespace: entry.ref.namespace ?? 'default' }, context.problems) }))
+      .filter(({ view }) => isOurs(context, view))
+      .map(({ entry, view }) => ({ key: entry.key, view, settings: readSettings(context, view) }));
+    const balancers = new Map<string, LoadBalancer>();
+    for (const ingress of taken) {
+      const namespace = ingress.settings.mode === 'shared' ? context.options.ingressSharedNamespace : ingress.view.source.namespace;
+      const name = ingressLoadBalancerName(ingress.settings.mode, ingress.view.source.name);
+      const id = `${namespace}/${name}`;
+      const balancer = balancers.get(id) ?? { namespace, name, ingresses: [] };
+      balancer.ingresses.push(ingress);
+      balancers.set(id, balancer);
+    }
+    const addresses = allocateAddresses(context, [...balancers.keys()]);
+    for (const [id, balancer] of [...balancers].sort(([a], [b]) => compare(a, b))) buildLoadBalancer(context, balancer, addresses.get(id));
+  },
+} satisfies Feature;
+
+function isOurs(context: TranslationContext, view: IngressView): boolean {
+  const className = context.options.ingressClassName;
+  const annotated = view.annotations[INGRESS_CLASS_ANNOTATION];
+  if (annotated !== undefined) return annotated === className;
+  if (view.className !== undefined) return view.className === className;
+  // No class at all: ours only when our IngressClass is the cluster's default.
+  const ours = context.index.local('ingressclass').find((entry) => entry.ref.name === className);
+  const annotations = (ours?.object['metadata'] as { annotations?: Record<string, unknown> } | undefined)?.annotations;
+  return annotations?.[DEFAULT_CLASS_ANNOTATION] === 'true';
+}
+
+function annotation(view: IngressView, name: string): { value: string; path: string } | undefined {
+  for (const prefix of INGRESS_ANNOTATION_PREFIXES) {
+    const value = view.annotations[prefix + name];
+    if (value !== undefined) return { value: value.trim(), path: `metadata.annotations.${prefix}${name}` };
+  }
+  return undefined;
+}
+
+function readSettings(context: TranslationContext, view: IngressView): IngressSettings {
+  const read = new FieldReader(context.problems, view.source);
+  const choice = <T extends string>(name: string, allowed: Record<string, T>): T | undefined => {
+    const found = annotation(view, name);
+    if (!found) return undefined;
+    const value = Object.hasOwn(allowed, found.value.toLowerCase()) ? allowed[found.value.toLowerCase()] : undefined;
+    if (value === undefined) read.report(found.path, `unknown value "${found.value}" (expected one of ${Object.keys(allowed).join(', ')})`);
+    return value;
+  };
+  const enabled = { enabled: true, true: true, disabled: false, false: false } as Record<string, boolean>;
+  const flag = (name: string): boolean => {
+    const found = annotation(view, name);
+    if (!found) return false;
+    const value = Object.hasOwn(enabled, found.value.toLowerCase()) ? enabled[found.value.toLowerCase()] : undefined;
+    if (value === undefined) read.report(found.path, `unknown value "${found.value}" (expected enabled or disabled)`);
+    return value ?? false;
+  };
+  const nodePort = (name: string): number | undefined => {
+    const found = annotation(view, name);
+    if (!found) return undefined;
+    const value = /^\d+$/.test(found.value) ? Number(found.value) : NaN;
+    if (!(value >= 1 && value <= 65535)) {
+      read.report(found.path, `"${found.value}" is not a port`);
+      return undefined;
+    }
+    return value;
+  };
+  const settings: IngressSettings = {
+    mode: choice(INGRESS_ANNOTATIONS.loadBalancerMode, { dedicated: 'dedicated', shared: 'shared' } as const) ?? context.options.ingressDefaultLbMode,
+    serviceType: choice(INGRESS_ANNOTATIONS.serviceType, { loadbalancer: 'LoadBalancer', nodeport: 'NodePort' } as const) ?? 'LoadBalancer',
+    passthrough: flag(INGRESS_ANNOTATIONS.tlsPassthrough),
+    forceHttps: flag(INGRESS_ANNOTATIONS.forceHttps),
+  };
+  const insecure = nodePort(INGRESS_ANNOTATIONS.insecureNodePort);
+  if (insecure !== undefined) settings.insecureNodePort = insecure;
+  const secure = nodePort(INGRESS_ANNOTATIONS.secureNodePort);
+  if (secure !== undefined) settings.secureNodePort = secure;
+  const timeout = annotation(view, INGRESS_ANNOTATIONS.requestTimeout);
+  if (timeout) {
+    const ms = parseDurationMs(timeout.value);
+    if (ms === undefined) read.report(timeout.path, `"${timeout.value}" is not a duration (e.g. 30s, 1m, 500ms)`);
+    else settings.timeoutMs = ms;
+  }
+  return settings;
+}
+
+/**
+ * The address of each LB entry: a Service of the same name, when one exists with an address (Cilium
+ * creates that Service and its load-balancer IP lands in its status), else a stable pick from
+ * options.ingressCidr.
+ */
+function allocateAddresses(context: TranslationContext, ids: string[]): Map<string, { address: string; fromService: boolean }> {
+  const out = new Map<string, { address: string; fromService: boolean }>();
+  const quiet = new Problems();
+  const free: string[] = [];
+  for (const id of ids) {
+    const entry = context.index.local('service').find((candidate) => `${candidate.ref.namespace}/${candidate.ref.name}` === id);
+    const view = entry && readService(entry.object, { ...entry.source, namespace: entry.ref.namespace ?? '' }, quiet);
+    const address = view?.loadBalancerIPs[0] ?? view?.clusterIPs[0];
+    if (address) out.set(id, { address, fromService: true });
+    else free.push(id);
+  }
+  const cidr = parseIPv4Cidr(context.options.ingressCidr);
+  if (!cidr) {
+    for (const id of free) context.problems.raw(`${id}`, `no address: options.ingressCidr "${context.options.ingressCidr}" is not an IPv4 CIDR`);
+    return out;
+  }
+  // Skip the network address, as an IPAM would.
+  const slots = allocateSlots(free, cidr.size - 2);
+  for (const id of free) {
+    const slot = slots.get(id);
+    if (slot === undefined) context.problems.raw(id, `no address left in ${context.options.ingressCidr}`);
+    else out.set(id, { address: formatIPv4(cidr.base + 1 + slot), fromService: false });
+  }
+  return out;
+}
+
+function buildLoadBalancer(context: TranslationContext, balancer: LoadBalancer, address: { address: string; fromService: boolean } | undefined): void {
+  const { namespace, name } = balancer;
+  const source: SourceObject = balancer.ingresses.length === 1 ? balancer.ingresses[0]!.view.source : { kind: 'Service', namespace, name };
+  const shared = balancer.ingresses[0]!.settings.mode === 'shared';
+  const port = shared ? context.proxyPorts.shared() : context.proxyPorts.portFor(ingressListenerName(namespace, name));
+  if (port === undefined) {
+    context.problems.field(source, '', `no node proxy port left (options.proxyPortCount ${context.options.proxyPortCount})`);
+    return;
+  }
+  const hosts = new HostTable();
+  const secureHosts = new HostTable();
+  const chains: FilterChainIR[] = [];
+  const secretChains = new Map<string, { serverNames: Set<string>; ingress: TakenIngress }>();
+  const tlsHosts = new Set<string>();
+  const passthrough: { host: string; cluster: string; ingress: TakenIngress }[] = [];
+
+  for (const ingress of balancer.ingresses) {
+    const { view, settings } = ingress;
+    const read = new FieldReader(context.problems, view.source);
+    const target = (backend: IngressBackendView) => resolveBackend(context, view, backend);
+    if (settings.passthrough) {
+      for (const rule of view.rules) {
+        const first = rule.paths[0];
+        if (!rule.host || !first) {
+          read.report(rule.at + (rule.host ? '.http.paths' : '.host'), 'TLS passthrough needs a host and a path');
+          continue;
+        }
+        const cluster = target(first.backend);
+        if (cluster) passthrough.push({ host: rule.host, cluster, ingress });
+      }
+      continue;
+    }
+    const ingressTlsHosts = new Set<string>();
+    for (const tls of view.tls) {
+      if (!tls.secretName) {
+        read.report(`${tls.at}.secretName`, 'required (Tendril has no default certificate)');
+        continue;
+      }
+      const secretName = loadSecret(context, view, tls.secretName, `${tls.at}.secretName`);
+      if (!secretName) continue;
+      const hostsOf = tls.hosts.length ? tls.hosts : view.rules.map((rule) => rule.host).filter((host) => host);
+      const chain = secretChains.get(secretName) ?? { serverNames: new Set<string>(), ingress };
+      for (const host of hostsOf) {
+        chain.serverNames.add(host);
+        ingressTlsHosts.add(host);
+        tlsHosts.add(host);
+      }
+      secretChains.set(secretName, chain);
+    }
+    const rules = view.rules.flatMap((rule) => rule.paths.map((path) => ({ host: rule.host, path })));
+    if (view.defaultBackend) rules.push({ host: '', path: { path: '/', pathType: 'Prefix', backend: view.defaultBackend, at: 'spec.defaultBackend' } });
+    for (const { host, path } of rules) {
+      const route = toRouteRule(view, settings, path, target(path.backend));
+      hosts.add(host, route, view.source, path.at, context);
+      if (host && ingressTlsHosts.has(host)) secureHosts.add(host, route, view.source, path.at, context);
+      if (settings.forceHttps && host && ingressTlsHosts.has(host)) hosts.requireTls(host);
+    }
+  }
+
+  const listenerName = ingressListenerName(namespace, name);
+  const routes: RouteIR[] = [];
+  if (!hosts.empty()) {
+    const routeName = ingressRouteName(namespace, name, 'insecure');
+    routes.push({ name: routeName, virtualHosts: hosts.virtualHosts(), source });
+    chains.push({ name: 'insecure', match: { serverNames: [], transportProtocol: 'raw_buffer' }, action: { kind: 'http', routeName, statPrefix: `${listenerName}/insecure` } });
+  }
+  if (secretChains.size) {
+    const routeName = ingressRouteName(namespace, name, 'secure');
+    routes.push({ name: routeName, virtualHosts: secureHosts.virtualHosts(), source });
+    for (const [secretName, chain] of [...secretChains].sort(([a], [b]) => compare(a, b))) {
+      chains.push({
+        name: `secure/${secretName}`,
+        match: { serverNames: [...chain.serverNames].sort(compare), transportProtocol: 'tls' },
+        tls: { secretNames: [secretName] },
+        action: { kind: 'http', routeName, statPrefix: `${listenerName}/secure` },
+      });
+    }
+  }
+  for (const entry of passthrough.sort((a, b) => compare(a.host, b.host))) {
+    if (tlsHosts.has(entry.host) || chains.some((chain) => chain.name === `passthrough/${entry.host}`)) {
+      context.problems.field(entry.ingress.view.source, 'spec.rules', `host ${entry.host} is already served on this load balancer`);
+      continue;
+    }
+    chains.push({ name: `passthrough/${entry.host}`, match: { serverNames: [entry.host], transportProtocol: 'tls' }, action: { kind: 'tcp', clusterName: entry.cluster, statPrefix: `${listenerName}/passthrough` } });
+  }
+  for (const route of routes) context.ir.routes.push(route);
+  if (chains.length) {
+    const listener: ListenerIR = { name: listenerName, kind: 'socket', address: '0.0.0.0', port, filterChains: chains, source };
+    context.ir.listeners.push(listener);
+  }
+  if (!address) return;
+  pushLbEntry(context, balancer, address, port, source);
+  for (const ingress of balancer.ingresses) {
+    context.setStatus(ingress.key, {
+      v: 1,
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'Ingress',
+      namespace: ingress.view.source.namespace,
+      name: ingress.view.source.name,
+      status: { loadBalancer: { ingress: [{ ip: address.address }] } },
+    });
+  }
+}
+
+function pushLbEntry(context: TranslationContext, balancer: LoadBalancer, address: { address: string; fromService: boolean }, proxyPort: number, source: SourceObject): void {
+  const settings = balancer.ingresses[0]!.settings;
+  const scope: L4FrontendIR['scope'] = settings.serviceType === 'NodePort' ? 'ClusterIP' : 'LoadBalancer';
+  const frontends: L4FrontendIR[] = [
+    { address: address.address, port: 80, protocol: 'TCP', portName: 'http', scope },
+    { address: address.address, port: 443, protocol: 'TCP', portName: 'https', scope },
+  ];
+  const any = address.address.includes(':') ? '::' : '0.0.0.0';
+  if (settings.insecureNodePort) frontends.push({ address: any, port: settings.insecureNodePort, protocol: 'TCP', portName: 'http', scope: 'NodePort' });
+  if (settings.secureNodePort) frontends.push({ address: any, port: settings.secureNodePort, protocol: 'TCP', portName: 'https', scope: 'NodePort' });
+  // A Service of this name (Cilium's own) lends its address; ours replaces its entry.
+  context.ir.l4Services = context.ir.l4Services.filter((service) => !(service.namespace === balancer.namespace && service.name === balancer.name));
+  context.ir.l4Services.push({
+    namespace: balancer.namespace,
+    name: balancer.name,
+    frontends: frontends.sort((a, b) => compare(`${a.scope}|${a.address}`, `${b.scope}|${b.address}`) || a.port - b.port),
+    backends: [],
+    algorithm: 'random',
+    affinity: null,
+    l7Redirect: { port: proxyPort },
+    source,
+  });
+}
+
+function resolveBackend(context: TranslationContext, view: IngressView, backend: IngressBackendView): string | undefined {
+  const namespace = view.source.namespace;
+  const entry = context.index.local('service').find((candidate) => candidate.ref.namespace === namespace && candidate.ref.name === backend.service);
+  if (!entry) {
+    context.problems.field(view.source, `${backend.at}.service.name`, `Service ${namespace}/${backend.service} not found`);
+    return undefined;
+  }
+  const service = readService(entry.object, { ...entry.source, namespace }, new Problems());
+  const port = 'number' in backend.port ? service.ports.find((p) => p.port === (backend.port as { number: number }).number) : service.ports.find((p) => p.name === (backend.port as { name: string }).name);
+  if (!port || port.protocol !== 'TCP') {
+    const shown = 'number' in backend.port ? `number ${backend.port.number}` : `name "${backend.port.name}"`;
+    const field = 'number' in backend.port ? 'number' : 'name';
+    context.problems.field(view.source, `${backend.at}.service.port.${field}`, `Service ${namespace}/${backend.service} has no TCP port with ${shown}`);
+    return undefined;
+  }
+  const cluster = serviceClusterName(namespace, backend.service, port.port);
+  return context.ir.clusters.some((candidate) => candidate.name === cluster) ? cluster : undefined;
+}
+
+function loadSecret(context: TranslationContext, view: IngressView, secret: string, at: string): string | undefined {
+  const namespace = view.source.namespace;
+  const entry = context.index.local('secret').find((candidate) => candidate.ref.namespace === namespace && candidate.ref.name === secret);
+  if (!entry) {
+    context.problems.field(view.source, at, `Secret ${namespace}/${secret} not found`);
+    return undefined;
+  }
+  const name = tlsSecretName(namespace, secret);
+  if (context.ir.secrets.some((candidate) => candidate.name === name)) return name;
+  const type = entry.object['type'];
+  const data = (entry.object['data'] ?? {}) as Record<string, unknown>;
+  const decode = (value: unknown) => (typeof value === 'string' ? Buffer.from(value, 'base64').toString('utf8') : '');
+  const certificateChain = decode(data['tls.crt']);
+  const privateKey = decode(data['tls.key']);
+  if (type !== 'kubernetes.io/tls' || !certificateChain.includes('-----BEGIN') || !privateKey.includes('-----BEGIN')) {
+    context.problems.field(view.source, at, `Secret ${namespace}/${secret} is not a kubernetes.io/tls Secret with PEM tls.crt and tls.key`);
+    return undefined;
+  }
+  context.ir.secrets.push({ name, certificateChain, privateKey, source: entry.source });
+  return name;
+}
+
+function toPathMatch(path: IngressPathView): PathMatchIR {
+  if (path.pathType === 'Exact') return { kind: 'exact', value: path.path };
+  if (path.pathType === 'Prefix') return { kind: 'segment-prefix', value: path.path };
+  return { kind: 'regex', value: path.path };
+}
+
+function toRouteRule(view: IngressView, settings: IngressSettings, path: IngressPathView, cluster: string | undefined): HttpRouteRuleIR {
+  const name = `${view.source.namespace}/${view.source.name}/${path.at}`;
+  const match = { path: toPathMatch(path) };
+  // A backend that does not resolve answers 503, as Envoy does for a missing cluster, without taking the others down.
+  if (!cluster) return { name, match, action: { kind: 'direct-response', status: 503 } };
+  return { name, match, action: { kind: 'forward', backends: [{ clusterName: cluster, weight: 1 }], ...(settings.timeoutMs !== undefined ? { timeoutMs: settings.timeoutMs } : {}) } };
+}
+
+const PATH_RANK: Record<PathMatchIR['kind'], number> = { exact: 0, regex: 1, 'segment-prefix': 2, prefix: 2 };
+
+/** Routes by host; each host's routes in Cilium's order: Exact, regex, Prefix; longer first; `/` last. */
+class HostTable {
+  private readonly hosts = new Map<string, { routes: HttpRouteRuleIR[]; requireTls: boolean }>();
+
+  add(host: string, route: HttpRouteRuleIR, source: SourceObject, at: string, context: TranslationContext): void {
+    const entry = this.hosts.get(host) ?? { routes: [], requireTls: false };
+    const same = entry.routes.find((other) => other.match.path.kind === route.match.path.kind && other.match.path.value === route.match.path.value);
+    if (same) {
+      if (same.name !== route.name) context.problems.field(source, at, `path ${route.match.path.value} on host "${host || '*'}" is already routed by ${same.name}`);
+      return;
+    }
+    entry.routes.push(route);
+    this.hosts.set(host, entry);
+  }
+
+  requireTls(host: string): void {
+    const entry = this.hosts.get(host);
+    if (entry) entry.requireTls = true;
+  }
+
+  empty(): boolean {
+    return this.hosts.size === 0;
+  }
+
+  virtualHosts(): VirtualHostIR[] {
+    return [...this.hosts]
+      .sort(([a], [b]) => compare(a || '\uffff', b || '\uffff'))
+      .map(([host, entry]) => {
+        const routes = [...entry.routes].sort((a, b) => {
+          const [x, y] = [a.match.path, b.match.path];
+          const rootX = x.kind !== 'exact' && x.kind !== 'regex' && x.value === '/' ? 1 : 0;
+          const rootY = y.kind !== 'exact' && y.kind !== 'regex' && y.value === '/' ? 1 : 0;
+          return rootX - rootY || PATH_RANK[x.kind] - PATH_RANK[y.kind] || y.value.length - x.value.length || compare(x.value, y.value) || compare(a.name, b.name);
+        });
+        const virtualHost: VirtualHostIR = { name: host || '*', domains: [host || '*'], routes };
+        if (entry.requireTls) virtualHost.requireTls = true;
+        return virtualHost;
+      });
+  }
+}

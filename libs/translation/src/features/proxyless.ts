@@ -1,0 +1,39 @@
+/**
+ * Proxyless gRPC: for every TCP port of every Service with a cluster, an API listener named like what
+ * a client dials (`xds:///<service>.<namespace>.svc.cluster.local:<port>`) with RDS to a route
+ * configuration of the same name, sending every request to that port's cluster (with the Service's
+ * L7 policy). No socket, no node proxy: the client balances itself.
+ */
+import type { Feature, TranslationContext } from '../feature.js';
+import { readService } from '../kube/service.js';
+import { proxylessTargetName, serviceClusterName } from '../names.js';
+import { Problems } from '../problems.js';
+
+export const proxylessFeature = {
+  name: 'proxyless-grpc',
+  build(context: TranslationContext): void {
+    const quiet = new Problems();
+    const clusters = new Set(context.ir.clusters.map((cluster) => cluster.name));
+    for (const entry of context.index.local('service')) {
+      const service = readService(entry.object, { ...entry.source, namespace: entry.ref.namespace ?? '' }, quiet);
+      for (const port of service.ports) {
+        const cluster = serviceClusterName(service.namespace, service.name, port.port);
+        if (!clusters.has(cluster)) continue;
+        const name = proxylessTargetName(service.namespace, service.name, port.port);
+        context.ir.routes.push({
+          name,
+          virtualHosts: [{ name, domains: ['*'], routes: [{ name, match: { path: { kind: 'prefix', value: '/' } }, action: { kind: 'forward', backends: [{ clusterName: cluster, weight: 1 }] } }] }],
+          source: service.source,
+        });
+        context.ir.listeners.push({
+          name,
+          kind: 'api',
+          address: '',
+          port: 0,
+          filterChains: [{ name: 'http', match: { serverNames: [] }, action: { kind: 'http', routeName: name, statPrefix: name } }],
+          source: service.source,
+        });
+      }
+    }
+  },
+} satisfies Feature;

@@ -1,0 +1,54 @@
+/**
+ * L7 load balancing of a Service by annotation (`io.cilium/lb-protocol`, or Cilium's
+ * `service.cilium.io/lb-l7: enabled`): its LB entry is redirected to a node-proxy listener of its own,
+ * whose routes send each Service port to that port's cluster (whose policy and HTTP/2 the services
+ * feature already set). Requests are told apart by the Host header's port; a Host without one goes to
+ * the first port.
+ */
+import type { VirtualHostIR } from '@tendril/model';
+import { ANNOTATIONS } from '../annotations.js';
+import type { Feature, TranslationContext } from '../feature.js';
+import { readService, type ServiceView } from '../kube/service.js';
+import { serviceClusterName, serviceL7Name } from '../names.js';
+import { Problems } from '../problems.js';
+
+export function wantsL7(service: ServiceView): boolean {
+  return service.annotations[ANNOTATIONS.lbProtocol] !== undefined || service.annotations[ANNOTATIONS.lbL7]?.trim().toLowerCase() === 'enabled';
+}
+
+export const serviceL7Feature = {
+  name: 'service-l7',
+  build(context: TranslationContext): void {
+    const quiet = new Problems();
+    for (const entry of context.index.local('service')) {
+      const service = readService(entry.object, { ...entry.source, namespace: entry.ref.namespace ?? '' }, quiet);
+      if (!wantsL7(service)) continue;
+      const l4 = context.ir.l4Services.find((candidate) => candidate.namespace === service.namespace && candidate.name === service.name);
+      const clusters = service.ports
+        .map((port) => ({ port: port.port, cluster: serviceClusterName(service.namespace, service.name, port.port) }))
+        .filter(({ cluster }) => context.ir.clusters.some((candidate) => candidate.name === cluster));
+      if (!l4 || clusters.length === 0) continue; // headless, or no TCP port: nothing to redirect
+      const name = serviceL7Name(service.namespace, service.name);
+      const port = context.proxyPorts.portFor(name);
+      if (port === undefined) {
+        context.problems.field(service.source, `metadata.annotations`, `L7 load balancing: no node proxy port left (options.proxyPortCount ${context.options.proxyPortCount})`);
+        continue;
+      }
+      const virtualHosts: VirtualHostIR[] = clusters.map(({ port: servicePort, cluster }, i) => ({
+        name: `port-${servicePort}`,
+        domains: i === 0 ? ['*', `*:${servicePort}`] : [`*:${servicePort}`],
+        routes: [{ name: `${name}/${servicePort}`, match: { path: { kind: 'prefix', value: '/' } }, action: { kind: 'forward', backends: [{ clusterName: cluster, weight: 1 }] } }],
+      }));
+      context.ir.routes.push({ name, virtualHosts, source: service.source });
+      context.ir.listeners.push({
+        name,
+        kind: 'socket',
+        address: '0.0.0.0',
+        port,
+        filterChains: [{ name: 'http', match: { serverNames: [] }, action: { kind: 'http', routeName: name, statPrefix: name } }],
+        source: service.source,
+      });
+      l4.l7Redirect = { port };
+    }
+  },
+} satisfies Feature;

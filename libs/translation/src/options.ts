@@ -1,0 +1,32 @@
+/** Settings of a translation that are the deployment's choice, not the objects'; defaults follow Cilium. */
+
+export interface TranslationOptions {
+  /** The IngressClass (and `kubernetes.io/ingress.class` value) taken. Cilium: `cilium`. */
+  ingressClassName: string;
+  /** LB mode of an Ingress without the loadbalancer-mode annotation. Cilium: dedicated. */
+  ingressDefaultLbMode: 'dedicated' | 'shared';
+  /** Namespace of the shared Ingress LB entry `cilium-ingress`. Cilium: its own namespace, kube-system. */
+  ingressSharedNamespace: string;
+  /**
+   * Where an Ingress load balancer's address comes from when no Service of its name (e.g. a
+   * `cilium-ingress-<name>` LoadBalancer Service with an address) exists: an IPv4 CIDR, one address per
+   * LB entry picked by a hash of its name.
+   */
+  ingressCidr: string;
+  /**
+   * The node proxy's first port. The shared Ingress listener binds it; dedicated Ingress listeners
+   * and L7 Services get ports above it (picked by a hash of their name, so they are stable), up to
+   * proxyPort + proxyPortCount - 1. LB entries redirected to the proxy name their listener's port.
+   */
+  proxyPort: number;
+  proxyPortCount: number;
+}
+
+export const DEFAULT_TRANSLATION_OPTIONS: TranslationOptions = {
+  ingressClassName: 'cilium',
+  ingressDefaultLbMode: 'dedicated',
+  ingressSharedNamespace: 'kube-system',
+  ingressCidr: '127.101.0.0/16',
+  proxyPort: 10000,
+  proxyPortCount: 1000,
+};

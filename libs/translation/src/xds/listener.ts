@@ -1,0 +1,62 @@
+/**
+ * Envoy Listener resources from ListenerIR: socket listeners (filter chains matched by SNI and
+ * transport, TLS terminated with SDS secrets, HTTP over RDS or a TCP proxy) and API listeners for
+ * proxyless gRPC (an HttpConnectionManager with RDS and the router, nothing else).
+ */
+import type { FilterChainIR, HttpConnectionIR, ListenerIR } from '@tendril/model';
+import type { Resource } from './cluster.js';
+import { adsConfigSource, typed } from './config-source.js';
+
+const HCM = 'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
+const ROUTER = 'envoy.extensions.filters.http.router.v3.Router';
+const TCP_PROXY = 'envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy';
+const TLS_INSPECTOR = 'envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector';
+const DOWNSTREAM_TLS = 'envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext';
+
+export function desiredListener(listener: ListenerIR): Resource {
+  if (listener.kind === 'api') return { name: listener.name, apiListener: { apiListener: toConnectionManager(listener.filterChains[0]!.action as HttpConnectionIR) } };
+  const resource: Resource = {
+    name: listener.name,
+    address: { socketAddress: { address: listener.address, portValue: listener.port } },
+    filterChains: listener.filterChains.map(toFilterChain),
+  };
+  return withTlsInspector(resource, listener);
+}
+
+/** SNI and transport matching need the TLS inspector to look at the ClientHello first. */
+export function withTlsInspector(resource: Resource, listener: ListenerIR): Resource {
+  const inspects = listener.filterChains.some((chain) => chain.match.serverNames.length > 0 || chain.match.transportProtocol !== undefined);
+  if (!inspects) return resource;
+  return { ...resource, listenerFilters: [{ name: 'envoy.filters.listener.tls_inspector', typedConfig: typed(TLS_INSPECTOR) }] };
+}
+
+function toFilterChain(chain: FilterChainIR): Resource {
+  const out: Resource = { name: chain.name };
+  const match: Resource = {};
+  if (chain.match.serverNames.length) match['serverNames'] = [...chain.match.serverNames];
+  if (chain.match.transportProtocol) match['transportProtocol'] = chain.match.transportProtocol;
+  if (Object.keys(match).length) out['filterChainMatch'] = match;
+  out['filters'] = [chain.action.kind === 'http'
+    ? { name: 'envoy.filters.network.http_connection_manager', typedConfig: toConnectionManager(chain.action) }
+    : { name: 'envoy.filters.network.tcp_proxy', typedConfig: typed(TCP_PROXY, { statPrefix: chain.action.statPrefix, cluster: chain.action.clusterName }) }];
+  if (chain.tls) {
+    out['transportSocket'] = {
+      name: 'envoy.transport_sockets.tls',
+      typedConfig: typed(DOWNSTREAM_TLS, {
+        commonTlsContext: {
+          tlsCertificateSdsSecretConfigs: chain.tls.secretNames.map((name) => ({ name, sdsConfig: adsConfigSource() })),
+          alpnProtocols: ['h2', 'http/1.1'],
+        },
+      }),
+    };
+  }
+  return out;
+}
+
+function toConnectionManager(http: HttpConnectionIR): Resource {
+  return typed(HCM, {
+    statPrefix: http.statPrefix,
+    rds: { routeConfigName: http.routeName, configSource: adsConfigSource() },
+    httpFilters: [{ name: 'envoy.filters.http.router', typedConfig: typed(ROUTER) }],
+  });
+}

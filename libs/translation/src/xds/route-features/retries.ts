@@ -1,0 +1,15 @@
+/** Retry policy of a forwarding route. */
+import { toDuration, type Resource } from '../cluster.js';
+import { forwardAction, type RouteFeature } from './feature.js';
+
+export const withRetries = {
+  name: 'retries',
+  apply(route, rule) {
+    const action = forwardAction(route);
+    if (!action || rule.action.kind !== 'forward' || !rule.action.retry) return route;
+    const retry = rule.action.retry;
+    const policy: Resource = { retryOn: retry.retryOn.join(','), numRetries: retry.numRetries };
+    if (retry.perTryTimeoutMs !== undefined) policy['perTryTimeout'] = toDuration(retry.perTryTimeoutMs);
+    return { ...route, route: { ...action, retryPolicy: policy } };
+  },
+} satisfies RouteFeature;
