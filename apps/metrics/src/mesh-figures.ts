@@ -1,12 +1,12 @@
 /**
  * What the other services report: their figures arrive on tendril.stats.<service> and are shown on
- * this service's /metrics as tendril_mesh_<figure>{service, instance}; xDS proxy events and L4 flows
- * are counted as they pass. An instance that stops reporting disappears after a few intervals.
+ * this service's /metrics as tendril_mesh_<figure>{service, instance}; xDS proxy events are counted as
+ * they pass (L4 flows: see FlowsService). An instance that stops reporting disappears after a few intervals.
  */
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import type { Subscription } from 'nats';
 import { Gauge } from 'prom-client';
-import { SUBJECTS, flowEventCodec, serviceStatsCodec, xdsProxyEventCodec, type ServiceStats } from '@tendril/contract';
+import { SUBJECTS, serviceStatsCodec, xdsProxyEventCodec, type ServiceName, type ServiceStats } from '@tendril/contract';
 import { Metrics, NatsClient, PLATFORM_CONFIG, Readiness, type PlatformConfig, type ReadinessCheck } from '@tendril/platform';
 
 interface Reported {
@@ -23,7 +23,6 @@ export class MeshFigures implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly subscribed: ReadinessCheck;
   private statsReceived = 0;
   private readonly proxyEvents;
-  private readonly flows;
   private readonly badMessages;
 
   constructor(
@@ -36,7 +35,6 @@ export class MeshFigures implements OnApplicationBootstrap, OnModuleDestroy {
     metrics.figure('stats_received', 'Figure reports received from Tendril services', () => this.statsReceived);
     metrics.figure('services_reporting', 'Service instances that reported recently', () => this.live().length);
     this.proxyEvents = metrics.counter('tendril_xds_proxy_events_total', 'xDS proxy events (connect, disconnect, ack, nack)', ['event']);
-    this.flows = metrics.counter('tendril_flows_total', 'L4 flows seen by the datapath', ['verdict', 'protocol']);
     this.badMessages = metrics.counter('tendril_metrics_bad_messages_total', 'Messages that did not follow the contract', ['subject']);
   }
 
@@ -58,19 +56,8 @@ export class MeshFigures implements OnApplicationBootstrap, OnModuleDestroy {
           }
         },
       }),
-      nc.subscribe(SUBJECTS.flowsAll, {
-        callback: (error, msg) => {
-          if (error) return;
-          try {
-            const flow = flowEventCodec.decode(msg.data);
-            this.flows.inc({ verdict: flow.verdict, protocol: flow.protocol }, flow.count);
-          } catch (failure) {
-            this.bad(msg.subject, failure as Error);
-          }
-        },
-      }),
     );
-    this.subscribed.pass('subscribed to tendril.stats.>, tendril.xds.proxy.>, tendril.flows.>');
+    this.subscribed.pass('subscribed to tendril.stats.>, tendril.xds.proxy.>');
   }
 
   private onStats(subject: string, data: Uint8Array): void {
@@ -86,7 +73,8 @@ export class MeshFigures implements OnApplicationBootstrap, OnModuleDestroy {
     for (const name of Object.keys(stats.figures)) this.gaugeFor(name);
   }
 
-  private bad(subject: string, error: Error): void {
+  /** Counts and logs a message that broke the contract. */
+  bad(subject: string, error: Error): void {
     this.badMessages.inc({ subject: subject.split('.').slice(0, 3).join('.') });
     this.logger.warn(`${subject}: ${error.message}`);
   }
@@ -96,6 +84,11 @@ export class MeshFigures implements OnApplicationBootstrap, OnModuleDestroy {
     const horizon = Date.now() - 3 * this.config.statsIntervalMs - 1000;
     for (const [key, report] of this.reported) if (report.receivedAt < horizon) this.reported.delete(key);
     return [...this.reported.values()];
+  }
+
+  /** Instances of a service that reported recently (this one included, once it has reported). */
+  instancesOf(service: ServiceName): number {
+    return this.live().filter(({ stats }) => stats.service === service).length;
   }
 
   private gaugeFor(figure: string): void {

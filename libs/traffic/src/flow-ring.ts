@@ -81,3 +81,46 @@ export class FlowRing {
     return this.seq;
   }
 }
+
+const VERDICTS = new Set(['translated', 'no-backend', 'l7-redirect']);
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** A flow query's parameters, as they come in a URL or a request, were not understood. */
+export class FlowQueryError extends Error {
+  override readonly name = 'FlowQueryError';
+}
+
+/**
+ * `service`, `verdict`, `since` (an ISO time, or an age such as 30s, 5m, 2h), `limit` -> FlowQuery.
+ * Unknown verdicts and unreadable times are errors, not empty answers.
+ */
+export function parseFlowQuery(params: Record<string, unknown>, now = Date.now()): FlowQuery {
+  const text = (name: string) => {
+    const value = params[name];
+    if (value === undefined || value === '') return undefined;
+    if (typeof value !== 'string' && typeof value !== 'number') throw new FlowQueryError(`${name}: expected one value`);
+    return String(value);
+  };
+  const query: FlowQuery = {};
+  const service = text('service');
+  if (service) query.service = service;
+  const verdict = text('verdict');
+  if (verdict) {
+    if (!VERDICTS.has(verdict)) throw new FlowQueryError(`verdict=${verdict}: expected one of ${[...VERDICTS].join(', ')}`);
+    query.verdict = verdict;
+  }
+  const since = text('since');
+  if (since) {
+    const age = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(since);
+    const at = age ? now - Number(age[1]) * UNITS[age[2]!]! : Date.parse(since);
+    if (!Number.isFinite(at)) throw new FlowQueryError(`since=${since}: expected an ISO time or an age such as 30s, 5m, 2h`);
+    query.since = at;
+  }
+  const limit = text('limit');
+  if (limit) {
+    const value = Number(limit);
+    if (!Number.isInteger(value) || value < 1) throw new FlowQueryError(`limit=${limit}: expected a positive integer`);
+    query.limit = value;
+  }
+  return query;
+}

@@ -8,3 +8,4 @@ export * from './directory.js';
 export * from './access-log.js';
 export * from './flow-ring.js';
 export * from './service-map.js';
+export * from './proxy-status.js';

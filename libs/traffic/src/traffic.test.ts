@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { FlowEvent, LbService } from '@tendril/contract';
-import { FlowRing, LabelBudget, ServiceDirectory, ServiceMap, methodLabel, observeAccessLog, serviceOfCluster, statusClass } from './index.js';
+import { FlowQueryError, FlowRing, LabelBudget, parseFlowQuery, proxyStatus, ServiceDirectory, ServiceMap, methodLabel, observeAccessLog, serviceOfCluster, statusClass } from './index.js';
 
 const lbService = (namespace: string, name: string, vip: string, backends: string[]): LbService => ({
   v: 1,
@@ -136,5 +136,57 @@ describe('service map', () => {
     for (const destination of ['a', 'b', 'c']) map.record({ source: 's', destination, protocol: 'http', error: false, durationSeconds: 0, at: 0 });
     assert.equal(map.snapshot(0).edges.length, 2);
     assert.equal(map.droppedEdges, 1);
+  });
+});
+
+describe('flow queries', () => {
+  it('reads service, verdict, since as a time or an age, and limit; refuses what it cannot read', () => {
+    const now = Date.parse('2026-01-01T00:10:00Z');
+    assert.deepEqual(parseFlowQuery({ service: 'shop/cart', verdict: 'no-backend', since: '5m', limit: '10' }, now), {
+      service: 'shop/cart',
+      verdict: 'no-backend',
+      since: Date.parse('2026-01-01T00:05:00Z'),
+      limit: 10,
+    });
+    assert.deepEqual(parseFlowQuery({ since: '2026-01-01T00:00:00Z', service: '' }, now), { since: Date.parse('2026-01-01T00:00:00Z') });
+    assert.throws(() => parseFlowQuery({ verdict: 'dropped' }), FlowQueryError);
+    assert.throws(() => parseFlowQuery({ since: 'yesterday' }), /since=yesterday/);
+    assert.throws(() => parseFlowQuery({ limit: '-1' }), FlowQueryError);
+    assert.throws(() => parseFlowQuery({ service: ['a', 'b'] }), FlowQueryError);
+  });
+});
+
+describe('proxy status', () => {
+  it('says per type whether the proxy is synced, rejected the last push, or has not answered', () => {
+    const type = (typeUrl: string, versionAcked: string, lastNonce: string, error?: string) => ({
+      typeUrl: `type.googleapis.com/${typeUrl}`,
+      versionAcked,
+      lastNonce,
+      subscribed: [],
+      lastNack: error ? { version: 'v2', nonce: lastNonce, error } : null,
+    });
+    const status = proxyStatus({
+      v: 1,
+      nodeId: 'node-a',
+      nodeCluster: 'c',
+      replica: 'x-1',
+      connectedAt: '2026-01-01T00:00:00Z',
+      connected: true,
+      types: [
+        type('envoy.config.route.v3.RouteConfiguration', 'v1', '3', 'route default/r: unknown cluster'),
+        type('envoy.config.cluster.v3.Cluster', 'v1', '2'),
+        type('envoy.config.listener.v3.Listener', '', '4'),
+        type('envoy.config.endpoint.v3.ClusterLoadAssignment', '', ''),
+      ],
+    });
+    assert.deepEqual(
+      status.types.map((t) => [t.type, t.status, t.error]),
+      [
+        ['cluster', 'SYNCED', undefined],
+        ['endpoint', 'NOT SENT', undefined],
+        ['listener', 'STALE', undefined],
+        ['route', 'NACK', 'route default/r: unknown cluster'],
+      ],
+    );
   });
 });

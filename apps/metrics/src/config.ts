@@ -1,0 +1,30 @@
+/** metrics settings from the environment (the platform reads the shared ones). */
+import { PORTS } from '@tendril/contract';
+import { envInt, envString } from '@tendril/platform';
+
+export interface MetricsConfig {
+  /** TENDRIL_ALS_HOST / TENDRIL_ALS_PORT: where Envoy's access log service (gRPC) listens. */
+  alsHost: string;
+  alsPort: number;
+  /** TENDRIL_FLOWS_MAX: recent flows kept in memory. */
+  flowsMax: number;
+  /** TENDRIL_FLOWS_MAX_AGE_S: older flows are no longer served. */
+  flowsMaxAgeSeconds: number;
+  /** TENDRIL_METRICS_MAX_SERVICES: distinct service names used as labels; later ones become "other". */
+  maxServiceLabels: number;
+  /** TENDRIL_SERVICE_MAP_WINDOW_S: the window of the service map's rates. */
+  serviceMapWindowSeconds: number;
+}
+
+export const METRICS_CONFIG = Symbol('METRICS_CONFIG');
+
+export function readMetricsConfig(): MetricsConfig {
+  return {
+    alsHost: envString('TENDRIL_ALS_HOST', '0.0.0.0'),
+    alsPort: envInt('TENDRIL_ALS_PORT', PORTS.accessLogGrpc, 0, 65535),
+    flowsMax: envInt('TENDRIL_FLOWS_MAX', 10_000, 1, 10_000_000),
+    flowsMaxAgeSeconds: envInt('TENDRIL_FLOWS_MAX_AGE_S', 3600, 1),
+    maxServiceLabels: envInt('TENDRIL_METRICS_MAX_SERVICES', 200, 1, 100_000),
+    serviceMapWindowSeconds: envInt('TENDRIL_SERVICE_MAP_WINDOW_S', 60, 1, 3600),
+  };
+}
