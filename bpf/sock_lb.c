@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Socket-level load balancing for IPv4 ClusterIP services: the VIP is replaced by a backend when the
- * socket connects (TCP, connected UDP) or sends (unconnected UDP), so no packet ever carries the VIP
- * and no per-packet NAT is needed. getpeername() and recvmsg() see the VIP again.
+ * Socket-level load balancing for ClusterIP services, IPv4 and IPv6: the VIP is replaced by a
+ * backend when the socket connects (TCP, connected UDP) or sends (unconnected UDP), so no packet
+ * ever carries the VIP and no per-packet NAT is needed. getpeername() and recvmsg() see the VIP again.
  */
 #include "lib/sock_lb.h"
 
@@ -37,6 +37,38 @@ SEC("cgroup/getpeername4")
 int tendril_getpeername4(struct bpf_sock_addr *ctx)
 {
 	lb4_reverse(ctx);
+	return SYS_PROCEED;
+}
+
+SEC("cgroup/connect6")
+int tendril_connect6(struct bpf_sock_addr *ctx)
+{
+	int err = lb6_translate(ctx);
+
+	if (err) {
+		bpf_set_retval(err);
+		return SYS_REJECT;
+	}
+	return SYS_PROCEED;
+}
+
+SEC("cgroup/sendmsg6")
+int tendril_sendmsg6(struct bpf_sock_addr *ctx)
+{
+	return lb6_translate(ctx) ? SYS_REJECT : SYS_PROCEED;
+}
+
+SEC("cgroup/recvmsg6")
+int tendril_recvmsg6(struct bpf_sock_addr *ctx)
+{
+	lb6_reverse(ctx);
+	return SYS_PROCEED;
+}
+
+SEC("cgroup/getpeername6")
+int tendril_getpeername6(struct bpf_sock_addr *ctx)
+{
+	lb6_reverse(ctx);
 	return SYS_PROCEED;
 }
 

@@ -7,6 +7,14 @@
  *
  * Byte order: addresses and ports are in network byte order (as the kernel hands them to the
  * programs); ids, counts and slots are in host byte order.
+ *
+ * Versions: tendril_lb4_services_v1 (value struct lb4_service) was replaced by
+ * tendril_lb4_services_v2 (value struct lb_service: algorithm, affinity, Maglev table size). The
+ * agent migrates: it adopts the service ids found in v1, fills v2 before the new programs attach,
+ * then unpins v1. struct lb4_service stays here so the agent can still read a v1 map.
+ *
+ * Service ids are one space for both families; struct lb4_backend_key (service id, slot) keys the
+ * IPv4 and IPv6 backend maps, the Maglev tables and the counters alike.
  */
 #ifndef TENDRIL_LB_H
 #define TENDRIL_LB_H
@@ -17,6 +25,17 @@
 #define TENDRIL_LB4_SERVICES_MAX 65536
 #define TENDRIL_LB4_BACKENDS_MAX 262144
 #define TENDRIL_LB4_REVNAT_MAX 262144
+#define TENDRIL_LB_MAGLEV_MAX (16 * 1024 * 1024)
+#define TENDRIL_LB_AFFINITY_MAX 262144
+#define TENDRIL_LB_COUNTERS_MAX 262144
+
+/* lb_service.algorithm */
+#define TENDRIL_ALG_RANDOM 0
+#define TENDRIL_ALG_MAGLEV 1
+
+/* lb_counter_key.slot for connections that reached no backend slot */
+#define TENDRIL_SLOT_REFUSED 0xffffffff
+#define TENDRIL_SLOT_L7 0xfffffffe
 
 /* lb4_service.flags */
 #define TENDRIL_SVC_L7_REDIRECT 0x01 /* send to 127.0.0.1:proxy_port (the node's Envoy) */
@@ -38,6 +57,68 @@ struct lb4_service {
 	__u8 pad;
 	__be16 proxy_port;
 	__u16 pad2;
+};
+
+/* v2 (and IPv6): what a frontend leads to. */
+struct lb_service {
+	__u32 service_id;
+	__u16 count;      /* backend slots 0..count-1 (random: a backend in as many slots as its weight) */
+	__u8 flags;
+	__u8 algorithm;   /* TENDRIL_ALG_* */
+	__be16 proxy_port;
+	__u16 pad;
+	__u32 affinity_timeout; /* seconds a client keeps its backend; 0: no affinity */
+	__u32 maglev_size;      /* entries of this service's Maglev table (a prime); 0 unless Maglev */
+};
+
+struct lb6_service_key {
+	__be32 address[4];
+	__be16 port;
+	__u8 protocol;
+	__u8 pad;
+};
+
+struct lb6_backend {
+	__be32 address[4];
+	__be16 port;
+	__u8 protocol;
+	__u8 pad;
+};
+
+struct lb6_revnat_key {
+	__u64 cookie;
+	__be32 address[4];
+	__be16 port;
+	__u16 pad;
+	__u32 pad2;
+};
+
+struct lb6_revnat {
+	__be32 address[4];
+	__be16 port;
+	__u16 pad;
+	__u32 service_id;
+};
+
+/* Session affinity: a client (its bound source address, else its network namespace) and service
+ * -> the slot it was given and a fold of that slot's backend, so a slot that now holds another
+ * backend is not followed. */
+struct lb_affinity_key {
+	__u64 client;
+	__u32 service_id;
+	__u32 pad;
+};
+
+struct lb_affinity {
+	__u64 last_used_ns;
+	__u32 slot;
+	__u32 backend_hash;
+};
+
+/* Per-CPU connection counters per (service id, slot); slot TENDRIL_SLOT_REFUSED / _L7 for the
+ * connections that got no backend or went to the proxy. */
+struct lb_counter {
+	__u64 connections;
 };
 
 struct lb4_backend_key {
@@ -88,11 +169,14 @@ struct lb4_flow_event {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__type(key, struct lb4_service_key);
-	__type(value, struct lb4_service);
+	__type(value, struct lb_service);
 	__uint(max_entries, TENDRIL_LB4_SERVICES_MAX);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} tendril_lb4_services_v1 SEC(".maps");
+} tendril_lb4_services_v2 SEC(".maps");
+
+/* Kept in the object for its BTF only (the agent reads a v1 map it migrates from). */
+struct lb4_service *tendril_lb4_service_v1_btf __attribute__((unused));
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -110,6 +194,59 @@ struct {
 	__uint(max_entries, TENDRIL_LB4_REVNAT_MAX);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } tendril_lb4_revnat_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct lb6_service_key);
+	__type(value, struct lb_service);
+	__uint(max_entries, TENDRIL_LB4_SERVICES_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tendril_lb6_services_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct lb4_backend_key);
+	__type(value, struct lb6_backend);
+	__uint(max_entries, TENDRIL_LB4_BACKENDS_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tendril_lb6_backends_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct lb6_revnat_key);
+	__type(value, struct lb6_revnat);
+	__uint(max_entries, TENDRIL_LB4_REVNAT_MAX);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tendril_lb6_revnat_v1 SEC(".maps");
+
+/* Maglev lookup tables, both families: (service id, index) -> backend slot. Written by the agent,
+ * which computes each service's table (libs/datapath/src/maglev.ts). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct lb4_backend_key);
+	__type(value, __u32);
+	__uint(max_entries, TENDRIL_LB_MAGLEV_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tendril_lb_maglev_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct lb_affinity_key);
+	__type(value, struct lb_affinity);
+	__uint(max_entries, TENDRIL_LB_AFFINITY_MAX);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tendril_lb_affinity_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+	__type(key, struct lb4_backend_key);
+	__type(value, struct lb_counter);
+	__uint(max_entries, TENDRIL_LB_COUNTERS_MAX);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tendril_lb_counters_v1 SEC(".maps");
 
 /* A ring buffer map has no value type, so this puts lb4_flow_event into the object's BTF for the
  * agent's layout test. */

@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Shared logic of the socket-level programs: translate a VIP to a backend, and back. */
+/*
+ * Shared logic of the socket-level programs: translate a VIP to a backend, and back, for IPv4 and
+ * IPv6. Choosing a slot (affinity, Maglev, weighted random) and counting are family-agnostic; only
+ * the address handling differs.
+ */
 #ifndef TENDRIL_SOCK_LB_H
 #define TENDRIL_SOCK_LB_H
 
@@ -11,14 +15,117 @@
 #define SYS_PROCEED 1
 #define TENDRIL_EHOSTUNREACH 113
 #define TENDRIL_LOOPBACK 0x7f000001 /* 127.0.0.1, host order */
+#define TENDRIL_NO_SLOT 0xffffffff
+#define TENDRIL_NS_PER_SECOND 1000000000ULL
 
-static __always_inline struct lb4_service *lb4_lookup(struct bpf_sock_addr *ctx, struct lb4_service_key *key)
+static __always_inline __u32 lb_mix(__u32 hash, __u32 word)
+{
+	hash ^= word;
+	hash *= 0x9e3779b1;
+	return hash ^ (hash >> 15);
+}
+
+static __always_inline void lb_count(__u32 service_id, __u32 slot)
+{
+	struct lb4_backend_key key = { .service_id = service_id, .slot = slot };
+	struct lb_counter *counter = bpf_map_lookup_elem(&tendril_lb_counters_v1, &key);
+	struct lb_counter first = { .connections = 1 };
+
+	if (counter)
+		counter->connections++; /* this CPU's copy: no other writer */
+	else
+		bpf_map_update_elem(&tendril_lb_counters_v1, &key, &first, BPF_NOEXIST);
+}
+
+/*
+ * The client, as affinity and Maglev see it: the socket's bound source address when it has one
+ * (a pod's address), else its network namespace (every unbound socket of one pod alike).
+ * flow_hash is what Maglev hashes: the bound source address, else the socket (so unbound sockets
+ * spread like random choice).
+ */
+struct lb_client {
+	__u64 id;
+	__u32 flow_hash;
+};
+
+/* Affinity first (a fresh entry whose slot still holds the same backend), then Maglev or weighted
+ * random. Returns the slot, or TENDRIL_NO_SLOT when the affinity entry is to be followed but its
+ * backend check is the caller's (it knows the family): see lb_affinity_hit. */
+static __always_inline struct lb_affinity *lb_affinity_lookup(const struct lb_service *svc, const struct lb_client *client, __u64 now)
+{
+	struct lb_affinity_key key = { .client = client->id, .service_id = svc->service_id };
+	struct lb_affinity *held;
+
+	if (!svc->affinity_timeout)
+		return NULL;
+	held = bpf_map_lookup_elem(&tendril_lb_affinity_v1, &key);
+	if (!held || held->slot >= svc->count)
+		return NULL;
+	if (now - held->last_used_ns > (__u64)svc->affinity_timeout * TENDRIL_NS_PER_SECOND)
+		return NULL;
+	return held;
+}
+
+static __always_inline void lb_affinity_store(const struct lb_service *svc, const struct lb_client *client, __u64 now, __u32 slot, __u32 backend_hash)
+{
+	struct lb_affinity_key key = { .client = client->id, .service_id = svc->service_id };
+	struct lb_affinity value = { .last_used_ns = now, .slot = slot, .backend_hash = backend_hash };
+
+	if (svc->affinity_timeout)
+		bpf_map_update_elem(&tendril_lb_affinity_v1, &key, &value, BPF_ANY);
+}
+
+static __always_inline __u32 lb_choose_slot(const struct lb_service *svc, const struct lb_client *client)
+{
+	if (svc->algorithm == TENDRIL_ALG_MAGLEV && svc->maglev_size) {
+		struct lb4_backend_key key = { .service_id = svc->service_id, .slot = client->flow_hash % svc->maglev_size };
+		__u32 *slot = bpf_map_lookup_elem(&tendril_lb_maglev_v1, &key);
+
+		if (slot && *slot < svc->count)
+			return *slot;
+	}
+	return bpf_get_prandom_u32() % svc->count;
+}
+
+static __always_inline __u32 lb4_backend_hash(const struct lb4_backend *backend)
+{
+	return lb_mix(lb_mix(0, backend->address), backend->port);
+}
+
+static __always_inline __u32 lb6_backend_hash(const struct lb6_backend *backend)
+{
+	__u32 hash = 0;
+
+	hash = lb_mix(hash, backend->address[0]);
+	hash = lb_mix(hash, backend->address[1]);
+	hash = lb_mix(hash, backend->address[2]);
+	hash = lb_mix(hash, backend->address[3]);
+	return lb_mix(hash, backend->port);
+}
+
+/* ---------------------------------------------------------------- IPv4 */
+
+static __always_inline struct lb_service *lb4_lookup(struct bpf_sock_addr *ctx, struct lb4_service_key *key)
 {
 	key->address = ctx->user_ip4;
 	key->port = (__be16)ctx->user_port;
 	key->protocol = (__u8)ctx->protocol;
 	key->pad = 0;
-	return bpf_map_lookup_elem(&tendril_lb4_services_v1, key);
+	return bpf_map_lookup_elem(&tendril_lb4_services_v2, key);
+}
+
+static __always_inline void lb4_client(struct bpf_sock_addr *ctx, struct lb_client *client)
+{
+	struct bpf_sock *sk = ctx->sk;
+	__u32 source = sk ? sk->src_ip4 : 0;
+
+	if (source) {
+		client->id = source;
+		client->flow_hash = lb_mix(0, source);
+	} else {
+		client->id = bpf_get_netns_cookie(ctx);
+		client->flow_hash = (__u32)bpf_get_socket_cookie(ctx);
+	}
 }
 
 static __always_inline void lb4_remember(struct bpf_sock_addr *ctx, const struct lb4_service_key *vip, __u32 service_id)
@@ -55,9 +162,12 @@ static __always_inline void lb4_report(struct bpf_sock_addr *ctx, const struct l
 static __always_inline int lb4_translate(struct bpf_sock_addr *ctx, int report)
 {
 	struct lb4_service_key vip;
-	struct lb4_service *svc = lb4_lookup(ctx, &vip);
+	struct lb_service *svc = lb4_lookup(ctx, &vip);
 	struct lb4_backend_key slot_key;
-	struct lb4_backend *backend;
+	struct lb4_backend *backend = NULL;
+	struct lb_affinity *held;
+	struct lb_client client;
+	__u64 now;
 
 	if (!svc)
 		return 0;
@@ -65,23 +175,38 @@ static __always_inline int lb4_translate(struct bpf_sock_addr *ctx, int report)
 		ctx->user_ip4 = bpf_htonl(TENDRIL_LOOPBACK);
 		ctx->user_port = (__u32)svc->proxy_port;
 		lb4_remember(ctx, &vip, svc->service_id);
+		lb_count(svc->service_id, TENDRIL_SLOT_L7);
 		if (report)
 			lb4_report(ctx, &vip, svc->service_id, TENDRIL_FLOW_L7_REDIRECT);
 		return 0;
 	}
 	if (svc->count == 0) {
+		lb_count(svc->service_id, TENDRIL_SLOT_REFUSED);
 		if (report)
 			lb4_report(ctx, &vip, svc->service_id, TENDRIL_FLOW_NO_BACKEND);
 		return -TENDRIL_EHOSTUNREACH;
 	}
+	lb4_client(ctx, &client);
+	now = bpf_ktime_get_ns();
 	slot_key.service_id = svc->service_id;
-	slot_key.slot = bpf_get_prandom_u32() % svc->count;
-	backend = bpf_map_lookup_elem(&tendril_lb4_backends_v1, &slot_key);
+	held = lb_affinity_lookup(svc, &client, now);
+	if (held) {
+		slot_key.slot = held->slot;
+		backend = bpf_map_lookup_elem(&tendril_lb4_backends_v1, &slot_key);
+		if (backend && lb4_backend_hash(backend) != held->backend_hash)
+			backend = NULL;
+	}
+	if (!backend) {
+		slot_key.slot = lb_choose_slot(svc, &client);
+		backend = bpf_map_lookup_elem(&tendril_lb4_backends_v1, &slot_key);
+	}
 	if (!backend)
 		return -TENDRIL_EHOSTUNREACH;
+	lb_affinity_store(svc, &client, now, slot_key.slot, lb4_backend_hash(backend));
 	ctx->user_ip4 = backend->address;
 	ctx->user_port = (__u32)backend->port;
 	lb4_remember(ctx, &vip, svc->service_id);
+	lb_count(svc->service_id, slot_key.slot);
 	if (report)
 		lb4_report(ctx, &vip, svc->service_id, TENDRIL_FLOW_TRANSLATED);
 	return 0;
@@ -101,6 +226,116 @@ static __always_inline void lb4_reverse(struct bpf_sock_addr *ctx)
 		return;
 	ctx->user_ip4 = vip->address;
 	ctx->user_port = (__u32)vip->port;
+}
+
+/* ---------------------------------------------------------------- IPv6 */
+
+static __always_inline void lb6_read_destination(struct bpf_sock_addr *ctx, __be32 *address)
+{
+	address[0] = ctx->user_ip6[0];
+	address[1] = ctx->user_ip6[1];
+	address[2] = ctx->user_ip6[2];
+	address[3] = ctx->user_ip6[3];
+}
+
+static __always_inline void lb6_write_destination(struct bpf_sock_addr *ctx, const __be32 *address, __be16 port)
+{
+	ctx->user_ip6[0] = address[0];
+	ctx->user_ip6[1] = address[1];
+	ctx->user_ip6[2] = address[2];
+	ctx->user_ip6[3] = address[3];
+	ctx->user_port = (__u32)port;
+}
+
+static __always_inline void lb6_client(struct bpf_sock_addr *ctx, struct lb_client *client)
+{
+	struct bpf_sock *sk = ctx->sk;
+	__u32 hash = 0;
+
+	if (sk) {
+		hash = lb_mix(hash, sk->src_ip6[0]);
+		hash = lb_mix(hash, sk->src_ip6[1]);
+		hash = lb_mix(hash, sk->src_ip6[2]);
+		hash = lb_mix(hash, sk->src_ip6[3]);
+	}
+	if (sk && (sk->src_ip6[0] | sk->src_ip6[1] | sk->src_ip6[2] | sk->src_ip6[3])) {
+		client->id = ((__u64)sk->src_ip6[2] << 32 | sk->src_ip6[3]) ^ ((__u64)sk->src_ip6[0] << 32 | sk->src_ip6[1]) ^ hash;
+		client->flow_hash = hash;
+	} else {
+		client->id = bpf_get_netns_cookie(ctx);
+		client->flow_hash = (__u32)bpf_get_socket_cookie(ctx);
+	}
+}
+
+static __always_inline void lb6_remember(struct bpf_sock_addr *ctx, const struct lb6_service_key *vip, __u32 service_id)
+{
+	struct lb6_revnat_key key = { .cookie = bpf_get_socket_cookie(ctx), .port = (__be16)ctx->user_port };
+	struct lb6_revnat value = { .port = vip->port, .service_id = service_id };
+
+	lb6_read_destination(ctx, key.address);
+	__builtin_memcpy(value.address, vip->address, sizeof(value.address));
+	bpf_map_update_elem(&tendril_lb6_revnat_v1, &key, &value, BPF_ANY);
+}
+
+static __always_inline int lb6_translate(struct bpf_sock_addr *ctx)
+{
+	struct lb6_service_key vip = { .port = (__be16)ctx->user_port, .protocol = (__u8)ctx->protocol };
+	struct lb4_backend_key slot_key;
+	struct lb6_backend *backend = NULL;
+	struct lb_affinity *held;
+	struct lb_client client;
+	struct lb_service *svc;
+	__u64 now;
+
+	lb6_read_destination(ctx, vip.address);
+	svc = bpf_map_lookup_elem(&tendril_lb6_services_v1, &vip);
+	if (!svc)
+		return 0;
+	if (svc->flags & TENDRIL_SVC_L7_REDIRECT) {
+		__be32 loopback[4] = { 0, 0, 0, bpf_htonl(1) };
+
+		lb6_write_destination(ctx, loopback, svc->proxy_port);
+		lb6_remember(ctx, &vip, svc->service_id);
+		lb_count(svc->service_id, TENDRIL_SLOT_L7);
+		return 0;
+	}
+	if (svc->count == 0) {
+		lb_count(svc->service_id, TENDRIL_SLOT_REFUSED);
+		return -TENDRIL_EHOSTUNREACH;
+	}
+	lb6_client(ctx, &client);
+	now = bpf_ktime_get_ns();
+	slot_key.service_id = svc->service_id;
+	held = lb_affinity_lookup(svc, &client, now);
+	if (held) {
+		slot_key.slot = held->slot;
+		backend = bpf_map_lookup_elem(&tendril_lb6_backends_v1, &slot_key);
+		if (backend && lb6_backend_hash(backend) != held->backend_hash)
+			backend = NULL;
+	}
+	if (!backend) {
+		slot_key.slot = lb_choose_slot(svc, &client);
+		backend = bpf_map_lookup_elem(&tendril_lb6_backends_v1, &slot_key);
+	}
+	if (!backend)
+		return -TENDRIL_EHOSTUNREACH;
+	lb_affinity_store(svc, &client, now, slot_key.slot, lb6_backend_hash(backend));
+	lb6_write_destination(ctx, backend->address, backend->port);
+	lb6_remember(ctx, &vip, svc->service_id);
+	lb_count(svc->service_id, slot_key.slot);
+	return 0;
+}
+
+static __always_inline void lb6_reverse(struct bpf_sock_addr *ctx)
+{
+	struct lb6_revnat_key key = { .cookie = bpf_get_socket_cookie(ctx), .port = (__be16)ctx->user_port };
+	struct lb6_revnat *vip;
+
+	lb6_read_destination(ctx, key.address);
+	vip = bpf_map_lookup_elem(&tendril_lb6_revnat_v1, &key);
+	if (!vip)
+		return;
+	lb6_write_destination(ctx, vip->address, vip->port);
 }
 
 #endif

@@ -96,12 +96,13 @@ test('the agent programs tendril-lb into the kernel, follows changes, and surviv
   await waitFor('the update to reach the kernel', async () => (await reply(dir)) === `127.0.1.2:${two.port}`, 10000, 100);
 
   const dump = JSON.parse(new TextDecoder().decode((await nc.request(SUBJECTS.endpoint('datapath', 'dump'), new Uint8Array(), { timeout: 3000 })).data));
-  assert.deepEqual(dump.services, [{ key, frontends: [{ frontend: '127.100.2.1:80/TCP', serviceId: 1, backends: [`127.0.1.2:${two.port}`] }] }]);
+  assert.deepEqual(dump.services, [{ key, frontends: [{ frontend: '127.100.2.1:80/TCP', serviceId: 1, algorithm: 'random', backends: [`127.0.1.2:${two.port}`] }] }]);
   const metrics = await (await fetch(`${first.http}/metrics`)).text();
   assert.match(metrics, /^tendril_map_entries\{[^}]*\} 2$/m);
   assert.match(metrics, /^tendril_services_programmed\{[^}]*\} 1$/m);
   assert.match(metrics, /^tendril_backends_programmed\{[^}]*\} 1$/m);
   assert.match(metrics, /^tendril_sync_errors\{[^}]*\} 0$/m);
+  assert.match(metrics, new RegExp(`^tendril_datapath_connections\\{[^}]*lb_service="${key}"[^}]*backend="127\\.0\\.1\\.2:${two.port}"[^}]*\\} [1-9]\\d*$`, 'm'), 'kernel counters become metrics');
 
   assert.equal(await stop(first.child), 0);
   assert.equal(await reply(dir), `127.0.1.2:${two.port}`, 'traffic flows while no agent runs');

@@ -1,7 +1,13 @@
 /** The datapath agent's own settings (the platform's are in libs/platform). */
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_MAGLEV_TABLE_SIZE, isPrime } from '@tendril/datapath-core';
 import { envInt, envString } from '@tendril/platform';
+
+function maglevTableSize(size: number): number {
+  if (!isPrime(size)) throw new Error(`TENDRIL_MAGLEV_TABLE_SIZE=${size}: must be a prime (e.g. 16381, 65521)`);
+  return size;
+}
 
 export interface DatapathConfig {
   /** TENDRIL_BPF_OBJECT: the compiled programs (default: the repo's bpf/build/sock_lb.o, found from this file). */
@@ -14,6 +20,8 @@ export interface DatapathConfig {
   idsFile: string;
   /** TENDRIL_FLOW_INTERVAL_MS: how often connection counts go to tendril.flows.<node> (0: never). */
   flowIntervalMs: number;
+  /** TENDRIL_MAGLEV_TABLE_SIZE: entries of each Maglev service's lookup table (a prime). */
+  maglevTableSize: number;
 }
 
 export const DATAPATH_CONFIG = Symbol('DATAPATH_CONFIG');
@@ -28,5 +36,6 @@ export function readDatapathConfig(dataDir: string): DatapathConfig {
     cgroupPath: envString('TENDRIL_CGROUP_PATH', '/sys/fs/cgroup/unified'),
     idsFile: resolve(dataDir, 'datapath-service-ids.json'),
     flowIntervalMs: envInt('TENDRIL_FLOW_INTERVAL_MS', 1000, 0),
+    maglevTableSize: maglevTableSize(envInt('TENDRIL_MAGLEV_TABLE_SIZE', DEFAULT_MAGLEV_TABLE_SIZE, 3)),
   };
 }

@@ -5,6 +5,7 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { BUCKETS, SUBJECTS, flowEventCodec, lbServiceCodec, type LbService } from '@tendril/contract';
 import { KvMirror, Metrics, MicroRegistration, NatsClient, PLATFORM_CONFIG, Readiness, type MirrorChange, type PlatformConfig, type ReadinessCheck } from '@tendril/platform';
+import { Gauge } from 'prom-client';
 import { DATAPATH_CONFIG, type DatapathConfig } from './config.js';
 import { LbProgrammer } from './lb-programmer.js';
 
@@ -46,6 +47,18 @@ export class DatapathService implements OnApplicationBootstrap, OnApplicationShu
     metrics.figure('backends_programmed', 'Backend slots programmed in the kernel', () => this.programmer.backendCount);
     metrics.figure('sync_errors', 'Map writes that failed and forced a full reconcile', () => this.programmer.errors);
     metrics.figure('flow_events_published', 'Flow event messages published on tendril.flows.<node>', () => this.flowsPublished);
+    const programmer = this.programmer;
+    new Gauge({
+      name: 'tendril_datapath_connections',
+      help: 'Connections the kernel balanced, per frontend and backend (refused: no backend; l7-proxy: sent to the node proxy), from per-CPU counters',
+      labelNames: ['lb_service', 'frontend', 'backend'],
+      registers: [metrics.registry],
+      collect() {
+        this.reset();
+        for (const count of programmer.connectionCounts()) this.set({ lb_service: count.service ?? '', frontend: count.frontend, backend: count.backend }, count.connections);
+      },
+    });
+    micro.endpoint('counters', () => new TextEncoder().encode(JSON.stringify({ v: 1, connections: this.programmer.connectionCounts() })));
     micro.endpoint('dump', () => new TextEncoder().encode(JSON.stringify({ v: 1, services: this.programmer.dump() })));
   }
 

@@ -3,19 +3,47 @@
  * writes planned operations in order, and keeps the service id allocation on disk. No NATS here,
  * so tests drive it directly.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { LbService } from '@tendril/contract';
-import { FlowAggregator, LbTable, MAP_NAMES, ServiceIds, lb4FlowEvent, type LbChange, type MapOp, type ServiceDump } from '@tendril/datapath-core';
+import {
+  FlowAggregator,
+  LEGACY_MAP_NAMES,
+  LbTable,
+  MAP_NAMES,
+  ServiceIds,
+  lb4BackendKey,
+  lb4FlowEvent,
+  lb4Service,
+  lbCounter,
+  lbService,
+  type LbChange,
+  type LbMap,
+  type MapOp,
+  type ServiceDump,
+} from '@tendril/datapath-core';
 import type { FlowEvent } from '@tendril/contract';
 import { PinnedMap, PinnedRingBuffer, installPrograms, mountBpffs, programsAttached, type AttachedProgram } from '@tendril/ebpf';
 import type { Logger } from '@tendril/platform';
+import { SLOT_L7, SLOT_REFUSED } from '@tendril/datapath-core';
 import type { DatapathConfig } from './config.js';
+
+const WRITTEN_MAPS: LbMap[] = ['services', 'backends', 'services6', 'backends6', 'maglev'];
+
+/** Connections counted in the kernel for one (frontend, backend) since the maps were created. */
+export interface ConnectionCount {
+  /** The KV key of the service, when known. */
+  service?: string;
+  frontend: string;
+  /** `address:port`, or 'refused' (no backend) / 'l7-proxy'. */
+  backend: string;
+  connections: number;
+}
 
 export class LbProgrammer {
   private table: LbTable;
-  private services?: PinnedMap;
-  private backends?: PinnedMap;
+  private maps_?: Record<LbMap, PinnedMap>;
+  private counters?: PinnedMap;
   private flows?: PinnedRingBuffer;
   private readonly flowCounts = new FlowAggregator();
   private programs: AttachedProgram[] = [];
@@ -23,19 +51,27 @@ export class LbProgrammer {
   errors = 0;
 
   constructor(
-    private readonly config: Pick<DatapathConfig, 'objectPath' | 'pinPath' | 'cgroupPath' | 'idsFile'>,
+    private readonly config: Pick<DatapathConfig, 'objectPath' | 'pinPath' | 'cgroupPath' | 'idsFile'> & Partial<Pick<DatapathConfig, 'maglevTableSize'>>,
     private readonly logger: Logger,
   ) {
-    this.table = new LbTable(this.loadIds());
+    this.table = new LbTable(this.loadIds(), { maglevTableSize: config.maglevTableSize });
   }
 
   /** Loads the object (adopting pinned maps) and attaches its programs, replacing an older agent's in place. */
   install(): AttachedProgram[] {
     if (this.config.pinPath.startsWith('/sys/fs/bpf/') && mountBpffs('/sys/fs/bpf')) this.logger.log('mounted bpffs at /sys/fs/bpf');
-    this.programs = installPrograms({ objectPath: this.config.objectPath, pinRoot: this.config.pinPath, cgroupPath: this.config.cgroupPath });
-    this.services = PinnedMap.open(join(this.config.pinPath, MAP_NAMES.services));
-    this.backends = PinnedMap.open(join(this.config.pinPath, MAP_NAMES.backends));
-    this.flows = PinnedRingBuffer.open(join(this.config.pinPath, MAP_NAMES.flows));
+    const legacy = join(this.config.pinPath, LEGACY_MAP_NAMES.servicesV1);
+    this.programs = installPrograms({
+      objectPath: this.config.objectPath,
+      pinRoot: this.config.pinPath,
+      cgroupPath: this.config.cgroupPath,
+      beforeAttach: () => {
+        this.openMaps();
+        if (existsSync(legacy)) this.migrateServicesV1(legacy);
+      },
+    });
+    // the old programs that read v1 are gone: the map goes with its pin
+    if (existsSync(legacy)) unlinkSync(legacy);
     const how = this.programs.map((program) => `${program.section}#${program.id}${program.replaced ? ' (replaced)' : ''}`).join(', ');
     this.logger.log(`attached to ${this.config.cgroupPath}: ${how}; maps in ${this.config.pinPath}`);
     return this.programs;
@@ -47,8 +83,9 @@ export class LbProgrammer {
 
   /** Brings the maps to exactly `services`, starting from what they hold (adoption, repair). */
   reconcile(services: [key: string, service: LbService][]): number {
-    const { services: servicesMap, backends } = this.maps();
-    const ops = this.table.reconcile({ services: servicesMap.entries(), backends: backends.entries() }, services);
+    const maps = this.maps();
+    const actual = Object.fromEntries(WRITTEN_MAPS.map((map) => [map, maps[map].entries()])) as Record<LbMap, [Buffer, Buffer][]>;
+    const ops = this.table.reconcile(actual, services);
     this.run(ops);
     return ops.length;
   }
@@ -74,10 +111,30 @@ export class LbProgrammer {
     return this.table.backendSlotCount;
   }
 
-  /** Entries in the two LB maps, counted in the kernel. */
+  /** Entries in the maps the agent writes, counted in the kernel. */
   mapEntries(): number {
-    if (!this.services || !this.backends) return 0;
-    return this.services.keys().length + this.backends.keys().length;
+    if (!this.maps_) return 0;
+    return WRITTEN_MAPS.reduce((total, map) => total + this.maps_![map].keys().length, 0);
+  }
+
+  /** The kernel's per-CPU connection counters, summed over CPUs and named after what they count. */
+  connectionCounts(): ConnectionCount[] {
+    if (!this.counters) return [];
+    const named = this.table.slotNames();
+    const out = new Map<string, ConnectionCount>();
+    for (const [key, perCpu] of this.counters.perCpuEntries()) {
+      const { serviceId, slot } = lb4BackendKey.decode(key);
+      const frontend = named.get(serviceId);
+      if (!frontend) continue; // a service removed since: its counters age out of the LRU map
+      const backend = slot === SLOT_REFUSED ? 'refused' : slot === SLOT_L7 ? 'l7-proxy' : frontend.slots[slot];
+      if (!backend) continue;
+      const connections = perCpu.reduce((total, value) => total + Number(lbCounter.decode(value).connections), 0);
+      const id = `${frontend.frontend}>${backend}`;
+      const held = out.get(id);
+      if (held) held.connections += connections;
+      else out.set(id, { ...(frontend.owner ? { service: frontend.owner } : {}), frontend: frontend.frontend, backend, connections });
+    }
+    return [...out.values()].sort((a, b) => (a.frontend + a.backend < b.frontend + b.backend ? -1 : 1));
   }
 
   dump(): ServiceDump[] {
@@ -103,16 +160,46 @@ export class LbProgrammer {
 
   /** Closes the maps; programs stay attached and maps pinned, so traffic survives the agent. */
   close(): void {
-    this.services?.close();
-    this.backends?.close();
+    for (const map of Object.values(this.maps_ ?? {})) map.close();
+    this.counters?.close();
     this.flows?.close();
-    this.services = this.backends = undefined;
+    this.maps_ = undefined;
+    this.counters = undefined;
     this.flows = undefined;
   }
 
-  private maps(): { services: PinnedMap; backends: PinnedMap } {
-    if (!this.services || !this.backends) throw new Error('programs not installed yet');
-    return { services: this.services, backends: this.backends };
+  private openMaps(): void {
+    this.close();
+    this.maps_ = Object.fromEntries(WRITTEN_MAPS.map((map) => [map, PinnedMap.open(join(this.config.pinPath, MAP_NAMES[map]))])) as Record<LbMap, PinnedMap>;
+    this.counters = PinnedMap.open(join(this.config.pinPath, MAP_NAMES.counters));
+    this.flows = PinnedRingBuffer.open(join(this.config.pinPath, MAP_NAMES.flows));
+  }
+
+  /**
+   * tendril_lb4_services_v1 -> _v2, before the new programs attach: every v1 entry is copied with
+   * its service id (so its backend slots stay valid) and the defaults of the new fields (random, no
+   * affinity). The next reconcile takes it from there like any adopted map.
+   */
+  private migrateServicesV1(path: string): void {
+    const v1 = PinnedMap.open(path);
+    try {
+      const v2 = this.maps().services;
+      let copied = 0;
+      for (const [key, value] of v1.entries()) {
+        if (v2.lookup(key)) continue;
+        const old = lb4Service.decode(value);
+        v2.update(key, lbService.encode({ ...old, algorithm: 'random', affinityTimeout: 0, maglevSize: 0 }));
+        copied++;
+      }
+      this.logger.log(`migrated ${copied} services from ${LEGACY_MAP_NAMES.servicesV1} to ${MAP_NAMES.services}`);
+    } finally {
+      v1.close();
+    }
+  }
+
+  private maps(): Record<LbMap, PinnedMap> {
+    if (!this.maps_) throw new Error('programs not installed yet');
+    return this.maps_;
   }
 
   private run(ops: MapOp[]): void {

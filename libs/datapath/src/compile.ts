@@ -1,46 +1,85 @@
 /**
- * What one LbService becomes in the kernel: per IPv4 frontend, a service entry and its backend
- * slots. Weighted random choice is done by repetition: a backend fills as many slots as its weight
- * (reduced by the common divisor, scaled down to at most MAX_SLOTS_PER_SERVICE).
+ * What one LbService becomes in the kernel: per frontend (IPv4 or IPv6), a service entry and its
+ * backend slots, plus a Maglev table when the service asks for Maglev. Weighted random choice is
+ * done by repetition: a backend fills as many slots as its weight (reduced by the common divisor,
+ * scaled down to at most MAX_SLOTS_PER_SERVICE). With Maglev each backend has one slot and the
+ * weights shape the table instead. Algorithms the kernel does not implement (round-robin,
+ * least-request) fall back to weighted random.
  *
  * Like Cilium: terminating backends are used only when no active one is left; a service with no
  * backend keeps its entry with count 0, so connect() to the VIP fails with EHOSTUNREACH instead of
  * going out to an address nobody answers; with l7Proxy the frontend leads to 127.0.0.1:<port>.
  */
 import type { LbBackend, LbService } from '@tendril/contract';
-import { SERVICE_FLAG_L7_REDIRECT, isIpv4, type Lb4Backend, type Lb4Service, type Lb4ServiceKey } from './maps.js';
+import { DEFAULT_MAGLEV_TABLE_SIZE } from './maglev.js';
+import { SERVICE_FLAG_L7_REDIRECT, canonicalAddress, isIpv4, isIpv6, type Algorithm, type Lb4Backend, type Lb4ServiceKey, type LbServiceValue } from './maps.js';
 
 export const MAX_SLOTS_PER_SERVICE = 256;
 /** The node's Envoy, where l7Proxy frontends lead. */
 export const L7_PROXY_ADDRESS = '127.0.0.1';
 
+export type Family = 4 | 6;
+
 export interface CompiledFrontend {
   key: Lb4ServiceKey;
+  family: Family;
   /** Everything but the service id, which the table allocates. */
   count: number;
   flags: number;
   proxyPort: number;
+  algorithm: Algorithm;
+  affinityTimeout: number;
+  maglevSize: number;
   slots: Lb4Backend[];
+  /** Maglev only: each backend's weight, by backendName(). */
+  maglevWeights?: Map<string, number>;
 }
 
-export function compileService(service: LbService): CompiledFrontend[] {
+export interface CompileOptions {
+  /** Entries of each Maglev table (a prime). */
+  maglevTableSize?: number;
+}
+
+export const backendName = (backend: Lb4Backend) => `${backend.address}:${backend.port}/${backend.protocol}`;
+
+export function familyOf(address: string): Family | undefined {
+  return isIpv4(address) ? 4 : isIpv6(address) ? 6 : undefined;
+}
+
+export function compileService(service: LbService, options: CompileOptions = {}): CompiledFrontend[] {
   const out: CompiledFrontend[] = [];
   const seen = new Set<string>();
   for (const frontend of service.frontends) {
-    if (!isIpv4(frontend.address)) continue;
-    const key: Lb4ServiceKey = { address: frontend.address, port: frontend.port, protocol: frontend.protocol };
+    const family = familyOf(frontend.address);
+    if (!family) continue;
+    const key: Lb4ServiceKey = { address: canonicalAddress(frontend.address), port: frontend.port, protocol: frontend.protocol };
     const id = `${key.address}:${key.port}/${key.protocol}`;
     if (seen.has(id)) continue;
     seen.add(id);
+    const common = { key, family, affinityTimeout: service.affinity?.timeoutSeconds ?? 0 };
     if (service.l7Proxy) {
-      out.push({ key, count: 0, flags: SERVICE_FLAG_L7_REDIRECT, proxyPort: service.l7Proxy.port, slots: [] });
+      out.push({ ...common, count: 0, flags: SERVICE_FLAG_L7_REDIRECT, proxyPort: service.l7Proxy.port, algorithm: 'random', maglevSize: 0, affinityTimeout: 0, slots: [] });
       continue;
     }
-    const serving = service.backends.filter(
-      (backend) => backend.protocol === frontend.protocol && backend.portName === frontend.portName && isIpv4(backend.address) && backend.weight > 0,
-    );
-    const slots = weightedSlots(pickUsable(serving));
-    out.push({ key, count: slots.length, flags: 0, proxyPort: 0, slots });
+    const serving = pickUsable(
+      service.backends.filter(
+        (backend) => backend.protocol === frontend.protocol && backend.portName === frontend.portName && familyOf(backend.address) === family && backend.weight > 0,
+      ),
+    ).map((backend) => ({ ...backend, address: canonicalAddress(backend.address) }));
+    if (service.algorithm === 'maglev' && serving.length > 0) {
+      const weights = new Map<string, number>();
+      for (const backend of serving) {
+        const name = backendName(backend);
+        weights.set(name, (weights.get(name) ?? 0) + backend.weight);
+      }
+      const distinct = new Map(serving.map((backend) => [backendName(backend), { ...backend, weight: 1 }]));
+      const slots = weightedSlots([...distinct.values()]);
+      const maglevSize = options.maglevTableSize ?? DEFAULT_MAGLEV_TABLE_SIZE;
+      out.push({ ...common, count: slots.length, flags: 0, proxyPort: 0, algorithm: 'maglev', maglevSize, slots, maglevWeights: weights });
+      continue;
+    }
+    const slots = weightedSlots(serving);
+    out.push({ ...common, count: slots.length, flags: 0, proxyPort: 0, algorithm: 'random', maglevSize: 0, slots });
   }
   return out;
 }
@@ -75,6 +114,14 @@ export function weightedSlots(backends: LbBackend[]): Lb4Backend[] {
   return sorted.flatMap((held, index) => Array.from({ length: repeats[index]! }, () => held.backend));
 }
 
-export function serviceValue(frontend: CompiledFrontend, serviceId: number): Lb4Service {
-  return { serviceId, count: frontend.count, flags: frontend.flags, proxyPort: frontend.proxyPort };
+export function serviceValue(frontend: Omit<CompiledFrontend, 'key' | 'family' | 'slots'>, serviceId: number): LbServiceValue {
+  return {
+    serviceId,
+    count: frontend.count,
+    flags: frontend.flags,
+    algorithm: frontend.algorithm,
+    proxyPort: frontend.proxyPort,
+    affinityTimeout: frontend.affinityTimeout,
+    maglevSize: frontend.maglevSize,
+  };
 }

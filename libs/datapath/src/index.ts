@@ -5,6 +5,7 @@
  */
 export * from './maps.js';
 export * from './compile.js';
+export * from './maglev.js';
 export * from './service-ids.js';
 export * from './lb-table.js';
 export * from './flows.js';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { LbBackend, LbService } from '@tendril/contract';
-import { LbTable, ServiceIds, lb4Backend, lb4BackendKey, lb4Service, lb4ServiceKey, type MapOp, type MapContents } from './index.js';
+import { LbTable, ServiceIds, lb4Backend, lb4BackendKey, lb4ServiceKey, lb6Backend, lb6ServiceKey, lbService, maglevSlot, type LbMap, type MapOp, type MapContents } from './index.js';
 
 function backend(address: string, port = 8080, extra: Partial<LbBackend> = {}): LbBackend {
   return { address, port, protocol: 'TCP', portName: 'http', weight: 1, state: 'active', ...extra };
@@ -22,14 +22,27 @@ function service(name: string, vip: string, backends: LbBackend[], extra: Partia
   };
 }
 
-/** A fake kernel: applies ops to two maps, and checks after every op that no service entry points at a missing slot. */
+const MAPS: LbMap[] = ['services', 'backends', 'services6', 'backends6', 'maglev'];
+
+/**
+ * A fake kernel: applies ops to the maps, and checks after every op that no service entry points at
+ * a missing slot and no Maglev entry of a live service at a missing one.
+ */
 class Kernel {
-  readonly services = new Map<string, Uint8Array>();
-  readonly backends = new Map<string, Uint8Array>();
+  readonly maps = new Map<LbMap, Map<string, Uint8Array>>(MAPS.map((map) => [map, new Map()]));
   dangling = 0;
+  get services(): Map<string, Uint8Array> {
+    return this.maps.get('services')!;
+  }
+  get backends(): Map<string, Uint8Array> {
+    return this.maps.get('backends')!;
+  }
+  get size(): number {
+    return [...this.maps.values()].reduce((total, map) => total + map.size, 0);
+  }
   run(ops: MapOp[]): void {
     for (const op of ops) {
-      const map = op.map === 'services' ? this.services : this.backends;
+      const map = this.maps.get(op.map)!;
       const key = Buffer.from(op.key).toString('hex');
       if (op.op === 'update') map.set(key, op.value!);
       else map.delete(key);
@@ -37,25 +50,40 @@ class Kernel {
     }
   }
   check(): void {
-    for (const value of this.services.values()) {
-      const { serviceId, count } = lb4Service.decode(value);
-      for (let slot = 0; slot < count; slot++) {
-        if (!this.backends.has(Buffer.from(lb4BackendKey.encode({ serviceId, slot })).toString('hex'))) this.dangling++;
+    for (const [services, backends] of [['services', 'backends'], ['services6', 'backends6']] as const) {
+      for (const value of this.maps.get(services)!.values()) {
+        const { serviceId, count, maglevSize } = lbService.decode(value);
+        for (let slot = 0; slot < count; slot++) {
+          if (!this.maps.get(backends)!.has(Buffer.from(lb4BackendKey.encode({ serviceId, slot })).toString('hex'))) this.dangling++;
+        }
+        for (let entry = 0; entry < maglevSize; entry += 97) {
+          const held = this.maps.get('maglev')!.get(Buffer.from(lb4BackendKey.encode({ serviceId, slot: entry })).toString('hex'));
+          if (!held || maglevSlot.decode(held) >= count) this.dangling++;
+        }
       }
     }
   }
   contents(): MapContents {
     const decode = (map: Map<string, Uint8Array>) => [...map].map(([key, value]) => [Buffer.from(key, 'hex'), value] as [Uint8Array, Uint8Array]);
-    return { services: decode(this.services), backends: decode(this.backends) };
+    return Object.fromEntries(MAPS.map((map) => [map, decode(this.maps.get(map)!)])) as MapContents;
   }
-  backendsOf(vip: string): string[] {
-    const value = this.services.get(Buffer.from(lb4ServiceKey.encode({ address: vip, port: 80, protocol: 'TCP' })).toString('hex'));
+  backendsOf(vip: string, port = 80): string[] {
+    const six = vip.includes(':');
+    const value = this.maps.get(six ? 'services6' : 'services')!.get(Buffer.from((six ? lb6ServiceKey : lb4ServiceKey).encode({ address: vip, port, protocol: 'TCP' })).toString('hex'));
     if (!value) return [];
-    const { serviceId, count } = lb4Service.decode(value);
+    const { serviceId, count } = lbService.decode(value);
     return Array.from({ length: count }, (_, slot) => {
-      const found = lb4Backend.decode(this.backends.get(Buffer.from(lb4BackendKey.encode({ serviceId, slot })).toString('hex'))!);
+      const found = (six ? lb6Backend : lb4Backend).decode(this.maps.get(six ? 'backends6' : 'backends')!.get(Buffer.from(lb4BackendKey.encode({ serviceId, slot })).toString('hex'))!);
       return `${found.address}:${found.port}`;
     });
+  }
+  /** Maglev: the backend each table entry leads to. */
+  maglevOf(vip: string): string[] {
+    const value = this.services.get(Buffer.from(lb4ServiceKey.encode({ address: vip, port: 80, protocol: 'TCP' })).toString('hex'));
+    if (!value) return [];
+    const { serviceId, maglevSize } = lbService.decode(value);
+    const slots = this.backendsOf(vip);
+    return Array.from({ length: maglevSize }, (_, entry) => slots[maglevSlot.decode(this.maps.get('maglev')!.get(Buffer.from(lb4BackendKey.encode({ serviceId, slot: entry })).toString('hex'))!)]!);
   }
 }
 
@@ -120,24 +148,68 @@ test('no backend: the entry stays with count 0 (connect fails); l7Proxy leads to
   const table = new LbTable();
   const kernel = new Kernel();
   kernel.run(table.apply([{ key: 'a', service: service('a', '127.100.0.1', []) }, { key: 'b', service: service('b', '127.100.0.2', [backend('10.0.0.1')], { l7Proxy: { port: 15001 } }) }]));
-  const entries = [...kernel.services.values()].map((value) => lb4Service.decode(value)).sort((x, y) => x.serviceId - y.serviceId);
+  const entries = [...kernel.services.values()].map((value) => lbService.decode(value)).sort((x, y) => x.serviceId - y.serviceId);
+  const none = { algorithm: 'random', affinityTimeout: 0, maglevSize: 0 };
   assert.deepEqual(entries, [
-    { serviceId: 1, count: 0, flags: 0, proxyPort: 0 },
-    { serviceId: 2, count: 0, flags: 1, proxyPort: 15001 },
+    { serviceId: 1, count: 0, flags: 0, proxyPort: 0, ...none },
+    { serviceId: 2, count: 0, flags: 1, proxyPort: 15001, ...none },
   ]);
   assert.equal(kernel.backends.size, 0);
-  assert.deepEqual(table.dump()[1]!.frontends[0], { frontend: '127.100.0.2:80/TCP', serviceId: 2, l7ProxyPort: 15001, backends: [] });
+  assert.deepEqual(table.dump()[1]!.frontends[0], { frontend: '127.100.0.2:80/TCP', serviceId: 2, algorithm: 'random', l7ProxyPort: 15001, backends: [] });
 });
 
-test('backends serve only the frontend with their port name and protocol; IPv6 is left out', () => {
+test('backends serve only the frontend with their port name, protocol and address family', () => {
   const table = new LbTable();
-  const svc = service('a', '127.100.0.1', [backend('10.0.0.1'), backend('10.0.0.2', 9090, { portName: 'metrics' }), backend('fd00::1')]);
-  svc.frontends.push({ address: '127.100.0.1', port: 9090, protocol: 'TCP', portName: 'metrics', scope: 'ClusterIP' }, { address: 'fd00::10', port: 80, protocol: 'TCP', portName: 'http', scope: 'ClusterIP' });
-  table.apply([{ key: 'a', service: svc }]);
+  const kernel = new Kernel();
+  const svc = service('a', '127.100.0.1', [backend('10.0.0.1'), backend('10.0.0.2', 9090, { portName: 'metrics' }), backend('fd00:0:0::0001')]);
+  svc.frontends.push({ address: '127.100.0.1', port: 9090, protocol: 'TCP', portName: 'metrics', scope: 'ClusterIP' }, { address: 'FD00::10', port: 80, protocol: 'TCP', portName: 'http', scope: 'ClusterIP' });
+  const ops = table.apply([{ key: 'a', service: svc }]);
   assert.deepEqual(table.dump()[0]!.frontends.map((f) => [f.frontend, f.backends]), [
     ['127.100.0.1:80/TCP', ['10.0.0.1:8080']],
     ['127.100.0.1:9090/TCP', ['10.0.0.2:9090']],
+    ['fd00::10:80/TCP', ['fd00::1:8080']],
   ]);
+  assert.deepEqual(ops.map((op) => `${op.op} ${op.map}`), ['update backends', 'update backends', 'update backends6', 'update services', 'update services', 'update services6']);
+  kernel.run(ops);
+  assert.deepEqual(kernel.backendsOf('fd00::10'), ['fd00::1:8080']);
+  kernel.run(table.apply([{ key: 'a' }]));
+  assert.equal(kernel.size, 0);
+  assert.equal(kernel.dangling, 0);
+});
+
+test('Maglev: the table is written before the service entry, shares entries evenly, and one backend less remaps only its own', () => {
+  const table = new LbTable(new ServiceIds(), { maglevTableSize: 1021 });
+  const kernel = new Kernel();
+  const five = ['10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.4', '10.0.0.5'].map((address) => backend(address));
+  const ops = table.apply([{ key: 'a', service: service('a', '127.100.0.1', five, { algorithm: 'maglev' }) }]);
+  assert.equal(ops.filter((op) => op.map === 'maglev').length, 1021);
+  assert.equal(ops.at(-1)!.map, 'services', 'the service entry comes last');
+  kernel.run(ops);
+  const before = kernel.maglevOf('127.100.0.1');
+  const shares = five.map((b) => before.filter((entry) => entry === `${b.address}:8080`).length);
+  assert.ok(shares.every((share) => Math.abs(share - 1021 / 5) < 1021 * 0.02), `even shares: ${shares}`);
+
+  const four = table.apply([{ key: 'a', service: service('a', '127.100.0.1', five.slice(0, 4), { algorithm: 'maglev' }) }]);
+  kernel.run(four);
+  const after = kernel.maglevOf('127.100.0.1');
+  const moved = before.filter((entry, index) => entry !== after[index]);
+  assert.equal(moved.filter((entry) => entry === '10.0.0.5:8080').length, shares[4], 'every entry of the removed backend moved');
+  assert.ok(moved.length < (1021 / 5) * 1.3, `about 1/5 of the table moved: ${moved.length}`);
+  assert.ok(four.length < 1021 / 2, `a change rewrites part of the table, not all of it (${four.length} writes)`);
+  assert.equal(kernel.dangling, 0);
+
+  kernel.run(table.apply([{ key: 'a', service: service('a', '127.100.0.1', five.slice(0, 4)) }]));
+  assert.equal(kernel.maps.get('maglev')!.size, 0, 'back to random: the table goes');
+  assert.equal(kernel.dangling, 0);
+});
+
+test('affinity and Maglev table size come from the service and the table options', () => {
+  const table = new LbTable(new ServiceIds(), { maglevTableSize: 251 });
+  const kernel = new Kernel();
+  kernel.run(table.apply([{ key: 'a', service: service('a', '127.100.0.1', [backend('10.0.0.1')], { algorithm: 'maglev', affinity: { timeoutSeconds: 30 } }) }]));
+  const [value] = [...kernel.services.values()].map((bytes) => lbService.decode(bytes));
+  assert.deepEqual({ ...value, serviceId: 0 }, { serviceId: 0, count: 1, flags: 0, algorithm: 'maglev', proxyPort: 0, affinityTimeout: 30, maglevSize: 251 });
+  assert.throws(() => new LbTable(new ServiceIds(), { maglevTableSize: 250 }).apply([{ key: 'a', service: service('a', '127.100.0.1', [backend('10.0.0.1')], { algorithm: 'maglev' }) }]), /not a prime/);
 });
 
 test('ids are stable, survive persistence, and a freed id is not reused within the same plan', () => {
@@ -162,6 +234,7 @@ test('reconcile adopts what the kernel holds: identical entries are not rewritte
   const ops = restarted.reconcile(kernel.contents(), [['web', web]]);
   assert.deepEqual(ops.map((op) => `${op.op} ${op.map}`), ['delete services', 'delete backends']);
   kernel.run(ops);
+  assert.deepEqual(new LbTable().reconcile(kernel.contents(), [['web', web]]), [], 'a second adoption finds nothing to do');
   assert.deepEqual(kernel.backendsOf('127.100.0.1'), ['10.0.0.1:8080', '10.0.0.2:8080']);
   assert.equal(restarted.ids.get('127.100.0.1:80/TCP'), first.ids.get('127.100.0.1:80/TCP'));
   assert.equal(restarted.serviceCount, 1);

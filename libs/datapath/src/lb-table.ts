@@ -3,16 +3,31 @@
  * operations that move the kernel to a new set of services. A change costs O(change): only the
  * entries of the services that changed are compared and written, never the whole table.
  *
- * Order within a plan: backend slots are written before the service entries that point at them;
- * service entries are removed (or shrunk) before the slots they pointed at. Ids released by a plan
+ * Order within a plan: backend slots, then Maglev entries, are written before the service entries
+ * that point at them; service entries are removed (or shrunk) before the entries they pointed at. Ids released by a plan
  * are free only after it, so no new frontend reuses an id an old entry still points at.
  */
 import type { LbService } from '@tendril/contract';
-import { compileService, serviceValue, type CompiledFrontend } from './compile.js';
-import { lb4Backend, lb4BackendKey, lb4Service, lb4ServiceKey, type Lb4Backend, type Lb4ServiceKey } from './maps.js';
+import { backendName, compileService, serviceValue, type CompileOptions, type CompiledFrontend, type Family } from './compile.js';
+import { maglevTable } from './maglev.js';
+import {
+  lb4Backend,
+  lb4BackendKey,
+  lb4ServiceKey,
+  lb6Backend,
+  lb6ServiceKey,
+  lbService,
+  maglevSlot,
+  type Algorithm,
+  type Lb4Backend,
+  type Lb4ServiceKey,
+} from './maps.js';
 import { ServiceIds, frontendId } from './service-ids.js';
 
-export type LbMap = 'services' | 'backends';
+/** The maps the agent writes (keys of MAP_NAMES). */
+export type LbMap = 'services' | 'backends' | 'services6' | 'backends6' | 'maglev';
+const WRITE_ORDER: LbMap[] = ['backends', 'backends6', 'maglev', 'services', 'services6'];
+const REMOVE_ORDER: LbMap[] = ['services', 'services6', 'maglev', 'backends', 'backends6'];
 
 export interface MapOp {
   map: LbMap;
@@ -23,19 +38,22 @@ export interface MapOp {
   describe: string;
 }
 
-/** Raw contents of the two maps the agent writes, as read back from the kernel. */
-export interface MapContents {
-  services: [key: Uint8Array, value: Uint8Array][];
-  backends: [key: Uint8Array, value: Uint8Array][];
-}
+/** Raw contents of the maps the agent writes, as read back from the kernel. */
+export type MapContents = Record<LbMap, [key: Uint8Array, value: Uint8Array][]>;
 
 export interface ProgrammedFrontend {
   key: Lb4ServiceKey;
+  family: Family;
   serviceId: number;
   count: number;
   flags: number;
   proxyPort: number;
+  algorithm: Algorithm;
+  affinityTimeout: number;
+  maglevSize: number;
   slots: Lb4Backend[];
+  /** Maglev: table entry -> slot. */
+  maglev?: number[];
 }
 
 export interface LbChange {
@@ -47,7 +65,7 @@ export interface LbChange {
 
 export interface ServiceDump {
   key: string;
-  frontends: { frontend: string; serviceId: number; l7ProxyPort?: number; backends: string[] }[];
+  frontends: { frontend: string; serviceId: number; algorithm: Algorithm; affinityTimeout?: number; l7ProxyPort?: number; backends: string[] }[];
 }
 
 type Entries = Map<string, { map: LbMap; key: Uint8Array; value: Uint8Array; describe: string }>;
@@ -56,15 +74,19 @@ const hex = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, b
 
 function entriesOf(frontends: Iterable<ProgrammedFrontend>): Entries {
   const out: Entries = new Map();
+  const put = (map: LbMap, key: Uint8Array, value: Uint8Array, describe: string) => out.set(`${map}:${hex(key)}`, { map, key, value, describe });
   for (const frontend of frontends) {
     const name = frontendId(frontend.key);
+    const backendCodec = frontend.family === 4 ? lb4Backend : lb6Backend;
     frontend.slots.forEach((backend, slot) => {
-      const key = lb4BackendKey.encode({ serviceId: frontend.serviceId, slot });
-      out.set(`b:${hex(key)}`, { map: 'backends', key, value: lb4Backend.encode(backend), describe: `${name} slot ${slot} -> ${backend.address}:${backend.port}` });
+      put(frontend.family === 4 ? 'backends' : 'backends6', lb4BackendKey.encode({ serviceId: frontend.serviceId, slot }), backendCodec.encode(backend), `${name} slot ${slot} -> ${backendName(backend)}`);
     });
-    const key = lb4ServiceKey.encode(frontend.key);
-    const value = lb4Service.encode({ serviceId: frontend.serviceId, count: frontend.count, flags: frontend.flags, proxyPort: frontend.proxyPort });
-    out.set(`s:${hex(key)}`, { map: 'services', key, value, describe: `${name} id ${frontend.serviceId} count ${frontend.count}` });
+    frontend.maglev?.forEach((slot, index) => {
+      put('maglev', lb4BackendKey.encode({ serviceId: frontend.serviceId, slot: index }), maglevSlot.encode(slot), `${name} maglev ${index} -> slot ${slot}`);
+    });
+    const key = (frontend.family === 4 ? lb4ServiceKey : lb6ServiceKey).encode(frontend.key);
+    const value = lbService.encode(serviceValue(frontend, frontend.serviceId));
+    put(frontend.family === 4 ? 'services' : 'services6', key, value, `${name} id ${frontend.serviceId} count ${frontend.count} ${frontend.algorithm}`);
   }
   return out;
 }
@@ -74,18 +96,18 @@ const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.e
 /** The ordered operations turning `from` into `to`. */
 function diff(from: Entries, to: Entries): MapOp[] {
   const writes = (map: LbMap): MapOp[] =>
-    [...to.values()]
-      .filter((entry) => entry.map === map)
-      .filter((entry) => {
-        const held = from.get(`${map === 'services' ? 's' : 'b'}:${hex(entry.key)}`);
+    [...to]
+      .filter(([, entry]) => entry.map === map)
+      .filter(([id, entry]) => {
+        const held = from.get(id);
         return !held || !sameBytes(held.value, entry.value);
       })
-      .map((entry) => ({ map, op: 'update' as const, key: entry.key, value: entry.value, describe: entry.describe }));
+      .map(([, entry]) => ({ map, op: 'update' as const, key: entry.key, value: entry.value, describe: entry.describe }));
   const removals = (map: LbMap): MapOp[] =>
     [...from]
       .filter(([id, entry]) => entry.map === map && !to.has(id))
       .map(([, entry]) => ({ map, op: 'delete' as const, key: entry.key, describe: entry.describe }));
-  return [...writes('backends'), ...writes('services'), ...removals('services'), ...removals('backends')];
+  return [...WRITE_ORDER.flatMap(writes), ...REMOVE_ORDER.flatMap(removals)];
 }
 
 /**
@@ -118,7 +140,10 @@ export class LbTable {
   /** frontend id -> KV key that owns it (the last writer, when two services claim one VIP). */
   private readonly owners = new Map<string, string>();
 
-  constructor(readonly ids: ServiceIds = new ServiceIds()) {}
+  constructor(
+    readonly ids: ServiceIds = new ServiceIds(),
+    private readonly options: CompileOptions = {},
+  ) {}
 
   /** Plans a batch of changes and takes the result as programmed (apply the ops, or reconcile after a failure). */
   apply(changes: LbChange[]): MapOp[] {
@@ -133,7 +158,7 @@ export class LbTable {
       }
       this.programmed.delete(change.key);
       const next = new Map<string, ProgrammedFrontend>();
-      for (const compiled of change.service ? compileService(change.service) : []) {
+      for (const compiled of change.service ? compileService(change.service, this.options) : []) {
         const id = frontendId(compiled.key);
         const rival = this.owners.get(id);
         if (rival !== undefined) {
@@ -163,14 +188,18 @@ export class LbTable {
   reconcile(actual: MapContents, services: [key: string, service: LbService][]): MapOp[] {
     const from: Entries = new Map();
     const adopted: [string, number][] = [];
-    for (const [key, value] of actual.services) {
-      const frontend = lb4ServiceKey.decode(key);
-      adopted.push([frontendId(frontend), lb4Service.decode(value).serviceId]);
-      from.set(`s:${hex(key)}`, { map: 'services', key, value, describe: `${frontendId(frontend)} (found)` });
+    for (const map of ['services', 'services6'] as const) {
+      for (const [key, value] of actual[map]) {
+        const frontend = (map === 'services' ? lb4ServiceKey : lb6ServiceKey).decode(key);
+        adopted.push([frontendId(frontend), lbService.decode(value).serviceId]);
+        from.set(`${map}:${hex(key)}`, { map, key, value, describe: `${frontendId(frontend)} (found)` });
+      }
     }
-    for (const [key, value] of actual.backends) {
-      const slot = lb4BackendKey.decode(key);
-      from.set(`b:${hex(key)}`, { map: 'backends', key, value, describe: `id ${slot.serviceId} slot ${slot.slot} (found)` });
+    for (const map of ['backends', 'backends6', 'maglev'] as const) {
+      for (const [key, value] of actual[map]) {
+        const slot = lb4BackendKey.decode(key);
+        from.set(`${map}:${hex(key)}`, { map, key, value, describe: `${map} id ${slot.serviceId} ${map === 'maglev' ? 'entry' : 'slot'} ${slot.slot} (found)` });
+      }
     }
     this.ids.adopt(adopted);
     this.programmed.clear();
@@ -204,10 +233,24 @@ export class LbTable {
         frontends: [...frontends.values()].map((frontend) => ({
           frontend: frontendId(frontend.key),
           serviceId: frontend.serviceId,
+          algorithm: frontend.algorithm,
+          ...(frontend.affinityTimeout ? { affinityTimeout: frontend.affinityTimeout } : {}),
           ...(frontend.proxyPort ? { l7ProxyPort: frontend.proxyPort } : {}),
           backends: frontend.slots.map((slot) => `${slot.address}:${slot.port}`),
         })),
       }));
+  }
+
+  /** Service id -> its frontend, owner and the backend (`address:port`) in each slot: names for the counters. */
+  slotNames(): Map<number, { frontend: string; owner?: string; slots: string[] }> {
+    const out = new Map<number, { frontend: string; owner?: string; slots: string[] }>();
+    for (const [owner, frontends] of this.programmed) {
+      for (const frontend of frontends.values()) {
+        const slots = frontend.slots.map((backend) => (backend.address.includes(':') ? `[${backend.address}]:${backend.port}` : `${backend.address}:${backend.port}`));
+        out.set(frontend.serviceId, { frontend: frontendId(frontend.key), owner, slots });
+      }
+    }
+    return out;
   }
 
   private *allFrontends(): Iterable<ProgrammedFrontend> {
@@ -216,8 +259,15 @@ export class LbTable {
 
   private program(compiled: CompiledFrontend, previous?: ProgrammedFrontend): ProgrammedFrontend {
     const serviceId = this.ids.allocate(frontendId(compiled.key));
-    const value = serviceValue(compiled, serviceId);
     const slots = previous ? keepSlots(previous.slots, compiled.slots) : compiled.slots;
-    return { key: compiled.key, serviceId, count: value.count, flags: value.flags, proxyPort: value.proxyPort, slots };
+    const { maglevWeights, ...rest } = compiled;
+    const programmed: ProgrammedFrontend = { ...rest, serviceId, slots };
+    if (maglevWeights) {
+      programmed.maglev = maglevTable(
+        slots.map((backend) => ({ name: backendName(backend), weight: maglevWeights.get(backendName(backend)) ?? 1 })),
+        compiled.maglevSize,
+      );
+    }
+    return programmed;
   }
 }

@@ -13,6 +13,7 @@ interface BtfType {
   name?: string;
   size?: number;
   type_id?: number;
+  nr_elems?: number;
   members?: { name: string; type_id: number; bits_offset: number }[];
 }
 
@@ -24,6 +25,7 @@ function btfTypes(): Map<number, BtfType> {
 function sizeOf(types: Map<number, BtfType>, id: number): number {
   const type = types.get(id)!;
   if (type.size !== undefined) return type.size;
+  if (type.kind === 'ARRAY') return type.nr_elems! * sizeOf(types, type.type_id!);
   return sizeOf(types, type.type_id!);
 }
 

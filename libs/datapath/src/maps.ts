@@ -6,11 +6,31 @@
  */
 
 export const MAP_NAMES = {
-  services: 'tendril_lb4_services_v1',
+  services: 'tendril_lb4_services_v2',
   backends: 'tendril_lb4_backends_v1',
   revnat: 'tendril_lb4_revnat_v1',
   flows: 'tendril_lb4_flows_v1',
+  services6: 'tendril_lb6_services_v1',
+  backends6: 'tendril_lb6_backends_v1',
+  revnat6: 'tendril_lb6_revnat_v1',
+  maglev: 'tendril_lb_maglev_v1',
+  affinity: 'tendril_lb_affinity_v1',
+  counters: 'tendril_lb_counters_v1',
 } as const;
+
+/** Maps of older layouts that an agent migrates from (then unpins). */
+export const LEGACY_MAP_NAMES = {
+  /** Value struct lb4_service; replaced by tendril_lb4_services_v2 (struct lb_service). */
+  servicesV1: 'tendril_lb4_services_v1',
+} as const;
+
+/** lb_service.algorithm */
+export const ALGORITHMS = { random: 0, maglev: 1 } as const;
+export type Algorithm = keyof typeof ALGORITHMS;
+
+/** lb_counter_key.slot for connections that reached no backend. */
+export const SLOT_REFUSED = 0xffffffff;
+export const SLOT_L7 = 0xfffffffe;
 
 export type Protocol = 'TCP' | 'UDP' | 'SCTP';
 const PROTOCOL_NUMBERS: Record<Protocol, number> = { TCP: 6, UDP: 17, SCTP: 132 };
@@ -53,6 +73,72 @@ function ipv4ToUint32(address: string): number {
 
 function uint32ToIpv4(value: number): string {
   return [value >>> 24, (value >>> 16) & 0xff, (value >>> 8) & 0xff, value & 0xff].join('.');
+}
+
+/** 16 bytes of an IPv6 address in any textual form ('::' compression, embedded IPv4). */
+export function ipv6ToBytes(address: string): Uint8Array {
+  const fail = () => new Error(`not an IPv6 address: ${address}`);
+  if (!address.includes(':')) throw fail();
+  const halves = address.split('::');
+  if (halves.length > 2) throw fail();
+  const words = (text: string): number[] => {
+    if (text === '') return [];
+    const out: number[] = [];
+    const parts = text.split(':');
+    parts.forEach((part, index) => {
+      if (index === parts.length - 1 && part.includes('.')) {
+        const v4 = ipv4ToUint32(part);
+        out.push(v4 >>> 16, v4 & 0xffff);
+      } else if (/^[0-9a-fA-F]{1,4}$/.test(part)) out.push(parseInt(part, 16));
+      else throw fail();
+    });
+    return out;
+  };
+  const head = words(halves[0]!);
+  const tail = halves.length === 2 ? words(halves[1]!) : [];
+  const missing = 8 - head.length - tail.length;
+  if (halves.length === 2 ? missing < 1 : missing !== 0) throw fail();
+  const all = [...head, ...new Array<number>(halves.length === 2 ? missing : 0).fill(0), ...tail];
+  const bytes = new Uint8Array(16);
+  all.forEach((word, index) => {
+    bytes[index * 2] = word >> 8;
+    bytes[index * 2 + 1] = word & 0xff;
+  });
+  return bytes;
+}
+
+/** The canonical text of 16 address bytes (RFC 5952: lower case, longest zero run as '::'). */
+export function bytesToIpv6(bytes: Uint8Array): string {
+  const words = Array.from({ length: 8 }, (_, index) => (bytes[index * 2]! << 8) | bytes[index * 2 + 1]!);
+  let bestStart = -1;
+  let bestLength = 1;
+  for (let start = 0; start < 8; ) {
+    if (words[start] !== 0) {
+      start++;
+      continue;
+    }
+    let end = start;
+    while (end < 8 && words[end] === 0) end++;
+    if (end - start > bestLength) [bestStart, bestLength] = [start, end - start];
+    start = end;
+  }
+  const hexWords = words.map((word) => word.toString(16));
+  if (bestStart < 0) return hexWords.join(':');
+  return `${hexWords.slice(0, bestStart).join(':')}::${hexWords.slice(bestStart + bestLength).join(':')}`;
+}
+
+export function isIpv6(address: string): boolean {
+  try {
+    ipv6ToBytes(address);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The canonical form of an IPv4 or IPv6 address (so '::0001' and '::1' name one frontend). */
+export function canonicalAddress(address: string): string {
+  return isIpv4(address) ? address : bytesToIpv6(ipv6ToBytes(address));
 }
 
 export function isIpv4(address: string): boolean {
@@ -99,7 +185,7 @@ export const lb4ServiceKey: StructCodec<Lb4ServiceKey> = {
   },
 };
 
-/** struct lb4_service: what a frontend leads to. */
+/** struct lb4_service: what a frontend led to in tendril_lb4_services_v1 (read only, to migrate). */
 export interface Lb4Service {
   serviceId: number;
   /** Backend slots 0..count-1. */
@@ -228,6 +314,209 @@ export const lb4Revnat: StructCodec<Lb4Revnat> = {
   },
 };
 
+/** struct lb_service: what a frontend leads to (tendril_lb4_services_v2, tendril_lb6_services_v1). */
+export interface LbServiceValue {
+  serviceId: number;
+  count: number;
+  flags: number;
+  algorithm: Algorithm;
+  proxyPort: number;
+  /** Seconds; 0: no affinity. */
+  affinityTimeout: number;
+  /** Entries of the service's Maglev table; 0 unless algorithm is maglev. */
+  maglevSize: number;
+}
+
+export const lbService: StructCodec<LbServiceValue> = {
+  struct: 'lb_service',
+  size: 20,
+  fields: {
+    service_id: { offset: 0, size: 4 },
+    count: { offset: 4, size: 2 },
+    flags: { offset: 6, size: 1 },
+    algorithm: { offset: 7, size: 1 },
+    proxy_port: { offset: 8, size: 2 },
+    pad: { offset: 10, size: 2 },
+    affinity_timeout: { offset: 12, size: 4 },
+    maglev_size: { offset: 16, size: 4 },
+  },
+  encode(value) {
+    const bytes = new Uint8Array(20);
+    const data = view(bytes, 20, this.struct);
+    data.setUint32(0, value.serviceId, HOST_LITTLE_ENDIAN);
+    data.setUint16(4, value.count, HOST_LITTLE_ENDIAN);
+    data.setUint8(6, value.flags);
+    data.setUint8(7, ALGORITHMS[value.algorithm]);
+    data.setUint16(8, value.proxyPort, false);
+    data.setUint32(12, value.affinityTimeout, HOST_LITTLE_ENDIAN);
+    data.setUint32(16, value.maglevSize, HOST_LITTLE_ENDIAN);
+    return bytes;
+  },
+  decode(bytes) {
+    const data = view(bytes, 20, this.struct);
+    const number = data.getUint8(7);
+    const algorithm = (Object.keys(ALGORITHMS) as Algorithm[]).find((name) => ALGORITHMS[name] === number);
+    if (!algorithm) throw new Error(`lb_service: unknown algorithm ${number}`);
+    return {
+      serviceId: data.getUint32(0, HOST_LITTLE_ENDIAN),
+      count: data.getUint16(4, HOST_LITTLE_ENDIAN),
+      flags: data.getUint8(6),
+      algorithm,
+      proxyPort: data.getUint16(8, false),
+      affinityTimeout: data.getUint32(12, HOST_LITTLE_ENDIAN),
+      maglevSize: data.getUint32(16, HOST_LITTLE_ENDIAN),
+    };
+  },
+};
+
+/** struct lb6_service_key: an IPv6 frontend. */
+export const lb6ServiceKey: StructCodec<Lb4ServiceKey> = {
+  struct: 'lb6_service_key',
+  size: 20,
+  fields: { address: { offset: 0, size: 16 }, port: { offset: 16, size: 2 }, protocol: { offset: 18, size: 1 }, pad: { offset: 19, size: 1 } },
+  encode(value) {
+    const bytes = new Uint8Array(20);
+    const data = view(bytes, 20, this.struct);
+    bytes.set(ipv6ToBytes(value.address), 0);
+    data.setUint16(16, value.port, false);
+    data.setUint8(18, protocolNumber(value.protocol));
+    return bytes;
+  },
+  decode(bytes) {
+    const data = view(bytes, 20, this.struct);
+    return { address: bytesToIpv6(bytes.subarray(0, 16)), port: data.getUint16(16, false), protocol: protocolName(data.getUint8(18)) };
+  },
+};
+
+/** struct lb6_backend: where an IPv6 slot sends the connection. */
+export const lb6Backend: StructCodec<Lb4Backend> = {
+  struct: 'lb6_backend',
+  size: 20,
+  fields: lb6ServiceKey.fields,
+  encode: (value) => lb6ServiceKey.encode(value),
+  decode: (bytes) => lb6ServiceKey.decode(bytes),
+};
+
+/** struct lb6_revnat_key: written by the programs only. */
+export const lb6RevnatKey: StructCodec<Lb4RevnatKey> = {
+  struct: 'lb6_revnat_key',
+  size: 32,
+  fields: {
+    cookie: { offset: 0, size: 8 },
+    address: { offset: 8, size: 16 },
+    port: { offset: 24, size: 2 },
+    pad: { offset: 26, size: 2 },
+    pad2: { offset: 28, size: 4 },
+  },
+  encode(value) {
+    const bytes = new Uint8Array(32);
+    const data = view(bytes, 32, this.struct);
+    data.setBigUint64(0, value.cookie, HOST_LITTLE_ENDIAN);
+    bytes.set(ipv6ToBytes(value.address), 8);
+    data.setUint16(24, value.port, false);
+    return bytes;
+  },
+  decode(bytes) {
+    const data = view(bytes, 32, this.struct);
+    return { cookie: data.getBigUint64(0, HOST_LITTLE_ENDIAN), address: bytesToIpv6(bytes.subarray(8, 24)), port: data.getUint16(24, false) };
+  },
+};
+
+/** struct lb6_revnat: the IPv6 VIP a socket dialled. */
+export const lb6Revnat: StructCodec<Lb4Revnat> = {
+  struct: 'lb6_revnat',
+  size: 24,
+  fields: { address: { offset: 0, size: 16 }, port: { offset: 16, size: 2 }, pad: { offset: 18, size: 2 }, service_id: { offset: 20, size: 4 } },
+  encode(value) {
+    const bytes = new Uint8Array(24);
+    const data = view(bytes, 24, this.struct);
+    bytes.set(ipv6ToBytes(value.address), 0);
+    data.setUint16(16, value.port, false);
+    data.setUint32(20, value.serviceId, HOST_LITTLE_ENDIAN);
+    return bytes;
+  },
+  decode(bytes) {
+    const data = view(bytes, 24, this.struct);
+    return { address: bytesToIpv6(bytes.subarray(0, 16)), port: data.getUint16(16, false), serviceId: data.getUint32(20, HOST_LITTLE_ENDIAN) };
+  },
+};
+
+/** struct lb_affinity_key: a client (bound source address or network namespace cookie) and service. */
+export interface LbAffinityKey {
+  client: bigint;
+  serviceId: number;
+}
+
+export const lbAffinityKey: StructCodec<LbAffinityKey> = {
+  struct: 'lb_affinity_key',
+  size: 16,
+  fields: { client: { offset: 0, size: 8 }, service_id: { offset: 8, size: 4 }, pad: { offset: 12, size: 4 } },
+  encode(value) {
+    const bytes = new Uint8Array(16);
+    const data = view(bytes, 16, this.struct);
+    data.setBigUint64(0, value.client, HOST_LITTLE_ENDIAN);
+    data.setUint32(8, value.serviceId, HOST_LITTLE_ENDIAN);
+    return bytes;
+  },
+  decode(bytes) {
+    const data = view(bytes, 16, this.struct);
+    return { client: data.getBigUint64(0, HOST_LITTLE_ENDIAN), serviceId: data.getUint32(8, HOST_LITTLE_ENDIAN) };
+  },
+};
+
+/** struct lb_affinity: the slot a client was given, and when it last used it. */
+export interface LbAffinity {
+  lastUsedNs: bigint;
+  slot: number;
+  backendHash: number;
+}
+
+export const lbAffinity: StructCodec<LbAffinity> = {
+  struct: 'lb_affinity',
+  size: 16,
+  fields: { last_used_ns: { offset: 0, size: 8 }, slot: { offset: 8, size: 4 }, backend_hash: { offset: 12, size: 4 } },
+  encode(value) {
+    const bytes = new Uint8Array(16);
+    const data = view(bytes, 16, this.struct);
+    data.setBigUint64(0, value.lastUsedNs, HOST_LITTLE_ENDIAN);
+    data.setUint32(8, value.slot, HOST_LITTLE_ENDIAN);
+    data.setUint32(12, value.backendHash, HOST_LITTLE_ENDIAN);
+    return bytes;
+  },
+  decode(bytes) {
+    const data = view(bytes, 16, this.struct);
+    return { lastUsedNs: data.getBigUint64(0, HOST_LITTLE_ENDIAN), slot: data.getUint32(8, HOST_LITTLE_ENDIAN), backendHash: data.getUint32(12, HOST_LITTLE_ENDIAN) };
+  },
+};
+
+/** struct lb_counter: one CPU's count of connections for a (service id, slot). */
+export const lbCounter: StructCodec<{ connections: bigint }> = {
+  struct: 'lb_counter',
+  size: 8,
+  fields: { connections: { offset: 0, size: 8 } },
+  encode(value) {
+    const bytes = new Uint8Array(8);
+    view(bytes, 8, this.struct).setBigUint64(0, value.connections, HOST_LITTLE_ENDIAN);
+    return bytes;
+  },
+  decode(bytes) {
+    return { connections: view(bytes, 8, this.struct).getBigUint64(0, HOST_LITTLE_ENDIAN) };
+  },
+};
+
+/** A Maglev table entry's value (a backend slot), a plain __u32 in host order. */
+export const maglevSlot = {
+  size: 4,
+  encode(slot: number): Uint8Array {
+    const bytes = new Uint8Array(4);
+    new DataView(bytes.buffer).setUint32(0, slot, HOST_LITTLE_ENDIAN);
+    return bytes;
+  },
+  decode(bytes: Uint8Array): number {
+    return view(bytes, 4, 'maglev slot').getUint32(0, HOST_LITTLE_ENDIAN);
+  },
+};
+
 export const FLOW_VERDICTS = ['translated', 'no-backend', 'l7-redirect'] as const;
 export type FlowVerdict = (typeof FLOW_VERDICTS)[number];
 
@@ -281,4 +570,20 @@ export const lb4FlowEvent: StructCodec<Lb4FlowEvent> = {
 };
 
 /** Every codec, for the layout test. */
-export const STRUCT_CODECS: readonly StructCodec<never>[] = [lb4ServiceKey, lb4Service, lb4BackendKey, lb4Backend, lb4RevnatKey, lb4Revnat, lb4FlowEvent] as StructCodec<never>[];
+export const STRUCT_CODECS: readonly StructCodec<never>[] = [
+  lb4ServiceKey,
+  lb4Service,
+  lbService,
+  lb4BackendKey,
+  lb4Backend,
+  lb4RevnatKey,
+  lb4Revnat,
+  lb4FlowEvent,
+  lb6ServiceKey,
+  lb6Backend,
+  lb6RevnatKey,
+  lb6Revnat,
+  lbAffinityKey,
+  lbAffinity,
+  lbCounter,
+] as StructCodec<never>[];

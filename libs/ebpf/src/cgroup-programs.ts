@@ -25,6 +25,11 @@ export interface InstallOptions {
   pinRoot: string;
   /** cgroup v2 directory the programs apply to (and to every cgroup below it). */
   cgroupPath: string;
+  /**
+   * Called once the maps are pinned (new ones created, existing ones adopted) and before any program
+   * is attached: the moment to fill a newly created map, so the programs never run against it empty.
+   */
+  beforeAttach?: () => void;
 }
 
 const PROGRAM_PREFIX = 'prog_';
@@ -43,6 +48,7 @@ export function installPrograms(options: InstallOptions): AttachedProgram[] {
   const programs = native.loadObject(objectPath, pinRoot);
   const attached: AttachedProgram[] = [];
   try {
+    options.beforeAttach?.();
     for (const program of programs) {
       const pinPath = join(pinRoot, `${PROGRAM_PREFIX}${program.attachType}_${program.name}`);
       const previous = openPinned(pinPath);

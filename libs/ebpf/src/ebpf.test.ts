@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { PinnedMap, UPDATE_NO_EXIST, cgroupProgramIds, installPrograms, mountBpffs, programsAttached, uninstallPrograms } from './index.js';
 
@@ -27,23 +27,32 @@ test('installs the programs on a cgroup with maps pinned by name, and a second i
   const dir = scratch();
   t.after(() => dir.dispose());
   const first = installPrograms({ objectPath: object, ...dir });
-  assert.deepEqual(first.map((p) => p.section).sort(), ['cgroup/connect4', 'cgroup/getpeername4', 'cgroup/recvmsg4', 'cgroup/sendmsg4']);
+  assert.deepEqual(first.map((p) => p.section).sort(), [
+    'cgroup/connect4',
+    'cgroup/connect6',
+    'cgroup/getpeername4',
+    'cgroup/getpeername6',
+    'cgroup/recvmsg4',
+    'cgroup/recvmsg6',
+    'cgroup/sendmsg4',
+    'cgroup/sendmsg6',
+  ]);
   assert.ok(first.every((p) => !p.replaced));
   assert.ok(programsAttached(dir.cgroupPath, first));
   const pins = readdirSync(dir.pinRoot);
-  for (const map of ['tendril_lb4_services_v1', 'tendril_lb4_backends_v1', 'tendril_lb4_revnat_v1']) assert.ok(pins.includes(map), `${map} pinned`);
+  for (const map of ['tendril_lb4_services_v2', 'tendril_lb4_backends_v1', 'tendril_lb4_revnat_v1', 'tendril_lb6_services_v1', 'tendril_lb_counters_v1']) assert.ok(pins.includes(map), `${map} pinned`);
 
-  const services = PinnedMap.open(`${dir.pinRoot}/tendril_lb4_services_v1`);
+  const services = PinnedMap.open(`${dir.pinRoot}/tendril_lb4_services_v2`);
   t.after(() => services.close());
   const key = Buffer.from([127, 100, 0, 1, 0, 80, 6, 0]);
-  services.update(key, Buffer.alloc(12, 1));
+  services.update(key, Buffer.alloc(20, 1));
 
   const second = installPrograms({ objectPath: object, ...dir });
   assert.ok(second.every((p) => p.replaced), 'old programs swapped out with BPF_F_REPLACE');
   for (const program of second) assert.deepEqual(cgroupProgramIds(dir.cgroupPath, program.attachType), [program.id]);
-  assert.deepEqual(services.lookup(key), Buffer.alloc(12, 1), 'the reloaded object reused the pinned map and its contents');
+  assert.deepEqual(services.lookup(key), Buffer.alloc(20, 1), 'the reloaded object reused the pinned map and its contents');
 
-  assert.equal(uninstallPrograms(dir.pinRoot, dir.cgroupPath).length, 4);
+  assert.equal(uninstallPrograms(dir.pinRoot, dir.cgroupPath).length, 8);
   for (const program of second) assert.deepEqual(cgroupProgramIds(dir.cgroupPath, program.attachType), []);
 });
 
@@ -66,6 +75,43 @@ test('pinned map access: lookup, update flags, delete, keys', (t) => {
   assert.equal(backends.entries().length, 2);
   assert.throws(() => backends.lookup(Buffer.alloc(3)), /key is 3 bytes, map wants 8/);
 });
+
+test('per-CPU maps read one value per possible CPU; beforeAttach runs with the maps pinned and nothing attached', (t) => {
+  const dir = scratch();
+  t.after(() => dir.dispose());
+  let seen: string[] = [];
+  installPrograms({
+    objectPath: object,
+    ...dir,
+    beforeAttach: () => {
+      seen = readdirSync(dir.pinRoot);
+      assert.deepEqual(cgroupProgramIds(dir.cgroupPath, 11), [], 'connect4 not attached yet');
+    },
+  });
+  assert.ok(seen.includes('tendril_lb_counters_v1'));
+  const counters = PinnedMap.open(`${dir.pinRoot}/tendril_lb_counters_v1`);
+  t.after(() => counters.close());
+  assert.ok(counters.perCpu);
+  const key = Buffer.from([1, 0, 0, 0, 2, 0, 0, 0]);
+  const cpus = possibleCpus();
+  const five = Buffer.alloc(8 * cpus);
+  for (let cpu = 0; cpu < cpus; cpu++) five.writeBigUInt64LE(5n, cpu * 8);
+  counters.update(key, five);
+  const values = counters.perCpuValues(key)!;
+  assert.equal(values.length, cpus);
+  assert.deepEqual(values.map((value) => value.readBigUInt64LE(0)), values.map(() => 5n));
+  assert.equal(counters.perCpuEntries().length, 1);
+});
+
+function possibleCpus(): number {
+  return readFileSync('/sys/devices/system/cpu/possible', 'utf8')
+    .trim()
+    .split(',')
+    .reduce((sum, range) => {
+      const [first, last] = range.split('-').map(Number);
+      return sum + (last === undefined ? 1 : last - first! + 1);
+    }, 0);
+}
 
 test('a missing object file is reported with how to build it', () => {
   assert.throws(() => installPrograms({ objectPath: '/nonexistent.o', pinRoot: '/sys/fs/bpf/x', cgroupPath: '/sys/fs/cgroup/unified' }), /npx nx run bpf:build/);

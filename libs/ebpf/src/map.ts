@@ -1,6 +1,23 @@
 /** A pinned BPF map opened by path: Buffers in, Buffers out. */
+import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { native } from './native.js';
+
+/** BPF_MAP_TYPE_PERCPU_HASH, _PERCPU_ARRAY, _LRU_PERCPU_HASH: a value per possible CPU. */
+const PER_CPU_TYPES = new Set([5, 6, 10]);
+
+let possibleCpus: number | undefined;
+/** What the kernel sizes per-CPU values by: /sys/devices/system/cpu/possible ("0-7", "0,2-3"). */
+function countPossibleCpus(): number {
+  if (possibleCpus === undefined) {
+    const text = readFileSync('/sys/devices/system/cpu/possible', 'utf8').trim();
+    possibleCpus = text.split(',').reduce((total, range) => {
+      const [first, last] = range.split('-').map(Number);
+      return total + (last === undefined ? 1 : last - first! + 1);
+    }, 0);
+  }
+  return possibleCpus;
+}
 
 export const UPDATE_ANY = 0;
 export const UPDATE_NO_EXIST = 1;
@@ -17,6 +34,8 @@ export class PinnedMap {
     readonly keySize: number,
     readonly valueSize: number,
     readonly maxEntries: number,
+    /** Per-CPU map: lookups return one value per possible CPU. */
+    readonly perCpu: boolean,
   ) {}
 
   static open(path: string): PinnedMap {
@@ -26,17 +45,40 @@ export class PinnedMap {
       native.closeFd(fd);
       throw new Error(`${path}: not a BPF map`);
     }
-    return new PinnedMap(path, fd, basename(path), info.keySize!, info.valueSize!, info.maxEntries!);
+    return new PinnedMap(path, fd, basename(path), info.keySize!, info.valueSize!, info.maxEntries!, PER_CPU_TYPES.has(info.type));
   }
 
+  /** For a per-CPU map, every CPU's value concatenated (each padded to 8 bytes): see perCpuValues(). */
   lookup(key: Uint8Array): Buffer | undefined {
     this.checkKey(key);
-    return native.mapLookup(this.fd, key, this.valueSize) ?? undefined;
+    return native.mapLookup(this.fd, key, this.readSize) ?? undefined;
   }
 
+  /** A per-CPU map's value on each possible CPU. */
+  perCpuValues(key: Uint8Array): Buffer[] | undefined {
+    const all = this.lookup(key);
+    return all && this.splitPerCpu(all);
+  }
+
+  /** Every entry of a per-CPU map, with its value on each possible CPU. */
+  perCpuEntries(): [Buffer, Buffer[]][] {
+    return this.entries().map(([key, value]) => [key, this.splitPerCpu(value)]);
+  }
+
+  private get readSize(): number {
+    return this.perCpu ? Math.ceil(this.valueSize / 8) * 8 * countPossibleCpus() : this.valueSize;
+  }
+
+  private splitPerCpu(all: Buffer): Buffer[] {
+    if (!this.perCpu) throw new Error(`${this.name}: not a per-CPU map`);
+    const stride = Math.ceil(this.valueSize / 8) * 8;
+    return Array.from({ length: all.length / stride }, (_, cpu) => all.subarray(cpu * stride, cpu * stride + this.valueSize));
+  }
+
+  /** For a per-CPU map, a value for every possible CPU, each padded to 8 bytes. */
   update(key: Uint8Array, value: Uint8Array, flags = UPDATE_ANY): void {
     this.checkKey(key);
-    if (value.length !== this.valueSize) throw new Error(`${this.name}: value is ${value.length} bytes, map wants ${this.valueSize}`);
+    if (value.length !== this.readSize) throw new Error(`${this.name}: value is ${value.length} bytes, map wants ${this.readSize}`);
     native.mapUpdate(this.fd, key, value, flags);
   }
 
@@ -55,7 +97,7 @@ export class PinnedMap {
   entries(): [Buffer, Buffer][] {
     const out: [Buffer, Buffer][] = [];
     for (const key of this.keys()) {
-      const value = native.mapLookup(this.fd, key, this.valueSize);
+      const value = native.mapLookup(this.fd, key, this.readSize);
       if (value) out.push([key, value]);
     }
     return out;

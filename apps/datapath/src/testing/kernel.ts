@@ -67,7 +67,7 @@ export async function tcpBackend(host: string): Promise<Backend> {
 /** A UDP server that echoes its own host:port back to the sender. */
 export async function udpBackend(host: string): Promise<Backend> {
   const peers: string[] = [];
-  const socket = createSocket('udp4');
+  const socket = createSocket(host.includes(':') ? 'udp6' : 'udp4');
   await new Promise<void>((resolve) => socket.bind(0, host, resolve));
   const port = socket.address().port;
   socket.on('message', (_message, remote) => {
@@ -86,33 +86,38 @@ export interface ClientResult {
 }
 
 const CLIENT = `
-const [proto, host, port, count] = process.argv.slice(1);
+const [proto, host, port, count, locals] = process.argv.slice(1);
 const net = require('node:net'), dgram = require('node:dgram');
-const one = () => new Promise((resolve) => {
+const one = (localAddress) => new Promise((resolve) => {
   if (proto === 'udp') {
-    const s = dgram.createSocket('udp4');
+    const s = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
     const timer = setTimeout(() => { s.close(); resolve({ error: 'timeout' }); }, 2000);
     s.on('error', (e) => { clearTimeout(timer); s.close(); resolve({ error: e.code }); });
     s.on('message', (m, r) => { clearTimeout(timer); s.close(); resolve({ reply: m.toString(), peer: r.address + ':' + r.port }); });
     s.send('hi', Number(port), host);
     return;
   }
-  const s = net.connect({ host, port: Number(port) });
+  const s = net.connect({ host, port: Number(port), ...(localAddress ? { localAddress } : {}) });
   let data = '', peer;
   s.on('connect', () => { peer = s.remoteAddress + ':' + s.remotePort; });
   s.on('data', (d) => { data += d; });
   s.on('error', (e) => resolve({ error: e.code }));
   s.on('close', (hadError) => { if (!hadError) resolve({ reply: data, peer }); });
 });
-(async () => { const out = []; for (let i = 0; i < Number(count); i++) out.push(await one()); console.log(JSON.stringify(out)); })();
+(async () => {
+  const out = [];
+  for (const local of locals ? locals.split(',') : [undefined]) for (let i = 0; i < Number(count); i++) out.push(await one(local));
+  console.log(JSON.stringify(out));
+})();
 `;
 
 /**
  * Runs `count` connections (or datagrams) to host:port from a child process; with cgroupPath the
- * child first moves itself into that cgroup, so the programs attached there see its sockets.
+ * child first moves itself into that cgroup, so the programs attached there see its sockets. With
+ * localAddresses (TCP), `count` connections from each of those source addresses in turn.
  */
-export function runClient(options: { host: string; port: number; count?: number; udp?: boolean; cgroupPath?: string }): Promise<ClientResult[]> {
-  const args = [options.udp ? 'udp' : 'tcp', options.host, String(options.port), String(options.count ?? 1)];
+export function runClient(options: { host: string; port: number; count?: number; udp?: boolean; cgroupPath?: string; localAddresses?: string[] }): Promise<ClientResult[]> {
+  const args = [options.udp ? 'udp' : 'tcp', options.host, String(options.port), String(options.count ?? 1), (options.localAddresses ?? []).join(',')];
   const node = JSON.stringify(process.execPath);
   const command = options.cgroupPath
     ? `echo $$ > ${options.cgroupPath}/cgroup.procs && exec ${node} -e "$0" "$@"`

@@ -1,0 +1,123 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { LbBackend, LbService } from '@tendril/contract';
+import { LbProgrammer } from './lb-programmer.js';
+import { runClient, scratch, tcpBackend, udpBackend, type Backend } from './testing/kernel.js';
+
+const quiet = { log: () => undefined, warn: (message: string) => console.warn(message), error: (message: string) => console.error(message) };
+
+function lbService(vip: string, backends: Backend[], extra: Partial<LbService> & { protocol?: 'TCP' | 'UDP' } = {}): LbService {
+  const { protocol = 'TCP', ...rest } = extra;
+  return {
+    v: 1,
+    cluster: 'default',
+    namespace: 'test',
+    name: 'web',
+    frontends: [{ address: vip, port: 80, protocol, portName: 'http', scope: 'ClusterIP' }],
+    backends: backends.map((backend): LbBackend => ({ address: backend.host, port: backend.port, protocol, portName: 'http', weight: 1, state: 'active' })),
+    algorithm: 'random',
+    affinity: null,
+    l7Proxy: null,
+    ...rest,
+  };
+}
+
+function setup(t: { after(fn: () => unknown): void }, maglevTableSize?: number) {
+  const dir = scratch();
+  const programmer = new LbProgrammer({ ...dir, maglevTableSize }, quiet);
+  t.after(() => {
+    programmer.close();
+    dir.dispose();
+  });
+  programmer.install();
+  return { dir, programmer };
+}
+
+async function backendsOn(t: { after(fn: () => unknown): void }, hosts: string[]): Promise<Backend[]> {
+  const backends = await Promise.all(hosts.map((host) => tcpBackend(host)));
+  t.after(() => Promise.all(backends.map((backend) => backend.close())));
+  return backends;
+}
+
+test('IPv6: TCP and UDP to a VIP in fd00::/8 reach backends on ::1, and the client sees the VIP', async (t) => {
+  const { dir, programmer } = setup(t);
+  const backends = await backendsOn(t, ['::1', '::1']);
+  const dns = await udpBackend('::1');
+  t.after(() => dns.close());
+  programmer.reconcile([
+    ['default.test.web', lbService('fd00:7e4d::10', backends)],
+    ['default.test.dns', lbService('fd00:7e4d::0:53', [dns], { protocol: 'UDP' })],
+  ]);
+
+  const results = await runClient({ host: 'fd00:7e4d::10', port: 80, count: 40, cgroupPath: dir.cgroupPath });
+  assert.ok(results.every((result) => result.peer === 'fd00:7e4d::10:80'), JSON.stringify(results[0]));
+  assert.deepEqual(backends.map((backend) => backend.peers.length > 0), [true, true], 'both backends used');
+  assert.equal(backends[0]!.peers.length + backends[1]!.peers.length, 40);
+
+  const [udp] = await runClient({ host: 'fd00:7e4d::53', port: 80, udp: true, cgroupPath: dir.cgroupPath });
+  assert.deepEqual(udp, { reply: `::1:${dns.port}`, peer: 'fd00:7e4d::53:80' });
+
+  programmer.apply([{ key: 'default.test.web', service: lbService('fd00:7e4d::10', []) }], () => []);
+  assert.equal((await runClient({ host: 'fd00:7e4d::10', port: 80, cgroupPath: dir.cgroupPath }))[0]!.error, 'EHOSTUNREACH');
+});
+
+test('Maglev: a client keeps its backend, and removing one of five backends moves about a fifth of the clients', async (t) => {
+  const { dir, programmer } = setup(t, 4099);
+  const backends = await backendsOn(t, ['127.0.5.1', '127.0.5.2', '127.0.5.3', '127.0.5.4', '127.0.5.5']);
+  const clients = Array.from({ length: 150 }, (_, index) => `127.0.6.${index + 1}`);
+  const service = (serving: Backend[]) => lbService('127.100.5.1', serving, { algorithm: 'maglev' });
+  programmer.reconcile([['default.test.web', service(backends)]]);
+  const chosen = async () => (await runClient({ host: '127.100.5.1', port: 80, cgroupPath: dir.cgroupPath, localAddresses: clients })).map((result) => result.reply);
+
+  const first = await chosen();
+  assert.deepEqual(await chosen(), first, 'the same client lands on the same backend every time');
+  const load = backends.map((backend) => first.filter((reply) => reply === `${backend.host}:${backend.port}`).length);
+  assert.ok(load.every((count) => count >= 10), `clients spread over all backends: ${load}`);
+
+  const removed = `${backends[4]!.host}:${backends[4]!.port}`;
+  programmer.apply([{ key: 'default.test.web', service: service(backends.slice(0, 4)) }], () => []);
+  const after = await chosen();
+  assert.ok(!after.includes(removed));
+  const movedOthers = first.filter((reply, index) => reply !== removed && after[index] !== reply).length;
+  assert.ok(movedOthers <= clients.length * 0.08, `${movedOthers} of ${clients.length} clients of the remaining backends moved`);
+});
+
+test('session affinity: a client keeps its backend until the timeout, then gets a new choice', async (t) => {
+  const { dir, programmer } = setup(t);
+  const backends = await backendsOn(t, ['127.0.7.1', '127.0.7.2', '127.0.7.3', '127.0.7.4']);
+  programmer.reconcile([['default.test.web', lbService('127.100.7.1', backends, { affinity: { timeoutSeconds: 1 } })]]);
+
+  // every unbound socket of this network namespace is one client
+  const rounds: string[] = [];
+  for (let round = 0; round < 6; round++) {
+    if (round > 0) await sleep(1100);
+    const replies = (await runClient({ host: '127.100.7.1', port: 80, count: 8, cgroupPath: dir.cgroupPath })).map((result) => result.reply!);
+    assert.equal(new Set(replies).size, 1, `round ${round}: one backend within the timeout: ${replies}`);
+    rounds.push(replies[0]!);
+  }
+  assert.ok(new Set(rounds).size > 1, `after each timeout the choice is made again: ${rounds}`);
+
+  // clients with their own source address each keep theirs
+  const clients = Array.from({ length: 24 }, (_, index) => `127.0.8.${index + 1}`);
+  const replies = (await runClient({ host: '127.100.7.1', port: 80, count: 4, cgroupPath: dir.cgroupPath, localAddresses: clients })).map((result) => result.reply!);
+  const perClient = clients.map((_, index) => new Set(replies.slice(index * 4, index * 4 + 4)).size);
+  assert.ok(perClient.every((size) => size === 1), `each client stays: ${perClient}`);
+  assert.ok(new Set(replies).size > 1, 'different clients get different backends');
+});
+
+test('per-CPU counters count connections per frontend and backend, and refusals', async (t) => {
+  const { dir, programmer } = setup(t);
+  const backends = await backendsOn(t, ['127.0.9.1', '127.0.9.2']);
+  programmer.reconcile([
+    ['default.test.web', lbService('127.100.9.1', backends)],
+    ['default.test.empty', lbService('127.100.9.2', [])],
+  ]);
+  await runClient({ host: '127.100.9.1', port: 80, count: 30, cgroupPath: dir.cgroupPath });
+  await runClient({ host: '127.100.9.2', port: 80, count: 3, cgroupPath: dir.cgroupPath });
+  const counts = programmer.connectionCounts();
+  const of = (backend: Backend) => counts.find((count) => count.backend === `${backend.host}:${backend.port}`)?.connections ?? 0;
+  assert.deepEqual(backends.map(of), backends.map((backend) => backend.peers.length));
+  assert.equal(of(backends[0]!) + of(backends[1]!), 30);
+  assert.deepEqual(counts.find((count) => count.frontend === '127.100.9.2:80/TCP'), { service: 'default.test.empty', frontend: '127.100.9.2:80/TCP', backend: 'refused', connections: 3 });
+});
