@@ -1,31 +1,40 @@
 /**
- * The gRPC face of ADS: one AdsStreamState per stream, fed with requests and with every new snapshot;
- * its responses go out on the stream, its ACK/NACK events to the proxy recorder.
+ * The gRPC face of xDS: ADS (state of the world and delta) and the per-type services (LDS, RDS, CDS,
+ * EDS, SDS, both variants) share one state machine per stream (AdsStreamState or DeltaStreamState,
+ * the per-type ones restricted to their type), fed with requests and with every new snapshot; their
+ * responses go out on the stream, their ACK/NACK events to the proxy recorder. The unary Fetch* RPCs
+ * are not served (UNIMPLEMENTED): they would bypass the stream's state and its checks.
  */
 import * as grpc from '@grpc/grpc-js';
 import { Logger } from '@nestjs/common';
-import { type DiscoveryRequest, type DiscoveryResponse, aggregatedDiscoveryService } from '@tendril/envoy';
-import { type AdsResponse, AdsStreamState, type XdsSnapshot } from '@tendril/xds';
+import {
+  type DeltaDiscoveryRequest,
+  type DeltaDiscoveryResponse,
+  type DiscoveryRequest,
+  type DiscoveryResponse,
+  aggregatedDiscoveryService,
+  typedDiscoveryServices,
+} from '@tendril/envoy';
+import { type AdsEvent, type AdsResponse, AdsStreamState, type DeltaResponse, DeltaStreamState, type XdsSnapshot } from '@tendril/xds';
 import type { ProxyRecorder } from './proxy-recorder.js';
 import type { SnapshotSource } from './snapshot-source.js';
 
-interface Session {
-  call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>;
-  state: AdsStreamState;
-  connectedAt: string;
-  closed: boolean;
-}
+type Session =
+  | { kind: 'sotw'; call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>; state: AdsStreamState; connectedAt: string; closed: boolean }
+  | { kind: 'delta'; call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>; state: DeltaStreamState; connectedAt: string; closed: boolean };
 
 export interface AdsCounters {
   acks: number;
   nacks: number;
+  /** Responses written, all streams. */
+  responses: number;
 }
 
 export class AdsServer {
   private readonly logger = new Logger('ads');
   private readonly server = new grpc.Server();
   private readonly sessions = new Set<Session>();
-  readonly counters: AdsCounters = { acks: 0, nacks: 0 };
+  readonly counters: AdsCounters = { acks: 0, nacks: 0, responses: 0 };
   boundPort = 0;
 
   constructor(
@@ -35,9 +44,15 @@ export class AdsServer {
   ) {
     this.server.addService(aggregatedDiscoveryService as unknown as grpc.ServiceDefinition, {
       StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>) => this.stream(call),
-      DeltaAggregatedResources: (call: grpc.ServerDuplexStream<unknown, unknown>) =>
-        call.emit('error', { code: grpc.status.UNIMPLEMENTED, details: 'delta xDS is not implemented; use StreamAggregatedResources' }),
+      DeltaAggregatedResources: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>) => this.delta(call),
     });
+    for (const service of Object.values(typedDiscoveryServices)) {
+      const definition = { [service.stream.originalName]: service.stream, [service.delta.originalName]: service.delta };
+      this.server.addService(definition as unknown as grpc.ServiceDefinition, {
+        [service.stream.originalName]: (call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>) => this.stream(call, service.typeUrl),
+        [service.delta.originalName]: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>) => this.delta(call, service.typeUrl),
+      });
+    }
     source.onSnapshot((snapshot) => this.push(snapshot));
   }
 
@@ -68,36 +83,55 @@ export class AdsServer {
     return [...this.sessions].filter((s) => s.state.node).length;
   }
 
-  proxies(): { nodeId: string; nodeCluster: string; connectedAt: string; types: ReturnType<AdsStreamState['typeStates']> }[] {
+  proxies(): { nodeId: string; nodeCluster: string; connectedAt: string; types: ReturnType<AdsStreamState['typeStates']>; delta: boolean }[] {
     return [...this.sessions]
       .filter((s) => s.state.node)
-      .map((s) => ({ nodeId: s.state.node!.id, nodeCluster: s.state.node!.cluster, connectedAt: s.connectedAt, types: s.state.typeStates() }));
+      .map((s) => ({ nodeId: s.state.node!.id, nodeCluster: s.state.node!.cluster, connectedAt: s.connectedAt, types: s.state.typeStates(), delta: s.kind === 'delta' }));
   }
 
-  private stream(call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>): void {
-    const session: Session = { call, state: new AdsStreamState(), connectedAt: new Date().toISOString(), closed: false };
-    this.sessions.add(session);
-    call.on('data', (request: DiscoveryRequest) => this.request(session, request));
-    const close = () => this.closeSession(session);
-    call.on('end', () => {
-      close();
-      call.end();
+  private stream(call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>, onlyType?: string): void {
+    const session: Session = { kind: 'sotw', call, state: new AdsStreamState(onlyType), connectedAt: new Date().toISOString(), closed: false };
+    this.open(session);
+    call.on('data', (request: DiscoveryRequest) => {
+      const knew = session.state.node !== undefined;
+      const step = session.state.handleRequest(request, this.source.current);
+      this.after(session, knew, step.events, step.responses.length);
+      this.sendSotw(session, step.responses);
     });
-    call.on('error', close);
-    call.on('cancelled', close);
-    call.on('close', close);
   }
 
-  private request(session: Session, request: DiscoveryRequest): void {
-    const knew = session.state.node !== undefined;
-    const step = session.state.handleRequest(request, this.source.current);
+  private delta(call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>, onlyType?: string): void {
+    const session: Session = { kind: 'delta', call, state: new DeltaStreamState(onlyType), connectedAt: new Date().toISOString(), closed: false };
+    this.open(session);
+    call.on('data', (request: DeltaDiscoveryRequest) => {
+      const knew = session.state.node !== undefined;
+      const step = session.state.handleRequest(request, this.source.current);
+      this.after(session, knew, step.events, step.responses.length);
+      this.sendDelta(session, step.responses);
+    });
+  }
+
+  private open(session: Session): void {
+    this.sessions.add(session);
+    const close = () => this.closeSession(session);
+    session.call.on('end', () => {
+      close();
+      session.call.end();
+    });
+    session.call.on('error', close);
+    session.call.on('cancelled', close);
+    session.call.on('close', close);
+  }
+
+  /** Connect, ACK and NACK bookkeeping after a request. */
+  private after(session: Session, knew: boolean, events: AdsEvent[], responses: number): void {
     const node = session.state.node;
     if (!node) return;
     if (!knew) {
-      this.logger.log(`proxy ${node.id} (${node.cluster || 'no cluster'}) connected`);
+      this.logger.log(`proxy ${node.id} (${node.cluster || 'no cluster'}) connected (${session.kind === 'delta' ? 'delta' : 'state of the world'})`);
       this.recorder.event({ event: 'connect', nodeId: node.id });
     }
-    for (const event of step.events) {
+    for (const event of events) {
       if (event.event === 'ack') this.counters.acks++;
       else {
         this.counters.nacks++;
@@ -105,27 +139,50 @@ export class AdsServer {
       }
       this.recorder.event({ nodeId: node.id, ...event });
     }
-    this.send(session, step.responses);
-    if (!knew || step.events.length > 0 || step.responses.length > 0) this.record(session, true);
+    if (!knew || events.length > 0 || responses > 0) this.record(session, true);
   }
 
   private push(snapshot: XdsSnapshot): void {
     for (const session of this.sessions) {
       if (session.closed) continue;
-      const responses = session.state.handleSnapshot(snapshot);
-      this.send(session, responses);
-      if (responses.length > 0) this.record(session, true);
+      let count: number;
+      if (session.kind === 'sotw') {
+        const responses = session.state.handleSnapshot(snapshot);
+        this.sendSotw(session, responses);
+        count = responses.length;
+      } else {
+        const responses = session.state.handleSnapshot(snapshot);
+        this.sendDelta(session, responses);
+        count = responses.length;
+      }
+      if (count > 0 && session.state.node) this.record(session, true);
     }
   }
 
-  private send(session: Session, responses: AdsResponse[]): void {
+  private sendSotw(session: Session & { kind: 'sotw' }, responses: AdsResponse[]): void {
     for (const response of responses) {
       if (session.closed) return;
+      this.counters.responses++;
       session.call.write({
         versionInfo: response.versionInfo,
         typeUrl: response.typeUrl,
         nonce: response.nonce,
         resources: response.resources.map((r) => ({ typeUrl: r.typeUrl, value: r.bytes })),
+        controlPlane: { identifier: this.replica },
+      });
+    }
+  }
+
+  private sendDelta(session: Session & { kind: 'delta' }, responses: DeltaResponse[]): void {
+    for (const response of responses) {
+      if (session.closed) return;
+      this.counters.responses++;
+      session.call.write({
+        systemVersionInfo: response.systemVersionInfo,
+        typeUrl: response.typeUrl,
+        nonce: response.nonce,
+        resources: response.resources.map((r) => ({ name: r.name, version: r.hash, resource: { typeUrl: r.typeUrl, value: r.bytes } })),
+        removedResources: response.removedResources,
         controlPlane: { identifier: this.replica },
       });
     }

@@ -7,6 +7,10 @@ export interface XdsServerConfig {
   grpcHost: string;
   /** TENDRIL_XDS_PORT: the ADS gRPC port. */
   grpcPort: number;
+  /** TENDRIL_XDS_DEBOUNCE_MS: hold-off after a complete generation before it is pushed (0 = at once). */
+  debounceMs: number;
+  /** TENDRIL_XDS_DEBOUNCE_MAX_MS: the longest a complete generation is held back by later ones. */
+  debounceMaxMs: number;
 }
 
 export const XDS_SERVER_CONFIG = Symbol('XDS_SERVER_CONFIG');
@@ -15,5 +19,7 @@ export function readXdsServerConfig(): XdsServerConfig {
   return {
     grpcHost: envString('TENDRIL_XDS_HOST', '0.0.0.0'),
     grpcPort: envInt('TENDRIL_XDS_PORT', PORTS.xdsGrpc, 0, 65535),
+    debounceMs: envInt('TENDRIL_XDS_DEBOUNCE_MS', 10, 0, 60_000),
+    debounceMaxMs: envInt('TENDRIL_XDS_DEBOUNCE_MAX_MS', 100, 0, 600_000),
   };
 }

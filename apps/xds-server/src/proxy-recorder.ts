@@ -1,7 +1,8 @@
 /**
  * What the xds-server tells the rest of the mesh about its proxies: ACK/NACK/connect/disconnect
  * events on `tendril.xds.proxy.<node>` and each proxy's state in KV `tendril-proxies`. Writes for one
- * node are chained so the bucket never goes back to an older state.
+ * node are chained so the bucket never goes back to an older state, and coalesced: a burst of changes
+ * (thousands of proxies ACKing one push) costs at most two writes per node.
  */
 import { Logger } from '@nestjs/common';
 import { BUCKETS, type ProxyState, SUBJECTS, type XdsProxyEvent, nodeToken, proxyStateCodec, xdsProxyEventCodec } from '@tendril/contract';
@@ -12,6 +13,7 @@ export class ProxyRecorder {
   private readonly logger = new Logger('proxies');
   private kv: Promise<KV> | undefined;
   private readonly chains = new Map<string, Promise<void>>();
+  private readonly latest = new Map<string, Omit<ProxyState, 'v' | 'replica'>>();
 
   constructor(
     private readonly nats: NatsClient,
@@ -28,27 +30,34 @@ export class ProxyRecorder {
     }
   }
 
+  /** Writes a proxy's state; while a write for the node is in flight only the latest state waits. */
   state(state: Omit<ProxyState, 'v' | 'replica'>): void {
-    const value = proxyStateCodec.encode({ v: 1, replica: this.replica, ...state });
     const key = nodeToken(state.nodeId);
-    const previous = this.chains.get(key) ?? Promise.resolve();
-    const next = previous
-      .then(async () => {
-        this.kv ??= this.nats.bucket(BUCKETS.proxies);
-        await (await this.kv).put(key, value);
-      })
-      .catch((error: Error) => {
-        this.kv = undefined;
-        this.logger.warn(`proxy state of ${state.nodeId}: ${error.message}`);
-      })
-      .finally(() => {
-        if (this.chains.get(key) === next) this.chains.delete(key);
-      });
-    this.chains.set(key, next);
+    const queued = this.latest.has(key);
+    this.latest.set(key, state);
+    if (queued || this.chains.has(key)) return;
+    this.chains.set(key, this.drain(key));
+  }
+
+  private async drain(key: string): Promise<void> {
+    try {
+      for (let next = this.latest.get(key); next; next = this.latest.get(key)) {
+        this.latest.delete(key);
+        try {
+          this.kv ??= this.nats.bucket(BUCKETS.proxies);
+          await (await this.kv).put(key, proxyStateCodec.encode({ v: 1, replica: this.replica, ...next }));
+        } catch (error) {
+          this.kv = undefined;
+          this.logger.warn(`proxy state of ${next.nodeId}: ${(error as Error).message}`);
+        }
+      }
+    } finally {
+      this.chains.delete(key);
+    }
   }
 
   /** Waits for queued state writes (shutdown, tests). */
   async flush(): Promise<void> {
-    await Promise.all([...this.chains.values()]);
+    while (this.chains.size > 0) await Promise.all([...this.chains.values()]);
   }
 }

@@ -2,21 +2,34 @@
  * Mirrors KV `tendril-xds` and turns it into snapshots, one per complete generation: a batch is served
  * only once the mirror's resources match the latest generation marker (digest and count), so a proxy
  * never sees half a batch. An empty bucket without a marker is a valid, empty snapshot.
+ *
+ * A new snapshot is the previous one with the keys that changed applied (XdsSnapshot.apply), so an
+ * endpoint change costs the streams O(change); bursts of generations are debounced (a short hold-off
+ * with a ceiling, so a steady stream of changes still goes out).
  */
 import { Logger } from '@nestjs/common';
 import {
   BUCKETS,
   XDS_GENERATION_KEY,
+  XDS_TYPES,
   type XdsGeneration,
   type XdsResourceEnvelope,
   generationDigest,
+  parseXdsKey,
   xdsGenerationCodec,
   xdsResourceCodec,
 } from '@tendril/contract';
 import { KvMirror, type NatsClient, type ReadinessCheck } from '@tendril/platform';
-import { XdsSnapshot } from '@tendril/xds';
+import { XdsSnapshot, resourceOfEnvelope } from '@tendril/xds';
 
 type Entry = { kind: 'marker'; marker: XdsGeneration } | { kind: 'resource'; envelope: XdsResourceEnvelope };
+
+export interface DebounceOptions {
+  /** Hold-off after a consistent generation before serving it (0 = serve at once). */
+  holdMs: number;
+  /** The longest a consistent change waits, however many follow it. */
+  maxMs: number;
+}
 
 export class SnapshotSource {
   private readonly logger = new Logger('snapshot');
@@ -24,12 +37,19 @@ export class SnapshotSource {
   private readonly listeners = new Set<(snapshot: XdsSnapshot) => void>();
   private snapshot: XdsSnapshot | undefined;
   private servedDigest = '';
+  /** Keys changed since the snapshot being served. */
+  private readonly dirty = new Set<string>();
+  private holdTimer: NodeJS.Timeout | undefined;
+  private pendingSince = 0;
+  /** Snapshots built, and how many of them from changes alone. */
+  readonly builds = { full: 0, incremental: 0 };
   /** Why the last change was not served, for dumps. */
   waitingFor = 'initial sync';
 
   constructor(
     nats: NatsClient,
     private readonly readiness: ReadinessCheck,
+    private readonly debounce: DebounceOptions = { holdMs: 0, maxMs: 0 },
   ) {
     this.mirror = new KvMirror<Entry>(nats, {
       bucket: BUCKETS.xds,
@@ -38,7 +58,10 @@ export class SnapshotSource {
       decode: (key, bytes) =>
         key === XDS_GENERATION_KEY ? { kind: 'marker', marker: xdsGenerationCodec.decode(bytes) } : { kind: 'resource', envelope: xdsResourceCodec.decode(bytes) },
     });
-    this.mirror.onChange(() => this.consider());
+    this.mirror.onChange((changes) => {
+      for (const change of changes) if (change.key !== XDS_GENERATION_KEY) this.dirty.add(change.key);
+      this.consider();
+    });
   }
 
   get current(): XdsSnapshot | undefined {
@@ -56,11 +79,38 @@ export class SnapshotSource {
   }
 
   stop(): void {
+    clearTimeout(this.holdTimer);
     this.mirror.stop();
   }
 
   private consider(): void {
-    if (!this.mirror.isInitiallySynced) return;
+    if (this.debounce.holdMs <= 0) return this.build();
+    if (!this.plausible()) return;
+    const now = Date.now();
+    this.pendingSince ||= now;
+    clearTimeout(this.holdTimer);
+    const delay = Math.max(0, Math.min(this.debounce.holdMs, this.pendingSince + this.debounce.maxMs - now));
+    this.holdTimer = setTimeout(() => {
+      this.holdTimer = undefined;
+      this.build();
+    }, delay);
+  }
+
+  /** A cheap first look (counts only) at whether the mirror may hold a complete generation. */
+  private plausible(): boolean {
+    if (!this.mirror.isInitiallySynced) return false;
+    const marker = this.mirror.get(XDS_GENERATION_KEY);
+    const count = this.mirror.size - (marker ? 1 : 0);
+    if (marker?.kind === 'marker' && marker.marker.count !== count) {
+      this.wait(`generation ${marker.marker.generation}: ${count}/${marker.marker.count} resources`);
+      return false;
+    }
+    return true;
+  }
+
+  /** The digest and generation to serve, if the mirror is consistent and differs from what is served. */
+  private check(): { marker: XdsGeneration | undefined; digest: string } | undefined {
+    if (!this.mirror.isInitiallySynced) return undefined;
     let marker: XdsGeneration | undefined;
     const envelopes: [string, XdsResourceEnvelope][] = [];
     for (const [key, entry] of this.mirror.values()) {
@@ -69,17 +119,46 @@ export class SnapshotSource {
     }
     const digest = generationDigest(envelopes.map(([key, envelope]) => [key, envelope.hash]));
     if (!marker) {
-      if (envelopes.length > 0) return this.wait(`no generation marker yet for ${envelopes.length} resources`);
-      return this.serve(XdsSnapshot.empty(0), digest);
+      if (envelopes.length > 0) return void this.wait(`no generation marker yet for ${envelopes.length} resources`);
+      return this.snapshot && digest === this.servedDigest ? undefined : { marker, digest };
     }
     if (marker.count !== envelopes.length || marker.digest !== digest) {
-      return this.wait(`generation ${marker.generation}: ${envelopes.length}/${marker.count} resources, digest ${marker.digest === digest ? 'matches' : 'differs'}`);
+      return void this.wait(`generation ${marker.generation}: ${envelopes.length}/${marker.count} resources, digest ${marker.digest === digest ? 'matches' : 'differs'}`);
     }
-    if (digest === this.servedDigest && this.snapshot?.generation === marker.generation) return;
+    if (digest === this.servedDigest && this.snapshot?.generation === marker.generation) return undefined;
+    return { marker, digest };
+  }
+
+  private build(): void {
+    const ready = this.check();
+    if (!ready) return;
+    const generation = ready.marker?.generation ?? 0;
     try {
-      this.serve(XdsSnapshot.fromEnvelopes(marker.generation, envelopes.map(([, envelope]) => envelope)), digest);
+      let snapshot: XdsSnapshot;
+      if (this.snapshot && this.dirty.size < this.mirror.size) {
+        const put = [];
+        const removed = [];
+        for (const key of this.dirty) {
+          const entry = this.mirror.get(key);
+          if (entry?.kind === 'resource') put.push(resourceOfEnvelope(entry.envelope));
+          else if (!entry) {
+            const ref = parseXdsKey(key);
+            removed.push({ typeUrl: XDS_TYPES[ref.type], name: ref.name });
+          }
+        }
+        snapshot = this.snapshot.apply(generation, put, removed);
+        this.builds.incremental++;
+      } else {
+        const envelopes = [];
+        for (const [, entry] of this.mirror.values()) if (entry.kind === 'resource') envelopes.push(entry.envelope);
+        snapshot = XdsSnapshot.fromEnvelopes(generation, envelopes);
+        this.builds.full++;
+      }
+      this.dirty.clear();
+      this.pendingSince = 0;
+      this.serve(snapshot, ready.digest);
     } catch (error) {
-      this.wait(`generation ${marker.generation} is unusable: ${(error as Error).message}`);
+      this.wait(`generation ${generation} is unusable: ${(error as Error).message}`);
     }
   }
 

@@ -19,8 +19,7 @@ import {
   xdsProxyEventCodec,
   xdsResourceCodec,
 } from '@tendril/contract';
-import * as grpc from '@grpc/grpc-js';
-import { aggregatedDiscoveryService, encodeResource } from '@tendril/envoy';
+import { encodeResource } from '@tendril/envoy';
 import { AdsTestClient, freePort, startNatsServer, waitFor, type TestNatsServer } from '@tendril/testing';
 
 const main = fileURLToPath(new URL('./main.js', import.meta.url));
@@ -165,16 +164,6 @@ describe('xds-server against a real nats-server', () => {
     await waitFor('nack event', () => events.some((e) => e.nodeId === 'node-d' && e.event === 'nack' && e.error === 'cluster default/a: bad timeout'));
     await new Promise((resolve) => setTimeout(resolve, 500));
     assert.equal(proxy.responses.filter((r) => r.typeUrl === CDS && r.versionInfo === rejected.versionInfo).length, 1, 'the NACKed version was resent');
-  });
-
-  it('answers delta ADS with UNIMPLEMENTED, so a client falls back to state of the world', async () => {
-    const Client = grpc.makeGenericClientConstructor({ Delta: aggregatedDiscoveryService.DeltaAggregatedResources }, 'Ads');
-    const raw = new Client(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure());
-    const call = (raw as unknown as { Delta: () => grpc.ClientDuplexStream<object, object> }).Delta();
-    const status = new Promise<grpc.ServiceError>((resolve) => call.on('error', resolve));
-    call.write({ typeUrl: CDS, resourceNamesSubscribe: [], resourceNamesUnsubscribe: [], initialResourceVersions: {}, responseNonce: '' });
-    assert.equal((await status).code, grpc.status.UNIMPLEMENTED);
-    raw.close();
   });
 
   it('reports figures and a dump, and marks proxies disconnected on close', async () => {

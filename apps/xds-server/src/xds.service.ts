@@ -21,13 +21,18 @@ export class XdsService implements OnApplicationBootstrap, OnApplicationShutdown
     @Inject(Metrics) metrics: Metrics,
     @Inject(MicroRegistration) micro: MicroRegistration,
   ) {
-    this.source = new SnapshotSource(nats, readiness.register('xds-snapshot', 'first consistent snapshot not loaded yet'));
+    this.source = new SnapshotSource(nats, readiness.register('xds-snapshot', 'first consistent snapshot not loaded yet'), {
+      holdMs: config.debounceMs,
+      maxMs: config.debounceMaxMs,
+    });
     this.recorder = new ProxyRecorder(nats, platform.instance);
     this.ads = new AdsServer(this.source, this.recorder, platform.instance);
     metrics.figure('proxies_connected', 'Proxies with an open ADS stream to this replica', () => this.ads.connected);
     metrics.figure('resources_served', 'Resources in the snapshot being served', () => this.source.current?.count ?? 0);
     metrics.figure('xds_acks', 'ACKs received since start', () => this.ads.counters.acks);
     metrics.figure('xds_nacks', 'NACKs received since start', () => this.ads.counters.nacks);
+    metrics.figure('xds_responses', 'Responses written on all streams since start', () => this.ads.counters.responses);
+    metrics.figure('xds_snapshots_incremental', 'Snapshots built from the changed keys alone', () => this.source.builds.incremental);
     metrics.figure('generation', 'Generation of the snapshot being served', () => this.source.current?.generation ?? -1);
     micro.endpoint('dump', () => new TextEncoder().encode(JSON.stringify(this.dump())));
   }

@@ -1,10 +1,12 @@
 /**
  * The ADS wire messages (envoy.service.discovery.v3) and the gRPC method descriptions of
- * AggregatedDiscoveryService, ready for @grpc/grpc-js's server.addService and makeGenericClientConstructor.
+ * AggregatedDiscoveryService and the per-type discovery services (LDS, RDS, CDS, EDS, SDS), ready for
+ * @grpc/grpc-js's server.addService and makeGenericClientConstructor.
  */
 import type protobuf from 'protobufjs';
 import { lookupMessage } from './protos.js';
 import type { AnyMessage } from './resources.js';
+import { ENVOY_TYPE_URLS, type XdsType } from './types.js';
 
 export interface XdsNode {
   id: string;
@@ -59,6 +61,7 @@ export interface DeltaDiscoveryResponse {
   typeUrl: string;
   removedResources: string[];
   nonce: string;
+  controlPlane?: { identifier: string };
 }
 
 export interface MessageCodec<T> {
@@ -93,10 +96,17 @@ export interface StreamMethod<Req, Res> {
   responseDeserialize: (bytes: Buffer) => Res;
 }
 
-function streamMethod<Req, Res>(name: string, request: MessageCodec<Req>, response: MessageCodec<Res>): StreamMethod<Req, Res> {
-  const toBuffer = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+/** A unary method (the Fetch* RPCs), same shape with both stream flags false. */
+export interface UnaryMethod<Req, Res> extends Omit<StreamMethod<Req, Res>, 'requestStream' | 'responseStream'> {
+  requestStream: false;
+  responseStream: false;
+}
+
+const toBuffer = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+
+function streamMethod<Req, Res>(name: string, request: MessageCodec<Req>, response: MessageCodec<Res>, service = 'envoy.service.discovery.v3.AggregatedDiscoveryService'): StreamMethod<Req, Res> {
   return {
-    path: `/envoy.service.discovery.v3.AggregatedDiscoveryService/${name}`,
+    path: `/${service}/${name}`,
     originalName: name.charAt(0).toLowerCase() + name.slice(1),
     requestStream: true,
     responseStream: true,
@@ -111,4 +121,44 @@ function streamMethod<Req, Res>(name: string, request: MessageCodec<Req>, respon
 export const aggregatedDiscoveryService = {
   StreamAggregatedResources: streamMethod('StreamAggregatedResources', discoveryRequestCodec, discoveryResponseCodec),
   DeltaAggregatedResources: streamMethod('DeltaAggregatedResources', deltaDiscoveryRequestCodec, deltaDiscoveryResponseCodec),
+};
+
+/** A per-type discovery service: its state-of-the-world and delta streams and its unary Fetch. */
+export interface TypedDiscoveryService {
+  /** Full gRPC service name, e.g. envoy.service.cluster.v3.ClusterDiscoveryService. */
+  service: string;
+  /** Type URL of the one resource type it serves. */
+  typeUrl: string;
+  stream: StreamMethod<DiscoveryRequest, DiscoveryResponse>;
+  delta: StreamMethod<DeltaDiscoveryRequest, DeltaDiscoveryResponse>;
+  fetch: UnaryMethod<DiscoveryRequest, DiscoveryResponse>;
+}
+
+function typedService(xdsType: XdsType, service: string, plural: string): TypedDiscoveryService {
+  const fetchName = `Fetch${plural}`;
+  return {
+    service,
+    typeUrl: ENVOY_TYPE_URLS[xdsType],
+    stream: streamMethod(`Stream${plural}`, discoveryRequestCodec, discoveryResponseCodec, service),
+    delta: streamMethod(`Delta${plural}`, deltaDiscoveryRequestCodec, deltaDiscoveryResponseCodec, service),
+    fetch: {
+      path: `/${service}/${fetchName}`,
+      originalName: 'fetch' + plural,
+      requestStream: false,
+      responseStream: false,
+      requestSerialize: (value) => toBuffer(discoveryRequestCodec.encode(value)),
+      requestDeserialize: (bytes) => discoveryRequestCodec.decode(bytes),
+      responseSerialize: (value) => toBuffer(discoveryResponseCodec.encode(value)),
+      responseDeserialize: (bytes) => discoveryResponseCodec.decode(bytes),
+    },
+  };
+}
+
+/** The per-type xDS services (LDS, RDS, CDS, EDS, SDS), by resource type. */
+export const typedDiscoveryServices: Record<XdsType, TypedDiscoveryService> = {
+  listener: typedService('listener', 'envoy.service.listener.v3.ListenerDiscoveryService', 'Listeners'),
+  route: typedService('route', 'envoy.service.route.v3.RouteDiscoveryService', 'Routes'),
+  cluster: typedService('cluster', 'envoy.service.cluster.v3.ClusterDiscoveryService', 'Clusters'),
+  endpoint: typedService('endpoint', 'envoy.service.endpoint.v3.EndpointDiscoveryService', 'Endpoints'),
+  secret: typedService('secret', 'envoy.service.secret.v3.SecretDiscoveryService', 'Secrets'),
 };

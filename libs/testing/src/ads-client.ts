@@ -4,7 +4,7 @@
  * on demand, and lets a test wait for a response that satisfies a predicate.
  */
 import * as grpc from '@grpc/grpc-js';
-import { type DiscoveryRequest, type DiscoveryResponse, aggregatedDiscoveryService, unpackAny } from '@tendril/envoy';
+import { type DiscoveryRequest, type DiscoveryResponse, type TypedDiscoveryService, aggregatedDiscoveryService, unpackAny } from '@tendril/envoy';
 
 export interface AdsTestResponse {
   typeUrl: string;
@@ -19,6 +19,10 @@ export interface AdsTestResponse {
 export interface AdsTestClientOptions {
   nodeId: string;
   nodeCluster?: string;
+  /** A per-type service (StreamClusters, ...) instead of ADS. */
+  service?: TypedDiscoveryService;
+  /** Skip decoding resources (benchmarks). */
+  decode?: boolean;
 }
 
 interface Waiter {
@@ -27,13 +31,12 @@ interface Waiter {
   resolve: (response: AdsTestResponse) => void;
 }
 
-const AdsClient = grpc.makeGenericClientConstructor(
-  { StreamAggregatedResources: aggregatedDiscoveryService.StreamAggregatedResources },
-  'AggregatedDiscoveryService',
-);
-
 export class AdsTestClient {
   readonly responses: AdsTestResponse[] = [];
+  /** Bytes of every response received (serialized DiscoveryResponse). */
+  bytesReceived = 0;
+  /** Called on every response (after it is answered). */
+  onResponse: ((response: AdsTestResponse) => void) | undefined;
   private readonly client: grpc.Client;
   private readonly call: grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse>;
   private readonly names = new Map<string, string[]>();
@@ -45,10 +48,19 @@ export class AdsTestClient {
   constructor(
     address: string,
     private readonly options: AdsTestClientOptions,
+    channelOptions: grpc.ChannelOptions = {},
   ) {
-    this.client = new AdsClient(address, grpc.credentials.createInsecure());
-    const method = (this.client as unknown as Record<string, () => grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse>>)['StreamAggregatedResources']!;
-    this.call = method.call(this.client);
+    const method = options.service?.stream ?? aggregatedDiscoveryService.StreamAggregatedResources;
+    const counting = {
+      ...method,
+      responseDeserialize: (bytes: Buffer) => {
+        this.bytesReceived += bytes.length;
+        return method.responseDeserialize(bytes);
+      },
+    };
+    const Client = grpc.makeGenericClientConstructor({ Stream: counting }, options.service?.service ?? 'AggregatedDiscoveryService');
+    this.client = new Client(address, grpc.credentials.createInsecure(), channelOptions);
+    this.call = (this.client as unknown as { Stream: () => grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse> }).Stream();
     this.call.on('data', (response: DiscoveryResponse) => this.receive(response));
     this.call.on('error', (error: Error) => (this.ended = error));
     this.call.on('end', () => (this.ended ??= new Error('stream ended')));
@@ -103,7 +115,7 @@ export class AdsTestClient {
       typeUrl: response.typeUrl,
       versionInfo: response.versionInfo,
       nonce: response.nonce,
-      resources: response.resources.map((any) => unpackAny(any)),
+      resources: (this.options.decode ?? true) ? response.resources.map((any) => unpackAny(any)) : [],
       acked: nack === undefined,
     };
     this.responses.push(decoded);
@@ -115,6 +127,7 @@ export class AdsTestClient {
       const previous = this.acked.get(response.typeUrl) ?? '';
       this.send({ typeUrl: response.typeUrl, resourceNames: names, versionInfo: previous, responseNonce: response.nonce, errorDetail: { code: 3, message: nack } });
     }
+    this.onResponse?.(decoded);
     for (const waiter of [...this.waiters]) {
       if (waiter.typeUrl === response.typeUrl && waiter.predicate(decoded)) {
         this.waiters.delete(waiter);

@@ -5,3 +5,4 @@
 export * from './ports.js';
 export * from './nats-server.js';
 export * from './ads-client.js';
+export * from './delta-client.js';

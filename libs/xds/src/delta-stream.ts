@@ -48,7 +48,7 @@ export interface DeltaTypeState {
   typeUrl: string;
   versionAcked: string;
   lastNonce: string;
-  /** Explicit names; wildcard streams also list "*". */
+  /** Explicit names; empty = wildcard alone; a wildcard with names too lists "*" first. */
   subscribed: string[];
   lastNack: { version: string; nonce: string; error: string } | null;
 }
@@ -168,7 +168,7 @@ export class DeltaStreamState {
         typeUrl,
         versionAcked: state.versionAcked,
         lastNonce: state.lastNonce,
-        subscribed: [...(state.wildcard ? ['*'] : []), ...[...state.names].sort()],
+        subscribed: state.wildcard && state.names.size === 0 ? [] : [...(state.wildcard ? ['*'] : []), ...[...state.names].sort()],
         lastNack: state.lastNack,
       }));
   }
