@@ -104,17 +104,24 @@ test('objects in, xDS + LB out; restart rewrites nothing; deletes remove keys', 
     const endpoints = cla.endpoints.flatMap((locality) => locality.lbEndpoints).map((e) => `${e.endpoint.address.socketAddress.address}:${e.endpoint.address.socketAddress.portValue} ${e.healthStatus}`);
     assert.deepEqual(endpoints, ['127.0.0.11:50051 HEALTHY', '127.0.0.12:50051 DRAINING']);
 
+    // The Service port is also served to proxyless gRPC clients (API listener and route), and its
+    // lb-protocol annotation gives it a node-proxy listener and route.
+    const proxylessName = 'echo.default.svc.cluster.local:80';
+    const l7Name = 'default/echo/l7';
+    const more = [xdsKey({ type: 'listener', name: l7Name }), xdsKey({ type: 'listener', name: proxylessName }), xdsKey({ type: 'route', name: l7Name }), xdsKey({ type: 'route', name: proxylessName })];
+    const moreEntries: [string, string][] = [];
+    for (const key of more) moreEntries.push([key, xdsResourceCodec.decode((await present(xds, key))!).hash]);
     const marker = xdsGenerationCodec.decode((await present(xds, XDS_GENERATION_KEY))!);
-    assert.equal(marker.count, 2);
-    assert.equal(marker.digest, generationDigest([[clusterKey, clusterEnvelope.hash], [endpointKey, endpointEnvelope.hash]]));
+    assert.equal(marker.count, 6);
+    assert.equal(marker.digest, generationDigest([[clusterKey, clusterEnvelope.hash], [endpointKey, endpointEnvelope.hash], ...moreEntries]));
 
     const entry = lbServiceCodec.decode((await present(lb, lbKey({ cluster: 'c1', namespace: 'default', name: 'echo' })))!);
     assert.deepEqual(entry.frontends.map((f) => `${f.address}:${f.port}`), ['127.96.0.10:80']);
     assert.deepEqual(entry.backends.map((b) => `${b.address}:${b.port} ${b.state}`), ['127.0.0.11:50051 active', '127.0.0.12:50051 terminating']);
-    assert.equal(await figure(httpPort, 'resources_written'), 3); // cluster, endpoints, marker
+    assert.equal(await figure(httpPort, 'resources_written'), 7); // cluster, endpoints, 2 listeners, 2 routes, marker
 
     const dump = JSON.parse(new TextDecoder().decode((await nc.request('tendril.translator.dump', new Uint8Array(), { timeout: 5000 })).data)) as { xds: { name: string }[]; generation: number };
-    assert.deepEqual(dump.xds.map((x) => x.name), ['default/echo:80', 'default/echo:80']);
+    assert.deepEqual(dump.xds.map((x) => x.name), ['default/echo:80', 'default/echo:80', l7Name, proxylessName, l7Name, proxylessName]);
 
     // SIGKILL and restart: same output, nothing rewritten, same generation.
     const revisionBefore = (await xds.status()).streamInfo.state.last_seq;
