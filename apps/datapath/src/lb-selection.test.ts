@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { lb4Backend, lb4BackendKey, lb4Service, lb4ServiceKey } from '@tendril/datapath-core';
 import type { LbBackend, LbService } from '@tendril/contract';
 import { LbProgrammer } from './lb-programmer.js';
 import { runClient, scratch, tcpBackend, udpBackend, type Backend } from './testing/kernel.js';
@@ -120,4 +123,29 @@ test('per-CPU counters count connections per frontend and backend, and refusals'
   assert.deepEqual(backends.map(of), backends.map((backend) => backend.peers.length));
   assert.equal(of(backends[0]!) + of(backends[1]!), 30);
   assert.deepEqual(counts.find((count) => count.frontend === '127.100.9.2:80/TCP'), { service: 'default.test.empty', frontend: '127.100.9.2:80/TCP', backend: 'refused', connections: 3 });
+});
+
+test('an agent finding the v1 services map migrates it before its programs attach: no connection fails, ids are kept', async (t) => {
+  const dir = scratch();
+  t.after(() => dir.dispose());
+  const [backend] = await backendsOn(t, ['127.0.10.1']);
+  // what an agent of the v1 layout left behind: a service entry (id 7, one slot) and its slot
+  mkdirSync(dir.pinPath, { recursive: true });
+  const hex = (bytes: Uint8Array) => [...bytes].map((byte) => byte.toString(16).padStart(2, '0'));
+  const create = (name: string, key: number, value: number, entries: number) =>
+    execFileSync('bpftool', ['map', 'create', `${dir.pinPath}/${name}`, 'type', 'hash', 'key', String(key), 'value', String(value), 'entries', String(entries), 'name', name.slice(0, 15), 'flags', '1']);
+  create('tendril_lb4_services_v1', 8, 12, 65536);
+  create('tendril_lb4_backends_v1', 8, 8, 262144);
+  const vip = { address: '127.100.10.1', port: 80, protocol: 'TCP' as const };
+  execFileSync('bpftool', ['map', 'update', 'pinned', `${dir.pinPath}/tendril_lb4_services_v1`, 'key', 'hex', ...hex(lb4ServiceKey.encode(vip)), 'value', 'hex', ...hex(lb4Service.encode({ serviceId: 7, count: 1, flags: 0, proxyPort: 0 }))]);
+  execFileSync('bpftool', ['map', 'update', 'pinned', `${dir.pinPath}/tendril_lb4_backends_v1`, 'key', 'hex', ...hex(lb4BackendKey.encode({ serviceId: 7, slot: 0 })), 'value', 'hex', ...hex(lb4Backend.encode({ address: backend!.host, port: backend!.port, protocol: 'TCP' }))]);
+
+  const programmer = new LbProgrammer(dir, quiet);
+  t.after(() => programmer.close());
+  programmer.install();
+  assert.ok(!existsSync(`${dir.pinPath}/tendril_lb4_services_v1`), 'the v1 map is unpinned');
+  // before any reconcile: the migrated entry already carries traffic
+  assert.equal((await runClient({ host: vip.address, port: 80, cgroupPath: dir.cgroupPath }))[0]!.reply, `${backend!.host}:${backend!.port}`);
+  assert.equal(programmer.reconcile([['default.test.web', lbService(vip.address, [backend!])]]), 0, 'the migrated entry is adopted as it is');
+  assert.equal(programmer.dump()[0]!.frontends[0]!.serviceId, 7);
 });
