@@ -6,6 +6,8 @@ export interface KindInfo {
   groups: readonly string[];
   key: ObjectKind;
   namespaced: boolean;
+  /** Set when this entry is another spelling of that kind (manifests only: no API server serves it, so never watch it). */
+  aliasOf?: string;
 }
 
 const GATEWAY = ['gateway.networking.k8s.io'];
@@ -26,6 +28,8 @@ export const KINDS: readonly KindInfo[] = [
   { kind: 'ReferenceGrant', groups: GATEWAY, key: 'referencegrant', namespaced: true },
   { kind: 'CiliumEnvoyConfig', groups: CILIUM, key: 'ciliumenvoyconfig', namespaced: true },
   { kind: 'CiliumClusterwideEnvoyConfig', groups: CILIUM, key: 'ciliumclusterwideenvoyconfig', namespaced: false },
+  // the seed's spelling; the translator accepts it under the same key
+  { kind: 'CiliumClusterEnvoyConfig', groups: CILIUM, key: 'ciliumclusterwideenvoyconfig', namespaced: false, aliasOf: 'CiliumClusterwideEnvoyConfig' },
 ];
 
 /** API group of an apiVersion: '' for the core group (`v1`). */

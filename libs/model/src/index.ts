@@ -8,5 +8,6 @@ export * from './cluster.js';
 export * from './endpoints.js';
 export * from './l4-service.js';
 export * from './l7.js';
+export * from './envoy-config.js';
 export * from './ir.js';
 export * from './validate.js';

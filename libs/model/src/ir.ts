@@ -1,6 +1,7 @@
 /** The whole intermediate representation of one translation: what the mesh should look like. */
 import type { ClusterIR } from './cluster.js';
 import type { ClusterEndpointsIR } from './endpoints.js';
+import type { EnvoyConfigResourceIR } from './envoy-config.js';
 import type { L4ServiceIR } from './l4-service.js';
 import type { ListenerIR, RouteIR, SecretIR } from './l7.js';
 
@@ -11,8 +12,10 @@ export interface MeshIR {
   listeners: ListenerIR[];
   routes: RouteIR[];
   secrets: SecretIR[];
+  /** Hand-written Envoy resources (CiliumEnvoyConfig), served as given after their names were qualified. */
+  envoyConfigs: EnvoyConfigResourceIR[];
 }
 
 export function emptyIR(): MeshIR {
-  return { clusters: [], endpoints: [], l4Services: [], listeners: [], routes: [], secrets: [] };
+  return { clusters: [], endpoints: [], l4Services: [], listeners: [], routes: [], secrets: [], envoyConfigs: [] };
 }

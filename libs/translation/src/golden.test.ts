@@ -11,7 +11,7 @@ const testdata = fileURLToPath(new URL('../testdata/', import.meta.url));
 function render(output: TranslationOutput): string {
   const xds: Record<string, unknown[]> = {};
   for (const type of XDS_TYPE_ORDER) {
-    const resources = output.xds.filter((item) => item.type === type).map(({ name, resource }) => ({ name, resource }));
+    const resources = output.xds.filter((item) => item.type === type).map(({ name, nodeSelector, resource }) => (nodeSelector ? { name, nodeSelector, resource } : { name, resource }));
     if (resources.length) xds[type] = resources;
   }
   return toYaml({ xds, lb: output.lb, statuses: output.statuses, errors: output.errors });

@@ -12,4 +12,7 @@ export { XDS_EMITTERS, XDS_TYPE_ORDER, type XdsEmitter, type Resource } from './
 export * from './names.js';
 export { DEFAULT_TRANSLATION_OPTIONS, type TranslationOptions } from './options.js';
 export { ANNOTATIONS } from './annotations.js';
-export { KIND_NAMES } from './objects.js';
+export { KIND_NAMES, KIND_ALIASES } from './objects.js';
+export { envoyConfigStatus, withRefusedResources } from './envoy-config/status.js';
+export { qualifiedName } from './envoy-config/names.js';
+export { ENVOY_CONFIG_TYPE_URLS, HOSTNAME_LABEL } from './features/envoy-config.js';

@@ -25,6 +25,15 @@ export const KIND_NAMES: Record<ObjectKind, string> = {
   ciliumclusterwideenvoyconfig: 'CiliumClusterwideEnvoyConfig',
 };
 
+/** Other spellings of a Kind under the same key kind: the seed calls the cluster-wide config CiliumClusterEnvoyConfig. */
+export const KIND_ALIASES: Partial<Record<ObjectKind, readonly string[]>> = {
+  ciliumclusterwideenvoyconfig: ['CiliumClusterEnvoyConfig'],
+};
+
+function isKindOf(kind: ObjectKind, value: unknown): boolean {
+  return value === KIND_NAMES[kind] || (KIND_ALIASES[kind]?.includes(value as string) ?? false);
+}
+
 export interface IndexedObject {
   key: string;
   ref: ObjectRef;
@@ -51,7 +60,7 @@ export class ObjectIndex {
       }
       const source: SourceObject = { kind: KIND_NAMES[ref.kind], name: ref.name };
       if (ref.namespace !== undefined) source.namespace = ref.namespace;
-      if (typeof object !== 'object' || object === null || object.kind !== KIND_NAMES[ref.kind]) {
+      if (typeof object !== 'object' || object === null || !isKindOf(ref.kind, object.kind)) {
         if (ref.cluster === cluster) problems.field(source, 'kind', `expected ${KIND_NAMES[ref.kind]} under key ${key}, got ${JSON.stringify(object?.kind)}`);
         continue;
       }

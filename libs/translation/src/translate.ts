@@ -3,7 +3,7 @@
  * order, whatever order the objects came in. A feature that throws on unexpected input costs only its
  * own output; the error names the feature so the bug can be found.
  */
-import { lbKey, type KubeObject, type LbService, type ObjectStatus, type XdsType } from '@tendril/contract';
+import { lbKey, type KubeObject, type NodeSelector, type LbService, type ObjectStatus, type XdsType } from '@tendril/contract';
 import { emptyIR, validate, type MeshIR } from '@tendril/model';
 import type { TranslationContext } from './feature.js';
 import { FEATURES } from './features/index.js';
@@ -28,6 +28,13 @@ export interface XdsOutput {
   name: string;
   /** The Envoy resource in proto3 JSON. */
   resource: Resource;
+  /** Only these proxies (by node id or node.cluster) get it; absent: every proxy. */
+  nodeSelector?: NodeSelector;
+  /**
+   * Set for hand-written resources (CiliumEnvoyConfig): the key of the object holding them. Envoy's
+   * own rules are checked on them before publishing; a refusal goes to that object's status.
+   */
+  objectKey?: string;
 }
 
 export interface StatusOutput {
@@ -72,7 +79,7 @@ export function translate(input: TranslationInput): TranslationOutput {
   for (const problem of validate(ir)) problems.raw(problem.object, `${problem.path}: ${problem.message}`);
 
   const xds: XdsOutput[] = [];
-  for (const emitter of XDS_EMITTERS) for (const { name, resource } of emitter.emit(ir)) xds.push({ type: emitter.type, name, resource });
+  for (const emitter of XDS_EMITTERS) for (const item of emitter.emit(ir)) xds.push({ type: emitter.type, ...item });
   xds.sort((a, b) => XDS_TYPE_ORDER.indexOf(a.type) - XDS_TYPE_ORDER.indexOf(b.type) || compare(a.name, b.name));
 
   const lb = ir.l4Services

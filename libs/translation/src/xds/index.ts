@@ -3,16 +3,26 @@
  * comes before it (clusters, endpoints, secrets, then listeners and routes).
  */
 import type { XdsType } from '@tendril/contract';
-import type { MeshIR } from '@tendril/model';
+import type { MeshIR, ProxySelectorIR } from '@tendril/model';
 import { desiredCluster, type Resource } from './cluster.js';
 import { desiredClusterLoadAssignment } from './endpoint.js';
 import { desiredListener } from './listener.js';
 import { desiredRouteConfiguration } from './route.js';
 import { desiredSecret } from './secret.js';
+import { ENVOY_CONFIG_EMITTERS } from './envoy-config.js';
 
 export interface XdsEmitter {
   readonly type: XdsType;
-  emit(ir: MeshIR): { name: string; resource: Resource }[];
+  emit(ir: MeshIR): EmittedResource[];
+}
+
+export interface EmittedResource {
+  name: string;
+  resource: Resource;
+  /** Only these proxies get it; absent: every proxy. */
+  nodeSelector?: ProxySelectorIR;
+  /** Set for hand-written resources: the `tendril-objects` key of the object that holds them. */
+  objectKey?: string;
 }
 
 export const XDS_EMITTERS: readonly XdsEmitter[] = [
@@ -21,6 +31,7 @@ export const XDS_EMITTERS: readonly XdsEmitter[] = [
   { type: 'secret', emit: (ir) => ir.secrets.map((secret) => ({ name: secret.name, resource: desiredSecret(secret) })) },
   { type: 'listener', emit: (ir) => ir.listeners.map((listener) => ({ name: listener.name, resource: desiredListener(listener) })) },
   { type: 'route', emit: (ir) => ir.routes.map((route) => ({ name: route.name, resource: desiredRouteConfiguration(route) })) },
+  ...ENVOY_CONFIG_EMITTERS,
 ];
 
 /** Publishing order of xDS types: referenced before referring; removals go in reverse. */
