@@ -1,22 +1,62 @@
 /** The watcher's own settings (the platform's are in libs/platform). */
 import { resolve } from 'node:path';
-import { envInt, envString } from '@tendril/platform';
+import { ConfigError, envInt, envString, kubernetesDetected } from '@tendril/platform';
+
+export type WatcherMode = 'standalone' | 'kubernetes';
 
 export interface WatcherConfig {
+  /** TENDRIL_WATCHER_MODE: `standalone`, `kubernetes`, or `auto` (kubernetes when in a pod or KUBECONFIG is set). */
+  mode: WatcherMode;
   /** TENDRIL_MANIFESTS: the folder of manifests standalone mode mirrors. */
   manifests: string;
   /** TENDRIL_SERVICE_CIDR: where standalone mode allocates ClusterIPs for Services without one. */
   serviceCidr: string;
   /** TENDRIL_MANIFESTS_DEBOUNCE_MS: quiet time after a file change before re-reading. */
   debounceMs: number;
+  /** TENDRIL_LEASE_NAME / TENDRIL_LEASE_NAMESPACE: the Lease the watchers of a cluster elect their leader with. */
+  leaseName: string;
+  leaseNamespace?: string;
+  /** TENDRIL_LEASE_DURATION_MS / TENDRIL_LEASE_RENEW_DEADLINE_MS / TENDRIL_LEASE_RETRY_MS. */
+  leaseDurationMs: number;
+  leaseRenewDeadlineMs: number;
+  leaseRetryMs: number;
+  /** TENDRIL_WATCH_TIMEOUT_S: server-side end of each watch request (it is then reopened). */
+  watchTimeoutSeconds: number;
+  /** TENDRIL_WATCH_STALL_MS: a watch with no event or bookmark for this long is dead. */
+  watchStallMs: number;
+  /** TENDRIL_CRD_RETRY_MS: how often a kind the API server does not serve is looked for again. */
+  crdRetryMs: number;
+  /** TENDRIL_STATUS_CONFLICT_RETRIES: attempts of one status write meeting 409 Conflict. */
+  statusConflictRetries: number;
+  /** TENDRIL_GATEWAY_CONTROLLER: our controllerName in Gateway API route status parents. */
+  gatewayController: string;
 }
 
 export const WATCHER_CONFIG = Symbol('WATCHER_CONFIG');
 
+export function readWatcherMode(): WatcherMode {
+  const mode = envString('TENDRIL_WATCHER_MODE', 'auto');
+  if (mode === 'standalone' || mode === 'kubernetes') return mode;
+  if (mode !== 'auto') throw new ConfigError(`TENDRIL_WATCHER_MODE=${mode}: expected auto, standalone or kubernetes`);
+  return kubernetesDetected() ? 'kubernetes' : 'standalone';
+}
+
 export function readWatcherConfig(): WatcherConfig {
+  const leaseNamespace = envString('TENDRIL_LEASE_NAMESPACE', '');
   return {
+    mode: readWatcherMode(),
     manifests: resolve(envString('TENDRIL_MANIFESTS', 'examples/')),
     serviceCidr: envString('TENDRIL_SERVICE_CIDR', '127.100.0.0/16'),
     debounceMs: envInt('TENDRIL_MANIFESTS_DEBOUNCE_MS', 100, 0, 10000),
+    leaseName: envString('TENDRIL_LEASE_NAME', 'tendril-k8s-watcher'),
+    ...(leaseNamespace ? { leaseNamespace } : {}),
+    leaseDurationMs: envInt('TENDRIL_LEASE_DURATION_MS', 15000, 1000),
+    leaseRenewDeadlineMs: envInt('TENDRIL_LEASE_RENEW_DEADLINE_MS', 10000, 500),
+    leaseRetryMs: envInt('TENDRIL_LEASE_RETRY_MS', 2000, 100),
+    watchTimeoutSeconds: envInt('TENDRIL_WATCH_TIMEOUT_S', 300, 1),
+    watchStallMs: envInt('TENDRIL_WATCH_STALL_MS', 90000, 500),
+    crdRetryMs: envInt('TENDRIL_CRD_RETRY_MS', 30000, 100),
+    statusConflictRetries: envInt('TENDRIL_STATUS_CONFLICT_RETRIES', 5, 1, 100),
+    gatewayController: envString('TENDRIL_GATEWAY_CONTROLLER', 'io.cilium/gateway-controller'),
   };
 }

@@ -13,3 +13,4 @@ export * from './micro.js';
 export * from './stats-publisher.js';
 export * from './nest/platform.module.js';
 export * from './nest/bootstrap.js';
+export * from './kube/index.js';

@@ -6,3 +6,4 @@ export * from './ports.js';
 export * from './nats-server.js';
 export * from './ads-client.js';
 export * from './delta-client.js';
+export * from './kube-api-server.js';

@@ -1,0 +1,38 @@
+/** Where each mirrored kind lives in the API: group, the versions we accept (first served wins), plural. */
+import { KINDS, type KindInfo } from '@tendril/kube';
+
+export interface ApiKind extends KindInfo {
+  group: string;
+  versions: readonly string[];
+  plural: string;
+  /** Server-side filter: Secrets of type kubernetes.io/tls only. */
+  fieldSelector?: string;
+}
+
+const GATEWAY_VERSIONS = ['v1', 'v1beta1', 'v1alpha2'];
+
+const API: Record<string, { versions: readonly string[]; plural: string; fieldSelector?: string }> = {
+  Service: { versions: ['v1'], plural: 'services' },
+  EndpointSlice: { versions: ['v1'], plural: 'endpointslices' },
+  Namespace: { versions: ['v1'], plural: 'namespaces' },
+  Secret: { versions: ['v1'], plural: 'secrets', fieldSelector: 'type=kubernetes.io/tls' },
+  Ingress: { versions: ['v1'], plural: 'ingresses' },
+  IngressClass: { versions: ['v1'], plural: 'ingressclasses' },
+  GatewayClass: { versions: GATEWAY_VERSIONS, plural: 'gatewayclasses' },
+  Gateway: { versions: GATEWAY_VERSIONS, plural: 'gateways' },
+  HTTPRoute: { versions: GATEWAY_VERSIONS, plural: 'httproutes' },
+  GRPCRoute: { versions: GATEWAY_VERSIONS, plural: 'grpcroutes' },
+  TLSRoute: { versions: GATEWAY_VERSIONS, plural: 'tlsroutes' },
+  ReferenceGrant: { versions: GATEWAY_VERSIONS, plural: 'referencegrants' },
+  CiliumEnvoyConfig: { versions: ['v2'], plural: 'ciliumenvoyconfigs' },
+  CiliumClusterwideEnvoyConfig: { versions: ['v2'], plural: 'ciliumclusterwideenvoyconfigs' },
+};
+
+// KINDS also knows names the API never serves (the seed's CiliumClusterEnvoyConfig): those are not watched
+export const API_KINDS: readonly ApiKind[] = KINDS.flatMap((info) => {
+  const api = API[info.kind];
+  return api ? [{ ...info, group: info.groups[0]!, ...api }] : [];
+});
+
+/** The kinds whose status the watcher writes back. */
+export const STATUS_KINDS = new Set(['gatewayclass', 'gateway', 'httproute', 'grpcroute', 'tlsroute', 'ingress']);

@@ -1,0 +1,269 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { connect, type KV, type NatsConnection } from 'nats';
+import { BUCKETS, kubeObjectCodec, objectStatusCodec } from '@tendril/contract';
+import { STANDARD_RESOURCE_TYPES, freePort, startKubeApiServer, startNatsServer, waitFor, type KubeApiServer, type TestNatsServer } from '@tendril/testing';
+
+const main = fileURLToPath(new URL('./main.js', import.meta.url));
+const TLS_ROUTE = STANDARD_RESOURCE_TYPES.find((t) => t.kind === 'TLSRoute')!;
+const SECRET_DATA = 'c2VjcmV0LWtleS1tYXRlcmlhbA==';
+
+const service = (namespace: string, name: string, labels: Record<string, string> = {}) => ({
+  apiVersion: 'v1',
+  kind: 'Service',
+  metadata: { name, namespace, labels, managedFields: [{ manager: 'kubectl', operation: 'Apply' }] },
+  spec: { clusterIP: '10.96.0.10', ports: [{ port: 80, protocol: 'TCP', targetPort: 8080 }] },
+});
+
+interface Watcher {
+  process: ChildProcess;
+  port: number;
+  output: string;
+}
+
+async function startWatcher(env: Record<string, string>): Promise<Watcher> {
+  const port = await freePort();
+  const watcher: Watcher = { port, output: '', process: undefined as unknown as ChildProcess };
+  watcher.process = spawn(process.execPath, [main], {
+    env: { ...process.env, TENDRIL_HTTP_PORT: String(port), TENDRIL_HTTP_HOST: '127.0.0.1', NO_COLOR: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  watcher.process.stdout!.on('data', (d) => (watcher.output += d));
+  watcher.process.stderr!.on('data', (d) => (watcher.output += d));
+  return watcher;
+}
+
+function stopWatcher(watcher: Watcher, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+  if (watcher.process.exitCode !== null || watcher.process.signalCode !== null) return Promise.resolve(watcher.process.exitCode);
+  return new Promise((resolve) => {
+    watcher.process.once('exit', (code) => resolve(code));
+    watcher.process.kill(signal);
+  });
+}
+
+async function readyz(watcher: Watcher): Promise<{ status: number; body: any }> {
+  const response = await fetch(`http://127.0.0.1:${watcher.port}/readyz`);
+  return { status: response.status, body: await response.json() };
+}
+
+async function metric(watcher: Watcher, pattern: RegExp): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${watcher.port}/metrics`)).text();
+  return text
+    .split('\n')
+    .filter((line) => pattern.test(line))
+    .reduce((sum, line) => sum + Number(line.split(' ').pop()), 0);
+}
+
+describe('k8s-watcher in Kubernetes mode, against a list/watch API server', () => {
+  let nats: TestNatsServer;
+  let api: KubeApiServer;
+  let nc: NatsConnection;
+  let objects: KV;
+  let dir: string;
+  let env: Record<string, string>;
+  const watchers: Watcher[] = [];
+  let leader: Watcher;
+
+  const keys = async (prefix = '') => {
+    const out: string[] = [];
+    for await (const key of await objects.keys()) out.push(key);
+    return out.filter((key) => key.startsWith(prefix)).sort();
+  };
+  const object = async (key: string) => {
+    const entry = await objects.get(key);
+    return entry && entry.operation === 'PUT' ? (kubeObjectCodec.decode(entry.value) as any) : undefined;
+  };
+
+  before(async () => {
+    nats = await startNatsServer();
+    api = await startKubeApiServer({ bookmarkIntervalMs: 300 });
+    api.unserve('TLSRoute'); // its CRD is not installed at first
+    for (let i = 0; i < 1000; i++) api.create(service('bulk', `svc-${i}`));
+    api.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'bulk' } });
+    api.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'cert', namespace: 'default' }, type: 'kubernetes.io/tls', data: { 'tls.crt': 'Y2VydA==', 'tls.key': SECRET_DATA } });
+    api.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'password', namespace: 'default' }, type: 'Opaque', data: { password: SECRET_DATA } });
+    api.create({
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'HTTPRoute',
+      metadata: { name: 'web', namespace: 'default' },
+      spec: { parentRefs: [{ name: 'gw' }], rules: [{ backendRefs: [{ name: 'svc-0', port: 80 }] }] },
+      status: { parents: [{ parentRef: { name: 'other-gw' }, controllerName: 'example.com/other', conditions: [{ type: 'Accepted', status: 'True', reason: 'Accepted', message: '', lastTransitionTime: '2024-01-01T00:00:00Z' }] }] },
+    });
+    dir = mkdtempSync(join(tmpdir(), 'tendril-kube-'));
+    writeFileSync(join(dir, 'kubeconfig'), api.kubeconfig());
+    env = {
+      TENDRIL_NATS_URL: nats.url,
+      KUBECONFIG: join(dir, 'kubeconfig'),
+      TENDRIL_LEASE_DURATION_MS: '3000',
+      TENDRIL_LEASE_RENEW_DEADLINE_MS: '2000',
+      TENDRIL_LEASE_RETRY_MS: '300',
+      TENDRIL_CRD_RETRY_MS: '500',
+      TENDRIL_WATCH_STALL_MS: '2000',
+    };
+    nc = await connect({ servers: nats.url });
+    leader = await startWatcher(env);
+    watchers.push(leader);
+    objects = await waitFor('tendril-objects bucket', async () => {
+      const bucket = await nc.jetstream().views.kv(BUCKETS.objects, { bindOnly: true });
+      await bucket.status();
+      return bucket;
+    });
+  });
+  after(async () => {
+    for (const watcher of watchers) await stopWatcher(watcher);
+    await nc?.close();
+    await api?.close();
+    await nats?.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('syncs 1,000 objects before it says ready, TLS Secrets only, managedFields dropped, a missing CRD reported', async () => {
+    const ready = await waitFor('readyz 200', async () => ((await readyz(leader).catch(() => undefined))?.status === 200 ? readyz(leader) : undefined), 30000);
+    assert.match(ready.body.checks['initial-sync'].reason, /not installed \(retrying\): TLSRoute/);
+    assert.match(ready.body.checks['leader-election'].reason, /^leader/);
+    assert.equal((await keys('default.service.bulk.')).length, 1000);
+    assert.deepEqual(await keys('default.secret.'), ['default.secret.default.cert']);
+    assert.deepEqual(await keys('default.namespace.'), ['default.namespace._.bulk']);
+    const svc = await object('default.service.bulk.svc-7');
+    assert.equal(svc.metadata.managedFields, undefined);
+    assert.equal(svc.spec.ports[0].targetPort, 8080);
+    assert.ok(svc.metadata.resourceVersion);
+    assert.ok(!leader.output.includes(SECRET_DATA), 'secret data never logged');
+  });
+
+  it('writes changes in the order the API server made them, each once', async () => {
+    const sequence = (await objects.status()).streamInfo.state.last_seq;
+    // interleaved: 30 objects changed once each, and one object changed 30 times
+    for (let i = 0; i < 30; i++) {
+      api.update(service('bulk', `svc-${100 + i}`, { step: String(i) }));
+      api.update(service('bulk', 'svc-1', { step: String(i) }));
+    }
+    await waitFor('last change mirrored', async () => (await object('default.service.bulk.svc-1'))?.metadata.labels?.step === '29', 10000);
+    await waitFor('all changes mirrored', async () => (await object('default.service.bulk.svc-129'))?.metadata.labels?.step === '29', 10000);
+    const revisions: number[] = [];
+    for (let i = 0; i < 30; i++) revisions.push((await objects.get(`default.service.bulk.svc-${100 + i}`))!.revision);
+    assert.deepEqual(revisions, [...revisions].sort((a, b) => a - b), `bucket revisions follow the API's order: ${revisions.join(',')}`);
+    assert.ok((await objects.get('default.service.bulk.svc-1'))!.revision > revisions[28]!, 'the repeated object ends after the 29th other change');
+    assert.equal((await objects.status()).streamInfo.state.last_seq - sequence, 60, 'every change written once');
+  });
+
+  it('recovers a watch dropped mid-stream, and one gone silent', async () => {
+    const restartsBefore = await metric(leader, /^tendril_watch_restarts\{.*kind="service"/);
+    assert.ok(api.dropWatches() >= 13, 'one watch per served kind dropped');
+    api.create(service('default', 'after-drop'));
+    await waitFor('object created after the drop mirrored', async () => (await object('default.service.default.after-drop')) !== undefined, 10000);
+    api.silenceWatches();
+    api.create(service('default', 'after-silence'));
+    await waitFor('object created on a silent watch mirrored', async () => (await object('default.service.default.after-silence')) !== undefined, 10000);
+    assert.match(leader.output, /watch silent for 2000 ms; reopening it/);
+    await waitFor('restarts counted', async () => (await metric(leader, /^tendril_watch_restarts\{.*kind="service"/)) >= restartsBefore + 2);
+    assert.ok((await metric(leader, /^tendril_watch_events_total\{.*kind="service".*type="BOOKMARK"/)) > 0, 'bookmarks counted');
+  });
+
+  it('relists on 410 Gone and leaves the KV exact, deletes in between included', async () => {
+    const relistsBefore = await metric(leader, /^tendril_watch_relists\{.*kind="service"/);
+    api.holdWatches();
+    api.dropWatches();
+    for (let i = 900; i < 1000; i++) api.remove('Service', 'bulk', `svc-${i}`);
+    api.create(service('bulk', 'svc-new'));
+    api.compact();
+    api.releaseWatches();
+    await waitFor('deleted objects gone from the KV', async () => (await keys('default.service.bulk.')).length === 901, 15000);
+    const expected = [...Array.from({ length: 900 }, (_, i) => `default.service.bulk.svc-${i}`), 'default.service.bulk.svc-new'].sort();
+    assert.deepEqual(await keys('default.service.bulk.'), expected);
+    await waitFor('relist counted', async () => (await metric(leader, /^tendril_watch_relists\{.*kind="service"/)) > relistsBefore);
+  });
+
+  it('picks up a kind whose CRD is installed later', async () => {
+    api.serve(TLS_ROUTE);
+    api.create({ apiVersion: 'gateway.networking.k8s.io/v1alpha2', kind: 'TLSRoute', metadata: { name: 'tls', namespace: 'default' }, spec: { parentRefs: [{ name: 'gw' }] } });
+    await waitFor('TLSRoute mirrored', async () => (await object('default.tlsroute.default.tls')) !== undefined, 10000);
+    await waitFor('readiness no longer reports it missing', async () => !(await readyz(leader)).body.checks['initial-sync'].reason.includes('TLSRoute'));
+  });
+
+  it('writes status back: our parent entry added, the other controller kept, a conflict retried, spec untouched', async () => {
+    const statuses = await nc.jetstream().views.kv(BUCKETS.status, { bindOnly: true });
+    const specBefore = JSON.stringify(api.get('HTTPRoute', 'default', 'web')!['spec']);
+    api.injectStatusConflicts(1);
+    const ours = { parentRef: { name: 'gw' }, controllerName: 'io.cilium/gateway-controller', conditions: [{ type: 'Accepted', status: 'True', reason: 'Accepted', message: 'accepted by tendril', observedGeneration: 1 }] };
+    await statuses.put(
+      'default.httproute.default.web',
+      objectStatusCodec.encode({ v: 1, apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', namespace: 'default', name: 'web', observedGeneration: 1, status: { parents: [ours] } }),
+    );
+    const route = await waitFor('status written', () => {
+      const current = api.get('HTTPRoute', 'default', 'web') as any;
+      return current.status.parents.length === 2 ? current : undefined;
+    });
+    assert.deepEqual(
+      route.status.parents.map((p: any) => p.controllerName),
+      ['example.com/other', 'io.cilium/gateway-controller'],
+    );
+    assert.equal(route.status.parents[0].conditions[0].lastTransitionTime, '2024-01-01T00:00:00Z');
+    assert.ok(route.status.parents[1].conditions[0].lastTransitionTime);
+    assert.equal(JSON.stringify(route.spec), specBefore);
+    assert.ok(api.requests.some((r) => r.method === 'PATCH' && r.path.endsWith('/httproutes/web/status') && r.status === 409), 'a conflict was met');
+    assert.match(leader.output, /default\/HTTPRoute\/web: status conflict \(attempt 1\)/);
+    // the same desired status again writes nothing
+    const patches = api.requests.filter((r) => r.method === 'PATCH').length;
+    await statuses.put(
+      'default.httproute.default.web',
+      objectStatusCodec.encode({ v: 1, apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', namespace: 'default', name: 'web', observedGeneration: 1, status: { parents: [ours] } }),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.equal(api.requests.filter((r) => r.method === 'PATCH').length, patches);
+  });
+
+  it('fails over to a warm standby that writes nothing while standing by and rewrites nothing unchanged', async () => {
+    const standby = await startWatcher(env);
+    watchers.push(standby);
+    await waitFor('standby ready', async () => {
+      const state = await readyz(standby).catch(() => undefined);
+      return state?.status === 200 && /^standby/.test(state.body.checks['leader-election'].reason);
+    }, 30000);
+    const sequence = (await objects.status()).streamInfo.state.last_seq;
+    const killedAt = Date.now();
+    await stopWatcher(leader, 'SIGKILL'); // no release: the standby must wait the Lease out
+    await waitFor('standby takes the Lease', async () => /^leader/.test((await readyz(standby)).body.checks['leader-election'].reason), 20000);
+    const failoverMs = Date.now() - killedAt;
+    assert.ok(failoverMs < 20000, `failover took ${failoverMs} ms`);
+    await waitFor('new leader ready', async () => (await readyz(standby)).status === 200);
+    assert.equal((await objects.status()).streamInfo.state.last_seq, sequence, 'nothing unchanged rewritten');
+    api.create(service('default', 'after-failover'));
+    await waitFor('new leader writes', async () => (await object('default.service.default.after-failover')) !== undefined, 10000);
+  });
+});
+
+describe('k8s-watcher when the API server is down at start', () => {
+  it('stays unready until the API server answers, then syncs', async () => {
+    const nats = await startNatsServer();
+    const port = await freePort();
+    const dir = mkdtempSync(join(tmpdir(), 'tendril-kube-'));
+    const api = new (await import('@tendril/testing')).KubeApiServer({ port });
+    writeFileSync(join(dir, 'kubeconfig'), api.kubeconfig());
+    const watcher = await startWatcher({ TENDRIL_NATS_URL: nats.url, KUBECONFIG: join(dir, 'kubeconfig'), TENDRIL_LEASE_RETRY_MS: '300', TENDRIL_CRD_RETRY_MS: '500' });
+    try {
+      const down = await waitFor('readyz answers', () => readyz(watcher).catch(() => undefined), 20000);
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const still = await readyz(watcher);
+      assert.equal(down.status, 503);
+      assert.equal(still.status, 503);
+      api.create(service('default', 'late'));
+      await api.start();
+      await waitFor('ready once the API server is up', async () => (await readyz(watcher)).status === 200, 30000);
+      const nc = await connect({ servers: nats.url });
+      const kv = await nc.jetstream().views.kv(BUCKETS.objects, { bindOnly: true });
+      assert.ok(await kv.get('default.service.default.late'));
+      await nc.close();
+    } finally {
+      await stopWatcher(watcher);
+      await api.close();
+      await nats.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

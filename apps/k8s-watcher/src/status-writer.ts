@@ -1,0 +1,145 @@
+/**
+ * Kubernetes mode: the desired status the translator puts in KV `tendril-status` is written to the
+ * status subresource of GatewayClass, Gateway, HTTPRoute, GRPCRoute, TLSRoute and Ingress — by the
+ * Lease holder only, only when it differs, never touching spec. Route parents and conditions that
+ * belong to other controllers are kept; a 409 Conflict is retried on a freshly read object.
+ */
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { BUCKETS, canonicalJson, objectStatusCodec, parseObjectKey, type ObjectStatus } from '@tendril/contract';
+import { KubeApiError, KvMirror, Metrics, NatsClient, PLATFORM_CONFIG, collectionPath, type PlatformConfig } from '@tendril/platform';
+import { WATCHER_CONFIG, type WatcherConfig } from './config.js';
+import { KubeConnection, KubeSource } from './kube-source.js';
+import { STATUS_KINDS } from './kube-kinds.js';
+
+type Json = Record<string, unknown>;
+
+@Injectable()
+export class StatusWriter implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger('status-writer');
+  private readonly mirror: KvMirror<ObjectStatus>;
+  private readonly pending = new Set<string>();
+  private working?: Promise<void>;
+  private retryTimer?: NodeJS.Timeout;
+  private stopped = false;
+  private written = 0;
+  private conflicts = 0;
+
+  constructor(
+    @Inject(PLATFORM_CONFIG) private readonly platform: PlatformConfig,
+    @Inject(WATCHER_CONFIG) private readonly config: WatcherConfig,
+    @Inject(NatsClient) nats: NatsClient,
+    @Inject(KubeConnection) private readonly connection: KubeConnection,
+    @Inject(KubeSource) private readonly source: KubeSource,
+    @Inject(Metrics) metrics: Metrics,
+  ) {
+    this.mirror = new KvMirror(nats, { bucket: BUCKETS.status, create: true, decode: (_key, bytes) => objectStatusCodec.decode(bytes), logger: this.logger });
+    this.mirror.onChange((changes) => {
+      for (const change of changes) if (change.op === 'put') this.request(change.key);
+    });
+    this.connection.elector.onChange((leading) => {
+      if (leading) for (const key of this.mirror.keys()) this.request(key);
+    });
+    metrics.figure('status_writes', 'Status subresource writes since start', () => this.written);
+    metrics.figure('status_conflicts', 'Status writes that met 409 Conflict and were retried', () => this.conflicts);
+  }
+
+  onApplicationBootstrap(): void {
+    void this.mirror.start().catch((error: Error) => this.logger.warn(`status writer stopped: ${error.message}`));
+  }
+
+  private request(key: string): void {
+    if (!key.startsWith(`${this.platform.cluster}.`)) return;
+    const kind = key.split('.')[1] ?? '';
+    if (!STATUS_KINDS.has(kind)) return;
+    this.pending.add(key);
+    this.working ??= this.work().finally(() => (this.working = undefined));
+  }
+
+  private async work(): Promise<void> {
+    while (this.pending.size > 0 && !this.stopped) {
+      if (!this.connection.elector.isLeader) {
+        this.pending.clear(); // the leader writes; on becoming leader every key is requested again
+        return;
+      }
+      const [key] = this.pending;
+      this.pending.delete(key!);
+      try {
+        await this.write(key!);
+      } catch (error) {
+        this.logger.warn(`status of ${key}: ${(error as Error).message}; retrying`);
+        this.retryTimer = setTimeout(() => this.request(key!), 2000);
+      }
+    }
+  }
+
+  private async write(key: string): Promise<void> {
+    const desired = this.mirror.get(key);
+    if (!desired) return;
+    const ref = parseObjectKey(key);
+    const kind = this.source.versionOf(ref.kind);
+    if (!kind.version) throw new Error(`${kind.kind} is not served (yet)`);
+    const path = `${collectionPath(kind.group, kind.version, kind.plural, kind.namespaced ? ref.namespace : undefined)}/${encodeURIComponent(ref.name)}`;
+    const who = `${ref.namespace ? `${ref.namespace}/` : ''}${kind.kind}/${ref.name}`;
+    for (let attempt = 1; ; attempt++) {
+      let current: Json;
+      try {
+        current = await this.connection.client.request<Json>('GET', path);
+      } catch (error) {
+        if (error instanceof KubeApiError && error.statusCode === 404) return; // gone: nothing to write
+        throw error;
+      }
+      const before = (current['status'] as Json | undefined) ?? {};
+      const after = mergeStatus(ref.kind, before, desired.status, this.config.gatewayController, new Date().toISOString().replace(/\.\d+Z$/, 'Z'));
+      if (canonicalJson(after) === canonicalJson(before)) return;
+      const resourceVersion = (current['metadata'] as Json)['resourceVersion'];
+      try {
+        await this.connection.client.request('PATCH', `${path}/status`, { metadata: { resourceVersion }, status: after }, 'application/merge-patch+json');
+        this.written++;
+        this.logger.log(`${who}: status written`);
+        return;
+      } catch (error) {
+        if (!(error instanceof KubeApiError) || error.statusCode !== 409 || attempt >= this.config.statusConflictRetries) throw error;
+        this.conflicts++;
+        this.logger.log(`${who}: status conflict (attempt ${attempt}); retrying on a fresh read`);
+      }
+    }
+  }
+
+  onModuleDestroy(): Promise<void> | void {
+    this.stopped = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.mirror.stop();
+    return this.working;
+  }
+}
+
+/**
+ * The status to write: the current one with our parts replaced. Route `parents` entries of other
+ * controllers stay; conditions keep their lastTransitionTime while their status does not change.
+ */
+export function mergeStatus(kind: string, current: Json, desired: Json, controller: string, now: string): Json {
+  if (kind === 'ingress') return { ...current, loadBalancer: desired['loadBalancer'] ?? {} };
+  const out: Json = { ...current, ...desired };
+  if (Array.isArray(desired['conditions'])) out['conditions'] = mergeConditions(current['conditions'], desired['conditions'] as Json[], now);
+  if (Array.isArray(desired['parents'])) {
+    const previous = Array.isArray(current['parents']) ? (current['parents'] as Json[]) : [];
+    const ours = (desired['parents'] as Json[]).map((parent) => {
+      const before = previous.find((p) => p['controllerName'] === (parent['controllerName'] ?? controller) && canonicalJson(p['parentRef'] ?? {}) === canonicalJson(parent['parentRef'] ?? {}));
+      return { ...parent, controllerName: parent['controllerName'] ?? controller, conditions: mergeConditions(before?.['conditions'], (parent['conditions'] as Json[] | undefined) ?? [], now) };
+    });
+    const ourControllers = new Set<unknown>([controller, ...ours.map((p) => p['controllerName'])]);
+    out['parents'] = [...previous.filter((p) => !ourControllers.has(p['controllerName'])), ...ours];
+  }
+  return out;
+}
+
+function mergeConditions(current: unknown, desired: Json[], now: string): Json[] {
+  const previous = Array.isArray(current) ? (current as Json[]) : [];
+  const types = new Set(desired.map((c) => c['type']));
+  const merged = desired.map((condition) => {
+    const before = previous.find((c) => c['type'] === condition['type']);
+    const lastTransitionTime = before && before['status'] === condition['status'] ? before['lastTransitionTime'] : (condition['lastTransitionTime'] ?? now);
+    return { ...condition, lastTransitionTime: lastTransitionTime ?? now };
+  });
+  return [...previous.filter((c) => !types.has(c['type'])), ...merged];
+}

@@ -1,0 +1,195 @@
+/**
+ * List+watch of one kind that never stops for good. It is @kubernetes/client-node's own informer
+ * (ListWatch: list, watch from the list's resourceVersion, relist on 410 Gone with deletes for what
+ * vanished meanwhile) wrapped so that:
+ * - an informer that stopped on an error (API server down, 500, connection refused) is restarted
+ *   with exponential backoff and jitter, resuming from its last resourceVersion;
+ * - watches ask for BOOKMARKs and end server-side after `watchTimeoutSeconds`, and a watch with no
+ *   event or bookmark for `stallMs` is taken for dead (a half-open connection) and reopened;
+ * - a kind the server does not serve (404: its CRD is not installed) is retried every
+ *   `notFoundRetryMs` and reported, never fatal.
+ */
+import { ADD, DELETE, ERROR, ListWatch, UPDATE, Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
+import { KubeApiError, type KubeClient } from './client.js';
+import type { Logger } from '../logger.js';
+
+export type InformerState = 'starting' | 'synced' | 'not-installed' | 'failing';
+
+export interface InformerOptions {
+  /** Collection path, e.g. `/api/v1/services`. */
+  path: string;
+  /** For log lines and metrics: the kind. */
+  name: string;
+  fieldSelector?: string;
+  watchTimeoutSeconds?: number;
+  stallMs?: number;
+  backoffInitialMs?: number;
+  backoffMaxMs?: number;
+  notFoundRetryMs?: number;
+  logger: Logger;
+}
+
+export interface InformerHandlers<T extends KubernetesObject> {
+  /** Every object added or changed, in the order the API server sent them. */
+  upsert(object: T): void;
+  delete(object: T): void;
+  /** After every (re)list: the complete current set, for exact reconciliation. */
+  listed?(objects: T[], relist: boolean): void;
+  /** Each watch event, bookmark included (for metrics). */
+  event?(type: string): void;
+  stateChanged?(state: InformerState, detail: string): void;
+}
+
+/** A Watch that asks for bookmarks and a server-side timeout, and tells its owner about each event. */
+class TrackedWatch extends Watch {
+  constructor(
+    config: KubeConfig,
+    private readonly owner: { watching(): void; sawEvent(type: string): void; ended(error: unknown): void },
+    private readonly timeoutSeconds: number,
+    stallMs: number,
+  ) {
+    super(config);
+    // client-node's inactivity timeout: no byte (event or bookmark) for this long and the watch ends
+    (this as unknown as { requestTimeoutMs: number }).requestTimeoutMs = stallMs;
+  }
+
+  override async watch(path: string, query: Record<string, string | number | boolean | undefined>, callback: (phase: string, object: unknown, watchObject?: unknown) => void, done: (error: unknown) => void): Promise<AbortController> {
+    this.owner.watching();
+    return super.watch(
+      path,
+      { ...query, allowWatchBookmarks: true, timeoutSeconds: this.timeoutSeconds },
+      (phase, object, watchObject) => {
+        this.owner.sawEvent(phase);
+        callback(phase, object, watchObject);
+      },
+      (error) => {
+        this.owner.ended(error);
+        done(error);
+      },
+    );
+  }
+}
+
+export class ResilientInformer<T extends KubernetesObject = KubernetesObject> {
+  private readonly informer: ListWatch<T>;
+  private state: InformerState = 'starting';
+  private stopped = true;
+  private failures = 0;
+  private retryTimer?: NodeJS.Timeout;
+  private listedSinceWatch = false;
+  private lists = 0;
+  /** Relists after the first list (410 Gone, or a restart that lost its place). */
+  relists = 0;
+  /** Watches reopened after a drop, timeout, stall or error. */
+  restarts = 0;
+  /** Date.now() of the last watch event or bookmark (0: none yet). */
+  lastEventAt = 0;
+  lastError = '';
+
+  constructor(
+    private readonly client: KubeClient,
+    private readonly options: InformerOptions,
+    private readonly handlers: InformerHandlers<T>,
+  ) {
+    const watch = new TrackedWatch(client.config, this, options.watchTimeoutSeconds ?? 300, options.stallMs ?? 90_000);
+    this.informer = new ListWatch<T>(options.path, watch, () => this.list(), false, undefined, options.fieldSelector);
+    this.informer.on(ADD, (object) => handlers.upsert(object));
+    this.informer.on(UPDATE, (object) => handlers.upsert(object));
+    this.informer.on(DELETE, (object) => handlers.delete(object));
+    this.informer.on(ERROR, (error) => this.failed(error));
+  }
+
+  get currentState(): InformerState {
+    return this.state;
+  }
+
+  /** The objects the informer holds now (its warm cache). */
+  objects(): T[] {
+    return [...this.informer.list()];
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.run();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    void this.informer.stop();
+  }
+
+  private run(): void {
+    if (this.stopped) return;
+    this.informer.start().catch((error: unknown) => this.failed(error));
+  }
+
+  private async list(): Promise<KubernetesListObject<T>> {
+    const query = this.options.fieldSelector ? `?fieldSelector=${encodeURIComponent(this.options.fieldSelector)}` : '';
+    const list = await this.client.request<KubernetesListObject<T>>('GET', this.options.path + query);
+    this.lists++;
+    if (this.lists > 1) this.relists++;
+    this.listedSinceWatch = true;
+    return list;
+  }
+
+  /** Called by the watch as it opens: if a list came just before, its items are all delivered now. */
+  watching(): void {
+    if (this.listedSinceWatch) {
+      this.listedSinceWatch = false;
+      this.handlers.listed?.([...this.informer.list()], this.lists > 1);
+    }
+    this.failures = 0;
+    this.setState('synced', `watching ${this.options.path}`);
+  }
+
+  sawEvent(type: string): void {
+    this.lastEventAt = Date.now();
+    this.handlers.event?.(type);
+  }
+
+  /** A watch ended; client-node reopens it itself after a timeout, a server-side end or a 410. */
+  ended(error: unknown): void {
+    if (this.stopped) return;
+    this.restarts++;
+    if (error && (error as Error).name === 'TimeoutError') this.options.logger.warn(`${this.options.name}: watch silent for ${this.options.stallMs ?? 90_000} ms; reopening it`);
+  }
+
+  private failed(error: unknown): void {
+    if (this.stopped) return;
+    const statusCode = error instanceof KubeApiError ? error.statusCode : (error as { statusCode?: number }).statusCode;
+    const message = (error as Error).message ?? String(error);
+    this.lastError = message;
+    if (statusCode === 404) {
+      if (this.state !== 'not-installed') this.options.logger.warn(`${this.options.name}: not served by the API server (CRD not installed?); retrying in the background`);
+      this.setState('not-installed', `${this.options.path} not served; retrying every ${this.options.notFoundRetryMs ?? 30_000} ms`);
+      this.schedule(this.options.notFoundRetryMs ?? 30_000);
+      return;
+    }
+    this.failures++;
+    const initial = this.options.backoffInitialMs ?? 500;
+    const ceiling = this.options.backoffMaxMs ?? 30_000;
+    const base = Math.min(ceiling, initial * 2 ** Math.min(this.failures - 1, 16));
+    const delay = Math.round(base / 2 + Math.random() * (base / 2));
+    if (this.failures === 1 || this.failures % 10 === 0) this.options.logger.warn(`${this.options.name}: ${message}; retrying in ${delay} ms (failure ${this.failures})`);
+    // a kind that never synced is failing; one that did keeps serving its cache while it reconnects
+    if (this.state !== 'synced') this.setState('failing', message);
+    this.restarts++;
+    this.schedule(delay);
+  }
+
+  private schedule(delay: number): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.run();
+    }, delay);
+  }
+
+  private setState(state: InformerState, detail: string): void {
+    const changed = state !== this.state;
+    this.state = state;
+    if (changed) this.handlers.stateChanged?.(state, detail);
+  }
+}

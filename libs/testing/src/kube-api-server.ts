@@ -1,0 +1,476 @@
+/**
+ * A small Kubernetes API server for tests, speaking the real list/watch protocol over HTTP so the real
+ * @kubernetes/client-node is exercised, never stubbed: lists carry a resourceVersion; watches are
+ * chunked streams of JSON lines that replay history after the given resourceVersion, send BOOKMARKs
+ * when asked, answer a too-old resourceVersion with an ERROR event carrying 410 Gone, and end after
+ * timeoutSeconds; objects can be read, created, replaced, merge-patched and deleted, with the status
+ * subresource and resourceVersion preconditions (409 Conflict). Leases are ordinary objects.
+ *
+ * Test hooks change the world behind the client's back: objects changed directly, watches dropped or
+ * silenced, history compacted, a kind served or not (a CRD installed or not), conflicts injected.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+
+export interface KubeResourceType {
+  group: string;
+  version: string;
+  plural: string;
+  kind: string;
+  namespaced: boolean;
+}
+
+export interface KubeObjectLike {
+  apiVersion?: string;
+  kind?: string;
+  metadata: { name: string; namespace?: string; resourceVersion?: string; [key: string]: unknown };
+  [key: string]: unknown;
+}
+
+interface WatchEvent {
+  rv: number;
+  type: 'ADDED' | 'MODIFIED' | 'DELETED';
+  object: KubeObjectLike;
+}
+
+interface OpenWatch {
+  type: KubeResourceType;
+  namespace?: string;
+  response: ServerResponse;
+  silenced: boolean;
+  bookmarks: boolean;
+  timers: NodeJS.Timeout[];
+}
+
+/** The kinds of a cluster with Gateway API (v1 and v1alpha2 TLSRoute) and Cilium's CRDs installed. */
+export const STANDARD_RESOURCE_TYPES: readonly KubeResourceType[] = [
+  { group: '', version: 'v1', plural: 'services', kind: 'Service', namespaced: true },
+  { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false },
+  { group: '', version: 'v1', plural: 'secrets', kind: 'Secret', namespaced: true },
+  { group: 'discovery.k8s.io', version: 'v1', plural: 'endpointslices', kind: 'EndpointSlice', namespaced: true },
+  { group: 'networking.k8s.io', version: 'v1', plural: 'ingresses', kind: 'Ingress', namespaced: true },
+  { group: 'networking.k8s.io', version: 'v1', plural: 'ingressclasses', kind: 'IngressClass', namespaced: false },
+  { group: 'gateway.networking.k8s.io', version: 'v1', plural: 'gatewayclasses', kind: 'GatewayClass', namespaced: false },
+  { group: 'gateway.networking.k8s.io', version: 'v1', plural: 'gateways', kind: 'Gateway', namespaced: true },
+  { group: 'gateway.networking.k8s.io', version: 'v1', plural: 'httproutes', kind: 'HTTPRoute', namespaced: true },
+  { group: 'gateway.networking.k8s.io', version: 'v1', plural: 'grpcroutes', kind: 'GRPCRoute', namespaced: true },
+  { group: 'gateway.networking.k8s.io', version: 'v1alpha2', plural: 'tlsroutes', kind: 'TLSRoute', namespaced: true },
+  { group: 'gateway.networking.k8s.io', version: 'v1beta1', plural: 'referencegrants', kind: 'ReferenceGrant', namespaced: true },
+  { group: 'cilium.io', version: 'v2', plural: 'ciliumenvoyconfigs', kind: 'CiliumEnvoyConfig', namespaced: true },
+  { group: 'cilium.io', version: 'v2', plural: 'ciliumclusterwideenvoyconfigs', kind: 'CiliumClusterwideEnvoyConfig', namespaced: false },
+  { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', kind: 'Lease', namespaced: true },
+];
+
+export interface KubeApiServerOptions {
+  /** Port to listen on (0: a free one); a fixed port lets a test start the server after its client. */
+  port?: number;
+  types?: readonly KubeResourceType[];
+  /** How often an open watch that asked for bookmarks gets one. */
+  bookmarkIntervalMs?: number;
+  /** Events kept for watches to resume from; older resourceVersions get 410 Gone. */
+  historyLimit?: number;
+}
+
+export interface RequestRecord {
+  method: string;
+  path: string;
+  status: number;
+  authorization?: string;
+}
+
+const STATUS_KINDS: Record<number, string> = { 404: 'NotFound', 409: 'Conflict', 410: 'Expired', 500: 'InternalError', 422: 'Invalid' };
+
+export class KubeApiServer {
+  readonly server: Server;
+  private readonly served = new Map<string, KubeResourceType>();
+  private readonly store = new Map<string, Map<string, KubeObjectLike>>();
+  private history: WatchEvent[] = [];
+  private oldestResumable = 0;
+  private revision = 1;
+  private readonly watches = new Set<OpenWatch>();
+  private heldWatches: (() => void)[] = [];
+  private holdingWatches = false;
+  private pendingConflicts = 0;
+  private failing = 0;
+  readonly requests: RequestRecord[] = [];
+  port = 0;
+
+  constructor(private readonly options: KubeApiServerOptions = {}) {
+    this.port = options.port ?? 0;
+    for (const type of options.types ?? STANDARD_RESOURCE_TYPES) this.serve(type);
+    this.server = createServer((request, response) => {
+      this.handle(request, response).catch((error: Error) => this.reply(response, request, 500, status(500, error.message)));
+    });
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  get resourceVersion(): string {
+    return String(this.revision);
+  }
+
+  async start(): Promise<this> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.options.port ?? 0, '127.0.0.1', () => resolve());
+    });
+    this.port = (this.server.address() as AddressInfo).port;
+    return this;
+  }
+
+  async close(): Promise<void> {
+    this.dropWatches();
+    for (const release of this.heldWatches.splice(0)) release();
+    if (!this.server.listening) return;
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** A kubeconfig (YAML) for this server, as a file `KUBECONFIG` may name. */
+  kubeconfig(token = 'test-token'): string {
+    return [
+      'apiVersion: v1',
+      'kind: Config',
+      // client-node refuses plain HTTP unless TLS verification is off; this server speaks HTTP on loopback
+      'clusters: [{name: test, cluster: {server: "' + this.url + '", insecure-skip-tls-verify: true}}]',
+      'users: [{name: test, user: {token: ' + token + '}}]',
+      'contexts: [{name: test, context: {cluster: test, user: test, namespace: default}}]',
+      'current-context: test',
+      '',
+    ].join('\n');
+  }
+
+  // --- test hooks -------------------------------------------------------------------------------
+
+  /** Installs a kind (a CRD being applied); its list and watch answer from now on. */
+  serve(type: KubeResourceType): void {
+    this.served.set(typeKey(type.group, type.version, type.plural), type);
+    if (!this.store.has(storeKey(type))) this.store.set(storeKey(type), new Map());
+  }
+
+  /** Removes a kind from discovery: its list and watch answer 404, as for a CRD not installed. */
+  unserve(kind: string): void {
+    for (const [key, type] of this.served) if (type.kind === kind) this.served.delete(key);
+  }
+
+  create(object: KubeObjectLike): KubeObjectLike {
+    const type = this.typeOf(object);
+    const objects = this.store.get(storeKey(type))!;
+    const id = objectId(object.metadata.namespace, object.metadata.name);
+    if (objects.has(id)) throw new Error(`${id} exists`);
+    const stored = this.stamp(type, structuredClone(object), undefined);
+    objects.set(id, stored);
+    this.record('ADDED', type, stored);
+    return structuredClone(stored);
+  }
+
+  /** Replaces an object as another client would; generation moves when anything but status and metadata does. */
+  update(object: KubeObjectLike): KubeObjectLike {
+    const type = this.typeOf(object);
+    const objects = this.store.get(storeKey(type))!;
+    const id = objectId(object.metadata.namespace, object.metadata.name);
+    const current = objects.get(id);
+    if (!current) throw new Error(`${id} does not exist`);
+    const stored = this.stamp(type, structuredClone(object), current);
+    objects.set(id, stored);
+    this.record('MODIFIED', type, stored);
+    return structuredClone(stored);
+  }
+
+  remove(kind: string, namespace: string | undefined, name: string): void {
+    const type = [...this.served.values(), ...STANDARD_RESOURCE_TYPES].find((t) => t.kind === kind);
+    if (!type) throw new Error(`unknown kind ${kind}`);
+    const objects = this.store.get(storeKey(type));
+    const current = objects?.get(objectId(namespace, name));
+    if (!current) return;
+    objects!.delete(objectId(namespace, name));
+    this.revision++;
+    const gone = { ...current, metadata: { ...current.metadata, resourceVersion: String(this.revision) } };
+    this.record('DELETED', type, gone);
+  }
+
+  get(kind: string, namespace: string | undefined, name: string): KubeObjectLike | undefined {
+    const type = [...this.served.values(), ...STANDARD_RESOURCE_TYPES].find((t) => t.kind === kind);
+    const found = type && this.store.get(storeKey(type))?.get(objectId(namespace, name));
+    return found && structuredClone(found);
+  }
+
+  /** Forgets the event history: a watch resuming from any earlier resourceVersion gets 410 Gone. */
+  compact(): void {
+    this.history = [];
+    this.oldestResumable = this.revision;
+  }
+
+  /** Ends every open watch stream abruptly (a dropped connection mid-stream). */
+  dropWatches(): number {
+    const count = this.watches.size;
+    for (const watch of [...this.watches]) this.endWatch(watch, true);
+    return count;
+  }
+
+  /** Open watches stay connected but receive nothing more, not even bookmarks (a half-open connection). */
+  silenceWatches(): void {
+    for (const watch of this.watches) watch.silenced = true;
+  }
+
+  /** New watch requests get no answer until releaseWatches() (the server unreachable for watches). */
+  holdWatches(): void {
+    this.holdingWatches = true;
+  }
+
+  releaseWatches(): void {
+    this.holdingWatches = false;
+    for (const release of this.heldWatches.splice(0)) release();
+  }
+
+  /** The next `count` writes to a status subresource meet a concurrent writer: the object moves, 409. */
+  injectStatusConflicts(count: number): void {
+    this.pendingConflicts += count;
+  }
+
+  /** The next `count` requests of any kind answer 500. */
+  failRequests(count: number): void {
+    this.failing += count;
+  }
+
+  get openWatches(): number {
+    return this.watches.size;
+  }
+
+  // --- HTTP ---------------------------------------------------------------------------------------
+
+  private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    const method = request.method ?? 'GET';
+    if (this.failing > 0) {
+      this.failing--;
+      return this.reply(response, request, 500, status(500, 'injected failure'));
+    }
+    const route = this.route(url.pathname);
+    if (!route) return this.reply(response, request, 404, status(404, `the server could not find the requested resource (${url.pathname})`));
+    const { type, namespace, name, subresource } = route;
+    const objects = this.store.get(storeKey(type))!;
+    if (method === 'GET' && !name) {
+      const watching = url.searchParams.get('watch');
+      if (watching === 'true' || watching === '1') return this.watch(request, response, type, namespace, url.searchParams);
+      const fieldSelector = url.searchParams.get('fieldSelector') ?? undefined;
+      const items = [...objects.values()].filter((o) => (!namespace || o.metadata.namespace === namespace) && matchesFields(o, fieldSelector));
+      items.sort((a, b) => objectId(a.metadata.namespace, a.metadata.name).localeCompare(objectId(b.metadata.namespace, b.metadata.name)));
+      return this.reply(response, request, 200, { apiVersion: apiVersionOf(type), kind: `${type.kind}List`, metadata: { resourceVersion: this.resourceVersion }, items });
+    }
+    const body = method === 'GET' || method === 'DELETE' ? undefined : ((await readJson(request)) as KubeObjectLike);
+    if (method === 'POST' && !name) {
+      if (!body?.metadata?.name) return this.reply(response, request, 422, status(422, 'metadata.name is required'));
+      body.metadata.namespace = type.namespaced ? namespace : undefined;
+      if (objects.has(objectId(body.metadata.namespace, body.metadata.name))) {
+        return this.reply(response, request, 409, status(409, `${type.plural} "${body.metadata.name}" already exists`, 'AlreadyExists'));
+      }
+      return this.reply(response, request, 201, this.create({ ...body, apiVersion: apiVersionOf(type), kind: type.kind }));
+    }
+    if (!name) return this.reply(response, request, 405, status(405, 'method not allowed'));
+    const id = objectId(namespace, name);
+    const current = objects.get(id);
+    if (!current) return this.reply(response, request, 404, status(404, `${type.plural} "${name}" not found`));
+    if (method === 'GET') return this.reply(response, request, 200, current);
+    if (method === 'DELETE') {
+      this.remove(type.kind, namespace, name);
+      return this.reply(response, request, 200, status(200, 'deleted', 'Success'));
+    }
+    if (method !== 'PUT' && method !== 'PATCH') return this.reply(response, request, 405, status(405, 'method not allowed'));
+    let next: KubeObjectLike;
+    if (method === 'PUT') next = body!;
+    else {
+      const contentType = request.headers['content-type'] ?? '';
+      if (!contentType.includes('merge-patch')) return this.reply(response, request, 415, status(415, `unsupported patch type ${contentType}`));
+      next = mergePatch(structuredClone(current), body) as KubeObjectLike;
+    }
+    const precondition = (method === 'PUT' ? body?.metadata?.resourceVersion : (body?.metadata as { resourceVersion?: string } | undefined)?.resourceVersion) ?? undefined;
+    if (subresource === 'status' && this.pendingConflicts > 0) {
+      this.pendingConflicts--;
+      // another writer gets there first: the object moves on, this write is stale
+      this.update({ ...current, metadata: { ...current.metadata, annotations: { ...(current.metadata['annotations'] as object), 'test/concurrent-writer': String(this.revision) } } });
+      return this.reply(response, request, 409, status(409, `Operation cannot be fulfilled on ${type.plural} "${name}": the object has been modified; please apply your changes to the latest version and try again`));
+    }
+    if (precondition !== undefined && precondition !== current.metadata.resourceVersion) {
+      return this.reply(response, request, 409, status(409, `Operation cannot be fulfilled on ${type.plural} "${name}": the object has been modified; please apply your changes to the latest version and try again`));
+    }
+    // the status subresource changes status only; the main resource never changes status
+    const merged: KubeObjectLike =
+      subresource === 'status' ? { ...current, status: next['status'] } : { ...next, metadata: { ...next.metadata, name, namespace: current.metadata.namespace }, status: current['status'] };
+    if (merged['status'] === undefined) delete merged['status'];
+    return this.reply(response, request, 200, this.update(merged));
+  }
+
+  private watch(request: IncomingMessage, response: ServerResponse, type: KubeResourceType, namespace: string | undefined, params: URLSearchParams): void {
+    const begin = () => {
+      if (response.destroyed) return;
+      const from = params.get('resourceVersion') ?? '';
+      const watch: OpenWatch = { type, namespace, response, silenced: false, bookmarks: params.get('allowWatchBookmarks') === 'true', timers: [] };
+      response.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
+      this.requests.push({ method: 'WATCH', path: request.url ?? '', status: 200, authorization: request.headers.authorization });
+      const send = (event: object) => response.write(`${JSON.stringify(event)}\n`);
+      if (from === '' || from === '0') {
+        for (const object of this.store.get(storeKey(type))!.values()) if (!namespace || object.metadata.namespace === namespace) send({ type: 'ADDED', object });
+      } else {
+        const since = Number(from);
+        if (!Number.isInteger(since) || since < this.oldestResumable) {
+          send({ type: 'ERROR', object: status(410, `too old resource version: ${from} (${this.oldestResumable})`) });
+          response.end();
+          return;
+        }
+        for (const event of this.history) {
+          if (event.rv > since && sameType(event.object, type) && (!namespace || event.object.metadata.namespace === namespace)) send({ type: event.type, object: event.object });
+        }
+      }
+      this.watches.add(watch);
+      response.on('close', () => this.endWatch(watch, false));
+      const timeout = Number(params.get('timeoutSeconds') ?? '0');
+      if (timeout > 0) watch.timers.push(setTimeout(() => this.endWatch(watch, false), timeout * 1000));
+      if (watch.bookmarks) {
+        watch.timers.push(
+          setInterval(() => {
+            if (!watch.silenced) send({ type: 'BOOKMARK', object: { apiVersion: apiVersionOf(type), kind: type.kind, metadata: { resourceVersion: this.resourceVersion } } });
+          }, this.options.bookmarkIntervalMs ?? 1000),
+        );
+      }
+    };
+    if (this.holdingWatches) this.heldWatches.push(begin);
+    else begin();
+  }
+
+  private endWatch(watch: OpenWatch, abrupt: boolean): void {
+    if (!this.watches.delete(watch)) return;
+    for (const timer of watch.timers) clearTimeout(timer);
+    if (abrupt) watch.response.destroy();
+    else watch.response.end();
+  }
+
+  private reply(response: ServerResponse, request: IncomingMessage, code: number, body: unknown): void {
+    this.requests.push({ method: request.method ?? 'GET', path: request.url ?? '', status: code, authorization: request.headers.authorization });
+    response.writeHead(code, { 'Content-Type': 'application/json' });
+    response.end(JSON.stringify(body));
+  }
+
+  private route(path: string): { type: KubeResourceType; namespace?: string; name?: string; subresource?: string } | undefined {
+    const parts = path.split('/').filter(Boolean);
+    let group: string;
+    let rest: string[];
+    if (parts[0] === 'api') [group, rest] = ['', parts.slice(1)];
+    else if (parts[0] === 'apis' && parts.length >= 2) [group, rest] = [parts[1]!, parts.slice(2)];
+    else return undefined;
+    const [version, ...tail] = rest;
+    let namespace: string | undefined;
+    if (tail[0] === 'namespaces' && tail.length >= 3) {
+      namespace = tail[1];
+      tail.splice(0, 2);
+    }
+    const [plural, name, subresource] = tail;
+    const type = version && plural ? this.served.get(typeKey(group, version, plural)) : undefined;
+    if (!type || (namespace && !type.namespaced) || (subresource && subresource !== 'status')) return undefined;
+    return { type, ...(namespace ? { namespace } : {}), ...(name ? { name } : {}), ...(subresource ? { subresource } : {}) };
+  }
+
+  private typeOf(object: KubeObjectLike): KubeResourceType {
+    const type = [...this.served.values(), ...STANDARD_RESOURCE_TYPES].find((t) => t.kind === object.kind && apiVersionOf(t) === object.apiVersion);
+    if (!type) throw new Error(`kind ${object.apiVersion}/${object.kind} not known to the test API server`);
+    if (!this.store.has(storeKey(type))) this.store.set(storeKey(type), new Map());
+    return type;
+  }
+
+  private stamp(type: KubeResourceType, object: KubeObjectLike, current: KubeObjectLike | undefined): KubeObjectLike {
+    this.revision++;
+    const { status: _status, metadata: _metadata, ...spec } = object;
+    const { status: _old, metadata: _oldMetadata, ...oldSpec } = current ?? ({ metadata: { name: "" } } as KubeObjectLike);
+    const specChanged = !current || JSON.stringify(spec) !== JSON.stringify(oldSpec);
+    const generation = ((current?.metadata['generation'] as number | undefined) ?? 0) + (specChanged ? 1 : 0);
+    object.apiVersion = apiVersionOf(type);
+    object.kind = type.kind;
+    object.metadata = {
+      ...object.metadata,
+      ...(type.namespaced ? { namespace: object.metadata.namespace ?? 'default' } : {}),
+      uid: (current?.metadata['uid'] as string | undefined) ?? randomUUID(),
+      resourceVersion: String(this.revision),
+      generation,
+      creationTimestamp: (current?.metadata['creationTimestamp'] as string | undefined) ?? new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    };
+    if (!type.namespaced) delete object.metadata.namespace;
+    return object;
+  }
+
+  private record(kind: WatchEvent['type'], type: KubeResourceType, object: KubeObjectLike): void {
+    const event: WatchEvent = { rv: this.revision, type: kind, object: structuredClone(object) };
+    this.history.push(event);
+    const limit = this.options.historyLimit ?? 100_000;
+    if (this.history.length > limit) {
+      const dropped = this.history.splice(0, this.history.length - limit);
+      this.oldestResumable = dropped[dropped.length - 1]!.rv;
+    }
+    for (const watch of this.watches) {
+      if (watch.silenced || watch.type !== type) continue;
+      if (watch.namespace && object.metadata.namespace !== watch.namespace) continue;
+      watch.response.write(`${JSON.stringify({ type: kind, object: event.object })}\n`);
+    }
+  }
+}
+
+export async function startKubeApiServer(options: KubeApiServerOptions = {}): Promise<KubeApiServer> {
+  return new KubeApiServer(options).start();
+}
+
+function typeKey(group: string, version: string, plural: string): string {
+  return `${group}/${version}/${plural}`;
+}
+
+/** Objects of a kind are stored once whatever version serves them. */
+function storeKey(type: KubeResourceType): string {
+  return `${type.group}/${type.plural}`;
+}
+
+function apiVersionOf(type: KubeResourceType): string {
+  return type.group ? `${type.group}/${type.version}` : type.version;
+}
+
+function sameType(object: KubeObjectLike, type: KubeResourceType): boolean {
+  return object.kind === type.kind && (object.apiVersion ?? '').split('/').length === (type.group ? 2 : 1) && (object.apiVersion ?? '').startsWith(type.group);
+}
+
+function objectId(namespace: string | undefined, name: string): string {
+  return `${namespace ?? ''}/${name}`;
+}
+
+function status(code: number, message: string, reason = STATUS_KINDS[code] ?? 'Unknown'): object {
+  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: code < 400 ? 'Success' : 'Failure', message, reason, code };
+}
+
+/** `field=value` selectors joined by commas, on dotted paths (`type=kubernetes.io/tls`, `metadata.name=x`). */
+function matchesFields(object: KubeObjectLike, selector: string | undefined): boolean {
+  if (!selector) return true;
+  return selector.split(',').every((term) => {
+    const negate = term.includes('!=');
+    const [path, value] = term.split(negate ? '!=' : /==?/) as [string, string];
+    let current: unknown = object;
+    for (const part of path.split('.')) current = (current as Record<string, unknown> | undefined)?.[part];
+    return negate ? String(current) !== value : String(current) === value;
+  });
+}
+
+/** RFC 7386 JSON merge patch. */
+function mergePatch(target: unknown, patch: unknown): unknown {
+  if (!patch || typeof patch !== 'object' || Array.isArray(patch)) return patch;
+  const out: Record<string, unknown> = target && typeof target === 'object' && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) delete out[key];
+    else out[key] = mergePatch(out[key], value);
+  }
+  return out;
+}
+
+async function readJson(request: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of request) chunks.push(chunk as Buffer);
+  const text = Buffer.concat(chunks).toString('utf8');
+  return text ? JSON.parse(text) : undefined;
+}
