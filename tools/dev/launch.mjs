@@ -3,13 +3,15 @@
 // backends for every local endpoint in the manifest folder, and the five services as separate
 // processes. Ctrl-C (or SIGTERM) stops everything in reverse order and exits 0.
 import { spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createH2Server } from 'node:http2';
 import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
+import { NATS_USERS, natsAuthorizationConfig, natsPasswordVariable } from '@tendril/contract';
 
 const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const dataDir = resolve(process.env.TENDRIL_DATA_DIR ?? join(root, '.data'));
@@ -158,19 +160,31 @@ process.on('SIGINT', () => shutdown(0));
 process.on('SIGTERM', () => shutdown(0));
 
 mkdirSync(join(dataDir, 'nats'), { recursive: true });
+
+// NATS least privilege, as in Kubernetes: one user per service with the permissions libs/contract
+// defines. Passwords are made once per data folder; the tendril CLI reads the `cli` one from here.
+const credentialsFile = join(dataDir, 'nats', 'credentials.json');
+const credentials = existsSync(credentialsFile) ? JSON.parse(readFileSync(credentialsFile, 'utf8')) : {};
+for (const user of NATS_USERS) credentials[user] ??= randomBytes(16).toString('hex');
+writeFileSync(credentialsFile, JSON.stringify(credentials, null, 2), { mode: 0o600 });
+const authConfig = join(dataDir, 'nats', 'auth.conf');
+writeFileSync(authConfig, natsAuthorizationConfig());
+const natsPasswords = Object.fromEntries(NATS_USERS.map((user) => [natsPasswordVariable(user), credentials[user]]));
+
 if (!process.env.TENDRIL_NATS_URL) {
   if (await portOpen(natsPort)) {
     say(`something already listens on 127.0.0.1:${natsPort}; is Tendril already running? Stop it first.`);
     process.exit(1);
   }
-  start('nats-server', 'nats-server', ['-js', '-a', '127.0.0.1', '-p', String(natsPort), '-m', '8222', '-sd', join(dataDir, 'nats')], {}, 90);
+  start('nats-server', 'nats-server', ['-js', '-a', '127.0.0.1', '-p', String(natsPort), '-m', '8222', '-sd', join(dataDir, 'nats'), '-c', authConfig], natsPasswords, 90);
   if (!(await waitUntil('nats-server', () => portOpen(natsPort), 15000))) await shutdown(1);
   say(`nats-server with JetStream on ${natsUrl} (monitoring http://127.0.0.1:8222, data in ${join(dataDir, 'nats')})`);
 }
 if (startBackends) await startEchoBackends();
 
 const env = { TENDRIL_NATS_URL: natsUrl, TENDRIL_MANIFESTS: manifests, TENDRIL_DATA_DIR: dataDir };
-SERVICES.forEach(([name], index) => start(name, process.execPath, ['--enable-source-maps', join(root, 'apps', name, 'dist', 'main.js')], env, colours[index]));
+const auth = (name) => (process.env.TENDRIL_NATS_URL ? {} : { TENDRIL_NATS_USER: name, TENDRIL_NATS_PASSWORD: credentials[name] });
+SERVICES.forEach(([name], index) => start(name, process.execPath, ['--enable-source-maps', join(root, 'apps', name, 'dist', 'main.js')], { ...env, ...auth(name) }, colours[index]));
 
 const ready = async (port) => {
   try {
@@ -184,7 +198,8 @@ if (!stopping) {
   say('Tendril is up:');
   for (const [name, port] of SERVICES) say(`  ${name.padEnd(11)} http://127.0.0.1:${port}/readyz  /metrics`);
   say(`  xDS (ADS gRPC)  127.0.0.1:18000`);
-  say(`  NATS            ${natsUrl}`);
+  say(`  NATS            ${natsUrl} (a user per service; passwords in ${credentialsFile})`);
+  say(`  CLI             npx tendril status   (uses the read-only cli user from there)`);
   say(`  manifests       ${manifests} (edit files here; changes apply live)`);
   say('Try: curl http://127.100.0.10:9080/   (the details Service VIP, load-balanced in eBPF)');
   say('Ctrl-C stops everything.');

@@ -14,3 +14,4 @@ export * from './messages/proxy-state.js';
 export * from './messages/flow.js';
 export * from './messages/service-stats.js';
 export * from './messages/service-info.js';
+export * from './permissions.js';

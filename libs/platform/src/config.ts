@@ -39,6 +39,9 @@ export interface PlatformConfig {
   version: string;
   /** TENDRIL_NATS_URL: comma-separated server URLs. */
   natsUrl: string;
+  /** TENDRIL_NATS_USER / TENDRIL_NATS_PASSWORD: this service's NATS user (none: no authentication). */
+  natsUser?: string;
+  natsPassword?: string;
   /** TENDRIL_CLUSTER: the cluster name this control plane serves (first token of object keys). */
   cluster: string;
   /** TENDRIL_HTTP_HOST / TENDRIL_HTTP_PORT: where /healthz, /readyz and /metrics listen. */
@@ -64,6 +67,7 @@ export function readPlatformConfig(service: ServiceName): PlatformConfig {
     service,
     version: PLATFORM_VERSION,
     natsUrl: envString('TENDRIL_NATS_URL', `nats://127.0.0.1:${PORTS.natsClient}`),
+    ...natsCredentials(),
     cluster: envString('TENDRIL_CLUSTER', 'default'),
     httpHost: envString('TENDRIL_HTTP_HOST', '0.0.0.0'),
     httpPort: envInt('TENDRIL_HTTP_PORT', PORTS[service], 0, 65535),
@@ -73,4 +77,11 @@ export function readPlatformConfig(service: ServiceName): PlatformConfig {
     statsIntervalMs: envInt('TENDRIL_STATS_INTERVAL_MS', 2000, 100),
     dataDir: envString('TENDRIL_DATA_DIR', '.data'),
   };
+}
+
+/** TENDRIL_NATS_USER and TENDRIL_NATS_PASSWORD, when set. */
+export function natsCredentials(): { natsUser?: string; natsPassword?: string } {
+  const user = envString('TENDRIL_NATS_USER', '');
+  if (user === '') return {};
+  return { natsUser: user, natsPassword: envString('TENDRIL_NATS_PASSWORD', '') };
 }

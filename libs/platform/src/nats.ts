@@ -9,6 +9,8 @@ import type { Logger } from './logger.js';
 
 export interface NatsOptions {
   url: string;
+  user?: string;
+  password?: string;
   name: string;
   kvReplicas: number;
   logger: Logger;
@@ -19,8 +21,15 @@ export interface NatsOptions {
  * One attempt, for command-line tools: they should say at once that NATS is unreachable rather than
  * retry forever as the services do.
  */
-export async function connectOnce(url: string, name: string, timeoutMs = 2000): Promise<NatsConnection> {
-  return connect({ servers: url.split(',').map((s) => s.trim()), name, timeout: timeoutMs, maxReconnectAttempts: 0, reconnect: false });
+export async function connectOnce(url: string, name: string, timeoutMs = 2000, credentials: { user?: string; password?: string } = {}): Promise<NatsConnection> {
+  return connect({
+    servers: url.split(',').map((s) => s.trim()),
+    name,
+    timeout: timeoutMs,
+    maxReconnectAttempts: 0,
+    reconnect: false,
+    ...(credentials.user ? { user: credentials.user, pass: credentials.password ?? '' } : {}),
+  });
 }
 
 export class NatsClient {
@@ -56,6 +65,7 @@ export class NatsClient {
       try {
         const nc = await connect({
           servers: this.options.url.split(',').map((s) => s.trim()),
+          ...(this.options.user ? { user: this.options.user, pass: this.options.password ?? '' } : {}),
           name: this.options.name,
           maxReconnectAttempts: -1,
           reconnectTimeWait: 500,

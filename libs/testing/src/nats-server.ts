@@ -1,10 +1,17 @@
 /** A real nats-server with JetStream on a free loopback port and a temporary store, for tests. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { NATS_USERS, natsAuthorizationConfig, natsPasswordVariable, type NatsUser } from '@tendril/contract';
 import { freePort, waitFor } from './ports.js';
+
+export interface NatsCredentials {
+  user: string;
+  password: string;
+}
 
 export interface TestNatsServer {
   url: string;
@@ -15,15 +22,39 @@ export interface TestNatsServer {
   restart(): Promise<void>;
   /** Stops and removes the store. */
   dispose(): Promise<void>;
+  /** With `auth: true`, each service's user, with the permissions of libs/contract. */
+  credentials?: Record<NatsUser, NatsCredentials>;
 }
 
-export async function startNatsServer(): Promise<TestNatsServer> {
+export interface NatsServerOptions {
+  /** Run with the least-privilege users the contract defines (as `npm start` does). */
+  auth?: boolean;
+}
+
+export async function startNatsServer(options: NatsServerOptions = {}): Promise<TestNatsServer> {
   const port = await freePort();
   const storeDir = mkdtempSync(join(tmpdir(), 'tendril-nats-'));
+  const args = ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir];
+  const env: Record<string, string> = {};
+  let credentials: Record<NatsUser, NatsCredentials> | undefined;
+  if (options.auth) {
+    const configFile = join(storeDir, 'auth.conf');
+    writeFileSync(configFile, natsAuthorizationConfig());
+    args.push('-c', configFile);
+    credentials = {} as Record<NatsUser, NatsCredentials>;
+    for (const user of NATS_USERS) {
+      const password = randomBytes(12).toString('hex');
+      credentials[user] = { user, password };
+      env[natsPasswordVariable(user)] = password;
+    }
+  }
   let child: ChildProcess | undefined;
   const start = async () => {
-    child = spawn('nats-server', ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir], { stdio: 'ignore' });
-    await waitFor(`nats-server on 127.0.0.1:${port}`, () => canConnect(port), 10000, 50);
+    const log = join(storeDir, 'server.log');
+    child = spawn('nats-server', args, { stdio: ['ignore', 'ignore', openSync(log, 'a')], env: { ...process.env, ...env } });
+    await waitFor(`nats-server on 127.0.0.1:${port}`, () => canConnect(port), 30000, 50).catch((error: Error) => {
+      throw new Error(`${error.message}\n${readFileSync(log, 'utf8').split('\n').slice(-15).join('\n')}`);
+    });
   };
   const stop = async () => {
     const running = child;
@@ -36,6 +67,7 @@ export async function startNatsServer(): Promise<TestNatsServer> {
   };
   await start();
   return {
+    ...(credentials ? { credentials } : {}),
     url: `nats://127.0.0.1:${port}`,
     port,
     storeDir,

@@ -12,9 +12,11 @@ import { System, repoRoot } from './system.js';
 
 const cliMain = join(repoRoot, 'tools', 'cli', 'dist', 'main.js');
 
-function tendril(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+let cliEnv: Record<string, string> = {};
+
+function tendril(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cliMain, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [cliMain, ...args], { env: { ...process.env, ...cliEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -46,6 +48,8 @@ describe('tendril CLI against a running system', { timeout: 180000 }, () => {
   before(async () => {
     await system.start();
     nats = system.nats.url;
+    // the CLI runs as the read-only `cli` user
+    cliEnv = { TENDRIL_NATS_USER: system.observer.user, TENDRIL_NATS_PASSWORD: system.observer.pass };
     system.writeManifest('shop.yaml', MANIFEST);
     ads = new AdsTestClient(`127.0.0.1:${system.xdsPort}`, { nodeId: 'cli-node', nodeCluster: 'edge' });
     ads.subscribe(XDS_TYPES.cluster);
@@ -127,11 +131,16 @@ describe('tendril CLI against a running system', { timeout: 180000 }, () => {
   });
 
   it('observe prints the flows of connections through the datapath', async () => {
-    const observing = tendril(['observe', '--nats', nats, '--seconds', '8', '--last', '1']);
-    // a connection to the VIP from inside the system's cgroup makes a flow (the backend need not answer)
+    const observing = tendril(['observe', '--nats', nats, '--seconds', '20', '--last', '1']);
+    let done = false;
+    void observing.then(() => (done = true));
+    // connections to the VIP from inside the system's cgroup make flows (the backend need not answer);
+    // keep making them until the CLI, which may take a moment to subscribe, has printed one
     const { connectFromCgroup } = await import('./clients.js');
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    await connectFromCgroup(system.cgroup, '127.100.88.8', 80, 500);
+    while (!done) {
+      await connectFromCgroup(system.cgroup, '127.100.88.8', 80, 500);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
     const result = await observing;
     assert.equal(result.code, 0);
     assert.match(result.stdout, /127\.100\.88\.8:80 -> 127\.0\.88\.[12]:8080\s+TRANSLATED/);

@@ -64,7 +64,7 @@ describe('spine: manifest -> NATS -> translator -> xds-server / datapath -> metr
     backendPort = 20000 + (process.pid % 20000);
     backend = await startTcpBackend(BACKEND_IP, backendPort);
     await system.start();
-    nc = await connect({ servers: system.nats.url });
+    nc = await connect(system.observer);
   });
 
   after(async () => {

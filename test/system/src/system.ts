@@ -39,7 +39,8 @@ export class System {
   }
 
   async start(): Promise<void> {
-    this.nats = await startNatsServer();
+    // the same least-privilege users `npm start` runs with: a missing permission fails here first
+    this.nats = await startNatsServer({ auth: true });
     mkdirSync(this.cgroup, { recursive: true });
     this.xdsPort = await freePort();
     for (const name of SERVICES) this.ports.set(name, await freePort());
@@ -48,8 +49,11 @@ export class System {
   }
 
   env(name: ServiceName): Record<string, string> {
+    const credentials = this.nats.credentials![name];
     return {
       TENDRIL_NATS_URL: this.nats.url,
+      TENDRIL_NATS_USER: credentials.user,
+      TENDRIL_NATS_PASSWORD: credentials.password,
       TENDRIL_HTTP_HOST: '127.0.0.1',
       TENDRIL_HTTP_PORT: String(this.ports.get(name)),
       TENDRIL_XDS_PORT: String(this.xdsPort),
@@ -141,6 +145,12 @@ export class System {
     rmSync(this.dataDir, { recursive: true, force: true });
     removeCgroup(this.cgroup);
     rmSync(this.pinPath, { recursive: true, force: true });
+  }
+
+  /** Connection options of the read-only `cli` user, for checks from the test itself. */
+  get observer(): { servers: string; user: string; pass: string } {
+    const credentials = this.nats.credentials!.cli;
+    return { servers: this.nats.url, user: credentials.user, pass: credentials.password };
   }
 
   dumpOutput(): string {

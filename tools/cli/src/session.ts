@@ -1,7 +1,9 @@
 /** One CLI invocation's NATS connection and KV access, failing fast with a clear message. */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { KV, NatsConnection } from 'nats';
 import yoctoSpinner from 'yocto-spinner';
-import { connectOnce } from '@tendril/platform';
+import { connectOnce, envString, natsCredentials } from '@tendril/platform';
 import { UnreachableError } from './output.js';
 
 export interface GlobalOptions {
@@ -19,7 +21,7 @@ export class Session {
   static async open(options: GlobalOptions): Promise<Session> {
     const timeoutMs = Number(options.timeout);
     try {
-      return new Session(await waiting(`connecting to ${options.nats}`, () => connectOnce(options.nats, 'tendril-cli', timeoutMs)), timeoutMs);
+      return new Session(await waiting(`connecting to ${options.nats}`, () => connectOnce(options.nats, 'tendril-cli', timeoutMs, cliCredentials())), timeoutMs);
     } catch (error) {
       throw new UnreachableError(`cannot reach NATS at ${options.nats}: ${(error as Error).message}`);
     }
@@ -63,4 +65,17 @@ export async function waiting<T>(what: string, action: () => Promise<T>): Promis
   } finally {
     spinner.stop();
   }
+}
+
+/**
+ * TENDRIL_NATS_USER/PASSWORD when set; else the read-only `cli` user that `npm start` made in
+ * the data folder (TENDRIL_DATA_DIR, default .data); else none.
+ */
+export function cliCredentials(): { user?: string; password?: string } {
+  const { natsUser, natsPassword } = natsCredentials();
+  if (natsUser) return { user: natsUser, password: natsPassword ?? '' };
+  const file = join(envString('TENDRIL_DATA_DIR', '.data'), 'nats', 'credentials.json');
+  if (!existsSync(file)) return {};
+  const password = (JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>)['cli'];
+  return password ? { user: 'cli', password } : {};
 }

@@ -78,6 +78,7 @@ export class PlatformModule {
     const metrics = new Metrics(config.service, config.instance);
     const nats = new NatsClient({
       url: config.natsUrl,
+      ...(config.natsUser ? { user: config.natsUser, password: config.natsPassword ?? '' } : {}),
       name: `tendril-${config.service}/${config.instance}`,
       kvReplicas: config.kvReplicas,
       logger: new Logger('nats'),

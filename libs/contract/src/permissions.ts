@@ -1,0 +1,96 @@
+/**
+ * NATS least privilege, derived from the contract's writer -> readers table: each service may write
+ * only the buckets and subjects it owns, read what it consumes, and answer its own micro endpoints.
+ * `npm start`, the system tests and k8s/ all render the nats-server authorization from this one place,
+ * so a missing permission fails a test before it fails a cluster.
+ */
+import { BUCKETS, SERVICES, type ServiceName } from './names.js';
+
+/** Users: one per service, plus read-only `cli` for the tendril CLI and operators. */
+export type NatsUser = ServiceName | 'cli';
+export const NATS_USERS: readonly NatsUser[] = [...SERVICES, 'cli'];
+
+export interface NatsPermissions {
+  publish: string[];
+  subscribe: string[];
+}
+
+/** Buckets each service writes (and therefore creates). */
+export const BUCKET_OWNERS: Record<string, ServiceName> = {
+  [BUCKETS.objects]: 'k8s-watcher',
+  [BUCKETS.status]: 'translator',
+  [BUCKETS.xds]: 'translator',
+  [BUCKETS.lb]: 'translator',
+  [BUCKETS.proxies]: 'xds-server',
+};
+
+/** Subjects each service publishes, and the ones it subscribes to, beyond KV. */
+const EVENTS: Record<ServiceName, { publish: string[]; subscribe: string[] }> = {
+  'k8s-watcher': { publish: [], subscribe: [] },
+  translator: { publish: [], subscribe: ['tendril.xds.proxy.>'] },
+  'xds-server': { publish: ['tendril.xds.proxy.>'], subscribe: [] },
+  datapath: { publish: ['tendril.flows.>'], subscribe: [] },
+  metrics: { publish: [], subscribe: ['tendril.stats.>', 'tendril.xds.proxy.>', 'tendril.flows.>'] },
+};
+
+/** What reading any KV bucket takes: stream info, watch/keys consumers, direct and message gets. */
+const KV_READ = [
+  '$JS.API.INFO',
+  '$JS.API.STREAM.INFO.*',
+  '$JS.API.STREAM.NAMES',
+  '$JS.API.STREAM.MSG.GET.*',
+  '$JS.API.DIRECT.GET.*',
+  '$JS.API.DIRECT.GET.*.>',
+  '$JS.API.CONSUMER.CREATE.*',
+  '$JS.API.CONSUMER.CREATE.*.>',
+  '$JS.API.CONSUMER.DELETE.*.*',
+  '$JS.API.CONSUMER.INFO.*.*',
+  '$JS.FC.>',
+  '$JS.ACK.>',
+];
+
+export function natsPermissions(user: NatsUser): NatsPermissions {
+  if (user === 'cli') {
+    return { publish: [...KV_READ, '$SRV.>', 'tendril.*.info', 'tendril.*.dump', 'tendril.*.history', 'tendril.*.errors'], subscribe: ['_INBOX.>', 'tendril.flows.>', 'tendril.xds.proxy.>'] };
+  }
+  const owned = Object.entries(BUCKET_OWNERS)
+    .filter(([, owner]) => owner === user)
+    .map(([bucket]) => bucket);
+  return {
+    publish: [
+      ...KV_READ,
+      ...owned.flatMap((bucket) => [`$JS.API.STREAM.CREATE.KV_${bucket}`, `$JS.API.STREAM.UPDATE.KV_${bucket}`, `$KV.${bucket}.>`]),
+      `tendril.stats.${user}`,
+      ...EVENTS[user].publish,
+    ],
+    subscribe: ['_INBOX.>', '$SRV.>', `tendril.${user}.>`, ...EVENTS[user].subscribe],
+  };
+}
+
+/**
+ * The `authorization` block of a nats-server configuration: one user per service, passwords taken
+ * from the environment variable TENDRIL_NATS_PASSWORD_<USER> when the server starts.
+ */
+export function natsAuthorizationConfig(): string {
+  const quote = (subjects: string[]) => `[${subjects.map((s) => JSON.stringify(s)).join(', ')}]`;
+  const users = NATS_USERS.map((user) => {
+    const permissions = natsPermissions(user);
+    return [
+      `    {`,
+      `      user: ${JSON.stringify(user)}`,
+      `      password: $${natsPasswordVariable(user)}`,
+      `      permissions: {`,
+      `        publish: { allow: ${quote(permissions.publish)} }`,
+      `        subscribe: { allow: ${quote(permissions.subscribe)} }`,
+      `        allow_responses: true`,
+      `      }`,
+      `    }`,
+    ].join('\n');
+  });
+  return `authorization {\n  users: [\n${users.join('\n')}\n  ]\n}\n`;
+}
+
+/** Environment variable holding a user's password for the nats-server configuration. */
+export function natsPasswordVariable(user: NatsUser): string {
+  return `TENDRIL_NATS_PASSWORD_${user.toUpperCase().replace(/-/g, '_')}`;
+}
