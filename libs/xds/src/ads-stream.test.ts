@@ -184,3 +184,20 @@ test('versions are content hashes: equal content gives equal versions across str
   assert.deepEqual(decodeResource('cluster', a.resources[0]!.bytes), { name: 'c', type: 'STATIC' });
   assert.equal(snap.summary().types.find((t) => t.type === 'cluster')!.version, a.versionInfo);
 });
+
+test('state of the world: a snapshot push holds every cluster, but only the endpoints that changed', () => {
+  const stream = new AdsStreamState();
+  const snap1 = snapshot(1, resource('cluster', 'a'), resource('cluster', 'b'), resource('endpoint', 'a'), resource('endpoint', 'b'));
+  for (const [typeUrl, subscribed] of [[CDS, []], [EDS, ['a', 'b']]] as const) {
+    const sent = stream.handleRequest(request(typeUrl, [...subscribed]), snap1).responses[0]!;
+    assert.equal(sent.resources.length, 2);
+    stream.handleRequest(request(typeUrl, [...subscribed], sent.nonce, sent.versionInfo), snap1);
+  }
+  const snap2 = snap1.apply(2, [resourceOf('endpoint', 'b', 'v2'), resourceOf('cluster', 'b', 'v2')], []);
+  const pushed = stream.handleSnapshot(snap2);
+  assert.deepEqual(pushed.map((r) => [r.typeUrl, names(r)]), [[CDS, ['a', 'b']], [EDS, ['b']]]);
+  // The version still names the whole state: the same as a fresh stream's full response.
+  const fresh = new AdsStreamState().handleRequest(request(EDS, ['a', 'b']), snap2).responses[0]!;
+  assert.deepEqual(names(fresh), ['a', 'b']);
+  assert.equal(pushed[1]!.versionInfo, fresh.versionInfo);
+});

@@ -12,9 +12,11 @@
  * - On a snapshot change, types go out in PUSH_ORDER, and a resource leaving the snapshot stays in the
  *   responses while any response of the stream awaits its ACK; once all are answered, a last round
  *   (referrers first) drops it: make before break, a route never names a cluster the proxy lacks.
- * - Only the names a snapshot changed are looked at when it says which (XdsSnapshot.apply).
+ * - Only the names a snapshot changed are looked at when it says which (XdsSnapshot.apply). LDS and
+ *   CDS responses hold the full state; for RDS, EDS and SDS, where a resource left out of a response
+ *   is not removed (the xDS docs), a snapshot's push holds only the resources that changed.
  */
-import { REMOVAL_ORDER_URLS, type NodeIdentity, type SnapshotResource, WILDCARD_TYPE_URLS, type XdsSnapshot, rankIn, versionOf } from './snapshot.js';
+import { FULL_STATE_TYPE_URLS, REMOVAL_ORDER_URLS, type NodeIdentity, type SnapshotResource, WILDCARD_TYPE_URLS, type XdsSnapshot, rankIn, versionOf } from './snapshot.js';
 
 export interface AdsRequest {
   typeUrl: string;
@@ -133,7 +135,20 @@ export class AdsStreamState {
       const state = this.types.get(typeUrl)!;
       if (state.sent !== undefined && !this.touches(state, snapshot.changedNames(typeUrl))) continue;
       const kept = this.keeping(state, this.target(state, typeUrl, snapshot));
-      if (state.sent === undefined || versionOf(kept.values()) !== state.sentVersion) out.push(this.respond(state, typeUrl, kept));
+      if (state.sent !== undefined && versionOf(kept.values()) === state.sentVersion) continue;
+      const changed = snapshot.changedNames(typeUrl);
+      if (state.sent === undefined || changed === undefined || FULL_STATE_TYPE_URLS.has(typeUrl) || state.lastNack) {
+        out.push(this.respond(state, typeUrl, kept));
+        continue;
+      }
+      // RDS, EDS, SDS: a resource left out of a response is not removed, so only what changed goes.
+      const sent = state.sent;
+      const only: SnapshotResource[] = [];
+      for (const name of changed) {
+        const resource = kept.get(name);
+        if (resource && sent.get(name)?.hash !== resource.hash) only.push(resource);
+      }
+      out.push(this.respond(state, typeUrl, kept, only));
     }
     if (removalsAllowed && out.length === 0) out.push(...this.flushRemovals(snapshot));
     return out;
@@ -199,20 +214,21 @@ export class AdsStreamState {
   }
 
   private target(state: TypeState, typeUrl: string, snapshot: XdsSnapshot): Map<string, SnapshotResource> {
-    const visible = snapshot.visible(typeUrl, this.identity);
-    if (state.wildcard) return visible;
+    if (state.wildcard) return snapshot.visible(typeUrl, this.identity);
     const out = new Map<string, SnapshotResource>();
-    for (const name of [...state.names].sort()) {
-      const resource = visible.get(name);
+    for (const name of state.names) {
+      const resource = snapshot.get(typeUrl, name, this.identity);
       if (resource) out.set(name, resource);
     }
     return out;
   }
 
-  private respond(state: TypeState, typeUrl: string, resources: Map<string, SnapshotResource>): AdsResponse {
-    const sorted = [...resources.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    const response: AdsResponse = { typeUrl, versionInfo: versionOf(sorted), nonce: String(++this.nonceCounter), resources: sorted };
-    state.sent = new Map(sorted.map((r) => [r.name, r]));
+  /** Sends `resources` (all of them, or `only` those for the incremental types) as the new state. */
+  private respond(state: TypeState, typeUrl: string, resources: Map<string, SnapshotResource>, only?: SnapshotResource[]): AdsResponse {
+    const byName = (a: SnapshotResource, b: SnapshotResource) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+    const sorted = (only ?? [...resources.values()]).sort(byName);
+    const response: AdsResponse = { typeUrl, versionInfo: versionOf(resources.values()), nonce: String(++this.nonceCounter), resources: sorted };
+    state.sent = new Map(resources);
     state.sentVersion = response.versionInfo;
     state.lastNonce = response.nonce;
     state.awaiting = true;

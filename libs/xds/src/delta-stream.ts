@@ -17,7 +17,7 @@
  *   replaced a resource is in place before it goes (make before break); they go out referrers first.
  */
 import type { AdsEvent } from './ads-stream.js';
-import { REMOVAL_ORDER_URLS, type NodeIdentity, type SnapshotResource, WILDCARD_TYPE_URLS, type XdsSnapshot, rankIn, versionOf } from './snapshot.js';
+import { REMOVAL_ORDER_URLS, type NodeIdentity, type SnapshotResource, WILDCARD_TYPE_URLS, type XdsSnapshot, rankIn } from './snapshot.js';
 
 export interface DeltaRequest {
   typeUrl: string;
@@ -31,7 +31,7 @@ export interface DeltaRequest {
 
 export interface DeltaResponse {
   typeUrl: string;
-  /** Debugging aid only (the protocol says so): a hash of what the client holds of this type after the response. */
+  /** Debugging aid only (the protocol says so): `<generation>.<nonce>`, unique per response. */
   systemVersionInfo: string;
   nonce: string;
   /** Added or changed resources; each one's version is its hash. */
@@ -233,7 +233,7 @@ export class DeltaStreamState {
         removed.push(name);
       }
     }
-    return this.respond(state, typeUrl, resources, removed);
+    return this.respond(state, typeUrl, resources, removed, snapshot.generation);
   }
 
   private flushRemovals(snapshot: XdsSnapshot): DeltaResponse[] {
@@ -246,13 +246,13 @@ export class DeltaStreamState {
         return this.wants(state, name) && held !== undefined && held !== ABSENT && !snapshot.get(typeUrl, name, this.identity);
       });
       state.removalsDue.clear();
-      const response = this.respond(state, typeUrl, [], removed);
+      const response = this.respond(state, typeUrl, [], removed, snapshot.generation);
       if (response) out.push(response);
     }
     return out;
   }
 
-  private respond(state: TypeState, typeUrl: string, resources: SnapshotResource[], removed: string[]): DeltaResponse | undefined {
+  private respond(state: TypeState, typeUrl: string, resources: SnapshotResource[], removed: string[], generation: number): DeltaResponse | undefined {
     const removedResources = removed;
     if (resources.length === 0 && removedResources.length === 0) return undefined;
     resources.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -270,8 +270,9 @@ export class DeltaStreamState {
       if (state.names.has(name)) state.known.set(name, ABSENT);
       else state.known.delete(name);
     }
-    const systemVersionInfo = versionOf([...state.known].filter(([, v]) => v !== ABSENT).map(([name, hash]) => ({ name, hash })));
+    // Per-resource versions carry the meaning; a content hash here would cost O(all) per response.
     const nonce = String(++this.nonceCounter);
+    const systemVersionInfo = `${generation}.${nonce}`;
     state.pending.set(nonce, { systemVersion: systemVersionInfo, previous, sent });
     state.lastNonce = nonce;
     return { typeUrl, systemVersionInfo, nonce, resources, removedResources };
