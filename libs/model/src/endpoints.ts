@@ -17,6 +17,8 @@ export interface EndpointIR {
   weight: number;
   zone?: string;
   nodeName?: string;
+  /** 0 (absent) is preferred; higher priorities take traffic only when lower ones have no healthy endpoint. */
+  priority?: number;
 }
 
 export interface ClusterEndpointsIR {

@@ -51,3 +51,65 @@ test('IP checks accept both families and refuse look-alikes', () => {
   for (const good of ['::', '::1', 'fd00::1', '2001:db8:0:0:0:0:0:1', '::ffff:10.0.0.1', 'fe80::1:2']) assert.ok(isIPv6(good), good);
   for (const bad of ['1::2::3', '12345::', ':::', '10.0.0.1', 'fd00::g', '1:2:3:4:5:6:7:8:9']) assert.ok(!isIPv6(bad), bad);
 });
+
+function l7IR(): MeshIR {
+  const ir = sampleIR();
+  const ingress = { kind: 'Ingress', namespace: 'default', name: 'web' };
+  ir.secrets.push({ name: 'default/cert', certificateChain: '-----BEGIN CERTIFICATE-----', privateKey: '-----BEGIN PRIVATE KEY-----', source: ingress });
+  ir.routes.push({
+    name: 'default/web/insecure',
+    virtualHosts: [
+      {
+        name: 'web',
+        domains: ['web.example.com'],
+        routes: [
+          { name: 'a', match: { path: { kind: 'segment-prefix', value: '/a' } }, action: { kind: 'forward', backends: [{ clusterName: 'default/backend:80', weight: 1 }], timeoutMs: 1000, retry: { retryOn: ['5xx'], numRetries: 2 } } },
+          { name: 'r', match: { path: { kind: 'exact', value: '/old' } }, action: { kind: 'redirect', scheme: 'https', statusCode: 301 } },
+        ],
+      },
+    ],
+    source: ingress,
+  });
+  ir.listeners.push({
+    name: 'default/web/ingress',
+    kind: 'socket',
+    address: '0.0.0.0',
+    port: 10001,
+    filterChains: [
+      { name: 'insecure', match: { serverNames: [], transportProtocol: 'raw_buffer' }, action: { kind: 'http', routeName: 'default/web/insecure', statPrefix: 'web' } },
+      { name: 'secure', match: { serverNames: ['web.example.com'], transportProtocol: 'tls' }, tls: { secretNames: ['default/cert'] }, action: { kind: 'http', routeName: 'default/web/insecure', statPrefix: 'web' } },
+    ],
+    source: ingress,
+  });
+  return ir;
+}
+
+test('a consistent L7 IR has no problems', () => {
+  assert.deepEqual(validate(l7IR()), []);
+});
+
+test('L7 problems are all reported: dangling routes, clusters, secrets; clashes; bad values', () => {
+  const ir = l7IR();
+  const listener = ir.listeners[0]!;
+  ir.listeners.push({ ...structuredClone(listener), name: 'default/other/ingress' });
+  listener.filterChains.push({ ...listener.filterChains[1]!, name: 'insecure', tls: { secretNames: ['default/missing'] } });
+  const host = ir.routes[0]!.virtualHosts[0]!;
+  ir.routes[0]!.virtualHosts.push({ ...structuredClone(host), name: 'again' });
+  host.routes[0]!.action = { kind: 'forward', backends: [{ clusterName: 'default/gone:80', weight: 0 }], timeoutMs: -1 };
+  host.routes[1]!.match.path = { kind: 'regex', value: '(' };
+  host.routes.push({ name: 'h', match: { path: { kind: 'prefix', value: '/' } }, action: { kind: 'direct-response', status: 700 }, requestHeaders: { set: [{ name: 'bad header', value: 'x' }], add: [], remove: [] } });
+  const lines = validate(ir).map((p) => `${p.path}: ${p.message}`);
+  assert.deepEqual(lines.sort(), [
+    'listeners[default/other/ingress].port: 0.0.0.0:10001 is already bound by listener default/web/ingress',
+    'listeners[default/web/ingress].filterChains[2].match: same match as an earlier chain',
+    'listeners[default/web/ingress].filterChains[2].name: duplicate filter chain name "insecure"',
+    'listeners[default/web/ingress].filterChains[2].tls.secretNames: no secret "default/missing"',
+    'routes[default/web/insecure].virtualHosts[again].domains: "web.example.com" is already in another virtual host',
+    'routes[default/web/insecure].virtualHosts[web].routes[0].action.backends: every weight is 0',
+    'routes[default/web/insecure].virtualHosts[web].routes[0].action.backends: no cluster "default/gone:80"',
+    'routes[default/web/insecure].virtualHosts[web].routes[0].action.timeoutMs: must be an integer >= 0',
+    'routes[default/web/insecure].virtualHosts[web].routes[1].match.path: "(" is not a regular expression',
+    'routes[default/web/insecure].virtualHosts[web].routes[2].action.status: 700 is not an HTTP status',
+    'routes[default/web/insecure].virtualHosts[web].routes[2].requestHeaders: "bad header" is not a header name',
+  ]);
+});

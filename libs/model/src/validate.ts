@@ -47,6 +47,7 @@ export function validate(ir: MeshIR): IRProblem[] {
       if (!isPort(endpoint.port)) report(group.source, where + '.port', `${endpoint.port} is not a port`);
       if (!ENDPOINT_HEALTHS.includes(endpoint.health)) report(group.source, where + '.health', `unknown health "${endpoint.health}"`);
       if (!Number.isInteger(endpoint.weight) || endpoint.weight < 1) report(group.source, where + '.weight', 'must be a positive integer');
+      if (endpoint.priority !== undefined && (!Number.isInteger(endpoint.priority) || endpoint.priority < 0 || endpoint.priority > 127)) report(group.source, where + '.priority', 'must be an integer 0..127');
       const id = `${endpoint.address}|${endpoint.port}`;
       if (seen.has(id)) report(group.source, where, `duplicate endpoint ${endpoint.address}:${endpoint.port}`);
       seen.add(id);

@@ -33,8 +33,9 @@ export const servicesFeature = {
       const id = `${service.namespace}/${service.name}`;
       const own = slices.get(id) ?? [];
       checkSlicePorts(service, own, problems);
-      const all = isGlobal(service) ? [...own, ...(remote.get(id) ?? [])] : own;
-      buildService(context, service, all);
+      const global = isGlobal(service);
+      const affinity = global ? globalAffinity(context, service) : 'none';
+      buildService(context, service, { own, remote: global ? (remote.get(id) ?? []) : [], affinity });
     }
   },
 } satisfies Feature;
@@ -49,6 +50,25 @@ function groupSlices(views: SliceView[]): Map<string, SliceView[]> {
   return out;
 }
 
+/** Where a global Service's endpoints are preferred: Cilium's service.cilium.io/affinity (default none). */
+type GlobalAffinity = 'local' | 'remote' | 'none';
+
+function globalAffinity(context: TranslationContext, service: ServiceView): GlobalAffinity {
+  const raw = service.annotations[ANNOTATIONS.globalAffinity];
+  if (raw === undefined) return 'none';
+  const value = raw.trim().toLowerCase();
+  if (value === 'local' || value === 'remote' || value === 'none') return value;
+  context.problems.field(service.source, `metadata.annotations.${ANNOTATIONS.globalAffinity}`, `unknown value "${raw}" (expected local, remote or none)`);
+  return 'none';
+}
+
+interface ServiceSlices {
+  own: SliceView[];
+  /** Other clusters' slices of the same global Service (empty unless global). */
+  remote: SliceView[];
+  affinity: GlobalAffinity;
+}
+
 function isGlobal(service: ServiceView): boolean {
   return service.annotations[ANNOTATIONS.globalService] === 'true' || service.annotations[ANNOTATIONS.globalServiceNew] === 'true';
 }
@@ -59,7 +79,9 @@ function remoteGlobalSlices(context: TranslationContext): Map<string, SliceView[
   const global = new Set<string>();
   for (const entry of context.index.remote('service')) {
     const view = readService(entry.object, { ...entry.source, namespace: entry.ref.namespace ?? '' }, quiet);
-    if (isGlobal(view)) global.add(`${entry.ref.cluster}|${view.namespace}/${view.name}`);
+    // service.cilium.io/shared: false keeps a cluster's endpoints to itself.
+    const shared = view.annotations[ANNOTATIONS.globalShared]?.trim().toLowerCase() !== 'false';
+    if (isGlobal(view) && shared) global.add(`${entry.ref.cluster}|${view.namespace}/${view.name}`);
   }
   const views = context.index
     .remote('endpointslice')
@@ -119,7 +141,23 @@ function healthOf(endpoint: SliceView['endpoints'][number]): EndpointHealth | un
   return undefined;
 }
 
-function buildService(context: TranslationContext, service: ServiceView, slices: SliceView[]): void {
+/**
+ * Endpoints of one port. With a global affinity, the preferred side (local or remote) is priority 0
+ * and the other priority 1, so Envoy and gRPC fail over to it only when the preferred side has none.
+ */
+function endpointsFor(port: ServicePortView, slices: ServiceSlices): ResolvedEndpoint[] {
+  if (slices.affinity === 'none') return endpointsOf(port, [...slices.own, ...slices.remote]);
+  const [preferred, fallback] = slices.affinity === 'local' ? [slices.own, slices.remote] : [slices.remote, slices.own];
+  const first = endpointsOf(port, preferred);
+  if (first.length === 0) return endpointsOf(port, fallback); // priorities start at 0, without gaps
+  const taken = new Set(first.map((endpoint) => `${endpoint.address}|${endpoint.port}`));
+  const second = endpointsOf(port, fallback)
+    .filter((endpoint) => !taken.has(`${endpoint.address}|${endpoint.port}`))
+    .map((endpoint) => ({ ...endpoint, priority: 1 }));
+  return [...first, ...second];
+}
+
+function buildService(context: TranslationContext, service: ServiceView, slices: ServiceSlices): void {
   const read = new FieldReader(context.problems, service.source);
   const lbPolicy = annotationValue(read, service, [ANNOTATIONS.lbMode, ANNOTATIONS.lbL7Algorithm], LB_POLICY_VALUES) ?? ('ROUND_ROBIN' satisfies LbPolicy);
   const serviceProtocol = annotationValue(read, service, [ANNOTATIONS.lbProtocol], PROTOCOL_VALUES);
@@ -127,9 +165,12 @@ function buildService(context: TranslationContext, service: ServiceView, slices:
 
   const backends: L4BackendIR[] = [];
   for (const port of service.ports) {
-    const endpoints = endpointsOf(port, slices);
+    const endpoints = endpointsFor(port, slices);
+    // The datapath has no priorities: it takes the preferred side while that has a ready endpoint.
+    const preferredReady = endpoints.some((endpoint) => endpoint.priority === undefined && endpoint.health === 'ready');
     for (const endpoint of endpoints) {
-      if (endpoint.health === 'serving') continue; // not ready: the datapath only takes ready or draining backends
+      if (endpoint.health === 'serving') continue;
+      if (preferredReady && endpoint.priority !== undefined) continue; // not ready: the datapath only takes ready or draining backends
       const backend: L4BackendIR = {
         address: endpoint.address,
         port: endpoint.port,
