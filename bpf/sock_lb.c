@@ -43,7 +43,7 @@ int tendril_getpeername4(struct bpf_sock_addr *ctx)
 SEC("cgroup/connect6")
 int tendril_connect6(struct bpf_sock_addr *ctx)
 {
-	int err = lb6_translate(ctx);
+	int err = lb6_translate(ctx, 1);
 
 	if (err) {
 		bpf_set_retval(err);
@@ -55,7 +55,7 @@ int tendril_connect6(struct bpf_sock_addr *ctx)
 SEC("cgroup/sendmsg6")
 int tendril_sendmsg6(struct bpf_sock_addr *ctx)
 {
-	return lb6_translate(ctx) ? SYS_REJECT : SYS_PROCEED;
+	return lb6_translate(ctx, 0) ? SYS_REJECT : SYS_PROCEED;
 }
 
 SEC("cgroup/recvmsg6")

@@ -15,6 +15,7 @@ command -v bpftool >/dev/null || need+=(bpftool)
 command -v make >/dev/null || need+=(make)
 command -v g++ >/dev/null || need+=(g++)
 command -v openssl >/dev/null || need+=(openssl)
+command -v iptables-restore >/dev/null || need+=(iptables) # bench/datapath.mjs: the kube-proxy side
 if [ ${#need[@]} -gt 0 ]; then
   echo "tendril setup: installing ${need[*]}"
   sudo=""

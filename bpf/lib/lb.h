@@ -22,7 +22,7 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
-#define TENDRIL_LB4_SERVICES_MAX 65536
+#define TENDRIL_LB_SERVICES_MAX 262144 /* v2 / lb6 v1; tendril_lb4_services_v1 had 65536 */
 #define TENDRIL_LB4_BACKENDS_MAX 262144
 #define TENDRIL_LB4_REVNAT_MAX 262144
 #define TENDRIL_LB_MAGLEV_MAX (16 * 1024 * 1024)
@@ -48,8 +48,8 @@ struct lb4_service_key {
 	__u8 pad;
 };
 
-/* count == 0 without L7 redirect: the service exists but has no backend; connect() fails with
- * EHOSTUNREACH, as Cilium does, instead of leaking to the VIP. */
+/* v1 (read only, to migrate). count == 0 without L7 redirect: the service exists but has no
+ * backend; connect() fails instead of leaking to the VIP. */
 struct lb4_service {
 	__u32 service_id;
 	__u16 count;      /* backend slots 0..count-1; a backend appears in as many slots as its weight */
@@ -59,7 +59,8 @@ struct lb4_service {
 	__u16 pad2;
 };
 
-/* v2 (and IPv6): what a frontend leads to. */
+/* v2 (and IPv6): what a frontend leads to. count == 0 without L7 redirect: the service has no
+ * backend, and connect() fails at once with ECONNREFUSED (as a closed port would), never hangs. */
 struct lb_service {
 	__u32 service_id;
 	__u16 count;      /* backend slots 0..count-1 (random: a backend in as many slots as its weight) */
@@ -170,7 +171,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__type(key, struct lb4_service_key);
 	__type(value, struct lb_service);
-	__uint(max_entries, TENDRIL_LB4_SERVICES_MAX);
+	__uint(max_entries, TENDRIL_LB_SERVICES_MAX);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } tendril_lb4_services_v2 SEC(".maps");
@@ -199,7 +200,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__type(key, struct lb6_service_key);
 	__type(value, struct lb_service);
-	__uint(max_entries, TENDRIL_LB4_SERVICES_MAX);
+	__uint(max_entries, TENDRIL_LB_SERVICES_MAX);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } tendril_lb6_services_v1 SEC(".maps");
@@ -248,14 +249,33 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } tendril_lb_counters_v1 SEC(".maps");
 
+/* One connect() to an IPv6 VIP (ring buffer tendril_lb6_flows_v1). */
+struct lb6_flow_event {
+	__be32 service_address[4];
+	__be32 backend_address[4];
+	__be16 service_port;
+	__be16 backend_port;
+	__u32 service_id;
+	__u8 protocol;
+	__u8 verdict;
+	__u16 pad;
+};
+
 /* A ring buffer map has no value type, so this puts lb4_flow_event into the object's BTF for the
  * agent's layout test. */
 struct lb4_flow_event *tendril_lb4_flow_event_btf __attribute__((unused));
+struct lb6_flow_event *tendril_lb6_flow_event_btf __attribute__((unused));
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 256 * 1024);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } tendril_lb4_flows_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tendril_lb6_flows_v1 SEC(".maps");
 
 #endif

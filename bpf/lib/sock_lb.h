@@ -13,9 +13,8 @@
 
 #define SYS_REJECT 0
 #define SYS_PROCEED 1
-#define TENDRIL_EHOSTUNREACH 113
+#define TENDRIL_ECONNREFUSED 111
 #define TENDRIL_LOOPBACK 0x7f000001 /* 127.0.0.1, host order */
-#define TENDRIL_NO_SLOT 0xffffffff
 #define TENDRIL_NS_PER_SECOND 1000000000ULL
 
 static __always_inline __u32 lb_mix(__u32 hash, __u32 word)
@@ -48,9 +47,8 @@ struct lb_client {
 	__u32 flow_hash;
 };
 
-/* Affinity first (a fresh entry whose slot still holds the same backend), then Maglev or weighted
- * random. Returns the slot, or TENDRIL_NO_SLOT when the affinity entry is to be followed but its
- * backend check is the caller's (it knows the family): see lb_affinity_hit. */
+/* Selection order: a fresh affinity entry (the caller checks that its slot still holds the same
+ * backend, since only it knows the family), else Maglev or weighted random (lb_choose_slot). */
 static __always_inline struct lb_affinity *lb_affinity_lookup(const struct lb_service *svc, const struct lb_client *client, __u64 now)
 {
 	struct lb_affinity_key key = { .client = client->id, .service_id = svc->service_id };
@@ -157,7 +155,7 @@ static __always_inline void lb4_report(struct bpf_sock_addr *ctx, const struct l
 	bpf_ringbuf_submit(event, 0);
 }
 
-/* Rewrites the destination of ctx when it is a VIP. Returns 0, or -EHOSTUNREACH when the service
+/* Rewrites the destination of ctx when it is a VIP. Returns 0, or -ECONNREFUSED when the service
  * has no backend (the caller rejects). */
 static __always_inline int lb4_translate(struct bpf_sock_addr *ctx, int report)
 {
@@ -184,7 +182,7 @@ static __always_inline int lb4_translate(struct bpf_sock_addr *ctx, int report)
 		lb_count(svc->service_id, TENDRIL_SLOT_REFUSED);
 		if (report)
 			lb4_report(ctx, &vip, svc->service_id, TENDRIL_FLOW_NO_BACKEND);
-		return -TENDRIL_EHOSTUNREACH;
+		return -TENDRIL_ECONNREFUSED;
 	}
 	lb4_client(ctx, &client);
 	now = bpf_ktime_get_ns();
@@ -201,7 +199,7 @@ static __always_inline int lb4_translate(struct bpf_sock_addr *ctx, int report)
 		backend = bpf_map_lookup_elem(&tendril_lb4_backends_v1, &slot_key);
 	}
 	if (!backend)
-		return -TENDRIL_EHOSTUNREACH;
+		return -TENDRIL_ECONNREFUSED;
 	lb_affinity_store(svc, &client, now, slot_key.slot, lb4_backend_hash(backend));
 	ctx->user_ip4 = backend->address;
 	ctx->user_port = (__u32)backend->port;
@@ -277,7 +275,29 @@ static __always_inline void lb6_remember(struct bpf_sock_addr *ctx, const struct
 	bpf_map_update_elem(&tendril_lb6_revnat_v1, &key, &value, BPF_ANY);
 }
 
-static __always_inline int lb6_translate(struct bpf_sock_addr *ctx)
+static __always_inline void lb6_report(struct bpf_sock_addr *ctx, const struct lb6_service_key *vip, __u32 service_id, __u8 verdict)
+{
+	struct lb6_flow_event *event = bpf_ringbuf_reserve(&tendril_lb6_flows_v1, sizeof(*event), 0);
+
+	if (!event)
+		return;
+	__builtin_memcpy(event->service_address, vip->address, sizeof(event->service_address));
+	if (verdict == TENDRIL_FLOW_NO_BACKEND) {
+		__builtin_memset(event->backend_address, 0, sizeof(event->backend_address));
+		event->backend_port = 0;
+	} else {
+		lb6_read_destination(ctx, event->backend_address);
+		event->backend_port = (__be16)ctx->user_port;
+	}
+	event->service_port = vip->port;
+	event->service_id = service_id;
+	event->protocol = vip->protocol;
+	event->verdict = verdict;
+	event->pad = 0;
+	bpf_ringbuf_submit(event, 0);
+}
+
+static __always_inline int lb6_translate(struct bpf_sock_addr *ctx, int report)
 {
 	struct lb6_service_key vip = { .port = (__be16)ctx->user_port, .protocol = (__u8)ctx->protocol };
 	struct lb4_backend_key slot_key;
@@ -297,11 +317,15 @@ static __always_inline int lb6_translate(struct bpf_sock_addr *ctx)
 		lb6_write_destination(ctx, loopback, svc->proxy_port);
 		lb6_remember(ctx, &vip, svc->service_id);
 		lb_count(svc->service_id, TENDRIL_SLOT_L7);
+		if (report)
+			lb6_report(ctx, &vip, svc->service_id, TENDRIL_FLOW_L7_REDIRECT);
 		return 0;
 	}
 	if (svc->count == 0) {
 		lb_count(svc->service_id, TENDRIL_SLOT_REFUSED);
-		return -TENDRIL_EHOSTUNREACH;
+		if (report)
+			lb6_report(ctx, &vip, svc->service_id, TENDRIL_FLOW_NO_BACKEND);
+		return -TENDRIL_ECONNREFUSED;
 	}
 	lb6_client(ctx, &client);
 	now = bpf_ktime_get_ns();
@@ -318,11 +342,13 @@ static __always_inline int lb6_translate(struct bpf_sock_addr *ctx)
 		backend = bpf_map_lookup_elem(&tendril_lb6_backends_v1, &slot_key);
 	}
 	if (!backend)
-		return -TENDRIL_EHOSTUNREACH;
+		return -TENDRIL_ECONNREFUSED;
 	lb_affinity_store(svc, &client, now, slot_key.slot, lb6_backend_hash(backend));
 	lb6_write_destination(ctx, backend->address, backend->port);
 	lb6_remember(ctx, &vip, svc->service_id);
 	lb_count(svc->service_id, slot_key.slot);
+	if (report)
+		lb6_report(ctx, &vip, svc->service_id, TENDRIL_FLOW_TRANSLATED);
 	return 0;
 }
 

@@ -22,6 +22,8 @@ export interface DatapathConfig {
   flowIntervalMs: number;
   /** TENDRIL_MAGLEV_TABLE_SIZE: entries of each Maglev service's lookup table (a prime). */
   maglevTableSize: number;
+  /** TENDRIL_RECONCILE_INTERVAL_MS: how often the maps are compared with tendril-lb and drift repaired (0: never). */
+  reconcileIntervalMs: number;
 }
 
 export const DATAPATH_CONFIG = Symbol('DATAPATH_CONFIG');
@@ -36,6 +38,7 @@ export function readDatapathConfig(dataDir: string): DatapathConfig {
     cgroupPath: envString('TENDRIL_CGROUP_PATH', '/sys/fs/cgroup/unified'),
     idsFile: resolve(dataDir, 'datapath-service-ids.json'),
     flowIntervalMs: envInt('TENDRIL_FLOW_INTERVAL_MS', 1000, 0),
+    reconcileIntervalMs: envInt('TENDRIL_RECONCILE_INTERVAL_MS', 60000, 0),
     maglevTableSize: maglevTableSize(envInt('TENDRIL_MAGLEV_TABLE_SIZE', DEFAULT_MAGLEV_TABLE_SIZE, 3)),
   };
 }

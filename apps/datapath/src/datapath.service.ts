@@ -22,6 +22,8 @@ export class DatapathService implements OnApplicationBootstrap, OnApplicationShu
   private stopped = false;
   private retry?: NodeJS.Timeout;
   private flowTimer?: NodeJS.Timeout;
+  private reconcileTimer?: NodeJS.Timeout;
+  private driftRepairs = 0;
   private flowsPublished = 0;
 
   constructor(
@@ -46,6 +48,7 @@ export class DatapathService implements OnApplicationBootstrap, OnApplicationShu
     metrics.figure('services_programmed', 'Frontends (VIP, port, protocol) programmed in the kernel', () => this.programmer.serviceCount);
     metrics.figure('backends_programmed', 'Backend slots programmed in the kernel', () => this.programmer.backendCount);
     metrics.figure('sync_errors', 'Map writes that failed and forced a full reconcile', () => this.programmer.errors);
+    metrics.figure('drift_repairs', 'Map writes made by the periodic reconcile (entries that had drifted from tendril-lb)', () => this.driftRepairs);
     metrics.figure('flow_events_published', 'Flow event messages published on tendril.flows.<node>', () => this.flowsPublished);
     const programmer = this.programmer;
     new Gauge({
@@ -70,6 +73,7 @@ export class DatapathService implements OnApplicationBootstrap, OnApplicationShu
     this.stopped = true;
     if (this.retry) clearTimeout(this.retry);
     if (this.flowTimer) clearInterval(this.flowTimer);
+    if (this.reconcileTimer) clearInterval(this.reconcileTimer);
     this.mirror.stop();
     this.programmer.close();
   }
@@ -96,6 +100,12 @@ export class DatapathService implements OnApplicationBootstrap, OnApplicationShu
       return;
     }
     this.fullSync('initial sync');
+    if (this.config.reconcileIntervalMs > 0 && !this.reconcileTimer) {
+      this.reconcileTimer = setInterval(() => {
+        if (this.synced) this.fullSync('periodic reconcile');
+      }, this.config.reconcileIntervalMs);
+      this.reconcileTimer.unref();
+    }
   }
 
   private fullSync(why: string): void {
@@ -104,7 +114,9 @@ export class DatapathService implements OnApplicationBootstrap, OnApplicationShu
       const written = this.programmer.reconcile(this.mirror.values());
       this.synced = true;
       this.syncCheck.pass(`${this.programmer.serviceCount} frontends programmed`);
-      this.logger.log(`${why}: ${this.mirror.size} services, ${written} map writes`);
+      const periodic = why === 'periodic reconcile';
+      if (periodic) this.driftRepairs += written;
+      if (!periodic || written > 0) this.logger.log(`${why}: ${this.mirror.size} services, ${written} map writes`);
     } catch (error) {
       this.programmer.errors++;
       this.syncCheck.fail(`${why} failed: ${(error as Error).message}`);

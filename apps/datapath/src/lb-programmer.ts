@@ -14,6 +14,7 @@ import {
   ServiceIds,
   lb4BackendKey,
   lb4FlowEvent,
+  lb6FlowEvent,
   lb4Service,
   lbCounter,
   lbService,
@@ -45,9 +46,10 @@ export class LbProgrammer {
   private maps_?: Record<LbMap, PinnedMap>;
   private counters?: PinnedMap;
   private flows?: PinnedRingBuffer;
+  private flows6?: PinnedRingBuffer;
   private readonly flowCounts = new FlowAggregator();
   private programs: AttachedProgram[] = [];
-  private savedIds = '';
+  private savedRevision = -1;
   errors = 0;
 
   constructor(
@@ -143,17 +145,22 @@ export class LbProgrammer {
 
   /** Connections since the last call, counted per service, backend and verdict. */
   takeFlows(node: string, at = new Date()): FlowEvent[] {
-    if (!this.flows) return [];
-    for (;;) {
-      const samples = this.flows.drain();
-      for (const sample of samples) {
-        try {
-          this.flowCounts.add(lb4FlowEvent.decode(sample));
-        } catch (error) {
-          this.logger.warn(`ignoring a flow record: ${(error as Error).message}`);
+    for (const [ring, codec] of [
+      [this.flows, lb4FlowEvent],
+      [this.flows6, lb6FlowEvent],
+    ] as const) {
+      if (!ring) continue;
+      for (;;) {
+        const samples = ring.drain();
+        for (const sample of samples) {
+          try {
+            this.flowCounts.add(codec.decode(sample));
+          } catch (error) {
+            this.logger.warn(`ignoring a flow record: ${(error as Error).message}`);
+          }
         }
+        if (samples.length === 0) break;
       }
-      if (samples.length === 0) break;
     }
     return this.flowCounts.flush(node, at, (frontend) => this.table.ownerOf(frontend));
   }
@@ -163,9 +170,10 @@ export class LbProgrammer {
     for (const map of Object.values(this.maps_ ?? {})) map.close();
     this.counters?.close();
     this.flows?.close();
+    this.flows6?.close();
     this.maps_ = undefined;
     this.counters = undefined;
-    this.flows = undefined;
+    this.flows = this.flows6 = undefined;
   }
 
   private openMaps(): void {
@@ -173,6 +181,7 @@ export class LbProgrammer {
     this.maps_ = Object.fromEntries(WRITTEN_MAPS.map((map) => [map, PinnedMap.open(join(this.config.pinPath, MAP_NAMES[map]))])) as Record<LbMap, PinnedMap>;
     this.counters = PinnedMap.open(join(this.config.pinPath, MAP_NAMES.counters));
     this.flows = PinnedRingBuffer.open(join(this.config.pinPath, MAP_NAMES.flows));
+    this.flows6 = PinnedRingBuffer.open(join(this.config.pinPath, MAP_NAMES.flows6));
   }
 
   /**
@@ -225,12 +234,12 @@ export class LbProgrammer {
   }
 
   private saveIds(): void {
+    if (this.table.ids.revision === this.savedRevision) return;
     const text = JSON.stringify(this.table.ids, null, 1);
-    if (text === this.savedIds) return;
     mkdirSync(dirname(this.config.idsFile), { recursive: true });
     const temporary = `${this.config.idsFile}.${process.pid}.tmp`;
     writeFileSync(temporary, text);
     renameSync(temporary, this.config.idsFile);
-    this.savedIds = text;
+    this.savedRevision = this.table.ids.revision;
   }
 }

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { lb4Backend, lb4BackendKey, lb4Service, lb4ServiceKey } from '@tendril/datapath-core';
+import { MAP_NAMES, lb4Backend, lb4BackendKey, lb4Service, lb4ServiceKey, maglevSlot } from '@tendril/datapath-core';
+import { PinnedMap } from '@tendril/ebpf';
 import type { LbBackend, LbService } from '@tendril/contract';
 import { LbProgrammer } from './lb-programmer.js';
 import { runClient, scratch, tcpBackend, udpBackend, type Backend } from './testing/kernel.js';
@@ -62,7 +63,12 @@ test('IPv6: TCP and UDP to a VIP in fd00::/8 reach backends on ::1, and the clie
   assert.deepEqual(udp, { reply: `::1:${dns.port}`, peer: 'fd00:7e4d::53:80' });
 
   programmer.apply([{ key: 'default.test.web', service: lbService('fd00:7e4d::10', []) }], () => []);
-  assert.equal((await runClient({ host: 'fd00:7e4d::10', port: 80, cgroupPath: dir.cgroupPath }))[0]!.error, 'EHOSTUNREACH');
+  assert.equal((await runClient({ host: 'fd00:7e4d::10', port: 80, cgroupPath: dir.cgroupPath }))[0]!.error, 'ECONNREFUSED');
+
+  const flows = programmer.takeFlows('node-a');
+  const total = (verdict: string) => flows.filter((flow) => flow.verdict === verdict && flow.service.address === 'fd00:7e4d::10').reduce((sum, flow) => sum + flow.count, 0);
+  assert.deepEqual([total('translated'), total('no-backend')], [40, 1], 'connect6 reports every connection (sendmsg6 does not)');
+  assert.deepEqual(flows.filter((flow) => flow.verdict === 'translated').map((flow) => flow.backend).sort((a, b) => a.port - b.port), backends.map((backend) => ({ address: '::1', port: backend.port })).sort((a, b) => a.port - b.port));
 });
 
 test('Maglev: a client keeps its backend, and removing one of five backends moves about a fifth of the clients', async (t) => {
@@ -148,4 +154,23 @@ test('an agent finding the v1 services map migrates it before its programs attac
   assert.equal((await runClient({ host: vip.address, port: 80, cgroupPath: dir.cgroupPath }))[0]!.reply, `${backend!.host}:${backend!.port}`);
   assert.equal(programmer.reconcile([['default.test.web', lbService(vip.address, [backend!])]]), 0, 'the migrated entry is adopted as it is');
   assert.equal(programmer.dump()[0]!.frontends[0]!.serviceId, 7);
+});
+
+test('a full reconcile repairs drift: a lost service entry and a tampered Maglev entry are rewritten, nothing else', async (t) => {
+  const { dir, programmer } = setup(t, 251);
+  const [backend] = await backendsOn(t, ['127.0.11.1']);
+  const services: [string, LbService][] = [['default.test.web', lbService('127.100.11.1', [backend!], { algorithm: 'maglev' })]];
+  programmer.reconcile(services);
+  const frontends = PinnedMap.open(`${dir.pinPath}/${MAP_NAMES.services}`);
+  const maglev = PinnedMap.open(`${dir.pinPath}/${MAP_NAMES.maglev}`);
+  t.after(() => [frontends, maglev].forEach((map) => map.close()));
+  const [[tableKey]] = maglev.entries() as [Buffer, Buffer][];
+  maglev.update(tableKey!, maglevSlot.encode(9));
+  assert.ok(frontends.delete(lb4ServiceKey.encode({ address: '127.100.11.1', port: 80, protocol: 'TCP' })));
+  assert.equal((await runClient({ host: '127.100.11.1', port: 80, cgroupPath: dir.cgroupPath }))[0]!.error, 'ECONNREFUSED', 'drifted: the VIP is not translated');
+
+  assert.equal(programmer.reconcile(services), 2);
+  assert.equal(maglevSlot.decode(maglev.lookup(tableKey!)!), 0);
+  assert.equal((await runClient({ host: '127.100.11.1', port: 80, cgroupPath: dir.cgroupPath }))[0]!.reply, `${backend!.host}:${backend!.port}`);
+  assert.equal(programmer.reconcile(services), 0);
 });

@@ -7,7 +7,7 @@
  * least-request) fall back to weighted random.
  *
  * Like Cilium: terminating backends are used only when no active one is left; a service with no
- * backend keeps its entry with count 0, so connect() to the VIP fails with EHOSTUNREACH instead of
+ * backend keeps its entry with count 0, so connect() to the VIP fails with ECONNREFUSED instead of
  * going out to an address nobody answers; with l7Proxy the frontend leads to 127.0.0.1:<port>.
  */
 import type { LbBackend, LbService } from '@tendril/contract';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { STRUCT_CODECS, lb4FlowEvent, lb4Backend, lb4BackendKey, lb4Revnat, lb4RevnatKey, lb4Service, lb4ServiceKey } from './index.js';
+import { STRUCT_CODECS, bytesToIpv6, ipv6ToBytes, lb6FlowEvent, lb6RevnatKey, lb6ServiceKey, lbAffinity, lbService, lb4FlowEvent, lb4Backend, lb4BackendKey, lb4Revnat, lb4RevnatKey, lb4Service, lb4ServiceKey } from './index.js';
 
 const object = fileURLToPath(new URL('../../../bpf/build/sock_lb.o', import.meta.url));
 
@@ -70,4 +70,26 @@ test('flow events decode from the ring buffer layout', () => {
   assert.deepEqual([...bytes.subarray(0, 4)], [127, 100, 0, 1]);
   assert.equal(bytes[17], 2);
   assert.deepEqual(lb4FlowEvent.decode(bytes), event);
+});
+
+test('IPv6 addresses: every textual form in, the canonical one out, network order on the wire', () => {
+  assert.deepEqual([...ipv6ToBytes('fd00::1')], [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+  assert.equal(bytesToIpv6(ipv6ToBytes('FD00:0:0:0:0:0:0:0010')), 'fd00::10');
+  assert.equal(bytesToIpv6(ipv6ToBytes('::ffff:127.0.0.1')), '::ffff:7f00:1');
+  assert.equal(bytesToIpv6(ipv6ToBytes('1:0:0:2:0:0:0:3')), '1:0:0:2::3');
+  assert.equal(bytesToIpv6(new Uint8Array(16)), '::');
+  for (const bad of ['fd00', '1::2::3', '1:2:3:4:5:6:7:8:9', 'g::1', '1:2:3:4:5:6:7::8']) assert.throws(() => ipv6ToBytes(bad), /not an IPv6 address/, bad);
+  const key = lb6ServiceKey.encode({ address: 'fd00::10', port: 443, protocol: 'UDP' });
+  assert.deepEqual([...key.subarray(14, 20)], [0, 0x10, 443 >> 8, 443 & 0xff, 17, 0]);
+});
+
+test('v2 and IPv6 codecs round-trip', () => {
+  const cases: [{ encode(v: never): Uint8Array; decode(b: Uint8Array): unknown }, unknown][] = [
+    [lbService, { serviceId: 9, count: 3, flags: 0, algorithm: 'maglev', proxyPort: 0, affinityTimeout: 10800, maglevSize: 16381 }],
+    [lb6ServiceKey, { address: '2001:db8::7', port: 80, protocol: 'TCP' }],
+    [lb6RevnatKey, { cookie: 77n, address: '::1', port: 9000 }],
+    [lbAffinity, { lastUsedNs: 123456789n, slot: 4, backendHash: 0xdeadbeef }],
+    [lb6FlowEvent, { service: { address: 'fd00::10', port: 80 }, backend: { address: '::1', port: 8080 }, serviceId: 5, protocol: 'TCP', verdict: 'translated' }],
+  ];
+  for (const [codec, value] of cases) assert.deepEqual(codec.decode(codec.encode(value as never)), value);
 });

@@ -10,6 +10,7 @@ export const MAP_NAMES = {
   backends: 'tendril_lb4_backends_v1',
   revnat: 'tendril_lb4_revnat_v1',
   flows: 'tendril_lb4_flows_v1',
+  flows6: 'tendril_lb6_flows_v1',
   services6: 'tendril_lb6_services_v1',
   backends6: 'tendril_lb6_backends_v1',
   revnat6: 'tendril_lb6_revnat_v1',
@@ -520,10 +521,10 @@ export const maglevSlot = {
 export const FLOW_VERDICTS = ['translated', 'no-backend', 'l7-redirect'] as const;
 export type FlowVerdict = (typeof FLOW_VERDICTS)[number];
 
-/** struct lb4_flow_event: one connect() to a VIP, from the ring buffer. */
+/** struct lb4_flow_event: one connect() to a VIP, from the ring buffer (lb6_flow_event decodes to it too). */
 export interface Lb4FlowEvent {
   service: { address: string; port: number };
-  /** 0.0.0.0:0 when there was no backend. */
+  /** 0.0.0.0:0 (IPv6: ::0) when there was no backend. */
   backend: { address: string; port: number };
   serviceId: number;
   protocol: Protocol;
@@ -569,6 +570,46 @@ export const lb4FlowEvent: StructCodec<Lb4FlowEvent> = {
   },
 };
 
+/** struct lb6_flow_event: one connect() to an IPv6 VIP, from its ring buffer. */
+export const lb6FlowEvent: StructCodec<Lb4FlowEvent> = {
+  struct: 'lb6_flow_event',
+  size: 44,
+  fields: {
+    service_address: { offset: 0, size: 16 },
+    backend_address: { offset: 16, size: 16 },
+    service_port: { offset: 32, size: 2 },
+    backend_port: { offset: 34, size: 2 },
+    service_id: { offset: 36, size: 4 },
+    protocol: { offset: 40, size: 1 },
+    verdict: { offset: 41, size: 1 },
+    pad: { offset: 42, size: 2 },
+  },
+  encode(value) {
+    const bytes = new Uint8Array(44);
+    const data = view(bytes, 44, this.struct);
+    bytes.set(ipv6ToBytes(value.service.address), 0);
+    bytes.set(ipv6ToBytes(value.backend.address), 16);
+    data.setUint16(32, value.service.port, false);
+    data.setUint16(34, value.backend.port, false);
+    data.setUint32(36, value.serviceId, HOST_LITTLE_ENDIAN);
+    data.setUint8(40, protocolNumber(value.protocol));
+    data.setUint8(41, FLOW_VERDICTS.indexOf(value.verdict));
+    return bytes;
+  },
+  decode(bytes) {
+    const data = view(bytes, 44, this.struct);
+    const verdict = FLOW_VERDICTS[data.getUint8(41)];
+    if (!verdict) throw new Error(`lb6_flow_event: unknown verdict ${data.getUint8(41)}`);
+    return {
+      service: { address: bytesToIpv6(bytes.subarray(0, 16)), port: data.getUint16(32, false) },
+      backend: { address: bytesToIpv6(bytes.subarray(16, 32)), port: data.getUint16(34, false) },
+      serviceId: data.getUint32(36, HOST_LITTLE_ENDIAN),
+      protocol: protocolName(data.getUint8(40)),
+      verdict,
+    };
+  },
+};
+
 /** Every codec, for the layout test. */
 export const STRUCT_CODECS: readonly StructCodec<never>[] = [
   lb4ServiceKey,
@@ -579,6 +620,7 @@ export const STRUCT_CODECS: readonly StructCodec<never>[] = [
   lb4RevnatKey,
   lb4Revnat,
   lb4FlowEvent,
+  lb6FlowEvent,
   lb6ServiceKey,
   lb6Backend,
   lb6RevnatKey,

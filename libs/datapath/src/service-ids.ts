@@ -15,6 +15,8 @@ export class ServiceIds {
   private readonly byFrontend = new Map<string, number>();
   private readonly used = new Set<number>();
   private next = 1;
+  /** Bumped on every change, so a caller persists only when something changed (O(1) to check). */
+  revision = 0;
 
   static fromJSON(value: unknown): ServiceIds {
     const ids = new ServiceIds();
@@ -53,21 +55,27 @@ export class ServiceIds {
     if (id === undefined) return;
     this.byFrontend.delete(frontend);
     this.used.delete(id);
+    this.revision++;
     this.next = Math.min(this.next, id);
   }
 
   /** Takes the ids the kernel maps already use; they win over the persisted ones on conflict. */
   adopt(programmed: Iterable<[frontend: string, id: number]>): void {
+    const holders = new Map([...this.byFrontend].map(([frontend, id]) => [id, frontend]));
     for (const [frontend, id] of programmed) {
-      const holder = [...this.byFrontend].find(([, held]) => held === id)?.[0];
+      const holder = holders.get(id);
       if (holder !== undefined && holder !== frontend) this.release(holder);
+      const previous = this.byFrontend.get(frontend);
+      if (previous !== undefined) holders.delete(previous);
       this.release(frontend);
       this.set(frontend, id);
+      holders.set(id, frontend);
     }
   }
 
   private set(frontend: string, id: number): void {
     this.byFrontend.set(frontend, id);
     this.used.add(id);
+    this.revision++;
   }
 }
