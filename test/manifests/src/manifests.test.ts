@@ -1,0 +1,128 @@
+/**
+ * k8s/ as an operator applies it: rendered by kustomize, every object valid against the Kubernetes
+ * OpenAPI schemas, and every reference between objects resolving (selectors, ServiceAccounts, ports,
+ * probe ports, ConfigMaps, Secrets, RBAC), with least privilege in the Kubernetes API and in NATS.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { natsAuthorizationConfig } from '@tendril/contract';
+import { render, repoRoot, validateAgainstSchema, type K8sObject } from './render.js';
+
+const WORKLOADS = new Set(['Deployment', 'DaemonSet', 'StatefulSet']);
+
+function checkReferences(objects: K8sObject[]): string[] {
+  const problems: string[] = [];
+  const named = (kind: string, name: string) => objects.some((o) => o.kind === kind && o.metadata.name === name);
+  const workloads = objects.filter((o) => WORKLOADS.has(o.kind));
+  const matches = (selector: Record<string, string>, labels: Record<string, string> = {}) => Object.entries(selector).every(([k, v]) => labels[k] === v);
+  for (const workload of workloads) {
+    const where = `${workload.kind}/${workload.metadata.name}`;
+    const pod = workload['spec'].template;
+    if (!matches(workload['spec'].selector.matchLabels, pod.metadata.labels)) problems.push(`${where}: selector does not match its pod labels`);
+    const account = pod.spec.serviceAccountName;
+    if (!account) problems.push(`${where}: no serviceAccountName`);
+    else if (!named('ServiceAccount', account)) problems.push(`${where}: ServiceAccount ${account} missing`);
+    for (const volume of pod.spec.volumes ?? []) {
+      if (volume.configMap && !named('ConfigMap', volume.configMap.name)) problems.push(`${where}: ConfigMap ${volume.configMap.name} missing`);
+      if (volume.secret && !named('Secret', volume.secret.secretName)) problems.push(`${where}: Secret ${volume.secret.secretName} missing`);
+    }
+    for (const container of pod.spec.containers) {
+      const portNames = new Set((container.ports ?? []).map((p: any) => p.name));
+      const portNumbers = new Set((container.ports ?? []).map((p: any) => p.containerPort));
+      for (const probe of ['livenessProbe', 'readinessProbe']) {
+        const port = container[probe]?.httpGet?.port;
+        if (port === undefined) problems.push(`${where}/${container.name}: no ${probe}`);
+        else if (typeof port === 'string' ? !portNames.has(port) : !portNumbers.has(port)) problems.push(`${where}/${container.name}: ${probe} port ${port} not a container port`);
+      }
+      for (const env of container.env ?? []) {
+        const ref = env.valueFrom?.secretKeyRef;
+        if (!ref) continue;
+        const secret = objects.find((o) => o.kind === 'Secret' && o.metadata.name === ref.name);
+        if (!secret) problems.push(`${where}: Secret ${ref.name} missing`);
+        else if (!(ref.key in (secret['data'] ?? {}))) problems.push(`${where}: Secret ${ref.name} has no key ${ref.key}`);
+      }
+      if (!container.resources?.requests) problems.push(`${where}/${container.name}: no resource requests`);
+    }
+  }
+  for (const service of objects.filter((o) => o.kind === 'Service')) {
+    const where = `Service/${service.metadata.name}`;
+    const backing = workloads.filter((w) => matches(service['spec'].selector ?? {}, w['spec'].template.metadata.labels));
+    if (backing.length === 0) {
+      problems.push(`${where}: selector matches no workload`);
+      continue;
+    }
+    for (const port of service['spec'].ports) {
+      const target = port.targetPort ?? port.port;
+      const served = backing.some((w) =>
+        w['spec'].template.spec.containers.some((c: any) => (c.ports ?? []).some((p: any) => (typeof target === 'string' ? p.name === target : p.containerPort === target))),
+      );
+      if (!served) problems.push(`${where}: port ${port.name ?? port.port} targets ${target}, which no container exposes`);
+    }
+  }
+  for (const budget of objects.filter((o) => o.kind === 'PodDisruptionBudget')) {
+    if (!workloads.some((w) => matches(budget['spec'].selector.matchLabels, w['spec'].template.metadata.labels))) problems.push(`PodDisruptionBudget/${budget.metadata.name}: selects nothing`);
+  }
+  for (const binding of objects.filter((o) => o.kind === 'RoleBinding' || o.kind === 'ClusterRoleBinding')) {
+    const role = binding['roleRef'];
+    if (!named(role.kind, role.name)) problems.push(`${binding.kind}/${binding.metadata.name}: ${role.kind} ${role.name} missing`);
+    for (const subject of binding['subjects'] ?? []) {
+      if (subject.kind === 'ServiceAccount' && !named('ServiceAccount', subject.name)) problems.push(`${binding.kind}/${binding.metadata.name}: ServiceAccount ${subject.name} missing`);
+    }
+  }
+  return problems;
+}
+
+for (const dir of ['k8s/base', 'k8s/overlays/production', 'k8s/crds']) {
+  describe(`kubectl kustomize ${dir}`, () => {
+    const objects = render(dir);
+
+    it('renders objects that all pass the Kubernetes OpenAPI schemas', async () => {
+      assert.ok(objects.length > 0);
+      for (const object of objects) await assert.doesNotReject(() => validateAgainstSchema(object), `${object.kind}/${object.metadata.name}`);
+    });
+
+    it('resolves every reference between its objects', () => {
+      assert.deepEqual(checkReferences(objects), []);
+    });
+  });
+}
+
+describe('least privilege', () => {
+  const objects = render('k8s/overlays/production');
+
+  it('only the k8s-watcher may use the Kubernetes API; every other pod runs without a token', () => {
+    const bound = objects
+      .filter((o) => o.kind === 'RoleBinding' || o.kind === 'ClusterRoleBinding')
+      .flatMap((b) => (b['subjects'] ?? []).map((s: any) => s.name));
+    assert.deepEqual([...new Set(bound)], ['tendril-k8s-watcher']);
+    for (const workload of objects.filter((o) => WORKLOADS.has(o.kind))) {
+      const spec = workload['spec'].template.spec;
+      if (spec.serviceAccountName === 'tendril-k8s-watcher') continue;
+      assert.equal(spec.automountServiceAccountToken, false, `${workload.kind}/${workload.metadata.name} mounts an API token`);
+    }
+  });
+
+  it('the watcher may write status but never create or delete the objects it watches', () => {
+    const rules = objects.filter((o) => o.kind === 'ClusterRole' || o.kind === 'Role').flatMap((r) => r['rules']);
+    for (const rule of rules) {
+      const writes = rule.verbs.filter((v: string) => ['create', 'update', 'patch', 'delete'].includes(v));
+      if (writes.length === 0) continue;
+      const allowed = rule.resources.every((r: string) => r.endsWith('/status') || r === 'leases');
+      assert.ok(allowed, `write verbs ${writes} on ${rule.resources}`);
+      assert.ok(!rule.verbs.includes('delete'), `delete on ${rule.resources}`);
+    }
+  });
+
+  it('NATS in k8s runs with exactly the permissions of the contract, a user per service from the Secret', () => {
+    const shipped = readFileSync(join(repoRoot, 'k8s/base/nats/auth.conf'), 'utf8').replace(/^#.*\n/, '');
+    assert.equal(shipped, natsAuthorizationConfig(), 'k8s/base/nats/auth.conf is stale: run node tools/k8s/render-nats-auth.mjs');
+    for (const name of ['k8s-watcher', 'translator', 'xds-server', 'datapath', 'metrics']) {
+      const workload = objects.find((o) => WORKLOADS.has(o.kind) && o.metadata.name === name)!;
+      const env = workload['spec'].template.spec.containers[0].env as any[];
+      assert.equal(env.find((e) => e.name === 'TENDRIL_NATS_USER')?.value, name);
+      assert.equal(env.find((e) => e.name === 'TENDRIL_NATS_PASSWORD')?.valueFrom?.secretKeyRef?.key, name);
+    }
+  });
+});

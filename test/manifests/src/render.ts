@@ -1,0 +1,28 @@
+/** k8s/ rendered the way `kubectl apply -k` would, and checked against the Kubernetes OpenAPI schemas. */
+import { execFileSync } from 'node:child_process';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseAllDocuments } from 'yaml';
+
+export const repoRoot = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
+
+export interface K8sObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+  [field: string]: any;
+}
+
+export function render(dir: string): K8sObject[] {
+  const text = execFileSync('kubectl', ['kustomize', resolve(repoRoot, dir)], { encoding: 'utf8' });
+  return parseAllDocuments(text).map((document) => document.toJS() as K8sObject).filter(Boolean);
+}
+
+/** kubernetes-models' class for an apiVersion/kind: its validate() applies the OpenAPI schema. */
+export async function validateAgainstSchema(object: K8sObject): Promise<void> {
+  const [group, version] = object.apiVersion.includes('/') ? object.apiVersion.split('/') : ['', object.apiVersion];
+  const module = (await import(group ? `kubernetes-models/${group}/${version}` : `kubernetes-models/${version}`)) as Record<string, new (data: unknown) => { validate(): void }>;
+  const Model = module[object.kind];
+  if (!Model) throw new Error(`${object.kind} ${object.metadata.name}: no schema for ${object.apiVersion}`);
+  new Model(object).validate();
+}
