@@ -38,12 +38,12 @@ describe('xds-server: delta xDS and the per-type services', () => {
   let nats: TestNatsServer;
   let nc: NatsConnection;
   let xdsKv: KV;
-  let server: ChildProcess;
   let grpcPort: number;
   let output = '';
   let generation = 0;
   const batch = new Map<string, XdsResourceEnvelope>();
   const clients: { close(): void }[] = [];
+  const replicas: ChildProcess[] = [];
 
   async function publish(changes: { put?: XdsResourceEnvelope[]; remove?: XdsResourceEnvelope[] }): Promise<void> {
     for (const envelope of changes.put ?? []) {
@@ -71,22 +71,28 @@ describe('xds-server: delta xDS and the per-type services', () => {
     nc = await connect({ servers: nats.url });
     xdsKv = await nc.jetstream().views.kv(BUCKETS.xds, { history: 1 });
     await publish({ put: [cluster('default/a'), assignment('default/a', 8081), cluster('default/b'), assignment('default/b', 8082), secret('gw/cert', ['gateway-1'])] });
-    const httpPort = await freePort();
-    grpcPort = await freePort();
-    server = spawn(process.execPath, [main], {
-      env: { ...process.env, TENDRIL_NATS_URL: nats.url, TENDRIL_HTTP_PORT: String(httpPort), TENDRIL_HTTP_HOST: '127.0.0.1', TENDRIL_XDS_HOST: '127.0.0.1', TENDRIL_XDS_PORT: String(grpcPort), NO_COLOR: '1' },
+    ({ grpcPort } = await startReplica('replica-1'));
+  });
+
+  async function startReplica(instance: string): Promise<{ server: ChildProcess; grpcPort: number }> {
+    const [httpPort, port] = [await freePort(), await freePort()];
+    const child = spawn(process.execPath, [main], {
+      env: { ...process.env, TENDRIL_NATS_URL: nats.url, TENDRIL_HTTP_PORT: String(httpPort), TENDRIL_HTTP_HOST: '127.0.0.1', TENDRIL_XDS_HOST: '127.0.0.1', TENDRIL_XDS_PORT: String(port), NO_COLOR: '1' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    server.stdout!.on('data', (d) => (output += d));
-    server.stderr!.on('data', (d) => (output += d));
-    await waitFor('xds-server ready', async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`).catch(() => undefined))?.ok, 20000);
-  });
+    replicas.push(child);
+    child.stdout!.on('data', (d) => (output += d));
+    child.stderr!.on('data', (d) => (output += d));
+    await waitFor(`xds-server ${instance} ready`, async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`).catch(() => undefined))?.ok, 20000);
+    return { server: child, grpcPort: port };
+  }
 
   after(async () => {
     for (const c of clients) c.close();
-    if (server.exitCode === null) {
-      server.kill('SIGTERM');
-      await new Promise((resolve) => server.once('exit', resolve));
+    for (const replica of replicas) {
+      if (replica.exitCode !== null) continue;
+      replica.kill('SIGTERM');
+      await new Promise((resolve) => replica.once('exit', resolve));
     }
     await nc.close();
     await nats.dispose();
@@ -181,6 +187,28 @@ describe('xds-server: delta xDS and the per-type services', () => {
     gateway.subscribe(SDS, ['gw/cert']);
     const served = await gateway.waitFor(SDS);
     assert.deepEqual(names(served), ['gw/cert']);
+  });
+
+  it('a proxy failing over to another replica with its versions gets nothing it already has, then the changes', async () => {
+    const second = await startReplica('replica-2');
+    const proxy = delta('failover-1');
+    proxy.subscribe(CDS);
+    proxy.subscribe(EDS, ['default/b']);
+    await proxy.waitFor(EDS);
+    const held = { clusters: proxy.versions(CDS), endpoints: proxy.versions(EDS) };
+    proxy.close();
+    const moved = new DeltaTestClient(`127.0.0.1:${second.grpcPort}`, { nodeId: 'failover-1', nodeCluster: 'test' });
+    clients.push(moved);
+    moved.subscribe(CDS, [], held.clusters);
+    moved.subscribe(EDS, ['default/b'], held.endpoints);
+    await quiet();
+    assert.equal(moved.responses.length, 0, 'the replicas serve identical versions');
+    await publish({ put: [assignment('default/b', 9999)] });
+    const change = await moved.waitFor(EDS);
+    assert.deepEqual(names(change), ['default/b']);
+    assert.equal((change.resources[0]!.resource['endpoints'] as { lbEndpoints: { endpoint: { address: { socketAddress: { portValue: number } } } }[] }[])[0]!.lbEndpoints[0]!.endpoint.address.socketAddress.portValue, 9999);
+    await quiet();
+    assert.deepEqual(moved.responses.map((r) => r.typeUrl), [EDS], 'nothing but the change');
   });
 
   it('per-type services: StreamClusters (state of the world) and DeltaEndpoints share the state machines; Fetch is not served', async () => {
