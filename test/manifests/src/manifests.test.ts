@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { natsAuthorizationConfig } from '@tendril/contract';
-import { render, repoRoot, validateAgainstSchema, type K8sObject } from './render.js';
+import { kubectlMissing, render, repoRoot, validateAgainstSchema, type K8sObject } from './render.js';
 
 const WORKLOADS = new Set(['Deployment', 'DaemonSet', 'StatefulSet']);
 
@@ -75,7 +75,7 @@ function checkReferences(objects: K8sObject[]): string[] {
 }
 
 for (const dir of ['k8s/base', 'k8s/overlays/production', 'k8s/crds']) {
-  describe(`kubectl kustomize ${dir}`, () => {
+  describe(`kubectl kustomize ${dir}`, { skip: kubectlMissing }, () => {
     const objects = render(dir);
 
     it('renders objects that all pass the Kubernetes OpenAPI schemas', async () => {
@@ -89,7 +89,7 @@ for (const dir of ['k8s/base', 'k8s/overlays/production', 'k8s/crds']) {
   });
 }
 
-describe('least privilege', () => {
+describe('least privilege', { skip: kubectlMissing }, () => {
   const objects = render('k8s/overlays/production');
 
   it('only the k8s-watcher may use the Kubernetes API; every other pod runs without a token', () => {
