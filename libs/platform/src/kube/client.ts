@@ -3,6 +3,7 @@
  * plain JSON requests through @kubernetes/client-node's own authentication and HTTP stack. Objects
  * stay plain JSON (the typed APIs turn timestamps into Dates and drop fields they do not know).
  */
+import { delimiter } from 'node:path';
 import { HttpMethod, IsomorphicFetchHttpLibrary, KubeConfig, RequestContext } from '@kubernetes/client-node';
 
 export type KubeConfigSource = 'in-cluster' | 'kubeconfig';
@@ -31,7 +32,12 @@ export function loadKubeConfig(options: { serviceAccountRoot?: string; env?: Nod
   const env = options.env ?? process.env;
   const config = new KubeConfig();
   let source: KubeConfigSource;
-  if (env['KUBECONFIG'] || !kubernetesDetected(env)) {
+  const file = env['KUBECONFIG'];
+  if (file && !file.includes(delimiter)) {
+    config.loadFromFile(file);
+    source = 'kubeconfig';
+  } else if (file || !kubernetesDetected(env)) {
+    // several files to merge, or ~/.kube/config
     config.loadFromDefault();
     source = 'kubeconfig';
   } else {

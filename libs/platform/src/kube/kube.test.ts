@@ -1,0 +1,161 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { HttpMethod, RequestContext } from '@kubernetes/client-node';
+import { startKubeApiServer, waitFor, type KubeApiServer } from '@tendril/testing';
+import { KubeClient, kubernetesDetected, loadKubeConfig } from './client.js';
+import { ResilientInformer, type InformerState } from './informer.js';
+import { LeaseElector } from './lease.js';
+
+const quiet = { log: () => undefined, warn: () => undefined, error: () => undefined };
+const service = (name: string) => ({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'default' }, spec: { ports: [{ port: 80 }] } });
+
+describe('Kubernetes configuration', () => {
+  let dir: string;
+  before(() => (dir = mkdtempSync(join(tmpdir(), 'tendril-kubeconfig-'))));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('loads a kubeconfig named by KUBECONFIG, with its token and namespace', async () => {
+    const file = join(dir, 'config');
+    writeFileSync(
+      file,
+      'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://10.0.0.1:6443"}}]\nusers: [{name: u, user: {token: abc}}]\ncontexts: [{name: x, context: {cluster: c, user: u, namespace: mesh}}]\ncurrent-context: x\n',
+    );
+    const previous = process.env['KUBECONFIG'];
+    process.env['KUBECONFIG'] = file;
+    try {
+      assert.equal(kubernetesDetected({ KUBECONFIG: file }), 'kubeconfig');
+      const loaded = loadKubeConfig({ env: { KUBECONFIG: file } });
+      assert.equal(loaded.source, 'kubeconfig');
+      assert.equal(loaded.server, 'https://10.0.0.1:6443');
+      assert.equal(loaded.namespace, 'mesh');
+      const context = new RequestContext('https://10.0.0.1:6443/api', HttpMethod.GET);
+      await loaded.config.applySecurityAuthentication(context);
+      assert.equal(context.getHeaders()['Authorization'], 'Bearer abc');
+    } finally {
+      if (previous === undefined) delete process.env['KUBECONFIG'];
+      else process.env['KUBECONFIG'] = previous;
+    }
+  });
+
+  it('loads the in-cluster service account: server from the environment, token and namespace from files', async () => {
+    const root = join(dir, 'pod');
+    const account = join(root, 'var/run/secrets/kubernetes.io/serviceaccount');
+    mkdirSync(account, { recursive: true });
+    writeFileSync(join(account, 'token'), 'pod-token');
+    writeFileSync(join(account, 'namespace'), 'tendril-system');
+    writeFileSync(join(account, 'ca.crt'), '');
+    const env = { KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443' };
+    const saved = { host: process.env['KUBERNETES_SERVICE_HOST'], port: process.env['KUBERNETES_SERVICE_PORT'] };
+    Object.assign(process.env, env);
+    try {
+      assert.equal(kubernetesDetected(env), 'in-cluster');
+      const loaded = loadKubeConfig({ env, serviceAccountRoot: root });
+      assert.equal(loaded.source, 'in-cluster');
+      assert.equal(loaded.server, 'https://10.96.0.1:443');
+      assert.equal(loaded.namespace, 'tendril-system');
+      const context = new RequestContext('https://10.96.0.1:443/api', HttpMethod.GET);
+      await loaded.config.applySecurityAuthentication(context);
+      assert.equal(context.getHeaders()['Authorization'], 'Bearer pod-token');
+    } finally {
+      for (const [key, value] of [['KUBERNETES_SERVICE_HOST', saved.host], ['KUBERNETES_SERVICE_PORT', saved.port]] as const) {
+        if (value === undefined) delete process.env[key];
+        else process.env[key] = value;
+      }
+    }
+    assert.equal(kubernetesDetected({}), undefined);
+  });
+});
+
+describe('ResilientInformer and LeaseElector against the test API server', () => {
+  let api: KubeApiServer;
+  let client: KubeClient;
+  let dir: string;
+  before(async () => {
+    api = await startKubeApiServer({ bookmarkIntervalMs: 200 });
+    dir = mkdtempSync(join(tmpdir(), 'tendril-kubeconfig-'));
+    writeFileSync(join(dir, 'config'), api.kubeconfig('fixture-token'));
+    client = new KubeClient(loadKubeConfig({ env: { KUBECONFIG: join(dir, 'config') } }).config);
+  });
+  after(async () => {
+    await api.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('restarts itself after errors, with the token of the kubeconfig, and keeps the cache exact', async () => {
+    const held = new Map<string, unknown>();
+    const states: InformerState[] = [];
+    api.create(service('a'));
+    api.failRequests(3); // the first list and two retries answer 500
+    const informer = new ResilientInformer(client, { path: '/api/v1/services', name: 'Service', backoffInitialMs: 20, stallMs: 1000, logger: quiet }, {
+      upsert: (o) => held.set(o.metadata!.name!, o),
+      delete: (o) => held.delete(o.metadata!.name!),
+      stateChanged: (state) => states.push(state),
+    });
+    informer.start();
+    try {
+      await waitFor('synced after failures', () => informer.currentState === 'synced', 5000, 10);
+      assert.deepEqual(states, ['failing', 'synced']);
+      assert.deepEqual([...held.keys()], ['a']);
+      assert.ok(api.requests.every((r) => r.authorization === 'Bearer fixture-token'));
+      api.create(service('b'));
+      await waitFor('watch event', () => held.has('b'), 5000, 10);
+      assert.ok(informer.lastEventAt > 0);
+      // the watch's server-side end, a 410 and a relist: deletes made meanwhile reach the cache
+      api.holdWatches();
+      api.dropWatches();
+      api.remove('Service', 'default', 'a');
+      api.compact();
+      api.releaseWatches();
+      await waitFor('relist removed the deleted object', () => !held.has('a') && held.has('b'), 5000, 10);
+      assert.equal(informer.relists, 1);
+    } finally {
+      informer.stop();
+    }
+  });
+
+  it('reports a kind the server does not serve and picks it up once served', async () => {
+    const type = { group: 'example.com', version: 'v1', plural: 'widgets', kind: 'Widget', namespaced: true };
+    const held = new Set<string>();
+    const informer = new ResilientInformer(client, { path: '/apis/example.com/v1/widgets', name: 'Widget', notFoundRetryMs: 50, logger: quiet }, {
+      upsert: (o) => held.add(o.metadata!.name!),
+      delete: (o) => held.delete(o.metadata!.name!),
+    });
+    informer.start();
+    try {
+      await waitFor('not installed', () => informer.currentState === 'not-installed', 5000, 10);
+      api.serve(type);
+      api.create({ apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w', namespace: 'default' } });
+      await waitFor('served and listed', () => informer.currentState === 'synced' && held.has('w'), 5000, 10);
+    } finally {
+      informer.stop();
+    }
+  });
+
+  it('elects one leader among candidates and fails over when it stops renewing', async () => {
+    const options = { namespace: 'default', name: 'election', leaseDurationMs: 1000, renewDeadlineMs: 800, retryPeriodMs: 100, logger: quiet };
+    const first = new LeaseElector(client, { ...options, identity: 'first' });
+    const second = new LeaseElector(client, { ...options, identity: 'second' });
+    first.start();
+    await waitFor('first leads', () => first.isLeader, 5000, 10);
+    second.start();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.equal(second.isLeader, false);
+    assert.equal(second.holder, 'first');
+    // a crash: renewals stop without a release
+    const crashed = first as unknown as { stopped: boolean; timer?: NodeJS.Timeout };
+    crashed.stopped = true;
+    clearTimeout(crashed.timer);
+    const since = Date.now();
+    await waitFor('second takes over', () => second.isLeader, 5000, 10);
+    assert.ok(Date.now() - since >= 900, 'not before the Lease ran out');
+    const lease = api.get('Lease', 'default', 'election') as unknown as { spec: { holderIdentity: string; leaseTransitions: number } };
+    assert.equal(lease.spec.holderIdentity, 'second');
+    assert.equal(lease.spec.leaseTransitions, 1);
+    // a clean stop releases the Lease at once
+    await second.stop();
+    assert.ok(!(api.get('Lease', 'default', 'election') as unknown as { spec: { holderIdentity?: string | null } }).spec.holderIdentity, 'released');
+  });
+});
