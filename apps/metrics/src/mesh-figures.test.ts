@@ -1,34 +1,24 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { connect, type NatsConnection } from 'nats';
 import { SUBJECTS, serviceStatsCodec, xdsProxyEventCodec } from '@tendril/contract';
-import { freePort, startNatsServer, waitFor, type TestNatsServer } from '@tendril/testing';
-
-const main = fileURLToPath(new URL('./main.js', import.meta.url));
+import { startNatsServer, waitFor, type TestNatsServer } from '@tendril/testing';
+import { startMetrics, type MetricsProcess } from './testing/metrics-process.js';
 
 describe('metrics service', () => {
   let nats: TestNatsServer;
   let nc: NatsConnection;
-  let child: ChildProcess;
-  let port: number;
-  const scrape = async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  let metrics: MetricsProcess;
+  const scrape = async () => metrics.scrape();
 
   before(async () => {
     nats = await startNatsServer();
-    port = await freePort();
-    child = spawn(process.execPath, [main], {
-      env: { ...process.env, TENDRIL_NATS_URL: nats.url, TENDRIL_HTTP_PORT: String(port), TENDRIL_HTTP_HOST: '127.0.0.1', TENDRIL_STATS_INTERVAL_MS: '200' },
-      stdio: 'ignore',
-    });
+    metrics = await startMetrics(nats.url);
     nc = await connect({ servers: nats.url });
-    await waitFor('metrics ready', async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200, 20000);
   });
   after(async () => {
     await nc.close();
-    child.kill('SIGTERM');
-    await new Promise((resolve) => child.once('exit', resolve));
+    await metrics.stop();
     await nats.dispose();
   });
 
@@ -53,6 +43,6 @@ describe('metrics service', () => {
     nc.publish(SUBJECTS.xdsProxy('node-a'), new TextEncoder().encode('{"v":2}'));
     await waitFor('counted', async () => /tendril_xds_proxy_events_total\{[^}]*event="nack"[^}]*\} 1/.test(await scrape()));
     assert.match(await scrape(), /tendril_metrics_bad_messages_total\{[^}]*\} 1/);
-    assert.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200);
+    assert.equal((await fetch(`${metrics.http}/healthz`)).status, 200);
   });
 });

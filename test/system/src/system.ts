@@ -57,6 +57,9 @@ export class System {
       TENDRIL_HTTP_HOST: '127.0.0.1',
       TENDRIL_HTTP_PORT: String(this.ports.get(name)),
       TENDRIL_XDS_PORT: String(this.xdsPort),
+      // the metrics service's access log gRPC port: any free one, so parallel systems do not collide
+      TENDRIL_ALS_HOST: '127.0.0.1',
+      TENDRIL_ALS_PORT: '0',
       TENDRIL_XDS_HOST: '127.0.0.1',
       TENDRIL_MANIFESTS: this.manifests,
       TENDRIL_MANIFESTS_DEBOUNCE_MS: '20',

@@ -34,7 +34,10 @@ export async function startMetrics(natsUrl: string, env: Record<string, string> 
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const http = `http://127.0.0.1:${httpPort}`;
-  await waitFor('metrics ready', async () => (await fetch(`${http}/readyz`).catch(() => undefined))?.status === 200, 20000);
+  await waitFor('metrics ready', async () => {
+    if (child.exitCode !== null) throw new Error(`metrics exited with ${child.exitCode} before it was ready`);
+    return (await fetch(`${http}/readyz`).catch(() => undefined))?.status === 200;
+  }, 20000);
   return {
     http,
     alsPort,
@@ -42,7 +45,7 @@ export async function startMetrics(natsUrl: string, env: Record<string, string> 
     scrape: async () => (await fetch(`${http}/metrics`)).text(),
     json: async <T>(path: string) => (await (await fetch(`${http}${path}`)).json()) as T,
     stop: async () => {
-      if (child.exitCode !== null) return;
+      if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
       await new Promise((resolve) => child.once('exit', resolve));
     },

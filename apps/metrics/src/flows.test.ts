@@ -1,0 +1,150 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { connect, type NatsConnection } from 'nats';
+import { BUCKETS, SUBJECTS, flowEventCodec, proxyStateCodec, nodeToken, type FlowEvent } from '@tendril/contract';
+import { startNatsServer, waitFor, type TestNatsServer } from '@tendril/testing';
+import { sample, startMetrics, type MetricsProcess } from './testing/metrics-process.js';
+
+const flow = (n: number, overrides: Partial<FlowEvent> = {}): FlowEvent => ({
+  v: 1,
+  node: 'node-a',
+  at: new Date().toISOString(),
+  protocol: 'TCP',
+  service: { address: '10.96.0.11', port: 80 },
+  backend: { address: '10.0.0.6', port: 8000 + n },
+  serviceName: 'shop/cart',
+  verdict: 'translated',
+  count: 1,
+  ...overrides,
+});
+
+describe('flows and proxies', () => {
+  let nats: TestNatsServer;
+  let nc: NatsConnection;
+  let one: MetricsProcess;
+  let two: MetricsProcess;
+
+  before(async () => {
+    nats = await startNatsServer();
+    nc = await connect({ servers: nats.url });
+    [one, two] = await Promise.all([startMetrics(nats.url), startMetrics(nats.url)]);
+    // each replica knows the other from its stats before the tests count on gathering
+    const metricsReporters = async (replica: MetricsProcess) => (await replica.scrape()).match(/^tendril_mesh_nats_connected\{[^}]*reporter="metrics"/gm)?.length ?? 0;
+    await waitFor('replicas know each other', async () => (await metricsReporters(one)) === 2 && (await metricsReporters(two)) === 2);
+  });
+  after(async () => {
+    await Promise.all([one?.stop(), two?.stop()]);
+    await nc.close();
+    await nats.dispose();
+  });
+
+  it('two replicas fed the same flow stream count and store each flow once', async () => {
+    const sent = 60;
+    for (let n = 0; n < sent; n++) nc.publish(SUBJECTS.flows(n % 2 ? 'node-a' : 'node-b'), flowEventCodec.encode(flow(n, { node: n % 2 ? 'node-a' : 'node-b' })));
+    const total = async () => sample(await one.scrape(), 'tendril_flows_total') + sample(await two.scrape(), 'tendril_flows_total');
+    await waitFor('every flow counted', async () => (await total()) === sent);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(await total(), sent, 'and none twice');
+    const byService = sample(await one.scrape(), 'tendril_flows_by_service_total', { destination: 'shop/cart' }) + sample(await two.scrape(), 'tendril_flows_by_service_total', { destination: 'shop/cart' });
+    assert.equal(byService, sent);
+    for (const replica of [one, two]) {
+      const { flows } = await replica.json<{ flows: { backend: { port: number }; replica: string }[] }>('/api/flows?service=shop/cart');
+      assert.equal(flows.length, sent, 'a query gathers the flows of both replicas');
+      assert.deepEqual(new Set(flows.map((f) => f.backend.port)).size, sent, 'each once');
+      assert.equal(new Set(flows.map((f) => f.replica)).size, 2, 'stored by both replicas (the queue group shares them)');
+    }
+  });
+
+  it('answers /api/flows by service, verdict and time, and refuses a bad query', async () => {
+    const mark = new Date().toISOString();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    nc.publish(SUBJECTS.flows('node-c'), flowEventCodec.encode(flow(1, { node: 'node-c', serviceName: 'shop/db', verdict: 'no-backend', service: { address: '10.96.0.12', port: 5432 } })));
+    nc.publish(SUBJECTS.flows('node-c'), flowEventCodec.encode(flow(2, { node: 'node-c', serviceName: 'shop/db', count: 3 })));
+    await waitFor('stored', async () => (await one.json<{ flows: unknown[] }>('/api/flows?service=shop/db')).flows.length === 2);
+    const noBackend = await one.json<{ flows: FlowEvent[] }>('/api/flows?service=shop/db&verdict=no-backend');
+    assert.deepEqual(noBackend.flows.map((f) => [f.node, f.service.port, f.verdict]), [['node-c', 5432, 'no-backend']]);
+    const byVip = await two.json<{ flows: FlowEvent[] }>('/api/flows?service=10.96.0.12:5432');
+    assert.equal(byVip.flows.length, 1);
+    const recent = await two.json<{ flows: FlowEvent[] }>(`/api/flows?since=${encodeURIComponent(mark)}`);
+    assert.deepEqual(recent.flows.map((f) => f.serviceName).sort(), ['shop/db', 'shop/db']);
+    assert.equal((await two.json<{ flows: FlowEvent[] }>('/api/flows?since=1h&limit=5')).flows.length, 5);
+    const bad = await fetch(`${one.http}/api/flows?verdict=dropped`);
+    assert.equal(bad.status, 400);
+    assert.match(((await bad.json()) as { error: string }).error, /verdict=dropped/);
+  });
+
+  it('streams new flows with follow=true, whichever replica stores them', async () => {
+    const controller = new AbortController();
+    const response = await fetch(`${one.http}/api/flows?follow=true&service=shop/web&since=1s`, { signal: controller.signal });
+    assert.equal(response.headers.get('content-type'), 'application/x-ndjson');
+    const reader = response.body!.getReader();
+    const lines: FlowEvent[] = [];
+    let buffered = '';
+    const read = (async () => {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        buffered += new TextDecoder().decode(value);
+        let newline;
+        while ((newline = buffered.indexOf('\n')) >= 0) {
+          lines.push(JSON.parse(buffered.slice(0, newline)));
+          buffered = buffered.slice(newline + 1);
+        }
+      }
+    })().catch(() => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    for (let n = 0; n < 10; n++) nc.publish(SUBJECTS.flows('node-d'), flowEventCodec.encode(flow(n, { node: 'node-d', serviceName: n % 2 ? 'shop/web' : 'shop/other' })));
+    await waitFor('followed', async () => lines.length === 5);
+    assert.deepEqual(lines.map((f) => f.backend.port), [8001, 8003, 8005, 8007, 8009]);
+    controller.abort();
+    await read;
+  });
+
+  it('counts a flow event that breaks the contract, once', async () => {
+    nc.publish(SUBJECTS.flows('node-e'), new TextEncoder().encode('{"v":1,"node":"x"}'));
+    const bad = async () =>
+      sample(await one.scrape(), 'tendril_metrics_bad_messages_total', { subject: SUBJECTS.flows('node-e') }) + sample(await two.scrape(), 'tendril_metrics_bad_messages_total', { subject: SUBJECTS.flows('node-e') });
+    await waitFor('bad message counted', async () => (await bad()) === 1);
+  });
+
+  it('serves the flow query as a NATS micro endpoint', async () => {
+    const reply = await nc.request(SUBJECTS.endpoint('metrics', 'flows'), new TextEncoder().encode(JSON.stringify({ service: 'shop/db', verdict: 'translated' })), { timeout: 3000 });
+    const { flows } = JSON.parse(new TextDecoder().decode(reply.data)) as { flows: FlowEvent[] };
+    assert.deepEqual(flows.map((f) => f.count), [3]);
+  });
+
+  it('shows each proxy and type as SYNCED, STALE or NACK with the error', async () => {
+    const proxies = await nc.jetstream().views.kv(BUCKETS.proxies, { history: 1 });
+    const type = (name: string, versionAcked: string, error?: string) => ({
+      typeUrl: `type.googleapis.com/envoy.config.${name}`,
+      versionAcked,
+      lastNonce: '7',
+      subscribed: [],
+      lastNack: error ? { version: 'b', nonce: '7', error } : null,
+    });
+    await proxies.put(
+      nodeToken('router~10.0.0.9~gw.default'),
+      proxyStateCodec.encode({
+        v: 1,
+        nodeId: 'router~10.0.0.9~gw.default',
+        nodeCluster: 'gw',
+        replica: 'xds-1',
+        connectedAt: new Date().toISOString(),
+        connected: true,
+        types: [type('cluster.v3.Cluster', 'a'), type('listener.v3.Listener', 'a', 'listener default/gw/http/80: duplicate filter chain'), type('route.v3.RouteConfiguration', '')],
+      }),
+    );
+    await waitFor('proxy listed', async () => (await one.json<{ proxies: unknown[] }>('/api/proxies')).proxies.length === 1, 15000);
+    const { proxies: listed } = await one.json<{ proxies: { nodeId: string; types: { type: string; status: string; error?: string }[] }[] }>('/api/proxies');
+    assert.equal(listed[0]?.nodeId, 'router~10.0.0.9~gw.default');
+    assert.deepEqual(
+      listed[0]?.types.map((t) => [t.type, t.status, t.error ?? '']),
+      [
+        ['cluster', 'SYNCED', ''],
+        ['listener', 'NACK', 'listener default/gw/http/80: duplicate filter chain'],
+        ['route', 'STALE', ''],
+      ],
+    );
+    assert.equal(sample(await one.scrape(), 'tendril_proxy_sync_status', { type: 'listener', status: 'NACK' }), 1);
+  });
+});
