@@ -201,6 +201,7 @@ export class AdsServer {
 
   private record(session: Session, connected: boolean): void {
     const node = session.state.node!;
-    this.recorder.state({ nodeId: node.id, nodeCluster: node.cluster, connectedAt: session.connectedAt, connected, types: session.state.typeStates() });
+    // Read when the write happens: a burst of ACKs costs one snapshot of the stream's state, not one each.
+    this.recorder.state(node.id, () => ({ nodeId: node.id, nodeCluster: node.cluster, connectedAt: session.connectedAt, connected, types: session.state.typeStates() }));
   }
 }

@@ -13,7 +13,7 @@ export class ProxyRecorder {
   private readonly logger = new Logger('proxies');
   private kv: Promise<KV> | undefined;
   private readonly chains = new Map<string, Promise<void>>();
-  private readonly latest = new Map<string, Omit<ProxyState, 'v' | 'replica'>>();
+  private readonly latest = new Map<string, { nodeId: string; read: () => Omit<ProxyState, 'v' | 'replica'> }>();
 
   constructor(
     private readonly nats: NatsClient,
@@ -30,11 +30,14 @@ export class ProxyRecorder {
     }
   }
 
-  /** Writes a proxy's state; while a write for the node is in flight only the latest state waits. */
-  state(state: Omit<ProxyState, 'v' | 'replica'>): void {
-    const key = nodeToken(state.nodeId);
+  /**
+   * Writes a proxy's state, read from `read` when the write happens; while a write for the node is in
+   * flight only the latest reader waits.
+   */
+  state(nodeId: string, read: () => Omit<ProxyState, 'v' | 'replica'>): void {
+    const key = nodeToken(nodeId);
     const queued = this.latest.has(key);
-    this.latest.set(key, state);
+    this.latest.set(key, { nodeId, read });
     if (queued || this.chains.has(key)) return;
     this.chains.set(key, this.drain(key));
   }
@@ -45,7 +48,8 @@ export class ProxyRecorder {
         this.latest.delete(key);
         try {
           this.kv ??= this.nats.bucket(BUCKETS.proxies);
-          await (await this.kv).put(key, proxyStateCodec.encode({ v: 1, replica: this.replica, ...next }));
+          const kv = await this.kv;
+          await kv.put(key, proxyStateCodec.encode({ v: 1, replica: this.replica, ...next.read() }));
         } catch (error) {
           this.kv = undefined;
           this.logger.warn(`proxy state of ${next.nodeId}: ${(error as Error).message}`);
