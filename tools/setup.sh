@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Tendril needs when it is missing, and nothing when it is all there:
 # Debian packages (nats-server, clang, llvm, libbpf-dev, bpftool; make and g++ for the native addon),
-# then the npm packages (npm ci) when node_modules is missing or older than package-lock.json.
+# chromium for the metrics page test, then the npm packages (npm ci) when node_modules is missing or older than package-lock.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/sbin:/sbin"
@@ -15,6 +15,7 @@ command -v bpftool >/dev/null || need+=(bpftool)
 command -v make >/dev/null || need+=(make)
 command -v g++ >/dev/null || need+=(g++)
 command -v openssl >/dev/null || need+=(openssl)
+command -v chromium >/dev/null || need+=(chromium)
 command -v iptables-restore >/dev/null || need+=(iptables) # bench/datapath.mjs: the kube-proxy side
 if [ ${#need[@]} -gt 0 ]; then
   echo "tendril setup: installing ${need[*]}"

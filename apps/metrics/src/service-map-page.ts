@@ -35,6 +35,7 @@ export const serviceMapPage = `<!doctype html>
 <script>
 const cy = cytoscape({
   container: document.getElementById('map'),
+  maxZoom: 1.6,
   style: [
     { selector: 'node', style: { label: 'data(id)', 'background-color': '#2a9d8f', color: '#1d2733', 'font-size': 12, 'text-valign': 'bottom', 'text-margin-y': 4, width: 28, height: 28 } },
     { selector: 'node[errorsIn > 0]', style: { 'background-color': '#e76f51' } },
@@ -86,7 +87,7 @@ async function refresh() {
   }
   const gone = cy.elements().filter((element) => !wanted.has(element.id()));
   if (gone.nonempty()) gone.remove();
-  if (added || gone.nonempty()) cy.layout({ name: 'cose', animate: false, padding: 40 }).run();
+  if (added || gone.nonempty()) cy.layout({ name: 'breadthfirst', directed: true, padding: 60, spacingFactor: 1.4, animate: false }).run();
   document.getElementById('status').textContent = map.nodes.length + ' services, ' + map.edges.length + ' edges, rates over ' + map.windowSeconds + ' s · ' + new Date().toLocaleTimeString();
   listDrawn();
 }
