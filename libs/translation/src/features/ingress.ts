@@ -6,13 +6,14 @@
  * routes, TLS passthrough chains -> TCP proxy. Paths are ordered Exact, regex, Prefix, longer first,
  * `/` last. `status.loadBalancer` carries the LB entry's address.
  */
-import type { FilterChainIR, HttpRouteRuleIR, L4FrontendIR, ListenerIR, PathMatchIR, RouteIR, SourceObject, VirtualHostIR } from '@tendril/model';
+import type { FilterChainIR, HttpRouteRuleIR, L4FrontendIR, L4ServiceIR, ListenerIR, PathMatchIR, RouteIR, SourceObject, VirtualHostIR } from '@tendril/model';
 import { DEFAULT_CLASS_ANNOTATION, INGRESS_ANNOTATIONS, INGRESS_ANNOTATION_PREFIXES, INGRESS_CLASS_ANNOTATION, parseDurationMs } from '../annotations.js';
 import { allocateSlots, formatIPv4, parseIPv4Cidr } from '../allocate/stable-hash.js';
 import type { Feature, TranslationContext } from '../feature.js';
 import { FieldReader } from '../kube/fields.js';
 import { readIngress, type IngressBackendView, type IngressPathView, type IngressView } from '../kube/ingress.js';
-import { readService } from '../kube/service.js';
+import { readService, type ServiceView } from '../kube/service.js';
+import type { IndexedObject } from '../objects.js';
 import { ingressListenerName, ingressLoadBalancerName, ingressRouteName, serviceClusterName, tlsSecretName } from '../names.js';
 import { Problems, compare } from '../problems.js';
 
@@ -38,9 +39,27 @@ interface LoadBalancer {
   ingresses: TakenIngress[];
 }
 
+/** What Ingress translation looks up, indexed once per translation (lookups per path stay O(1)). */
+interface Lookups {
+  services: Map<string, ServiceView>;
+  secrets: Map<string, IndexedObject>;
+  clusters: Set<string>;
+  /** SDS secrets already in the IR. */
+  loadedSecrets: Set<string>;
+}
+
+function lookups(context: TranslationContext): Lookups {
+  const quiet = new Problems();
+  const services = new Map<string, ServiceView>();
+  for (const entry of context.index.local('service')) services.set(`${entry.ref.namespace}/${entry.ref.name}`, readService(entry.object, { ...entry.source, namespace: entry.ref.namespace ?? '' }, quiet));
+  const secrets = new Map(context.index.local('secret').map((entry) => [`${entry.ref.namespace}/${entry.ref.name}`, entry] as const));
+  return { services, secrets, clusters: new Set(context.ir.clusters.map((cluster) => cluster.name)), loadedSecrets: new Set(context.ir.secrets.map((secret) => secret.name)) };
+}
+
 export const ingressFeature = {
   name: 'ingress',
   build(context: TranslationContext): void {
+    const found = lookups(context);
     const taken = context.index
       .local('ingress')
       .map((entry) => ({ entry, view: readIngress(entry.object, { ...entry.source, namespace: entry.ref.namespace ?? 'default' }, context.problems) }))
@@ -55,8 +74,15 @@ export const ingressFeature = {
       balancer.ingresses.push(ingress);
       balancers.set(id, balancer);
     }
-    const addresses = allocateAddresses(context, [...balancers.keys()]);
-    for (const [id, balancer] of [...balancers].sort(([a], [b]) => compare(a, b))) buildLoadBalancer(context, balancer, addresses.get(id));
+    const addresses = allocateAddresses(context, found, [...balancers.keys()]);
+    const entries: L4ServiceIR[] = [];
+    for (const [id, balancer] of [...balancers].sort(([a], [b]) => compare(a, b))) {
+      const entry = buildLoadBalancer(context, found, balancer, addresses.get(id));
+      if (entry) entries.push(entry);
+    }
+    // A Service of an LB entry's name (Cilium's own) lends its address; ours replaces its entry.
+    const ids = new Set(entries.map((entry) => `${entry.namespace}/${entry.name}`));
+    if (ids.size) context.ir.l4Services = [...context.ir.l4Services.filter((service) => !ids.has(`${service.namespace}/${service.name}`)), ...entries];
   },
 } satisfies Feature;
 
@@ -130,13 +156,11 @@ function readSettings(context: TranslationContext, view: IngressView): IngressSe
  * creates that Service and its load-balancer IP lands in its status), else a stable pick from
  * options.ingressCidr.
  */
-function allocateAddresses(context: TranslationContext, ids: string[]): Map<string, { address: string; fromService: boolean }> {
+function allocateAddresses(context: TranslationContext, found: Lookups, ids: string[]): Map<string, { address: string; fromService: boolean }> {
   const out = new Map<string, { address: string; fromService: boolean }>();
-  const quiet = new Problems();
   const free: string[] = [];
   for (const id of ids) {
-    const entry = context.index.local('service').find((candidate) => `${candidate.ref.namespace}/${candidate.ref.name}` === id);
-    const view = entry && readService(entry.object, { ...entry.source, namespace: entry.ref.namespace ?? '' }, quiet);
+    const view = found.services.get(id);
     const address = view?.loadBalancerIPs[0] ?? view?.clusterIPs[0];
     if (address) out.set(id, { address, fromService: true });
     else free.push(id);
@@ -156,14 +180,14 @@ function allocateAddresses(context: TranslationContext, ids: string[]): Map<stri
   return out;
 }
 
-function buildLoadBalancer(context: TranslationContext, balancer: LoadBalancer, address: { address: string; fromService: boolean } | undefined): void {
+function buildLoadBalancer(context: TranslationContext, found: Lookups, balancer: LoadBalancer, address: { address: string; fromService: boolean } | undefined): L4ServiceIR | undefined {
   const { namespace, name } = balancer;
   const source: SourceObject = balancer.ingresses.length === 1 ? balancer.ingresses[0]!.view.source : { kind: 'Service', namespace, name };
   const shared = balancer.ingresses[0]!.settings.mode === 'shared';
   const port = shared ? context.proxyPorts.shared() : context.proxyPorts.portFor(ingressListenerName(namespace, name));
   if (port === undefined) {
     context.problems.field(source, '', `no node proxy port left (options.proxyPortCount ${context.options.proxyPortCount})`);
-    return;
+    return undefined;
   }
   const hosts = new HostTable();
   const secureHosts = new HostTable();
@@ -175,7 +199,7 @@ function buildLoadBalancer(context: TranslationContext, balancer: LoadBalancer, 
   for (const ingress of balancer.ingresses) {
     const { view, settings } = ingress;
     const read = new FieldReader(context.problems, view.source);
-    const target = (backend: IngressBackendView) => resolveBackend(context, view, backend);
+    const target = (backend: IngressBackendView) => resolveBackend(context, found, view, backend);
     if (settings.passthrough) {
       for (const rule of view.rules) {
         const first = rule.paths[0];
@@ -194,7 +218,7 @@ function buildLoadBalancer(context: TranslationContext, balancer: LoadBalancer, 
         read.report(`${tls.at}.secretName`, 'required (Tendril has no default certificate)');
         continue;
       }
-      const secretName = loadSecret(context, view, tls.secretName, `${tls.at}.secretName`);
+      const secretName = loadSecret(context, found, view, tls.secretName, `${tls.at}.secretName`);
       if (!secretName) continue;
       const hostsOf = tls.hosts.length ? tls.hosts : view.rules.map((rule) => rule.host).filter((host) => host);
       const chain = secretChains.get(secretName) ?? { serverNames: new Set<string>(), ingress };
@@ -246,8 +270,7 @@ function buildLoadBalancer(context: TranslationContext, balancer: LoadBalancer, 
     const listener: ListenerIR = { name: listenerName, kind: 'socket', address: '0.0.0.0', port, filterChains: chains, source };
     context.ir.listeners.push(listener);
   }
-  if (!address) return;
-  pushLbEntry(context, balancer, address, port, source);
+  if (!address) return undefined;
   for (const ingress of balancer.ingresses) {
     context.setStatus(ingress.key, {
       v: 1,
@@ -258,9 +281,10 @@ function buildLoadBalancer(context: TranslationContext, balancer: LoadBalancer, 
       status: { loadBalancer: { ingress: [{ ip: address.address }] } },
     });
   }
+  return lbEntry(balancer, address, port, source);
 }
 
-function pushLbEntry(context: TranslationContext, balancer: LoadBalancer, address: { address: string; fromService: boolean }, proxyPort: number, source: SourceObject): void {
+function lbEntry(balancer: LoadBalancer, address: { address: string; fromService: boolean }, proxyPort: number, source: SourceObject): L4ServiceIR {
   const settings = balancer.ingresses[0]!.settings;
   const scope: L4FrontendIR['scope'] = settings.serviceType === 'NodePort' ? 'ClusterIP' : 'LoadBalancer';
   const frontends: L4FrontendIR[] = [
@@ -270,9 +294,7 @@ function pushLbEntry(context: TranslationContext, balancer: LoadBalancer, addres
   const any = address.address.includes(':') ? '::' : '0.0.0.0';
   if (settings.insecureNodePort) frontends.push({ address: any, port: settings.insecureNodePort, protocol: 'TCP', portName: 'http', scope: 'NodePort' });
   if (settings.secureNodePort) frontends.push({ address: any, port: settings.secureNodePort, protocol: 'TCP', portName: 'https', scope: 'NodePort' });
-  // A Service of this name (Cilium's own) lends its address; ours replaces its entry.
-  context.ir.l4Services = context.ir.l4Services.filter((service) => !(service.namespace === balancer.namespace && service.name === balancer.name));
-  context.ir.l4Services.push({
+  return {
     namespace: balancer.namespace,
     name: balancer.name,
     frontends: frontends.sort((a, b) => compare(`${a.scope}|${a.address}`, `${b.scope}|${b.address}`) || a.port - b.port),
@@ -281,17 +303,16 @@ function pushLbEntry(context: TranslationContext, balancer: LoadBalancer, addres
     affinity: null,
     l7Redirect: { port: proxyPort },
     source,
-  });
+  };
 }
 
-function resolveBackend(context: TranslationContext, view: IngressView, backend: IngressBackendView): string | undefined {
+function resolveBackend(context: TranslationContext, found: Lookups, view: IngressView, backend: IngressBackendView): string | undefined {
   const namespace = view.source.namespace;
-  const entry = context.index.local('service').find((candidate) => candidate.ref.namespace === namespace && candidate.ref.name === backend.service);
-  if (!entry) {
+  const service = found.services.get(`${namespace}/${backend.service}`);
+  if (!service) {
     context.problems.field(view.source, `${backend.at}.service.name`, `Service ${namespace}/${backend.service} not found`);
     return undefined;
   }
-  const service = readService(entry.object, { ...entry.source, namespace }, new Problems());
   const port = 'number' in backend.port ? service.ports.find((p) => p.port === (backend.port as { number: number }).number) : service.ports.find((p) => p.name === (backend.port as { name: string }).name);
   if (!port || port.protocol !== 'TCP') {
     const shown = 'number' in backend.port ? `number ${backend.port.number}` : `name "${backend.port.name}"`;
@@ -300,18 +321,18 @@ function resolveBackend(context: TranslationContext, view: IngressView, backend:
     return undefined;
   }
   const cluster = serviceClusterName(namespace, backend.service, port.port);
-  return context.ir.clusters.some((candidate) => candidate.name === cluster) ? cluster : undefined;
+  return found.clusters.has(cluster) ? cluster : undefined;
 }
 
-function loadSecret(context: TranslationContext, view: IngressView, secret: string, at: string): string | undefined {
+function loadSecret(context: TranslationContext, found: Lookups, view: IngressView, secret: string, at: string): string | undefined {
   const namespace = view.source.namespace;
-  const entry = context.index.local('secret').find((candidate) => candidate.ref.namespace === namespace && candidate.ref.name === secret);
+  const entry = found.secrets.get(`${namespace}/${secret}`);
   if (!entry) {
     context.problems.field(view.source, at, `Secret ${namespace}/${secret} not found`);
     return undefined;
   }
   const name = tlsSecretName(namespace, secret);
-  if (context.ir.secrets.some((candidate) => candidate.name === name)) return name;
+  if (found.loadedSecrets.has(name)) return name;
   const type = entry.object['type'];
   const data = (entry.object['data'] ?? {}) as Record<string, unknown>;
   const decode = (value: unknown) => (typeof value === 'string' ? Buffer.from(value, 'base64').toString('utf8') : '');
@@ -322,6 +343,7 @@ function loadSecret(context: TranslationContext, view: IngressView, secret: stri
     return undefined;
   }
   context.ir.secrets.push({ name, certificateChain, privateKey, source: entry.source });
+  found.loadedSecrets.add(name);
   return name;
 }
 
@@ -343,16 +365,18 @@ const PATH_RANK: Record<PathMatchIR['kind'], number> = { exact: 0, regex: 1, 'se
 
 /** Routes by host; each host's routes in Cilium's order: Exact, regex, Prefix; longer first; `/` last. */
 class HostTable {
-  private readonly hosts = new Map<string, { routes: HttpRouteRuleIR[]; requireTls: boolean }>();
+  private readonly hosts = new Map<string, { routes: HttpRouteRuleIR[]; byPath: Map<string, HttpRouteRuleIR>; requireTls: boolean }>();
 
   add(host: string, route: HttpRouteRuleIR, source: SourceObject, at: string, context: TranslationContext): void {
-    const entry = this.hosts.get(host) ?? { routes: [], requireTls: false };
-    const same = entry.routes.find((other) => other.match.path.kind === route.match.path.kind && other.match.path.value === route.match.path.value);
+    const entry = this.hosts.get(host) ?? { routes: [], byPath: new Map<string, HttpRouteRuleIR>(), requireTls: false };
+    const pathKey = `${route.match.path.kind}|${route.match.path.value}`;
+    const same = entry.byPath.get(pathKey);
     if (same) {
       if (same.name !== route.name) context.problems.field(source, at, `path ${route.match.path.value} on host "${host || '*'}" is already routed by ${same.name}`);
       return;
     }
     entry.routes.push(route);
+    entry.byPath.set(pathKey, route);
     this.hosts.set(host, entry);
   }
 

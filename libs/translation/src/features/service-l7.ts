@@ -20,13 +20,15 @@ export const serviceL7Feature = {
   name: 'service-l7',
   build(context: TranslationContext): void {
     const quiet = new Problems();
+    const l4ById = new Map(context.ir.l4Services.map((service) => [`${service.namespace}/${service.name}`, service] as const));
+    const clusterNames = new Set(context.ir.clusters.map((cluster) => cluster.name));
     for (const entry of context.index.local('service')) {
       const service = readService(entry.object, { ...entry.source, namespace: entry.ref.namespace ?? '' }, quiet);
       if (!wantsL7(service)) continue;
-      const l4 = context.ir.l4Services.find((candidate) => candidate.namespace === service.namespace && candidate.name === service.name);
+      const l4 = l4ById.get(`${service.namespace}/${service.name}`);
       const clusters = service.ports
         .map((port) => ({ port: port.port, cluster: serviceClusterName(service.namespace, service.name, port.port) }))
-        .filter(({ cluster }) => context.ir.clusters.some((candidate) => candidate.name === cluster));
+        .filter(({ cluster }) => clusterNames.has(cluster));
       if (!l4 || clusters.length === 0) continue; // headless, or no TCP port: nothing to redirect
       const name = serviceL7Name(service.namespace, service.name);
       const port = context.proxyPorts.portFor(name);
