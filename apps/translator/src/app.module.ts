@@ -1,9 +1,10 @@
 import { Module } from '@nestjs/common';
 import { PlatformModule } from '@tendril/platform';
+import { HistoryService } from './history/history.service.js';
 import { TranslatorService } from './translator.service.js';
 
 @Module({
   imports: [PlatformModule.forRoot({ service: 'translator', description: 'Tendril translator: Kubernetes objects -> xDS resources, LB entries, statuses' })],
-  providers: [TranslatorService],
+  providers: [HistoryService, TranslatorService],
 })
 export class AppModule {}

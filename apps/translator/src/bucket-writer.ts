@@ -27,6 +27,10 @@ export interface DesiredValue {
 export interface WriteResult {
   puts: number;
   deletes: number;
+  /** Keys put that the bucket did not hold, keys put over another value, keys deleted; each sorted. */
+  added: string[];
+  changed: string[];
+  removed: string[];
 }
 
 export class BucketWriter<T> {
@@ -95,7 +99,10 @@ export class BucketWriter<T> {
       .filter(({ key, hash }) => this.get(key)?.hash !== hash)
       .sort((a, b) => (options.putOrder ?? defaultOrder)(a.key, b.key));
     const deletes = [...this.current().keys()].filter((key) => !desired.has(key) && !options.keep?.(key)).sort(options.deleteOrder ?? defaultOrder);
+    const added: string[] = [];
+    const changed: string[] = [];
     for (const { key, value, hash } of puts) {
+      (this.get(key) ? changed : added).push(key);
       this.inFlight.set(key, hash);
       try {
         const revision = await kv.put(key, value.bytes);
@@ -116,7 +123,7 @@ export class BucketWriter<T> {
       }
     }
     if (puts.length + deletes.length > 0) this.logger.log(`${this.bucket}: ${puts.length} put, ${deletes.length} deleted`);
-    return { puts: puts.length, deletes: deletes.length };
+    return { puts: puts.length, deletes: deletes.length, added: added.sort(defaultOrder), changed: changed.sort(defaultOrder), removed: [...deletes].sort(defaultOrder) };
   }
 }
 

@@ -10,6 +10,7 @@ import {
   lbKey,
   lbServiceCodec,
   objectStatusCodec,
+  parseLbKey,
   parseXdsKey,
   xdsEnvelope,
   xdsGenerationCodec,
@@ -21,7 +22,7 @@ import {
 import { encodeResource } from '@tendril/envoy';
 import type { Logger, NatsClient } from '@tendril/platform';
 import { XDS_TYPE_ORDER, type TranslationError, type TranslationOutput } from '@tendril/translation';
-import { BucketWriter } from './bucket-writer.js';
+import { BucketWriter, type WriteResult } from './bucket-writer.js';
 
 type XdsValue = { kind: 'resource'; envelope: XdsResourceEnvelope } | { kind: 'generation'; generation: XdsGeneration };
 
@@ -32,6 +33,8 @@ export interface PublishResult {
   generation: number;
   /** Resources that could not be encoded, as errors naming the resource. */
   encodeErrors: TranslationError[];
+  /** What this publish changed, as `<xds type> <name>`, `lb <namespace>/<name>` or `status <object key>`. */
+  changes: { added: string[]; changed: string[]; removed: string[] };
 }
 
 export class Publisher {
@@ -76,7 +79,7 @@ export class Publisher {
         encodeErrors.push({ object: `${item.type}/${item.name}`, message: `not a valid Envoy resource: ${(error as Error).message}` });
         continue;
       }
-      const envelope = xdsEnvelope(item.type, item.name, bytes);
+      const envelope = xdsEnvelope(item.type, item.name, bytes, item.nodeSelector);
       desiredXds.set(xdsKey(item), { bytes: xdsResourceCodec.encode(envelope), value: { kind: 'resource', envelope } });
     }
     const rank = (key: string) => XDS_TYPE_ORDER.indexOf(parseXdsKey(key).type);
@@ -104,7 +107,24 @@ export class Publisher {
     const desiredStatus = new Map(output.statuses.map(({ key, status }) => [key, { bytes: objectStatusCodec.encode(status), value: null }]));
     const statusResult = await this.status.write(desiredStatus);
 
+    const named = (result: WriteResult, name: (key: string) => string) => ({
+      added: result.added.map(name),
+      changed: result.changed.map(name),
+      removed: result.removed.map(name),
+    });
+    const parts = [
+      named(xdsResult, (key) => {
+        const ref = parseXdsKey(key);
+        return `${ref.type} ${ref.name}`;
+      }),
+      named(lbResult, (key) => {
+        const ref = parseLbKey(key);
+        return `lb ${ref.namespace}/${ref.name}`;
+      }),
+      named(statusResult, (key) => `status ${key}`),
+    ];
     return {
+      changes: { added: parts.flatMap((part) => part.added), changed: parts.flatMap((part) => part.changed), removed: parts.flatMap((part) => part.removed) },
       xdsWrites: xdsResult.puts + xdsResult.deletes + markerWrites,
       lbWrites: lbResult.puts + lbResult.deletes,
       statusWrites: statusResult.puts + statusResult.deletes,

@@ -9,6 +9,8 @@ import { KvMirror, Metrics, MicroRegistration, NatsClient, PLATFORM_CONFIG, Read
 import { translate, type TranslationError } from '@tendril/translation';
 import { readTranslatorConfig } from './config.js';
 import { Debouncer } from './debouncer.js';
+import { checkHandWritten } from './hand-written.js';
+import { HistoryService } from './history/history.service.js';
 import { Publisher } from './publisher.js';
 
 export interface TranslationSummary {
@@ -43,6 +45,7 @@ export class TranslatorService implements OnApplicationBootstrap, OnApplicationS
     @Inject(Readiness) readiness: Readiness,
     @Inject(Metrics) metrics: Metrics,
     @Inject(MicroRegistration) micro: MicroRegistration,
+    @Inject(HistoryService) private readonly history: HistoryService,
   ) {
     this.ready = readiness.register('translation', 'waiting for the initial sync of tendril-objects');
     this.objects = new KvMirror(nats, {
@@ -83,7 +86,7 @@ export class TranslatorService implements OnApplicationBootstrap, OnApplicationS
   private async run(): Promise<void> {
     if (this.stopped) return;
     const started = performance.now();
-    const output = translate({ cluster: this.platform.cluster, objects: this.objects.values(), options: this.config.translation });
+    const output = checkHandWritten(translate({ cluster: this.platform.cluster, objects: this.objects.values(), options: this.config.translation }));
     const translated = performance.now();
     this.translations++;
     let result;
@@ -96,6 +99,7 @@ export class TranslatorService implements OnApplicationBootstrap, OnApplicationS
     }
     this.resourcesWritten += result.xdsWrites;
     this.reportErrors([...output.errors, ...result.encodeErrors]);
+    this.history.published({ generation: result.generation, objects: this.objects.values(), objectCount: this.objects.size, output, errors: [...this.lastErrors.values()], changes: result.changes });
     this.summary = {
       generation: result.generation,
       objects: this.objects.size,

@@ -1,0 +1,48 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { objectKey, type KubeObject } from '@tendril/contract';
+import { translate } from '@tendril/translation';
+import { checkHandWritten } from './hand-written.js';
+
+const config: KubeObject = {
+  apiVersion: 'cilium.io/v2',
+  kind: 'CiliumEnvoyConfig',
+  metadata: { name: 'edge', namespace: 'default', generation: 2 },
+  spec: {
+    resources: [
+      // valid
+      { '@type': 'type.googleapis.com/envoy.config.cluster.v3.Cluster', name: 'good', type: 'EDS', connect_timeout: '1s' },
+      // protoc-gen-validate: connect_timeout must be > 0
+      { '@type': 'type.googleapis.com/envoy.config.cluster.v3.Cluster', name: 'zero-timeout', type: 'EDS', connect_timeout: '0s' },
+      // not a field of a Cluster
+      { '@type': 'type.googleapis.com/envoy.config.cluster.v3.Cluster', name: 'typo', type: 'EDS', conect_timeout: '1s' },
+      // a route configuration whose virtual host has no domains (min_items: 1)
+      { '@type': 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration', name: 'routes', virtual_hosts: [{ name: 'all', domains: [] }] },
+    ],
+  },
+};
+const key = objectKey({ cluster: 'c1', kind: 'ciliumenvoyconfig', namespace: 'default', name: 'edge' });
+const service: KubeObject = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'echo', namespace: 'default' }, spec: { clusterIP: '10.96.0.1', ports: [{ port: 80 }] } };
+const serviceKey = objectKey({ cluster: 'c1', kind: 'service', namespace: 'default', name: 'echo' });
+
+test("resources breaking Envoy's rules are left out and reported on their config; the rest is served", () => {
+  const output = checkHandWritten(translate({ cluster: 'c1', objects: [[key, config], [serviceKey, service]] }));
+  assert.ok(output.xds.some((item) => item.name === 'default/edge/good'));
+  assert.ok(!output.xds.some((item) => ['default/edge/zero-timeout', 'default/edge/typo', 'default/edge/routes'].includes(item.name)));
+
+  const status = output.statuses.find((entry) => entry.key === key)!.status;
+  const body = status.status as { conditions: { status: string; reason: string; observedGeneration?: number }[]; resources: string[]; errors: string[] };
+  assert.deepEqual(body.resources, ['cluster default/edge/good']);
+  assert.equal(body.errors.length, 3);
+  assert.match(body.errors.find((line) => line.startsWith('cluster default/edge/zero-timeout'))!, /connectTimeout: must be longer than 0s/);
+  assert.match(body.errors.find((line) => line.startsWith('cluster default/edge/typo'))!, /conect_timeout: unknown field/);
+  assert.match(body.errors.find((line) => line.startsWith('route default/edge/routes'))!, /domains/);
+  assert.deepEqual(body.conditions.map((c) => [c.status, c.reason, c.observedGeneration]), [['True', 'PartiallyAccepted', 2]]);
+  assert.equal(output.errors.filter((error) => error.object === 'default/CiliumEnvoyConfig/edge').length, 3);
+});
+
+test('generated resources and valid configs pass through untouched', () => {
+  const valid = { ...config, spec: { resources: [(config.spec as { resources: unknown[] }).resources[0]] } };
+  const before = translate({ cluster: 'c1', objects: [[key, valid], [serviceKey, service]] });
+  assert.equal(checkHandWritten(before), before);
+});

@@ -1,0 +1,38 @@
+/**
+ * Envoy's own rules for hand-written resources (CiliumEnvoyConfig), checked here rather than in the
+ * translation: they live in Envoy's .proto files (proto3 JSON field names and types, the
+ * protoc-gen-validate annotations), which only @tendril/envoy loads, and translation stays pure (no
+ * protobuf, no files). Generated resources are not checked on every run: their builders are covered by
+ * golden tests against the same rules. A refused resource is left out of the batch and moved to the
+ * refused list of its object's status; the rest of the object is still served.
+ */
+import { validateResource } from '@tendril/envoy';
+import { withRefusedResources, type TranslationError, type TranslationOutput } from '@tendril/translation';
+
+export function checkHandWritten(output: TranslationOutput): TranslationOutput {
+  const refused = new Map<string, { type: string; name: string; reason: string }[]>();
+  const errors: TranslationError[] = [];
+  const xds = output.xds.filter((item) => {
+    if (item.objectKey === undefined) return true;
+    const problems = validateResource(item.type, item.resource);
+    if (problems.length === 0) return true;
+    const reason = `refused by Envoy's rules: ${problems.join('; ')}`;
+    refused.set(item.objectKey, [...(refused.get(item.objectKey) ?? []), { type: item.type, name: item.name, reason }]);
+    return false;
+  });
+  if (refused.size === 0) return output;
+  const statuses = output.statuses.map((entry) => {
+    const list = refused.get(entry.key);
+    if (!list) return entry;
+    const { status } = entry;
+    const object = status.namespace === undefined ? `${status.kind}/${status.name}` : `${status.namespace}/${status.kind}/${status.name}`;
+    for (const { type, name, reason } of list) errors.push({ object, message: `${type} ${name}: ${reason}` });
+    return { key: entry.key, status: withRefusedResources(status, list) };
+  });
+  const allErrors = [...output.errors, ...errors].sort((a, b) => compare(`${a.object}\u0000${a.message}`, `${b.object}\u0000${b.message}`));
+  return { ...output, xds, statuses, errors: allErrors };
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,36 @@
+/** One entry of the config history: what one publish of the translator changed, and why it looked so. */
+import { canonicalJson, contentHash, generationDigest, type KubeObject } from '@tendril/contract';
+import type { TranslationError, TranslationOutput } from '@tendril/translation';
+
+export interface GenerationRecord {
+  /** The `tendril-xds` generation after this publish. */
+  generation: number;
+  /** ISO 8601, when the publish finished. */
+  publishedAt: string;
+  /** sha256 over every input object (key and canonical JSON): equal inputs, equal digests. */
+  inputDigest: string;
+  /** Objects translated. */
+  objects: number;
+  /** Outputs per type after this publish: listener, route, cluster, endpoint, secret, lb, status. */
+  counts: Record<string, number>;
+  /** `<xds type> <name>`, `lb <namespace>/<name>` or `status <object key>`; each sorted. */
+  added: string[];
+  changed: string[];
+  removed: string[];
+  errors: TranslationError[];
+}
+
+/** Digest of the translation's input, independent of the order objects come in. */
+export function inputDigest(objects: Iterable<readonly [string, KubeObject]>): string {
+  const entries: [string, string][] = [];
+  for (const [key, object] of objects) entries.push([key, contentHash(new TextEncoder().encode(canonicalJson(object)))]);
+  return generationDigest(entries);
+}
+
+export function countsOf(output: TranslationOutput): Record<string, number> {
+  const counts: Record<string, number> = { listener: 0, route: 0, cluster: 0, endpoint: 0, secret: 0 };
+  for (const item of output.xds) counts[item.type] = (counts[item.type] ?? 0) + 1;
+  counts['lb'] = output.lb.length;
+  counts['status'] = output.statuses.length;
+  return counts;
+}
