@@ -85,7 +85,8 @@ type Op = { key: string; object?: KubeObject };
 export class KubeSource implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('kube-source');
   private readonly synced: ReadinessCheck;
-  private readonly mirror: KvMirror<KubeObject>;
+  /** True once this replica leads and has read what the bucket holds: only then does it write. */
+  private writing = false;
   private readonly kinds: KindWatch[];
   /** What the bucket holds, as canonical JSON, for the keys of this cluster. */
   private readonly written = new Map<string, string>();
@@ -105,7 +106,6 @@ export class KubeSource implements OnApplicationBootstrap, OnModuleDestroy {
     @Inject(Metrics) metrics: Metrics,
   ) {
     this.synced = readiness.register('initial-sync', 'kinds not listed yet');
-    this.mirror = new KvMirror(nats, { bucket: BUCKETS.objects, create: true, decode: (_key, bytes) => kubeObjectCodec.decode(bytes), logger: this.logger });
     this.kinds = API_KINDS.map((kind) => ({ kind, state: 'resolving', detail: 'not listed yet' }));
     this.events = metrics.counter('tendril_watch_events_total', 'Watch events received, by kind and type (BOOKMARK included)', ['kind', 'type']);
     this.gauges = {
@@ -119,7 +119,8 @@ export class KubeSource implements OnApplicationBootstrap, OnModuleDestroy {
     const timer = setInterval(() => this.updateGauges(), 1000);
     timer.unref();
     this.connection.elector.onChange((leading) => {
-      if (leading) this.reconcileAll();
+      this.writing = false;
+      if (leading) void this.takeOver();
     });
   }
 
@@ -128,10 +129,7 @@ export class KubeSource implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   private async start(): Promise<void> {
-    await this.mirror.start();
-    await this.mirror.synced;
-    const prefix = `${this.platform.cluster}.`;
-    for (const [key, object] of this.mirror.values()) if (key.startsWith(prefix)) this.written.set(key, canonicalJson(object));
+    await this.nats.bucket(BUCKETS.objects);
     this.connection.elector.start();
     for (const watch of this.kinds) void this.resolve(watch);
   }
@@ -155,7 +153,7 @@ export class KubeSource implements OnApplicationBootstrap, OnModuleDestroy {
     }
     const retryMs = failure ? 2000 : this.config.crdRetryMs;
     this.setState(watch, failure ? 'failing' : 'not-installed', failure ?? `not served in ${kind.versions.join(', ')}; retrying every ${retryMs} ms`);
-    if (!failure && this.connection.elector.isLeader) this.reconcile(watch); // no CRD, no objects
+    if (!failure) this.reconcile(watch); // no CRD, no objects
     watch.retry = setTimeout(() => void this.resolve(watch), retryMs);
   }
 
@@ -199,7 +197,7 @@ export class KubeSource implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   private enqueue(op: Op): void {
-    if (!this.connection.elector.isLeader || this.stopped) return;
+    if (!this.writing || this.stopped) return;
     this.queue.push(op);
     this.flushing ??= this.flush().finally(() => (this.flushing = undefined));
   }
@@ -230,21 +228,37 @@ export class KubeSource implements OnApplicationBootstrap, OnModuleDestroy {
         this.logger.warn(`writing tendril-objects failed: ${(failed.reason as Error).message}; reconciling again`);
         this.queue = [];
         await new Promise((resolve) => setTimeout(resolve, 1000));
-        await this.reloadWritten();
-        this.reconcileAll();
+        if (this.connection.elector.isLeader) void this.takeOver();
       }
     }
   }
 
-  private async reloadWritten(): Promise<void> {
-    this.written.clear();
-    const prefix = `${this.platform.cluster}.`;
-    for (const [key, object] of this.mirror.values()) if (key.startsWith(prefix)) this.written.set(key, canonicalJson(object));
+  /**
+   * On becoming leader (and after a failed write): read what the bucket holds now (the previous
+   * leader kept writing while this replica stood by), then make it match the caches exactly.
+   */
+  private async takeOver(): Promise<void> {
+    this.writing = false;
+    this.queue = [];
+    const snapshot = new KvMirror<unknown>(this.nats, { bucket: BUCKETS.objects, create: true, decode: (_key, bytes) => JSON.parse(new TextDecoder().decode(bytes)), logger: this.logger });
+    try {
+      await snapshot.start();
+      await snapshot.synced;
+      this.written.clear();
+      const prefix = `${this.platform.cluster}.`;
+      for (const [key, object] of snapshot.values()) if (key.startsWith(prefix)) this.written.set(key, canonicalJson(object));
+    } finally {
+      snapshot.stop();
+    }
+    if (!this.connection.elector.isLeader || this.stopped) return;
+    this.writing = true;
+    this.logger.log(`leading: ${this.written.size} keys in ${BUCKETS.objects}; reconciling`);
+    this.reconcileAll();
   }
 
   /** Makes the bucket's keys of one kind exactly the informer's objects. */
   private reconcile(watch: KindWatch): void {
-    if (!this.connection.elector.isLeader) return;
+    if (!this.writing) return;
     const objects = watch.state === 'not-installed' ? [] : (watch.informer?.objects() ?? []);
     const desired = new Set<string>();
     for (const object of objects) {
@@ -275,8 +289,8 @@ export class KubeSource implements OnApplicationBootstrap, OnModuleDestroy {
       this.synced.fail(`waiting for ${[...byDetail].map(([detail, kinds]) => `${kinds.join(', ')} (${detail})`).join('; ')}`);
       return;
     }
-    if (!this.connection.elector.holder) {
-      this.synced.fail('every kind listed; waiting for the Lease election');
+    if (!this.connection.elector.holder || (this.connection.elector.isLeader && !this.writing)) {
+      this.synced.fail(this.connection.elector.isLeader ? 'leading; reading the bucket' : 'every kind listed; waiting for the Lease election');
       return;
     }
     await this.flushing;
@@ -312,6 +326,5 @@ export class KubeSource implements OnApplicationBootstrap, OnModuleDestroy {
       watch.informer?.stop();
     }
     await this.flushing;
-    this.mirror.stop();
   }
 }

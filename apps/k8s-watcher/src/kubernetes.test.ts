@@ -225,14 +225,19 @@ describe('k8s-watcher in Kubernetes mode, against a list/watch API server', () =
       const state = await readyz(standby).catch(() => undefined);
       return state?.status === 200 && /^standby/.test(state.body.checks['leader-election'].reason);
     }, 30000);
+    // written by the leader after the standby started; deleted while nobody leads
+    api.create(service('default', 'short-lived'));
+    await waitFor('leader writes it', async () => (await object('default.service.default.short-lived')) !== undefined);
     const sequence = (await objects.status()).streamInfo.state.last_seq;
     const killedAt = Date.now();
     await stopWatcher(leader, 'SIGKILL'); // no release: the standby must wait the Lease out
+    api.remove('Service', 'default', 'short-lived');
     await waitFor('standby takes the Lease', async () => /^leader/.test((await readyz(standby)).body.checks['leader-election'].reason), 20000);
     const failoverMs = Date.now() - killedAt;
     assert.ok(failoverMs < 20000, `failover took ${failoverMs} ms`);
     await waitFor('new leader ready', async () => (await readyz(standby)).status === 200);
-    assert.equal((await objects.status()).streamInfo.state.last_seq, sequence, 'nothing unchanged rewritten');
+    await waitFor('the new leader deletes what vanished meanwhile', async () => (await object('default.service.default.short-lived')) === undefined);
+    assert.equal((await objects.status()).streamInfo.state.last_seq, sequence + 1, 'one delete, nothing unchanged rewritten');
     api.create(service('default', 'after-failover'));
     await waitFor('new leader writes', async () => (await object('default.service.default.after-failover')) !== undefined, 10000);
   });
