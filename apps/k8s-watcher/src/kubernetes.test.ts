@@ -244,13 +244,13 @@ describe('k8s-watcher in Kubernetes mode, against a list/watch API server', () =
 });
 
 describe('k8s-watcher when the API server is down at start', () => {
-  it('stays unready until the API server answers, then syncs', async () => {
+  it('stays unready until the API server answers, then syncs (keys under TENDRIL_CLUSTER)', async () => {
     const nats = await startNatsServer();
     const port = await freePort();
     const dir = mkdtempSync(join(tmpdir(), 'tendril-kube-'));
     const api = new (await import('@tendril/testing')).KubeApiServer({ port });
     writeFileSync(join(dir, 'kubeconfig'), api.kubeconfig());
-    const watcher = await startWatcher({ TENDRIL_NATS_URL: nats.url, KUBECONFIG: join(dir, 'kubeconfig'), TENDRIL_LEASE_RETRY_MS: '300', TENDRIL_CRD_RETRY_MS: '500' });
+    const watcher = await startWatcher({ TENDRIL_NATS_URL: nats.url, KUBECONFIG: join(dir, 'kubeconfig'), TENDRIL_LEASE_RETRY_MS: '300', TENDRIL_CRD_RETRY_MS: '500', TENDRIL_CLUSTER: 'east' });
     try {
       const down = await waitFor('readyz answers', () => readyz(watcher).catch(() => undefined), 20000);
       await new Promise((resolve) => setTimeout(resolve, 1500));
@@ -262,7 +262,7 @@ describe('k8s-watcher when the API server is down at start', () => {
       await waitFor('ready once the API server is up', async () => (await readyz(watcher)).status === 200, 30000);
       const nc = await connect({ servers: nats.url });
       const kv = await nc.jetstream().views.kv(BUCKETS.objects, { bindOnly: true });
-      assert.ok(await kv.get('default.service.default.late'));
+      assert.ok(await kv.get('east.service.default.late'), 'keys carry TENDRIL_CLUSTER');
       await nc.close();
     } finally {
       await stopWatcher(watcher);

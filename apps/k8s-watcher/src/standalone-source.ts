@@ -116,8 +116,8 @@ export class StandaloneSource implements OnApplicationBootstrap, OnModuleDestroy
   }
 
   /**
-   * What an API server adds: a uid, a generation that moves when the spec changes, a resourceVersion
-   * that moves with any change. Kept stable across restarts by reading them back from the bucket.
+   * What an API server adds: a uid, a creationTimestamp, a generation that moves when the spec
+   * changes, a resourceVersion that moves with any change. Kept stable across restarts by reading them back from the bucket.
    */
   private stamp(key: string, object: KubeObject): KubeObject {
     const current = this.mirror.get(key);
@@ -125,7 +125,9 @@ export class StandaloneSource implements OnApplicationBootstrap, OnModuleDestroy
     const previousSpecHash = current ? hash(withoutMeta(current)) : undefined;
     const previousGeneration = current?.metadata.generation ?? 0;
     const generation = previousSpecHash === specHash ? Math.max(previousGeneration, 1) : previousGeneration + 1;
-    const stamped: KubeObject = { ...object, metadata: { ...object.metadata, uid: standaloneUid(key), generation } };
+    // the first time an object is seen, kept across edits and restarts as an API server keeps it
+    const creationTimestamp = current?.metadata.creationTimestamp ?? new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    const stamped: KubeObject = { ...object, metadata: { ...object.metadata, uid: standaloneUid(key), generation, creationTimestamp } };
     stamped.metadata.resourceVersion = hash(stamped).slice(0, 16);
     return stamped;
   }

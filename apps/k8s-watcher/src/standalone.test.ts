@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { connect, type KV } from 'nats';
-import { BUCKETS, kubeObjectCodec } from '@tendril/contract';
+import { BUCKETS, kubeObjectCodec, objectStatusCodec } from '@tendril/contract';
 import { freePort, startNatsServer, waitFor, type TestNatsServer } from '@tendril/testing';
 
 const main = fileURLToPath(new URL('./main.js', import.meta.url));
@@ -78,6 +78,22 @@ describe('k8s-watcher in standalone mode', () => {
     assert.match(beta.spec.clusterIP, /^127\.100\.\d+\.\d+$/);
     assert.equal(beta.spec.ports[0].protocol, 'TCP');
     assert.equal(beta.metadata.generation, 1);
+    assert.match(beta.metadata.creationTimestamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    assert.match(beta.metadata.uid, /\S/);
+  });
+
+  it('shows the desired status on tendril.k8s-watcher.status and in the log', async () => {
+    const nc = await connect({ servers: nats.url });
+    try {
+      const statuses = await nc.jetstream().views.kv(BUCKETS.status, { history: 1 });
+      const status = { v: 1 as const, apiVersion: 'v1', kind: 'Service', namespace: 'default', name: 'alpha', status: { conditions: [{ type: 'Programmed', status: 'True' as const, reason: 'Programmed', message: 'on 1 node' }] } };
+      await statuses.put('default.service.default.alpha', objectStatusCodec.encode(status));
+      await waitFor('status logged', () => output.includes('default/Service/alpha conditions[0]: Programmed=True (Programmed) on 1 node'));
+      const reply = await waitFor('status endpoint', async () => JSON.parse(new TextDecoder().decode((await nc.request('tendril.k8s-watcher.status', new Uint8Array(), { timeout: 2000 })).data)));
+      assert.equal(reply['default.service.default.alpha'].status.conditions[0].message, 'on 1 node');
+    } finally {
+      await nc.close();
+    }
   });
 
   it('follows edits, additions and removals, bumping generation only on spec changes', async () => {

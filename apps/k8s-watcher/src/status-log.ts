@@ -1,18 +1,21 @@
 /**
  * Standalone mode has no API server to write `.status` to: the desired status the translator puts in
- * KV `tendril-status` goes to the log instead, one line per condition change, naming the object.
+ * KV `tendril-status` goes to the log instead, one line per condition change, naming the object, and
+ * to the micro endpoint `tendril.k8s-watcher.status`.
  */
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { BUCKETS, objectStatusCodec, type ObjectStatus } from '@tendril/contract';
-import { KvMirror, NatsClient } from '@tendril/platform';
+import { KvMirror, MicroRegistration, NatsClient } from '@tendril/platform';
 
 @Injectable()
 export class StatusLog implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('status');
   private readonly mirror: KvMirror<ObjectStatus>;
 
-  constructor(@Inject(NatsClient) nats: NatsClient) {
+  constructor(@Inject(NatsClient) nats: NatsClient, @Inject(MicroRegistration) micro: MicroRegistration) {
     this.mirror = new KvMirror(nats, { bucket: BUCKETS.status, decode: (_key, bytes) => objectStatusCodec.decode(bytes), logger: this.logger });
+    // tendril.k8s-watcher.status: every object's desired status, keyed as in the bucket
+    micro.endpoint('status', () => new TextEncoder().encode(JSON.stringify(Object.fromEntries(this.mirror.values().sort(([a], [b]) => a.localeCompare(b))))));
     this.mirror.onChange((changes) => {
       for (const change of changes) {
         if (change.op !== 'put' || !change.value) continue;
