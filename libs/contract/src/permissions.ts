@@ -30,7 +30,8 @@ const EVENTS: Record<ServiceName, { publish: string[]; subscribe: string[] }> = 
   translator: { publish: [], subscribe: ['tendril.xds.proxy.>'] },
   'xds-server': { publish: ['tendril.xds.proxy.>'], subscribe: [] },
   datapath: { publish: ['tendril.flows.>'], subscribe: [] },
-  metrics: { publish: [], subscribe: ['tendril.stats.>', 'tendril.xds.proxy.>', 'tendril.flows.>'] },
+  // flows-gather: a flow query asks every metrics replica for its share of the queue-grouped flows
+  metrics: { publish: ['tendril.metrics.flows-gather'], subscribe: ['tendril.stats.>', 'tendril.xds.proxy.>', 'tendril.flows.>'] },
 };
 
 /** What reading any KV bucket takes: stream info, watch/keys consumers, direct and message gets. */
