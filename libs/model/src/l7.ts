@@ -52,7 +52,8 @@ export interface HttpConnectionIR {
 export interface TcpProxyIR {
   kind: 'tcp';
   statPrefix: string;
-  clusterName: string;
+  /** At least one; several split connections by weight (Gateway API TLSRoute/TCPRoute). */
+  backends: WeightedClusterIR[];
 }
 
 /** An RDS RouteConfiguration. */
@@ -110,6 +111,9 @@ export interface WeightedClusterIR {
   clusterName: string;
   /** Relative; 0 takes no traffic. */
   weight: number;
+  /** Header changes for requests sent to this backend only (Gateway API backendRef filters). */
+  requestHeaders?: HeaderModifierIR;
+  responseHeaders?: HeaderModifierIR;
 }
 
 export interface RetryPolicyIR {

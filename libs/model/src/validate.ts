@@ -7,7 +7,7 @@ import { LB_POLICIES, UPSTREAM_PROTOCOLS } from './cluster.js';
 import { ENDPOINT_HEALTHS } from './endpoints.js';
 import type { MeshIR } from './ir.js';
 import { L4_ALGORITHMS } from './l4-service.js';
-import type { HttpRouteRuleIR } from './l7.js';
+import type { HeaderModifierIR, HttpRouteRuleIR } from './l7.js';
 import { describeSource, type SourceObject } from './source.js';
 
 export interface IRProblem {
@@ -132,7 +132,10 @@ function validateL7(ir: MeshIR, clusterNames: Set<string>, report: Report): void
       for (const name of chain.tls?.secretNames ?? []) if (!secretNames.has(name)) report(listener.source, where + '.tls.secretNames', `no secret "${name}"`);
       if (chain.tls && chain.tls.secretNames.length === 0) report(listener.source, where + '.tls.secretNames', 'at least one secret');
       if (chain.action.kind === 'http' && !routeNames.has(chain.action.routeName)) report(listener.source, where + '.action.routeName', `no route "${chain.action.routeName}"`);
-      if (chain.action.kind === 'tcp' && !clusterNames.has(chain.action.clusterName)) report(listener.source, where + '.action.clusterName', `no cluster "${chain.action.clusterName}"`);
+      if (chain.action.kind === 'tcp') {
+        if (chain.action.backends.length === 0 || chain.action.backends.every((backend) => backend.weight === 0)) report(listener.source, where + '.action.backends', 'at least one backend with a weight');
+        for (const backend of chain.action.backends) if (!clusterNames.has(backend.clusterName)) report(listener.source, where + '.action.backends', `no cluster "${backend.clusterName}"`);
+      }
       if (!chain.action.statPrefix) report(listener.source, where + '.action.statPrefix', 'must not be empty');
     });
   }
@@ -181,13 +184,18 @@ function validateRule(source: SourceObject, at: string, rule: HttpRouteRuleIR, c
       if (mirror.percent !== undefined && !(mirror.percent >= 0 && mirror.percent <= 100)) report(source, at + '.action.mirrors', 'percent must be 0..100');
     }
     if (action.rewrite?.pathPrefix !== undefined && action.rewrite.fullPath !== undefined) report(source, at + '.action.rewrite', 'either pathPrefix or fullPath');
+    action.backends.forEach((backend, i) => checkHeaderNames(source, `${at}.action.backends[${i}]`, backend, report));
   } else if (action.kind === 'redirect') {
     if (action.port !== undefined && !isPort(action.port)) report(source, at + '.action.port', `${action.port} is not a port`);
     if (action.pathPrefix !== undefined && action.fullPath !== undefined) report(source, at + '.action', 'either pathPrefix or fullPath');
   } else if (!(Number.isInteger(action.status) && action.status >= 200 && action.status <= 599)) {
     report(source, at + '.action.status', `${action.status} is not an HTTP status`);
   }
-  for (const [field, modifier] of [['requestHeaders', rule.requestHeaders], ['responseHeaders', rule.responseHeaders]] as const) {
+  checkHeaderNames(source, at, rule, report);
+}
+
+function checkHeaderNames(source: SourceObject, at: string, owner: { requestHeaders?: HeaderModifierIR; responseHeaders?: HeaderModifierIR }, report: Report): void {
+  for (const [field, modifier] of [['requestHeaders', owner.requestHeaders], ['responseHeaders', owner.responseHeaders]] as const) {
     for (const header of [...(modifier?.set ?? []), ...(modifier?.add ?? [])]) {
       if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(header.name)) report(source, `${at}.${field}`, `"${header.name}" is not a header name`);
     }

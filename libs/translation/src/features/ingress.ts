@@ -263,7 +263,7 @@ function buildLoadBalancer(context: TranslationContext, found: Lookups, balancer
       context.problems.field(entry.ingress.view.source, 'spec.rules', `host ${entry.host} is already served on this load balancer`);
       continue;
     }
-    chains.push({ name: `passthrough/${entry.host}`, match: { serverNames: [entry.host], transportProtocol: 'tls' }, action: { kind: 'tcp', clusterName: entry.cluster, statPrefix: `${listenerName}/passthrough` } });
+    chains.push({ name: `passthrough/${entry.host}`, match: { serverNames: [entry.host], transportProtocol: 'tls' }, action: { kind: 'tcp', backends: [{ clusterName: entry.cluster, weight: 1 }], statPrefix: `${listenerName}/passthrough` } });
   }
   for (const route of routes) context.ir.routes.push(route);
   if (chains.length) {

@@ -74,7 +74,8 @@ export function withOutlierDetection(resource: Resource, cluster: ClusterIR): Re
   return {
     ...resource,
     outlierDetection: {
-      consecutive5xx: detection.consecutive5xx,
+      // the proto field name: proto3 JSON accepts it everywhere, while protobufjs has no "consecutive5xx"
+      consecutive_5xx: detection.consecutive5xx,
       interval: toDuration(detection.intervalMs),
       baseEjectionTime: toDuration(detection.baseEjectionTimeMs),
       maxEjectionPercent: detection.maxEjectionPercent,

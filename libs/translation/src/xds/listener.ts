@@ -3,7 +3,7 @@
  * transport, TLS terminated with SDS secrets, HTTP over RDS or a TCP proxy) and API listeners for
  * proxyless gRPC (an HttpConnectionManager with RDS and the router, nothing else).
  */
-import type { FilterChainIR, HttpConnectionIR, ListenerIR } from '@tendril/model';
+import type { FilterChainIR, HttpConnectionIR, ListenerIR, TcpProxyIR } from '@tendril/model';
 import type { Resource } from './cluster.js';
 import { adsConfigSource, typed } from './config-source.js';
 
@@ -38,7 +38,7 @@ function toFilterChain(chain: FilterChainIR): Resource {
   if (Object.keys(match).length) out['filterChainMatch'] = match;
   out['filters'] = [chain.action.kind === 'http'
     ? { name: 'envoy.filters.network.http_connection_manager', typedConfig: toConnectionManager(chain.action) }
-    : { name: 'envoy.filters.network.tcp_proxy', typedConfig: typed(TCP_PROXY, { statPrefix: chain.action.statPrefix, cluster: chain.action.clusterName }) }];
+    : { name: 'envoy.filters.network.tcp_proxy', typedConfig: typed(TCP_PROXY, { statPrefix: chain.action.statPrefix, ...toTcpDestination(chain.action) }) }];
   if (chain.tls) {
     out['transportSocket'] = {
       name: 'envoy.transport_sockets.tls',
@@ -51,6 +51,12 @@ function toFilterChain(chain: FilterChainIR): Resource {
     };
   }
   return out;
+}
+
+function toTcpDestination(tcp: TcpProxyIR): Resource {
+  const live = tcp.backends.filter((backend) => backend.weight > 0);
+  if (live.length === 1) return { cluster: live[0]!.clusterName };
+  return { weightedClusters: { clusters: live.map((backend) => ({ name: backend.clusterName, weight: backend.weight })) } };
 }
 
 function toConnectionManager(http: HttpConnectionIR): Resource {

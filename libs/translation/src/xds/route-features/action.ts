@@ -2,6 +2,7 @@
 import type { RedirectActionIR } from '@tendril/model';
 import type { Resource } from '../cluster.js';
 import type { RouteFeature } from './feature.js';
+import { toHeaderChanges } from './header-modifiers.js';
 
 const RESPONSE_CODES: Record<RedirectActionIR['statusCode'], string> = {
   301: 'MOVED_PERMANENTLY',
@@ -28,7 +29,14 @@ export const withAction = {
       return { ...route, redirect };
     }
     const live = action.backends.filter((backend) => backend.weight > 0);
-    if (live.length === 1) return { ...route, route: { cluster: live[0]!.clusterName } };
-    return { ...route, route: { weightedClusters: { clusters: live.map((backend) => ({ name: backend.clusterName, weight: backend.weight })) } } };
+    const perBackend = live.some((backend) => backend.requestHeaders || backend.responseHeaders);
+    if (live.length === 1 && !perBackend) return { ...route, route: { cluster: live[0]!.clusterName } };
+    const clusters = live.map((backend) => ({
+      name: backend.clusterName,
+      weight: backend.weight,
+      ...(backend.requestHeaders ? toHeaderChanges('request', backend.requestHeaders) : {}),
+      ...(backend.responseHeaders ? toHeaderChanges('response', backend.responseHeaders) : {}),
+    }));
+    return { ...route, route: { weightedClusters: { clusters } } };
   },
 } satisfies RouteFeature;

@@ -13,7 +13,8 @@ export const withHeaderModifiers = {
   },
 } satisfies RouteFeature;
 
-function toHeaderChanges(direction: 'request' | 'response', modifier: HeaderModifierIR): Resource {
+/** Envoy's `<direction>HeadersToAdd` / `<direction>HeadersToRemove` for one modifier (routes and weighted clusters alike). */
+export function toHeaderChanges(direction: 'request' | 'response', modifier: HeaderModifierIR): Resource {
   const out: Resource = {};
   const options = [
     ...modifier.set.map((header) => ({ header: { key: header.name, value: header.value }, appendAction: 'OVERWRITE_IF_EXISTS_OR_ADD' })),
