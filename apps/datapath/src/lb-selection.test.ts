@@ -174,3 +174,15 @@ test('a full reconcile repairs drift: a lost service entry and a tampered Maglev
   assert.equal((await runClient({ host: '127.100.11.1', port: 80, cgroupPath: dir.cgroupPath }))[0]!.reply, `${backend!.host}:${backend!.port}`);
   assert.equal(programmer.reconcile(services), 0);
 });
+
+test('IPv6 l7Proxy: the VIP leads to the node proxy on [::1]:<port>, and the client still sees the VIP', async (t) => {
+  const { dir, programmer } = setup(t);
+  const [proxy, backend] = await backendsOn(t, ['::1', '::1']);
+  programmer.reconcile([['default.test.web', lbService('fd00:7e4d::80', [backend!], { l7Proxy: { port: proxy!.port } })]]);
+  assert.deepEqual((await runClient({ host: 'fd00:7e4d::80', port: 80, cgroupPath: dir.cgroupPath }))[0], { reply: `::1:${proxy!.port}`, peer: 'fd00:7e4d::80:80' });
+  assert.equal(backend!.peers.length, 0);
+  assert.deepEqual(
+    programmer.connectionCounts().map((count) => [count.frontend, count.backend, count.connections]),
+    [['fd00:7e4d::80:80/TCP', 'l7-proxy', 1]],
+  );
+});
