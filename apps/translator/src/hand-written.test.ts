@@ -46,3 +46,24 @@ test('generated resources and valid configs pass through untouched', () => {
   const before = translate({ cluster: 'c1', objects: [[key, valid], [serviceKey, service]] });
   assert.equal(checkHandWritten(before), before);
 });
+
+test('a Service redirected to a refused listener keeps going to its backends, and the config says why', () => {
+  const redirecting: KubeObject = {
+    ...config,
+    spec: {
+      services: [{ name: 'echo' }],
+      resources: [
+        // Envoy requires a filter's name: the listener is refused
+        { '@type': 'type.googleapis.com/envoy.config.listener.v3.Listener', name: 'front', filter_chains: [{ filters: [{ name: '' }] }] },
+      ],
+    },
+  };
+  const translated = translate({ cluster: 'c1', objects: [[key, redirecting], [serviceKey, service]] });
+  const port = translated.lb.find((entry) => entry.name === 'echo')!.l7Proxy?.port;
+  assert.ok(port, 'translation redirects the Service to the listener');
+  const output = checkHandWritten(translated);
+  assert.equal(output.lb.find((entry) => entry.name === 'echo')!.l7Proxy, null);
+  const errors = (output.statuses.find((entry) => entry.key === key)!.status.status as { errors: string[] }).errors;
+  assert.ok(errors.some((line) => line.startsWith('listener default/edge/front: refused by Envoy')), errors.join('\n'));
+  assert.ok(errors.includes(`lb default/echo: not redirected: its listener on port ${port} was refused`), errors.join('\n'));
+});

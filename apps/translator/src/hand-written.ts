@@ -7,7 +7,7 @@
  * refused list of its object's status; the rest of the object is still served.
  */
 import { validateResource } from '@tendril/envoy';
-import { withRefusedResources, type TranslationError, type TranslationOutput } from '@tendril/translation';
+import { listenerPort, withRefusedResources, type TranslationError, type TranslationOutput } from '@tendril/translation';
 
 export function checkHandWritten(output: TranslationOutput): TranslationOutput {
   const refused = new Map<string, { type: string; name: string; reason: string }[]>();
@@ -21,6 +21,18 @@ export function checkHandWritten(output: TranslationOutput): TranslationOutput {
     return false;
   });
   if (refused.size === 0) return output;
+  // A Service redirected to a refused listener would lose its traffic: it goes to its backends again.
+  const deadPorts = new Map<number, string>();
+  for (const item of output.xds) {
+    const port = item.type === 'listener' && refused.get(item.objectKey ?? '')?.some((entry) => entry.type === 'listener' && entry.name === item.name) ? listenerPort(item.resource) : undefined;
+    if (port !== undefined) deadPorts.set(port, item.objectKey!);
+  }
+  const lb = output.lb.map((service) => {
+    const key = service.l7Proxy ? deadPorts.get(service.l7Proxy.port) : undefined;
+    if (key === undefined) return service;
+    refused.get(key)!.push({ type: 'lb', name: `${service.namespace}/${service.name}`, reason: `not redirected: its listener on port ${service.l7Proxy!.port} was refused` });
+    return { ...service, l7Proxy: null };
+  });
   const statuses = output.statuses.map((entry) => {
     const list = refused.get(entry.key);
     if (!list) return entry;
@@ -30,7 +42,7 @@ export function checkHandWritten(output: TranslationOutput): TranslationOutput {
     return { key: entry.key, status: withRefusedResources(status, list) };
   });
   const allErrors = [...output.errors, ...errors].sort((a, b) => compare(`${a.object}\u0000${a.message}`, `${b.object}\u0000${b.message}`));
-  return { ...output, xds, statuses, errors: allErrors };
+  return { ...output, xds, lb, statuses, errors: allErrors };
 }
 
 function compare(a: string, b: string): number {

@@ -14,5 +14,5 @@ export { DEFAULT_TRANSLATION_OPTIONS, type TranslationOptions } from './options.
 export { ANNOTATIONS } from './annotations.js';
 export { KIND_NAMES, KIND_ALIASES } from './objects.js';
 export { envoyConfigStatus, withRefusedResources } from './envoy-config/status.js';
-export { qualifiedName } from './envoy-config/names.js';
+export { listenerPort, qualifiedName } from './envoy-config/names.js';
 export { ENVOY_CONFIG_TYPE_URLS, HOSTNAME_LABEL } from './features/envoy-config.js';
