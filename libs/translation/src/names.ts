@@ -23,6 +23,11 @@ export function ingressRouteName(namespace: string, loadBalancer: string, side: 
   return `${namespace}/${loadBalancer}/${side}`;
 }
 
+/** One route of an Ingress, named after the field it comes from: `<namespace>/<ingress>/spec.rules[0].http.paths[1]`. */
+export function ingressRuleName(namespace: string, ingress: string, field: string): string {
+  return `${namespace}/${ingress}/${field}`;
+}
+
 /** SDS secret of a kubernetes.io/tls Secret: `<namespace>/<secret>`. */
 export function tlsSecretName(namespace: string, secret: string): string {
   return `${namespace}/${secret}`;

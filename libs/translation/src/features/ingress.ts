@@ -14,7 +14,7 @@ import { FieldReader } from '../kube/fields.js';
 import { readIngress, type IngressBackendView, type IngressPathView, type IngressView } from '../kube/ingress.js';
 import { readService, type ServiceView } from '../kube/service.js';
 import type { IndexedObject } from '../objects.js';
-import { ingressListenerName, ingressLoadBalancerName, ingressRouteName, serviceClusterName, tlsSecretName } from '../names.js';
+import { ingressListenerName, ingressLoadBalancerName, ingressRouteName, ingressRuleName, serviceClusterName, tlsSecretName } from '../names.js';
 import { Problems, compare } from '../problems.js';
 
 interface IngressSettings {
@@ -270,7 +270,8 @@ function buildLoadBalancer(context: TranslationContext, found: Lookups, balancer
     const listener: ListenerIR = { name: listenerName, kind: 'socket', address: '0.0.0.0', port, filterChains: chains, source };
     context.ir.listeners.push(listener);
   }
-  if (!address) return undefined;
+  // Nothing to serve (every rule refused, and reported): no LB entry leading to a listener that is not there.
+  const served = chains.length > 0 && address !== undefined;
   for (const ingress of balancer.ingresses) {
     context.setStatus(ingress.key, {
       v: 1,
@@ -278,9 +279,10 @@ function buildLoadBalancer(context: TranslationContext, found: Lookups, balancer
       kind: 'Ingress',
       namespace: ingress.view.source.namespace,
       name: ingress.view.source.name,
-      status: { loadBalancer: { ingress: [{ ip: address.address }] } },
+      status: { loadBalancer: served ? { ingress: [{ ip: address.address }] } : {} },
     });
   }
+  if (!served) return undefined;
   return lbEntry(balancer, address, port, source);
 }
 
@@ -354,7 +356,7 @@ function toPathMatch(path: IngressPathView): PathMatchIR {
 }
 
 function toRouteRule(view: IngressView, settings: IngressSettings, path: IngressPathView, cluster: string | undefined): HttpRouteRuleIR {
-  const name = `${view.source.namespace}/${view.source.name}/${path.at}`;
+  const name = ingressRuleName(view.source.namespace, view.source.name, path.at);
   const match = { path: toPathMatch(path) };
   // A backend that does not resolve answers 503, as Envoy does for a missing cluster, without taking the others down.
   if (!cluster) return { name, match, action: { kind: 'direct-response', status: 503 } };
