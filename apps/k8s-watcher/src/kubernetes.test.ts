@@ -187,7 +187,8 @@ describe('k8s-watcher in Kubernetes mode, against a list/watch API server', () =
   });
 
   it('writes status back: our parent entry added, the other controller kept, a conflict retried, spec untouched', async () => {
-    const statuses = await nc.jetstream().views.kv(BUCKETS.status, { bindOnly: true });
+    // the translator creates this bucket; the watcher only reads it
+    const statuses = await nc.jetstream().views.kv(BUCKETS.status, { history: 1 });
     const specBefore = JSON.stringify(api.get('HTTPRoute', 'default', 'web')!['spec']);
     api.injectStatusConflicts(1);
     const ours = { parentRef: { name: 'gw' }, controllerName: 'io.cilium/gateway-controller', conditions: [{ type: 'Accepted', status: 'True', reason: 'Accepted', message: 'accepted by tendril', observedGeneration: 1 }] };

@@ -32,7 +32,7 @@ export class StatusWriter implements OnApplicationBootstrap, OnModuleDestroy {
     @Inject(KubeSource) private readonly source: KubeSource,
     @Inject(Metrics) metrics: Metrics,
   ) {
-    this.mirror = new KvMirror(nats, { bucket: BUCKETS.status, create: true, decode: (_key, bytes) => objectStatusCodec.decode(bytes), logger: this.logger });
+    this.mirror = new KvMirror(nats, { bucket: BUCKETS.status, decode: (_key, bytes) => objectStatusCodec.decode(bytes), logger: this.logger });
     this.mirror.onChange((changes) => {
       for (const change of changes) if (change.op === 'put') this.request(change.key);
     });

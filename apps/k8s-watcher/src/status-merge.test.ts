@@ -1,0 +1,49 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { mergeStatus } from './status-writer.js';
+
+const NOW = '2026-11-23T12:00:00Z';
+const EARLIER = '2026-01-01T00:00:00Z';
+const ours = 'io.cilium/gateway-controller';
+
+describe('the status written back', () => {
+  it('replaces only an Ingress load balancer, keeping what else is there', () => {
+    const merged = mergeStatus('ingress', { loadBalancer: { ingress: [{ ip: '10.0.0.1' }] }, other: 1 }, { loadBalancer: { ingress: [{ ip: '127.101.0.1' }] } }, ours, NOW);
+    assert.deepEqual(merged, { loadBalancer: { ingress: [{ ip: '127.101.0.1' }] }, other: 1 });
+  });
+
+  it('keeps a condition transition time while its status holds, sets it when it flips, and keeps conditions of other types', () => {
+    const current = {
+      conditions: [
+        { type: 'Accepted', status: 'True', reason: 'Accepted', message: '', lastTransitionTime: EARLIER },
+        { type: 'Programmed', status: 'False', reason: 'Pending', message: '', lastTransitionTime: EARLIER },
+        { type: 'example.com/Audited', status: 'True', reason: 'Audited', message: '', lastTransitionTime: EARLIER },
+      ],
+    };
+    const desired = {
+      conditions: [
+        { type: 'Accepted', status: 'True', reason: 'Accepted', message: 'ok', observedGeneration: 2 },
+        { type: 'Programmed', status: 'True', reason: 'Programmed', message: 'ok', observedGeneration: 2 },
+      ],
+    };
+    const merged = mergeStatus('gateway', current, desired, ours, NOW) as { conditions: { type: string; lastTransitionTime: string; message: string }[] };
+    const byType = Object.fromEntries(merged.conditions.map((c) => [c.type, c]));
+    assert.equal(byType['Accepted']!.lastTransitionTime, EARLIER);
+    assert.equal(byType['Accepted']!.message, 'ok');
+    assert.equal(byType['Programmed']!.lastTransitionTime, NOW);
+    assert.ok(byType['example.com/Audited'], 'a condition we do not own stays');
+  });
+
+  it('replaces our route parents, keeps other controllers\' and drops ours that are no longer desired', () => {
+    const other = { parentRef: { name: 'gw' }, controllerName: 'example.com/other', conditions: [] };
+    const current = {
+      parents: [other, { parentRef: { name: 'old-gw' }, controllerName: ours, conditions: [{ type: 'Accepted', status: 'True', reason: 'Accepted', message: '', lastTransitionTime: EARLIER }] }],
+    };
+    const desired = { parents: [{ parentRef: { name: 'gw' }, controllerName: ours, conditions: [{ type: 'Accepted', status: 'True', reason: 'Accepted', message: '' }] }] };
+    const merged = mergeStatus('httproute', current, desired, ours, NOW) as { parents: { parentRef: { name: string }; controllerName: string }[] };
+    assert.deepEqual(
+      merged.parents.map((p) => `${p.controllerName} ${p.parentRef.name}`),
+      ['example.com/other gw', `${ours} gw`],
+    );
+  });
+});
