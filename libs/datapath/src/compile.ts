@@ -111,7 +111,11 @@ export function weightedSlots(backends: LbBackend[]): Lb4Backend[] {
     const budget = Math.max(MAX_SLOTS_PER_SERVICE, sorted.length);
     repeats = repeats.map((repeat) => Math.max(1, Math.floor((repeat * budget) / total)));
   }
-  return sorted.flatMap((held, index) => Array.from({ length: repeats[index]! }, () => held.backend));
+  const out: Lb4Backend[] = [];
+  sorted.forEach((held, index) => {
+    for (let repeat = 0; repeat < repeats[index]!; repeat++) out.push(held.backend);
+  });
+  return out;
 }
 
 export function serviceValue(frontend: Omit<CompiledFrontend, 'key' | 'family' | 'slots'>, serviceId: number): LbServiceValue {

@@ -60,13 +60,15 @@ function view(bytes: Uint8Array, size: number, struct: string): DataView {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
+const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+
 function ipv4ToUint32(address: string): number {
-  const parts = address.split('.');
-  if (parts.length !== 4) throw new Error(`not an IPv4 address: ${address}`);
+  const match = IPV4.exec(address);
+  if (!match) throw new Error(`not an IPv4 address: ${address}`);
   let out = 0;
-  for (const part of parts) {
-    const octet = Number(part);
-    if (!/^\d{1,3}$/.test(part) || octet > 255) throw new Error(`not an IPv4 address: ${address}`);
+  for (let index = 1; index <= 4; index++) {
+    const octet = Number(match[index]);
+    if (octet > 255) throw new Error(`not an IPv4 address: ${address}`);
     out = out * 256 + octet;
   }
   return out;
@@ -143,12 +145,8 @@ export function canonicalAddress(address: string): string {
 }
 
 export function isIpv4(address: string): boolean {
-  try {
-    ipv4ToUint32(address);
-    return true;
-  } catch {
-    return false;
-  }
+  const match = IPV4.exec(address);
+  return match !== null && match.slice(1).every((octet) => Number(octet) <= 255);
 }
 
 function protocolNumber(protocol: Protocol): number {
