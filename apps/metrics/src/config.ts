@@ -1,12 +1,21 @@
 /** metrics settings from the environment (the platform reads the shared ones). */
 import { PORTS } from '@tendril/contract';
-import { envInt, envString } from '@tendril/platform';
+import { ConfigError, envInt, envString } from '@tendril/platform';
+
+function flowsStore(value: string): 'db' | 'memory' {
+  if (value === 'db' || value === 'memory') return value;
+  throw new ConfigError(`TENDRIL_FLOWS_STORE=${value}: expected db or memory`);
+}
 
 export interface MetricsConfig {
   /** TENDRIL_ALS_HOST / TENDRIL_ALS_PORT: where Envoy's access log service (gRPC) listens. */
   alsHost: string;
   alsPort: number;
-  /** TENDRIL_FLOWS_MAX: recent flows kept in memory. */
+  /** TENDRIL_FLOWS_STORE: `db` (TypeORM: sqlite, or Postgres by TENDRIL_DB_URL) or `memory`. */
+  flowsStore: 'db' | 'memory';
+  /** TENDRIL_DB_URL: `postgres://...`, `sqlite:<file>`, or empty for `$TENDRIL_DATA_DIR/metrics.sqlite`. */
+  dbUrl: string;
+  /** TENDRIL_FLOWS_MAX: recent flows kept. */
   flowsMax: number;
   /** TENDRIL_FLOWS_MAX_AGE_S: older flows are no longer served. */
   flowsMaxAgeSeconds: number;
@@ -22,6 +31,8 @@ export function readMetricsConfig(): MetricsConfig {
   return {
     alsHost: envString('TENDRIL_ALS_HOST', '0.0.0.0'),
     alsPort: envInt('TENDRIL_ALS_PORT', PORTS.accessLogGrpc, 0, 65535),
+    flowsStore: flowsStore(envString('TENDRIL_FLOWS_STORE', 'db')),
+    dbUrl: envString('TENDRIL_DB_URL', ''),
     flowsMax: envInt('TENDRIL_FLOWS_MAX', 10_000, 1, 10_000_000),
     flowsMaxAgeSeconds: envInt('TENDRIL_FLOWS_MAX_AGE_S', 3600, 1),
     maxServiceLabels: envInt('TENDRIL_METRICS_MAX_SERVICES', 200, 1, 100_000),

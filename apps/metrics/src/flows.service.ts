@@ -1,15 +1,18 @@
 /**
  * L4 flows from the datapath (tendril.flows.>). Replicas share the stream through the queue group
- * `tendril-metrics`, so each flow is counted and stored by exactly one of them; a query gathers the
- * recent flows of every replica (tendril.metrics.flows-gather, answered by all), and a follower gets
- * every new flow through its own plain subscription, which counts nothing.
+ * `tendril-metrics`, so each flow is counted and stored by exactly one of them. Flows are stored through
+ * TypeORM (sqlite by default, Postgres by TENDRIL_DB_URL) in batches, or in a memory ring. A query
+ * gathers the recent flows of every replica (tendril.metrics.flows-gather, answered by all) unless the
+ * store is shared (Postgres); a follower gets every new flow through its own plain subscription, which
+ * counts nothing.
  */
-import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown, type OnModuleDestroy } from '@nestjs/common';
 import { RequestStrategy, type Msg, type Subscription } from 'nats';
-import { SUBJECTS, flowEventCodec, microServiceName } from '@tendril/contract';
-import { Metrics, MicroRegistration, NatsClient, PLATFORM_CONFIG, type PlatformConfig } from '@tendril/platform';
+import { SUBJECTS, flowEventCodec, microServiceName, type FlowEvent } from '@tendril/contract';
+import { Metrics, MicroRegistration, NatsClient, PLATFORM_CONFIG, Readiness, type PlatformConfig, type ReadinessCheck } from '@tendril/platform';
 import { FlowRing, LabelBudget, matchesFlow, parseFlowQuery, type FlowQuery, type StoredFlow } from '@tendril/traffic';
 import { METRICS_CONFIG, type MetricsConfig } from './config.js';
+import { FlowStore } from './flow-store.js';
 import { MeshFigures } from './mesh-figures.js';
 
 export const FLOWS_GATHER_SUBJECT = SUBJECTS.endpoint('metrics', 'flows-gather');
@@ -22,10 +25,19 @@ export interface ServedFlow extends StoredFlow {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+const FLUSH_INTERVAL_MS = 200;
+
 @Injectable()
-export class FlowsService implements OnApplicationBootstrap, OnModuleDestroy {
+export class FlowsService implements OnApplicationBootstrap, OnModuleDestroy, OnApplicationShutdown {
   private readonly logger = new Logger('flows');
-  readonly ring: FlowRing;
+  private readonly ring: FlowRing;
+  private store?: FlowStore;
+  private readonly storeReady: ReadinessCheck | undefined;
+  private pending: { flow: FlowEvent; receivedAt: number }[] = [];
+  private flushing: Promise<void> = Promise.resolve();
+  private flushTimer?: NodeJS.Timeout;
+  private stored = 0;
+  private storeErrors = 0;
   private readonly subscriptions: Subscription[] = [];
   private readonly flows;
   private readonly byService;
@@ -34,28 +46,55 @@ export class FlowsService implements OnApplicationBootstrap, OnModuleDestroy {
   private received = 0;
 
   constructor(
-    @Inject(METRICS_CONFIG) config: MetricsConfig,
+    @Inject(METRICS_CONFIG) private readonly config: MetricsConfig,
     @Inject(PLATFORM_CONFIG) private readonly platform: PlatformConfig,
     @Inject(NatsClient) private readonly nats: NatsClient,
     @Inject(Metrics) metrics: Metrics,
     @Inject(MicroRegistration) micro: MicroRegistration,
     @Inject(MeshFigures) private readonly figures: MeshFigures,
+    @Inject(Readiness) readiness: Readiness,
   ) {
-    this.ring = new FlowRing(config.flowsMax, config.flowsMaxAgeSeconds * 1000);
+    this.ring = new FlowRing(config.flowsStore === 'memory' ? config.flowsMax : 1, config.flowsMaxAgeSeconds * 1000);
+    if (config.flowsStore === 'db') this.storeReady = readiness.register('flow-store', 'flow database not open yet');
     this.destinations = new LabelBudget(config.maxServiceLabels);
     this.nodes = new LabelBudget(config.maxServiceLabels);
     this.flows = metrics.counter('tendril_flows_total', 'L4 flows seen by the datapath', ['verdict', 'protocol']);
     this.byService = metrics.counter('tendril_flows_by_service_total', 'L4 flows by the node that made them, the service dialled and the verdict', ['node', 'destination', 'verdict']);
     metrics.figure('flows_received', 'Flow events this replica took from the queue group', () => this.received);
-    metrics.figure('flows_stored', 'Flows held in memory for /api/flows', () => this.ring.size);
+    metrics.figure('flows_stored', 'Flows held for /api/flows (in the database: this replica\'s writes, after retention)', () => (this.config.flowsStore === 'db' ? this.stored : this.ring.size));
+    metrics.figure('flow_store_errors', 'Batches of flows the database refused', () => this.storeErrors);
     micro.endpoint('flows', async (request) => {
       const params = request.length === 0 ? {} : (JSON.parse(decoder.decode(request)) as Record<string, unknown>);
       return encoder.encode(JSON.stringify({ v: 1, flows: await this.query(parseFlowQuery(params)) }));
     });
   }
 
-  onApplicationBootstrap(): void {
+  async onApplicationBootstrap(): Promise<void> {
+    if (this.config.flowsStore === 'db') {
+      const { dbUrl: url, flowsMax: keep, flowsMaxAgeSeconds } = this.config;
+      this.store = await FlowStore.open({ url, dataDir: this.platform.dataDir, keep, maxAgeMs: flowsMaxAgeSeconds * 1000 });
+      this.storeReady?.pass(`flows in ${this.store.where}`);
+      this.logger.log(`flows stored in ${this.store.where}`);
+      this.flushTimer = setInterval(() => void this.flush(), FLUSH_INTERVAL_MS);
+    }
     void this.nats.connect().then(() => this.subscribe());
+  }
+
+  /** Writes the flows received since the last flush in one batch; batches never overlap. */
+  private flush(): Promise<void> {
+    this.flushing = this.flushing.then(async () => {
+      if (!this.store || this.pending.length === 0) return;
+      const batch = this.pending;
+      this.pending = [];
+      try {
+        await this.store.add(this.platform.instance, batch);
+        this.stored = await this.store.count();
+      } catch (error) {
+        this.storeErrors++;
+        this.logger.warn(`storing ${batch.length} flows: ${(error as Error).message}`);
+      }
+    });
+    return this.flushing;
   }
 
   private subscribe(): void {
@@ -77,25 +116,28 @@ export class FlowsService implements OnApplicationBootstrap, OnModuleDestroy {
     this.received++;
     this.flows.inc({ verdict: flow.verdict, protocol: flow.protocol }, flow.count);
     this.byService.inc({ node: this.nodes.label(flow.node), destination: this.destinations.label(flow.serviceName ?? 'unknown'), verdict: flow.verdict }, flow.count);
-    this.ring.push(flow);
+    if (this.store) {
+      // bounded while the database is slow: the oldest unwritten flows give way
+      if (this.pending.length >= this.config.flowsMax) this.pending.shift();
+      this.pending.push({ flow, receivedAt: Date.now() });
+    } else this.ring.push(flow);
   }
 
-  private local(query: FlowQuery): ServedFlow[] {
+  private async local(query: FlowQuery): Promise<ServedFlow[]> {
+    if (this.store) return this.store.query(query);
     return this.ring.query(query).map((flow) => ({ ...flow, replica: this.platform.instance }));
   }
 
   private answerGather(msg: Msg): void {
-    try {
-      const query = JSON.parse(decoder.decode(msg.data)) as FlowQuery;
-      msg.respond(encoder.encode(JSON.stringify({ replica: this.platform.instance, flows: this.local(query) })));
-    } catch (error) {
-      this.logger.warn(`${msg.subject}: ${(error as Error).message}`);
-    }
+    Promise.resolve()
+      .then(() => this.local(JSON.parse(decoder.decode(msg.data)) as FlowQuery))
+      .then((flows) => msg.respond(encoder.encode(JSON.stringify({ replica: this.platform.instance, flows }))))
+      .catch((error: Error) => this.logger.warn(`${msg.subject}: ${error.message}`));
   }
 
   /** The matching flows of every replica that answers in time, oldest first. */
   async query(query: FlowQuery): Promise<ServedFlow[]> {
-    if (!this.nats.connected) return this.local(query);
+    if (!this.nats.connected || this.store?.shared) return this.local(query);
     const expected = Math.max(1, this.figures.instancesOf('metrics'));
     const answers = await this.nats.nc.requestMany(FLOWS_GATHER_SUBJECT, encoder.encode(JSON.stringify(query)), {
       strategy: RequestStrategy.Count,
@@ -113,7 +155,7 @@ export class FlowsService implements OnApplicationBootstrap, OnModuleDestroy {
         this.logger.warn(`flow gather answer: ${(error as Error).message}`);
       }
     }
-    if (!replicas.has(this.platform.instance)) flows.push(...this.local(query));
+    if (!replicas.has(this.platform.instance)) flows.push(...(await this.local(query)));
     flows.sort((a, b) => a.receivedAt - b.receivedAt || a.replica.localeCompare(b.replica) || a.seq - b.seq);
     return query.limit !== undefined && flows.length > query.limit ? flows.slice(flows.length - query.limit) : flows;
   }
@@ -136,5 +178,11 @@ export class FlowsService implements OnApplicationBootstrap, OnModuleDestroy {
 
   onModuleDestroy(): void {
     for (const subscription of this.subscriptions) subscription.unsubscribe();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    clearInterval(this.flushTimer);
+    await this.flush();
+    await this.store?.close();
   }
 }

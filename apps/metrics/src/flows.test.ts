@@ -27,7 +27,8 @@ describe('flows and proxies', () => {
   before(async () => {
     nats = await startNatsServer();
     nc = await connect({ servers: nats.url });
-    [one, two] = await Promise.all([startMetrics(nats.url), startMetrics(nats.url)]);
+    // one replica stores flows in sqlite (the default), the other in memory: both paths, one answer
+    [one, two] = await Promise.all([startMetrics(nats.url), startMetrics(nats.url, { TENDRIL_FLOWS_STORE: 'memory' })]);
     // each replica knows the other from its stats before the tests count on gathering
     const metricsReporters = async (replica: MetricsProcess) => (await replica.scrape()).match(/^tendril_mesh_nats_connected\{[^}]*reporter="metrics"/gm)?.length ?? 0;
     await waitFor('replicas know each other', async () => (await metricsReporters(one)) === 2 && (await metricsReporters(two)) === 2);
@@ -48,7 +49,10 @@ describe('flows and proxies', () => {
     const byService = sample(await one.scrape(), 'tendril_flows_by_service_total', { destination: 'shop/cart' }) + sample(await two.scrape(), 'tendril_flows_by_service_total', { destination: 'shop/cart' });
     assert.equal(byService, sent);
     for (const replica of [one, two]) {
-      const { flows } = await replica.json<{ flows: { backend: { port: number }; replica: string }[] }>('/api/flows?service=shop/cart');
+      const query = () => replica.json<{ flows: { backend: { port: number }; replica: string }[] }>('/api/flows?service=shop/cart');
+      // stored in batches: wait for the last one
+      await waitFor('flows stored', async () => (await query()).flows.length >= sent);
+      const { flows } = await query();
       assert.equal(flows.length, sent, 'a query gathers the flows of both replicas');
       assert.deepEqual(new Set(flows.map((f) => f.backend.port)).size, sent, 'each once');
       assert.equal(new Set(flows.map((f) => f.replica)).size, 2, 'stored by both replicas (the queue group shares them)');

@@ -1,5 +1,8 @@
 /** Test support: a metrics process started from its build, with its own ports, and what tests send it. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import type { LbService } from '@tendril/contract';
@@ -20,6 +23,8 @@ export interface MetricsProcess {
 export async function startMetrics(natsUrl: string, env: Record<string, string> = {}): Promise<MetricsProcess> {
   const httpPort = await freePort();
   const alsPort = await freePort();
+  // each process its own data dir: its own flow database
+  const dataDir = mkdtempSync(join(tmpdir(), 'tendril-metrics-'));
   const child = spawn(process.execPath, [main], {
     env: {
       ...process.env,
@@ -29,6 +34,7 @@ export async function startMetrics(natsUrl: string, env: Record<string, string> 
       TENDRIL_ALS_HOST: '127.0.0.1',
       TENDRIL_ALS_PORT: String(alsPort),
       TENDRIL_STATS_INTERVAL_MS: '200',
+      TENDRIL_DATA_DIR: dataDir,
       ...env,
     },
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -45,9 +51,11 @@ export async function startMetrics(natsUrl: string, env: Record<string, string> 
     scrape: async () => (await fetch(`${http}/metrics`)).text(),
     json: async <T>(path: string) => (await (await fetch(`${http}${path}`)).json()) as T,
     stop: async () => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      await new Promise((resolve) => child.once('exit', resolve));
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        await new Promise((resolve) => child.once('exit', resolve));
+      }
+      rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
