@@ -116,6 +116,26 @@ describe('ResilientInformer and LeaseElector against the test API server', () =>
     }
   });
 
+  it('reopens watches the server ends after timeoutSeconds from where they were, without relisting', async () => {
+    const held = new Set<string>();
+    const informer = new ResilientInformer(client, { path: '/api/v1/namespaces/timeouts/services', name: 'Service', watchTimeoutSeconds: 1, logger: quiet }, {
+      upsert: (o) => held.add(o.metadata!.name!),
+      delete: (o) => held.delete(o.metadata!.name!),
+    });
+    informer.start();
+    try {
+      await waitFor('synced', () => informer.currentState === 'synced', 5000, 10);
+      await new Promise((resolve) => setTimeout(resolve, 2500));
+      api.create({ ...service('late'), metadata: { name: 'late', namespace: 'timeouts' } });
+      await waitFor('change after two server-side ends', () => held.has('late'), 5000, 10);
+      assert.ok(informer.restarts >= 2, `watch reopened ${informer.restarts} times`);
+      assert.equal(informer.relists, 0);
+      assert.ok(api.requests.filter((r) => r.method === 'WATCH' && r.path.includes('/namespaces/timeouts/') && r.path.includes('timeoutSeconds=1')).length >= 3);
+    } finally {
+      informer.stop();
+    }
+  });
+
   it('reports a kind the server does not serve and picks it up once served', async () => {
     const type = { group: 'example.com', version: 'v1', plural: 'widgets', kind: 'Widget', namespaced: true };
     const held = new Set<string>();
