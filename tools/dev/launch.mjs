@@ -165,7 +165,8 @@ mkdirSync(join(dataDir, 'nats'), { recursive: true });
 // defines. Passwords are made once per data folder; the tendril CLI reads the `cli` one from here.
 const credentialsFile = join(dataDir, 'nats', 'credentials.json');
 const credentials = existsSync(credentialsFile) ? JSON.parse(readFileSync(credentialsFile, 'utf8')) : {};
-for (const user of NATS_USERS) credentials[user] ??= randomBytes(16).toString('hex');
+// nats-server parses a password taken from the environment as a value: it must start with a letter
+for (const user of NATS_USERS) if (!/^[a-z][a-z0-9]+$/i.test(credentials[user] ?? '')) credentials[user] = `p${randomBytes(16).toString('hex')}`;
 writeFileSync(credentialsFile, JSON.stringify(credentials, null, 2), { mode: 0o600 });
 const authConfig = join(dataDir, 'nats', 'auth.conf');
 writeFileSync(authConfig, natsAuthorizationConfig());

@@ -91,7 +91,10 @@ export function natsAuthorizationConfig(): string {
   return `authorization {\n  users: [\n${users.join('\n')}\n  ]\n}\n`;
 }
 
-/** Environment variable holding a user's password for the nats-server configuration. */
+/**
+ * Environment variable holding a user's password for the nats-server configuration. nats-server
+ * parses its value like a configuration value: use letters and digits, starting with a letter.
+ */
 export function natsPasswordVariable(user: NatsUser): string {
   return `TENDRIL_NATS_PASSWORD_${user.toUpperCase().replace(/-/g, '_')}`;
 }

@@ -43,7 +43,8 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     args.push('-c', configFile);
     credentials = {} as Record<NatsUser, NatsCredentials>;
     for (const user of NATS_USERS) {
-      const password = randomBytes(12).toString('hex');
+      // nats-server parses a password from the environment as a value: it must not look like a number
+      const password = `p${randomBytes(12).toString('hex')}`;
       credentials[user] = { user, password };
       env[natsPasswordVariable(user)] = password;
     }

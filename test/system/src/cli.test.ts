@@ -38,6 +38,17 @@ metadata: {name: shop-1, namespace: default, labels: {kubernetes.io/service-name
 addressType: IPv4
 ports: [{name: http, port: 8080}]
 endpoints: [{addresses: [127.0.88.1]}, {addresses: [127.0.88.2]}]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: shop, namespace: default}
+spec:
+  ingressClassName: cilium
+  rules:
+  - host: shop.example
+    http:
+      paths:
+      - {path: /cart, pathType: Prefix, backend: {service: {name: shop, port: {number: 80}}}}
 `;
 
 describe('tendril CLI against a running system', { timeout: 180000 }, () => {
@@ -122,12 +133,26 @@ describe('tendril CLI against a running system', { timeout: 180000 }, () => {
     assert.equal(json.find((s) => s.name === 'shop')!.backends.length, 2);
   });
 
+  it('routes follows every HTTP route down to its cluster and endpoints', async () => {
+    const rows = await waitFor('the Ingress route', async () => {
+      const result = await tendril(['routes', '--nats', nats, '-o', 'json']);
+      const parsed = JSON.parse(result.stdout) as { hosts: string[]; match: string; clusters: { name: string; endpoints: string[] }[] }[];
+      return parsed.some((r) => r.hosts.includes('shop.example')) ? parsed : undefined;
+    }, 15000, 300);
+    const ingress = rows.find((r) => r.hosts.includes('shop.example') && r.match.startsWith('/cart'))!;
+    assert.ok(ingress, JSON.stringify(rows));
+    assert.deepEqual(ingress.clusters.map((c) => [c.name, c.endpoints.sort()]), [['default/shop:80', ['127.0.88.1:8080', '127.0.88.2:8080']]]);
+    const text = await tendril(['routes', '--nats', nats]);
+    assert.equal(text.code, 0);
+    assert.match(text.stdout, /shop\.example\s+\/cart\S*\s+default\/shop:80 -> 127\.0\.88\.[12]:8080 127\.0\.88\.[12]:8080/);
+  });
+
   it('objects lists what the watcher holds', async () => {
     const result = await tendril(['objects', '--nats', nats, '--kind', 'service']);
     assert.equal(result.code, 0);
     assert.match(result.stdout, /^Service\s+default\s+shop\s+1\s+-$/m);
     const json = JSON.parse((await tendril(['objects', '--nats', nats, '-o', 'json'])).stdout) as { kind: string; name: string }[];
-    assert.deepEqual(json.map((o) => `${o.kind}/${o.name}`).sort(), ['EndpointSlice/shop-1', 'Service/shop']);
+    assert.deepEqual(json.map((o) => `${o.kind}/${o.name}`).sort(), ['EndpointSlice/shop-1', 'Ingress/shop', 'Service/shop']);
   });
 
   it('observe prints the flows of connections through the datapath', async () => {

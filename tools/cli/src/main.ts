@@ -5,7 +5,7 @@
  * 2 wrong use of the command line; 3 NATS or a bucket could not be reached.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { envString } from '@tendril/platform';
+import { envString } from '@tendril/platform/light';
 import { NotFoundError, UnreachableError, UsageError, parseFormat, type OutputFormat } from './output.js';
 import { Session, type GlobalOptions } from './session.js';
 import { status } from './commands/status.js';
@@ -14,6 +14,7 @@ import { configDump } from './commands/config-dump.js';
 import { services } from './commands/services.js';
 import { objects } from './commands/objects.js';
 import { observe } from './commands/observe.js';
+import { routes } from './commands/routes.js';
 
 const program = new Command('tendril')
   .description('Ask a running Tendril what it is doing (over NATS).')
@@ -32,6 +33,7 @@ Examples:
   tendril proxy-status -o json
   tendril config dump --node envoy-node-1 --type cluster -o yaml
   tendril services
+  tendril routes
   tendril objects --kind ingress
   tendril observe --follow`,
   );
@@ -84,6 +86,12 @@ program
   .option('-n, --namespace <namespace>', 'only this namespace')
   .addHelpText('after', '\nExample:\n  tendril services -n default')
   .action(withSession((session, format, command) => services(session, format, command.opts<{ namespace?: string }>().namespace)));
+
+program
+  .command('routes')
+  .description('HTTP routes (Ingress, Gateway, CiliumEnvoyConfig, proxyless) down to clusters and endpoints')
+  .addHelpText('after', '\nExample:\n  tendril routes -o yaml')
+  .action(withSession((session, format) => routes(session, format)));
 
 program
   .command('objects')

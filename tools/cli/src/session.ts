@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KV, NatsConnection } from 'nats';
 import yoctoSpinner from 'yocto-spinner';
-import { connectOnce, envString, natsCredentials } from '@tendril/platform';
+import { connectOnce, envString, natsCredentials } from '@tendril/platform/light';
 import { UnreachableError } from './output.js';
 
 export interface GlobalOptions {
