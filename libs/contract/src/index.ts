@@ -15,3 +15,4 @@ export * from './messages/flow.js';
 export * from './messages/service-stats.js';
 export * from './messages/service-info.js';
 export * from './permissions.js';
+export * from './messages/config-history.js';

@@ -147,6 +147,25 @@ describe('tendril CLI against a running system', { timeout: 180000 }, () => {
     assert.match(text.stdout, /shop\.example\s+\/cart\S*\s+default\/shop:80 -> 127\.0\.88\.[12]:8080 127\.0\.88\.[12]:8080/);
   });
 
+  it('history lists published generations, and diff says what changed between two', async () => {
+    const records = await waitFor('history', async () => {
+      const result = await tendril(['history', '--nats', nats, '-o', 'json']);
+      if (result.code !== 0) return undefined;
+      const parsed = JSON.parse(result.stdout) as { generation: number; added: string[] }[];
+      return parsed.some((r) => r.added.includes('cluster default/shop:80')) ? parsed : undefined;
+    }, 20000, 500);
+    const latest = records[0]!.generation;
+    const diff = await tendril(['history', 'diff', '0', String(latest), '--nats', nats]);
+    assert.equal(diff.code, 0, diff.stderr);
+    assert.match(diff.stdout, /^\+ cluster default\/shop:80$/m);
+    assert.match(diff.stdout, /^\+ endpoint default\/shop:80$/m);
+    const text = await tendril(['history', '--nats', nats]);
+    assert.match(text.stdout, /^GENERATION\s+PUBLISHED\s+OBJECTS\s+ADDED\s+CHANGED\s+REMOVED\s+ERRORS\s+INPUT/m);
+    const missing = await tendril(['history', 'diff', '0', '999999', '--nats', nats]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /generation 999999 is not in the translator's history/);
+  });
+
   it('objects lists what the watcher holds', async () => {
     const result = await tendril(['objects', '--nats', nats, '--kind', 'service']);
     assert.equal(result.code, 0);

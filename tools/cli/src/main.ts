@@ -15,6 +15,7 @@ import { services } from './commands/services.js';
 import { objects } from './commands/objects.js';
 import { observe } from './commands/observe.js';
 import { routes } from './commands/routes.js';
+import { history, historyDiff } from './commands/history.js';
 
 const program = new Command('tendril')
   .description('Ask a running Tendril what it is doing (over NATS).')
@@ -34,6 +35,7 @@ Examples:
   tendril config dump --node envoy-node-1 --type cluster -o yaml
   tendril services
   tendril routes
+  tendril history diff 3 7
   tendril objects --kind ingress
   tendril observe --follow`,
   );
@@ -92,6 +94,17 @@ program
   .description('HTTP routes (Ingress, Gateway, CiliumEnvoyConfig, proxyless) down to clusters and endpoints')
   .addHelpText('after', '\nExample:\n  tendril routes -o yaml')
   .action(withSession((session, format) => routes(session, format)));
+
+const historyCommand = program
+  .command('history')
+  .description("the translator's published generations: counts, what was added, changed, removed, errors")
+  .option('--last <n>', 'how many generations', '20')
+  .addHelpText('after', '\nExamples:\n  tendril history --last 5\n  tendril history diff 3 7')
+  .action(withSession((session, format, command) => history(session, format, Number(command.opts<{ last: string }>().last))));
+historyCommand
+  .command('diff <a> <b>')
+  .description('what changed between two generations')
+  .action(withSession((session, format, command) => historyDiff(session, format, Number(command.args[0]), Number(command.args[1]))));
 
 program
   .command('objects')
