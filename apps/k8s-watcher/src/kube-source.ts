@@ -81,6 +81,8 @@ interface KindWatch {
 
 type Op = { key: string; object?: KubeObject };
 
+const QUEUE_COMPACT_AT = 50_000;
+
 @Injectable()
 export class KubeSource implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('kube-source');
@@ -91,6 +93,7 @@ export class KubeSource implements OnApplicationBootstrap, OnModuleDestroy {
   /** What the bucket holds, as canonical JSON, for the keys of this cluster. */
   private readonly written = new Map<string, string>();
   private queue: Op[] = [];
+  private compactAt = QUEUE_COMPACT_AT;
   private flushing?: Promise<void>;
   private stopped = false;
   private objectsWritten = 0;
@@ -199,7 +202,23 @@ export class KubeSource implements OnApplicationBootstrap, OnModuleDestroy {
   private enqueue(op: Op): void {
     if (!this.writing || this.stopped) return;
     this.queue.push(op);
+    if (this.queue.length > this.compactAt) this.compactQueue();
     this.flushing ??= this.flush().finally(() => (this.flushing = undefined));
+  }
+
+  /**
+   * Memory stays bounded while NATS is slow or away: past QUEUE_COMPACT_AT queued changes, only the
+   * last change of each key is kept (in the order of those last changes), so the queue never holds
+   * more than one entry per object.
+   */
+  private compactQueue(): void {
+    const last = new Map<string, number>();
+    this.queue.forEach((op, index) => last.set(op.key, index));
+    const before = this.queue.length;
+    this.queue = this.queue.filter((op, index) => last.get(op.key) === index);
+    // distinct keys cannot be compacted: wait for the queue to double before trying again
+    this.compactAt = Math.max(QUEUE_COMPACT_AT, this.queue.length * 2);
+    if (this.queue.length < before) this.logger.warn(`write queue compacted from ${before} to ${this.queue.length} changes (NATS slower than the API server)`);
   }
 
   /** Writes queued changes in order, many in flight at once (one connection keeps them in order). */
