@@ -74,10 +74,10 @@ describe('xds-server: delta xDS and the per-type services', () => {
     ({ grpcPort } = await startReplica('replica-1'));
   });
 
-  async function startReplica(instance: string): Promise<{ server: ChildProcess; grpcPort: number }> {
+  async function startReplica(instance: string, extraEnv: Record<string, string> = {}): Promise<{ server: ChildProcess; grpcPort: number }> {
     const [httpPort, port] = [await freePort(), await freePort()];
     const child = spawn(process.execPath, [main], {
-      env: { ...process.env, TENDRIL_NATS_URL: nats.url, TENDRIL_HTTP_PORT: String(httpPort), TENDRIL_HTTP_HOST: '127.0.0.1', TENDRIL_XDS_HOST: '127.0.0.1', TENDRIL_XDS_PORT: String(port), NO_COLOR: '1' },
+      env: { ...process.env, TENDRIL_NATS_URL: nats.url, TENDRIL_HTTP_PORT: String(httpPort), TENDRIL_HTTP_HOST: '127.0.0.1', TENDRIL_XDS_HOST: '127.0.0.1', TENDRIL_XDS_PORT: String(port), NO_COLOR: '1', ...extraEnv },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     replicas.push(child);
@@ -209,6 +209,30 @@ describe('xds-server: delta xDS and the per-type services', () => {
     assert.equal((change.resources[0]!.resource['endpoints'] as { lbEndpoints: { endpoint: { address: { socketAddress: { portValue: number } } } }[] }[])[0]!.lbEndpoints[0]!.endpoint.address.socketAddress.portValue, 9999);
     await quiet();
     assert.deepEqual(moved.responses.map((r) => r.typeUrl), [EDS], 'nothing but the change');
+  });
+
+  it('a burst of generations is debounced into fewer pushes, and the ceiling pushes before the burst ends', async () => {
+    const debounced = await startReplica('replica-debounced', { TENDRIL_XDS_DEBOUNCE_MS: '400', TENDRIL_XDS_DEBOUNCE_MAX_MS: '600' });
+    const proxy = new DeltaTestClient(`127.0.0.1:${debounced.grpcPort}`, { nodeId: 'debounce-1', nodeCluster: 'test' });
+    clients.push(proxy);
+    const receivedAt = new Map<object, number>();
+    proxy.onResponse = (response) => receivedAt.set(response, Date.now());
+    proxy.subscribe(CDS);
+    await proxy.waitFor(CDS);
+    const before = proxy.responses.length;
+    const generations = 8;
+    let lastPublishedAt = 0;
+    for (let i = 1; i <= generations; i++) {
+      await publish({ put: [cluster('default/burst', `${i}s`)] });
+      lastPublishedAt = Date.now();
+      await new Promise((resolve) => setTimeout(resolve, 150));
+    }
+    const final = await proxy.waitFor(CDS, (r) => r.resources.some((x) => x.name === 'default/burst' && (x.resource['connectTimeout'] as string) === `${generations}s`));
+    const pushes = proxy.responses.slice(before);
+    const firstAt = receivedAt.get(pushes[0]!)!;
+    assert.ok(pushes.length < generations, `${pushes.length} pushes for ${generations} generations`);
+    assert.ok(firstAt < lastPublishedAt, 'the ceiling let a push out while changes kept coming');
+    assert.equal(pushes.at(-1), final);
   });
 
   it('per-type services: StreamClusters (state of the world) and DeltaEndpoints share the state machines; Fetch is not served', async () => {
