@@ -5,7 +5,10 @@ import { ConfigError, envInt, envString, kubernetesDetected } from '@tendril/pla
 export type WatcherMode = 'standalone' | 'kubernetes';
 
 export interface WatcherConfig {
-  /** TENDRIL_WATCHER_MODE: `standalone`, `kubernetes`, or `auto` (kubernetes when in a pod or KUBECONFIG is set). */
+  /**
+   * TENDRIL_WATCHER_MODE: `standalone`, `kubernetes`, or `auto`: standalone when TENDRIL_MANIFESTS is
+   * set, else kubernetes when in a pod or KUBECONFIG is set, else standalone.
+   */
   mode: WatcherMode;
   /** TENDRIL_MANIFESTS: the folder of manifests standalone mode mirrors. */
   manifests: string;
@@ -38,6 +41,9 @@ export function readWatcherMode(): WatcherMode {
   const mode = envString('TENDRIL_WATCHER_MODE', 'auto');
   if (mode === 'standalone' || mode === 'kubernetes') return mode;
   if (mode !== 'auto') throw new ConfigError(`TENDRIL_WATCHER_MODE=${mode}: expected auto, standalone or kubernetes`);
+  // a manifest folder named explicitly wins: `npm start` and the system tests stay standalone on a
+  // machine whose shell happens to carry a KUBECONFIG
+  if (process.env['TENDRIL_MANIFESTS']) return 'standalone';
   return kubernetesDetected() ? 'kubernetes' : 'standalone';
 }
 

@@ -29,7 +29,7 @@ describe('k8s-watcher in standalone mode', () => {
   let output = '';
   const startWatcher = () => {
     watcher = spawn(process.execPath, [main], {
-      env: { ...process.env, TENDRIL_WATCHER_MODE: 'standalone', TENDRIL_NATS_URL: nats.url, TENDRIL_HTTP_PORT: String(port), TENDRIL_HTTP_HOST: '127.0.0.1', TENDRIL_MANIFESTS: folder, TENDRIL_MANIFESTS_DEBOUNCE_MS: '20', NO_COLOR: '1' },
+      env: { ...process.env, KUBECONFIG: '/nonexistent/kubeconfig' /* TENDRIL_MANIFESTS set: auto mode stays standalone */, TENDRIL_NATS_URL: nats.url, TENDRIL_HTTP_PORT: String(port), TENDRIL_HTTP_HOST: '127.0.0.1', TENDRIL_MANIFESTS: folder, TENDRIL_MANIFESTS_DEBOUNCE_MS: '20', NO_COLOR: '1' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     watcher.stdout!.on('data', (d) => (output += d));
