@@ -52,7 +52,7 @@ export function readWatcherConfig(): WatcherConfig {
   return {
     mode: readWatcherMode(),
     manifests: resolve(envString('TENDRIL_MANIFESTS', 'examples/')),
-    serviceCidr: envString('TENDRIL_SERVICE_CIDR', '127.100.0.0/16'),
+    serviceCidr: envString('TENDRIL_SERVICE_CIDR', '127.96.0.0/16'),
     debounceMs: envInt('TENDRIL_MANIFESTS_DEBOUNCE_MS', 100, 0, 10000),
     leaseName: envString('TENDRIL_LEASE_NAME', 'tendril-k8s-watcher'),
     ...(leaseNamespace ? { leaseNamespace } : {}),

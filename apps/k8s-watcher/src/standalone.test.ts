@@ -75,7 +75,7 @@ describe('k8s-watcher in standalone mode', () => {
     await waitFor('readyz 200', async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200, 20000);
     assert.deepEqual(await keys(), ['default.service.default.alpha', 'default.service.default.beta']);
     const beta = (await object('default.service.default.beta')) as any;
-    assert.match(beta.spec.clusterIP, /^127\.100\.\d+\.\d+$/);
+    assert.match(beta.spec.clusterIP, /^127\.96\.\d+\.\d+$/);
     assert.equal(beta.spec.ports[0].protocol, 'TCP');
     assert.equal(beta.metadata.generation, 1);
     assert.match(beta.metadata.creationTimestamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
@@ -124,6 +124,14 @@ spec:
     assert.deepEqual(await keys(), ['default.service.default.alpha', 'default.service.default.gamma']);
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     assert.match(metrics, /tendril_manifest_errors\{[^}]*\} 1/);
+    // and as a status entry naming the file, the object and the field
+    const nc = await connect({ servers: nats.url });
+    const reply = await nc.request('tendril.k8s-watcher.status', new Uint8Array(), { timeout: 5000 }).finally(() => nc.close());
+    const statuses = JSON.parse(new TextDecoder().decode(reply.data)) as Record<string, { object: string; status: { conditions: { reason: string; message: string }[] } }>;
+    const refused = statuses['refused:bad.yaml#1']!;
+    assert.equal(refused.object, 'default/Ingress/broken');
+    assert.equal(refused.status.conditions[0]!.reason, 'Invalid');
+    assert.match(refused.status.conditions[0]!.message, /backend\.path: unknown field/);
   });
 
   it('exits 0 on SIGTERM, and a restart rewrites nothing that did not change', async () => {

@@ -6,16 +6,22 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { BUCKETS, objectStatusCodec, type ObjectStatus } from '@tendril/contract';
 import { KvMirror, MicroRegistration, NatsClient } from '@tendril/platform';
+import { StandaloneSource } from './standalone-source.js';
 
 @Injectable()
 export class StatusLog implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('status');
   private readonly mirror: KvMirror<ObjectStatus>;
 
-  constructor(@Inject(NatsClient) nats: NatsClient, @Inject(MicroRegistration) micro: MicroRegistration) {
+  constructor(
+    @Inject(NatsClient) nats: NatsClient,
+    @Inject(MicroRegistration) micro: MicroRegistration,
+    @Inject(StandaloneSource) private readonly source: StandaloneSource,
+  ) {
     this.mirror = new KvMirror(nats, { bucket: BUCKETS.status, decode: (_key, bytes) => objectStatusCodec.decode(bytes), logger: this.logger });
-    // tendril.k8s-watcher.status: every object's desired status, keyed as in the bucket
-    micro.endpoint('status', () => new TextEncoder().encode(JSON.stringify(Object.fromEntries(this.mirror.values().sort(([a], [b]) => a.localeCompare(b))))));
+    // tendril.k8s-watcher.status: every object's desired status, keyed as in the bucket, and every
+    // refused document as an entry of its own (an API server would have refused it the same way)
+    micro.endpoint('status', () => new TextEncoder().encode(JSON.stringify({ ...Object.fromEntries(this.mirror.values().sort(([a], [b]) => a.localeCompare(b))), ...this.refusals() })));
     this.mirror.onChange((changes) => {
       for (const change of changes) {
         if (change.op !== 'put' || !change.value) continue;
@@ -24,6 +30,18 @@ export class StatusLog implements OnApplicationBootstrap, OnModuleDestroy {
         for (const line of lines) if (!before.has(line)) this.logger.log(line);
       }
     });
+  }
+
+  private refusals(): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const error of this.source.manifestErrors) {
+      out[`refused:${error.source}`] = {
+        source: error.source,
+        object: error.object ?? null,
+        status: { conditions: [{ type: 'Accepted', status: 'False', reason: 'Invalid', message: error.message }] },
+      };
+    }
+    return out;
   }
 
   onApplicationBootstrap(): void {

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { endpointSliceSchema, namespaceSchema, secretSchema, serviceSchema } from './schemas/core.js';
 import { ingressClassSchema, ingressSchema } from './schemas/networking.js';
 import { metadataSchema } from './schemas/common.js';
+import { gatewayClassSchema, gatewaySchema, grpcRouteSchema, httpRouteSchema, referenceGrantSchema, tlsRouteSchema } from './schemas/gateway.js';
 
 const loose = z.object({ apiVersion: z.string(), kind: z.string(), metadata: metadataSchema }).loose();
 
@@ -16,6 +17,12 @@ const SCHEMAS: Record<string, z.ZodType> = {
   Namespace: namespaceSchema,
   Ingress: ingressSchema,
   IngressClass: ingressClassSchema,
+  GatewayClass: gatewayClassSchema,
+  Gateway: gatewaySchema,
+  HTTPRoute: httpRouteSchema,
+  GRPCRoute: grpcRouteSchema,
+  TLSRoute: tlsRouteSchema,
+  ReferenceGrant: referenceGrantSchema,
 };
 
 /** `spec.rules[0].http.paths[0].backend` from zod's path array. */
