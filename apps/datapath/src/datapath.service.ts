@@ -62,7 +62,10 @@ export class DatapathService implements OnApplicationBootstrap, OnApplicationShu
       },
     });
     micro.endpoint('counters', () => new TextEncoder().encode(JSON.stringify({ v: 1, connections: this.programmer.connectionCounts() })));
-    micro.endpoint('dump', () => new TextEncoder().encode(JSON.stringify({ v: 1, services: this.programmer.dump() })));
+    const dump = () => new TextEncoder().encode(JSON.stringify({ v: 1, node: this.platform.nodeName, services: this.programmer.dump() }));
+    micro.endpoint('dump', dump);
+    // the same, from this node only: `tendril services --node <name>` asks here
+    micro.endpoint('dump-node', dump, SUBJECTS.nodeEndpoint('datapath', 'dump', this.platform.nodeName));
   }
 
   onApplicationBootstrap(): void {

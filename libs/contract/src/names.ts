@@ -25,6 +25,8 @@ export const SUBJECTS = {
   statsAll: 'tendril.stats.>',
   /** NATS micro endpoints: `tendril.<service>.<verb>` */
   endpoint: (service: ServiceName, verb: string) => `tendril.${service}.${verb}`,
+  /** An endpoint of one node's instance (the datapath's maps on that node): `tendril.<service>.<verb>.<node>` */
+  nodeEndpoint: (service: ServiceName, verb: string, node: string) => `tendril.${service}.${verb}.${nodeToken(node)}`,
 } as const;
 
 /** Name of a service's NATS micro registration (`nats micro ls`). */

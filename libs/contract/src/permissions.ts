@@ -52,7 +52,7 @@ const KV_READ = [
 
 export function natsPermissions(user: NatsUser): NatsPermissions {
   if (user === 'cli') {
-    return { publish: [...KV_READ, '$SRV.>', 'tendril.*.info', 'tendril.*.dump', 'tendril.*.history', 'tendril.*.errors'], subscribe: ['_INBOX.>', 'tendril.flows.>', 'tendril.xds.proxy.>'] };
+    return { publish: [...KV_READ, '$SRV.>', 'tendril.*.info', 'tendril.*.dump', 'tendril.*.dump.*', 'tendril.*.history', 'tendril.*.errors', 'tendril.*.status'], subscribe: ['_INBOX.>', 'tendril.flows.>', 'tendril.xds.proxy.>'] };
   }
   const owned = Object.entries(BUCKET_OWNERS)
     .filter(([, owner]) => owner === user)

@@ -20,17 +20,20 @@ export interface MicroOptions {
 
 export class MicroRegistration {
   private micro?: Service;
-  private readonly pending: [verb: string, handler: EndpointHandler][] = [];
+  private readonly pending: [verb: string, handler: EndpointHandler, subject: string | undefined][] = [];
 
   constructor(
     private readonly nats: NatsClient,
     private readonly options: MicroOptions,
   ) {}
 
-  /** Adds `tendril.<service>.<verb>`; may be called before or after start(). */
-  endpoint(verb: string, handler: EndpointHandler): void {
-    if (this.micro) this.add(this.micro, verb, handler);
-    else this.pending.push([verb, handler]);
+  /**
+   * Adds `tendril.<service>.<verb>` (or the given subject, e.g. one per node); may be called before or
+   * after start().
+   */
+  endpoint(verb: string, handler: EndpointHandler, subject?: string): void {
+    if (this.micro) this.add(this.micro, verb, handler, subject);
+    else this.pending.push([verb, handler, subject]);
   }
 
   async start(): Promise<void> {
@@ -46,11 +49,11 @@ export class MicroRegistration {
       statsHandler: async () => this.options.info(),
     });
     this.add(this.micro, 'info', () => serviceInfoCodec.encode(this.options.info()));
-    for (const [verb, handler] of this.pending.splice(0)) this.add(this.micro, verb, handler);
+    for (const [verb, handler, subject] of this.pending.splice(0)) this.add(this.micro, verb, handler, subject);
   }
 
-  private add(micro: Service, verb: string, handler: EndpointHandler): void {
-    const subject = SUBJECTS.endpoint(this.options.service, verb);
+  private add(micro: Service, verb: string, handler: EndpointHandler, subjectOverride?: string): void {
+    const subject = subjectOverride ?? SUBJECTS.endpoint(this.options.service, verb);
     micro.addEndpoint(verb, {
       subject,
       handler: (error: Error | null, msg: ServiceMsg) => {

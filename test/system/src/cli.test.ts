@@ -131,6 +131,18 @@ describe('tendril CLI against a running system', { timeout: 180000 }, () => {
     assert.match(result.stdout, /^default\/shop\s+127\.100\.88\.8:80\/TCP\s+ClusterIP\s+127\.0\.88\.1:8080, 127\.0\.88\.2:8080\s+random\s+none\s+-$/m);
     const json = JSON.parse((await tendril(['services', '--nats', nats, '-o', 'json'])).stdout) as { name: string; backends: unknown[] }[];
     assert.equal(json.find((s) => s.name === 'shop')!.backends.length, 2);
+    // what the node's datapath programmed into its maps
+    const node = await tendril(['services', '--nats', nats, '--node', 'node-cli', '-o', 'json']);
+    assert.equal(node.code, 0, node.stderr);
+    const dump = JSON.parse(node.stdout) as { node: string; services: { key: string; frontends: { frontend: string; backends: string[] }[] }[] };
+    assert.equal(dump.node, 'node-cli');
+    const shop = dump.services.find((s) => s.key.endsWith('default.shop'))!;
+    assert.deepEqual(shop.frontends[0]!.backends.slice().sort(), ['127.0.88.1:8080', '127.0.88.2:8080']);
+    const nodeTable = await tendril(['services', '--nats', nats, '--node', 'node-cli']);
+    assert.match(nodeTable.stdout, /^SERVICE\s+FRONTEND\s+ID\s+SLOTS/m);
+    const ghost = await tendril(['services', '--nats', nats, '--node', 'ghost', '--timeout', '500']);
+    assert.equal(ghost.code, 1);
+    assert.match(ghost.stderr, /no datapath answered for node "ghost"/);
   });
 
   it('routes follows every HTTP route down to its cluster and endpoints', async () => {

@@ -11,7 +11,7 @@ import { Session, type GlobalOptions } from './session.js';
 import { status } from './commands/status.js';
 import { proxyStatus } from './commands/proxy-status.js';
 import { configDump } from './commands/config-dump.js';
-import { services } from './commands/services.js';
+import { nodeServices, services } from './commands/services.js';
 import { objects } from './commands/objects.js';
 import { observe } from './commands/observe.js';
 import { routes } from './commands/routes.js';
@@ -86,8 +86,14 @@ program
   .command('services')
   .description('the L4 table: VIP, backends, algorithm, affinity, L7 redirect')
   .option('-n, --namespace <namespace>', 'only this namespace')
-  .addHelpText('after', '\nExample:\n  tendril services -n default')
-  .action(withSession((session, format, command) => services(session, format, command.opts<{ namespace?: string }>().namespace)));
+  .option('--node <name>', "what that node's datapath really programmed into its BPF maps")
+  .addHelpText('after', '\nExamples:\n  tendril services -n default\n  tendril services --node worker-1')
+  .action(
+    withSession((session, format, command) => {
+      const options = command.opts<{ namespace?: string; node?: string }>();
+      return options.node ? nodeServices(session, format, options.node) : services(session, format, options.namespace);
+    }),
+  );
 
 program
   .command('routes')
