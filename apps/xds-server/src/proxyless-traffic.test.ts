@@ -1,0 +1,285 @@
+// Real proxyless gRPC clients (@grpc/grpc-js-xds) bootstrapped to the real xds-server process, making real
+// calls to real gRPC backends on 127.0.0.1: a weighted split, header-matched routes, an endpoint drained by
+// a new ClusterLoadAssignment, and a restart of the xds-server while calls continue.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { after, before, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import { connect, type KV, type NatsConnection } from 'nats';
+import { BUCKETS, XDS_GENERATION_KEY, type XdsType, generationDigest, xdsEnvelope, xdsGenerationCodec, xdsKey, xdsResourceCodec } from '@tendril/contract';
+import { encodeResource, validateResource } from '@tendril/envoy';
+import { freePort, startNatsServer, waitFor, type TestNatsServer } from '@tendril/testing';
+
+const main = fileURLToPath(new URL('./main.js', import.meta.url));
+const HCM = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
+const ROUTER = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
+
+const raw = { serialize: (b: Buffer) => b, deserialize: (b: Buffer) => b };
+const echoService = {
+  Say: { path: '/tendril.test.Echo/Say', requestStream: false, responseStream: false, requestSerialize: raw.serialize, requestDeserialize: raw.deserialize, responseSerialize: raw.serialize, responseDeserialize: raw.deserialize },
+} satisfies grpc.ServiceDefinition;
+type EchoClient = grpc.Client & { Say: (req: Buffer, md: grpc.Metadata, opts: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r: Buffer) => void) => void };
+const EchoClient = grpc.makeGenericClientConstructor(echoService, 'Echo') as unknown as new (target: string, creds: grpc.ChannelCredentials) => EchoClient;
+
+/** A gRPC backend that answers with its own name and counts the calls it served. */
+interface Backend {
+  name: string;
+  port: number;
+  hits: number;
+  server: grpc.Server;
+}
+const backends: Record<'a' | 'b' | 'd1' | 'd2', Backend> = {} as never;
+
+let nats: TestNatsServer;
+let nc: NatsConnection;
+let kv: KV;
+let xdsServer: ChildProcess | undefined;
+let grpcPort: number;
+let httpPort: number;
+let output = '';
+const clients: EchoClient[] = [];
+/** Every key in tendril-xds and its envelope hash: the generation marker's digest covers all of them. */
+const published = new Map<string, string>();
+let generation = 0;
+
+async function startBackend(name: string): Promise<Backend> {
+  const backend: Backend = { name, port: 0, hits: 0, server: new grpc.Server() };
+  backend.server.addService(echoService, {
+    Say: (_call: grpc.ServerUnaryCall<Buffer, Buffer>, done: grpc.sendUnaryData<Buffer>) => {
+      backend.hits++;
+      done(null, Buffer.from(name));
+    },
+  });
+  backend.port = await new Promise<number>((resolve, reject) => backend.server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+  return backend;
+}
+
+function listener(name: string, routeConfigName: string): [XdsType, object] {
+  return [
+    'listener',
+    {
+      name,
+      apiListener: {
+        apiListener: {
+          '@type': HCM,
+          statPrefix: name,
+          rds: { routeConfigName, configSource: { ads: {}, resourceApiVersion: 'V3' } },
+          httpFilters: [{ name: 'router', typedConfig: { '@type': ROUTER } }],
+        },
+      },
+    },
+  ];
+}
+function route(name: string, routes: object[]): [XdsType, object] {
+  return ['route', { name, virtualHosts: [{ name, domains: ['*'], routes }] }];
+}
+function cluster(name: string, ...members: Backend[]): [XdsType, object][] {
+  return [
+    ['cluster', { name, type: 'EDS', edsClusterConfig: { edsConfig: { ads: {}, resourceApiVersion: 'V3' } }, lbPolicy: 'ROUND_ROBIN', connectTimeout: '1s' }],
+    endpoints(name, ...members),
+  ];
+}
+function endpoints(clusterName: string, ...members: Backend[]): [XdsType, object] {
+  return [
+    'endpoint',
+    {
+      clusterName,
+      endpoints: [{ locality: { region: 'local', zone: 'a' }, loadBalancingWeight: 1, lbEndpoints: members.map((b) => ({ endpoint: { address: { socketAddress: { address: '127.0.0.1', portValue: b.port } } } })) }],
+    },
+  ];
+}
+
+/** Writes resources as envelopes into tendril-xds, then a new generation marker covering the whole bucket. */
+async function publish(resources: [XdsType, object][]): Promise<void> {
+  for (const [type, resource] of resources) {
+    assert.deepEqual(validateResource(type, resource), [], `${type} is valid`);
+    const named = resource as { name?: string; clusterName?: string };
+    const envelope = xdsEnvelope(type, String(named.name ?? named.clusterName), encodeResource(type, resource));
+    await kv.put(xdsKey(envelope), xdsResourceCodec.encode(envelope));
+    published.set(xdsKey(envelope), envelope.hash);
+  }
+  generation++;
+  await kv.put(XDS_GENERATION_KEY, xdsGenerationCodec.encode({ v: 1, generation, digest: generationDigest([...published]), count: published.size }));
+}
+
+async function startXdsServer(): Promise<void> {
+  const child = spawn(process.execPath, [main], {
+    env: { ...process.env, TENDRIL_NATS_URL: nats.url, TENDRIL_HTTP_PORT: String(httpPort), TENDRIL_HTTP_HOST: '127.0.0.1', TENDRIL_XDS_HOST: '127.0.0.1', TENDRIL_XDS_PORT: String(grpcPort), NO_COLOR: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.on('data', (d) => (output += d));
+  child.stderr!.on('data', (d) => (output += d));
+  xdsServer = child;
+  await waitFor('xds-server ready', async () => child.exitCode === null && (await fetch(`http://127.0.0.1:${httpPort}/readyz`).catch(() => undefined))?.ok, 30000);
+}
+
+async function stopXdsServer(): Promise<void> {
+  const child = xdsServer;
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+function client(service: string): EchoClient {
+  const c = new EchoClient(`xds:///${service}`, grpc.credentials.createInsecure());
+  clients.push(c);
+  return c;
+}
+
+/** One unary call; resolves with the name of the backend that answered. */
+function say(c: EchoClient, metadata = new grpc.Metadata(), deadlineMs = 15000): Promise<string> {
+  return new Promise((resolve, reject) => c.Say(Buffer.from('hi'), metadata, { deadline: Date.now() + deadlineMs }, (e, r) => (e ? reject(e) : resolve(r.toString()))));
+}
+
+/** Runs a test body and adds the xds-server's output to its failure. */
+async function withOutput(body: () => Promise<void>): Promise<void> {
+  try {
+    await body();
+  } catch (error) {
+    throw new Error(`${(error as Error).message}\nxds-server output:\n${output.slice(-6000)}`);
+  }
+}
+
+before(async () => {
+  for (const name of ['a', 'b', 'd1', 'd2'] as const) backends[name] = await startBackend(name);
+  const { a, b, d1, d2 } = backends;
+
+  nats = await startNatsServer();
+  nc = await connect({ servers: nats.url });
+  kv = await nc.jetstream().views.kv(BUCKETS.xds, { history: 1 });
+  await publish([
+    listener('split.test', 'split-route'),
+    route('split-route', [{ match: { prefix: '' }, route: { weightedClusters: { clusters: [{ name: 'split-a', weight: 75 }, { name: 'split-b', weight: 25 }] } } }]),
+    ...cluster('split-a', a),
+    ...cluster('split-b', b),
+    listener('header.test', 'header-route'),
+    route('header-route', [
+      { match: { prefix: '', headers: [{ name: 'x-tendril-lane', stringMatch: { exact: 'canary' } }] }, route: { cluster: 'header-a' } },
+      { match: { prefix: '' }, route: { cluster: 'header-b' } },
+    ]),
+    ...cluster('header-a', a),
+    ...cluster('header-b', b),
+    listener('drain.test', 'drain-route'),
+    route('drain-route', [{ match: { prefix: '' }, route: { cluster: 'drain' } }]),
+    ...cluster('drain', d1, d2),
+    listener('restart.test', 'restart-route'),
+    route('restart-route', [{ match: { prefix: '' }, route: { cluster: 'restart' } }]),
+    ...cluster('restart', a),
+  ]);
+
+  [grpcPort, httpPort] = [await freePort(), await freePort()];
+  await startXdsServer();
+  process.env['GRPC_XDS_BOOTSTRAP_CONFIG'] = JSON.stringify({
+    xds_servers: [{ server_uri: `127.0.0.1:${grpcPort}`, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] }],
+    node: { id: 'proxyless-traffic', cluster: 'tests', locality: {} },
+  });
+  const xds = await import('@grpc/grpc-js-xds');
+  xds.register();
+});
+
+after(async () => {
+  for (const c of clients) c.close();
+  for (const backend of Object.values(backends)) backend?.server.forceShutdown();
+  await stopXdsServer();
+  await nc?.close();
+  await nats?.dispose();
+});
+
+it('a 75/25 weighted split lands within binomial tolerance over 400 calls', { timeout: 90000 }, () =>
+  withOutput(async () => {
+    const c = client('split.test');
+    await say(c, undefined, 30000); // the first call waits for LDS/RDS/CDS/EDS
+    const counts = new Map<string, number>();
+    for (let i = 0; i < 400; i++) {
+      const name = await say(c);
+      counts.set(name, (counts.get(name) ?? 0) + 1);
+    }
+    const toA = counts.get('a') ?? 0;
+    assert.equal(toA + (counts.get('b') ?? 0), 400, `only the two split clusters answer: ${JSON.stringify([...counts])}`);
+    // 75% ± 7% is more than 3 standard deviations (sqrt(400 * 0.75 * 0.25) = 8.7 calls) either side.
+    assert.ok(toA >= 272 && toA <= 328, `split-a got ${toA}/400 calls, expected 300 ± 28`);
+  }));
+
+it('header-matched routes: a call with the header goes to cluster A, one without it to cluster B', { timeout: 60000 }, () =>
+  withOutput(async () => {
+    const c = client('header.test');
+    const canary = new grpc.Metadata();
+    canary.set('x-tendril-lane', 'canary');
+    const other = new grpc.Metadata();
+    other.set('x-tendril-lane', 'stable');
+    assert.equal(await say(c, canary, 30000), 'a');
+    for (let i = 0; i < 20; i++) {
+      assert.equal(await say(c, canary), 'a', `call ${i} with x-tendril-lane: canary`);
+      assert.equal(await say(c), 'b', `call ${i} without the header`);
+      assert.equal(await say(c, other), 'b', `call ${i} with x-tendril-lane: stable`);
+    }
+  }));
+
+it('removing an endpoint drains it: no new call reaches it and calls keep succeeding', { timeout: 90000 }, () =>
+  withOutput(async () => {
+    const { d1, d2 } = backends;
+    const c = client('drain.test');
+    await say(c, undefined, 30000);
+    const before = new Set<string>();
+    for (let i = 0; i < 20; i++) before.add(await say(c));
+    assert.deepEqual([...before].sort(), ['d1', 'd2'], 'round robin over both endpoints before the change');
+
+    await publish([endpoints('drain', d1)]);
+    // Calls keep going (each must succeed) until the client has the new assignment: 20 calls in a row on d1.
+    let streak = 0;
+    let calls = 0;
+    await waitFor(
+      'd2 drained from the client',
+      async () => {
+        calls++;
+        streak = (await say(c)) === 'd1' ? streak + 1 : 0;
+        return streak >= 20;
+      },
+      45000,
+      10,
+    );
+    const d2Hits = d2.hits;
+    for (let i = 0; i < 100; i++) assert.equal(await say(c), 'd1', `call ${i} after the drain`);
+    assert.equal(d2.hits, d2Hits, 'the removed endpoint (still running) got no new call');
+    assert.ok(calls < 2000, `the drain reached the client after ${calls} calls`);
+  }));
+
+it('calls keep succeeding while the xds-server restarts, and the client follows the new process', { timeout: 120000 }, () =>
+  withOutput(async () => {
+    const { b } = backends;
+    const c = client('restart.test');
+    assert.equal(await say(c, undefined, 30000), 'a');
+    const failures: string[] = [];
+    const seen = new Map<string, number>();
+    let ok = 0;
+    let running = true;
+    const load = (async () => {
+      while (running) {
+        try {
+          const name = await say(c, undefined, 10000);
+          seen.set(name, (seen.get(name) ?? 0) + 1);
+          ok++;
+        } catch (error) {
+          failures.push((error as Error).message);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    })();
+    try {
+      await waitFor('calls flowing', () => ok >= 20, 30000, 20);
+      await stopXdsServer();
+      const duringDown = ok;
+      await waitFor('calls flowing while the xds-server is down', () => ok >= duringDown + 20, 30000, 20);
+      await startXdsServer();
+      // The client must be fed by the new process: point the cluster at b and see calls land there.
+      await publish([endpoints('restart', b)]);
+      await waitFor('calls reach b through the restarted xds-server', () => (seen.get('b') ?? 0) >= 20, 60000, 50);
+    } finally {
+      running = false;
+      await load;
+    }
+    assert.deepEqual(failures, [], `every call succeeded (${ok} did)`);
+    assert.ok((seen.get('a') ?? 0) >= 40, 'calls reached a before and during the restart');
+  }));
