@@ -9,7 +9,7 @@ export interface TranslatorConfig {
   debounceMaxMs: number;
   /** TENDRIL_RETRY_MS: wait before publishing again after NATS refused a write (default 1000). */
   retryMs: number;
-  /** Ingress and node-proxy choices handed to translation (see README: TENDRIL_PROXY_PORT, TENDRIL_INGRESS_*). */
+  /** Ingress, node-proxy and access-log choices handed to translation (see README: TENDRIL_PROXY_PORT, TENDRIL_INGRESS_*, TENDRIL_ALS_CLUSTER). */
   translation: TranslationOptions;
 }
 
@@ -19,6 +19,7 @@ export function readTranslatorConfig(): TranslatorConfig {
   if (debounceMaxMs < debounceMs) throw new ConfigError(`TENDRIL_DEBOUNCE_MAX_MS=${debounceMaxMs} is below TENDRIL_DEBOUNCE_MS=${debounceMs}`);
   const mode = envString('TENDRIL_INGRESS_DEFAULT_LB_MODE', 'dedicated');
   if (mode !== 'dedicated' && mode !== 'shared') throw new ConfigError(`TENDRIL_INGRESS_DEFAULT_LB_MODE=${mode}: expected dedicated or shared`);
+  const alsCluster = envString('TENDRIL_ALS_CLUSTER', 'tendril-als');
   const translation: TranslationOptions = {
     ingressClassName: envString('TENDRIL_INGRESS_CLASS', 'cilium'),
     ingressDefaultLbMode: mode,
@@ -26,6 +27,7 @@ export function readTranslatorConfig(): TranslatorConfig {
     ingressCidr: envString('TENDRIL_INGRESS_CIDR', '127.101.0.0/16'),
     proxyPort: envInt('TENDRIL_PROXY_PORT', 10000, 1, 65535),
     proxyPortCount: envInt('TENDRIL_PROXY_PORT_COUNT', 1000, 1, 65535),
+    alsCluster: alsCluster === 'none' ? '' : alsCluster,
   };
   if (translation.proxyPort + translation.proxyPortCount - 1 > 65535) throw new ConfigError('TENDRIL_PROXY_PORT + TENDRIL_PROXY_PORT_COUNT - 1 is above 65535');
   return { debounceMs, debounceMaxMs, retryMs: envInt('TENDRIL_RETRY_MS', 1000, 10, 600000), translation };

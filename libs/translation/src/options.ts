@@ -20,6 +20,12 @@ export interface TranslationOptions {
    */
   proxyPort: number;
   proxyPortCount: number;
+  /**
+   * Cluster (static, in the node proxy's bootstrap) of the gRPC access log service every socket
+   * listener's HttpConnectionManager and TCP proxy log to; empty: no access logs. Proxyless gRPC
+   * (API listeners) has no access log.
+   */
+  alsCluster: string;
 }
 
 export const DEFAULT_TRANSLATION_OPTIONS: TranslationOptions = {
@@ -29,4 +35,5 @@ export const DEFAULT_TRANSLATION_OPTIONS: TranslationOptions = {
   ingressCidr: '127.101.0.0/16',
   proxyPort: 10000,
   proxyPortCount: 1000,
+  alsCluster: 'tendril-als',
 };

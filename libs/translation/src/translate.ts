@@ -79,7 +79,7 @@ export function translate(input: TranslationInput): TranslationOutput {
   for (const problem of validate(ir)) problems.raw(problem.object, `${problem.path}: ${problem.message}`);
 
   const xds: XdsOutput[] = [];
-  for (const emitter of XDS_EMITTERS) for (const item of emitter.emit(ir)) xds.push({ type: emitter.type, ...item });
+  for (const emitter of XDS_EMITTERS) for (const item of emitter.emit(ir, options)) xds.push({ type: emitter.type, ...item });
   xds.sort((a, b) => XDS_TYPE_ORDER.indexOf(a.type) - XDS_TYPE_ORDER.indexOf(b.type) || compare(a.name, b.name));
 
   const lb = ir.l4Services

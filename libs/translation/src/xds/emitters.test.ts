@@ -2,7 +2,7 @@
 // will): each feature shows up where Envoy expects it, and Envoy's own validation rules accept it all.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { validateResource } from '@tendril/envoy';
+import { decodeResource, encodeResource, validateResource } from '@tendril/envoy';
 import type { ClusterIR, ListenerIR, RouteIR, SecretIR } from '@tendril/model';
 import { desiredCluster, desiredListener, desiredRouteConfiguration, desiredSecret } from './index.js';
 
@@ -108,6 +108,30 @@ test('a listener with TLS termination by SNI and a weighted TCP proxy is valid f
     ['default/shop-cert', 'default/shop-ecdsa'],
   );
   assert.deepEqual(get(resource, 'filterChains', 1, 'filters', 0, 'typedConfig', 'weightedClusters'), { clusters: [{ name: 'default/db:5432', weight: 9 }, { name: 'default/db-new:5432', weight: 1 }] });
+});
+
+test('socket listeners log HTTP requests and TCP connections to the gRPC access log service; API listeners do not', () => {
+  const resource = desiredListener(listener);
+  // Through Envoy's protos and back: the access loggers' Anys decode, and their PGV rules hold.
+  const decoded = decodeResource('listener', encodeResource('listener', resource));
+  const logOf = (chain: number) => get(decoded, 'filterChains', chain, 'filters', 0, 'typedConfig', 'accessLog');
+  const common = { logName: 'default/gw/tls/443', grpcService: { envoyGrpc: { clusterName: 'tendril-als' } }, transportApiVersion: 'V3' };
+  assert.deepEqual(logOf(0), [{ name: 'envoy.access_loggers.http_grpc', typedConfig: { '@type': 'type.googleapis.com/envoy.extensions.access_loggers.grpc.v3.HttpGrpcAccessLogConfig', commonConfig: common } }]);
+  assert.deepEqual(logOf(1), [{ name: 'envoy.access_loggers.tcp_grpc', typedConfig: { '@type': 'type.googleapis.com/envoy.extensions.access_loggers.grpc.v3.TcpGrpcAccessLogConfig', commonConfig: common } }]);
+
+  const elsewhere = desiredListener(listener, { alsCluster: 'node-als' });
+  assert.deepEqual(validateResource('listener', elsewhere), []);
+  assert.equal(get(elsewhere, 'filterChains', 1, 'filters', 0, 'typedConfig', 'accessLog', 0, 'typedConfig', 'commonConfig', 'grpcService', 'envoyGrpc', 'clusterName'), 'node-als');
+
+  const off = desiredListener(listener, { alsCluster: '' });
+  assert.equal(get(off, 'filterChains', 0, 'filters', 0, 'typedConfig', 'accessLog'), undefined);
+  assert.equal(get(off, 'filterChains', 1, 'filters', 0, 'typedConfig', 'accessLog'), undefined);
+
+  const api: ListenerIR = { name: 'cart.default.svc.cluster.local:80', kind: 'api', address: '', port: 0, source, filterChains: [{ name: 'api', match: { serverNames: [] }, action: { kind: 'http', routeName: 'cart:80', statPrefix: 'cart' } }] };
+  const proxyless = desiredListener(api);
+  assert.deepEqual(validateResource('listener', proxyless), []);
+  assert.equal(get(proxyless, 'apiListener', 'apiListener', 'rds', 'routeConfigName'), 'cart:80');
+  assert.equal(get(proxyless, 'apiListener', 'apiListener', 'accessLog'), undefined);
 });
 
 test('a cluster with ring hash, HTTP/2, upstream TLS and outlier detection is valid for Envoy', () => {

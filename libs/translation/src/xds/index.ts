@@ -4,6 +4,7 @@
  */
 import type { XdsType } from '@tendril/contract';
 import type { MeshIR, ProxySelectorIR } from '@tendril/model';
+import { DEFAULT_TRANSLATION_OPTIONS, type TranslationOptions } from '../options.js';
 import { desiredCluster, type Resource } from './cluster.js';
 import { desiredClusterLoadAssignment } from './endpoint.js';
 import { desiredListener } from './listener.js';
@@ -13,7 +14,7 @@ import { ENVOY_CONFIG_EMITTERS } from './envoy-config.js';
 
 export interface XdsEmitter {
   readonly type: XdsType;
-  emit(ir: MeshIR): EmittedResource[];
+  emit(ir: MeshIR, options?: TranslationOptions): EmittedResource[];
 }
 
 export interface EmittedResource {
@@ -29,7 +30,7 @@ export const XDS_EMITTERS: readonly XdsEmitter[] = [
   { type: 'cluster', emit: (ir) => ir.clusters.map((cluster) => ({ name: cluster.name, resource: desiredCluster(cluster) })) },
   { type: 'endpoint', emit: (ir) => ir.endpoints.map((group) => ({ name: group.clusterName, resource: desiredClusterLoadAssignment(group) })) },
   { type: 'secret', emit: (ir) => ir.secrets.map((secret) => ({ name: secret.name, resource: desiredSecret(secret) })) },
-  { type: 'listener', emit: (ir) => ir.listeners.map((listener) => ({ name: listener.name, resource: desiredListener(listener) })) },
+  { type: 'listener', emit: (ir, options = DEFAULT_TRANSLATION_OPTIONS) => ir.listeners.map((listener) => ({ name: listener.name, resource: desiredListener(listener, options) })) },
   { type: 'route', emit: (ir) => ir.routes.map((route) => ({ name: route.name, resource: desiredRouteConfiguration(route) })) },
   ...ENVOY_CONFIG_EMITTERS,
 ];

@@ -1,10 +1,13 @@
 /**
  * Envoy Listener resources from ListenerIR: socket listeners (filter chains matched by SNI and
  * transport, TLS terminated with SDS secrets, HTTP over RDS or a TCP proxy) and API listeners for
- * proxyless gRPC (an HttpConnectionManager with RDS and the router, nothing else).
+ * proxyless gRPC (an HttpConnectionManager with RDS and the router, nothing else). Socket listeners
+ * log every request (HTTP) and connection (TCP) to the gRPC access log service (options.alsCluster);
+ * API listeners do not: gRPC clients have no access log.
  */
 import type { FilterChainIR, HttpConnectionIR, ListenerIR, TcpProxyIR } from '@tendril/model';
 import type { Resource } from './cluster.js';
+import { DEFAULT_TRANSLATION_OPTIONS, type TranslationOptions } from '../options.js';
 import { adsConfigSource, typed } from './config-source.js';
 
 const HCM = 'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
@@ -12,13 +15,16 @@ const ROUTER = 'envoy.extensions.filters.http.router.v3.Router';
 const TCP_PROXY = 'envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy';
 const TLS_INSPECTOR = 'envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector';
 const DOWNSTREAM_TLS = 'envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext';
+const HTTP_GRPC_ACCESS_LOG = 'envoy.extensions.access_loggers.grpc.v3.HttpGrpcAccessLogConfig';
+const TCP_GRPC_ACCESS_LOG = 'envoy.extensions.access_loggers.grpc.v3.TcpGrpcAccessLogConfig';
 
-export function desiredListener(listener: ListenerIR): Resource {
+export function desiredListener(listener: ListenerIR, options: Pick<TranslationOptions, 'alsCluster'> = DEFAULT_TRANSLATION_OPTIONS): Resource {
   if (listener.kind === 'api') return { name: listener.name, apiListener: { apiListener: toConnectionManager(listener.filterChains[0]!.action as HttpConnectionIR) } };
+  const accessLog = (kind: 'http' | 'tcp'): Resource => (options.alsCluster ? { accessLog: [grpcAccessLog(kind, listener.name, options.alsCluster)] } : {});
   const resource: Resource = {
     name: listener.name,
     address: { socketAddress: { address: listener.address, portValue: listener.port } },
-    filterChains: listener.filterChains.map(toFilterChain),
+    filterChains: listener.filterChains.map((chain) => toFilterChain(chain, accessLog(chain.action.kind))),
   };
   return withTlsInspector(resource, listener);
 }
@@ -30,15 +36,25 @@ export function withTlsInspector(resource: Resource, listener: ListenerIR): Reso
   return { ...resource, listenerFilters: [{ name: 'envoy.filters.listener.tls_inspector', typedConfig: typed(TLS_INSPECTOR) }] };
 }
 
-function toFilterChain(chain: FilterChainIR): Resource {
+/** Envoy's gRPC access logger: entries stream to `cluster`, named after the listener. */
+function grpcAccessLog(kind: 'http' | 'tcp', logName: string, cluster: string): Resource {
+  return {
+    name: `envoy.access_loggers.${kind}_grpc`,
+    typedConfig: typed(kind === 'http' ? HTTP_GRPC_ACCESS_LOG : TCP_GRPC_ACCESS_LOG, {
+      commonConfig: { logName, grpcService: { envoyGrpc: { clusterName: cluster } }, transportApiVersion: 'V3' },
+    }),
+  };
+}
+
+function toFilterChain(chain: FilterChainIR, accessLog: Resource): Resource {
   const out: Resource = { name: chain.name };
   const match: Resource = {};
   if (chain.match.serverNames.length) match['serverNames'] = [...chain.match.serverNames];
   if (chain.match.transportProtocol) match['transportProtocol'] = chain.match.transportProtocol;
   if (Object.keys(match).length) out['filterChainMatch'] = match;
   out['filters'] = [chain.action.kind === 'http'
-    ? { name: 'envoy.filters.network.http_connection_manager', typedConfig: toConnectionManager(chain.action) }
-    : { name: 'envoy.filters.network.tcp_proxy', typedConfig: typed(TCP_PROXY, { statPrefix: chain.action.statPrefix, ...toTcpDestination(chain.action) }) }];
+    ? { name: 'envoy.filters.network.http_connection_manager', typedConfig: toConnectionManager(chain.action, accessLog) }
+    : { name: 'envoy.filters.network.tcp_proxy', typedConfig: typed(TCP_PROXY, { statPrefix: chain.action.statPrefix, ...toTcpDestination(chain.action), ...accessLog }) }];
   if (chain.tls) {
     out['transportSocket'] = {
       name: 'envoy.transport_sockets.tls',
@@ -59,10 +75,11 @@ function toTcpDestination(tcp: TcpProxyIR): Resource {
   return { weightedClusters: { clusters: live.map((backend) => ({ name: backend.clusterName, weight: backend.weight })) } };
 }
 
-function toConnectionManager(http: HttpConnectionIR): Resource {
+function toConnectionManager(http: HttpConnectionIR, accessLog: Resource = {}): Resource {
   return typed(HCM, {
     statPrefix: http.statPrefix,
     rds: { routeConfigName: http.routeName, configSource: adsConfigSource() },
     httpFilters: [{ name: 'envoy.filters.http.router', typedConfig: typed(ROUTER) }],
+    ...accessLog,
   });
 }
