@@ -39,7 +39,7 @@ export function proxyStatus(state: ProxyState): ProxyStatus {
     const base = { typeUrl: type.typeUrl, type: SHORT[message] ?? message.slice(message.lastIndexOf('.') + 1), versionAcked: type.versionAcked };
     if (type.lastNack) return { ...base, status: 'NACK', error: type.lastNack.error };
     if (type.lastNonce === '') return { ...base, status: 'NOT SENT' };
-    if (type.versionAcked === '') return { ...base, status: 'STALE' };
+    if (type.versionAcked === '' || type.awaitingAck) return { ...base, status: 'STALE' };
     return { ...base, status: 'SYNCED' };
   });
   types.sort((a, b) => a.type.localeCompare(b.type));

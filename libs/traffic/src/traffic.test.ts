@@ -189,4 +189,14 @@ describe('proxy status', () => {
       ],
     );
   });
+
+  it('is STALE while a newer push waits for its ACK, SYNCED once it came', () => {
+    const state = (awaitingAck: boolean) =>
+      proxyStatus({
+        v: 1, nodeId: 'node-a', nodeCluster: 'c', replica: 'x-1', connectedAt: '2026-01-01T00:00:00Z', connected: true,
+        types: [{ typeUrl: 'type.googleapis.com/envoy.config.cluster.v3.Cluster', versionAcked: 'v1', lastNonce: '7', subscribed: [], lastNack: null, awaitingAck }],
+      }).types[0]!.status;
+    assert.equal(state(true), 'STALE');
+    assert.equal(state(false), 'SYNCED');
+  });
 });

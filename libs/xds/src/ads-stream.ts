@@ -54,6 +54,8 @@ export interface AdsTypeState {
   lastNonce: string;
   subscribed: string[];
   lastNack: { version: string; nonce: string; error: string } | null;
+  /** The last response is neither ACKed nor NACKed yet. */
+  awaitingAck: boolean;
 }
 
 interface TypeState {
@@ -193,6 +195,7 @@ export class AdsStreamState {
         lastNonce: state.lastNonce,
         subscribed: state.wildcard ? [] : [...state.names].sort(),
         lastNack: state.lastNack,
+        awaitingAck: state.awaiting,
       }));
   }
 

@@ -51,6 +51,8 @@ export interface DeltaTypeState {
   /** Explicit names; empty = wildcard alone; a wildcard with names too lists "*" first. */
   subscribed: string[];
   lastNack: { version: string; nonce: string; error: string } | null;
+  /** Some response is neither ACKed nor NACKed yet. */
+  awaitingAck: boolean;
 }
 
 interface Pending {
@@ -170,6 +172,7 @@ export class DeltaStreamState {
         lastNonce: state.lastNonce,
         subscribed: state.wildcard && state.names.size === 0 ? [] : [...(state.wildcard ? ['*'] : []), ...[...state.names].sort()],
         lastNack: state.lastNack,
+        awaitingAck: state.pending.size > 0,
       }));
   }
 

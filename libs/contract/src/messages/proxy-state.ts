@@ -11,6 +11,8 @@ export const proxyTypeStateSchema = z.object({
   /** Resource names subscribed to; empty = wildcard. */
   subscribed: z.array(z.string()),
   lastNack: z.object({ version: z.string(), nonce: z.string(), error: z.string() }).nullable(),
+  /** A response went out and neither its ACK nor its NACK has come back yet (absent from older servers). */
+  awaitingAck: z.boolean().optional(),
 });
 export type ProxyTypeState = z.infer<typeof proxyTypeStateSchema>;
 

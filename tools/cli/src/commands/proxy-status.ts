@@ -7,12 +7,12 @@ export type SyncState = 'SYNCED' | 'STALE' | 'NACK' | 'NOT SENT';
 
 /**
  * NACK: the last response was refused. SYNCED: something was ACKed and nothing sent since waits.
- * STALE: a response went out and its ACK has not come (or nothing was ever ACKed).
+ * STALE: a response went out and its ACK has not come yet (or nothing was ever ACKed).
  */
 export function syncState(type: ProxyTypeState): SyncState {
   if (type.lastNonce === '') return 'NOT SENT';
   if (type.lastNack && type.lastNack.nonce === type.lastNonce) return 'NACK';
-  if (type.versionAcked === '') return 'STALE';
+  if (type.versionAcked === '' || type.awaitingAck) return 'STALE';
   return 'SYNCED';
 }
 
