@@ -17,12 +17,12 @@ const constraints = [
   // traffic: pure aggregation of access logs and flows for the metrics app
   { sourceTag: 'type:traffic', onlyDependOnLibsWithTags: ['type:contract', 'type:util'], bannedExternalImports: impure },
   { sourceTag: 'type:kube', onlyDependOnLibsWithTags: ['type:contract', 'type:util'], bannedExternalImports: impure },
-  { sourceTag: 'type:envoy', onlyDependOnLibsWithTags: ['type:util'], bannedExternalImports: noNestNoNats },
+  { sourceTag: 'type:envoy', onlyDependOnLibsWithTags: ['type:contract', 'type:util'], bannedExternalImports: noNestNoNats },
   { sourceTag: 'type:xds', onlyDependOnLibsWithTags: ['type:envoy', 'type:contract', 'type:util'], bannedExternalImports: noNestNoNats },
   { sourceTag: 'type:datapath', onlyDependOnLibsWithTags: ['type:contract', 'type:util'], bannedExternalImports: noNestNoNats },
   { sourceTag: 'type:platform', onlyDependOnLibsWithTags: ['type:contract', 'type:envoy', 'type:util'] },
   { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:contract', 'type:envoy', 'type:platform', 'type:util'] },
-  { sourceTag: 'type:cli', onlyDependOnLibsWithTags: ['type:contract', 'type:platform', 'type:envoy', 'type:xds', 'type:util'] },
+  { sourceTag: 'type:cli', onlyDependOnLibsWithTags: ['type:contract', 'type:platform', 'type:envoy', 'type:xds', 'type:traffic', 'type:util'] },
   { sourceTag: 'type:system-test', onlyDependOnLibsWithTags: ['type:contract', 'type:envoy', 'type:testing', 'type:util'] },
 ];
 const boundaries = (depConstraints) => ['error', { enforceBuildableLibDependency: false, allow: [], depConstraints }];

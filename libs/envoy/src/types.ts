@@ -1,15 +1,8 @@
-/**
- * The xDS resource types Tendril serves. Mirrors XDS_TYPES of @tendril/contract (which this lib may
- * not import: envoy sits below the contract); a test in the xds lib checks the two agree.
- */
-export const ENVOY_TYPE_URLS = {
-  listener: 'type.googleapis.com/envoy.config.listener.v3.Listener',
-  route: 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration',
-  cluster: 'type.googleapis.com/envoy.config.cluster.v3.Cluster',
-  endpoint: 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment',
-  secret: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret',
-} as const;
-export type XdsType = keyof typeof ENVOY_TYPE_URLS;
+/** The xDS resource types Tendril serves, by short name: the contract's own table. */
+import { XDS_TYPES, type XdsType } from '@tendril/contract';
+
+export const ENVOY_TYPE_URLS = XDS_TYPES;
+export type { XdsType };
 
 export const TYPE_URL_PREFIX = 'type.googleapis.com/';
 

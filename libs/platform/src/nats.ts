@@ -131,10 +131,18 @@ export class NatsClient {
     return this.nc.jetstreamManager();
   }
 
-  /** Opens a bucket this service writes, creating it (history 1) when missing. */
-  async bucket(name: string): Promise<KV> {
-    await this.connect();
-    return this.retry(`create bucket ${name}`, () => this.js.views.kv(name, { history: 1, replicas: this.options.kvReplicas }));
+  /** Handles already opened: opening asks the server for the stream each time, so it is done once. */
+  private readonly buckets = new Map<string, Promise<KV>>();
+
+  /** Opens a bucket this service writes, creating it (history 1) when missing; once per bucket. */
+  bucket(name: string): Promise<KV> {
+    let opened = this.buckets.get(name);
+    if (!opened) {
+      opened = this.connect().then(() => this.retry(`create bucket ${name}`, () => this.js.views.kv(name, { history: 1, replicas: this.options.kvReplicas })));
+      this.buckets.set(name, opened);
+      opened.catch(() => this.buckets.delete(name));
+    }
+    return opened;
   }
 
   /** Opens a bucket another service writes; waits until it exists. */

@@ -3,7 +3,7 @@
  * shows it: SYNCED (the last response was ACKed), NACK (rejected, with Envoy's error), STALE (sent,
  * not yet acknowledged), NOT SENT (subscribed, nothing sent yet).
  */
-import type { ProxyState } from '@tendril/contract';
+import { xdsTypeOfUrl, type ProxyState, type ProxyTypeState } from '@tendril/contract';
 
 export type SyncStatus = 'SYNCED' | 'NACK' | 'STALE' | 'NOT SENT';
 
@@ -25,22 +25,23 @@ export interface ProxyStatus {
   types: ProxyTypeStatus[];
 }
 
-const SHORT: Record<string, string> = {
-  'envoy.config.listener.v3.Listener': 'listener',
-  'envoy.config.route.v3.RouteConfiguration': 'route',
-  'envoy.config.cluster.v3.Cluster': 'cluster',
-  'envoy.config.endpoint.v3.ClusterLoadAssignment': 'endpoint',
-  'envoy.extensions.transport_sockets.tls.v3.Secret': 'secret',
-};
+/**
+ * One type's status. NACK only while the NACKed response is the last one sent: a newer push answers
+ * for itself (the xds-server clears lastNack on the next ACK).
+ */
+export function typeSyncStatus(type: ProxyTypeState): SyncStatus {
+  if (type.lastNonce === '') return 'NOT SENT';
+  if (type.lastNack && type.lastNack.nonce === type.lastNonce) return 'NACK';
+  if (type.versionAcked === '' || type.awaitingAck) return 'STALE';
+  return 'SYNCED';
+}
 
 export function proxyStatus(state: ProxyState): ProxyStatus {
   const types = state.types.map((type): ProxyTypeStatus => {
     const message = type.typeUrl.slice(type.typeUrl.lastIndexOf('/') + 1);
-    const base = { typeUrl: type.typeUrl, type: SHORT[message] ?? message.slice(message.lastIndexOf('.') + 1), versionAcked: type.versionAcked };
-    if (type.lastNack) return { ...base, status: 'NACK', error: type.lastNack.error };
-    if (type.lastNonce === '') return { ...base, status: 'NOT SENT' };
-    if (type.versionAcked === '' || type.awaitingAck) return { ...base, status: 'STALE' };
-    return { ...base, status: 'SYNCED' };
+    const base = { typeUrl: type.typeUrl, type: xdsTypeOfUrl(type.typeUrl) ?? message.slice(message.lastIndexOf('.') + 1), versionAcked: type.versionAcked };
+    const status = typeSyncStatus(type);
+    return status === 'NACK' ? { ...base, status, error: type.lastNack!.error } : { ...base, status };
   });
   types.sort((a, b) => a.type.localeCompare(b.type));
   return { nodeId: state.nodeId, nodeCluster: state.nodeCluster, replica: state.replica, connected: state.connected, connectedAt: state.connectedAt, types };

@@ -1,20 +1,8 @@
 /** `tendril proxy-status`: per proxy and xDS type, SYNCED / STALE / NACK with the error (as istioctl proxy-status). */
-import { BUCKETS, XDS_TYPES, proxyStateCodec, xdsTypeOfUrl, type ProxyState, type ProxyTypeState } from '@tendril/contract';
+import { BUCKETS, XDS_TYPES, proxyStateCodec, xdsTypeOfUrl, type ProxyState } from '@tendril/contract';
+import { typeSyncStatus } from '@tendril/traffic';
 import { NotFoundError, print, table, type OutputFormat } from '../output.js';
 import type { Session } from '../session.js';
-
-export type SyncState = 'SYNCED' | 'STALE' | 'NACK' | 'NOT SENT';
-
-/**
- * NACK: the last response was refused. SYNCED: something was ACKed and nothing sent since waits.
- * STALE: a response went out and its ACK has not come yet (or nothing was ever ACKed).
- */
-export function syncState(type: ProxyTypeState): SyncState {
-  if (type.lastNonce === '') return 'NOT SENT';
-  if (type.lastNack && type.lastNack.nonce === type.lastNonce) return 'NACK';
-  if (type.versionAcked === '' || type.awaitingAck) return 'STALE';
-  return 'SYNCED';
-}
 
 export async function proxyStatus(session: Session, format: OutputFormat, node?: string): Promise<void> {
   const proxies: ProxyState[] = [];
@@ -35,7 +23,7 @@ export async function proxyStatus(session: Session, format: OutputFormat, node?:
       connected: proxy.connected,
       replica: proxy.replica,
       types: Object.fromEntries(
-        proxy.types.map((type) => [xdsTypeOfUrl(type.typeUrl) ?? type.typeUrl, { state: syncState(type), versionAcked: type.versionAcked, error: type.lastNack?.error ?? null }]),
+        proxy.types.map((type) => [xdsTypeOfUrl(type.typeUrl) ?? type.typeUrl, { state: typeSyncStatus(type), versionAcked: type.versionAcked, error: type.lastNack?.error ?? null }]),
       ),
     }));
   const cell = (row: (typeof rows)[number], type: string) => {

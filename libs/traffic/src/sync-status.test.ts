@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { syncState } from './proxy-status.js';
+import { typeSyncStatus as syncState } from './proxy-status.js';
 
 describe('proxy sync state', () => {
   const type = { typeUrl: 'type.googleapis.com/envoy.config.cluster.v3.Cluster', versionAcked: 'v1', lastNonce: '4', subscribed: [], lastNack: null };
