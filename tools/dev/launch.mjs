@@ -10,7 +10,7 @@ import { createServer as createH2Server } from 'node:http2';
 import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseAllDocuments } from 'yaml';
+import { parseManifests } from '@tendril/kube';
 import { NATS_USERS, natsAuthorizationConfig, natsPasswordVariable } from '@tendril/contract';
 
 const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -82,15 +82,10 @@ function localEndpoints(dir) {
       const full = join(path, entry);
       if (statSync(full).isDirectory()) walk(full);
       else if (/\.(ya?ml|json)$/.test(entry)) {
-        for (const document of parseAllDocuments(readFileSync(full, 'utf8'))) {
-          let object;
-          try {
-            object = document.toJS();
-          } catch {
-            continue;
-          }
-          if (object?.kind !== 'EndpointSlice') continue;
-          const service = object.metadata?.labels?.['kubernetes.io/service-name'] ?? object.metadata?.name;
+        // the same reading the k8s-watcher does: refused documents get no backend either
+        for (const { object } of parseManifests(readFileSync(full, 'utf8'), full, 'default').objects) {
+          if (object.kind !== 'EndpointSlice') continue;
+          const service = object.metadata.labels?.['kubernetes.io/service-name'] ?? object.metadata.name;
           for (const endpoint of object.endpoints ?? []) {
             for (const address of endpoint.addresses ?? []) {
               if (!address.startsWith('127.')) continue;
