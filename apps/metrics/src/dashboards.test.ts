@@ -34,7 +34,7 @@ function declaredFigures(): string[] {
       else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts')) for (const m of readFileSync(path, 'utf8').matchAll(/\.figure\(\s*'([a-z0-9_]+)'/g)) figures.add(m[1]!);
     }
   };
-  for (const app of readdirSync(join(root, 'apps'))) walk(join(root, 'apps', app, 'src'));
+  for (const app of readdirSync(join(root, 'apps'), { withFileTypes: true })) if (app.isDirectory()) walk(join(root, 'apps', app.name, 'src'));
   walk(join(root, 'libs/platform/src'));
   return [...figures];
 }
