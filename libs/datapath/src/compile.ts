@@ -58,7 +58,7 @@ export function compileService(service: LbService, options: CompileOptions = {})
     seen.add(id);
     const common = { key, family, affinityTimeout: service.affinity?.timeoutSeconds ?? 0 };
     if (service.l7Proxy) {
-      out.push({ ...common, count: 0, flags: SERVICE_FLAG_L7_REDIRECT, proxyPort: service.l7Proxy.port, algorithm: 'random', maglevSize: 0, affinityTimeout: 0, slots: [] });
+      out.push({ ...common, count: 0, flags: SERVICE_FLAG_L7_REDIRECT, proxyPort: service.l7Proxy.frontendPorts?.[String(frontend.port)] ?? service.l7Proxy.port, algorithm: 'random', maglevSize: 0, affinityTimeout: 0, slots: [] });
       continue;
     }
     const serving = pickUsable(

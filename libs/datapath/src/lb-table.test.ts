@@ -251,3 +251,17 @@ test('two services claiming one VIP: the last writer wins, and the loser leaving
   assert.deepEqual(kernel.backendsOf('127.100.0.1'), ['10.0.0.2:8080', '10.0.0.3:8080']);
   assert.equal(kernel.dangling, 0);
 });
+
+test('a Gateway-style entry redirects each frontend port to its own proxy port; unlisted ports to the default', () => {
+  const table = new LbTable();
+  const kernel = new Kernel();
+  const gateway = service('gw', '127.100.0.3', [], {
+    frontends: [80, 8080, 443].map((port) => ({ address: '127.100.0.3', port, protocol: 'TCP' as const, portName: '', scope: 'LoadBalancer' as const })),
+    l7Proxy: { port: 15000, frontendPorts: { '80': 15080, '8080': 15808 } },
+  });
+  kernel.run(table.apply([{ key: 'gw', service: gateway }]));
+  const ports = Object.fromEntries(table.dump()[0]!.frontends.map((frontend) => [frontend.frontend, frontend.l7ProxyPort]));
+  assert.deepEqual(ports, { '127.100.0.3:80/TCP': 15080, '127.100.0.3:8080/TCP': 15808, '127.100.0.3:443/TCP': 15000 });
+  const proxyPorts = [...kernel.services.values()].map((value) => lbService.decode(value).proxyPort).sort((a, b) => a - b);
+  assert.deepEqual(proxyPorts, [15000, 15080, 15808]);
+});

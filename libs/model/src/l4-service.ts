@@ -39,7 +39,10 @@ export interface L4ServiceIR {
   algorithm: L4Algorithm;
   /** Client-IP session affinity and how long it lasts; null when off. */
   affinity: { timeoutSeconds: number } | null;
-  /** When set, traffic goes to the node's Envoy on this port instead of the backends. */
-  l7Redirect: { port: number } | null;
+  /**
+   * When set, traffic goes to the node's Envoy on this port instead of the backends; a frontend port
+   * listed in `frontendPorts` goes to the proxy port given there instead (one proxy listener per port).
+   */
+  l7Redirect: { port: number; frontendPorts?: Record<number, number> } | null;
   source: SourceObject;
 }

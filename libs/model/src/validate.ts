@@ -68,6 +68,9 @@ export function validate(ir: MeshIR): IRProblem[] {
       report(service.source, at + '.affinity.timeoutSeconds', 'must be a positive integer');
     }
     if (service.l7Redirect && !isPort(service.l7Redirect.port)) report(service.source, at + '.l7Redirect.port', 'is not a port');
+    for (const [from, to] of Object.entries(service.l7Redirect?.frontendPorts ?? {})) {
+      if (!isPort(Number(from)) || !isPort(to)) report(service.source, `${at}.l7Redirect.frontendPorts[${from}]`, `${from} -> ${to} is not a port pair`);
+    }
     service.frontends.forEach((frontend, i) => {
       if (!isIP(frontend.address)) report(service.source, `${at}.frontends[${i}].address`, `"${frontend.address}" is not an IP address`);
       if (!isPort(frontend.port)) report(service.source, `${at}.frontends[${i}].port`, `${frontend.port} is not a port`);

@@ -41,8 +41,13 @@ export const lbServiceSchema = z.object({
   algorithm: z.enum(['random', 'maglev', 'round-robin', 'least-request']),
   /** Client-IP session affinity and how long it lasts. */
   affinity: z.object({ timeoutSeconds: z.number().int().positive() }).nullable(),
-  /** When set, traffic goes to the node's Envoy on this port instead of the backends. */
-  l7Proxy: z.object({ port }).nullable(),
+  /**
+   * When set, traffic goes to the node's Envoy instead of the backends: to `port`, or, for a frontend
+   * port listed in `frontendPorts` (key: the frontend port as a decimal string), to the proxy port given
+   * there. A Gateway with listeners on several ports needs one proxy listener per port, because the
+   * redirected connection no longer carries the port the client dialled.
+   */
+  l7Proxy: z.object({ port, frontendPorts: z.record(z.string().regex(/^[1-9][0-9]{0,4}$/), port).optional() }).nullable(),
 });
 export type LbService = z.infer<typeof lbServiceSchema>;
 export const lbServiceCodec = jsonCodec('lb service', lbServiceSchema);

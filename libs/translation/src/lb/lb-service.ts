@@ -12,6 +12,11 @@ export function desiredLbService(cluster: string, service: L4ServiceIR): LbServi
     backends: service.backends.map((backend) => ({ ...backend })),
     algorithm: service.algorithm,
     affinity: service.affinity ? { ...service.affinity } : null,
-    l7Proxy: service.l7Redirect ? { port: service.l7Redirect.port } : null,
+    l7Proxy: service.l7Redirect ? l7Proxy(service.l7Redirect) : null,
   };
+}
+
+function l7Proxy(redirect: NonNullable<L4ServiceIR['l7Redirect']>): NonNullable<LbService['l7Proxy']> {
+  const entries = Object.entries(redirect.frontendPorts ?? {}).sort(([a], [b]) => Number(a) - Number(b));
+  return entries.length ? { port: redirect.port, frontendPorts: Object.fromEntries(entries) } : { port: redirect.port };
 }
