@@ -2,6 +2,7 @@
  * Configuration from environment variables, read in one place, with defaults that run on a laptop.
  * Every variable a service reads is declared here or through envString/envInt, so README can list them.
  */
+import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { PORTS, type ServiceName } from '@tendril/contract';
@@ -42,6 +43,8 @@ export interface PlatformConfig {
   /** TENDRIL_NATS_USER / TENDRIL_NATS_PASSWORD: this service's NATS user (none: no authentication). */
   natsUser?: string;
   natsPassword?: string;
+  /** TENDRIL_NATS_TLS_CA / _CERT / _KEY, or a tls:// URL: TLS to NATS (none: plain, or TLS when the server asks). */
+  natsTls?: NatsTlsSettings;
   /** TENDRIL_CLUSTER: the cluster name this control plane serves (first token of object keys). */
   cluster: string;
   /** TENDRIL_HTTP_HOST / TENDRIL_HTTP_PORT: where /healthz, /readyz and /metrics listen. */
@@ -68,6 +71,7 @@ export function readPlatformConfig(service: ServiceName): PlatformConfig {
     version: PLATFORM_VERSION,
     natsUrl: envString('TENDRIL_NATS_URL', `nats://127.0.0.1:${PORTS.natsClient}`),
     ...natsCredentials(),
+    ...natsTlsConfig(envString('TENDRIL_NATS_URL', `nats://127.0.0.1:${PORTS.natsClient}`)),
     cluster: envString('TENDRIL_CLUSTER', 'default'),
     httpHost: envString('TENDRIL_HTTP_HOST', '0.0.0.0'),
     httpPort: envInt('TENDRIL_HTTP_PORT', PORTS[service], 0, 65535),
@@ -84,4 +88,34 @@ export function natsCredentials(): { natsUser?: string; natsPassword?: string } 
   const user = envString('TENDRIL_NATS_USER', '');
   if (user === '') return {};
   return { natsUser: user, natsPassword: envString('TENDRIL_NATS_PASSWORD', '') };
+}
+
+/** Files for TLS to NATS; each named after the variable it came from in errors. */
+export interface NatsTlsSettings {
+  /** TENDRIL_NATS_TLS_CA: the CA that signed the server's certificate (PEM). */
+  caFile?: string;
+  /** TENDRIL_NATS_TLS_CERT / TENDRIL_NATS_TLS_KEY: this client's certificate and key, for servers that verify clients. */
+  certFile?: string;
+  keyFile?: string;
+}
+
+/**
+ * TLS to NATS is on when the CA or a client certificate is set, or a URL says tls://. Without any of
+ * them the client still upgrades when the server requires TLS, and then trusts the system's CAs.
+ */
+export function natsTlsConfig(url: string): { natsTls?: NatsTlsSettings } {
+  const file = (name: string) => {
+    const path = envString(name, '');
+    if (path !== '' && !existsSync(path)) throw new ConfigError(`${name}=${path}: no such file`);
+    return path === '' ? undefined : path;
+  };
+  const caFile = file('TENDRIL_NATS_TLS_CA');
+  const certFile = file('TENDRIL_NATS_TLS_CERT');
+  const keyFile = file('TENDRIL_NATS_TLS_KEY');
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    throw new ConfigError('TENDRIL_NATS_TLS_CERT and TENDRIL_NATS_TLS_KEY go together: set both or neither');
+  }
+  const tlsUrl = url.split(',').some((server) => /^\s*tls:\/\//i.test(server));
+  if (!tlsUrl && !caFile && !certFile) return {};
+  return { natsTls: { ...(caFile ? { caFile } : {}), ...(certFile ? { certFile, keyFile: keyFile! } : {}) } };
 }

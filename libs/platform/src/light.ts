@@ -3,5 +3,5 @@
  * a `tendril` command starts in a fraction of a second: configuration from the environment and a
  * single-attempt NATS connection.
  */
-export { envString, envInt, envBool, natsCredentials } from './config.js';
-export { connectOnce } from './nats.js';
+export { envString, envInt, envBool, natsCredentials, natsTlsConfig, ConfigError, type NatsTlsSettings } from './config.js';
+export { connectOnce, explainNatsError } from './nats.js';

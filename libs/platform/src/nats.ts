@@ -3,7 +3,8 @@
  * default), keeps trying when the server is not there at start, reports its state to readiness, and
  * hands out KV buckets: `bucket()` creates (for the writer), `bindBucket()` waits for the writer.
  */
-import { connect, type KV, type NatsConnection, type JetStreamClient, type JetStreamManager, Events, DebugEvents } from 'nats';
+import { connect, type ConnectionOptions, type KV, type NatsConnection, type JetStreamClient, type JetStreamManager, Events, DebugEvents } from 'nats';
+import type { NatsTlsSettings } from './config.js';
 import type { ReadinessCheck } from './readiness.js';
 import type { Logger } from './logger.js';
 
@@ -11,6 +12,8 @@ export interface NatsOptions {
   url: string;
   user?: string;
   password?: string;
+  /** TLS to NATS (platform config: TENDRIL_NATS_TLS_*, tls:// URLs). */
+  tls?: NatsTlsSettings;
   name: string;
   kvReplicas: number;
   logger: Logger;
@@ -21,15 +24,54 @@ export interface NatsOptions {
  * One attempt, for command-line tools: they should say at once that NATS is unreachable rather than
  * retry forever as the services do.
  */
-export async function connectOnce(url: string, name: string, timeoutMs = 2000, credentials: { user?: string; password?: string } = {}): Promise<NatsConnection> {
-  return connect({
+export async function connectOnce(url: string, name: string, timeoutMs = 2000, credentials: { user?: string; password?: string; tls?: NatsTlsSettings } = {}): Promise<NatsConnection> {
+  try {
+    return await connect({
+      ...connectionOptions(url, credentials),
+      name,
+      timeout: timeoutMs,
+      maxReconnectAttempts: 0,
+      reconnect: false,
+    });
+  } catch (error) {
+    throw explainNatsError(error as Error, credentials.tls);
+  }
+}
+
+function connectionOptions(url: string, options: { user?: string; password?: string; tls?: NatsTlsSettings }): ConnectionOptions {
+  return {
     servers: url.split(',').map((s) => s.trim()),
-    name,
-    timeout: timeoutMs,
-    maxReconnectAttempts: 0,
-    reconnect: false,
-    ...(credentials.user ? { user: credentials.user, pass: credentials.password ?? '' } : {}),
-  });
+    ...(options.user ? { user: options.user, pass: options.password ?? '' } : {}),
+    // nats.js takes the scheme off the URL: TLS is asked for by the option (an empty one: system CAs)
+    ...(options.tls ? { tls: { ...options.tls } } : {}),
+  };
+}
+
+/**
+ * A connection error in terms of the settings that fix it: TLS failures name TENDRIL_NATS_TLS_CA or
+ * TENDRIL_NATS_TLS_CERT/KEY rather than leaving an operator with an OpenSSL code.
+ */
+export function explainNatsError(error: Error, tls?: NatsTlsSettings): Error {
+  const code = (error as { code?: string }).code ?? '';
+  const text = `${code} ${error.message}`;
+  let hint: string | undefined;
+  if (/CERT_IN_CHAIN|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|CERT_SIGNATURE_FAILURE|self[- ]signed|unable to verify|unable to get local issuer/i.test(text)) {
+    hint = tls?.caFile
+      ? `the NATS server's certificate is not signed by TENDRIL_NATS_TLS_CA=${tls.caFile}`
+      : "the NATS server's certificate is not trusted: set TENDRIL_NATS_TLS_CA to the CA that signed it";
+  } else if (/ALTNAME|does not match|Hostname\/IP/i.test(text)) {
+    hint = "the NATS server's certificate does not name the host in TENDRIL_NATS_URL";
+  } else if (/certificate required|CERTIFICATE_REQUIRED|bad certificate|BAD_CERTIFICATE|unknown ca|UNKNOWN_CA/i.test(text)) {
+    hint = tls?.certFile
+      ? `the NATS server refused the client certificate TENDRIL_NATS_TLS_CERT=${tls.certFile}`
+      : 'the NATS server requires a client certificate: set TENDRIL_NATS_TLS_CERT and TENDRIL_NATS_TLS_KEY';
+  } else if (/^tls\b|SERVER_OPTION_NA|ServerOptionNotAvailable/i.test(error.message) || (code === 'SERVER_OPTION_NA' && /tls/i.test(error.message))) {
+    hint = 'TLS is on (a tls:// URL or TENDRIL_NATS_TLS_*) but the NATS server does not offer it';
+  }
+  if (!hint) return error;
+  const explained = new Error(`${hint} (${error.message.trim()})`, { cause: error });
+  Object.assign(explained, { code });
+  return explained;
 }
 
 export class NatsClient {
@@ -64,8 +106,7 @@ export class NatsClient {
     while (!this.closed) {
       try {
         const nc = await connect({
-          servers: this.options.url.split(',').map((s) => s.trim()),
-          ...(this.options.user ? { user: this.options.user, pass: this.options.password ?? '' } : {}),
+          ...connectionOptions(this.options.url, this.options),
           name: this.options.name,
           maxReconnectAttempts: -1,
           reconnectTimeWait: 500,
@@ -82,7 +123,7 @@ export class NatsClient {
         return nc;
       } catch (error) {
         attempt++;
-        const reason = `cannot reach NATS at ${this.options.url}: ${(error as Error).message}`;
+        const reason = `cannot reach NATS at ${this.options.url}: ${explainNatsError(error as Error, this.options.tls).message}`;
         readiness?.fail(reason);
         if (attempt === 1 || attempt % 20 === 0) logger.warn(`${reason} (attempt ${attempt}, retrying)`);
         await new Promise((resolve) => setTimeout(resolve, Math.min(250 * attempt, 2000)));

@@ -7,3 +7,4 @@ export * from './nats-server.js';
 export * from './ads-client.js';
 export * from './delta-client.js';
 export * from './kube-api-server.js';
+export * from './tls.js';

@@ -14,6 +14,7 @@ export interface NatsCredentials {
 }
 
 export interface TestNatsServer {
+  /** `tls://...` when the server requires TLS. */
   url: string;
   port: number;
   storeDir: string;
@@ -29,6 +30,17 @@ export interface TestNatsServer {
 export interface NatsServerOptions {
   /** Run with the least-privilege users the contract defines (as `npm start` does). */
   auth?: boolean;
+  /** Require TLS from every client (the server's certificate and key; `ca` + `verify` ask clients for a certificate). */
+  tls?: NatsServerTls;
+}
+
+export interface NatsServerTls {
+  cert: string;
+  key: string;
+  /** CA that client certificates must be signed by. */
+  ca?: string;
+  /** Refuse clients without a certificate signed by `ca`. */
+  verify?: boolean;
 }
 
 export async function startNatsServer(options: NatsServerOptions = {}): Promise<TestNatsServer> {
@@ -37,10 +49,10 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   const args = ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir];
   const env: Record<string, string> = {};
   let credentials: Record<NatsUser, NatsCredentials> | undefined;
+  const config: string[] = [];
+  if (options.tls) config.push(tlsBlock(options.tls));
   if (options.auth) {
-    const configFile = join(storeDir, 'auth.conf');
-    writeFileSync(configFile, natsAuthorizationConfig());
-    args.push('-c', configFile);
+    config.push(natsAuthorizationConfig());
     credentials = {} as Record<NatsUser, NatsCredentials>;
     for (const user of NATS_USERS) {
       // nats-server parses a password from the environment as a value: it must not look like a number
@@ -48,6 +60,11 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
       credentials[user] = { user, password };
       env[natsPasswordVariable(user)] = password;
     }
+  }
+  if (config.length > 0) {
+    const configFile = join(storeDir, 'server.conf');
+    writeFileSync(configFile, config.join('\n'));
+    args.push('-c', configFile);
   }
   let child: ChildProcess | undefined;
   const start = async () => {
@@ -69,7 +86,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   await start();
   return {
     ...(credentials ? { credentials } : {}),
-    url: `nats://127.0.0.1:${port}`,
+    url: `${options.tls ? 'tls' : 'nats'}://127.0.0.1:${port}`,
     port,
     storeDir,
     stop,
@@ -82,6 +99,13 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
       rmSync(storeDir, { recursive: true, force: true });
     },
   };
+}
+
+function tlsBlock(tls: NatsServerTls): string {
+  const lines = [`  cert_file: ${JSON.stringify(tls.cert)}`, `  key_file: ${JSON.stringify(tls.key)}`];
+  if (tls.ca) lines.push(`  ca_file: ${JSON.stringify(tls.ca)}`);
+  if (tls.verify) lines.push('  verify: true');
+  return `tls {\n${lines.join('\n')}\n  timeout: 5\n}\n`;
 }
 
 function canConnect(port: number): Promise<boolean> {

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KV, NatsConnection } from 'nats';
 import yoctoSpinner from 'yocto-spinner';
-import { connectOnce, envString, natsCredentials } from '@tendril/platform/light';
+import { connectOnce, envString, natsCredentials, natsTlsConfig, type NatsTlsSettings } from '@tendril/platform/light';
 import { UnreachableError } from './output.js';
 
 export interface GlobalOptions {
@@ -21,7 +21,7 @@ export class Session {
   static async open(options: GlobalOptions): Promise<Session> {
     const timeoutMs = Number(options.timeout);
     try {
-      return new Session(await waiting(`connecting to ${options.nats}`, () => connectOnce(options.nats, 'tendril-cli', timeoutMs, cliCredentials())), timeoutMs);
+      return new Session(await waiting(`connecting to ${options.nats}`, () => connectOnce(options.nats, 'tendril-cli', timeoutMs, { ...cliCredentials(), ...cliTls(options.nats) })), timeoutMs);
     } catch (error) {
       throw new UnreachableError(`cannot reach NATS at ${options.nats}: ${(error as Error).message}`);
     }
@@ -65,6 +65,12 @@ export async function waiting<T>(what: string, action: () => Promise<T>): Promis
   } finally {
     spinner.stop();
   }
+}
+
+/** TENDRIL_NATS_TLS_CA / _CERT / _KEY and tls:// URLs, as the services read them. */
+export function cliTls(url: string): { tls?: NatsTlsSettings } {
+  const { natsTls } = natsTlsConfig(url);
+  return natsTls ? { tls: natsTls } : {};
 }
 
 /**

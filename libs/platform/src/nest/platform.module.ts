@@ -79,6 +79,7 @@ export class PlatformModule {
     const nats = new NatsClient({
       url: config.natsUrl,
       ...(config.natsUser ? { user: config.natsUser, password: config.natsPassword ?? '' } : {}),
+      ...(config.natsTls ? { tls: config.natsTls } : {}),
       name: `tendril-${config.service}/${config.instance}`,
       kvReplicas: config.kvReplicas,
       logger: new Logger('nats'),
