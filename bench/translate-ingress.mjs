@@ -2,10 +2,11 @@
 // Benchmark: full translation of N Services (one port, E endpoints each) routed by Ingresses (one
 // dedicated Ingress per 10 Services, one path per Service, a host per Ingress), into CDS, EDS, LDS,
 // RDS (with the proxyless API listeners) and LB entries; then one EndpointSlice change translated
-// again (the translator re-translates everything on a change). Prints medians and the heap in use.
+// again with the memo the translator keeps (only what depends on the change is rebuilt). Prints
+// medians and the heap in use.
 // Run: npm run build && node bench/translate-ingress.mjs [services=1000] [endpoints=3] [runs=5]
 import { cpus } from 'node:os';
-import { translate } from '@tendril/translation';
+import { TranslationMemo, translate } from '@tendril/translation';
 
 const services = Number(process.argv[2] ?? 1000);
 const endpointsPer = Number(process.argv[3] ?? 3);
@@ -39,13 +40,15 @@ const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.l
 const fullMs = [];
 const changeMs = [];
 let output;
+const memo = new TranslationMemo();
+translate({ cluster: 'c', objects, options, memo });
 for (let run = 0; run < runs + 1; run++) {
   let start = performance.now();
   output = translate({ cluster: 'c', objects, options });
   const full = performance.now() - start;
   objects.set('c.endpointslice.default.svc-0-1', slice(0, run + 1)); // one object changes
   start = performance.now();
-  translate({ cluster: 'c', objects, options });
+  translate({ cluster: 'c', objects, options, memo });
   const change = performance.now() - start;
   if (run > 0) {
     fullMs.push(full);
@@ -56,6 +59,6 @@ const heapMb = process.memoryUsage().heapUsed / 2 ** 20;
 const count = (type) => output.xds.filter((item) => item.type === type).length;
 console.log(`translate-ingress: ${services} Services x ${endpointsPer} endpoints, ${Math.ceil(services / perIngress)} Ingresses with ${services} paths`);
 console.log(`  -> ${count('cluster')} clusters, ${count('endpoint')} EDS, ${count('listener')} listeners, ${count('route')} routes, ${output.lb.length} LB entries, ${output.errors.length} errors`);
-console.log(`  full translation median ${median(fullMs).toFixed(1)} ms   one EndpointSlice changed ${median(changeMs).toFixed(1)} ms   heap ${heapMb.toFixed(0)} MiB`);
+console.log(`  full translation median ${median(fullMs).toFixed(1)} ms   one EndpointSlice changed (memo) ${median(changeMs).toFixed(1)} ms (${memo.stats.built} unit(s) rebuilt, ${memo.stats.reused} reused)   heap ${heapMb.toFixed(0)} MiB`);
 console.log(`  on ${cpus()[0]?.model ?? 'unknown cpu'} x${cpus().length}, node ${process.version}; ${runs} runs after one warm-up`);
 console.log(`  repeat: node bench/translate-ingress.mjs ${services} ${endpointsPer} ${runs}`);

@@ -15,6 +15,14 @@ export interface TranslationContext {
   proxyPorts: ProxyPorts;
   /** Desired status of an object, by its `tendril-objects` key. */
   setStatus(key: string, status: ObjectStatus): void;
+  /**
+   * Runs `build` as one unit of work, unique by `id` within a translation: when the caller keeps a
+   * TranslationMemo and every input is identical (===) to last time, the unit's recorded output is
+   * replayed instead. `build` must read nothing but its inputs and the options (see memo.ts).
+   */
+  unit(id: string, inputs: readonly unknown[], build: (context: TranslationContext) => void): void;
+  /** `read(problems)` of an object, computed once per object while it is unchanged (see memo.ts). */
+  view<T>(object: object, kind: string, problems: Problems, read: (problems: Problems) => T): T;
 }
 
 /** One Kubernetes feature (Services, Ingress, Gateway API...): objects -> IR (+ statuses). */

@@ -6,6 +6,7 @@
  */
 export { translate, type TranslationInput, type TranslationOutput, type XdsOutput, type StatusOutput } from './translate.js';
 export type { TranslationError } from './problems.js';
+export { TranslationMemo, type MemoStats } from './memo.js';
 export type { Feature, TranslationContext } from './feature.js';
 export { FEATURES } from './features/index.js';
 export { XDS_EMITTERS, XDS_TYPE_ORDER, type XdsEmitter, type Resource } from './xds/index.js';
@@ -16,3 +17,4 @@ export { KIND_NAMES, KIND_ALIASES } from './objects.js';
 export { envoyConfigStatus, withRefusedResources } from './envoy-config/status.js';
 export { listenerPort, qualifiedName } from './envoy-config/names.js';
 export { ENVOY_CONFIG_TYPE_URLS, HOSTNAME_LABEL } from './features/envoy-config.js';
+export { withProxyRejections, resourceOwners, sourceKey, REJECTED_BY_PROXY_REASON, DEFAULT_GATEWAY_CONTROLLER, type ProxyRejection, type RejectionNote, type OverlayOptions } from './proxy-rejections.js';

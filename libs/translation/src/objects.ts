@@ -49,11 +49,18 @@ export class ObjectIndex {
     readonly cluster: string,
     objects: Iterable<readonly [string, KubeObject]>,
     problems: Problems,
+    /** Keys parsed by earlier translations (kept by the memo): parsing is the index's main cost. */
+    parsed?: Map<string, ObjectRef>,
   ) {
     for (const [key, object] of objects) {
       let ref: ObjectRef;
       try {
-        ref = parseObjectKey(key);
+        const known = parsed?.get(key);
+        if (known) ref = known;
+        else {
+          ref = parseObjectKey(key);
+          parsed?.set(key, ref);
+        }
       } catch (error) {
         problems.raw(key, `key: ${(error as Error).message}`);
         continue;
@@ -75,6 +82,13 @@ export class ObjectIndex {
       this.byKind.set(ref.kind, list);
     }
     for (const list of this.byKind.values()) list.sort((a, b) => compare(a.key, b.key));
+  }
+
+  /** Number of objects indexed. */
+  get size(): number {
+    let count = 0;
+    for (const list of this.byKind.values()) count += list.length;
+    return count;
   }
 
   /** Objects of one kind in this cluster, sorted by key. */

@@ -20,6 +20,11 @@ export class Problems {
     this.list.push({ object, message });
   }
 
+  /** Every problem reported so far, in reporting order. */
+  entries(): TranslationError[] {
+    return [...this.list];
+  }
+
   /** Sorted and without duplicates, so that output never depends on visiting order. */
   sorted(): TranslationError[] {
     const unique = new Map(this.list.map((error) => [`${error.object}\u0000${error.message}`, error]));

@@ -11,6 +11,7 @@ import { desiredLbService } from './lb/lb-service.js';
 import { ProxyPorts } from './allocate/proxy-ports.js';
 import { ObjectIndex } from './objects.js';
 import { DEFAULT_TRANSLATION_OPTIONS, type TranslationOptions } from './options.js';
+import { replayUnit, type TranslationMemo } from './memo.js';
 import { Problems, compare, type TranslationError } from './problems.js';
 import { XDS_EMITTERS, XDS_TYPE_ORDER, type Resource } from './xds/index.js';
 
@@ -21,6 +22,11 @@ export interface TranslationInput {
   objects: Iterable<readonly [string, KubeObject]>;
   /** Deployment choices; each defaults to DEFAULT_TRANSLATION_OPTIONS (Cilium's behaviour). */
   options?: Partial<TranslationOptions>;
+  /**
+   * Kept by the caller across translations so that unchanged objects are not translated again
+   * (memo.ts). The output is the same with or without it.
+   */
+  memo?: TranslationMemo;
 }
 
 export interface XdsOutput {
@@ -61,14 +67,29 @@ export function translate(input: TranslationInput): TranslationOutput {
   const ir = emptyIR();
   const statuses = new Map<string, ObjectStatus>();
   const options: TranslationOptions = { ...DEFAULT_TRANSLATION_OPTIONS, ...input.options };
-  const context: TranslationContext = {
-    index: new ObjectIndex(input.cluster, input.objects, problems),
-    ir,
-    problems,
+  const memo = input.memo;
+  memo?.begin(options);
+  const base = {
+    index: new ObjectIndex(input.cluster, input.objects, problems, memo?.keys),
     options,
     proxyPorts: new ProxyPorts(options.proxyPort, options.proxyPortCount),
-    setStatus: (key, status) => statuses.set(key, status),
+    view: <T>(object: object, kind: string, sink: Problems, read: (sink: Problems) => T): T => (memo ? memo.view(object, kind, sink, read) : read(sink)),
   };
+  const contextOf = (ir: MeshIR, problems: Problems, setStatus: TranslationContext['setStatus'], nested: boolean): TranslationContext => {
+    const context: TranslationContext = {
+      ...base,
+      ir,
+      problems,
+      setStatus,
+      unit: (id, unitInputs, build) => {
+        if (!memo || nested) return build(context);
+        const record = memo.unit(id, unitInputs, (unitIr, unitProblems, unitSetStatus) => build(contextOf(unitIr, unitProblems, unitSetStatus, true)));
+        replayUnit(record, ir, problems, setStatus);
+      },
+    };
+    return context;
+  };
+  const context = contextOf(ir, problems, (key, status) => statuses.set(key, status), false);
   for (const feature of FEATURES) {
     try {
       feature.build(context);
@@ -79,7 +100,9 @@ export function translate(input: TranslationInput): TranslationOutput {
   for (const problem of validate(ir)) problems.raw(problem.object, `${problem.path}: ${problem.message}`);
 
   const xds: XdsOutput[] = [];
-  for (const emitter of XDS_EMITTERS) for (const item of emitter.emit(ir, options)) xds.push({ type: emitter.type, ...item });
+  const emitOnce = memo ? <T>(node: object, build: () => T) => memo.emit(node, build) : <T>(_node: object, build: () => T) => build();
+  for (const emitter of XDS_EMITTERS) for (const item of emitter.emit(ir, options, emitOnce)) xds.push({ type: emitter.type, ...item });
+  memo?.end(base.index.size);
   xds.sort((a, b) => XDS_TYPE_ORDER.indexOf(a.type) - XDS_TYPE_ORDER.indexOf(b.type) || compare(a.name, b.name));
 
   const lb = ir.l4Services

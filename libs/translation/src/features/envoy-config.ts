@@ -48,6 +48,7 @@ export const envoyConfigFeature = {
   name: 'envoy-config',
   build(context: TranslationContext): void {
     const entries = [...context.index.local('ciliumenvoyconfig'), ...context.index.local('ciliumclusterwideenvoyconfig')].sort((a, b) => compare(a.key, b.key));
+    if (entries.length === 0) return; // nothing hand-written: no need to collect every generated name
     const taken = takenNames(context);
     const configs = entries.map((entry) => readConfig(entry, taken));
     placeListeners(context, configs);

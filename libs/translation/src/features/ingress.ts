@@ -51,7 +51,9 @@ interface Lookups {
 function lookups(context: TranslationContext): Lookups {
   const quiet = new Problems();
   const services = new Map<string, ServiceView>();
-  for (const entry of context.index.local('service')) services.set(`${entry.ref.namespace}/${entry.ref.name}`, readService(entry.object, { ...entry.source, namespace: entry.ref.namespace ?? '' }, quiet));
+  for (const entry of context.index.local('service')) {
+    services.set(`${entry.ref.namespace}/${entry.ref.name}`, context.view(entry.object, 'service', quiet, (sink) => readService(entry.object, { ...entry.source, namespace: entry.ref.namespace ?? '' }, sink)));
+  }
   const secrets = new Map(context.index.local('secret').map((entry) => [`${entry.ref.namespace}/${entry.ref.name}`, entry] as const));
   return { services, secrets, clusters: new Set(context.ir.clusters.map((cluster) => cluster.name)), loadedSecrets: new Set(context.ir.secrets.map((secret) => secret.name)) };
 }
@@ -62,7 +64,7 @@ export const ingressFeature = {
     const found = lookups(context);
     const taken = context.index
       .local('ingress')
-      .map((entry) => ({ entry, view: readIngress(entry.object, { ...entry.source, namespace: entry.ref.namespace ?? 'default' }, context.problems) }))
+      .map((entry) => ({ entry, view: context.view(entry.object, 'ingress', context.problems, (sink) => readIngress(entry.object, { ...entry.source, namespace: entry.ref.namespace ?? 'default' }, sink)) }))
       .filter(({ view }) => isOurs(context, view))
       .map(({ entry, view }) => ({ key: entry.key, view, settings: readSettings(context, view) }));
     const balancers = new Map<string, LoadBalancer>();

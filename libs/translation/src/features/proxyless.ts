@@ -15,25 +15,29 @@ export const proxylessFeature = {
     const quiet = new Problems();
     const clusters = new Set(context.ir.clusters.map((cluster) => cluster.name));
     for (const entry of context.index.local('service')) {
-      const service = readService(entry.object, { ...entry.source, namespace: entry.ref.namespace ?? '' }, quiet);
-      for (const port of service.ports) {
-        const cluster = serviceClusterName(service.namespace, service.name, port.port);
-        if (!clusters.has(cluster)) continue;
-        const name = proxylessTargetName(service.namespace, service.name, port.port);
-        context.ir.routes.push({
-          name,
-          virtualHosts: [{ name, domains: ['*'], routes: [{ name, match: { path: { kind: 'prefix', value: '/' } }, action: { kind: 'forward', backends: [{ clusterName: cluster, weight: 1 }] } }] }],
-          source: service.source,
-        });
-        context.ir.listeners.push({
-          name,
-          kind: 'api',
-          address: '',
-          port: 0,
-          filterChains: [{ name: 'http', match: { serverNames: [] }, action: { kind: 'http', routeName: name, statPrefix: name } }],
-          source: service.source,
-        });
-      }
+      const service = context.view(entry.object, 'service', quiet, (sink) => readService(entry.object, { ...entry.source, namespace: entry.ref.namespace ?? '' }, sink));
+      const targets = service.ports
+        .map((port) => ({ port: port.port, cluster: serviceClusterName(service.namespace, service.name, port.port) }))
+        .filter(({ cluster }) => clusters.has(cluster));
+      if (targets.length === 0) continue;
+      context.unit(`proxyless ${entry.key}`, [entry.object, targets.map(({ cluster }) => cluster).join('|')], (unit) => {
+        for (const { port, cluster } of targets) {
+          const name = proxylessTargetName(service.namespace, service.name, port);
+          unit.ir.routes.push({
+            name,
+            virtualHosts: [{ name, domains: ['*'], routes: [{ name, match: { path: { kind: 'prefix', value: '/' } }, action: { kind: 'forward', backends: [{ clusterName: cluster, weight: 1 }] } }] }],
+            source: service.source,
+          });
+          unit.ir.listeners.push({
+            name,
+            kind: 'api',
+            address: '',
+            port: 0,
+            filterChains: [{ name: 'http', match: { serverNames: [] }, action: { kind: 'http', routeName: name, statPrefix: name } }],
+            source: service.source,
+          });
+        }
+      });
     }
   },
 } satisfies Feature;

@@ -23,7 +23,7 @@ export const serviceL7Feature = {
     const l4ById = new Map(context.ir.l4Services.map((service) => [`${service.namespace}/${service.name}`, service] as const));
     const clusterNames = new Set(context.ir.clusters.map((cluster) => cluster.name));
     for (const entry of context.index.local('service')) {
-      const service = readService(entry.object, { ...entry.source, namespace: entry.ref.namespace ?? '' }, quiet);
+      const service = context.view(entry.object, 'service', quiet, (sink) => readService(entry.object, { ...entry.source, namespace: entry.ref.namespace ?? '' }, sink));
       if (!wantsL7(service)) continue;
       const l4 = l4ById.get(`${service.namespace}/${service.name}`);
       const clusters = service.ports

@@ -19,33 +19,50 @@ import { FieldReader } from '../kube/fields.js';
 import { readEndpointSlice, type SliceView } from '../kube/endpoint-slice.js';
 import { readService, type ServicePortView, type ServiceView } from '../kube/service.js';
 import { serviceClusterName } from '../names.js';
+import type { IndexedObject } from '../objects.js';
 import { Problems, compare } from '../problems.js';
 
 export const servicesFeature = {
   name: 'services',
   build(context: TranslationContext): void {
     const { index, problems } = context;
-    const services = index.local('service').map((entry) => readService(entry.object, { ...entry.source, namespace: entry.ref.namespace ?? '' }, problems));
-    const slices = groupSlices(index.local('endpointslice').map((entry) => readEndpointSlice(entry.object, entry.source, problems)));
+    const slices = groupSlices(index.local('endpointslice').map((entry) => readSlice(context, entry, problems)));
     const remote = remoteGlobalSlices(context);
-    for (const service of services) {
+    for (const entry of index.local('service')) {
+      const service = context.view(entry.object, 'service', problems, (sink) => readService(entry.object, { ...entry.source, namespace: entry.ref.namespace ?? '' }, sink));
       if (service.type === 'ExternalName') continue;
       const id = `${service.namespace}/${service.name}`;
       const own = slices.get(id) ?? [];
-      checkSlicePorts(service, own, problems);
       const global = isGlobal(service);
-      const affinity = global ? globalAffinity(context, service) : 'none';
-      buildService(context, service, { own, remote: global ? (remote.get(id) ?? []) : [], affinity });
+      const others = global ? (remote.get(id) ?? []) : [];
+      // One unit per Service: rebuilt only when the Service or one of its slices changed.
+      context.unit(`service ${entry.key}`, [entry.object, ...own.map((slice) => slice.object), '|', ...others.map((slice) => slice.object)], (unit) => {
+        checkSlicePorts(service, own.map((slice) => slice.view), unit.problems);
+        const affinity = global ? globalAffinity(unit, service) : 'none';
+        buildService(unit, service, { own: own.map((slice) => slice.view), remote: others.map((slice) => slice.view), affinity });
+      });
     }
   },
 } satisfies Feature;
 
-function groupSlices(views: SliceView[]): Map<string, SliceView[]> {
-  const out = new Map<string, SliceView[]>();
-  for (const view of views) {
+interface ReadSlice {
+  object: object;
+  view: SliceView;
+}
+
+function readSlice(context: TranslationContext, entry: IndexedObject, problems: Problems): ReadSlice {
+  return { object: entry.object, view: context.view(entry.object, 'endpointslice', problems, (sink) => readEndpointSlice(entry.object, entry.source, sink)) };
+}
+
+function groupSlices(slices: ReadSlice[]): Map<string, ReadSlice[]> {
+  const out = new Map<string, ReadSlice[]>();
+  for (const slice of slices) {
+    const { view } = slice;
     if (view.serviceName === undefined || view.source.namespace === undefined) continue;
     const id = `${view.source.namespace}/${view.serviceName}`;
-    out.set(id, [...(out.get(id) ?? []), view]);
+    const list = out.get(id);
+    if (list) list.push(slice);
+    else out.set(id, [slice]);
   }
   return out;
 }
@@ -74,21 +91,21 @@ function isGlobal(service: ServiceView): boolean {
 }
 
 /** Slices of other clusters' Services that are global there too; their errors are the other cluster's to report. */
-function remoteGlobalSlices(context: TranslationContext): Map<string, SliceView[]> {
+function remoteGlobalSlices(context: TranslationContext): Map<string, ReadSlice[]> {
   const quiet = new Problems();
   const global = new Set<string>();
   for (const entry of context.index.remote('service')) {
-    const view = readService(entry.object, { ...entry.source, namespace: entry.ref.namespace ?? '' }, quiet);
+    const view = context.view(entry.object, 'service', quiet, (sink) => readService(entry.object, { ...entry.source, namespace: entry.ref.namespace ?? '' }, sink));
     // service.cilium.io/shared: false keeps a cluster's endpoints to itself.
     const shared = view.annotations[ANNOTATIONS.globalShared]?.trim().toLowerCase() !== 'false';
     if (isGlobal(view) && shared) global.add(`${entry.ref.cluster}|${view.namespace}/${view.name}`);
   }
-  const views = context.index
+  const slices = context.index
     .remote('endpointslice')
-    .map((entry) => ({ cluster: entry.ref.cluster, view: readEndpointSlice(entry.object, entry.source, quiet) }))
-    .filter(({ cluster, view }) => global.has(`${cluster}|${view.source.namespace}/${view.serviceName}`))
-    .map(({ view }) => view);
-  return groupSlices(views);
+    .map((entry) => ({ cluster: entry.ref.cluster, slice: readSlice(context, entry, quiet) }))
+    .filter(({ cluster, slice }) => global.has(`${cluster}|${slice.view.source.namespace}/${slice.view.serviceName}`))
+    .map(({ slice }) => slice);
+  return groupSlices(slices);
 }
 
 function checkSlicePorts(service: ServiceView, slices: SliceView[], problems: Problems): void {

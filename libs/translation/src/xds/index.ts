@@ -12,9 +12,13 @@ import { desiredRouteConfiguration } from './route.js';
 import { desiredSecret } from './secret.js';
 import { ENVOY_CONFIG_EMITTERS } from './envoy-config.js';
 
+/** Builds the resource of one IR item, or returns the one built for that same item before. */
+export type EmitOnce = <T>(node: object, build: () => T) => T;
+const always: EmitOnce = (_node, build) => build();
+
 export interface XdsEmitter {
   readonly type: XdsType;
-  emit(ir: MeshIR, options?: TranslationOptions): EmittedResource[];
+  emit(ir: MeshIR, options?: TranslationOptions, once?: EmitOnce): EmittedResource[];
 }
 
 export interface EmittedResource {
@@ -27,11 +31,19 @@ export interface EmittedResource {
 }
 
 export const XDS_EMITTERS: readonly XdsEmitter[] = [
-  { type: 'cluster', emit: (ir) => ir.clusters.map((cluster) => ({ name: cluster.name, resource: desiredCluster(cluster) })) },
-  { type: 'endpoint', emit: (ir) => ir.endpoints.map((group) => ({ name: group.clusterName, resource: desiredClusterLoadAssignment(group) })) },
-  { type: 'secret', emit: (ir) => ir.secrets.map((secret) => ({ name: secret.name, resource: desiredSecret(secret) })) },
-  { type: 'listener', emit: (ir, options = DEFAULT_TRANSLATION_OPTIONS) => ir.listeners.map((listener) => ({ name: listener.name, resource: desiredListener(listener, options) })) },
-  { type: 'route', emit: (ir) => ir.routes.map((route) => ({ name: route.name, resource: desiredRouteConfiguration(route) })) },
+  { type: 'cluster', emit: (ir, _options, once = always) => ir.clusters.map((cluster) => ({ name: cluster.name, resource: once(cluster, () => desiredCluster(cluster)) })) },
+  {
+    type: 'endpoint',
+    emit: (ir, _options, once = always) => ir.endpoints.map((group) => ({ name: group.clusterName, resource: once(group, () => desiredClusterLoadAssignment(group)) })),
+  },
+  { type: 'secret', emit: (ir, _options, once = always) => ir.secrets.map((secret) => ({ name: secret.name, resource: once(secret, () => desiredSecret(secret)) })) },
+  {
+    type: 'listener',
+    // The options reset the memo when they change (memo.ts), so a listener's resource may be reused.
+    emit: (ir, options = DEFAULT_TRANSLATION_OPTIONS, once = always) =>
+      ir.listeners.map((listener) => ({ name: listener.name, resource: once(listener, () => desiredListener(listener, options)) })),
+  },
+  { type: 'route', emit: (ir, _options, once = always) => ir.routes.map((route) => ({ name: route.name, resource: once(route, () => desiredRouteConfiguration(route)) })) },
   ...ENVOY_CONFIG_EMITTERS,
 ];
 

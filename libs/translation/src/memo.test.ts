@@ -1,0 +1,121 @@
+// Incremental translation (memo.ts): with a memo kept across translations the output is exactly what
+// a fresh translation gives, on random edit sequences over every golden input (objects replaced by
+// equal copies, fields changed to other or junk values, objects deleted and restored); and a change to
+// one object rebuilds only the units that read it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { canonicalJson, type KubeObject } from '@tendril/contract';
+import { TranslationMemo, translate, type TranslationOutput } from './index.js';
+import { TEST_CLUSTER, goldenCases, manifestObjects } from './testing/golden.js';
+
+const testdata = fileURLToPath(new URL('../testdata/', import.meta.url));
+
+class Random {
+  constructor(private state: number) {}
+  next(): number {
+    this.state = (Math.imul(this.state, 1664525) + 1013904223) >>> 0;
+    return this.state / 2 ** 32;
+  }
+  int(below: number): number {
+    return Math.floor(this.next() * below);
+  }
+  pick<T>(items: readonly T[]): T {
+    return items[this.int(items.length)]!;
+  }
+}
+
+const VALUES: unknown[] = [null, 0, 1, 81, 8080, 70000, '', 'x', 'true', 'false', 'enabled', 'maglev', 'grpc', 'ClientIP', '10.0.0.9', '::1', [], {}, true, false];
+
+function leafPaths(value: unknown, prefix: (string | number)[] = []): (string | number)[][] {
+  if (value === null || typeof value !== 'object') return [prefix];
+  const entries = Array.isArray(value) ? value.map((item, i) => [i, item] as const) : Object.entries(value);
+  if (entries.length === 0) return [prefix];
+  return entries.flatMap(([key, item]) => leafPaths(item, [...prefix, key]));
+}
+
+/** A copy of `object` with one field (never kind or metadata.name/namespace, which make the key) changed. */
+function edited(object: KubeObject, random: Random): KubeObject {
+  const copy = structuredClone(object) as unknown as Record<string, unknown>;
+  const candidates = leafPaths(copy).filter((path) => path.length > 0 && path[0] !== 'kind' && !(path[0] === 'metadata' && (path[1] === 'name' || path[1] === 'namespace')));
+  if (candidates.length === 0) return copy as unknown as KubeObject;
+  const path = random.pick(candidates);
+  let node = copy as Record<string | number, unknown>;
+  for (const key of path.slice(0, -1)) node = node[key] as Record<string | number, unknown>;
+  node[path[path.length - 1]!] = structuredClone(random.pick(VALUES));
+  return copy as unknown as KubeObject;
+}
+
+function comparable(output: TranslationOutput): string {
+  return canonicalJson({ xds: output.xds, lb: output.lb, statuses: output.statuses, errors: output.errors });
+}
+
+test('with a memo, every translation of a random edit sequence equals a fresh translation', () => {
+  const random = new Random(20261123);
+  let steps = 0;
+  for (const golden of goldenCases(testdata)) {
+    const original = new Map(manifestObjects(golden.input));
+    const objects = new Map(original);
+    const memo = new TranslationMemo();
+    for (let step = 0; step < 40; step++) {
+      const keys = [...original.keys()];
+      const key = random.pick(keys);
+      const action = random.int(4);
+      if (action === 0) objects.set(key, structuredClone(objects.get(key) ?? original.get(key)!));
+      else if (action === 1) objects.set(key, edited(objects.get(key) ?? original.get(key)!, random));
+      else if (action === 2) objects.delete(key);
+      else objects.set(key, original.get(key)!);
+      const incremental = translate({ cluster: TEST_CLUSTER, objects, memo });
+      const fresh = translate({ cluster: TEST_CLUSTER, objects });
+      assert.equal(comparable(incremental), comparable(fresh), `${golden.name}, step ${step}: ${['copied', 'edited', 'deleted', 'restored'][action]} ${key}`);
+      steps++;
+    }
+  }
+  assert.ok(steps >= 40 * 10, `only ${steps} steps ran`);
+});
+
+function service(i: number): KubeObject {
+  return { apiVersion: 'v1', kind: 'Service', metadata: { name: `svc-${i}`, namespace: 'default' }, spec: { clusterIP: `127.96.${i >> 8}.${i & 255}`, ports: [{ name: 'http', port: 80 }] } } as KubeObject;
+}
+
+function slice(i: number, address: string): KubeObject {
+  return {
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: { name: `svc-${i}-a`, namespace: 'default', labels: { 'kubernetes.io/service-name': `svc-${i}` } },
+    addressType: 'IPv4',
+    ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+    endpoints: [{ addresses: [address], conditions: { ready: true } }],
+  } as KubeObject;
+}
+
+test('one changed EndpointSlice rebuilds only its Service: the other resources are the very same objects', () => {
+  const objects = new Map<string, KubeObject>();
+  for (let i = 0; i < 200; i++) {
+    objects.set(`${TEST_CLUSTER}.service.default.svc-${i}`, service(i));
+    objects.set(`${TEST_CLUSTER}.endpointslice.default.svc-${i}-a`, slice(i, `127.0.${i >> 8}.${(i & 255) + 1}`));
+  }
+  const memo = new TranslationMemo();
+  const first = translate({ cluster: TEST_CLUSTER, objects, memo });
+  assert.equal(memo.stats.reused, 0);
+  assert.equal(memo.stats.built, 400, 'a services unit and a proxyless unit per Service');
+
+  objects.set(`${TEST_CLUSTER}.endpointslice.default.svc-7-a`, slice(7, '127.0.9.9'));
+  const second = translate({ cluster: TEST_CLUSTER, objects, memo });
+  assert.deepEqual(memo.stats, { built: 1, reused: 399 });
+  const before = new Map(first.xds.map((item) => [`${item.type} ${item.name}`, item.resource]));
+  const changed = second.xds.filter((item) => before.get(`${item.type} ${item.name}`) !== item.resource).map((item) => `${item.type} ${item.name}`);
+  // The Service's unit was rebuilt (cluster and endpoints, equal cluster content); nothing else was.
+  assert.deepEqual(changed, ['cluster default/svc-7:80', 'endpoint default/svc-7:80']);
+  const cla = second.xds.find((item) => item.name === 'default/svc-7:80' && item.type === 'endpoint')!.resource;
+  assert.match(JSON.stringify(cla), /127\.0\.9\.9/);
+  assert.equal(second.lb.find((entry) => entry.name === 'svc-7')!.backends[0]!.address, '127.0.9.9');
+
+  // Deleting a Service forgets its units; other options start over.
+  objects.delete(`${TEST_CLUSTER}.service.default.svc-3`);
+  const third = translate({ cluster: TEST_CLUSTER, objects, memo });
+  assert.deepEqual(memo.stats, { built: 0, reused: 398 });
+  assert.equal(third.xds.some((item) => item.name === 'default/svc-3:80'), false);
+  translate({ cluster: TEST_CLUSTER, objects, memo, options: { alsCluster: '' } });
+  assert.deepEqual(memo.stats, { built: 398, reused: 0 });
+});

@@ -1,0 +1,132 @@
+/**
+ * What a translation may reuse from the ones before it, so that a change to one object re-translates
+ * only what depends on it (issue 3, section 7). The caller (the translator) keeps one TranslationMemo
+ * across translate() calls; translate() without one translates everything, and the output is the same
+ * either way (memo.test.ts checks it on random edit sequences).
+ *
+ * Reuse is by identity. The KV mirror replaces an object only when its entry changes, so an unchanged
+ * object is the same JS object as last time. A unit of work (one Service with its EndpointSlices, one
+ * proxyless target...) declares its inputs; when every input is identical (===) to last time, its
+ * recorded output (IR items, problems, statuses) is replayed instead of built. Views of objects
+ * (readService...) and emitted Envoy resources are cached per object in WeakMaps, so they go when the
+ * object goes. Units not used by a translation are dropped at its end: the memo never outgrows the
+ * input.
+ *
+ * Rules for a unit's build function: it reads only its inputs (and the options, which reset the memo
+ * when they change), never stateful allocators (proxy ports, address pools), and a later feature may
+ * only replace fields of the L4 services it pushed, never mutate its other items.
+ */
+import { canonicalJson, type ObjectRef, type ObjectStatus } from '@tendril/contract';
+import { emptyIR, type MeshIR } from '@tendril/model';
+import type { TranslationOptions } from './options.js';
+import { Problems, type TranslationError } from './problems.js';
+
+interface UnitRecord {
+  inputs: readonly unknown[];
+  ir: MeshIR;
+  errors: TranslationError[];
+  statuses: [string, ObjectStatus][];
+}
+
+interface ViewRecord {
+  view: unknown;
+  errors: TranslationError[];
+}
+
+export interface MemoStats {
+  /** Units built in the last translation (their inputs changed or were new). */
+  built: number;
+  /** Units replayed unchanged in the last translation. */
+  reused: number;
+}
+
+export class TranslationMemo {
+  private units = new Map<string, UnitRecord>();
+  private touched = new Map<string, UnitRecord>();
+  private views = new WeakMap<object, Map<string, ViewRecord>>();
+  private emitted = new WeakMap<object, unknown>();
+  private optionsKey?: string;
+  /** Parsed `tendril-objects` keys; pruned to the keys of the last translation. */
+  keys = new Map<string, ObjectRef>();
+  stats: MemoStats = { built: 0, reused: 0 };
+
+  /** Starts a translation; different options make everything recorded worthless. */
+  begin(options: TranslationOptions): void {
+    const key = canonicalJson(options);
+    if (key !== this.optionsKey) {
+      this.units = new Map();
+      this.views = new WeakMap();
+      this.emitted = new WeakMap();
+      this.optionsKey = key;
+    }
+    this.touched = new Map();
+    this.stats = { built: 0, reused: 0 };
+  }
+
+  /** Ends a translation: units it did not use are forgotten. */
+  end(liveKeys: number): void {
+    this.units = this.touched;
+    this.touched = new Map();
+    if (this.keys.size > 2 * liveKeys + 1024) this.keys = new Map(); // deleted keys accumulate; start over now and then
+  }
+
+  /** The recorded output of unit `id` when its inputs are unchanged; else builds and records it. */
+  unit(id: string, inputs: readonly unknown[], build: (ir: MeshIR, problems: Problems, setStatus: (key: string, status: ObjectStatus) => void) => void): UnitRecord {
+    const known = this.units.get(id) ?? this.touched.get(id);
+    if (known && sameInputs(known.inputs, inputs)) {
+      this.touched.set(id, known);
+      this.stats.reused++;
+      return known;
+    }
+    const ir = emptyIR();
+    const problems = new Problems();
+    const statuses: [string, ObjectStatus][] = [];
+    build(ir, problems, (key, status) => statuses.push([key, status]));
+    const record: UnitRecord = { inputs: [...inputs], ir, errors: problems.entries(), statuses };
+    this.touched.set(id, record);
+    this.stats.built++;
+    return record;
+  }
+
+  /** A view of `object` read by `read` (its problems replayed into `problems` each time). */
+  view<T>(object: object, kind: string, problems: Problems, read: (problems: Problems) => T): T {
+    let byKind = this.views.get(object);
+    let record = byKind?.get(kind);
+    if (!record) {
+      const own = new Problems();
+      record = { view: read(own), errors: own.entries() };
+      if (!byKind) this.views.set(object, (byKind = new Map()));
+      byKind.set(kind, record);
+    }
+    for (const error of record.errors) problems.raw(error.object, error.message);
+    return record.view as T;
+  }
+
+  /** The Envoy resource emitted for IR item `node`, built once per item. */
+  emit<T>(node: object, build: () => T): T {
+    if (this.emitted.has(node)) return this.emitted.get(node) as T;
+    const resource = build();
+    this.emitted.set(node, resource);
+    return resource;
+  }
+}
+
+function sameInputs(a: readonly unknown[], b: readonly unknown[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Appends a unit's recorded output to a translation's IR, problems and statuses. */
+export function replayUnit(record: UnitRecord, ir: MeshIR, problems: Problems, setStatus: (key: string, status: ObjectStatus) => void): void {
+  ir.clusters.push(...record.ir.clusters);
+  ir.endpoints.push(...record.ir.endpoints);
+  // Later features replace fields of L4 services (l7Redirect): each translation gets its own copy.
+  ir.l4Services.push(...record.ir.l4Services.map((service) => ({ ...service })));
+  ir.listeners.push(...record.ir.listeners);
+  ir.routes.push(...record.ir.routes);
+  ir.secrets.push(...record.ir.secrets);
+  ir.envoyConfigs.push(...record.ir.envoyConfigs);
+  for (const error of record.errors) problems.raw(error.object, error.message);
+  for (const [key, status] of record.statuses) setStatus(key, status);
+}
