@@ -135,7 +135,7 @@ export class AdsServer {
       if (event.event === 'ack') this.counters.acks++;
       else {
         this.counters.nacks++;
-        this.logger.warn(`proxy ${node.id} NACKed ${event.typeUrl} version ${event.version}: ${event.error}`);
+        this.logger.warn(`proxy ${node.id} NACKed ${event.typeUrl} version ${event.version} (${event.resources?.join(', ') || 'no resource named'}): ${event.error}`);
       }
       this.recorder.event({ nodeId: node.id, ...event });
     }

@@ -165,6 +165,11 @@ describe('xds-server: delta xDS and the per-type services', () => {
     proxy.nack(CDS, 'cluster default/b: bad timeout');
     await publish({ put: [cluster('default/b', '7s')] });
     const rejected = await proxy.waitFor(CDS, (r) => r.acked === false);
+    const nack = await waitFor('the NACK naming default/b in tendril-proxies', async () => {
+      const entry = await (await nc.jetstream().views.kv(BUCKETS.proxies, { bindOnly: true })).get(nodeToken('delta-4'));
+      return entry?.value.length ? proxyStateCodec.decode(entry.value).types.find((t) => t.lastNack)?.lastNack : undefined;
+    });
+    assert.deepEqual(nack!.resources, ['default/b']);
     await publish({ put: [cluster('default/b', '7s'), cluster('default/e')] });
     const next = await proxy.waitFor(CDS, (r) => r.resources.some((x) => x.name === 'default/e'));
     assert.deepEqual(names(next), ['default/e'], 'the rejected default/b is not sent again');

@@ -160,8 +160,10 @@ describe('xds-server against a real nats-server', () => {
     await publish({ put: [cluster('default/a', '2s')] });
     const rejected = await proxy.waitFor(CDS, (r) => !r.acked);
     const state = await waitFor('NACK in tendril-proxies', async () => (await proxyState('node-d'))?.types.find((t) => t.lastNack));
-    assert.deepEqual(state.lastNack, { version: rejected.versionInfo, nonce: rejected.nonce, error: 'cluster default/a: bad timeout' });
-    await waitFor('nack event', () => events.some((e) => e.nodeId === 'node-d' && e.event === 'nack' && e.error === 'cluster default/a: bad timeout'));
+    assert.deepEqual(state.lastNack, { version: rejected.versionInfo, nonce: rejected.nonce, error: 'cluster default/a: bad timeout', resources: ['default/a'] });
+    await waitFor('nack event naming the resource', () =>
+      events.some((e) => e.nodeId === 'node-d' && e.event === 'nack' && e.error === 'cluster default/a: bad timeout' && e.resources?.join() === 'default/a'),
+    );
     await new Promise((resolve) => setTimeout(resolve, 500));
     assert.equal(proxy.responses.filter((r) => r.typeUrl === CDS && r.versionInfo === rejected.versionInfo).length, 1, 'the NACKed version was resent');
   });

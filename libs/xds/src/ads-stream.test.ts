@@ -72,7 +72,7 @@ test('a NACK is recorded, the same version is not resent, and a fix is pushed', 
   assert.deepEqual(step.responses, []);
   assert.equal(step.events[0]!.event, 'nack');
   assert.equal(step.events[0]!.error, 'cluster a: bad');
-  assert.deepEqual(stream.typeStates()[0]!.lastNack, { version: sent.versionInfo, nonce: sent.nonce, error: 'cluster a: bad' });
+  assert.deepEqual(stream.typeStates()[0]!.lastNack, { version: sent.versionInfo, nonce: sent.nonce, error: 'cluster a: bad', resources: ['a'] });
   assert.equal(stream.typeStates()[0]!.versionAcked, '');
   // The same content again (another generation) does not loop.
   assert.deepEqual(stream.handleSnapshot(snapshot(2, resource('cluster', 'a', 'bad'))), []);
@@ -80,6 +80,29 @@ test('a NACK is recorded, the same version is not resent, and a fix is pushed', 
   assert.equal(fixed.length, 1);
   const ack = stream.handleRequest(request(CDS, [], fixed[0]!.nonce, fixed[0]!.versionInfo), snapshot(3, resource('cluster', 'a', 'good')));
   assert.equal(ack.events[0]!.event, 'ack');
+  assert.equal(stream.typeStates()[0]!.lastNack, null);
+});
+
+test('a NACK names the resources the rejected push changed, or those Envoy names', () => {
+  const stream = new AdsStreamState();
+  let snap = snapshot(1, resource('cluster', 'a'), resource('cluster', 'b'), resource('cluster', 'c'));
+  const first = stream.handleRequest(request(CDS), snap).responses[0]!;
+  stream.handleRequest(request(CDS, [], first.nonce, first.versionInfo), snap);
+  // b and c change, d is new; a is as ACKed.
+  snap = snapshot(2, resource('cluster', 'a'), resource('cluster', 'b', 'v2'), resource('cluster', 'c', 'v2'), resource('cluster', 'd'));
+  const push = stream.handleSnapshot(snap)[0]!;
+  const vague = stream.handleRequest(request(CDS, [], push.nonce, first.versionInfo, 'update rejected'), snap);
+  assert.deepEqual(vague.events[0]!.resources, ['b', 'c', 'd']);
+  assert.deepEqual(stream.typeStates()[0]!.lastNack?.resources, ['b', 'c', 'd']);
+  // Envoy's CDS/LDS messages name the resources they refused: only those then.
+  snap = snapshot(3, resource('cluster', 'a'), resource('cluster', 'b', 'v3'), resource('cluster', 'c', 'v2'), resource('cluster', 'd'));
+  const again = stream.handleSnapshot(snap)[0]!;
+  const named = stream.handleRequest(request(CDS, [], again.nonce, first.versionInfo, "Error adding/updating cluster(s) c: invalid 'connect_timeout', d: duplicate"), snap);
+  assert.deepEqual(named.events[0]!.resources, ['c', 'd']);
+  // An ACK clears it.
+  snap = snapshot(4, resource('cluster', 'a'), resource('cluster', 'b', 'v3'), resource('cluster', 'c', 'v4'));
+  const fixed = stream.handleSnapshot(snap)[0]!;
+  stream.handleRequest(request(CDS, [], fixed.nonce, fixed.versionInfo), snap);
   assert.equal(stream.typeStates()[0]!.lastNack, null);
 });
 

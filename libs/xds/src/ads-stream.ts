@@ -16,6 +16,7 @@
  *   CDS responses hold the full state; for RDS, EDS and SDS, where a resource left out of a response
  *   is not removed (the xDS docs), a snapshot's push holds only the resources that changed.
  */
+import { rejectedResources } from './rejected.js';
 import { FULL_STATE_TYPE_URLS, REMOVAL_ORDER_URLS, type NodeIdentity, type SnapshotResource, WILDCARD_TYPE_URLS, type XdsSnapshot, rankIn, versionOf } from './snapshot.js';
 
 export interface AdsRequest {
@@ -40,6 +41,21 @@ export interface AdsEvent {
   version: string;
   nonce: string;
   error?: string;
+  /** NACK only: the names of the resources it rejected (see NackRecord.resources). */
+  resources?: string[];
+}
+
+/** A proxy's last NACK of a type: the shape of ProxyTypeState.lastNack in the contract. */
+export interface NackRecord {
+  version: string;
+  nonce: string;
+  error: string;
+  /**
+   * The resources rejected, by name: state of the world, those whose version the rejected response
+   * changed from what the proxy last ACKed; delta, those the response carried. Narrowed to the ones
+   * Envoy's message names when it names any (rejectedResources).
+   */
+  resources: string[];
 }
 
 export interface AdsStep {
@@ -53,7 +69,7 @@ export interface AdsTypeState {
   versionAcked: string;
   lastNonce: string;
   subscribed: string[];
-  lastNack: { version: string; nonce: string; error: string } | null;
+  lastNack: NackRecord | null;
   /** The last response is neither ACKed nor NACKed yet. */
   awaitingAck: boolean;
 }
@@ -68,7 +84,9 @@ interface TypeState {
   /** The last response is neither ACKed nor NACKed yet. */
   awaiting: boolean;
   versionAcked: string;
-  lastNack: { version: string; nonce: string; error: string } | null;
+  /** name -> hash of what the proxy last ACKed; empty before the first ACK. */
+  acked: Map<string, string>;
+  lastNack: NackRecord | null;
 }
 
 export class AdsStreamState {
@@ -99,7 +117,7 @@ export class AdsStreamState {
     let state = this.types.get(typeUrl);
     const first = state === undefined;
     if (!state) {
-      state = { wildcard: false, names: new Set(), sent: undefined, sentVersion: '', lastNonce: '', awaiting: false, versionAcked: '', lastNack: null };
+      state = { wildcard: false, names: new Set(), sent: undefined, sentVersion: '', lastNonce: '', awaiting: false, versionAcked: '', acked: new Map(), lastNack: null };
       this.types.set(typeUrl, state);
     }
     if (request.responseNonce !== '' && request.responseNonce !== state.lastNonce) return step; // stale
@@ -109,10 +127,16 @@ export class AdsStreamState {
       state.awaiting = false;
       if (request.errorDetail) {
         nacked = true;
-        state.lastNack = { version: state.sentVersion, nonce: request.responseNonce, error: request.errorDetail.message };
-        step.events.push({ event: 'nack', typeUrl: request.typeUrl, version: state.sentVersion, nonce: request.responseNonce, error: request.errorDetail.message });
+        // Envoy rejects the update as a whole; what it changed from the ACKed state is what was refused.
+        const changed: string[] = [];
+        for (const [name, resource] of state.sent ?? []) if (state.acked.get(name) !== resource.hash) changed.push(name);
+        const error = request.errorDetail.message;
+        const resources = rejectedResources(changed, error);
+        state.lastNack = { version: state.sentVersion, nonce: request.responseNonce, error, resources };
+        step.events.push({ event: 'nack', typeUrl: request.typeUrl, version: state.sentVersion, nonce: request.responseNonce, error, resources });
       } else {
         state.versionAcked = request.versionInfo;
+        state.acked = new Map([...(state.sent ?? [])].map(([name, resource]) => [name, resource.hash]));
         state.lastNack = null;
         step.events.push({ event: 'ack', typeUrl: request.typeUrl, version: request.versionInfo, nonce: request.responseNonce });
       }

@@ -86,8 +86,8 @@ test('a NACK leaves the client on its versions; the rejected version is not rese
   const bad = stream.handleSnapshot(snap)[0]!;
   const step = stream.handleRequest(nackOf(bad, 'cluster a: bad'), snap);
   assert.deepEqual(step.responses, []);
-  assert.deepEqual(step.events, [{ event: 'nack', typeUrl: CDS, version: bad.systemVersionInfo, nonce: bad.nonce, error: 'cluster a: bad' }]);
-  assert.deepEqual(stream.typeStates()[0]!.lastNack, { version: bad.systemVersionInfo, nonce: bad.nonce, error: 'cluster a: bad' });
+  assert.deepEqual(step.events, [{ event: 'nack', typeUrl: CDS, version: bad.systemVersionInfo, nonce: bad.nonce, error: 'cluster a: bad', resources: ['a'] }]);
+  assert.deepEqual(stream.typeStates()[0]!.lastNack, { version: bad.systemVersionInfo, nonce: bad.nonce, error: 'cluster a: bad', resources: ['a'] });
   assert.deepEqual(stream.handleSnapshot(snap.apply(3, [resource('cluster', 'a', 'bad')], [])), [], 'the rejected version again');
   // Back to the version the client holds: nothing to send either.
   snap = snap.apply(4, [resource('cluster', 'a', 'v1')], []);
@@ -99,6 +99,25 @@ test('a NACK leaves the client on its versions; the rejected version is not rese
   stream.handleRequest(ackOf(fixed), snap);
   assert.equal(stream.typeStates()[0]!.lastNack, null);
   assert.equal(stream.typeStates()[0]!.versionAcked, fixed.systemVersionInfo);
+});
+
+test('a rejection stands through ACKs of other resources until the rejected one is replaced or removed', () => {
+  const stream = new DeltaStreamState();
+  let snap = snapshot(1, resource('cluster', 'a'), resource('cluster', 'b'));
+  stream.handleRequest(ackOf(stream.handleRequest(request(CDS), snap).responses[0]!), snap);
+  snap = snap.apply(2, [resource('cluster', 'a', 'bad')], []);
+  stream.handleRequest(nackOf(stream.handleSnapshot(snap)[0]!, 'cluster a: bad'), snap);
+  // b changes and is ACKed: a is still rejected (the proxy still holds its old version).
+  snap = snap.apply(3, [resource('cluster', 'b', 'v2')], []);
+  stream.handleRequest(ackOf(stream.handleSnapshot(snap)[0]!), snap);
+  assert.deepEqual(stream.typeStates()[0]!.lastNack?.resources, ['a']);
+  assert.equal(stream.typeStates()[0]!.lastNack?.error, 'cluster a: bad');
+  // a goes away: the removal's ACK clears it.
+  snap = snap.apply(4, [], [resource('cluster', 'a', 'bad')]);
+  const removal = stream.handleSnapshot(snap)[0]!;
+  assert.deepEqual(removal.removedResources, ['a']);
+  stream.handleRequest(ackOf(removal), snap);
+  assert.equal(stream.typeStates()[0]!.lastNack, null);
 });
 
 test('additions go out clusters before endpoints before routes; removals after the ACKs, referrers first', () => {

@@ -16,7 +16,8 @@
  * - No empty responses. Removals wait until the stream has no response awaiting an ACK, so that what
  *   replaced a resource is in place before it goes (make before break); they go out referrers first.
  */
-import type { AdsEvent } from './ads-stream.js';
+import type { AdsEvent, NackRecord } from './ads-stream.js';
+import { rejectedResources } from './rejected.js';
 import { REMOVAL_ORDER_URLS, type NodeIdentity, type SnapshotResource, WILDCARD_TYPE_URLS, type XdsSnapshot, rankIn } from './snapshot.js';
 
 export interface DeltaRequest {
@@ -50,7 +51,11 @@ export interface DeltaTypeState {
   lastNonce: string;
   /** Explicit names; empty = wildcard alone; a wildcard with names too lists "*" first. */
   subscribed: string[];
-  lastNack: { version: string; nonce: string; error: string } | null;
+  /**
+   * The last NACK; an ACK of a later response clears it unless resources it rejected are still
+   * rejected (not sent again since), and then it names only those.
+   */
+  lastNack: NackRecord | null;
   /** Some response is neither ACKed nor NACKed yet. */
   awaitingAck: boolean;
 }
@@ -74,7 +79,7 @@ interface TypeState {
   removalsDue: Set<string>;
   versionAcked: string;
   lastNonce: string;
-  lastNack: { version: string; nonce: string; error: string } | null;
+  lastNack: NackRecord | null;
 }
 
 export class DeltaStreamState {
@@ -190,12 +195,15 @@ export class DeltaStreamState {
         else state.known.set(name, before);
       }
       const error = request.errorDetail.message;
-      state.lastNack = { version: pending.systemVersion, nonce: request.responseNonce, error };
-      step.events.push({ event: 'nack', typeUrl, version: pending.systemVersion, nonce: request.responseNonce, error });
+      const resources = rejectedResources(pending.sent.keys(), error);
+      state.lastNack = { version: pending.systemVersion, nonce: request.responseNonce, error, resources };
+      step.events.push({ event: 'nack', typeUrl, version: pending.systemVersion, nonce: request.responseNonce, error, resources });
     } else {
       for (const name of pending.sent.keys()) state.rejected.delete(name);
       state.versionAcked = pending.systemVersion;
-      state.lastNack = null;
+      // Delta ACKs only what the response carried: a rejection of something else still stands.
+      const still = state.lastNack?.resources.filter((name) => state.rejected.has(name)) ?? [];
+      state.lastNack = still.length > 0 ? { ...state.lastNack!, resources: still } : null;
       step.events.push({ event: 'ack', typeUrl, version: pending.systemVersion, nonce: request.responseNonce });
     }
   }
@@ -269,6 +277,7 @@ export class DeltaStreamState {
     }
     for (const name of removedResources) {
       previous.set(name, realVersion(state.known.get(name)));
+      state.rejected.delete(name); // gone: nothing of it is rejected any more
       // An explicitly subscribed name stays known as absent, so "does not exist" is said once.
       if (state.names.has(name)) state.known.set(name, ABSENT);
       else state.known.delete(name);

@@ -6,3 +6,4 @@
 export * from './snapshot.js';
 export * from './ads-stream.js';
 export * from './delta-stream.js';
+export * from './rejected.js';

@@ -10,7 +10,19 @@ export const proxyTypeStateSchema = z.object({
   lastNonce: z.string(),
   /** Resource names subscribed to; empty = wildcard. */
   subscribed: z.array(z.string()),
-  lastNack: z.object({ version: z.string(), nonce: z.string(), error: z.string() }).nullable(),
+  lastNack: z
+    .object({
+      version: z.string(),
+      nonce: z.string(),
+      error: z.string(),
+      /**
+       * Names of the resources the NACK rejected (absent from older servers): state of the world, those
+       * the rejected response changed from the ACKed state; delta, those it carried; narrowed to the
+       * ones Envoy's message names when it names any. The translator maps them to objects' statuses.
+       */
+      resources: z.array(z.string()).optional(),
+    })
+    .nullable(),
   /** A response went out and neither its ACK nor its NACK has come back yet (absent from older servers). */
   awaitingAck: z.boolean().optional(),
 });
@@ -38,6 +50,8 @@ export const xdsProxyEventSchema = z.object({
   version: z.string().optional(),
   nonce: z.string().optional(),
   error: z.string().optional(),
+  /** nack only: the names of the resources rejected (see lastNack.resources). */
+  resources: z.array(z.string()).optional(),
   at: z.string(),
 });
 export type XdsProxyEvent = z.infer<typeof xdsProxyEventSchema>;
