@@ -46,6 +46,8 @@ export interface HttpConnectionIR {
   routeName: string;
   /** Prefix of the HTTP connection manager's statistics. */
   statPrefix: string;
+  /** Match virtual hosts on the Host header without its port (Gateway API hostnames carry none). */
+  stripAnyHostPort?: boolean;
   /** gRPC's proxyless client needs the router and nothing that touches the socket. */
 }
 
@@ -121,6 +123,10 @@ export interface RetryPolicyIR {
   retryOn: string[];
   numRetries: number;
   perTryTimeoutMs?: number;
+  /** With retryOn `retriable-status-codes`: the status codes that are retried (Gateway API retry.codes). */
+  retriableStatusCodes?: number[];
+  /** Base interval of the exponential back-off between tries; absent: Envoy's 25 ms. */
+  backoffMs?: number;
 }
 
 export interface RequestMirrorIR {

@@ -127,8 +127,9 @@ function normalized(output: TranslationOutput, keep: (name: string) => boolean, 
   return items.map((item) =>
     JSON.stringify(item)
       .replace(/"portValue":\d+/g, '"portValue":"<port>"')
-      .replace(/"l7Proxy":\{"port":\d+\}/g, '"l7Proxy":"<port>"')
+      .replace(/"l7Proxy":\{"port":\d+(,"frontendPorts":\{[^}]*\})?\}/g, '"l7Proxy":"<port>"')
       .replace(/127\.101\.\d+\.\d+/g, '<ingress address>')
+      .replace(/127\.102\.\d+\.\d+/g, '<gateway address>')
       .replace(/redirected to port \d+/g, 'redirected to port <port>'),
   );
 }

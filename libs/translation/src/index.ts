@@ -9,6 +9,7 @@ export type { TranslationError } from './problems.js';
 export { TranslationMemo, type MemoStats } from './memo.js';
 export type { Feature, TranslationContext } from './feature.js';
 export { FEATURES } from './features/index.js';
+export { SUPPORTED_FEATURES } from './features/gateway-api/status.js';
 export { XDS_EMITTERS, XDS_TYPE_ORDER, type XdsEmitter, type Resource } from './xds/index.js';
 export * from './names.js';
 export { DEFAULT_TRANSLATION_OPTIONS, type TranslationOptions } from './options.js';

@@ -42,3 +42,39 @@ export function serviceL7Name(namespace: string, service: string): string {
 export function proxylessTargetName(namespace: string, service: string, port: number): string {
   return `${service}.${namespace}.svc.cluster.local:${port}`;
 }
+
+/** The LB Service entry of a Gateway: Cilium's name, in the Gateway's namespace. */
+export function gatewayLoadBalancerName(gateway: string): string {
+  return `cilium-gateway-${gateway}`;
+}
+
+/** The node-proxy listener of one Gateway port: `<namespace>/cilium-gateway-<gateway>/<port>`. */
+export function gatewayListenerName(namespace: string, gateway: string, port: number): string {
+  return `${namespace}/${gatewayLoadBalancerName(gateway)}/${port}`;
+}
+
+/** RDS route configuration of one Gateway port, for plaintext (http) or TLS-terminated (https) requests. */
+export function gatewayRouteName(namespace: string, gateway: string, port: number, side: 'http' | 'https'): string {
+  return `${gatewayListenerName(namespace, gateway, port)}/${side}`;
+}
+
+/** One route of a Gateway API route, named after the field it comes from: `<namespace>/HTTPRoute/<name>/spec.rules[0].matches[1]`. */
+export function gatewayRuleName(namespace: string, kind: string, route: string, field: string): string {
+  return `${namespace}/${kind}/${route}/${field}`;
+}
+
+/** Listener and route configuration of a Service with GAMMA routes (an HTTPRoute whose parent is the Service). */
+export function gammaName(namespace: string, service: string): string {
+  return `${namespace}/${service}/gamma`;
+}
+
+/** HTTP/2 twin of a Service port's cluster, for GRPCRoute backends whose Service port does not say h2c/grpc. */
+export function serviceHttp2ClusterName(namespace: string, service: string, port: number): string {
+  return `${serviceClusterName(namespace, service, port)}/h2`;
+}
+
+/**
+ * A cluster without endpoints: the share of a weighted route whose backend is invalid goes there, so
+ * that share fails (Envoy answers 503, no healthy upstream) while the valid shares keep theirs.
+ */
+export const INVALID_BACKEND_CLUSTER = 'tendril/invalid-backend';

@@ -26,6 +26,15 @@ export interface TranslationOptions {
    * (API listeners) has no access log.
    */
   alsCluster: string;
+  /** GatewayClass whose absence means Cilium's installed one (ours) is assumed. Cilium: `cilium`. */
+  gatewayClassName: string;
+  /** GatewayClasses with this spec.controllerName are ours. Cilium: `io.cilium/gateway-controller`. */
+  gatewayControllerName: string;
+  /**
+   * Where a Gateway's address comes from when it has no spec.addresses and no `cilium-gateway-<name>`
+   * Service with an address: an IPv4 CIDR, one address per Gateway picked by a hash of its name.
+   */
+  gatewayCidr: string;
 }
 
 export const DEFAULT_TRANSLATION_OPTIONS: TranslationOptions = {
@@ -36,4 +45,7 @@ export const DEFAULT_TRANSLATION_OPTIONS: TranslationOptions = {
   proxyPort: 10000,
   proxyPortCount: 1000,
   alsCluster: 'tendril-als',
+  gatewayClassName: 'cilium',
+  gatewayControllerName: 'io.cilium/gateway-controller',
+  gatewayCidr: '127.102.0.0/16',
 };

@@ -1,9 +1,10 @@
 /** Every translation feature, in the order they run. Later features may read what earlier ones built. */
 import type { Feature } from '../feature.js';
 import { envoyConfigFeature } from './envoy-config.js';
+import { gatewayApiFeature } from './gateway-api/index.js';
 import { ingressFeature } from './ingress.js';
 import { proxylessFeature } from './proxyless.js';
 import { serviceL7Feature } from './service-l7.js';
 import { servicesFeature } from './services.js';
 
-export const FEATURES: readonly Feature[] = [servicesFeature, serviceL7Feature, proxylessFeature, ingressFeature, envoyConfigFeature];
+export const FEATURES: readonly Feature[] = [servicesFeature, serviceL7Feature, proxylessFeature, ingressFeature, gatewayApiFeature, envoyConfigFeature];

@@ -88,7 +88,8 @@ test('a route configuration with every route feature is valid for Envoy and says
   assert.equal(action['timeout'], '2.500s');
   assert.deepEqual(action['retryPolicy'], { retryOn: '5xx,reset', numRetries: 3, perTryTimeout: '0.500s' });
   assert.deepEqual(action['requestMirrorPolicies'], [{ cluster: 'default/shadow:80', runtimeFraction: { defaultValue: { numerator: 10, denominator: 'HUNDRED' } } }]);
-  assert.equal(action['prefixRewrite'], '/basket/');
+  // Whole-segment prefixes are replaced segment-wise (Gateway API's ReplacePrefixMatch): /cart/x -> /basket/x.
+  assert.equal(action['prefixRewrite'], '/basket');
   assert.equal(action['hostRewriteLiteral'], 'cart.internal');
   assert.deepEqual(get(split, 'requestHeadersToRemove'), ['x-secret']);
   assert.deepEqual(get(split, 'responseHeadersToRemove'), ['server']);

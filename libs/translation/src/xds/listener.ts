@@ -80,6 +80,7 @@ function toConnectionManager(http: HttpConnectionIR, accessLog: Resource = {}): 
     statPrefix: http.statPrefix,
     rds: { routeConfigName: http.routeName, configSource: adsConfigSource() },
     httpFilters: [{ name: 'envoy.filters.http.router', typedConfig: typed(ROUTER) }],
+    ...(http.stripAnyHostPort ? { stripAnyHostPort: true } : {}),
     ...accessLog,
   });
 }

@@ -3,6 +3,7 @@ import type { RedirectActionIR } from '@tendril/model';
 import type { Resource } from '../cluster.js';
 import type { RouteFeature } from './feature.js';
 import { toHeaderChanges } from './header-modifiers.js';
+import { toPrefixReplacement } from './rewrites.js';
 
 const RESPONSE_CODES: Record<RedirectActionIR['statusCode'], string> = {
   301: 'MOVED_PERMANENTLY',
@@ -25,7 +26,7 @@ export const withAction = {
       if (action.hostname) redirect['hostRedirect'] = action.hostname;
       if (action.port) redirect['portRedirect'] = action.port;
       if (action.fullPath !== undefined) redirect['pathRedirect'] = action.fullPath;
-      if (action.pathPrefix !== undefined) redirect['prefixRewrite'] = action.pathPrefix;
+      if (action.pathPrefix !== undefined) Object.assign(redirect, toPrefixReplacement(rule.match.path, action.pathPrefix));
       return { ...route, redirect };
     }
     const live = action.backends.filter((backend) => backend.weight > 0);

@@ -10,6 +10,8 @@ export const withRetries = {
     const retry = rule.action.retry;
     const policy: Resource = { retryOn: retry.retryOn.join(','), numRetries: retry.numRetries };
     if (retry.perTryTimeoutMs !== undefined) policy['perTryTimeout'] = toDuration(retry.perTryTimeoutMs);
+    if (retry.retriableStatusCodes?.length) policy['retriableStatusCodes'] = [...retry.retriableStatusCodes];
+    if (retry.backoffMs !== undefined && retry.backoffMs > 0) policy['retryBackOff'] = { baseInterval: toDuration(retry.backoffMs) };
     return { ...route, route: { ...action, retryPolicy: policy } };
   },
 } satisfies RouteFeature;

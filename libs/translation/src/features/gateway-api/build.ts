@@ -1,0 +1,182 @@
+/**
+ * One Gateway -> node-proxy listeners (one per port, each with a proxy port of its own, since a
+ * redirected connection no longer carries the port that was dialled) and the LB entry that sends each
+ * listener port to its proxy port. HTTP ports get a plaintext chain with RDS; HTTPS/TLS ports get TLS
+ * chains by SNI: HTTPS listeners terminate with their certificates, TLS listeners pass through to
+ * their TLSRoutes' backends. Virtual hosts are made per hostname so that Envoy's most-specific-domain
+ * choice gives listener isolation; a virtual host holds the routes of its most specific listener.
+ */
+import type { FilterChainIR, HttpRouteRuleIR, L4ServiceIR, ListenerIR, VirtualHostIR, WeightedClusterIR } from '@tendril/model';
+import type { TranslationContext } from '../../feature.js';
+import type { RouteView } from '../../kube/routes.js';
+import { gatewayListenerName, gatewayLoadBalancerName, gatewayRouteName } from '../../names.js';
+import { compare } from '../../problems.js';
+import type { GatewayState, ListenerState } from './gateways.js';
+import { compareHostSpecificity } from './hostnames.js';
+import { compareMatches, type RankedMatch } from './precedence.js';
+import { toRuleIRs, type ListenerContext, type ResolvedRoute } from './rules.js';
+
+export interface AttachedRoute {
+  view: RouteView;
+  resolved: ResolvedRoute;
+  hosts: string[];
+}
+
+/** IR rules of a route per listener context, made once. */
+export class RuleCache {
+  private readonly cache = new Map<string, HttpRouteRuleIR[][]>();
+
+  /** Per rule, per match. */
+  rules(route: AttachedRoute, listener: ListenerContext): HttpRouteRuleIR[][] {
+    const key = `${route.view.key}|${listener.port}|${listener.scheme}`;
+    let found = this.cache.get(key);
+    if (!found) {
+      found = route.resolved.rules.map((rule) => toRuleIRs(route.view, rule, listener));
+      this.cache.set(key, found);
+    }
+    return found;
+  }
+}
+
+export interface GatewayBuild {
+  entry?: L4ServiceIR;
+  programmed: Set<ListenerState>;
+}
+
+export function buildGateway(context: TranslationContext, gateway: GatewayState, attached: Map<ListenerState, AttachedRoute[]>, cache: RuleCache): GatewayBuild {
+  const programmed = new Set<ListenerState>();
+  const { namespace, name, source } = gateway.view;
+  if (gateway.notAccepted || gateway.address === undefined) return { programmed };
+  const byPort = new Map<number, ListenerState[]>();
+  for (const listener of gateway.listeners) {
+    if (!listener.family || listener.notAccepted || listener.conflicted) continue;
+    byPort.set(listener.view.port, [...(byPort.get(listener.view.port) ?? []), listener]);
+  }
+  const frontendPorts: Record<number, number> = {};
+  for (const [port, listeners] of [...byPort].sort(([a], [b]) => a - b)) {
+    const listenerName = gatewayListenerName(namespace, name, port);
+    const chains: FilterChainIR[] = [];
+    if (listeners[0]!.family === 'http') {
+      const routeName = gatewayRouteName(namespace, name, port, 'http');
+      context.ir.routes.push({ name: routeName, virtualHosts: virtualHosts(listeners, attached, cache, { port, scheme: 'http' }), source });
+      chains.push({ name: 'http', match: { serverNames: [] }, action: { kind: 'http', routeName, statPrefix: listenerName, stripAnyHostPort: true } });
+      for (const listener of listeners) programmed.add(listener);
+    } else {
+      const usedNames = new Set<string>();
+      const take = (hosts: string[]): string[] | undefined => {
+        const names = hosts.includes('') ? [''] : hosts.filter((host) => !usedNames.has(host));
+        if (names.length === 0 || (names[0] === '' && usedNames.has(''))) return undefined;
+        for (const host of names) usedNames.add(host);
+        return names[0] === '' ? [] : names;
+      };
+      const terminating = listeners.filter((listener) => listener.family === 'https' && listener.secretNames.length > 0);
+      if (terminating.length) {
+        const routeName = gatewayRouteName(namespace, name, port, 'https');
+        context.ir.routes.push({ name: routeName, virtualHosts: virtualHosts(terminating, attached, cache, { port, scheme: 'https' }), source });
+        for (const listener of terminating) {
+          const serverNames = take([listener.view.hostname]);
+          if (!serverNames) continue;
+          chains.push({ name: `https/${listener.view.name}`, match: { serverNames, transportProtocol: 'tls' }, tls: { secretNames: [...listener.secretNames] }, action: { kind: 'http', routeName, statPrefix: `${listenerName}/https`, stripAnyHostPort: true } });
+          programmed.add(listener);
+        }
+      }
+      for (const listener of listeners.filter((l) => l.family === 'tls')) {
+        programmed.add(listener);
+        const routes = [...(attached.get(listener) ?? [])].sort((a, b) => compareRoutes(a.view, b.view));
+        for (const route of routes) {
+          const backends: WeightedClusterIR[] = route.resolved.tcpBackends.filter((backend) => backend.weight > 0);
+          // No usable backend: no chain, so the TLS handshake finds nothing and the connection is closed.
+          if (backends.length === 0) continue;
+          const serverNames = take(route.hosts);
+          if (!serverNames) continue;
+          chains.push({ name: `tls/${route.view.namespace}/${route.view.name}/${listener.view.name}`, match: { serverNames, transportProtocol: 'tls' }, action: { kind: 'tcp', statPrefix: `${listenerName}/tls`, backends } });
+        }
+      }
+    }
+    if (chains.length === 0) continue;
+    const proxyPort = context.proxyPorts.portFor(listenerName);
+    if (proxyPort === undefined) {
+      context.problems.field(source, listeners[0]!.view.at, `no node proxy port left (options.proxyPortCount ${context.options.proxyPortCount})`);
+      for (const listener of listeners) programmed.delete(listener);
+      continue;
+    }
+    const listenerIR: ListenerIR = { name: listenerName, kind: 'socket', address: '0.0.0.0', port: proxyPort, filterChains: chains, source };
+    context.ir.listeners.push(listenerIR);
+    frontendPorts[port] = proxyPort;
+  }
+  const ports = Object.keys(frontendPorts).map(Number).sort((a, b) => a - b);
+  if (ports.length === 0) return { programmed };
+  const entry: L4ServiceIR = {
+    namespace,
+    name: gatewayLoadBalancerName(name),
+    frontends: ports.map((port) => ({ address: gateway.address!, port, protocol: 'TCP', portName: `port-${port}`, scope: 'LoadBalancer' })),
+    backends: [],
+    algorithm: 'random',
+    affinity: null,
+    l7Redirect: { port: frontendPorts[ports[0]!]!, frontendPorts },
+    source,
+  };
+  return { entry, programmed };
+}
+
+/** Older routes first, then by namespace/name: who wins an SNI name two TLSRoutes claim. */
+function compareRoutes(a: RouteView, b: RouteView): number {
+  return compare(a.creationTimestamp || '\uffff', b.creationTimestamp || '\uffff') || compare(`${a.namespace}/${a.name}`, `${b.namespace}/${b.name}`);
+}
+
+/** Wildcards that cover a hostname, most specific first, then any host: `a.b.c` -> `*.b.c`, `*.c`, ''. */
+function coveringPatterns(host: string): string[] {
+  if (host === '') return [''];
+  const labels = host.split('.');
+  const out = [host];
+  for (let i = 1; i < labels.length; i++) {
+    const pattern = `*.${labels.slice(i).join('.')}`;
+    if (pattern !== host) out.push(pattern);
+  }
+  out.push('');
+  return out;
+}
+
+export function virtualHosts(listeners: ListenerState[], attached: Map<ListenerState, AttachedRoute[]>, cache: RuleCache, context: ListenerContext): VirtualHostIR[] {
+  // Each hostname belongs to the most specific listener that serves it (listener isolation).
+  const owner = new Map<string, ListenerState>();
+  const claim = (host: string, listener: ListenerState) => {
+    const current = owner.get(host);
+    if (!current || compareHostSpecificity(listener.view.hostname, current.view.hostname) < 0) owner.set(host, listener);
+  };
+  for (const listener of listeners) {
+    claim(listener.view.hostname, listener);
+    for (const route of attached.get(listener) ?? []) for (const host of route.hosts) claim(host, listener);
+  }
+  // Per listener: route entries by the hostname they are served under.
+  const byHost = new Map<ListenerState, Map<string, AttachedRoute[]>>();
+  for (const listener of listeners) {
+    const table = new Map<string, AttachedRoute[]>();
+    for (const route of attached.get(listener) ?? []) for (const host of route.hosts) table.set(host, [...(table.get(host) ?? []), route]);
+    byHost.set(listener, table);
+  }
+  const hosts: VirtualHostIR[] = [];
+  for (const [host, listener] of [...owner].sort(([a], [b]) => compareHostSpecificity(a, b))) {
+    const table = byHost.get(listener)!;
+    const ranked: { rank: RankedMatch; rule: HttpRouteRuleIR }[] = [];
+    const seen = new Set<string>();
+    for (const pattern of coveringPatterns(host)) {
+      for (const route of table.get(pattern) ?? []) {
+        if (seen.has(route.view.key)) continue; // served under its most specific covering hostname
+        seen.add(route.view.key);
+        const rules = cache.rules(route, context);
+        route.view.rules.forEach((rule, ruleIndex) =>
+          rule.matches.forEach((match, matchIndex) => {
+            const ir = rules[ruleIndex]?.[matchIndex];
+            if (!ir) return;
+            ranked.push({ rank: { host: pattern, match, creationTimestamp: route.view.creationTimestamp, namespace: route.view.namespace, name: route.view.name, ruleIndex, matchIndex }, rule: ir });
+          }),
+        );
+      }
+    }
+    ranked.sort((a, b) => compareMatches(a.rank, b.rank));
+    const domain = host || '*';
+    hosts.push({ name: domain, domains: [domain], routes: ranked.map((entry) => entry.rule) });
+  }
+  return hosts;
+}

@@ -1,0 +1,228 @@
+/**
+ * GatewayClasses and Gateways: which are ours, and each Gateway listener's state before routes
+ * attach (protocol, TLS certificates, allowed route kinds, conflicts). Decisions:
+ * - a GatewayClass is ours when spec.controllerName is options.gatewayControllerName; when no
+ *   GatewayClass named options.gatewayClassName exists at all, Tendril behaves as if Cilium's Helm
+ *   chart had installed it (so manifests without one, like the seed examples, work standalone);
+ * - parametersRef (GatewayClass and Gateway infrastructure): Tendril reads no parameter kinds, so a
+ *   reference can never resolve: InvalidParameters;
+ * - listeners on one port must agree on the protocol family (HTTP, or HTTPS/TLS told apart by SNI) and
+ *   have distinct hostnames; a later listener that does not is Conflicted (listener order decides).
+ */
+import type { TranslationContext } from '../../feature.js';
+import { GATEWAY_GROUP, readGateway, readGatewayClass, type GatewayClassView, type GatewayView, type GroupKind, type ListenerView } from '../../kube/gateway-api.js';
+import type { IndexedObject } from '../../objects.js';
+import { tlsSecretName } from '../../names.js';
+import type { BackendResolver } from './backends.js';
+import { condition } from './status.js';
+import { SUPPORTED_FEATURES } from './status.js';
+
+export type ListenerFamily = 'http' | 'https' | 'tls';
+
+export interface ListenerState {
+  view: ListenerView;
+  family?: ListenerFamily;
+  /** Set when the listener is not accepted: [reason, message]. */
+  notAccepted?: [string, string];
+  conflicted?: [string, string];
+  /** Set when a reference does not resolve: [reason, message]. */
+  unresolved?: [string, string];
+  supportedKinds: GroupKind[];
+  /** SDS secrets of an HTTPS listener's valid certificates. */
+  secretNames: string[];
+  /** Routes attached (by key), for attachedRoutes. */
+  attachedRoutes: Set<string>;
+}
+
+export interface GatewayState {
+  view: GatewayView;
+  apiVersion: string;
+  listeners: ListenerState[];
+  /** Set when the Gateway itself is not accepted: [reason, message]. */
+  notAccepted?: [string, string];
+  address?: string;
+}
+
+const HTTP_KINDS: GroupKind[] = [
+  { group: GATEWAY_GROUP, kind: 'HTTPRoute' },
+  { group: GATEWAY_GROUP, kind: 'GRPCRoute' },
+];
+const TLS_KINDS: GroupKind[] = [{ group: GATEWAY_GROUP, kind: 'TLSRoute' }];
+
+/** Names of our GatewayClasses; writes their status. */
+export function ourClasses(context: TranslationContext): Set<string> {
+  const { options } = context;
+  const views = context.index.local('gatewayclass').map((entry) => ({ entry, view: readGatewayClass(entry, context.problems) }));
+  const ours = new Set<string>();
+  if (!views.some(({ view }) => view.name === options.gatewayClassName)) ours.add(options.gatewayClassName);
+  for (const { entry, view } of views) {
+    if (view.controllerName !== options.gatewayControllerName) continue;
+    ours.add(view.name);
+    context.setStatus(view.key, { v: 1, apiVersion: apiVersionOf(entry), kind: 'GatewayClass', name: view.name, status: classStatus(view) });
+  }
+  return ours;
+}
+
+function classStatus(view: GatewayClassView): Record<string, unknown> {
+  const accepted = view.parametersRef
+    ? condition('Accepted', false, 'InvalidParameters', `parametersRef ${view.parametersRef.group || 'core'}/${view.parametersRef.kind} ${view.parametersRef.name}: Tendril reads no parameters of this kind`, view.generation)
+    : condition('Accepted', true, 'Accepted', `Handled by ${view.controllerName}`, view.generation);
+  return { conditions: [accepted], supportedFeatures: [...SUPPORTED_FEATURES].sort().map((name) => ({ name })) };
+}
+
+export function apiVersionOf(entry: IndexedObject): string {
+  const apiVersion = entry.object['apiVersion'];
+  return typeof apiVersion === 'string' && apiVersion ? apiVersion : `${GATEWAY_GROUP}/v1`;
+}
+
+/** Our Gateways with their listeners checked (certificates loaded into the IR as SDS secrets). */
+export function readGateways(context: TranslationContext, classes: Set<string>, resolver: BackendResolver): GatewayState[] {
+  const secrets = new Map(context.index.local('secret').map((entry) => [`${entry.ref.namespace}/${entry.ref.name}`, entry] as const));
+  const loaded = new Set(context.ir.secrets.map((secret) => secret.name));
+  const out: GatewayState[] = [];
+  for (const entry of context.index.local('gateway')) {
+    const view = readGateway(entry, context.problems);
+    if (!classes.has(view.className)) continue;
+    const gateway: GatewayState = { view, apiVersion: apiVersionOf(entry), listeners: view.listeners.map((listener) => checkListener(context, view, listener, resolver, secrets, loaded)) };
+    markConflicts(gateway);
+    if (view.infrastructureParametersRef) {
+      const ref = view.infrastructureParametersRef;
+      gateway.notAccepted = ['InvalidParameters', `spec.infrastructure.parametersRef ${ref.group || 'core'}/${ref.kind} ${ref.name}: Tendril reads no parameters of this kind`];
+    } else if (!gateway.listeners.some((listener) => !listener.notAccepted && !listener.conflicted)) {
+      gateway.notAccepted = ['ListenersNotValid', 'no listener is valid'];
+    }
+    out.push(gateway);
+  }
+  return out;
+}
+
+function checkListener(
+  context: TranslationContext,
+  gateway: GatewayView,
+  view: ListenerView,
+  resolver: BackendResolver,
+  secrets: Map<string, IndexedObject>,
+  loaded: Set<string>,
+): ListenerState {
+  const state: ListenerState = { view, supportedKinds: [], secretNames: [], attachedRoutes: new Set() };
+  const mode = view.tls?.mode ?? 'Terminate';
+  if (view.protocol === 'HTTP') state.family = 'http';
+  else if (view.protocol === 'HTTPS') {
+    if (mode === 'Terminate') state.family = 'https';
+    else state.notAccepted = ['UnsupportedValue', `${view.at}.tls.mode: HTTPS listeners terminate TLS (mode Terminate)`];
+  } else if (view.protocol === 'TLS') {
+    if (mode === 'Passthrough') state.family = 'tls';
+    else state.notAccepted = ['UnsupportedValue', `${view.at}.tls.mode: TLS listeners support mode Passthrough only (Terminate is not implemented)`];
+  } else state.notAccepted = ['UnsupportedProtocol', `${view.at}.protocol: ${view.protocol || '(none)'} is not supported (HTTP, HTTPS, TLS)`];
+  if (!state.family) return state;
+
+  const allowed = state.family === 'tls' ? TLS_KINDS : HTTP_KINDS;
+  if (view.allowedRoutes.kinds) {
+    for (const kind of view.allowedRoutes.kinds) {
+      if (allowed.some((k) => k.group === kind.group && k.kind === kind.kind)) {
+        if (!state.supportedKinds.some((k) => k.kind === kind.kind)) state.supportedKinds.push({ ...kind });
+      } else state.unresolved ??= ['InvalidRouteKinds', `${view.at}.allowedRoutes.kinds: ${kind.group}/${kind.kind} is not supported on a ${view.protocol} listener`];
+    }
+  } else state.supportedKinds = allowed.map((kind) => ({ ...kind }));
+
+  if (state.family === 'https') {
+    const refs = view.tls?.certificateRefs ?? [];
+    if (refs.length === 0) state.unresolved ??= ['InvalidCertificateRef', `${view.at}.tls.certificateRefs: an HTTPS listener needs a certificate`];
+    refs.forEach((ref, i) => {
+      const at = `${view.at}.tls.certificateRefs[${i}]`;
+      const namespace = ref.namespace ?? gateway.namespace;
+      if (!((ref.group === '' || ref.group === 'core') && ref.kind === 'Secret')) {
+        state.unresolved ??= ['InvalidCertificateRef', `${at}: ${ref.group || 'core'}/${ref.kind} is not a Secret`];
+        return;
+      }
+      if (!resolver.permitted({ group: GATEWAY_GROUP, kind: 'Gateway', namespace: gateway.namespace }, { group: '', kind: 'Secret', namespace, name: ref.name })) {
+        state.unresolved ??= ['RefNotPermitted', `${at}: Secret ${namespace}/${ref.name} is in another namespace and no ReferenceGrant there allows it`];
+        return;
+      }
+      const secretName = loadSecret(context, secrets, loaded, namespace, ref.name);
+      if (typeof secretName !== 'string') {
+        state.unresolved ??= ['InvalidCertificateRef', `${at}: ${secretName.problem}`];
+        return;
+      }
+      state.secretNames.push(secretName);
+    });
+  }
+  return state;
+}
+
+function loadSecret(context: TranslationContext, secrets: Map<string, IndexedObject>, loaded: Set<string>, namespace: string, name: string): string | { problem: string } {
+  const entry = secrets.get(`${namespace}/${name}`);
+  if (!entry) return { problem: `Secret ${namespace}/${name} not found` };
+  const secretName = tlsSecretName(namespace, name);
+  if (loaded.has(secretName)) return secretName;
+  const data = (entry.object['data'] ?? {}) as Record<string, unknown>;
+  const decode = (value: unknown) => (typeof value === 'string' ? Buffer.from(value, 'base64').toString('utf8') : '');
+  const certificateChain = decode(data['tls.crt']);
+  const privateKey = decode(data['tls.key']);
+  if (entry.object['type'] !== 'kubernetes.io/tls' || !certificateChain.includes('-----BEGIN') || !privateKey.includes('-----BEGIN')) {
+    return { problem: `Secret ${namespace}/${name} is not a kubernetes.io/tls Secret with PEM tls.crt and tls.key` };
+  }
+  context.ir.secrets.push({ name: secretName, certificateChain, privateKey, source: entry.source });
+  loaded.add(secretName);
+  return secretName;
+}
+
+/** Listeners on one port: one protocol family (HTTPS and TLS share, by SNI) and distinct hostnames. */
+function markConflicts(gateway: GatewayState): void {
+  const byPort = new Map<number, ListenerState[]>();
+  for (const listener of gateway.listeners) {
+    if (!listener.family) continue;
+    const first = byPort.get(listener.view.port);
+    if (!first) {
+      byPort.set(listener.view.port, [listener]);
+      continue;
+    }
+    const family = first[0]!.family;
+    const compatible = family === listener.family || (family !== 'http' && listener.family !== 'http');
+    if (!compatible) {
+      listener.conflicted = ['ProtocolConflict', `port ${listener.view.port} is already served as ${family!.toUpperCase()} by listener ${first[0]!.view.name}`];
+      continue;
+    }
+    const same = first.find((other) => other.view.hostname === listener.view.hostname);
+    if (same) {
+      listener.conflicted = ['HostnameConflict', `hostname "${listener.view.hostname || '*'}" on port ${listener.view.port} is already taken by listener ${same.view.name}`];
+      continue;
+    }
+    first.push(listener);
+  }
+}
+
+/** The Gateway's status: addresses, Accepted, Programmed, and each listener's conditions. */
+export function gatewayStatus(gateway: GatewayState, programmedListeners: Set<ListenerState>): Record<string, unknown> {
+  const generation = gateway.view.generation;
+  const someInvalid = gateway.listeners.some((listener) => listener.notAccepted || listener.conflicted);
+  const accepted = gateway.notAccepted
+    ? condition('Accepted', false, gateway.notAccepted[0], gateway.notAccepted[1], generation)
+    : someInvalid
+      ? condition('Accepted', true, 'ListenersNotValid', 'some listeners are not valid; the others are served', generation)
+      : condition('Accepted', true, 'Accepted', 'Gateway accepted', generation);
+  const programmed = gateway.notAccepted
+    ? condition('Programmed', false, 'Invalid', 'the Gateway is not accepted', generation)
+    : gateway.address === undefined
+      ? condition('Programmed', false, 'AddressNotAssigned', 'no address could be assigned', generation)
+      : condition('Programmed', true, 'Programmed', 'Gateway programmed in the node proxies', generation);
+  const listeners = gateway.listeners.map((listener) => {
+    const ok = !listener.notAccepted && !listener.conflicted;
+    const conditions = [
+      listener.notAccepted
+        ? condition('Accepted', false, listener.notAccepted[0], listener.notAccepted[1], generation)
+        : listener.conflicted
+          ? condition('Accepted', false, listener.conflicted[0], listener.conflicted[1], generation)
+          : condition('Accepted', true, 'Accepted', 'Listener accepted', generation),
+      listener.conflicted ? condition('Conflicted', true, listener.conflicted[0], listener.conflicted[1], generation) : condition('Conflicted', false, 'NoConflicts', 'No conflicts', generation),
+      programmedListeners.has(listener) && ok && !gateway.notAccepted
+        ? condition('Programmed', true, 'Programmed', 'Listener programmed', generation)
+        : condition('Programmed', false, 'Invalid', 'Listener not programmed: see its other conditions', generation),
+      listener.unresolved ? condition('ResolvedRefs', false, listener.unresolved[0], listener.unresolved[1], generation) : condition('ResolvedRefs', true, 'ResolvedRefs', 'References resolved', generation),
+    ];
+    return { name: listener.view.name, supportedKinds: listener.supportedKinds.map((kind) => ({ group: kind.group, kind: kind.kind })), attachedRoutes: listener.attachedRoutes.size, conditions };
+  });
+  const status: Record<string, unknown> = { conditions: [accepted, programmed], listeners };
+  if (gateway.address !== undefined) status['addresses'] = [{ type: 'IPAddress', value: gateway.address }];
+  return status;
+}

@@ -1,0 +1,151 @@
+/**
+ * Gateway API (gateway.networking.k8s.io v1: GatewayClass, Gateway, HTTPRoute, GRPCRoute,
+ * ReferenceGrant; TLSRoute from the experimental channel; GAMMA Service parents) for our
+ * GatewayClasses, the way Cilium's gateway controller does it: one `cilium-gateway-<name>` LB entry per
+ * Gateway, node-proxy listeners per Gateway port, statuses on every object we own a part of.
+ *
+ * Decisions taken (and kept): see gateways.ts (classes, parametersRef, conflicts), rules.ts (invalid
+ * backends and filters), build.ts (listeners and isolation), gamma.ts. A Gateway's address comes from
+ * spec.addresses (IPAddress), else a `cilium-gateway-<name>` Service with an address (Cilium creates
+ * it), else a stable pick from options.gatewayCidr. Bad input never throws: it becomes a condition
+ * with a reason and/or a problem naming object and field.
+ */
+import type { Condition } from '@tendril/contract';
+import { ipFamily, type L4ServiceIR } from '@tendril/model';
+import { allocateSlots, formatIPv4, parseIPv4Cidr } from '../../allocate/stable-hash.js';
+import type { Feature, TranslationContext } from '../../feature.js';
+import { readReferenceGrant } from '../../kube/gateway-api.js';
+import { readRoute, type RouteKind, type RouteView } from '../../kube/routes.js';
+import { readService, type ServiceView } from '../../kube/service.js';
+import { gatewayLoadBalancerName } from '../../names.js';
+import { Problems, compare } from '../../problems.js';
+import { attachToGateway, isGatewayRef, isServiceRef } from './attach.js';
+import { BackendResolver } from './backends.js';
+import { buildGateway, RuleCache, type AttachedRoute } from './build.js';
+import { buildGamma } from './gamma.js';
+import { apiVersionOf, gatewayStatus, ourClasses, readGateways, type GatewayState, type ListenerState } from './gateways.js';
+import { resolveRoute, type ResolvedRoute } from './rules.js';
+import { condition } from './status.js';
+
+export { SUPPORTED_FEATURES } from './status.js';
+
+const ROUTE_KINDS: readonly [RouteKind, 'httproute' | 'grpcroute' | 'tlsroute'][] = [
+  ['HTTPRoute', 'httproute'],
+  ['GRPCRoute', 'grpcroute'],
+  ['TLSRoute', 'tlsroute'],
+];
+
+export const gatewayApiFeature = {
+  name: 'gateway-api',
+  build(context: TranslationContext): void {
+    const classes = ourClasses(context);
+    const quiet = new Problems();
+    const services = new Map<string, ServiceView>();
+    for (const entry of context.index.local('service')) services.set(`${entry.ref.namespace}/${entry.ref.name}`, readService(entry.object, { ...entry.source, namespace: entry.ref.namespace ?? '' }, quiet));
+    const grants = context.index.local('referencegrant').map((entry) => readReferenceGrant(entry, context.problems));
+    const resolver = new BackendResolver(context.ir, services, grants);
+    const gateways = readGateways(context, classes, resolver);
+    assignAddresses(context, gateways, services);
+    const gatewayById = new Map(gateways.map((gateway) => [`${gateway.view.namespace}/${gateway.view.name}`, gateway] as const));
+    const namespaceLabels = new Map<string, Record<string, string>>();
+    for (const entry of context.index.local('namespace')) {
+      const labels = (entry.object['metadata'] as { labels?: Record<string, string> } | undefined)?.labels ?? {};
+      namespaceLabels.set(entry.ref.name, labels);
+    }
+
+    const attached = new Map<ListenerState, AttachedRoute[]>();
+    const gamma = new Map<string, AttachedRoute[]>();
+    const controllerName = context.options.gatewayControllerName;
+    for (const [kind, keyKind] of ROUTE_KINDS) {
+      for (const entry of context.index.local(keyKind)) {
+        const view = readRoute(kind, entry, context.problems);
+        let resolved: ResolvedRoute | undefined;
+        const parents: Record<string, unknown>[] = [];
+        for (const parent of view.parentRefs) {
+          let accepted: Condition;
+          if (isGatewayRef(parent)) {
+            const gateway = gatewayById.get(`${parent.namespace ?? view.namespace}/${parent.name}`);
+            if (!gateway) continue; // not ours, or not there: its controller (if any) reports
+            resolved ??= resolveRoute(view, resolver);
+            const outcome = attachToGateway(view, parent, gateway, namespaceLabels);
+            for (const attachment of outcome.attachments) {
+              attachment.listener.attachedRoutes.add(view.key);
+              attached.set(attachment.listener, [...(attached.get(attachment.listener) ?? []), { view, resolved, hosts: attachment.hosts }]);
+            }
+            accepted = outcome.accepted;
+          } else if (isServiceRef(parent) && kind !== 'TLSRoute') {
+            resolved ??= resolveRoute(view, resolver);
+            const namespace = parent.namespace ?? view.namespace;
+            const service = services.get(`${namespace}/${parent.name}`);
+            if (namespace !== view.namespace) accepted = condition('Accepted', false, 'NotAllowedByListeners', `Service ${namespace}/${parent.name}: GAMMA routes apply to Services of their own namespace`, view.generation);
+            else if (!service) accepted = condition('Accepted', false, 'NoMatchingParent', `Service ${namespace}/${parent.name} not found`, view.generation);
+            else {
+              const id = `${namespace}/${parent.name}`;
+              gamma.set(id, [...(gamma.get(id) ?? []), { view, resolved, hosts: [''] }]);
+              accepted = condition('Accepted', true, 'Accepted', 'Route accepted', view.generation);
+            }
+          } else continue;
+          parents.push({ parentRef: { ...parent.echo }, controllerName, conditions: [accepted, resolvedRefs(view, resolved!)] });
+        }
+        if (parents.length) context.setStatus(view.key, { v: 1, apiVersion: apiVersionOf(entry), kind, namespace: view.namespace, name: view.name, status: { parents } });
+      }
+    }
+
+    const cache = new RuleCache();
+    const entries: L4ServiceIR[] = [];
+    for (const gateway of gateways) {
+      const built = buildGateway(context, gateway, attached, cache);
+      if (built.entry) entries.push(built.entry);
+      context.setStatus(gateway.view.key, { v: 1, apiVersion: gateway.apiVersion, kind: 'Gateway', namespace: gateway.view.namespace, name: gateway.view.name, status: gatewayStatus(gateway, built.programmed) });
+    }
+    // A Service of an LB entry's name (Cilium's own) lends its address; ours replaces its entry.
+    const ids = new Set(entries.map((entry) => `${entry.namespace}/${entry.name}`));
+    if (ids.size) context.ir.l4Services = [...context.ir.l4Services.filter((service) => !ids.has(`${service.namespace}/${service.name}`)), ...entries];
+
+    for (const [id, routes] of [...gamma].sort(([a], [b]) => compare(a, b))) {
+      const service = services.get(id)!;
+      if (!buildGamma(context, service, routes, cache)) context.problems.field(service.source, 'spec', 'GAMMA routes attach to this Service, but it has no virtual IP to redirect (headless or ExternalName)');
+    }
+  },
+} satisfies Feature;
+
+function resolvedRefs(route: RouteView, resolved: ResolvedRoute): Condition {
+  const first = resolved.problems[0];
+  if (!first) return condition('ResolvedRefs', true, 'ResolvedRefs', 'All references resolved', route.generation);
+  const message = resolved.problems.map((problem) => problem.message).join('; ');
+  return condition('ResolvedRefs', false, first.reason, message, route.generation);
+}
+
+/**
+ * Each Gateway's address: an IPAddress in spec.addresses, else the `cilium-gateway-<name>` Service's
+ * load-balancer IP or cluster IP, else a stable pick from options.gatewayCidr (as Ingress does).
+ */
+function assignAddresses(context: TranslationContext, gateways: GatewayState[], services: Map<string, ServiceView>): void {
+  const free: GatewayState[] = [];
+  for (const gateway of gateways) {
+    if (gateway.notAccepted) continue;
+    if (gateway.view.addresses.length) {
+      const usable = gateway.view.addresses.find((address) => address.type === 'IPAddress' && ipFamily(address.value) !== undefined);
+      if (usable) gateway.address = usable.value;
+      else gateway.notAccepted = ['UnsupportedAddress', 'spec.addresses: only IPAddress addresses with a valid IP are supported'];
+      continue;
+    }
+    const service = services.get(`${gateway.view.namespace}/${gatewayLoadBalancerName(gateway.view.name)}`);
+    const address = service?.loadBalancerIPs[0] ?? service?.clusterIPs[0];
+    if (address) gateway.address = address;
+    else free.push(gateway);
+  }
+  if (free.length === 0) return;
+  const cidr = parseIPv4Cidr(context.options.gatewayCidr);
+  if (!cidr) {
+    for (const gateway of free) context.problems.field(gateway.view.source, '', `no address: options.gatewayCidr "${context.options.gatewayCidr}" is not an IPv4 CIDR`);
+    return;
+  }
+  const id = (gateway: GatewayState) => `${gateway.view.namespace}/${gatewayLoadBalancerName(gateway.view.name)}`;
+  const slots = allocateSlots(free.map(id), cidr.size - 2);
+  for (const gateway of free) {
+    const slot = slots.get(id(gateway));
+    if (slot === undefined) context.problems.field(gateway.view.source, '', `no address left in ${context.options.gatewayCidr}`);
+    else gateway.address = formatIPv4(cidr.base + 1 + slot);
+  }
+}

@@ -1,0 +1,193 @@
+/**
+ * Route rules -> IR routes. Resolution (backends, mirrors, filters) happens once per route; the IR
+ * rules are then made per listener port, because a redirect's port and scheme default to the
+ * listener's. Decisions (see also backends.ts):
+ * - no backendRefs, every backend invalid, or every weight 0: the rule answers 500;
+ * - some backends invalid: their weight goes to an endpoint-less cluster, so that share fails
+ *   (Envoy answers 503 there: weighted clusters cannot answer directly) and the others keep theirs;
+ * - ExtensionRef, CORS and other filters Tendril does not implement, or incompatible filters (a
+ *   redirect with a rewrite or backends of its own): the rule answers 500 and ResolvedRefs says why.
+ */
+import type { HeaderModifierIR, HttpRouteRuleIR, PathMatchIR, RequestMirrorIR, RouteMatchIR, WeightedClusterIR } from '@tendril/model';
+import type { FilterView, HeaderModifierView, RouteMatchView, RouteRuleView, RouteView } from '../../kube/routes.js';
+import { gatewayRuleName } from '../../names.js';
+import type { BackendResolver, ResolvedRefsReason } from './backends.js';
+
+export interface RouteProblem {
+  reason: ResolvedRefsReason;
+  message: string;
+}
+
+export interface ResolvedRule {
+  index: number;
+  view: RouteRuleView;
+  /** Set when the rule answers 500 whatever the request. */
+  refused?: string;
+  backends: WeightedClusterIR[];
+  mirrors: RequestMirrorIR[];
+  requestHeaders?: HeaderModifierIR;
+  responseHeaders?: HeaderModifierIR;
+  redirect?: Extract<FilterView, { type: 'RequestRedirect' }>;
+  rewrite?: Extract<FilterView, { type: 'URLRewrite' }>;
+}
+
+export interface ResolvedRoute {
+  rules: ResolvedRule[];
+  /** In rule order; the first decides the ResolvedRefs reason. */
+  problems: RouteProblem[];
+  /** TLSRoute: the weighted clusters of every rule. */
+  tcpBackends: WeightedClusterIR[];
+}
+
+export function resolveRoute(route: RouteView, resolver: BackendResolver): ResolvedRoute {
+  const problems: RouteProblem[] = [];
+  const rules = route.rules.map((view, index) => resolveRule(route, view, index, resolver, problems));
+  const tcpBackends = rules.flatMap((rule) => rule.backends);
+  return { rules, problems, tcpBackends };
+}
+
+function toModifier(view: HeaderModifierView): HeaderModifierIR {
+  return { set: view.set.map((h) => ({ ...h })), add: view.add.map((h) => ({ ...h })), remove: [...view.remove] };
+}
+
+function resolveRule(route: RouteView, view: RouteRuleView, index: number, resolver: BackendResolver, problems: RouteProblem[]): ResolvedRule {
+  const rule: ResolvedRule = { index, view, backends: [], mirrors: [] };
+  const refuse = (message: string) => {
+    rule.refused ??= message;
+    problems.push({ reason: 'InvalidKind', message });
+  };
+  const seen = new Set<string>();
+  for (const filter of view.filters) {
+    if (filter.type !== 'RequestMirror' && seen.has(filter.type)) refuse(`${filter.at}: ${filter.type} may appear once per rule`);
+    seen.add(filter.type);
+    switch (filter.type) {
+      case 'RequestHeaderModifier':
+        rule.requestHeaders = toModifier(filter.modifier);
+        break;
+      case 'ResponseHeaderModifier':
+        rule.responseHeaders = toModifier(filter.modifier);
+        break;
+      case 'RequestRedirect':
+        rule.redirect = filter;
+        break;
+      case 'URLRewrite':
+        rule.rewrite = filter;
+        break;
+      case 'RequestMirror': {
+        const result = resolver.resolve(route.kind, route.namespace, filter.backendRef);
+        if (result.ok) rule.mirrors.push({ clusterName: result.clusterName, ...(filter.percent !== undefined ? { percent: filter.percent } : {}) });
+        else problems.push({ reason: result.reason, message: result.message });
+        break;
+      }
+      case 'Unsupported':
+        refuse(`${filter.at}: filter ${filter.name} is not supported`);
+        break;
+    }
+  }
+  if (rule.redirect && rule.rewrite) refuse(`${view.at}.filters: RequestRedirect and URLRewrite cannot be combined`);
+  if (rule.redirect && view.backendRefs.length) refuse(`${view.at}: RequestRedirect and backendRefs cannot be combined`);
+  let invalidWeight = 0;
+  for (const backend of view.backendRefs) {
+    const result = route.kind === 'TLSRoute' || route.kind === 'HTTPRoute' || route.kind === 'GRPCRoute' ? resolver.resolve(route.kind, route.namespace, backend) : undefined;
+    if (!result?.ok) {
+      if (result) problems.push({ reason: result.reason, message: result.message });
+      invalidWeight += backend.weight;
+      continue;
+    }
+    const weighted: WeightedClusterIR = { clusterName: result.clusterName, weight: backend.weight };
+    let usable = true;
+    for (const filter of backend.filters) {
+      if (filter.type === 'RequestHeaderModifier') weighted.requestHeaders = toModifier(filter.modifier);
+      else if (filter.type === 'ResponseHeaderModifier') weighted.responseHeaders = toModifier(filter.modifier);
+      else {
+        problems.push({ reason: 'InvalidKind', message: `${filter.at}: filter ${filter.type === 'Unsupported' ? filter.name : filter.type} on a backendRef is not supported` });
+        usable = false;
+      }
+    }
+    if (usable) rule.backends.push(weighted);
+    else invalidWeight += backend.weight;
+  }
+  if (invalidWeight > 0 && rule.backends.some((backend) => backend.weight > 0)) rule.backends.push({ clusterName: resolver.invalidCluster(), weight: invalidWeight });
+  return rule;
+}
+
+/** Where the rule is served: the listener's port and scheme (defaults of a redirect). */
+export interface ListenerContext {
+  port: number;
+  scheme: 'http' | 'https';
+}
+
+/** The IR routes of one resolved rule: one per match, in match order. */
+export function toRuleIRs(route: RouteView, rule: ResolvedRule, listener: ListenerContext): HttpRouteRuleIR[] {
+  return rule.view.matches.map((match, matchIndex) => {
+    const name = gatewayRuleName(route.namespace, route.kind, route.name, `${rule.view.at}.matches[${matchIndex}]`);
+    const out: HttpRouteRuleIR = { name, match: toMatch(match), action: toAction(rule, match, listener) };
+    if (rule.requestHeaders && out.action.kind !== 'direct-response') out.requestHeaders = rule.requestHeaders;
+    if (rule.responseHeaders && out.action.kind !== 'direct-response') out.responseHeaders = rule.responseHeaders;
+    return out;
+  });
+}
+
+export function toMatch(match: RouteMatchView): RouteMatchIR {
+  const out: RouteMatchIR = { path: toPath(match.path) };
+  if (match.headers.length) out.headers = match.headers.map((h) => ({ name: h.name.toLowerCase(), kind: h.type === 'Exact' ? 'exact' : 'regex', value: h.value }));
+  if (match.queryParams.length) out.queryParameters = match.queryParams.map((q) => ({ name: q.name, kind: q.type === 'Exact' ? 'exact' : 'regex', value: q.value }));
+  if (match.method) out.method = match.method;
+  return out;
+}
+
+function toPath(path: RouteMatchView['path']): PathMatchIR {
+  switch (path.type) {
+    case 'Exact':
+      return { kind: 'exact', value: path.value };
+    case 'PathPrefix':
+      return { kind: 'segment-prefix', value: path.value };
+    case 'StringPrefix':
+      return { kind: 'prefix', value: path.value };
+    case 'RegularExpression':
+      return { kind: 'regex', value: path.value };
+  }
+}
+
+const REDIRECT_CODES = [301, 302, 303, 307, 308] as const;
+const DEFAULT_PORTS: Record<string, number> = { http: 80, https: 443 };
+
+function toAction(rule: ResolvedRule, match: RouteMatchView, listener: ListenerContext): HttpRouteRuleIR['action'] {
+  if (rule.refused) return { kind: 'direct-response', status: 500 };
+  const redirect = rule.redirect;
+  if (redirect) {
+    const statusCode = (REDIRECT_CODES as readonly number[]).includes(redirect.statusCode) ? (redirect.statusCode as (typeof REDIRECT_CODES)[number]) : 302;
+    const action: Extract<HttpRouteRuleIR['action'], { kind: 'redirect' }> = { kind: 'redirect', statusCode };
+    const scheme = redirect.scheme === 'http' || redirect.scheme === 'https' ? redirect.scheme : undefined;
+    if (scheme) action.scheme = scheme;
+    if (redirect.hostname) action.hostname = redirect.hostname;
+    // The spec's port rule: the filter's port, else the well-known port of a scheme it sets, else the listener's.
+    const port = redirect.port ?? (scheme ? DEFAULT_PORTS[scheme] : listener.port);
+    if (port !== undefined) action.port = port;
+    if (redirect.path?.type === 'ReplaceFullPath') action.fullPath = redirect.path.value;
+    if (redirect.path?.type === 'ReplacePrefixMatch' && match.path.type === 'PathPrefix') action.pathPrefix = redirect.path.value;
+    return action;
+  }
+  const live = rule.backends.filter((backend) => backend.weight > 0);
+  if (live.length === 0) return { kind: 'direct-response', status: 500 };
+  const action: Extract<HttpRouteRuleIR['action'], { kind: 'forward' }> = { kind: 'forward', backends: rule.backends.map((backend) => ({ ...backend })) };
+  const { requestMs, backendRequestMs } = rule.view.timeouts;
+  if (requestMs !== undefined) action.timeoutMs = requestMs;
+  const retry = rule.view.retry;
+  if (retry || backendRequestMs !== undefined) {
+    const retryOn = retry ? ['connect-failure', 'refused-stream', 'reset', ...(retry.codes.length ? ['retriable-status-codes'] : [])] : [];
+    action.retry = { retryOn, numRetries: retry ? (retry.attempts ?? 1) : 0 };
+    if (retry?.codes.length) action.retry.retriableStatusCodes = [...retry.codes];
+    if (retry?.backoffMs !== undefined) action.retry.backoffMs = retry.backoffMs;
+    if (backendRequestMs !== undefined) action.retry.perTryTimeoutMs = backendRequestMs;
+  }
+  if (rule.mirrors.length) action.mirrors = rule.mirrors.map((mirror) => ({ ...mirror }));
+  const rewrite = rule.rewrite;
+  if (rewrite) {
+    action.rewrite = {};
+    if (rewrite.hostname) action.rewrite.hostname = rewrite.hostname;
+    if (rewrite.path?.type === 'ReplaceFullPath') action.rewrite.fullPath = rewrite.path.value;
+    if (rewrite.path?.type === 'ReplacePrefixMatch' && match.path.type === 'PathPrefix') action.rewrite.pathPrefix = rewrite.path.value;
+  }
+  return action;
+}

@@ -1,0 +1,17 @@
+/**
+ * Status pieces of the Gateway API: conditions carry observedGeneration and no lastTransitionTime (the
+ * k8s-watcher adds it when it writes, keeping it while a condition's status holds), so the output
+ * stays deterministic.
+ */
+import type { Condition } from '@tendril/contract';
+
+export function condition(type: string, ok: boolean, reason: string, message: string, generation: number): Condition {
+  return { type, status: ok ? 'True' : 'False', reason, message, observedGeneration: generation };
+}
+
+/**
+ * The Gateway API features Tendril claims, by their conformance names (pkg/features string values).
+ * The conformance harness (test/conformance) runs every test whose features are all listed here and
+ * fails on any of them failing, so a name is added only when its tests pass.
+ */
+export const SUPPORTED_FEATURES: readonly string[] = [];
