@@ -37,7 +37,18 @@ export interface PublishResult {
   changes: { added: string[]; changed: string[]; removed: string[] };
 }
 
+interface Encoded {
+  selector: string;
+  bytes: Uint8Array;
+  envelope: XdsResourceEnvelope;
+}
+
 export class Publisher {
+  /**
+   * Encodings by resource object: translation hands back the very same object for what did not change
+   * (TranslationMemo), so only changed resources are encoded and hashed again.
+   */
+  private encoded = new WeakMap<object, Encoded>();
   readonly xds: BucketWriter<XdsValue>;
   readonly lb: BucketWriter<null>;
   readonly status: BucketWriter<null>;
@@ -72,15 +83,21 @@ export class Publisher {
     const encodeErrors: TranslationError[] = [];
     const desiredXds = new Map<string, { bytes: Uint8Array; value: XdsValue }>();
     for (const item of output.xds) {
-      let bytes: Uint8Array;
-      try {
-        bytes = encodeResource(item.type, item.resource);
-      } catch (error) {
-        encodeErrors.push({ object: `${item.type}/${item.name}`, message: `not a valid Envoy resource: ${(error as Error).message}` });
-        continue;
+      const selector = item.nodeSelector ? JSON.stringify(item.nodeSelector) : '';
+      let encoded = this.encoded.get(item.resource);
+      if (!encoded || encoded.selector !== selector || encoded.envelope.type !== item.type || encoded.envelope.name !== item.name) {
+        let bytes: Uint8Array;
+        try {
+          bytes = encodeResource(item.type, item.resource);
+        } catch (error) {
+          encodeErrors.push({ object: `${item.type}/${item.name}`, message: `not a valid Envoy resource: ${(error as Error).message}` });
+          continue;
+        }
+        const envelope = xdsEnvelope(item.type, item.name, bytes, item.nodeSelector);
+        encoded = { selector, bytes: xdsResourceCodec.encode(envelope), envelope };
+        this.encoded.set(item.resource, encoded);
       }
-      const envelope = xdsEnvelope(item.type, item.name, bytes, item.nodeSelector);
-      desiredXds.set(xdsKey(item), { bytes: xdsResourceCodec.encode(envelope), value: { kind: 'resource', envelope } });
+      desiredXds.set(xdsKey(item), { bytes: encoded.bytes, value: { kind: 'resource', envelope: encoded.envelope } });
     }
     const rank = (key: string) => XDS_TYPE_ORDER.indexOf(parseXdsKey(key).type);
     const byRank = (a: string, b: string) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0);

@@ -3,15 +3,17 @@
  * @tendril/translation), publish the difference. It keeps no state of its own: on start it reads
  * what the output buckets hold, so a restart after SIGKILL converges without rewriting what is right.
  */
-import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { BUCKETS, kubeObjectCodec, type KubeObject } from '@tendril/contract';
-import { KvMirror, Metrics, MicroRegistration, NatsClient, PLATFORM_CONFIG, Readiness, type PlatformConfig, type ReadinessCheck } from '@tendril/platform';
-import { translate, type TranslationError } from '@tendril/translation';
+import { KvLease, KvMirror, Metrics, MicroRegistration, NatsClient, PLATFORM_CONFIG, Readiness, type PlatformConfig, type ReadinessCheck } from '@tendril/platform';
+import { TranslationMemo, translate, type TranslationError } from '@tendril/translation';
 import { readTranslatorConfig } from './config.js';
 import { Debouncer } from './debouncer.js';
 import { checkHandWritten } from './hand-written.js';
 import { HistoryService } from './history/history.service.js';
+import { ProxyRejections } from './proxy-rejections.js';
 import { Publisher } from './publisher.js';
+import { WriterRole } from './writer-role.js';
 
 export interface TranslationSummary {
   generation: number;
@@ -33,11 +35,16 @@ export class TranslatorService implements OnApplicationBootstrap, OnApplicationS
   private readonly publisher: Publisher;
   private readonly debouncer: Debouncer;
   private readonly ready: ReadinessCheck;
+  /** Envoy NACKs of what we generated, overlaid on the statuses (./proxy-rejections.ts). */
+  private readonly rejections: ProxyRejections;
   private resourcesWritten = 0;
   private translations = 0;
   private lastErrors = new Map<string, TranslationError>();
   private summary?: TranslationSummary;
   private stopped = false;
+  private readonly role: WriterRole;
+  /** What unchanged objects translated to, so a change re-translates only what depends on it. */
+  private readonly memo = new TranslationMemo();
 
   constructor(
     @Inject(PLATFORM_CONFIG) private readonly platform: PlatformConfig,
@@ -46,7 +53,9 @@ export class TranslatorService implements OnApplicationBootstrap, OnApplicationS
     @Inject(Metrics) metrics: Metrics,
     @Inject(MicroRegistration) micro: MicroRegistration,
     @Inject(HistoryService) private readonly history: HistoryService,
+    @Optional() @Inject(KvLease) lease?: KvLease,
   ) {
+    this.role = new WriterRole(lease, this.logger, () => this.debouncer.trigger());
     this.ready = readiness.register('translation', 'waiting for the initial sync of tendril-objects');
     this.objects = new KvMirror(nats, {
       bucket: BUCKETS.objects,
@@ -55,10 +64,14 @@ export class TranslatorService implements OnApplicationBootstrap, OnApplicationS
       onWaiting: (reason) => this.ready.fail(`waiting for bucket ${BUCKETS.objects} (the k8s-watcher creates it): ${reason}`),
     });
     this.publisher = new Publisher(nats, this.logger, (bucket, key) => {
+      if (!this.role.writing) return; // the active translator's writes, seen by a standby
       this.logger.warn(`${bucket}: ${key} was changed by someone else; restoring it`);
       this.debouncer.trigger();
     });
     this.debouncer = new Debouncer(() => this.run(), this.config.debounceMs, this.config.debounceMaxMs);
+    this.rejections = new ProxyRejections(nats, new Logger('proxy rejections'));
+    this.rejections.onChange(() => this.debouncer.trigger());
+    metrics.figure('proxy_rejections', 'Resources rejected (NACKed) by connected proxies, per proxy', () => this.rejections.current().length);
     metrics.figure('objects_seen', 'Objects in tendril-objects', () => this.objects.size);
     metrics.figure('resources_written', 'Puts and deletes to tendril-xds since start (generation marker included)', () => this.resourcesWritten);
     metrics.figure('xds_resources', 'xDS resources in tendril-xds', () => this.publisher.xdsCount);
@@ -76,6 +89,7 @@ export class TranslatorService implements OnApplicationBootstrap, OnApplicationS
     await this.nats.connect();
     // Outputs first: the first translation must be diffed against what they already hold.
     await this.publisher.start();
+    this.rejections.start();
     this.objects.onChange(() => this.debouncer.trigger());
     await this.objects.start();
     if (this.stopped) return;
@@ -86,12 +100,16 @@ export class TranslatorService implements OnApplicationBootstrap, OnApplicationS
   private async run(): Promise<void> {
     if (this.stopped) return;
     const started = performance.now();
-    const output = checkHandWritten(translate({ cluster: this.platform.cluster, objects: this.objects.values(), options: this.config.translation }));
+    const output = checkHandWritten(translate({ cluster: this.platform.cluster, objects: this.objects.values(), options: this.config.translation, memo: this.memo }));
     const translated = performance.now();
     this.translations++;
+    if (!this.role.writing) {
+      this.ready.pass(this.role.standbyReason(this.publisher.generation));
+      return;
+    }
     let result;
     try {
-      result = await this.publisher.publish(output);
+      result = await this.publisher.publish(this.rejections.apply(output, this.platform.cluster, this.config.translation));
     } catch (error) {
       this.logger.warn(`publishing failed, retrying in ${this.config.retryMs} ms: ${(error as Error).message}`);
       setTimeout(() => this.debouncer.trigger(), this.config.retryMs).unref();
@@ -127,6 +145,7 @@ export class TranslatorService implements OnApplicationBootstrap, OnApplicationS
     this.stopped = true;
     await this.debouncer.stop();
     this.objects.stop();
+    this.rejections.stop();
     this.publisher.stop();
   }
 }
