@@ -1,0 +1,157 @@
+/**
+ * Envoy NACKs reach the status of the object that generated the rejected resource (issue 4 item 6,
+ * issue 5 item 6), through the real services: a raw ADS (state of the world) and a delta client NACK
+ * resources the translator made from a CiliumEnvoyConfig; the xds-server records which resources
+ * each NACK rejected in tendril-proxies; the translator overlays tendril-status. The rejection goes
+ * away when the proxy ACKs a fixed version, or disconnects.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { connect, type KV, type NatsConnection } from 'nats';
+import { BUCKETS, XDS_TYPES, objectStatusCodec, objectKey } from '@tendril/contract';
+import { AdsTestClient, DeltaTestClient, waitFor } from '@tendril/testing';
+import { System } from './system.js';
+
+const LDS = XDS_TYPES.listener;
+const RDS = XDS_TYPES.route;
+const CLUSTER = 'default'; // TENDRIL_CLUSTER's default
+
+const SERVICE = `apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec:
+  clusterIP: 127.100.77.7
+  ports: [{name: http, port: 80, targetPort: 8080}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: web-1, namespace: default, labels: {kubernetes.io/service-name: web}}
+addressType: IPv4
+ports: [{name: http, port: 8080}]
+endpoints: [{addresses: [127.0.77.1]}]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: web, namespace: default}
+spec:
+  ingressClassName: cilium
+  rules:
+  - host: web.example
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
+`;
+
+/** A CiliumEnvoyConfig with a listener and its route configuration; `prefix` changes the route's content. */
+const config = (prefix: string) => `apiVersion: cilium.io/v2
+kind: CiliumEnvoyConfig
+metadata: {name: edge, namespace: default}
+spec:
+  resources:
+  - "@type": type.googleapis.com/envoy.config.listener.v3.Listener
+    name: edge-listener
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: edge
+          rds: {route_config_name: edge-route}
+          http_filters:
+          - name: envoy.filters.http.router
+            typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}
+  - "@type": type.googleapis.com/envoy.config.route.v3.RouteConfiguration
+    name: edge-route
+    virtual_hosts:
+    - name: all
+      domains: ["*"]
+      routes:
+      - match: {prefix: "${prefix}"}
+        route: {cluster: default/web:80}
+`;
+
+const LISTENER = 'default/edge/edge-listener';
+const ROUTE = 'default/edge/edge-route';
+const CEC_KEY = objectKey({ cluster: CLUSTER, kind: 'ciliumenvoyconfig', namespace: 'default', name: 'edge' });
+
+interface ConfigStatus {
+  resources: string[];
+  errors: string[];
+}
+
+describe('Envoy NACKs in object status', { timeout: 240000 }, () => {
+  const system = new System('nack');
+  let nc: NatsConnection;
+  let statusKv: KV;
+  const clients: { close(): void }[] = [];
+
+  const configStatus = async (): Promise<ConfigStatus | undefined> => {
+    const entry = await statusKv.get(CEC_KEY);
+    return entry?.value.length ? (objectStatusCodec.decode(entry.value).status as unknown as ConfigStatus) : undefined;
+  };
+  const translatorLog = () => system.services.get('translator')!.output.join('\n');
+
+  before(async () => {
+    await system.start();
+    nc = await connect(system.observer);
+    system.writeManifest('web.yaml', SERVICE);
+    system.writeManifest('edge.yaml', config('/'));
+    statusKv = await waitFor('tendril-status exists', async () => nc.jetstream().views.kv(BUCKETS.status, { bindOnly: true }).catch(() => undefined), 30000);
+    await waitFor('the config is served', async () => (await configStatus())?.resources.includes(`listener ${LISTENER}`), 60000);
+  });
+  after(async () => {
+    for (const client of clients) client.close();
+    await nc?.close();
+    await system.dispose();
+  });
+
+  it("a state-of-the-world NACK naming a config's listener lands in its status, and clears when a fixed version is ACKed", async () => {
+    try {
+      const proxy = new AdsTestClient(`127.0.0.1:${system.xdsPort}`, { nodeId: 'sotw-node' });
+      clients.push(proxy);
+      const envoyMessage = `Error adding/updating listener(s) ${LISTENER}: cannot bind '127.0.0.1:10042': Address already in use`;
+      proxy.nack(LDS, envoyMessage);
+      proxy.subscribe(LDS);
+      const rejected = await proxy.waitFor(LDS, (r) => !r.acked, 30000);
+      assert.ok(rejected.resources.length >= 2, 'the Ingress listener came in the same response');
+      const status = await waitFor('the NACK in the config status', async () => {
+        const s = await configStatus();
+        return s && s.errors.length > 0 ? s : undefined;
+      }, 30000);
+      // Only the listener Envoy named is rejected, not the Ingress listener of the same response.
+      assert.deepEqual(status.errors, [`listener ${LISTENER}: rejected by 1 proxy: ${envoyMessage}`]);
+      assert.ok(!status.resources.includes(`listener ${LISTENER}`));
+      assert.ok(!/web\.example|ingress/.test(translatorLog().split('\n').filter((line) => line.includes('rejected by')).join('\n')), 'the Ingress was not blamed');
+      // The user fixes the config; the proxy ACKs the new version; the status is rewritten without the rejection.
+      system.writeManifest('edge.yaml', config('/fixed').replace('stat_prefix: edge', 'stat_prefix: edge-fixed'));
+      await proxy.waitFor(LDS, (r) => r.acked && r.resources.some((l) => JSON.stringify(l).includes('edge-fixed')), 30000);
+      const cleared = await waitFor('the rejection gone from the status', async () => {
+        const s = await configStatus();
+        return s && s.errors.length === 0 ? s : undefined;
+      }, 30000);
+      assert.ok(cleared.resources.includes(`listener ${LISTENER}`));
+      proxy.close();
+    } catch (error) {
+      throw new Error(`${(error as Error).message}\n${system.dumpOutput()}`);
+    }
+  });
+
+  it('a delta NACK of a route configuration lands in the status and goes away when the proxy disconnects', async () => {
+    try {
+      const proxy = new DeltaTestClient(`127.0.0.1:${system.xdsPort}`, { nodeId: 'delta-node' });
+      clients.push(proxy);
+      proxy.nack(RDS, 'Proto constraint validation failed (RouteConfigurationValidationError.VirtualHosts[0]: invalid)');
+      proxy.subscribe(RDS, [ROUTE]);
+      await proxy.waitFor(RDS, (r) => r.acked === false, 30000);
+      const status = await waitFor('the delta NACK in the config status', async () => {
+        const s = await configStatus();
+        return s && s.errors.length > 0 ? s : undefined;
+      }, 30000);
+      assert.deepEqual(status.errors, [`route ${ROUTE}: rejected by 1 proxy: Proto constraint validation failed (RouteConfigurationValidationError.VirtualHosts[0]: invalid)`]);
+      proxy.close();
+      await waitFor('the rejection gone once the proxy is disconnected', async () => (await configStatus())?.errors.length === 0, 30000);
+    } catch (error) {
+      throw new Error(`${(error as Error).message}\n${system.dumpOutput()}`);
+    }
+  });
+});
