@@ -18,10 +18,26 @@ export interface IRProblem {
   message: string;
 }
 
-export function validate(ir: MeshIR): IRProblem[] {
+/**
+ * `checked`, when given, remembers the problems of checks that depend on one IR item alone (by the
+ * item's identity), so an incremental translation that hands back the same items does not check them
+ * again; checks between items (duplicates, references) always run.
+ */
+export function validate(ir: MeshIR, checked?: WeakMap<object, IRProblem[]>): IRProblem[] {
   const problems: IRProblem[] = [];
   const report = (source: SourceObject, path: string, message: string) => problems.push({ object: describeSource(source), path, message });
   const isIP = (value: string) => isIPv4(value) || isIPv6(value);
+  /** Runs `check` on `item` once per item identity (when `checked` is given), replaying its problems. */
+  const alone = (item: object, check: (report: Report) => void) => {
+    let found = checked?.get(item);
+    if (!found) {
+      const own: IRProblem[] = [];
+      check((source, path, message) => own.push({ object: describeSource(source), path, message }));
+      found = own;
+      checked?.set(item, own);
+    }
+    problems.push(...found);
+  };
 
   const clusterNames = new Set<string>();
   for (const cluster of ir.clusters) {
@@ -29,9 +45,11 @@ export function validate(ir: MeshIR): IRProblem[] {
     if (!cluster.name) report(cluster.source, at + '.name', 'must not be empty');
     if (clusterNames.has(cluster.name)) report(cluster.source, at, 'duplicate cluster name');
     clusterNames.add(cluster.name);
-    if (!Number.isInteger(cluster.connectTimeoutMs) || cluster.connectTimeoutMs <= 0) report(cluster.source, at + '.connectTimeoutMs', 'must be a positive integer');
-    if (!LB_POLICIES.includes(cluster.lbPolicy)) report(cluster.source, at + '.lbPolicy', `unknown policy "${cluster.lbPolicy}"`);
-    if (!UPSTREAM_PROTOCOLS.includes(cluster.protocol)) report(cluster.source, at + '.protocol', `unknown protocol "${cluster.protocol}"`);
+    alone(cluster, (report) => {
+      if (!Number.isInteger(cluster.connectTimeoutMs) || cluster.connectTimeoutMs <= 0) report(cluster.source, at + '.connectTimeoutMs', 'must be a positive integer');
+      if (!LB_POLICIES.includes(cluster.lbPolicy)) report(cluster.source, at + '.lbPolicy', `unknown policy "${cluster.lbPolicy}"`);
+      if (!UPSTREAM_PROTOCOLS.includes(cluster.protocol)) report(cluster.source, at + '.protocol', `unknown protocol "${cluster.protocol}"`);
+    });
   }
 
   const endpointNames = new Set<string>();
@@ -40,17 +58,19 @@ export function validate(ir: MeshIR): IRProblem[] {
     if (!clusterNames.has(group.clusterName)) report(group.source, at, 'no cluster of this name');
     if (endpointNames.has(group.clusterName)) report(group.source, at, 'duplicate endpoints for one cluster');
     endpointNames.add(group.clusterName);
-    const seen = new Set<string>();
-    group.endpoints.forEach((endpoint, i) => {
-      const where = `${at}.endpoints[${i}]`;
-      if (!isIP(endpoint.address)) report(group.source, where + '.address', `"${endpoint.address}" is not an IP address`);
-      if (!isPort(endpoint.port)) report(group.source, where + '.port', `${endpoint.port} is not a port`);
-      if (!ENDPOINT_HEALTHS.includes(endpoint.health)) report(group.source, where + '.health', `unknown health "${endpoint.health}"`);
-      if (!Number.isInteger(endpoint.weight) || endpoint.weight < 1) report(group.source, where + '.weight', 'must be a positive integer');
-      if (endpoint.priority !== undefined && (!Number.isInteger(endpoint.priority) || endpoint.priority < 0 || endpoint.priority > 127)) report(group.source, where + '.priority', 'must be an integer 0..127');
-      const id = `${endpoint.address}|${endpoint.port}`;
-      if (seen.has(id)) report(group.source, where, `duplicate endpoint ${endpoint.address}:${endpoint.port}`);
-      seen.add(id);
+    alone(group, (report) => {
+      const seen = new Set<string>();
+      group.endpoints.forEach((endpoint, i) => {
+        const where = `${at}.endpoints[${i}]`;
+        if (!isIP(endpoint.address)) report(group.source, where + '.address', `"${endpoint.address}" is not an IP address`);
+        if (!isPort(endpoint.port)) report(group.source, where + '.port', `${endpoint.port} is not a port`);
+        if (!ENDPOINT_HEALTHS.includes(endpoint.health)) report(group.source, where + '.health', `unknown health "${endpoint.health}"`);
+        if (!Number.isInteger(endpoint.weight) || endpoint.weight < 1) report(group.source, where + '.weight', 'must be a positive integer');
+        if (endpoint.priority !== undefined && (!Number.isInteger(endpoint.priority) || endpoint.priority < 0 || endpoint.priority > 127)) report(group.source, where + '.priority', 'must be an integer 0..127');
+        const id = `${endpoint.address}|${endpoint.port}`;
+        if (seen.has(id)) report(group.source, where, `duplicate endpoint ${endpoint.address}:${endpoint.port}`);
+        seen.add(id);
+      });
     });
   }
   // Every EDS cluster needs its endpoints in the same snapshot, even when there are none.
@@ -71,15 +91,20 @@ export function validate(ir: MeshIR): IRProblem[] {
     for (const [from, to] of Object.entries(service.l7Redirect?.frontendPorts ?? {})) {
       if (!isPort(Number(from)) || !isPort(to)) report(service.source, `${at}.l7Redirect.frontendPorts[${from}]`, `${from} -> ${to} is not a port pair`);
     }
-    service.frontends.forEach((frontend, i) => {
-      if (!isIP(frontend.address)) report(service.source, `${at}.frontends[${i}].address`, `"${frontend.address}" is not an IP address`);
-      if (!isPort(frontend.port)) report(service.source, `${at}.frontends[${i}].port`, `${frontend.port} is not a port`);
-    });
-    service.backends.forEach((backend, i) => {
-      if (!isIP(backend.address)) report(service.source, `${at}.backends[${i}].address`, `"${backend.address}" is not an IP address`);
-      if (!isPort(backend.port)) report(service.source, `${at}.backends[${i}].port`, `${backend.port} is not a port`);
-      if (!Number.isInteger(backend.weight) || backend.weight < 0 || backend.weight > 65535) report(service.source, `${at}.backends[${i}].weight`, 'must be 0..65535');
-    });
+    // By the lists' identity: later features copy an L4 service to change its redirect, not its lists.
+    alone(service.frontends, (report) =>
+      service.frontends.forEach((frontend, i) => {
+        if (!isIP(frontend.address)) report(service.source, `${at}.frontends[${i}].address`, `"${frontend.address}" is not an IP address`);
+        if (!isPort(frontend.port)) report(service.source, `${at}.frontends[${i}].port`, `${frontend.port} is not a port`);
+      }),
+    );
+    alone(service.backends, (report) =>
+      service.backends.forEach((backend, i) => {
+        if (!isIP(backend.address)) report(service.source, `${at}.backends[${i}].address`, `"${backend.address}" is not an IP address`);
+        if (!isPort(backend.port)) report(service.source, `${at}.backends[${i}].port`, `${backend.port} is not a port`);
+        if (!Number.isInteger(backend.weight) || backend.weight < 0 || backend.weight > 65535) report(service.source, `${at}.backends[${i}].weight`, 'must be 0..65535');
+      }),
+    );
   }
 
   validateL7(ir, clusterNames, report);

@@ -17,7 +17,7 @@
  * only replace fields of the L4 services it pushed, never mutate its other items.
  */
 import { canonicalJson, type ObjectRef, type ObjectStatus } from '@tendril/contract';
-import { emptyIR, type MeshIR } from '@tendril/model';
+import { emptyIR, type IRProblem, type MeshIR } from '@tendril/model';
 import type { TranslationOptions } from './options.js';
 import { Problems, type TranslationError } from './problems.js';
 
@@ -45,6 +45,8 @@ export class TranslationMemo {
   private touched = new Map<string, UnitRecord>();
   private views = new WeakMap<object, Map<string, ViewRecord>>();
   private emitted = new WeakMap<object, unknown>();
+  /** IR items already validated on their own (libs/model validate). */
+  checked = new WeakMap<object, IRProblem[]>();
   private optionsKey?: string;
   /** Parsed `tendril-objects` keys; pruned to the keys of the last translation. */
   keys = new Map<string, ObjectRef>();
@@ -57,6 +59,7 @@ export class TranslationMemo {
       this.units = new Map();
       this.views = new WeakMap();
       this.emitted = new WeakMap();
+      this.checked = new WeakMap();
       this.optionsKey = key;
     }
     this.touched = new Map();

@@ -97,7 +97,7 @@ export function translate(input: TranslationInput): TranslationOutput {
       problems.raw(`feature/${feature.name}`, `translation failed: ${(error as Error).message}`);
     }
   }
-  for (const problem of validate(ir)) problems.raw(problem.object, `${problem.path}: ${problem.message}`);
+  for (const problem of validate(ir, memo?.checked)) problems.raw(problem.object, `${problem.path}: ${problem.message}`);
 
   const xds: XdsOutput[] = [];
   const emitOnce = memo ? <T>(node: object, build: () => T) => memo.emit(node, build) : <T>(_node: object, build: () => T) => build();
