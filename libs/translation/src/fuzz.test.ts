@@ -8,25 +8,11 @@ import { fileURLToPath } from 'node:url';
 import { objectKey, parseObjectKey, type KubeObject, type ObjectKind } from '@tendril/contract';
 import { translate, type TranslationOutput } from './index.js';
 import { TEST_CLUSTER, goldenCases, manifestObjects } from './testing/golden.js';
+import { Random } from './testing/random.js';
 
 const testdata = fileURLToPath(new URL('../testdata/', import.meta.url));
 const TOTAL = 10000;
 const BATCHES = 10;
-
-/** Deterministic pseudo-random numbers (a 32-bit LCG): the same objects on every run. */
-class Random {
-  constructor(private state: number) {}
-  next(): number {
-    this.state = (Math.imul(this.state, 1664525) + 1013904223) >>> 0;
-    return this.state / 2 ** 32;
-  }
-  int(below: number): number {
-    return Math.floor(this.next() * below);
-  }
-  pick<T>(items: readonly T[]): T {
-    return items[this.int(items.length)]!;
-  }
-}
 
 const JUNK: unknown[] = [null, -1, 0, 70000, 1.5, '', 'x', '::::', '999.1.1.1', '/../..', '(', true, false, [], [1, 'a'], {}, { a: { b: [] } }, 'constructor', '__proto__', 'a'.repeat(300)];
 const KINDS: ObjectKind[] = ['service', 'endpointslice', 'ingress', 'ingressclass', 'secret', 'ciliumenvoyconfig', 'ciliumclusterwideenvoyconfig'];

@@ -8,22 +8,9 @@ import { fileURLToPath } from 'node:url';
 import { canonicalJson, type KubeObject } from '@tendril/contract';
 import { TranslationMemo, translate, type TranslationOutput } from './index.js';
 import { TEST_CLUSTER, goldenCases, manifestObjects } from './testing/golden.js';
+import { Random } from './testing/random.js';
 
 const testdata = fileURLToPath(new URL('../testdata/', import.meta.url));
-
-class Random {
-  constructor(private state: number) {}
-  next(): number {
-    this.state = (Math.imul(this.state, 1664525) + 1013904223) >>> 0;
-    return this.state / 2 ** 32;
-  }
-  int(below: number): number {
-    return Math.floor(this.next() * below);
-  }
-  pick<T>(items: readonly T[]): T {
-    return items[this.int(items.length)]!;
-  }
-}
 
 const VALUES: unknown[] = [null, 0, 1, 81, 8080, 70000, '', 'x', 'true', 'false', 'enabled', 'maglev', 'grpc', 'ClientIP', '10.0.0.9', '::1', [], {}, true, false];
 
