@@ -4,7 +4,7 @@ import { HistoryService } from './history/history.service.js';
 import { TranslatorService } from './translator.service.js';
 
 @Module({
-  imports: [PlatformModule.forRoot({ service: 'translator', description: 'Tendril translator: Kubernetes objects -> xDS resources, LB entries, statuses' })],
+  imports: [PlatformModule.forRoot({ service: 'translator', description: 'Tendril translator: Kubernetes objects -> xDS resources, LB entries, statuses', lease: true })],
   providers: [HistoryService, TranslatorService],
 })
 export class AppModule {}

@@ -16,3 +16,4 @@ export * from './messages/service-stats.js';
 export * from './messages/service-info.js';
 export * from './permissions.js';
 export * from './messages/config-history.js';
+export * from './messages/lease.js';

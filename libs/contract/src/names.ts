@@ -7,6 +7,8 @@ export const BUCKETS = {
   xds: 'tendril-xds',
   lb: 'tendril-lb',
   proxies: 'tendril-proxies',
+  /** One key per service that runs a single active replica: `<service>` -> leaseCodec (holder, ttl). */
+  leases: 'tendril-leases',
 } as const;
 export type BucketName = (typeof BUCKETS)[keyof typeof BUCKETS];
 

@@ -24,6 +24,9 @@ export const BUCKET_OWNERS: Record<string, ServiceName> = {
   [BUCKETS.proxies]: 'xds-server',
 };
 
+/** Services that run one active replica and hold their lease in `tendril-leases` (their own key only). */
+export const LEASE_HOLDERS: readonly ServiceName[] = ['translator'];
+
 /** Subjects each service publishes, and the ones it subscribes to, beyond KV. */
 const EVENTS: Record<ServiceName, { publish: string[]; subscribe: string[] }> = {
   'k8s-watcher': { publish: [], subscribe: [] },
@@ -61,6 +64,7 @@ export function natsPermissions(user: NatsUser): NatsPermissions {
     publish: [
       ...KV_READ,
       ...owned.flatMap((bucket) => [`$JS.API.STREAM.CREATE.KV_${bucket}`, `$JS.API.STREAM.UPDATE.KV_${bucket}`, `$KV.${bucket}.>`]),
+      ...(LEASE_HOLDERS.includes(user) ? [`$JS.API.STREAM.CREATE.KV_${BUCKETS.leases}`, `$JS.API.STREAM.UPDATE.KV_${BUCKETS.leases}`, `$KV.${BUCKETS.leases}.${user}`] : []),
       `tendril.stats.${user}`,
       ...EVENTS[user].publish,
     ],

@@ -14,3 +14,4 @@ export * from './stats-publisher.js';
 export * from './nest/platform.module.js';
 export * from './nest/bootstrap.js';
 export * from './kube/index.js';
+export * from './lease.js';

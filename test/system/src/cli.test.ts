@@ -84,8 +84,9 @@ describe('tendril CLI against a running system', { timeout: 180000 }, () => {
     assert.ok((json.instances.find((i) => i.service === 'translator')!.figures['xds_resources'] ?? 0) >= 2);
     const text = await tendril(['status', '--nats', nats]);
     assert.equal(text.code, 0);
-    assert.match(text.stdout, /^SERVICE\s+INSTANCE\s+VERSION\s+UPTIME\s+READY\s+FIGURES/m);
-    assert.match(text.stdout, /^xds-server\s+\S+\s+0\.1\.0\s+\S+\s+yes\s+proxies_connected=1/m);
+    assert.match(text.stdout, /^SERVICE\s+INSTANCE\s+VERSION\s+UPTIME\s+READY\s+ROLE\s+FIGURES/m);
+    assert.match(text.stdout, /^xds-server\s+\S+\s+0\.1\.0\s+\S+\s+yes\s+-\s+proxies_connected=1/m);
+    assert.match(text.stdout, /^translator\s+\S+\s+0\.1\.0\s+\S+\s+yes\s+active\s+/m);
   });
 
   it('proxy-status shows the proxy SYNCED for CDS and EDS, and refuses an unknown node', async () => {

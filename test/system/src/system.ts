@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SERVICES, type ServiceName } from '@tendril/contract';
-import { freePort, startNatsServer, waitFor, type TestNatsServer } from '@tendril/testing';
+import { freePort, startNatsServer, waitFor, type NatsServerOptions, type TestNatsServer } from '@tendril/testing';
 
 export const repoRoot = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
 
@@ -21,8 +21,17 @@ export interface RunningService {
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+export interface SystemOptions {
+  /** Beyond the least-privilege users every system runs with (e.g. `tls`). */
+  nats?: Omit<NatsServerOptions, 'auth'>;
+  /** Extra environment of every service (e.g. TLS settings). */
+  env?: Record<string, string>;
+}
+
 export class System {
   readonly services = new Map<ServiceName, RunningService>();
+  /** Further replicas of a service (startReplica), beside the one in `services`. */
+  readonly replicas: RunningService[] = [];
   readonly manifests: string;
   readonly dataDir: string;
   readonly cgroup: string;
@@ -31,21 +40,25 @@ export class System {
   nats!: TestNatsServer;
   private ports = new Map<ServiceName, number>();
 
-  constructor(readonly name: string) {
+  constructor(
+    readonly name: string,
+    private readonly options: SystemOptions = {},
+  ) {
     this.manifests = mkdtempSync(join(tmpdir(), 'tendril-manifests-'));
     this.dataDir = mkdtempSync(join(tmpdir(), 'tendril-data-'));
     this.cgroup = `/sys/fs/cgroup/unified/tendril-${name}-${process.pid}`;
     this.pinPath = `/sys/fs/bpf/tendril-${name}-${process.pid}`;
   }
 
-  async start(): Promise<void> {
+  /** Starts nats-server and the given services (all five by default) and waits until they are ready. */
+  async start(names: readonly ServiceName[] = SERVICES): Promise<void> {
     // the same least-privilege users `npm start` runs with: a missing permission fails here first
-    this.nats = await startNatsServer({ auth: true });
+    this.nats = await startNatsServer({ ...this.options.nats, auth: true });
     mkdirSync(this.cgroup, { recursive: true });
     this.xdsPort = await freePort();
     for (const name of SERVICES) this.ports.set(name, await freePort());
-    for (const name of SERVICES) await this.startService(name);
-    await this.waitReady();
+    for (const name of names) await this.startService(name);
+    await this.waitReady(names);
   }
 
   env(name: ServiceName): Record<string, string> {
@@ -69,13 +82,29 @@ export class System {
       TENDRIL_STATS_INTERVAL_MS: '300',
       TENDRIL_DEBOUNCE_MS: '20',
       TENDRIL_NODE_NAME: `node-${this.name}`,
+      // a restarted translator waits out its dead predecessor's lease: short here, 10 s by default
+      TENDRIL_LEASE_TTL_MS: '3000',
+      ...this.options.env,
     };
   }
 
   async startService(name: ServiceName): Promise<RunningService> {
+    const service = this.spawnApp(name, this.ports.get(name)!, {});
+    this.services.set(name, service);
+    return service;
+  }
+
+  /** One more replica of a service, on its own HTTP port (and data folder), beside the one in `services`. */
+  async startReplica(name: ServiceName, env: Record<string, string> = {}): Promise<RunningService> {
+    const replica = this.spawnApp(name, await freePort(), { TENDRIL_DATA_DIR: join(this.dataDir, `${name}-${this.replicas.length + 2}`), ...env });
+    this.replicas.push(replica);
+    return replica;
+  }
+
+  private spawnApp(name: ServiceName, httpPort: number, env: Record<string, string>): RunningService {
     const child = spawn(process.execPath, ['--enable-source-maps', join(repoRoot, 'apps', name, 'dist', 'main.js')], {
       cwd: repoRoot,
-      env: { ...process.env, ...this.env(name), NO_COLOR: '1' },
+      env: { ...process.env, ...this.env(name), TENDRIL_HTTP_PORT: String(httpPort), ...env, NO_COLOR: '1' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const output: string[] = [];
@@ -86,9 +115,7 @@ export class System {
     child.stdout!.on('data', keep);
     child.stderr!.on('data', keep);
     const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) => child.once('exit', (code, signal) => done({ code, signal })));
-    const service: RunningService = { name, httpPort: this.ports.get(name)!, process: child, output, exit };
-    this.services.set(name, service);
-    return service;
+    return { name, httpPort, process: child, output, exit };
   }
 
   url(name: ServiceName, path: string): string {
@@ -141,8 +168,9 @@ export class System {
 
   /** Stops what is still running and removes everything the system made. */
   async dispose(): Promise<void> {
-    for (const service of this.services.values()) if (service.process.exitCode === null && service.process.signalCode === null) service.process.kill('SIGKILL');
-    await Promise.all([...this.services.values()].map((s) => s.exit));
+    const all = [...this.services.values(), ...this.replicas];
+    for (const service of all) if (service.process.exitCode === null && service.process.signalCode === null) service.process.kill('SIGKILL');
+    await Promise.all(all.map((s) => s.exit));
     await this.nats?.dispose();
     rmSync(this.manifests, { recursive: true, force: true });
     rmSync(this.dataDir, { recursive: true, force: true });

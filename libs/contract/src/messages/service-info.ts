@@ -12,6 +12,8 @@ export const serviceInfoSchema = z.object({
   readiness: z.record(z.string(), z.object({ ok: z.boolean(), reason: z.string() })),
   httpPort: z.number().int(),
   figures: z.record(z.string(), z.number()),
+  /** Services with one active replica (a lease in tendril-leases): this instance's part. */
+  role: z.enum(['active', 'standby']).optional(),
 });
 export type ServiceInfo = z.infer<typeof serviceInfoSchema>;
 export const serviceInfoCodec = jsonCodec('service info', serviceInfoSchema);

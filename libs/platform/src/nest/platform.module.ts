@@ -2,10 +2,11 @@
  * The Nest module every service imports once: config, NATS, readiness, metrics, the micro service
  * registration, the stats publisher, and the /healthz /readyz /metrics controller.
  */
-import { Controller, Get, Global, Inject, Injectable, Logger, Module, Res, type DynamicModule, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Controller, Get, Global, Inject, Injectable, Logger, Module, Optional, Res, type DynamicModule, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { Response } from 'express';
 import type { ServiceName } from '@tendril/contract';
 import { PLATFORM_VERSION, readPlatformConfig, type PlatformConfig } from '../config.js';
+import { KvLease, readLeaseTiming } from '../lease.js';
 import { Metrics } from '../metrics.js';
 import { MicroRegistration } from '../micro.js';
 import { NatsClient } from '../nats.js';
@@ -17,6 +18,11 @@ export const PLATFORM_CONFIG = Symbol('PLATFORM_CONFIG');
 export interface PlatformModuleOptions {
   service: ServiceName;
   description: string;
+  /**
+   * One active replica, the others hot standbys: a lease in tendril-leases (key = service name),
+   * provided as KvLease; the role shows in /readyz (check `lease`), in $SRV.INFO/STATS and as figure lease_active.
+   */
+  lease?: boolean;
 }
 
 @Controller()
@@ -51,6 +57,7 @@ class PlatformLifecycle implements OnApplicationBootstrap, OnApplicationShutdown
     @Inject(NatsClient) private readonly nats: NatsClient,
     @Inject(MicroRegistration) private readonly micro: MicroRegistration,
     @Inject(StatsPublisher) private readonly stats: StatsPublisher,
+    @Optional() @Inject(KvLease) private readonly lease?: KvLease,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -58,10 +65,13 @@ class PlatformLifecycle implements OnApplicationBootstrap, OnApplicationShutdown
       .connect()
       .then(() => this.micro.start())
       .then(() => this.stats.start())
+      .then(() => this.lease?.start())
       .catch((error: Error) => this.logger.error(`NATS start-up failed: ${error.message}`));
   }
 
   async onApplicationShutdown(): Promise<void> {
+    // released first, so a standby takes over at its next look instead of after the TTL
+    await this.lease?.stop();
     this.stats.stop();
     await this.micro.stop().catch(() => undefined);
     await this.nats.drain();
@@ -86,6 +96,14 @@ export class PlatformModule {
       readiness: readiness.register('nats', 'not connected yet'),
     });
     metrics.figure('nats_connected', 'Whether the NATS connection is up (1) or not (0)', () => (nats.connected ? 1 : 0));
+    let lease: KvLease | undefined;
+    if (options.lease) {
+      const leaseCheck = readiness.register('lease', 'standby: looking for the lease');
+      lease = new KvLease(nats, { name: config.service, holder: config.instance, ...readLeaseTiming(), logger: new Logger('lease') });
+      // a standby is ready: it is warm and takes over by itself; the reason says which one it is
+      lease.onChange((state) => leaseCheck.pass(state.reason));
+      metrics.figure('lease_active', 'Whether this replica holds the lease and writes (1) or is a standby (0)', () => (lease!.active ? 1 : 0));
+    }
     const micro = new MicroRegistration(nats, {
       service: config.service,
       version: PLATFORM_VERSION,
@@ -101,6 +119,7 @@ export class PlatformModule {
         readiness: readiness.snapshot(),
         httpPort: config.httpPort,
         figures: metrics.readFigures(),
+        ...(lease ? { role: lease.role } : {}),
       }),
     });
     const stats = new StatsPublisher(nats, metrics, readiness, config.service, config.instance, config.statsIntervalMs);
@@ -114,9 +133,10 @@ export class PlatformModule {
         { provide: NatsClient, useValue: nats },
         { provide: MicroRegistration, useValue: micro },
         { provide: StatsPublisher, useValue: stats },
+        ...(lease ? [{ provide: KvLease, useValue: lease }] : []),
         PlatformLifecycle,
       ],
-      exports: [PLATFORM_CONFIG, Readiness, Metrics, NatsClient, MicroRegistration, StatsPublisher],
+      exports: [PLATFORM_CONFIG, Readiness, Metrics, NatsClient, MicroRegistration, StatsPublisher, ...(lease ? [KvLease] : [])],
     };
   }
 }

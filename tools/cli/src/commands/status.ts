@@ -10,6 +10,8 @@ export interface InstanceStatus {
   uptimeSeconds: number;
   ready: boolean;
   reason: string;
+  /** Services with one active replica (the translator): active or standby. */
+  role?: 'active' | 'standby';
   figures: Record<string, number>;
 }
 
@@ -40,6 +42,7 @@ export async function status(session: Session, format: OutputFormat): Promise<vo
         uptimeSeconds: Math.max(0, Math.round((Date.now() - Date.parse(reply.started)) / 1000)),
         ready: info?.ready ?? false,
         reason: info ? (failing ? `${failing[0]}: ${failing[1].reason}` : 'ready') : 'no readiness reported',
+        ...(info?.role ? { role: info.role } : {}),
         figures: info?.figures ?? {},
       });
     }
@@ -54,6 +57,7 @@ export async function status(session: Session, format: OutputFormat): Promise<vo
         { header: 'VERSION', value: (i) => i.version },
         { header: 'UPTIME', value: (i) => formatDuration(i.uptimeSeconds) },
         { header: 'READY', value: (i) => (i.ready ? 'yes' : `no (${i.reason})`) },
+        { header: 'ROLE', value: (i) => i.role ?? '-' },
         { header: 'FIGURES', value: (i) => (KEY_FIGURES[i.service] ?? []).filter((f) => f in i.figures).map((f) => `${f}=${i.figures[f]}`).join(' ') },
       ]),
     ];

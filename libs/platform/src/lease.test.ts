@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { BUCKETS, leaseCodec } from '@tendril/contract';
+import { startNatsServer, waitFor, type TestNatsServer } from '@tendril/testing';
+import { KvLease, NatsClient, type LeaseState, type Logger } from './index.js';
+
+const quiet: Logger = { log: () => undefined, warn: () => undefined, error: () => undefined };
+const TIMING = { ttlMs: 800, renewMs: 150 };
+
+describe('KvLease against a real nats-server', () => {
+  let server: TestNatsServer;
+  const clients: NatsClient[] = [];
+  const leases: KvLease[] = [];
+  before(async () => {
+    server = await startNatsServer();
+  });
+  after(async () => {
+    for (const lease of leases) await lease.stop();
+    for (const client of clients) await client.drain();
+    await server.dispose();
+  });
+
+  /** A replica: its own connection and lease; every change of role is recorded with its time. */
+  const replica = (name: string, holder: string) => {
+    const client = new NatsClient({ url: server.url, name: holder, kvReplicas: 1, logger: quiet });
+    const lease = new KvLease(client, { name, holder, ...TIMING, logger: quiet });
+    const changes: (LeaseState & { at: number })[] = [];
+    lease.onChange((state) => changes.push({ ...state, at: performance.now() }));
+    clients.push(client);
+    leases.push(lease);
+    return { client, lease, changes };
+  };
+
+  it('one replica holds the lease, the other stands by naming it, and never both are active', async () => {
+    const a = replica('one-active', 'replica-a');
+    await a.lease.start();
+    assert.equal(a.lease.role, 'active');
+    const b = replica('one-active', 'replica-b');
+    await b.lease.start();
+    assert.equal(b.lease.role, 'standby');
+    assert.equal(b.lease.snapshot().holder, 'replica-a');
+    // several TTLs of normal running: the holder renews, the standby never takes over
+    const until = performance.now() + TIMING.ttlMs * 3;
+    while (performance.now() < until) {
+      assert.ok(!(a.lease.active && b.lease.active), 'both active');
+      assert.equal(a.lease.role, 'active');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const kv = await a.client.bucket(BUCKETS.leases);
+    const stored = leaseCodec.decode((await kv.get('one-active'))!.value);
+    assert.equal(stored.holder, 'replica-a');
+    assert.equal(stored.ttlMs, TIMING.ttlMs);
+  });
+
+  it('a released lease passes to the standby at its next look', async () => {
+    const a = replica('release', 'release-a');
+    const b = replica('release', 'release-b');
+    await a.lease.start();
+    await b.lease.start();
+    const released = performance.now();
+    await a.lease.stop();
+    await waitFor('the standby to take the released lease', () => b.lease.active, 10000, 20);
+    assert.ok(performance.now() - released < TIMING.ttlMs, 'taken over before the TTL: the release freed it');
+  });
+
+  it('when the holder loses NATS it steps down, and the standby takes over only after that', async () => {
+    const a = replica('crash', 'crash-a');
+    const b = replica('crash', 'crash-b');
+    await a.lease.start();
+    await b.lease.start();
+    assert.equal(a.lease.role, 'active');
+    const cut = performance.now();
+    await a.client.nc.close(); // the holder's connection is gone: it can renew no more
+    await waitFor('the standby to take over', () => b.lease.active, 15000, 20);
+    await waitFor('the old holder to step down', () => !a.lease.active, 15000, 20);
+    const stepDown = a.changes.find((change) => change.role === 'standby' && change.at > cut)!;
+    const takeOver = b.changes.find((change) => change.role === 'active')!;
+    assert.ok(stepDown.at <= takeOver.at, `the old holder stepped down (${Math.round(stepDown.at - cut)} ms) before the standby took over (${Math.round(takeOver.at - cut)} ms)`);
+    assert.ok(takeOver.at - cut >= TIMING.ttlMs, 'the standby waited out the TTL');
+    assert.match(stepDown.reason, /not renewed|cannot renew/);
+  });
+
+  it('a holder whose lease was overwritten steps down at its next renewal', async () => {
+    const a = replica('overwritten', 'over-a');
+    await a.lease.start();
+    const kv = await a.client.bucket(BUCKETS.leases);
+    await kv.put('overwritten', leaseCodec.encode({ v: 1, holder: 'intruder', ttlMs: 60000, acquiredAt: new Date().toISOString(), renewedAt: new Date().toISOString() }));
+    await waitFor('the holder to step down', () => !a.lease.active, 10000, 20);
+    assert.match(a.lease.snapshot().reason, /another replica wrote the lease/);
+    assert.equal(a.lease.snapshot().holder, undefined);
+  });
+});

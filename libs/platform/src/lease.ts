@@ -1,0 +1,200 @@
+/**
+ * One active replica among several, by a lease in NATS KV (`tendril-leases/<service>`). Every write
+ * is a compare-and-set on the key's revision, so two replicas can never both acquire or renew it.
+ * Expiry is judged on each replica's own monotonic clock, never by comparing wall clocks: a standby
+ * takes the lease over only after it saw the key's revision stand still for the lease's TTL, and the
+ * holder steps down once it has not renewed for that long itself, which is never later than the
+ * standby's deadline (the standby observes a renewal after the holder sent it).
+ */
+import type { KV } from 'nats';
+import { BUCKETS, leaseCodec, type Lease } from '@tendril/contract';
+import { ConfigError, envInt } from './config.js';
+import type { Logger } from './logger.js';
+import type { NatsClient } from './nats.js';
+
+export type LeaseRole = 'active' | 'standby';
+
+export interface LeaseState {
+  role: LeaseRole;
+  /** The instance holding the lease as far as this replica knows (itself when active). */
+  holder?: string;
+  /** Why the role is what it is, for /readyz and logs. */
+  reason: string;
+}
+
+export interface KvLeaseOptions {
+  /** The key: the service name. */
+  name: string;
+  /** This replica: unique per process. */
+  holder: string;
+  ttlMs: number;
+  renewMs: number;
+  logger: Logger;
+  bucket?: string;
+}
+
+/** TENDRIL_LEASE_TTL_MS (default 10000) and TENDRIL_LEASE_RENEW_MS (default a third of it). */
+export function readLeaseTiming(): { ttlMs: number; renewMs: number } {
+  const ttlMs = envInt('TENDRIL_LEASE_TTL_MS', 10000, 500, 600000);
+  const renewMs = envInt('TENDRIL_LEASE_RENEW_MS', Math.max(100, Math.floor(ttlMs / 3)), 50, 600000);
+  if (renewMs * 2 > ttlMs) throw new ConfigError(`TENDRIL_LEASE_RENEW_MS=${renewMs} must be at most half of TENDRIL_LEASE_TTL_MS=${ttlMs}`);
+  return { ttlMs, renewMs };
+}
+
+export class KvLease {
+  private state: LeaseState = { role: 'standby', reason: 'looking for the lease' };
+  private readonly listeners = new Set<(state: LeaseState) => void>();
+  private kv?: KV;
+  /** Active: the revision of our last write and when (monotonic) we sent the write that made it. */
+  private revision = 0;
+  private renewedAt = 0;
+  private acquiredAt = '';
+  /** Standby: the revision last seen and when it was first seen. */
+  private observed?: { revision: number; at: number };
+  private timer?: NodeJS.Timeout;
+  private watchdog?: NodeJS.Timeout;
+  private stopped = false;
+  private ticking = false;
+
+  constructor(
+    private readonly nats: NatsClient,
+    private readonly options: KvLeaseOptions,
+  ) {}
+
+  get role(): LeaseRole {
+    return this.state.role;
+  }
+
+  get active(): boolean {
+    return this.state.role === 'active';
+  }
+
+  snapshot(): LeaseState {
+    return { ...this.state };
+  }
+
+  /** Called on every change of role or of the known holder. */
+  onChange(listener: (state: LeaseState) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async start(): Promise<void> {
+    this.kv = await this.nats.bucket(this.options.bucket ?? BUCKETS.leases);
+    if (this.stopped) return;
+    // the holder steps down on its own clock even while a renewal hangs on a lost connection
+    this.watchdog = setInterval(() => {
+      if (this.active && performance.now() - this.renewedAt >= this.options.ttlMs) this.stepDown(`not renewed for ${this.options.ttlMs} ms`);
+    }, Math.min(250, this.options.renewMs));
+    this.watchdog.unref();
+    await this.tick();
+  }
+
+  /** Stops; an active replica releases the lease so a standby takes over at its next look. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    clearInterval(this.watchdog);
+    if (this.active && this.kv) {
+      const revision = this.revision;
+      this.set({ role: 'standby', reason: 'stopped' });
+      await this.kv.delete(this.options.name, { previousSeq: revision }).catch((error: Error) => this.options.logger.warn(`releasing the lease: ${error.message}`));
+    }
+  }
+
+  private async tick(): Promise<void> {
+    if (this.stopped || this.ticking) return;
+    this.ticking = true;
+    try {
+      if (this.active) await this.renew();
+      else await this.look();
+    } catch (error) {
+      this.options.logger.warn(`lease ${this.options.name}: ${(error as Error).message}`);
+    } finally {
+      this.ticking = false;
+      if (!this.stopped) {
+        this.timer = setTimeout(() => void this.tick(), this.options.renewMs);
+        this.timer.unref();
+      }
+    }
+  }
+
+  private async renew(): Promise<void> {
+    const sentAt = performance.now();
+    try {
+      this.revision = await this.kv!.update(this.options.name, this.value(), this.revision);
+      if (this.active) this.renewedAt = sentAt;
+    } catch (error) {
+      const message = (error as Error).message;
+      if (/wrong last sequence/i.test(message)) this.stepDown('another replica wrote the lease');
+      else if (performance.now() - this.renewedAt >= this.options.ttlMs) this.stepDown(`cannot renew: ${message}`);
+      else this.options.logger.warn(`lease ${this.options.name}: renewal failed, retrying: ${message}`);
+    }
+  }
+
+  private async look(): Promise<void> {
+    const kv = this.kv!;
+    const now = performance.now();
+    const entry = await kv.get(this.options.name);
+    if (!entry || entry.operation !== 'PUT') {
+      // free (never taken, or released): create() succeeds for one replica only
+      await this.acquire(() => kv.create(this.options.name, this.value(true)), 'the lease was free', now);
+      return;
+    }
+    let lease: Lease | undefined;
+    try {
+      lease = leaseCodec.decode(entry.value);
+    } catch {
+      lease = undefined; // unreadable: treated as held by nobody in particular, expiring like any other
+    }
+    if (lease?.holder === this.options.holder) {
+      // still ours (a renewal we stepped down from landed after all, or its acknowledgement was lost):
+      // taken back by compare-and-set, so a standby taking it at this very revision excludes us
+      this.acquiredAt = lease.acquiredAt;
+      await this.acquire(() => kv.update(this.options.name, this.value(), entry.revision), 'the lease still names this replica', now);
+      return;
+    }
+    const ttlMs = Math.max(lease?.ttlMs ?? this.options.ttlMs, this.options.ttlMs);
+    if (this.observed?.revision !== entry.revision) {
+      this.observed = { revision: entry.revision, at: now };
+      this.set({ role: 'standby', ...(lease ? { holder: lease.holder } : {}), reason: `standby: ${lease?.holder ?? 'another replica'} is active` });
+      return;
+    }
+    if (now - this.observed.at >= ttlMs) {
+      await this.acquire(() => kv.update(this.options.name, this.value(true), entry.revision), `${lease?.holder ?? 'the holder'} did not renew for ${ttlMs} ms`, now);
+    }
+  }
+
+  private async acquire(write: () => Promise<number>, why: string, sentAt: number): Promise<void> {
+    try {
+      this.revision = await write();
+    } catch (error) {
+      // another standby was faster: look again next time
+      this.options.logger.log(`lease ${this.options.name}: not taken (${(error as Error).message})`);
+      return;
+    }
+    this.renewedAt = sentAt;
+    this.observed = undefined;
+    this.options.logger.log(`lease ${this.options.name}: acquired by ${this.options.holder} (${why})`);
+    this.set({ role: 'active', holder: this.options.holder, reason: 'active: holds the lease' });
+  }
+
+  private stepDown(why: string): void {
+    if (!this.active) return;
+    this.options.logger.warn(`lease ${this.options.name}: stepping down (${why})`);
+    this.observed = undefined;
+    this.set({ role: 'standby', reason: `standby: stepped down (${why})` });
+  }
+
+  private value(fresh = false): Uint8Array {
+    const now = new Date().toISOString();
+    if (fresh) this.acquiredAt = now;
+    return leaseCodec.encode({ v: 1, holder: this.options.holder, ttlMs: this.options.ttlMs, acquiredAt: this.acquiredAt || now, renewedAt: now });
+  }
+
+  private set(state: LeaseState): void {
+    const changed = state.role !== this.state.role || state.holder !== this.state.holder || state.reason !== this.state.reason;
+    this.state = state;
+    if (changed) for (const listener of this.listeners) listener(this.snapshot());
+  }
+}

@@ -1,0 +1,164 @@
+/**
+ * Two real translator processes and a real nats-server: one writes (it holds tendril-leases/translator),
+ * the other is a hot standby that translates but writes nothing. SIGKILL of the writer lets the standby
+ * take over within the lease time, and the KV converges to the same output, with no second writer.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { connect, type NatsConnection } from 'nats';
+import { BUCKETS, XDS_GENERATION_KEY, generationDigest, leaseCodec, xdsGenerationCodec, xdsResourceCodec } from '@tendril/contract';
+import { waitFor } from '@tendril/testing';
+import { System, repoRoot, type RunningService } from './system.js';
+
+const TTL_MS = 3000;
+const RENEW_MS = 500;
+
+const manifest = (addresses: string[]) => `apiVersion: v1
+kind: Service
+metadata: {name: shop, namespace: default}
+spec:
+  clusterIP: 127.100.91.1
+  ports: [{name: http, port: 80, targetPort: 8080}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: shop-1, namespace: default, labels: {kubernetes.io/service-name: shop}}
+addressType: IPv4
+ports: [{name: http, port: 8080}]
+endpoints: [${addresses.map((address) => `{addresses: [${address}]}`).join(', ')}]
+`;
+
+interface Readyz {
+  ready: boolean;
+  checks: Record<string, { ok: boolean; reason: string }>;
+}
+
+describe('translator: one active writer by a lease in NATS KV, a hot standby takes over', { timeout: 240000 }, () => {
+  const system = new System('lease', { env: { TENDRIL_LEASE_TTL_MS: String(TTL_MS), TENDRIL_LEASE_RENEW_MS: String(RENEW_MS) } });
+  let nc: NatsConnection;
+  let first: RunningService;
+  let second: RunningService;
+
+  const readyz = async (service: RunningService): Promise<Readyz | undefined> => {
+    try {
+      return (await (await fetch(`http://127.0.0.1:${service.httpPort}/readyz`)).json()) as Readyz;
+    } catch {
+      return undefined;
+    }
+  };
+  const figure = async (service: RunningService, name: string): Promise<number> => {
+    const text = await (await fetch(`http://127.0.0.1:${service.httpPort}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith(`tendril_${name} `) || l.startsWith(`tendril_${name}{`));
+    assert.ok(line, `figure ${name} on port ${service.httpPort}`);
+    return Number(line.split(' ').pop());
+  };
+  /** Messages ever written to tendril-xds: with history 1, the stream's last sequence counts every put and delete. */
+  const xdsWrites = async () => (await (await nc.jetstreamManager()).streams.info(`KV_${BUCKETS.xds}`)).state.last_seq;
+  const xdsContent = async () => {
+    const kv = await nc.jetstream().views.kv(BUCKETS.xds, { bindOnly: true });
+    const keys: string[] = [];
+    for await (const key of await kv.keys()) keys.push(key);
+    const entries = new Map<string, string>();
+    let marker;
+    for (const key of keys.sort()) {
+      const entry = await kv.get(key);
+      if (!entry || entry.operation !== 'PUT') continue;
+      if (key === XDS_GENERATION_KEY) marker = xdsGenerationCodec.decode(entry.value);
+      else entries.set(key, xdsResourceCodec.decode(entry.value).hash);
+    }
+    return { entries, marker };
+  };
+  const endpointsHold = async (address: string) => {
+    const kv = await nc.jetstream().views.kv(BUCKETS.xds, { bindOnly: true });
+    const keys: string[] = [];
+    for await (const key of await kv.keys()) keys.push(key);
+    for (const key of keys.filter((k) => k.startsWith('endpoint.'))) {
+      const entry = await kv.get(key);
+      if (entry?.operation === 'PUT' && Buffer.from(xdsResourceCodec.decode(entry.value).resource, 'base64').includes(Buffer.from(address))) return true;
+    }
+    return false;
+  };
+  const holder = async () => {
+    const entry = await (await nc.jetstream().views.kv(BUCKETS.leases, { bindOnly: true })).get('translator');
+    return entry?.operation === 'PUT' ? leaseCodec.decode(entry.value).holder : undefined;
+  };
+
+  before(async () => {
+    system.writeManifest('shop.yaml', manifest(['127.0.91.1']));
+    await system.start(['k8s-watcher', 'translator']);
+    first = system.services.get('translator')!;
+    second = await system.startReplica('translator');
+    await waitFor('the second translator ready', async () => (await readyz(second))?.ready === true, 60000);
+    nc = await connect(system.observer);
+  });
+  after(async () => {
+    await nc?.close();
+    await system.dispose();
+  });
+
+  it('one replica is active and writes, the other stands by: /readyz, tendril status and the lease agree', async () => {
+    const firstReady = (await readyz(first))!;
+    const secondReady = (await readyz(second))!;
+    assert.match(firstReady.checks['lease']!.reason, /^active/, JSON.stringify(firstReady));
+    assert.match(secondReady.checks['lease']!.reason, /^standby: \S+ is active/, JSON.stringify(secondReady));
+    assert.match(secondReady.checks['translation']!.reason, /translated, not writing/);
+    assert.ok(await endpointsHold('127.0.91.1'), 'the active translator published the endpoints');
+
+    const cli = spawn(process.execPath, [join(repoRoot, 'tools', 'cli', 'dist', 'main.js'), 'status', '--nats', system.nats.url, '-o', 'json'], {
+      env: { ...process.env, TENDRIL_NATS_USER: 'cli', TENDRIL_NATS_PASSWORD: system.nats.credentials!.cli.password },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let stdout = '';
+    cli.stdout.on('data', (chunk) => (stdout += chunk));
+    await new Promise((resolve) => cli.once('exit', resolve));
+    const status = JSON.parse(stdout) as { instances: { service: string; instance: string; role?: string }[] };
+    const translators = status.instances.filter((i) => i.service === 'translator');
+    assert.deepEqual(translators.map((i) => i.role).sort(), ['active', 'standby']);
+    assert.equal(translators.find((i) => i.role === 'active')!.instance, await holder(), 'the active one is the lease holder');
+  });
+
+  it('during normal running only the active replica writes: every message in tendril-xds is one of its writes', async () => {
+    system.writeManifest('shop.yaml', manifest(['127.0.91.1', '127.0.91.2']));
+    await waitFor('the new endpoint published', () => endpointsHold('127.0.91.2'), 30000);
+    system.writeManifest('shop.yaml', manifest(['127.0.91.2', '127.0.91.3']));
+    await waitFor('the next endpoint published', () => endpointsHold('127.0.91.3'), 30000);
+    // counted once quiet: the stream's messages are exactly the active replica's puts and deletes
+    await waitFor('writes counted by the active replica equal the stream', async () => (await figure(first, 'resources_written')) === (await xdsWrites()), 20000, 200);
+    assert.equal(await figure(second, 'resources_written'), 0, 'the standby wrote nothing');
+    assert.ok((await figure(second, 'translations')) >= 3, 'the standby translated every change');
+    assert.equal(await figure(first, 'lease_active'), 1);
+    assert.equal(await figure(second, 'lease_active'), 0);
+  });
+
+  it('SIGKILL of the active replica: the standby takes over within the lease time and the KV converges', async () => {
+    const before = await xdsContent();
+    const writesBefore = await xdsWrites();
+    const killedAt = Date.now();
+    first.process.kill('SIGKILL');
+    await first.exit;
+    // a change nobody may write yet: the standby translates it but must wait for the lease
+    system.writeManifest('shop.yaml', manifest(['127.0.91.3', '127.0.91.4']));
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    assert.equal(await xdsWrites(), writesBefore, 'nothing written while the dead holder still holds the lease');
+    assert.match((await readyz(second))!.checks['lease']!.reason, /^standby/);
+
+    const takenAt = await waitFor('the standby to take over', async () => ((await readyz(second))?.checks['lease']?.reason.startsWith('active') ? Date.now() : undefined), 30000, 50);
+    const takeover = takenAt - killedAt;
+    assert.ok(takeover >= TTL_MS - RENEW_MS, `took over after ${takeover} ms: not before the lease could expire`);
+    assert.ok(takeover <= TTL_MS + 3 * RENEW_MS + 2000, `took over after ${takeover} ms: within the lease time (${TTL_MS} ms, renewals every ${RENEW_MS} ms)`);
+    assert.ok((await holder())?.length, 'the lease names the new holder');
+
+    await waitFor('the change made during the gap published', () => endpointsHold('127.0.91.4'), 30000);
+    const after = await xdsContent();
+    assert.ok(after.marker, 'generation marker present');
+    assert.equal(after.marker!.count, after.entries.size, 'the marker counts the resources');
+    assert.equal(after.marker!.digest, generationDigest(after.entries), 'the marker names exactly what the bucket holds');
+    assert.deepEqual([...after.entries.keys()], [...before.entries.keys()], 'same resource keys: none lost, none duplicated');
+    const cluster = [...after.entries.keys()].find((key) => key.startsWith('cluster.'))!;
+    assert.equal(after.entries.get(cluster), before.entries.get(cluster), 'the unchanged cluster was not rewritten');
+    assert.ok(after.marker!.generation > before.marker!.generation, 'the generation continues from the old writer');
+    await waitFor('every write since the takeover is the new writer', async () => (await figure(second, 'resources_written')) === (await xdsWrites()) - writesBefore, 20000, 200);
+  });
+});
