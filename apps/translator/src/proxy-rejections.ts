@@ -48,10 +48,7 @@ export class ProxyRejections {
    * for them (Ingress) are logged, once each.
    */
   apply(output: TranslationOutput, cluster: string, options: TranslationOptions): TranslationOutput {
-    // The Gateway API feature may make the controller name configurable; the default is Cilium's.
-    const named = (options as unknown as Record<string, unknown>)['gatewayControllerName'];
-    const controllerName = typeof named === 'string' && named !== '' ? named : undefined;
-    const { statuses, notes } = withProxyRejections(output.statuses, output.ir, this.list, { cluster, ...(controllerName ? { controllerName } : {}) });
+    const { statuses, notes } = withProxyRejections(output.statuses, output.ir, this.list, { cluster, controllerName: options.gatewayControllerName });
     const lines = new Set(notes.map((note) => `${note.key}: ${note.message}`));
     for (const line of lines) if (!this.notes.has(line)) this.logger.warn(line);
     this.notes = lines;

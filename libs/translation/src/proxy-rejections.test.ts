@@ -60,7 +60,7 @@ function gatewayCase(): { ir: MeshIR; statuses: StatusOutput[] } {
   ir.routes.push({
     name: 'default/gw/http/80',
     source: gateway,
-    virtualHosts: [{ name: 'all', domains: ['*'], routes: [{ name: 'r0', match: { path: { kind: 'prefix', value: '/' } }, action: { kind: 'forward', backends: [{ clusterName: 'default/echo:80', weight: 1 }] } }] }],
+    virtualHosts: [{ name: 'all', domains: ['*'], routes: [{ name: 'default/HTTPRoute/web/spec.rules[0].matches[0]', match: { path: { kind: 'prefix', value: '/' } }, action: { kind: 'forward', backends: [{ clusterName: 'default/echo:80', weight: 1 }] } }] }],
   });
   ir.clusters.push({ name: 'default/echo:80', discovery: 'EDS', connectTimeoutMs: 5000, lbPolicy: 'ROUND_ROBIN', protocol: 'HTTP1', source: { kind: 'Service', namespace: 'default', name: 'echo' } });
   const status = (kind: string, name: string, body: Record<string, unknown>): StatusOutput => ({
@@ -78,6 +78,7 @@ function gatewayCase(): { ir: MeshIR; statuses: StatusOutput[] } {
           { parentRef: { name: 'theirs' }, controllerName: 'example.com/other', conditions: [accepted] },
         ],
       }),
+      status('HTTPRoute', 'idle', { parents: [{ parentRef: { name: 'gw' }, controllerName: 'io.cilium/gateway-controller', conditions: [accepted] }] }),
     ],
   };
 }
@@ -98,10 +99,12 @@ test("a rejected Gateway route configuration makes the Gateway and its routes' p
   assert.deepEqual(route.parents[1], (statuses[1]!.status.status as { parents: unknown[] }).parents[1], "another controller's entry is left alone");
 });
 
-test('a rejected backend cluster marks the Gateway whose routes use it, not every route attached to it', () => {
+test('a rejected backend cluster marks the Gateway and the route whose rules use it, not every route attached to it', () => {
   const { ir, statuses } = gatewayCase();
   const { statuses: out, notes } = withProxyRejections(statuses, ir, [{ type: 'cluster', name: 'default/echo:80', nodeId: 'n1', error: 'bad' }], options);
   assert.equal((out[0]!.status.status as { conditions: { status: string }[] }).conditions[1]!.status, 'False');
-  assert.equal(out[1], statuses[1]);
+  const web = out[1]!.status.status as { parents: { conditions: Record<string, unknown>[] }[] };
+  assert.deepEqual(web.parents[0]!.conditions[1], { type: 'Programmed', status: 'False', reason: 'RejectedByProxy', message: 'rejected by 1 proxy: bad (cluster default/echo:80)', observedGeneration: 2 });
+  assert.equal(out[2], statuses[2], 'a route without rules using the cluster is left alone');
   assert.deepEqual(notes.map((note) => note.key), [`${TEST_CLUSTER}.service.default.echo`]);
 });

@@ -8,7 +8,8 @@
  *   listener -> its clusters; a cluster -> its endpoints): Envoy does not run the new version of any;
  * - Gateway: condition Programmed=False, reason Invalid;
  * - HTTPRoute, GRPCRoute, TLSRoute: in each parent entry of our controller, condition Programmed=False,
- *   reason RejectedByProxy, when the route is affected itself or its parent Gateway owns a rejected
+ *   reason RejectedByProxy, when the route is affected itself (its rules, known by their names, use a
+ *   rejected cluster or sit in a rejected route configuration) or its parent Gateway owns a rejected
  *   listener, route configuration or secret (Envoy rejects a route configuration as a whole, so no
  *   route of it is programmed);
  * - CiliumEnvoyConfig, CiliumClusterwideEnvoyConfig: the rejected resources move to the refused list;
@@ -87,9 +88,19 @@ export function resourceOwners(ir: MeshIR, cluster: string): Owners {
     own('route', route.name, route.source);
     for (const host of route.virtualHosts) {
       for (const rule of host.routes) {
+        // A Gateway API rule names its route object: that route is affected by what its rules use.
+        const ruleOwner = routeRuleOwner(cluster, rule.name);
+        const ruleId = `rule ${rule.name}`;
+        if (ruleOwner !== undefined) {
+          add(direct, ruleId, ruleOwner);
+          add(referredBy, id, ruleId);
+        }
         if (rule.action.kind !== 'forward') continue;
-        for (const backend of rule.action.backends) add(referredBy, resourceId('cluster', backend.clusterName), id);
-        for (const mirror of rule.action.mirrors ?? []) add(referredBy, resourceId('cluster', mirror.clusterName), id);
+        const clusters = [...rule.action.backends.map((backend) => backend.clusterName), ...(rule.action.mirrors ?? []).map((mirror) => mirror.clusterName)];
+        for (const name of clusters) {
+          add(referredBy, resourceId('cluster', name), id);
+          if (ruleOwner !== undefined) add(referredBy, resourceId('cluster', name), ruleId);
+        }
       }
     }
   }
@@ -114,6 +125,13 @@ export function resourceOwners(ir: MeshIR, cluster: string): Owners {
     }
   }
   return { direct, referrers };
+}
+
+/** The route object a Gateway API rule comes from, by its name (names.ts gatewayRuleName: `<namespace>/<Kind>/<route>/<field>`). */
+function routeRuleOwner(cluster: string, ruleName: string): string | undefined {
+  const [namespace, kind, name] = ruleName.split('/');
+  if (namespace === undefined || name === undefined || kind === undefined || !ROUTE_KINDS.has(kind)) return undefined;
+  return sourceKey(cluster, { kind, namespace, name });
 }
 
 interface Finding {

@@ -70,6 +70,28 @@ spec:
         route: {cluster: default/web:80}
 `;
 
+/** A Gateway and an HTTPRoute to Service web; `path` changes the route's content. */
+const gateway = (path: string) => `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: shop-gw, namespace: default}
+spec:
+  gatewayClassName: cilium
+  listeners: [{name: web, protocol: HTTP, port: 80}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: shop, namespace: default}
+spec:
+  parentRefs: [{name: shop-gw}]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: ${path}}}]
+    backendRefs: [{name: web, port: 80}]
+`;
+/** names.ts gatewayRouteName: the Gateway's route configuration for plaintext HTTP on port 80. */
+const GATEWAY_ROUTE = 'default/cilium-gateway-shop-gw/80/http';
+const GATEWAY_KEY = objectKey({ cluster: CLUSTER, kind: 'gateway', namespace: 'default', name: 'shop-gw' });
+const HTTPROUTE_KEY = objectKey({ cluster: CLUSTER, kind: 'httproute', namespace: 'default', name: 'shop' });
+
 const LISTENER = 'default/edge/edge-listener';
 const ROUTE = 'default/edge/edge-route';
 const CEC_KEY = objectKey({ cluster: CLUSTER, kind: 'ciliumenvoyconfig', namespace: 'default', name: 'edge' });
@@ -89,6 +111,13 @@ describe('Envoy NACKs in object status', { timeout: 240000 }, () => {
     const entry = await statusKv.get(CEC_KEY);
     return entry?.value.length ? (objectStatusCodec.decode(entry.value).status as unknown as ConfigStatus) : undefined;
   };
+  const conditionsOf = async (key: string): Promise<Record<string, unknown>[] | undefined> => {
+    const entry = await statusKv.get(key);
+    if (!entry?.value.length) return undefined;
+    const status = objectStatusCodec.decode(entry.value).status as { conditions?: Record<string, unknown>[]; parents?: { conditions: Record<string, unknown>[] }[] };
+    return status.conditions ?? status.parents?.[0]?.conditions;
+  };
+  const programmed = (conditions: Record<string, unknown>[] | undefined) => conditions?.find((condition) => condition['type'] === 'Programmed');
   const translatorLog = () => system.services.get('translator')!.output.join('\n');
 
   before(async () => {
@@ -150,6 +179,36 @@ describe('Envoy NACKs in object status', { timeout: 240000 }, () => {
       assert.deepEqual(status.errors, [`route ${ROUTE}: rejected by 1 proxy: Proto constraint validation failed (RouteConfigurationValidationError.VirtualHosts[0]: invalid)`]);
       proxy.close();
       await waitFor('the rejection gone once the proxy is disconnected', async () => (await configStatus())?.errors.length === 0, 30000);
+    } catch (error) {
+      throw new Error(`${(error as Error).message}\n${system.dumpOutput()}`);
+    }
+  });
+
+  it("a NACK of a Gateway's route configuration: Gateway and HTTPRoute Programmed=False with Envoy's message, until a fixed version is ACKed", async () => {
+    try {
+      system.writeManifest('gateway.yaml', gateway('/shop'));
+      // Subscribed before it exists, the route would first be reported missing (and that answer NACKed).
+      await waitFor('the Gateway programmed', async () => programmed(await conditionsOf(GATEWAY_KEY))?.['status'] === 'True', 60000);
+      const proxy = new DeltaTestClient(`127.0.0.1:${system.xdsPort}`, { nodeId: 'gateway-node' });
+      clients.push(proxy);
+      const envoyMessage = 'Proto constraint validation failed (RouteConfigurationValidationError.VirtualHosts[0]: embedded message failed validation)';
+      proxy.nack(RDS, envoyMessage);
+      proxy.subscribe(RDS, [GATEWAY_ROUTE]);
+      await proxy.waitFor(RDS, (r) => r.acked === false && r.resources.length === 1, 30000);
+      const expected = `rejected by 1 proxy: ${envoyMessage} (route ${GATEWAY_ROUTE})`;
+      const gatewayProgrammed = await waitFor('Gateway Programmed=False', async () => {
+        const condition = programmed(await conditionsOf(GATEWAY_KEY));
+        return condition?.['status'] === 'False' ? condition : undefined;
+      }, 30000);
+      assert.deepEqual([gatewayProgrammed['reason'], gatewayProgrammed['message']], ['Invalid', expected]);
+      const routeProgrammed = await waitFor('HTTPRoute parent Programmed=False', async () => programmed(await conditionsOf(HTTPROUTE_KEY)), 30000);
+      assert.deepEqual([routeProgrammed['status'], routeProgrammed['reason'], routeProgrammed['message']], ['False', 'RejectedByProxy', expected]);
+      // The route is fixed; the proxy ACKs the new version; the conditions are the translation's own again.
+      system.writeManifest('gateway.yaml', gateway('/shop/v2'));
+      await proxy.waitFor(RDS, (r) => r.acked === true && JSON.stringify(r.resources).includes('/shop/v2'), 30000);
+      await waitFor('Gateway Programmed=True again', async () => programmed(await conditionsOf(GATEWAY_KEY))?.['status'] === 'True', 30000);
+      await waitFor('HTTPRoute without the rejection', async () => programmed(await conditionsOf(HTTPROUTE_KEY)) === undefined, 30000);
+      proxy.close();
     } catch (error) {
       throw new Error(`${(error as Error).message}\n${system.dumpOutput()}`);
     }
