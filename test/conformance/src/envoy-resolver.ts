@@ -93,6 +93,8 @@ export interface Resolution {
   route?: string;
   /** CORS policy of the route / virtual host (typed_per_filter_config envoy.filters.http.cors), when the HCM has the CORS filter. */
   cors?: Plain;
+  /** Upgrade types the HCM accepts for this route (upgrade_configs, a route's own entries override). */
+  upgrades?: string[];
   /** TCP proxy of the chain (TLS passthrough): its weighted targets. */
   tcpUpstreams?: { cluster: string; share: number; endpoints?: Endpoint[] }[];
 }
@@ -546,13 +548,19 @@ export function resolveHttp(config: EnvoyConfig, request: ProxyRequest): Resolut
   }
   trace.push(`filter chain ${String(chain['name'] ?? '(unnamed)')}`);
   const summary = tls ? tlsSummary(chain, config) : undefined;
-  if (tls && !summary) {
-    trace.push('the chosen chain does not terminate TLS');
+  if (tls && !summary && !tcpTargets(config, chain)) {
+    trace.push('the chosen chain neither terminates TLS nor passes it through');
     return { trace, notes, connection: 'reset' };
   }
   const filters = asArray(chain['filters']);
   const hcm = filters.map((f) => asObject(f['typedConfig'])).find((c) => typeOf(c) === HCM);
   if (!hcm) {
+    const tcpUpstreams = tcpTargets(config, chain);
+    if (tcpUpstreams) {
+      // TLS passthrough: the bytes go to the backend, which terminates TLS and answers itself
+      trace.push(`tcp proxy to ${tcpUpstreams.map((u) => u.cluster).join(', ')}${summary ? ' after terminating TLS' : ' (TLS passed through)'}`);
+      return { trace, notes, tls: summary, tcpUpstreams };
+    }
     trace.push(`chain has no HTTP connection manager (${filters.map((f) => String(f['name'])).join(', ')})`);
     return { trace, notes, connection: 'reset', tls: summary };
   }
@@ -598,6 +606,11 @@ export function resolveHttp(config: EnvoyConfig, request: ProxyRequest): Resolut
     if (policy) resolution.cors = policy;
   }
   const levels = [route, vh, routeConfig];
+  // HttpConnectionManager.upgrade_configs enable upgrades per type; RouteAction.upgrade_configs may turn one on or off for the route
+  const upgrades = new Map<string, boolean>();
+  for (const upgrade of asArray(hcm['upgradeConfigs'])) upgrades.set(String(upgrade['upgradeType']).toLowerCase(), upgrade['enabled'] !== false);
+  for (const upgrade of asArray(asObject(route['route'])?.['upgradeConfigs'])) upgrades.set(String(upgrade['upgradeType']).toLowerCase(), upgrade['enabled'] !== false);
+  resolution.upgrades = [...upgrades].filter(([, on]) => on).map(([type]) => type);
 
   if (asObject(route['directResponse'])) {
     const direct = asObject(route['directResponse'])!;
@@ -726,13 +739,19 @@ export function resolveTls(config: EnvoyConfig, service: string, port: number, s
     return { trace, notes, connection: 'reset' };
   }
   trace.push(`Listener ${String(listener['name'])}, filter chain ${String(chain['name'] ?? '(unnamed)')}`);
-  const tcp = asArray(chain['filters']).map((f) => asObject(f['typedConfig'])).find((c) => typeOf(c) === TCP_PROXY);
   const summary = tlsSummary(chain, config);
-  if (!tcp) return { trace, notes, tls: summary };
+  const tcpUpstreams = tcpTargets(config, chain);
+  if (!tcpUpstreams) return { trace, notes, tls: summary };
+  trace.push(`tcp proxy to ${tcpUpstreams.map((u) => u.cluster).join(', ')}`);
+  return { trace, notes, tls: summary, tcpUpstreams };
+}
+
+/** The TCP proxy of a chain (TcpProxy: one cluster or weighted clusters, shares by weight). */
+function tcpTargets(config: EnvoyConfig, chain: Plain): { cluster: string; share: number; endpoints?: Endpoint[] }[] | undefined {
+  const tcp = asArray(chain['filters']).map((f) => asObject(f['typedConfig'])).find((c) => typeOf(c) === TCP_PROXY);
+  if (!tcp) return undefined;
   const weighted = asObject(tcp['weightedClusters']);
   const entries = typeof tcp['cluster'] === 'string' ? [{ name: tcp['cluster'], weight: 1 }] : asArray(weighted?.['clusters']).map((c) => ({ name: String(c['name']), weight: Number(c['weight'] ?? 0) }));
   const total = entries.reduce((sum, e) => sum + e.weight, 0);
-  const tcpUpstreams = entries.map((e) => ({ cluster: e.name, share: total ? e.weight / total : 0, endpoints: endpointsOf(config, e.name) }));
-  trace.push(`tcp proxy to ${tcpUpstreams.map((u) => u.cluster).join(', ')}`);
-  return { trace, notes, tls: summary, tcpUpstreams };
+  return entries.map((e) => ({ cluster: e.name, share: total ? e.weight / total : 0, endpoints: endpointsOf(config, e.name) }));
 }
