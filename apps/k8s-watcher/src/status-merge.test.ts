@@ -46,4 +46,19 @@ describe('the status written back', () => {
       ['example.com/other gw', `${ours} gw`],
     );
   });
+
+  it('gives Gateway listener conditions transition times, kept per listener while their status holds', () => {
+    const current = { listeners: [{ name: 'http', attachedRoutes: 1, conditions: [{ type: 'Accepted', status: 'True', reason: 'Accepted', message: '', lastTransitionTime: EARLIER }] }] };
+    const desired = {
+      listeners: [
+        { name: 'http', attachedRoutes: 2, conditions: [{ type: 'Accepted', status: 'True', reason: 'Accepted', message: 'ok', observedGeneration: 3 }] },
+        { name: 'https', attachedRoutes: 0, conditions: [{ type: 'Accepted', status: 'False', reason: 'UnsupportedValue', message: 'no', observedGeneration: 3 }] },
+      ],
+    };
+    const merged = mergeStatus('gateway', current, desired, ours, NOW) as { listeners: { name: string; attachedRoutes: number; conditions: { lastTransitionTime: string; message: string }[] }[] };
+    assert.deepEqual(merged.listeners.map((l) => [l.name, l.attachedRoutes, l.conditions[0]!.lastTransitionTime, l.conditions[0]!.message]), [
+      ['http', 2, EARLIER, 'ok'],
+      ['https', 0, NOW, 'no'],
+    ]);
+  });
 });

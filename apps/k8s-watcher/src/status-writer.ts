@@ -121,6 +121,14 @@ export function mergeStatus(kind: string, current: Json, desired: Json, controll
   if (kind === 'ingress') return { ...current, loadBalancer: desired['loadBalancer'] ?? {} };
   const out: Json = { ...current, ...desired };
   if (Array.isArray(desired['conditions'])) out['conditions'] = mergeConditions(current['conditions'], desired['conditions'] as Json[], now);
+  if (Array.isArray(desired['listeners'])) {
+    // Gateway listeners: the desired list replaces the current one; each listener's conditions keep their transition times.
+    const previous = Array.isArray(current['listeners']) ? (current['listeners'] as Json[]) : [];
+    out['listeners'] = (desired['listeners'] as Json[]).map((listener) => {
+      const before = previous.find((p) => p['name'] === listener['name']);
+      return { ...listener, conditions: mergeConditions(before?.['conditions'], (listener['conditions'] as Json[] | undefined) ?? [], now) };
+    });
+  }
   if (Array.isArray(desired['parents'])) {
     const previous = Array.isArray(current['parents']) ? (current['parents'] as Json[]) : [];
     const ours = (desired['parents'] as Json[]).map((parent) => {

@@ -48,6 +48,8 @@ export interface HttpConnectionIR {
   statPrefix: string;
   /** Match virtual hosts on the Host header without its port (Gateway API hostnames carry none). */
   stripAnyHostPort?: boolean;
+  /** Connection upgrades let through to the backends (e.g. `websocket`). */
+  upgrades?: string[];
   /** gRPC's proxyless client needs the router and nothing that touches the socket. */
 }
 

@@ -16,6 +16,15 @@ import { compareHostSpecificity } from './hostnames.js';
 import { compareMatches, type RankedMatch } from './precedence.js';
 import { toRuleIRs, type ListenerContext, type ResolvedRoute } from './rules.js';
 
+/**
+ * HTTP connection managers of Gateway listeners: virtual hosts are chosen by the Host header without
+ * its port (Gateway API hostnames carry none), and WebSocket upgrades reach the backends (as Cilium
+ * lets them).
+ */
+export function httpOptions(): { stripAnyHostPort: boolean; upgrades: string[] } {
+  return { stripAnyHostPort: true, upgrades: ['websocket'] };
+}
+
 export interface AttachedRoute {
   view: RouteView;
   resolved: ResolvedRoute;
@@ -59,7 +68,7 @@ export function buildGateway(context: TranslationContext, gateway: GatewayState,
     if (listeners[0]!.family === 'http') {
       const routeName = gatewayRouteName(namespace, name, port, 'http');
       context.ir.routes.push({ name: routeName, virtualHosts: virtualHosts(listeners, attached, cache, { port, scheme: 'http' }), source });
-      chains.push({ name: 'http', match: { serverNames: [] }, action: { kind: 'http', routeName, statPrefix: listenerName, stripAnyHostPort: true } });
+      chains.push({ name: 'http', match: { serverNames: [] }, action: { kind: 'http', routeName, statPrefix: listenerName, ...httpOptions() } });
       for (const listener of listeners) programmed.add(listener);
     } else {
       const usedNames = new Set<string>();
@@ -76,7 +85,7 @@ export function buildGateway(context: TranslationContext, gateway: GatewayState,
         for (const listener of terminating) {
           const serverNames = take([listener.view.hostname]);
           if (!serverNames) continue;
-          chains.push({ name: `https/${listener.view.name}`, match: { serverNames, transportProtocol: 'tls' }, tls: { secretNames: [...listener.secretNames] }, action: { kind: 'http', routeName, statPrefix: `${listenerName}/https`, stripAnyHostPort: true } });
+          chains.push({ name: `https/${listener.view.name}`, match: { serverNames, transportProtocol: 'tls' }, tls: { secretNames: [...listener.secretNames] }, action: { kind: 'http', routeName, statPrefix: `${listenerName}/https`, ...httpOptions() } });
           programmed.add(listener);
         }
       }

@@ -8,7 +8,7 @@ import type { HttpRouteRuleIR, L4ServiceIR } from '@tendril/model';
 import type { TranslationContext } from '../../feature.js';
 import type { ServiceView } from '../../kube/service.js';
 import { gammaName } from '../../names.js';
-import type { AttachedRoute, RuleCache } from './build.js';
+import { httpOptions, type AttachedRoute, type RuleCache } from './build.js';
 import { compareMatches, type RankedMatch } from './precedence.js';
 
 /** Builds the Service's listener and redirects its entry; false when it has no L4 entry to redirect. */
@@ -39,7 +39,7 @@ export function buildGamma(context: TranslationContext, service: ServiceView, ro
     kind: 'socket',
     address: '0.0.0.0',
     port,
-    filterChains: [{ name: 'http', match: { serverNames: [] }, action: { kind: 'http', routeName: name, statPrefix: name, stripAnyHostPort: true } }],
+    filterChains: [{ name: 'http', match: { serverNames: [] }, action: { kind: 'http', routeName: name, statPrefix: name, ...httpOptions() } }],
     source: service.source,
   });
   l4.l7Redirect = { port };

@@ -6,7 +6,10 @@
  * - some backends invalid: their weight goes to an endpoint-less cluster, so that share fails
  *   (Envoy answers 503 there: weighted clusters cannot answer directly) and the others keep theirs;
  * - ExtensionRef, CORS and other filters Tendril does not implement, or incompatible filters (a
- *   redirect with a rewrite or backends of its own): the rule answers 500 and ResolvedRefs says why.
+ *   redirect with a rewrite): the rule answers 500 and ResolvedRefs says why; a redirect wins over
+ *   the rule's backends;
+ * - a redirect or rewrite on the only backendRef of a rule applies to the rule; on one of several
+ *   backends it is refused (that share fails), since Envoy rewrites per route.
  */
 import type { HeaderModifierIR, HttpRouteRuleIR, PathMatchIR, RequestMirrorIR, RouteMatchIR, WeightedClusterIR } from '@tendril/model';
 import type { FilterView, HeaderModifierView, RouteMatchView, RouteRuleView, RouteView } from '../../kube/routes.js';
@@ -56,8 +59,12 @@ function resolveRule(route: RouteView, view: RouteRuleView, index: number, resol
     rule.refused ??= message;
     problems.push({ reason: 'InvalidKind', message });
   };
+  // A lone backend's redirect or rewrite applies to the whole rule (Envoy rewrites per route, not
+  // per weighted cluster); with several backends such filters are refused below.
+  const lone = view.backendRefs.length === 1 ? view.backendRefs[0]! : undefined;
+  const lifted: FilterView[] = (lone?.filters ?? []).filter((filter) => filter.type === 'RequestRedirect' || filter.type === 'URLRewrite');
   const seen = new Set<string>();
-  for (const filter of view.filters) {
+  for (const filter of [...view.filters, ...lifted]) {
     if (filter.type !== 'RequestMirror' && seen.has(filter.type)) refuse(`${filter.at}: ${filter.type} may appear once per rule`);
     seen.add(filter.type);
     switch (filter.type) {
@@ -85,7 +92,6 @@ function resolveRule(route: RouteView, view: RouteRuleView, index: number, resol
     }
   }
   if (rule.redirect && rule.rewrite) refuse(`${view.at}.filters: RequestRedirect and URLRewrite cannot be combined`);
-  if (rule.redirect && view.backendRefs.length) refuse(`${view.at}: RequestRedirect and backendRefs cannot be combined`);
   let invalidWeight = 0;
   for (const backend of view.backendRefs) {
     const result = route.kind === 'TLSRoute' || route.kind === 'HTTPRoute' || route.kind === 'GRPCRoute' ? resolver.resolve(route.kind, route.namespace, backend) : undefined;
@@ -97,6 +103,7 @@ function resolveRule(route: RouteView, view: RouteRuleView, index: number, resol
     const weighted: WeightedClusterIR = { clusterName: result.clusterName, weight: backend.weight };
     let usable = true;
     for (const filter of backend.filters) {
+      if (lifted.includes(filter)) continue;
       if (filter.type === 'RequestHeaderModifier') weighted.requestHeaders = toModifier(filter.modifier);
       else if (filter.type === 'ResponseHeaderModifier') weighted.responseHeaders = toModifier(filter.modifier);
       else {
