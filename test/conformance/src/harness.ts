@@ -123,6 +123,7 @@ export async function runConformance(options: RunOptions): Promise<ConformanceRe
           return system.envoyConfig();
         },
         pods: pods.byAddress,
+        appProtocols: pods.appProtocols,
         defaultPort: (gateway) => defaultPort(view, test, gateway),
         pem: (ref, key) => pems.get(`${ref.kind}/${ref.namespace}/${ref.name}`)?.[key],
       };

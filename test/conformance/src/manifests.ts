@@ -65,6 +65,8 @@ export const isMirrored = (doc: Doc) => mirrored.has(String(doc['kind']).toLower
 export class Pods {
   private byDeployment = new Map<string, Pod[]>();
   readonly byAddress = new Map<string, Pod>();
+  /** `<address>:<port>` -> the appProtocol of the EndpointSlice port (kubernetes.io/h2c, kubernetes.io/ws ...). */
+  readonly appProtocols = new Map<string, string>();
   private next = 0;
 
   register(deployment: Doc): Pod[] {
@@ -105,7 +107,7 @@ export class Pods {
 }
 
 /** An EndpointSlice for a Service with a selector, listing its pods as ready endpoints on the target ports. */
-export function endpointSliceFor(service: Doc, pods: Pod[]): Doc {
+export function endpointSliceFor(service: Doc, pods: Pod[], registry?: Pods): Doc {
   const namespace = String(service['metadata']?.['namespace'] ?? 'default');
   const name = String(service['metadata']['name']);
   const ports = ((service['spec']?.['ports'] ?? []) as Doc[]).map((port) => ({
@@ -114,6 +116,7 @@ export function endpointSliceFor(service: Doc, pods: Pod[]): Doc {
     protocol: port['protocol'] ?? 'TCP',
     ...(port['appProtocol'] ? { appProtocol: port['appProtocol'] } : {}),
   }));
+  for (const port of ports) if (port.appProtocol) for (const pod of pods) registry?.appProtocols.set(`${pod.address}:${port.port}`, String(port.appProtocol));
   return {
     apiVersion: 'discovery.k8s.io/v1',
     kind: 'EndpointSlice',
@@ -143,7 +146,7 @@ export function prepare(docs: Doc[], pods: Pods): Doc[] {
     out.push(doc);
     if (doc['kind'] === 'Service' && doc['spec']?.['selector'] && doc['spec']?.['type'] !== 'ExternalName') {
       const namespace = String(doc['metadata']?.['namespace'] ?? 'default');
-      if (!sliced.has(`${namespace}/${doc['metadata']['name']}`)) out.push(endpointSliceFor(doc, pods.selected(namespace, doc['spec']['selector'])));
+      if (!sliced.has(`${namespace}/${doc['metadata']['name']}`)) out.push(endpointSliceFor(doc, pods.selected(namespace, doc['spec']['selector']), pods));
     }
   }
   return out;

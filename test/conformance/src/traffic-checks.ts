@@ -18,6 +18,8 @@ type Plain = Record<string, any>;
 export interface TrafficContext {
   config: EnvoyConfig;
   pods: ReadonlyMap<string, Pod>;
+  /** appProtocol of an endpoint (`<address>:<port>`), when its Service port names one. */
+  appProtocols: ReadonlyMap<string, string>;
   /** The Gateway's listener port a request without `port` goes to. */
   defaultPort(gateway: Ref): number | undefined;
   /** PEM of a Secret's key (`tls.crt`) or a ConfigMap's (`ca.crt`), as the suite created it. */
@@ -67,6 +69,11 @@ function answerOf(target: UpstreamTarget, resolution: Resolution, ctx: TrafficCo
   const pods = target.endpoints.map((e: Endpoint) => ctx.pods.get(e.address));
   const pod = pods[0];
   if (!pod) return { status: 503, headers: new Headers(), detail: `cluster ${target.cluster} endpoints ${target.endpoints.map((e) => e.address).join(',')} are no conformance pods` };
+  // a port whose Service says kubernetes.io/h2c (the gRPC and h2c echo servers) answers HTTP/2 only: an HTTP/1.1 cluster gets no response
+  const endpoint = target.endpoints[0]!;
+  if (ctx.appProtocols.get(`${endpoint.address}:${endpoint.port}`) === 'kubernetes.io/h2c' && !target.http2) {
+    return { status: 503, headers: new Headers(), pod, detail: `cluster ${target.cluster} speaks HTTP/1.1 to ${pod.name}:${endpoint.port}, an h2c-only port (appProtocol kubernetes.io/h2c)` };
+  }
   const params = new Map(splitPath(target.request.path).params);
   const delay = goDurationMs(params.get('delay'));
   const responseCode = params.has('responseCode') ? Number(params.get('responseCode')) : undefined;
