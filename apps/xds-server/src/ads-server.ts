@@ -3,7 +3,9 @@
  * EDS, SDS, both variants) share one state machine per stream (AdsStreamState or DeltaStreamState,
  * the per-type ones restricted to their type), fed with requests and with every new snapshot; their
  * responses go out on the stream, their ACK/NACK events to the proxy recorder. The unary Fetch* RPCs
- * are not served (UNIMPLEMENTED): they would bypass the stream's state and its checks.
+ * are not served (UNIMPLEMENTED): they would bypass the stream's state and its checks. With TLS and
+ * a node check (TENDRIL_XDS_TLS_*), a stream whose node id is not an identity of its client
+ * certificate ends with PERMISSION_DENIED before anything is served.
  */
 import * as grpc from '@grpc/grpc-js';
 import { Logger } from '@nestjs/common';
@@ -16,8 +18,10 @@ import {
   typedDiscoveryServices,
 } from '@tendril/envoy';
 import { type AdsEvent, type AdsResponse, AdsStreamState, type DeltaResponse, DeltaStreamState, type XdsSnapshot } from '@tendril/xds';
+import type { XdsTlsConfig } from './config.js';
 import type { ProxyRecorder } from './proxy-recorder.js';
 import type { SnapshotSource } from './snapshot-source.js';
+import { nodeIdRefusal, xdsServerCredentials } from './xds-tls.js';
 
 type Session =
   | { kind: 'sotw'; call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>; state: AdsStreamState; connectedAt: string; closed: boolean }
@@ -41,6 +45,7 @@ export class AdsServer {
     private readonly source: SnapshotSource,
     private readonly recorder: ProxyRecorder,
     private readonly replica: string,
+    private readonly tls?: XdsTlsConfig,
   ) {
     this.server.addService(aggregatedDiscoveryService as unknown as grpc.ServiceDefinition, {
       StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>) => this.stream(call),
@@ -59,9 +64,10 @@ export class AdsServer {
   async listen(host: string, port: number): Promise<number> {
     const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
     this.boundPort = await new Promise<number>((resolve, reject) =>
-      this.server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
+      this.server.bindAsync(address, xdsServerCredentials(this.tls), (error, bound) => (error ? reject(error) : resolve(bound))),
     );
-    this.logger.log(`ADS listening on ${host}:${this.boundPort}`);
+    const security = !this.tls ? 'plaintext' : this.tls.caFile ? `mTLS${this.nodeCheck ? ', node id checked against the client certificate' : ''}` : 'TLS';
+    this.logger.log(`ADS listening on ${host}:${this.boundPort} (${security})`);
     return this.boundPort;
   }
 
@@ -93,6 +99,7 @@ export class AdsServer {
     const session: Session = { kind: 'sotw', call, state: new AdsStreamState(onlyType), connectedAt: new Date().toISOString(), closed: false };
     this.open(session);
     call.on('data', (request: DiscoveryRequest) => {
+      if (!this.admit(session, request.node?.id)) return;
       const knew = session.state.node !== undefined;
       const step = session.state.handleRequest(request, this.source.current);
       this.after(session, knew, step.events, step.responses.length);
@@ -104,11 +111,28 @@ export class AdsServer {
     const session: Session = { kind: 'delta', call, state: new DeltaStreamState(onlyType), connectedAt: new Date().toISOString(), closed: false };
     this.open(session);
     call.on('data', (request: DeltaDiscoveryRequest) => {
+      if (!this.admit(session, request.node?.id)) return;
       const knew = session.state.node !== undefined;
       const step = session.state.handleRequest(request, this.source.current);
       this.after(session, knew, step.events, step.responses.length);
       this.sendDelta(session, step.responses);
     });
+  }
+
+  private get nodeCheck(): boolean {
+    return this.tls?.caFile !== undefined && this.tls.nodeCheck;
+  }
+
+  /** With the node check on: the first node id a stream claims must be one its certificate vouches for. */
+  private admit(session: Session, nodeId: string | undefined): boolean {
+    if (session.closed) return false;
+    if (!this.nodeCheck || session.state.node) return true;
+    const refusal = nodeId ? nodeIdRefusal(nodeId, session.call.getAuthContext().sslPeerCertificate) : 'the first request carries no node id to check';
+    if (refusal === undefined) return true;
+    this.logger.warn(`refused a stream from ${session.call.getPeer()}: ${refusal}`);
+    this.closeSession(session);
+    session.call.emit('error', { code: grpc.status.PERMISSION_DENIED, details: refusal });
+    return false;
   }
 
   private open(session: Session): void {

@@ -26,7 +26,7 @@ export class XdsService implements OnApplicationBootstrap, OnApplicationShutdown
       maxMs: config.debounceMaxMs,
     });
     this.recorder = new ProxyRecorder(nats, platform.instance);
-    this.ads = new AdsServer(this.source, this.recorder, platform.instance);
+    this.ads = new AdsServer(this.source, this.recorder, platform.instance, config.tls);
     metrics.figure('proxies_connected', 'Proxies with an open ADS stream to this replica', () => this.ads.connected);
     metrics.figure('resources_served', 'Resources in the snapshot being served', () => this.source.current?.count ?? 0);
     metrics.figure('xds_acks', 'ACKs received since start', () => this.ads.counters.acks);

@@ -21,6 +21,8 @@ export interface AdsTestClientOptions {
   nodeCluster?: string;
   /** A per-type service (StreamClusters, ...) instead of ADS. */
   service?: TypedDiscoveryService;
+  /** Channel credentials (TLS, client certificate); default plaintext. */
+  credentials?: grpc.ChannelCredentials;
   /** Skip decoding resources (benchmarks). */
   decode?: boolean;
 }
@@ -59,7 +61,7 @@ export class AdsTestClient {
       },
     };
     const Client = grpc.makeGenericClientConstructor({ Stream: counting }, options.service?.service ?? 'AggregatedDiscoveryService');
-    this.client = new Client(address, grpc.credentials.createInsecure(), channelOptions);
+    this.client = new Client(address, options.credentials ?? grpc.credentials.createInsecure(), channelOptions);
     this.call = (this.client as unknown as { Stream: () => grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse> }).Stream();
     this.call.on('data', (response: DiscoveryResponse) => this.receive(response));
     this.call.on('error', (error: Error) => (this.ended = error));
@@ -97,6 +99,11 @@ export class AdsTestClient {
       };
       this.waiters.add(waiter);
     });
+  }
+
+  /** Why the stream ended (a refusal's status), once it has. */
+  get streamError(): Error | undefined {
+    return this.ended;
   }
 
   close(): void {

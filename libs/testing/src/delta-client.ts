@@ -31,6 +31,8 @@ export interface DeltaTestClientOptions {
   service?: TypedDiscoveryService;
   /** Hold ACKs until release() (to watch what the server does meanwhile). */
   holdAcks?: boolean;
+  /** Channel credentials (TLS, client certificate); default plaintext. */
+  credentials?: grpc.ChannelCredentials;
   /** Skip decoding resources (benchmarks): resources then carry name and version only. */
   decode?: boolean;
 }
@@ -71,7 +73,7 @@ export class DeltaTestClient {
       },
     };
     const Client = grpc.makeGenericClientConstructor({ Delta: counting }, options.service?.service ?? 'AggregatedDiscoveryService');
-    this.client = new Client(address, grpc.credentials.createInsecure(), channelOptions);
+    this.client = new Client(address, options.credentials ?? grpc.credentials.createInsecure(), channelOptions);
     this.call = (this.client as unknown as { Delta: () => grpc.ClientDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse> }).Delta();
     this.call.on('data', (response: DeltaDiscoveryResponse) => this.receive(response));
     this.call.on('error', (error: Error) => (this.ended = error));
@@ -130,6 +132,11 @@ export class DeltaTestClient {
       };
       this.waiters.add(waiter);
     });
+  }
+
+  /** Why the stream ended (a refusal's status), once it has. */
+  get streamError(): Error | undefined {
+    return this.ended;
   }
 
   close(): void {
