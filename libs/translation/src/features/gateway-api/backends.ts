@@ -11,6 +11,7 @@ import { GATEWAY_GROUP } from '../../kube/gateway-api.js';
 import type { BackendRefView, RouteKind } from '../../kube/routes.js';
 import type { ServiceView } from '../../kube/service.js';
 import { INVALID_BACKEND_CLUSTER, serviceClusterName, serviceHttp2ClusterName } from '../../names.js';
+import { pushTo } from './collections.js';
 
 export type ResolvedRefsReason = 'RefNotPermitted' | 'InvalidKind' | 'BackendNotFound' | 'UnsupportedProtocol';
 
@@ -26,7 +27,7 @@ export class BackendResolver {
     grants: ReferenceGrantView[],
   ) {
     this.clusters = new Map(ir.clusters.map((cluster) => [cluster.name, cluster]));
-    for (const grant of grants) this.grantsByNamespace.set(grant.namespace, [...(this.grantsByNamespace.get(grant.namespace) ?? []), grant]);
+    for (const grant of grants) pushTo(this.grantsByNamespace, grant.namespace, grant);
   }
 
   /** Whether a ReferenceGrant in `to.namespace` lets `from` refer to the object. */

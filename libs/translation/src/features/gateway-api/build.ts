@@ -15,6 +15,7 @@ import type { GatewayState, ListenerState } from './gateways.js';
 import { compareHostSpecificity } from './hostnames.js';
 import { compareMatches, type RankedMatch } from './precedence.js';
 import { toRuleIRs, type ListenerContext, type ResolvedRoute } from './rules.js';
+import { pushTo } from './collections.js';
 
 /**
  * HTTP connection managers of Gateway listeners: virtual hosts are chosen by the Host header without
@@ -59,7 +60,7 @@ export function buildGateway(context: TranslationContext, gateway: GatewayState,
   const byPort = new Map<number, ListenerState[]>();
   for (const listener of gateway.listeners) {
     if (!listener.family || listener.notAccepted || listener.conflicted) continue;
-    byPort.set(listener.view.port, [...(byPort.get(listener.view.port) ?? []), listener]);
+    pushTo(byPort, listener.view.port, listener);
   }
   const frontendPorts: Record<number, number> = {};
   for (const [port, listeners] of [...byPort].sort(([a], [b]) => a - b)) {
@@ -133,9 +134,13 @@ function compareRoutes(a: RouteView, b: RouteView): number {
   return compare(a.creationTimestamp || '\uffff', b.creationTimestamp || '\uffff') || compare(`${a.namespace}/${a.name}`, `${b.namespace}/${b.name}`);
 }
 
-/** Wildcards that cover a hostname, most specific first, then any host: `a.b.c` -> `*.b.c`, `*.c`, ''. */
-function coveringPatterns(host: string): string[] {
+/**
+ * The hostnames of `table` that cover `host`, most specific first: the host itself, its wildcards
+ * (`a.b.c` -> `*.b.c`, `*.c`), then any host ('').
+ */
+function coveringPatterns(host: string, wildcards: boolean): string[] {
   if (host === '') return [''];
+  if (!wildcards) return [host, ''];
   const labels = host.split('.');
   const out = [host];
   for (let i = 1; i < labels.length; i++) {
@@ -161,15 +166,16 @@ export function virtualHosts(listeners: ListenerState[], attached: Map<ListenerS
   const byHost = new Map<ListenerState, Map<string, AttachedRoute[]>>();
   for (const listener of listeners) {
     const table = new Map<string, AttachedRoute[]>();
-    for (const route of attached.get(listener) ?? []) for (const host of route.hosts) table.set(host, [...(table.get(host) ?? []), route]);
+    for (const route of attached.get(listener) ?? []) for (const host of route.hosts) pushTo(table, host, route);
     byHost.set(listener, table);
   }
+  const wildcardHosts = new Map([...byHost].map(([listener, table]) => [listener, [...table.keys()].some((host) => host.startsWith('*.'))] as const));
   const hosts: VirtualHostIR[] = [];
   for (const [host, listener] of [...owner].sort(([a], [b]) => compareHostSpecificity(a, b))) {
     const table = byHost.get(listener)!;
     const ranked: { rank: RankedMatch; rule: HttpRouteRuleIR }[] = [];
     const seen = new Set<string>();
-    for (const pattern of coveringPatterns(host)) {
+    for (const pattern of coveringPatterns(host, wildcardHosts.get(listener)!)) {
       for (const route of table.get(pattern) ?? []) {
         if (seen.has(route.view.key)) continue; // served under its most specific covering hostname
         seen.add(route.view.key);

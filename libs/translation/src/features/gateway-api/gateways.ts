@@ -52,7 +52,7 @@ const TLS_KINDS: GroupKind[] = [{ group: GATEWAY_GROUP, kind: 'TLSRoute' }];
 /** Names of our GatewayClasses; writes their status. */
 export function ourClasses(context: TranslationContext): Set<string> {
   const { options } = context;
-  const views = context.index.local('gatewayclass').map((entry) => ({ entry, view: readGatewayClass(entry, context.problems) }));
+  const views = context.index.local('gatewayclass').map((entry) => ({ entry, view: context.view(entry.object, 'gatewayclass', context.problems, (sink) => readGatewayClass(entry, sink)) }));
   const ours = new Set<string>();
   if (!views.some(({ view }) => view.name === options.gatewayClassName)) ours.add(options.gatewayClassName);
   for (const { entry, view } of views) {
@@ -81,7 +81,7 @@ export function readGateways(context: TranslationContext, classes: Set<string>, 
   const loaded = new Set(context.ir.secrets.map((secret) => secret.name));
   const out: GatewayState[] = [];
   for (const entry of context.index.local('gateway')) {
-    const view = readGateway(entry, context.problems);
+    const view = context.view(entry.object, 'gateway', context.problems, (sink) => readGateway(entry, sink));
     if (!classes.has(view.className)) continue;
     const gateway: GatewayState = { view, apiVersion: apiVersionOf(entry), listeners: view.listeners.map((listener) => checkListener(context, view, listener, resolver, secrets, loaded)) };
     markConflicts(gateway);

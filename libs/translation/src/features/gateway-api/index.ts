@@ -26,6 +26,7 @@ import { buildGamma } from './gamma.js';
 import { apiVersionOf, gatewayStatus, ourClasses, readGateways, type GatewayState, type ListenerState } from './gateways.js';
 import { resolveRoute, type ResolvedRoute } from './rules.js';
 import { condition } from './status.js';
+import { pushTo } from './collections.js';
 
 export { SUPPORTED_FEATURES } from './status.js';
 
@@ -41,8 +42,8 @@ export const gatewayApiFeature = {
     const classes = ourClasses(context);
     const quiet = new Problems();
     const services = new Map<string, ServiceView>();
-    for (const entry of context.index.local('service')) services.set(`${entry.ref.namespace}/${entry.ref.name}`, readService(entry.object, { ...entry.source, namespace: entry.ref.namespace ?? '' }, quiet));
-    const grants = context.index.local('referencegrant').map((entry) => readReferenceGrant(entry, context.problems));
+    for (const entry of context.index.local('service')) services.set(`${entry.ref.namespace}/${entry.ref.name}`, context.view(entry.object, 'service', quiet, (sink) => readService(entry.object, { ...entry.source, namespace: entry.ref.namespace ?? '' }, sink)));
+    const grants = context.index.local('referencegrant').map((entry) => context.view(entry.object, 'referencegrant', context.problems, (sink) => readReferenceGrant(entry, sink)));
     const resolver = new BackendResolver(context.ir, services, grants);
     const gateways = readGateways(context, classes, resolver);
     assignAddresses(context, gateways, services);
@@ -58,7 +59,7 @@ export const gatewayApiFeature = {
     const controllerName = context.options.gatewayControllerName;
     for (const [kind, keyKind] of ROUTE_KINDS) {
       for (const entry of context.index.local(keyKind)) {
-        const view = readRoute(kind, entry, context.problems);
+        const view = context.view(entry.object, keyKind, context.problems, (sink) => readRoute(kind, entry, sink));
         let resolved: ResolvedRoute | undefined;
         const parents: Record<string, unknown>[] = [];
         for (const parent of view.parentRefs) {
@@ -70,7 +71,7 @@ export const gatewayApiFeature = {
             const outcome = attachToGateway(view, parent, gateway, namespaceLabels);
             for (const attachment of outcome.attachments) {
               attachment.listener.attachedRoutes.add(view.key);
-              attached.set(attachment.listener, [...(attached.get(attachment.listener) ?? []), { view, resolved, hosts: attachment.hosts }]);
+              pushTo(attached, attachment.listener, { view, resolved, hosts: attachment.hosts });
             }
             accepted = outcome.accepted;
           } else if (isServiceRef(parent) && kind !== 'TLSRoute') {
@@ -81,7 +82,7 @@ export const gatewayApiFeature = {
             else if (!service) accepted = condition('Accepted', false, 'NoMatchingParent', `Service ${namespace}/${parent.name} not found`, view.generation);
             else {
               const id = `${namespace}/${parent.name}`;
-              gamma.set(id, [...(gamma.get(id) ?? []), { view, resolved, hosts: [''] }]);
+              pushTo(gamma, id, { view, resolved, hosts: [''] });
               accepted = condition('Accepted', true, 'Accepted', 'Route accepted', view.generation);
             }
           } else continue;
