@@ -206,7 +206,7 @@ const isClusterScoped = (kind: string) => ['GatewayClass', 'Namespace'].includes
 function settler(system: ConformanceSystem, view: StatusView) {
   return async (write: () => void, present: Doc[], absent: { kind: string; namespace?: string | null; name: string }[], changed?: { kind: string; namespace: string | null; name: string }) => {
     const before = changed ? view.object(changed.kind, changed.namespace, changed.name)?.metadata.generation : undefined;
-    const translationsBefore = await system.translations();
+    const publishBefore = await system.lastPublish();
     write();
     const mirroredNow = () =>
       present.every((d) => view.object(String(d['kind']), d['metadata']?.['namespace'], String(d['metadata']?.['name']))) &&
@@ -214,9 +214,9 @@ function settler(system: ConformanceSystem, view: StatusView) {
       (!changed || view.object(changed.kind, changed.namespace, changed.name)?.metadata.generation !== before);
     const deadline = Date.now() + 15000;
     while (!mirroredNow() && Date.now() < deadline) await system.nextChange(500);
-    // the translator runs after the change (debounce 20 ms, ceiling 200 ms) ...
-    const ran = Date.now() + 3000;
-    while (Date.now() < ran && (await system.translations()) === translationsBefore) await system.nextChange(100);
+    // the translator publishes after the change (debounce 20 ms, ceiling 200 ms) ...
+    const ran = Date.now() + 5000;
+    while (Date.now() < ran && (await system.lastPublish()) === publishBefore) await system.nextChange(100);
     // ... and its outputs stop changing
     for (let i = 0; i < 20; i++) {
       const revision = system.revision;

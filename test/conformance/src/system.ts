@@ -175,11 +175,13 @@ export class ConformanceSystem {
     });
   }
 
-  async translations(): Promise<number> {
-    const translator = this.services.find((s) => s.name === 'translator')!;
-    const text = await (await fetch(`http://127.0.0.1:${translator.port}/metrics`)).text();
-    const line = text.split('\n').find((l) => l.startsWith('tendril_translations'));
-    return line ? Number(line.split(' ').pop()) : 0;
+  /**
+   * The translator's summary of its last publish (`tendril.translator.dump`), set once the publish
+   * finished: a different answer means a translation of newer input reached the buckets.
+   */
+  async lastPublish(): Promise<string> {
+    const reply = await this.nc!.request('tendril.translator.dump', new Uint8Array(), { timeout: 5000 }).catch(() => undefined);
+    return reply ? new TextDecoder().decode(reply.data) : '';
   }
 
   writeFile(file: string, text: string): void {
