@@ -28,5 +28,7 @@ export interface TranslationContext {
 /** One Kubernetes feature (Services, Ingress, Gateway API...): objects -> IR (+ statuses). */
 export interface Feature {
   readonly name: string;
+  /** Runs before any feature builds: claims what must not be allocated to others (proxy ports). */
+  reserve?(context: TranslationContext): void;
   build(context: TranslationContext): void;
 }

@@ -59,6 +59,16 @@ function ownSpace(ingress: KubeObject, name: string): void {
   for (const tls of spec?.tls ?? []) if (tls.hosts) tls.hosts = tls.hosts.map(rename);
 }
 
+/**
+ * A hand-written config copy lets its listeners be placed (no address): two configs binding one port
+ * refuse the later one by design, which would change what the golden configs get.
+ */
+function ownPorts(config: KubeObject): void {
+  const resources = (config as { spec?: { resources?: unknown } }).spec?.resources;
+  if (!Array.isArray(resources)) return;
+  for (const resource of resources) if (resource && typeof resource === 'object' && String((resource as Record<string, unknown>)['@type']).endsWith('.Listener')) delete (resource as Record<string, unknown>)['address'];
+}
+
 function generate(random: Random, templates: [ObjectKind, KubeObject][], index: number): Generated {
   const namespace = `fuzz-${index % 97}`;
   const name = `f${index}`;
@@ -77,6 +87,7 @@ function generate(random: Random, templates: [ObjectKind, KubeObject][], index: 
   template.metadata = CLUSTER_SCOPED.has(kind) ? { ...template.metadata, name } : { ...template.metadata, name, namespace };
   if (CLUSTER_SCOPED.has(kind)) delete (template.metadata as { namespace?: string }).namespace;
   if (kind === 'ingress') ownSpace(template, name);
+  if (kind === 'ciliumenvoyconfig' || kind === 'ciliumclusterwideenvoyconfig') ownPorts(template);
   if (roll < 0.67) {
     // half-valid: one field anywhere replaced with junk (metadata's identity kept, so the key holds)
     const candidates = paths(template).filter((path) => path.length > 0 && !(path[0] === 'metadata' && (path[1] === 'name' || path[1] === 'namespace' || path.length === 1)) && path[0] !== 'kind');

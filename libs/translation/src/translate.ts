@@ -92,6 +92,13 @@ export function translate(input: TranslationInput): TranslationOutput {
   const context = contextOf(ir, problems, (key, status) => statuses.set(key, status), false);
   for (const feature of FEATURES) {
     try {
+      feature.reserve?.(context);
+    } catch (error) {
+      problems.raw(`feature/${feature.name}`, `translation failed: ${(error as Error).message}`);
+    }
+  }
+  for (const feature of FEATURES) {
+    try {
       feature.build(context);
     } catch (error) {
       problems.raw(`feature/${feature.name}`, `translation failed: ${(error as Error).message}`);

@@ -1,7 +1,8 @@
 /**
  * Node proxy ports. The socket load balancer sends redirected connections to 127.0.0.1:<port>, so each
  * listener that must know which service was dialled needs a port of its own: the first port for the
- * shared Ingress, a stable pick above it for every other listener (by a hash of its name).
+ * shared Ingress, a stable pick above it for every other listener (by a hash of its name), skipping
+ * the ports hand-written listeners bind (reserve()).
  */
 import { fnv1a } from './stable-hash.js';
 
@@ -13,6 +14,15 @@ export class ProxyPorts {
     private readonly first: number,
     private readonly count: number,
   ) {}
+
+  /**
+   * Keeps a port that a hand-written listener (CiliumEnvoyConfig) binds out of the picks, so no
+   * generated listener gets it. Ports outside the picked range (the shared port included) are left.
+   */
+  reserve(port: number): void {
+    const slot = port - this.first - 1;
+    if (Number.isInteger(slot) && slot >= 0 && slot < this.count - 1) this.used.add(slot);
+  }
 
   /** The first port, for the shared Ingress listener. */
   shared(): number {

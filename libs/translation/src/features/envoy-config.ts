@@ -46,12 +46,26 @@ interface ConfigState {
 
 export const envoyConfigFeature = {
   name: 'envoy-config',
+  /** Node proxy ports that hand-written listeners bind are kept from every generated listener. */
+  reserve(context: TranslationContext): void {
+    for (const entry of configEntries(context)) {
+      const spec = entry.object['spec'];
+      const resources = typeof spec === 'object' && spec !== null ? (spec as Json)['resources'] : undefined;
+      if (!Array.isArray(resources)) continue;
+      for (const resource of resources) {
+        if (typeof resource !== 'object' || resource === null || ENVOY_CONFIG_TYPE_URLS[String((resource as Json)['@type'])] !== 'listener') continue;
+        const port = listenerPort(resource as Json);
+        if (port !== undefined) context.proxyPorts.reserve(port);
+      }
+    }
+  },
   build(context: TranslationContext): void {
-    const entries = [...context.index.local('ciliumenvoyconfig'), ...context.index.local('ciliumclusterwideenvoyconfig')].sort((a, b) => compare(a.key, b.key));
+    const entries = configEntries(context);
     if (entries.length === 0) return; // nothing hand-written: no need to collect every generated name
     const taken = takenNames(context);
     const configs = entries.map((entry) => readConfig(entry, taken));
     placeListeners(context, configs);
+    refuseTakenPorts(context, configs);
     for (const config of configs) {
       redirectServices(context, config);
       publishBackendServices(context, config, taken);
@@ -68,6 +82,10 @@ export const envoyConfigFeature = {
     }
   },
 } satisfies Feature;
+
+function configEntries(context: TranslationContext): IndexedObject[] {
+  return [...context.index.local('ciliumenvoyconfig'), ...context.index.local('ciliumclusterwideenvoyconfig')].sort((a, b) => compare(a.key, b.key));
+}
 
 function identity(entry: IndexedObject): Parameters<typeof envoyConfigStatus>[0] {
   const metadata = (entry.object['metadata'] ?? {}) as { generation?: unknown };
@@ -173,6 +191,43 @@ function placeListeners(context: TranslationContext, configs: ConfigState[]): vo
       if (port === undefined) config.reader.report('spec.resources', `listener ${resource.name}: no node proxy port left`);
       else setListenerAddress(resource.resource, PROXY_LISTEN_ADDRESS, port);
     }
+  }
+}
+
+/** The IP a listener binds ('' when it names none). */
+function listenerAddress(listener: Json): string {
+  const address = getField(listener, 'address');
+  const socket = typeof address === 'object' && address !== null ? getField(address as Json, 'socketAddress') : undefined;
+  const ip = typeof socket === 'object' && socket !== null ? getField(socket as Json, 'address') : undefined;
+  return typeof ip === 'string' ? ip : '';
+}
+
+/**
+ * Two listeners cannot bind one port (Envoy refuses the second, and a whole LDS update with it). The
+ * generated listeners never pick a port a hand-written one binds (reserve), but one may still ask
+ * for the shared Ingress port, or for a port another config binds: the later one (in key order) is
+ * refused, naming who holds the port.
+ */
+function refuseTakenPorts(context: TranslationContext, configs: ConfigState[]): void {
+  const holders = new Map<number, { address: string; holder: string }[]>();
+  const hold = (port: number, address: string, holder: string) => holders.set(port, [...(holders.get(port) ?? []), { address, holder }]);
+  const any = (address: string) => address === '' || address === '0.0.0.0' || address === '::';
+  for (const listener of context.ir.listeners) if (listener.kind === 'socket') hold(listener.port, listener.address, `${describe(listener.source)} (listener ${listener.name})`);
+  for (const config of configs) {
+    config.resources = config.resources.filter((resource) => {
+      if (resource.type !== 'listener') return true;
+      const port = listenerPort(resource.resource);
+      if (port === undefined) return true;
+      const address = listenerAddress(resource.resource);
+      const clash = (holders.get(port) ?? []).find((other) => any(other.address) || any(address) || other.address === address);
+      if (clash) {
+        config.reader.report('spec.resources', `listener ${resource.name}: port ${port} is already bound by ${clash.holder}`);
+        config.listeners = config.listeners.filter((name) => name !== resource.name);
+        return false;
+      }
+      hold(port, address, `${describe(config.entry.source)} (listener ${resource.name})`);
+      return true;
+    });
   }
 }
 
