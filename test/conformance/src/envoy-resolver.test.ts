@@ -330,3 +330,58 @@ describe('TLS', () => {
     assert.equal(resolveTls(cfg, 'ns/cilium-gateway-gw', 80, 'p.example.org').tcpUpstreams?.[0]?.cluster, 'b');
   });
 });
+
+describe('connection manager options', () => {
+  it('strip_any_host_port drops the port before virtual host matching', () => {
+    const cfg = config([{ match: { prefix: '/' }, route: { cluster: 'a' } }]);
+    cfg.routes.set('rc', { name: 'rc', virtualHosts: [{ name: 'h', domains: ['example.org'], routes: [{ match: { prefix: '/' }, route: { cluster: 'a' } }] }] });
+    assert.equal(resolveHttp(cfg, request('/', { authority: 'example.org:80' })).status, 404);
+    const hcm = ((cfg.listeners[0]!['filterChains'] as Plain[])[0]!['filters'] as Plain[])[0]!['typedConfig'] as Plain;
+    hcm['stripAnyHostPort'] = true;
+    assert.equal(resolveHttp(cfg, request('/', { authority: 'example.org:80' })).upstreams?.[0]?.cluster, 'a');
+  });
+
+  it('most_specific_header_mutations_wins: the route level then overwrites the virtual host', () => {
+    const cfg = config([{ match: { prefix: '/' }, requestHeadersToAdd: [{ header: { key: 'x', value: 'route' }, appendAction: 'OVERWRITE_IF_EXISTS_OR_ADD' }], route: { cluster: 'a' } }]);
+    const rc = cfg.routes.get('rc')!;
+    (rc['virtualHosts'] as Plain[])[0]!['requestHeadersToAdd'] = [{ header: { key: 'x', value: 'vhost' }, appendAction: 'OVERWRITE_IF_EXISTS_OR_ADD' }];
+    assert.equal(resolveHttp(cfg, request('/')).upstreams?.[0]?.request.headers.get('x'), 'vhost');
+    rc['mostSpecificHeaderMutationsWins'] = true;
+    assert.equal(resolveHttp(cfg, request('/')).upstreams?.[0]?.request.headers.get('x'), 'route');
+  });
+
+  it('upgrade_configs: the connection manager enables websocket, a route may turn it off', () => {
+    const cfg = config([
+      { match: { path: '/off' }, route: { cluster: 'a', upgradeConfigs: [{ upgradeType: 'websocket', enabled: false }] } },
+      { match: { prefix: '/' }, route: { cluster: 'a' } },
+    ]);
+    assert.deepEqual(resolveHttp(cfg, request('/ws')).upgrades, []);
+    const hcm = ((cfg.listeners[0]!['filterChains'] as Plain[])[0]!['filters'] as Plain[])[0]!['typedConfig'] as Plain;
+    hcm['upgradeConfigs'] = [{ upgradeType: 'websocket' }];
+    assert.deepEqual(resolveHttp(cfg, request('/ws')).upgrades, ['websocket']);
+    assert.deepEqual(resolveHttp(cfg, request('/off')).upgrades, []);
+  });
+
+  it('application protocols: a chain naming the offered ALPN beats one without; destination port beats none', () => {
+    const listener = {
+      filterChains: [
+        { name: 'any', filterChainMatch: {} },
+        { name: 'h2', filterChainMatch: { applicationProtocols: ['h2'] } },
+        { name: 'port', filterChainMatch: { destinationPort: 2 } },
+      ],
+    };
+    const pick = (alpn: string[], destinationPort = 1) => selectFilterChain(listener, { destinationPort, transportProtocol: 'tls', applicationProtocols: alpn })?.['name'];
+    assert.equal(pick(['h2', 'http/1.1']), 'h2');
+    assert.equal(pick(['http/1.1']), 'any');
+    assert.equal(pick(['h2'], 2), 'port');
+  });
+
+  it('a cluster speaks HTTP/2 upstream only with HTTP/2 protocol options', () => {
+    const cfg = config([{ match: { prefix: '/' }, route: { weightedClusters: { clusters: [{ name: 'a', weight: 1 }, { name: 'b', weight: 1 }] } } }]);
+    cfg.clusters.get('b')!['typedExtensionProtocolOptions'] = {
+      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': { '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions', explicitHttpConfig: { http2ProtocolOptions: {} } },
+    };
+    assert.deepEqual(resolveHttp(cfg, request('/')).upstreams?.map((u) => u.http2), [false, true]);
+  });
+});
+
