@@ -1,14 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { connect, type NatsConnection } from 'nats';
 import { BUCKETS, SUBJECTS, flowEventCodec, lbKey, lbServiceCodec, type LbService } from '@tendril/contract';
-import { freePort, startNatsServer, waitFor } from '@tendril/testing';
+import { startNatsServer, waitFor } from '@tendril/testing';
+import { startAgent, stopAgent as stop } from './testing/agent.js';
 import { runClient, scratch, tcpBackend, type Backend, type Scratch } from './testing/kernel.js';
-
-const main = fileURLToPath(new URL('./main.js', import.meta.url));
 
 function web(backends: Backend[]): LbService {
   return {
@@ -22,41 +20,6 @@ function web(backends: Backend[]): LbService {
     affinity: null,
     l7Proxy: null,
   };
-}
-
-async function startAgent(dir: Scratch, natsUrl: string): Promise<{ child: ChildProcess; http: string; log: () => string }> {
-  const port = await freePort();
-  let log = '';
-  const child = spawn(process.execPath, [main], {
-    env: {
-      ...process.env,
-      TENDRIL_NATS_URL: natsUrl,
-      TENDRIL_HTTP_HOST: '127.0.0.1',
-      TENDRIL_HTTP_PORT: String(port),
-      TENDRIL_CGROUP_PATH: dir.cgroupPath,
-      TENDRIL_BPF_PIN_PATH: dir.pinPath,
-      TENDRIL_DATA_DIR: dir.dataDir,
-      TENDRIL_NODE_NAME: 'node-a',
-      TENDRIL_FLOW_INTERVAL_MS: '200',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout!.on('data', (chunk) => (log += chunk));
-  child.stderr!.on('data', (chunk) => (log += chunk));
-  const http = `http://127.0.0.1:${port}`;
-  await waitFor(`datapath ready on ${http}`, async () => {
-    if (child.exitCode !== null) throw new Error(`agent exited ${child.exitCode}: ${log}`);
-    return (await fetch(`${http}/readyz`).catch(() => undefined))?.ok;
-  }, 20000);
-  return { child, http, log: () => log };
-}
-
-function stop(child: ChildProcess): Promise<number | null> {
-  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
-  return new Promise((resolve) => {
-    child.once('exit', (code) => resolve(code));
-    child.kill('SIGTERM');
-  });
 }
 
 async function reply(dir: Scratch): Promise<string | undefined> {

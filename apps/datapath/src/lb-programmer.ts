@@ -211,15 +211,21 @@ export class LbProgrammer {
     return this.maps_;
   }
 
+  /** Runs of updates to one map go in one batch (in plan order); deletions one by one. */
   private run(ops: MapOp[]): void {
     const maps = this.maps();
-    for (const op of ops) {
+    for (let start = 0; start < ops.length; ) {
+      const first = ops[start]!;
+      let end = start + 1;
+      if (first.op === 'update') while (end < ops.length && ops[end]!.op === 'update' && ops[end]!.map === first.map) end++;
       try {
-        if (op.op === 'update') maps[op.map].update(op.key, op.value!);
-        else maps[op.map].delete(op.key);
+        if (first.op === 'delete') maps[first.map].delete(first.key);
+        else maps[first.map].updateBatch(ops.slice(start, end).map((op) => [op.key, op.value!] as const));
       } catch (error) {
-        throw new Error(`${op.op} ${op.describe}: ${(error as Error).message}`);
+        const failed = ops[start + Math.min((error as { done?: number }).done ?? 0, end - start - 1)]!;
+        throw new Error(`${failed.op} ${failed.describe}: ${(error as Error).message}`);
       }
+      start = end;
     }
     this.saveIds();
   }

@@ -30,12 +30,12 @@ const WRITE_ORDER: LbMap[] = ['backends', 'backends6', 'maglev', 'services', 'se
 const REMOVE_ORDER: LbMap[] = ['services', 'services6', 'maglev', 'backends', 'backends6'];
 
 export interface MapOp {
-  map: LbMap;
-  op: 'update' | 'delete';
-  key: Uint8Array;
-  value?: Uint8Array;
+  readonly map: LbMap;
+  readonly op: 'update' | 'delete';
+  readonly key: Uint8Array;
+  readonly value?: Uint8Array | undefined;
   /** For logs and tests: what the entry is. */
-  describe: string;
+  readonly describe: string;
 }
 
 /** Raw contents of the maps the agent writes, as read back from the kernel. */
@@ -68,46 +68,81 @@ export interface ServiceDump {
   frontends: { frontend: string; serviceId: number; algorithm: Algorithm; affinityTimeout?: number; l7ProxyPort?: number; backends: string[] }[];
 }
 
-type Entries = Map<string, { map: LbMap; key: Uint8Array; value: Uint8Array; describe: string }>;
+interface Entry {
+  map: LbMap;
+  key: Uint8Array;
+  value: Uint8Array;
+  /** Built only when asked (a log line, an error, a test): a full load plans hundreds of thousands. */
+  describe: () => string;
+}
+type Entries = Map<string, Entry>;
+
+/** An operation of a plan; `describe` is computed on first read. */
+class PlannedOp implements MapOp {
+  constructor(
+    readonly map: LbMap,
+    readonly op: 'update' | 'delete',
+    readonly key: Uint8Array,
+    readonly value: Uint8Array | undefined,
+    private readonly describeEntry: () => string,
+  ) {}
+
+  get describe(): string {
+    return this.describeEntry();
+  }
+}
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 
-function entriesOf(frontends: Iterable<ProgrammedFrontend>): Entries {
-  const out: Entries = new Map();
-  const put = (map: LbMap, key: Uint8Array, value: Uint8Array, describe: string) => out.set(`${map}:${hex(key)}`, { map, key, value, describe });
-  for (const frontend of frontends) {
-    const name = frontendId(frontend.key);
-    const backendCodec = frontend.family === 4 ? lb4Backend : lb6Backend;
-    frontend.slots.forEach((backend, slot) => {
-      put(frontend.family === 4 ? 'backends' : 'backends6', lb4BackendKey.encode({ serviceId: frontend.serviceId, slot }), backendCodec.encode(backend), `${name} slot ${slot} -> ${backendName(backend)}`);
-    });
-    frontend.maglev?.forEach((slot, index) => {
-      put('maglev', lb4BackendKey.encode({ serviceId: frontend.serviceId, slot: index }), maglevSlot.encode(slot), `${name} maglev ${index} -> slot ${slot}`);
-    });
-    const key = (frontend.family === 4 ? lb4ServiceKey : lb6ServiceKey).encode(frontend.key);
-    const value = lbService.encode(serviceValue(frontend, frontend.serviceId));
-    put(frontend.family === 4 ? 'services' : 'services6', key, value, `${name} id ${frontend.serviceId} count ${frontend.count} ${frontend.algorithm}`);
-  }
+/** A frontend's entries never change once programmed (a change programs a new frontend), so they are encoded once. */
+const encoded = new WeakMap<ProgrammedFrontend, [id: string, entry: Entry][]>();
+
+function frontendEntries(frontend: ProgrammedFrontend): [id: string, entry: Entry][] {
+  const cached = encoded.get(frontend);
+  if (cached) return cached;
+  const out: [string, Entry][] = [];
+  const put = (map: LbMap, key: Uint8Array, value: Uint8Array, describe: () => string) => out.push([`${map}:${hex(key)}`, { map, key, value, describe }]);
+  const name = () => frontendId(frontend.key);
+  const backendCodec = frontend.family === 4 ? lb4Backend : lb6Backend;
+  const backendMap = frontend.family === 4 ? 'backends' : 'backends6';
+  frontend.slots.forEach((backend, slot) => {
+    put(backendMap, lb4BackendKey.encode({ serviceId: frontend.serviceId, slot }), backendCodec.encode(backend), () => `${name()} slot ${slot} -> ${backendName(backend)}`);
+  });
+  frontend.maglev?.forEach((slot, index) => {
+    put('maglev', lb4BackendKey.encode({ serviceId: frontend.serviceId, slot: index }), maglevSlot.encode(slot), () => `${name()} maglev ${index} -> slot ${slot}`);
+  });
+  const key = (frontend.family === 4 ? lb4ServiceKey : lb6ServiceKey).encode(frontend.key);
+  const value = lbService.encode(serviceValue(frontend, frontend.serviceId));
+  put(frontend.family === 4 ? 'services' : 'services6', key, value, () => `${name()} id ${frontend.serviceId} count ${frontend.count} ${frontend.algorithm}`);
+  encoded.set(frontend, out);
   return out;
 }
 
-const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((byte, index) => byte === b[index]);
+function entriesOf(frontends: Iterable<ProgrammedFrontend>, into: Entries = new Map()): Entries {
+  for (const frontend of frontends) for (const [id, entry] of frontendEntries(frontend)) into.set(id, entry);
+  return into;
+}
 
-/** The ordered operations turning `from` into `to`. */
-function diff(from: Entries, to: Entries): MapOp[] {
-  const writes = (map: LbMap): MapOp[] =>
-    [...to]
-      .filter(([, entry]) => entry.map === map)
-      .filter(([id, entry]) => {
-        const held = from.get(id);
-        return !held || !sameBytes(held.value, entry.value);
-      })
-      .map(([, entry]) => ({ map, op: 'update' as const, key: entry.key, value: entry.value, describe: entry.describe }));
-  const removals = (map: LbMap): MapOp[] =>
-    [...from]
-      .filter(([id, entry]) => entry.map === map && !to.has(id))
-      .map(([, entry]) => ({ map, op: 'delete' as const, key: entry.key, describe: entry.describe }));
-  return [...WRITE_ORDER.flatMap(writes), ...REMOVE_ORDER.flatMap(removals)];
+const sameBytes = (a: Uint8Array, b: Uint8Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
+
+/**
+ * The ordered operations turning `from` into `to` (ids unique within `to`): one pass over each,
+ * bucketed by map. Consumes `from`: what is left of it after the pass is what to remove.
+ */
+function diff(from: Entries, to: Iterable<[id: string, entry: Entry]>): MapOp[] {
+  const writes = new Map<LbMap, MapOp[]>(WRITE_ORDER.map((map) => [map, []]));
+  const removals = new Map<LbMap, MapOp[]>(REMOVE_ORDER.map((map) => [map, []]));
+  for (const [id, entry] of to) {
+    const held = from.get(id);
+    if (held) from.delete(id);
+    if (!held || !sameBytes(held.value, entry.value)) writes.get(entry.map)!.push(new PlannedOp(entry.map, 'update', entry.key, entry.value, entry.describe));
+  }
+  for (const entry of from.values()) removals.get(entry.map)!.push(new PlannedOp(entry.map, 'delete', entry.key, undefined, entry.describe));
+  return [...WRITE_ORDER.flatMap((map) => writes.get(map)!), ...REMOVE_ORDER.flatMap((map) => removals.get(map)!)];
+}
+
+function* allEntries(frontends: Iterable<ProgrammedFrontend>): Iterable<[id: string, entry: Entry]> {
+  for (const frontend of frontends) yield* frontendEntries(frontend);
 }
 
 /**
@@ -149,10 +184,19 @@ export class LbTable {
   apply(changes: LbChange[]): MapOp[] {
     const from: Entries = new Map();
     const to: Entries = new Map();
+    this.take(changes, from, to);
+    return diff(from, to);
+  }
+
+  /**
+   * Takes the changes as programmed; with `from` and `to`, collects the entries each change had
+   * and has now (what apply() diffs). Ids released are free only after the whole batch.
+   */
+  private take(changes: LbChange[], from?: Entries, to?: Entries): void {
     const released: string[] = [];
     for (const change of changes) {
       const previous = this.programmed.get(change.key) ?? new Map<string, ProgrammedFrontend>();
-      for (const [id, entry] of entriesOf(previous.values())) from.set(id, entry);
+      if (from) entriesOf(previous.values(), from);
       for (const id of previous.keys()) {
         if (this.owners.get(id) === change.key) this.owners.delete(id);
       }
@@ -163,9 +207,11 @@ export class LbTable {
         const rival = this.owners.get(id);
         if (rival !== undefined) {
           const taken = this.programmed.get(rival)?.get(id);
-          for (const [entryId, entry] of entriesOf(taken ? [taken] : [])) {
-            from.set(entryId, entry);
-            to.delete(entryId);
+          if (taken && from && to) {
+            for (const [entryId, entry] of frontendEntries(taken)) {
+              from.set(entryId, entry);
+              to.delete(entryId);
+            }
           }
           this.programmed.get(rival)?.delete(id);
         }
@@ -174,10 +220,9 @@ export class LbTable {
       }
       for (const id of previous.keys()) if (!this.owners.has(id)) released.push(id);
       if (next.size > 0) this.programmed.set(change.key, next);
-      for (const [id, entry] of entriesOf(next.values())) to.set(id, entry);
+      if (to) entriesOf(next.values(), to);
     }
     for (const id of released) if (!this.owners.has(id)) this.ids.release(id);
-    return diff(from, to);
   }
 
   /**
@@ -190,24 +235,31 @@ export class LbTable {
     const adopted: [string, number][] = [];
     for (const map of ['services', 'services6'] as const) {
       for (const [key, value] of actual[map]) {
-        const frontend = (map === 'services' ? lb4ServiceKey : lb6ServiceKey).decode(key);
-        adopted.push([frontendId(frontend), lbService.decode(value).serviceId]);
-        from.set(`${map}:${hex(key)}`, { map, key, value, describe: `${frontendId(frontend)} (found)` });
+        const frontend = frontendId((map === 'services' ? lb4ServiceKey : lb6ServiceKey).decode(key));
+        adopted.push([frontend, lbService.decode(value).serviceId]);
+        from.set(`${map}:${hex(key)}`, { map, key, value, describe: () => `${frontend} (found)` });
       }
     }
     for (const map of ['backends', 'backends6', 'maglev'] as const) {
       for (const [key, value] of actual[map]) {
-        const slot = lb4BackendKey.decode(key);
-        from.set(`${map}:${hex(key)}`, { map, key, value, describe: `${map} id ${slot.serviceId} ${map === 'maglev' ? 'entry' : 'slot'} ${slot.slot} (found)` });
+        from.set(`${map}:${hex(key)}`, {
+          map,
+          key,
+          value,
+          describe: () => {
+            const slot = lb4BackendKey.decode(key);
+            return `${map} id ${slot.serviceId} ${map === 'maglev' ? 'entry' : 'slot'} ${slot.slot} (found)`;
+          },
+        });
       }
     }
     this.ids.adopt(adopted);
     this.programmed.clear();
     this.owners.clear();
-    this.apply([...services].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([key, service]) => ({ key, service })));
+    this.take([...services].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([key, service]) => ({ key, service })));
     const wanted = new Set([...this.owners.keys()]);
     for (const [frontend] of adopted) if (!wanted.has(frontend)) this.ids.release(frontend);
-    return diff(from, entriesOf(this.allFrontends()));
+    return diff(from, allEntries(this.allFrontends()));
   }
 
   /** The KV key whose service programmed this frontend (`127.100.0.1:80/TCP`). */

@@ -29,7 +29,7 @@ export class ServiceIds {
   }
 
   toJSON(): { v: 1; ids: Record<string, number> } {
-    return { v: 1, ids: Object.fromEntries([...this.byFrontend].sort(([a], [b]) => a.localeCompare(b))) };
+    return { v: 1, ids: Object.fromEntries([...this.byFrontend].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) };
   }
 
   get size(): number {

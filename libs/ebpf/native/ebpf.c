@@ -19,6 +19,8 @@
 
 #define BPF_FS_MAGIC_NUMBER 0xcafe4a11
 #define PATH_MAX_LEN 4096
+/* the kernel's ENOTSUPP (524), which userspace headers do not name */
+#define ENOTSUPP_ERRNO 524
 
 static napi_value throw_errno(napi_env env, const char *what, int err)
 {
@@ -359,6 +361,117 @@ static napi_value map_keys(napi_env env, napi_callback_info info)
 	return list;
 }
 
+/* mapUpdateBatch(fd, keys, values, count, flags) -> count: `count` keys and values laid end to end,
+ * written with one BPF_MAP_UPDATE_BATCH (the kernel writes them in order and stops at the first
+ * failure). A failure throws an error whose `done` says how many were written before it. */
+static napi_value map_update_batch(napi_env env, napi_callback_info info)
+{
+	int32_t fd, count, flags;
+	void *keys, *values;
+	size_t keys_length, values_length;
+	__u32 done;
+	ARGS(5);
+
+	if (!arg_int(env, argv[0], &fd) || !arg_buffer(env, argv[1], &keys, &keys_length) || !arg_buffer(env, argv[2], &values, &values_length) ||
+	    !arg_int(env, argv[3], &count) || !arg_int(env, argv[4], &flags) || count < 0)
+		return throw_type(env, "mapUpdateBatch(fd, keys, values, count, flags)");
+	if (count == 0)
+		return make_int(env, 0);
+	if (keys_length % count || values_length % count)
+		return throw_type(env, "mapUpdateBatch: keys and values must hold `count` entries each");
+	done = count;
+	LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = flags);
+	if (bpf_map_update_batch(fd, keys, values, &done, &opts)) {
+		int err = errno;
+		napi_value error;
+
+		throw_errno(env, "map update batch", err);
+		if (napi_get_and_clear_last_exception(env, &error) == napi_ok) {
+			napi_set_named_property(env, error, "done", make_int(env, done));
+			napi_throw(env, error);
+		}
+		return NULL;
+	}
+	return make_int(env, done);
+}
+
+/* mapDump(fd, keySize, valueSize) -> { keys, values, count } | null: every entry with
+ * BPF_MAP_LOOKUP_BATCH, keys and values laid end to end; null when the map type has no batch
+ * lookup (the caller walks the keys instead). */
+static napi_value map_dump(napi_env env, napi_callback_info info)
+{
+	int32_t fd, key_size, value_size;
+	size_t capacity = 1024, total = 0;
+	__u32 chunk = 256;
+	char *keys = NULL, *values = NULL;
+	__u64 in_batch = 0, out_batch = 0;
+	int first = 1;
+	napi_value out, keys_buffer, values_buffer;
+	void *data;
+	ARGS(3);
+
+	if (!arg_int(env, argv[0], &fd) || !arg_int(env, argv[1], &key_size) || !arg_int(env, argv[2], &value_size) || key_size <= 0 || value_size <= 0)
+		return throw_type(env, "mapDump(fd, keySize, valueSize)");
+	keys = malloc(capacity * key_size);
+	values = malloc(capacity * value_size);
+	for (;;) {
+		__u32 count = chunk;
+		int failed, err;
+
+		while (total + chunk > capacity) {
+			char *more_keys, *more_values;
+
+			capacity *= 2;
+			more_keys = realloc(keys, capacity * key_size);
+			more_values = realloc(values, capacity * value_size);
+			if (more_keys)
+				keys = more_keys;
+			if (more_values)
+				values = more_values;
+			if (!more_keys || !more_values) {
+				free(keys);
+				free(values);
+				return throw_type(env, "out of memory");
+			}
+		}
+		if (!keys || !values) {
+			free(keys);
+			free(values);
+			return throw_type(env, "out of memory");
+		}
+		/* hash maps use a bucket index as the batch token (u32), arrays a key: 8 bytes hold both */
+		failed = bpf_map_lookup_batch(fd, first ? NULL : &in_batch, &out_batch, keys + total * key_size, values + total * value_size, &count, NULL);
+		err = errno;
+		if (failed && err != ENOENT) {
+			if (err == ENOSPC && chunk < (1u << 20)) {
+				chunk *= 2; /* a bucket holds more entries than the chunk */
+				continue;
+			}
+			free(keys);
+			free(values);
+			if (first && (err == EINVAL || err == ENOTSUP || err == EOPNOTSUPP || err == ENOTSUPP_ERRNO)) {
+				napi_get_null(env, &out);
+				return out;
+			}
+			return throw_errno(env, "map lookup batch", err);
+		}
+		total += count;
+		first = 0;
+		in_batch = out_batch;
+		if (failed) /* ENOENT: the last batch */
+			break;
+	}
+	napi_create_object(env, &out);
+	napi_create_buffer_copy(env, total * key_size, keys, &data, &keys_buffer);
+	napi_create_buffer_copy(env, total * value_size, values, &data, &values_buffer);
+	free(keys);
+	free(values);
+	napi_set_named_property(env, out, "keys", keys_buffer);
+	napi_set_named_property(env, out, "values", values_buffer);
+	napi_set_named_property(env, out, "count", make_int(env, total));
+	return out;
+}
+
 /* mountBpffs(path) -> true when it mounted, false when a bpffs was already there. */
 static napi_value mount_bpffs(napi_env env, napi_callback_info info)
 {
@@ -485,6 +598,8 @@ static napi_value init(napi_env env, napi_value exports)
 		{ "mapUpdate", NULL, map_update, NULL, NULL, NULL, napi_default, NULL },
 		{ "mapDelete", NULL, map_delete, NULL, NULL, NULL, napi_default, NULL },
 		{ "mapKeys", NULL, map_keys, NULL, NULL, NULL, napi_default, NULL },
+		{ "mapUpdateBatch", NULL, map_update_batch, NULL, NULL, NULL, napi_default, NULL },
+		{ "mapDump", NULL, map_dump, NULL, NULL, NULL, napi_default, NULL },
 		{ "mountBpffs", NULL, mount_bpffs, NULL, NULL, NULL, napi_default, NULL },
 		{ "ringOpen", NULL, ring_open, NULL, NULL, NULL, napi_default, NULL },
 		{ "ringConsume", NULL, ring_consume, NULL, NULL, NULL, napi_default, NULL },

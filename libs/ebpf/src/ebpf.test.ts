@@ -76,6 +76,33 @@ test('pinned map access: lookup, update flags, delete, keys', (t) => {
   assert.throws(() => backends.lookup(Buffer.alloc(3)), /key is 3 bytes, map wants 8/);
 });
 
+test('batch writes land in order and batch reads return every entry, also past one batch and for per-CPU maps', (t) => {
+  const dir = scratch();
+  t.after(() => dir.dispose());
+  installPrograms({ objectPath: object, ...dir });
+  const backends = PinnedMap.open(`${dir.pinRoot}/tendril_lb4_backends_v1`);
+  t.after(() => backends.close());
+  const key = (service: number, slot: number) => Buffer.from(new Uint32Array([service, slot]).buffer);
+  const value = (octet: number) => Buffer.from([127, 0, 0, octet, 0x1f, 0x90, 6, 0]);
+  // 3,000 entries: more than one lookup batch; the same key twice keeps the later value
+  const written: [Buffer, Buffer][] = Array.from({ length: 3000 }, (_, index) => [key(1 + (index >> 8), index & 255), value(index % 250)]);
+  written.push([key(1, 0), value(251)]);
+  backends.updateBatch(written);
+  const read = new Map(backends.entries().map(([k, v]) => [k.toString('hex'), v.toString('hex')]));
+  assert.equal(read.size, 3000);
+  assert.equal(read.get(key(1, 0).toString('hex')), value(251).toString('hex'));
+  assert.equal(read.get(key(12, 183).toString('hex')), value(2999 % 250).toString('hex'));
+  assert.deepEqual(read, new Map(backends.keys().map((k) => [k.toString('hex'), backends.lookup(k)!.toString('hex')])), 'batch read agrees with key-by-key reads');
+  assert.throws(() => backends.updateBatch([[key(1, 0), value(1)]], UPDATE_NO_EXIST), (error: Error & { errno?: number }) => error.errno === 17, 'flags the batch cannot carry are honoured');
+  assert.throws(() => backends.updateBatch([[Buffer.alloc(3), value(1)]]), /key is 3 bytes/);
+
+  const counters = PinnedMap.open(`${dir.pinRoot}/tendril_lb_counters_v1`);
+  t.after(() => counters.close());
+  const cpus = possibleCpus();
+  counters.updateBatch([1, 2].map((slot) => [key(9, slot), Buffer.alloc(8 * cpus, slot)] as const));
+  assert.deepEqual(counters.perCpuEntries().map(([k, values]) => [k.readUInt32LE(4), values.length, values[0]![0]]).sort(), [[1, cpus, 1], [2, cpus, 2]]);
+});
+
 test('per-CPU maps read one value per possible CPU; beforeAttach runs with the maps pinned and nothing attached', (t) => {
   const dir = scratch();
   t.after(() => dir.dispose());

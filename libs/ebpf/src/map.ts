@@ -25,6 +25,8 @@ export const UPDATE_EXIST = 2;
 
 export class PinnedMap {
   private open = true;
+  /** Until the kernel says the map type has no BPF_MAP_UPDATE_BATCH. */
+  private batchUpdates = true;
 
   private constructor(
     readonly path: string,
@@ -82,6 +84,37 @@ export class PinnedMap {
     native.mapUpdate(this.fd, key, value, flags);
   }
 
+  /**
+   * Writes entries in order with one BPF_MAP_UPDATE_BATCH per call (the kernel stops at the first
+   * failure; the error's `done` says how many were written). Batches take no BPF_NOEXIST/BPF_EXIST,
+   * so with those flags, and where the map type has no batch update, it writes entry by entry.
+   */
+  updateBatch(entries: readonly (readonly [key: Uint8Array, value: Uint8Array])[], flags = UPDATE_ANY): void {
+    this.checkOpen();
+    if (entries.length === 0) return;
+    const size = this.readSize;
+    const keys = Buffer.allocUnsafe(entries.length * this.keySize);
+    const values = Buffer.allocUnsafe(entries.length * size);
+    entries.forEach(([key, value], index) => {
+      if (key.length !== this.keySize) throw new Error(`${this.name}: key is ${key.length} bytes, map wants ${this.keySize}`);
+      if (value.length !== size) throw new Error(`${this.name}: value is ${value.length} bytes, map wants ${size}`);
+      keys.set(key, index * this.keySize);
+      values.set(value, index * size);
+    });
+    if (this.batchUpdates && flags === UPDATE_ANY) {
+      try {
+        native.mapUpdateBatch(this.fd, keys, values, entries.length, flags);
+        return;
+      } catch (error) {
+        const { errno, done } = error as { errno?: number; done?: number };
+        // EINVAL/ENOTSUPP before anything was written: no batch operations for this map type
+        if (!(done === 0 && (errno === 22 || errno === 95 || errno === 524))) throw error;
+        this.batchUpdates = false;
+      }
+    }
+    for (const [key, value] of entries) native.mapUpdate(this.fd, key, value, flags);
+  }
+
   /** True when an entry was removed. */
   delete(key: Uint8Array): boolean {
     this.checkKey(key);
@@ -93,8 +126,20 @@ export class PinnedMap {
     return native.mapKeys(this.fd, this.keySize);
   }
 
-  /** Entries that vanish between listing and reading are skipped. */
+  /**
+   * Every entry, read with BPF_MAP_LOOKUP_BATCH (a few syscalls for the whole map) where the map
+   * type has it; otherwise key by key, skipping entries that vanish between listing and reading.
+   */
   entries(): [Buffer, Buffer][] {
+    this.checkOpen();
+    const size = this.readSize;
+    const dump = native.mapDump(this.fd, this.keySize, size);
+    if (dump) {
+      return Array.from({ length: dump.count }, (_, index) => [
+        dump.keys.subarray(index * this.keySize, (index + 1) * this.keySize),
+        dump.values.subarray(index * size, (index + 1) * size),
+      ]);
+    }
     const out: [Buffer, Buffer][] = [];
     for (const key of this.keys()) {
       const value = native.mapLookup(this.fd, key, this.readSize);

@@ -31,6 +31,10 @@ export interface NativeAddon {
   mapUpdate(fd: number, key: Uint8Array, value: Uint8Array, flags: number): void;
   mapDelete(fd: number, key: Uint8Array): boolean;
   mapKeys(fd: number, keySize: number): Buffer[];
+  /** Throws on failure with `done`: entries written before it. */
+  mapUpdateBatch(fd: number, keys: Uint8Array, values: Uint8Array, count: number, flags: number): number;
+  /** null: the map type has no batch lookup. */
+  mapDump(fd: number, keySize: number, valueSize: number): { keys: Buffer; values: Buffer; count: number } | null;
   mountBpffs(path: string): boolean;
   ringOpen(mapFd: number): RingHandle;
   ringConsume(handle: RingHandle, limit: number): Buffer[];

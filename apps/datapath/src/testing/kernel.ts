@@ -135,3 +135,60 @@ export function runClient(options: { host: string; port: number; count?: number;
     });
   });
 }
+
+export interface ContinuousClient {
+  /** Stops connecting and resolves with every connection's outcome, in order (again on a second call). */
+  stop(): Promise<ClientResult[]>;
+  /** Outcomes so far, in order (grows as the client reports them). */
+  readonly results: readonly ClientResult[];
+}
+
+const LOOP_CLIENT = `
+const [host, port] = process.argv.slice(1);
+const net = require('node:net');
+let stopping = false;
+process.stdin.on('data', () => { stopping = true; });
+process.stdin.on('end', () => { stopping = true; });
+const one = () => new Promise((resolve) => {
+  const s = net.connect({ host, port: Number(port) });
+  let data = '';
+  const timer = setTimeout(() => { s.destroy(); resolve({ error: 'timeout' }); }, 5000);
+  s.on('data', (d) => { data += d; });
+  s.on('error', (e) => { clearTimeout(timer); resolve({ error: e.code }); });
+  s.on('close', (hadError) => { clearTimeout(timer); if (!hadError) resolve({ reply: data }); });
+});
+(async () => {
+  while (!stopping) process.stdout.write(JSON.stringify(await one()) + '\\n');
+})();
+`;
+
+/**
+ * A client in the cgroup that connects to host:port one connection after another until stopped,
+ * each connection reading the backend's reply (a failed connect shows as `error`).
+ */
+export function continuousClient(options: { host: string; port: number; cgroupPath: string }): ContinuousClient {
+  const node = JSON.stringify(process.execPath);
+  const child = spawn('sh', ['-c', `echo $$ > ${options.cgroupPath}/cgroup.procs && exec ${node} -e "$0" "$@"`, LOOP_CLIENT, options.host, String(options.port)], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const results: ClientResult[] = [];
+  let pending = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    pending += chunk.toString();
+    const lines = pending.split('\n');
+    pending = lines.pop()!;
+    for (const line of lines) if (line) results.push(JSON.parse(line) as ClientResult);
+  });
+  child.stderr!.on('data', (chunk) => (stderr += chunk));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  return {
+    results,
+    async stop() {
+      if (!child.stdin!.writableEnded) child.stdin!.end('stop\n');
+      const code = await exited;
+      if (code !== 0) throw new Error(`continuous client exited ${code}: ${stderr}`);
+      return results;
+    },
+  };
+}
