@@ -200,8 +200,7 @@ function tlsProblem(ctx: TrafficContext, resolution: Resolution, tls: Plain | un
     const cas = resolution.tls.validationSecrets.map((name) => (ctx.config.secrets.get(name) as Plain | undefined)?.['validationContext']?.['trustedCa']?.['inlineString'] as string | undefined);
     if (cas.some((ca) => ca === undefined)) return `client CA secret ${resolution.tls.validationSecrets.join(', ')} missing from tendril-xds`;
     if (pem) {
-      const cert = new X509Certificate(pem);
-      const verified = cas.some((bundle) => splitPems(bundle!).some((ca) => cert.checkIssued(new X509Certificate(ca)) && cert.verify(new X509Certificate(ca).publicKey)));
+      const verified = cas.some((bundle) => splitPems(bundle!).some((ca) => issuedBy(pem, ca)));
       if (!verified && resolution.tls.requireClientCertificate) return 'the client certificate is not issued by the listener\'s client CA';
     }
   }
@@ -221,6 +220,12 @@ export function certificateCovers(pem: string, serverName: string): boolean {
     .filter((san) => san.startsWith('DNS:'))
     .map((san) => san.slice(4).toLowerCase().replace(/\.$/, '').split('.'))
     .some((pattern) => pattern.length === host.length && pattern.every((label, i) => (i === 0 && label === '*') || label === host[i]));
+}
+
+function issuedBy(certificate: string, ca: string): boolean {
+  const cert = new X509Certificate(certificate);
+  const issuer = new X509Certificate(ca);
+  return cert.checkIssued(issuer) && cert.verify(issuer.publicKey);
 }
 
 function splitPems(bundle: string): string[] {
@@ -437,21 +442,30 @@ export function evaluateTraffic(ctx: TrafficContext, check: Check, testGateway: 
     case 'tlsTcpEcho': {
       const request = c['request'] as Plain;
       const expected = c['expected'] as Plain;
+      const serverName = String(request['serverName']);
       const port = Number(request['port'] ?? ctx.defaultPort(gateway) ?? 443);
-      const resolution = resolveTls(ctx.config, serviceOf(gateway), port, String(request['serverName']));
+      const resolution = resolveTls(ctx.config, serviceOf(gateway), port, serverName);
       const resolved = describe(resolution);
       if (resolution.connection) return { failure: `no connection: ${resolution.connection}`, resolved };
       const targets = (resolution.tcpUpstreams ?? []).filter((u) => u.share > 0);
       if (!targets.length) return { failure: 'the chain does not proxy TCP to a cluster', resolved };
+      const trustedCa = request['trustedCA'] ? ctx.pem({ kind: request['trustedCA']['kind'], namespace: request['trustedCA']['namespace'], name: request['trustedCA']['name'] }, String(request['trustedCA']['key'] ?? 'ca.crt')) : undefined;
+      const terminated = !!resolution.tls;
       for (const target of targets) {
         const pod = (target.endpoints ?? []).map((e) => ctx.pods.get(e.address)).find(Boolean);
         if (!pod) return { failure: `cluster ${target.cluster} has no conformance pod endpoints`, resolved };
         if (!pod.name.startsWith(`${expected['backend']}-`)) return { failure: `expected backend ${expected['backend']}, got ${pod.name}`, resolved };
         if (pod.namespace !== expected['namespace']) return { failure: `expected namespace ${expected['namespace']}, got ${pod.namespace}`, resolved };
-        const terminated = !!resolution.tls;
-        const upstreamTls = !!ctx.config.clusters.get(target.cluster)?.['transportSocket'];
-        const backendIsTls = !terminated || upstreamTls;
-        if (backendIsTls !== expected['backendIsTLS']) return { failure: `expected the backend to ${expected['backendIsTLS'] ? '' : 'not '}see TLS, the chain ${terminated ? 'terminates' : 'passes'} TLS`, resolved };
+        // the certificate the client sees: the listener's when Envoy terminates, else the backend's own
+        const served = terminated ? resolution.tls!.certificateChains[0] : pod.tlsSecret ? ctx.pem({ kind: 'Secret', namespace: pod.namespace, name: pod.tlsSecret }, 'tls.crt') : undefined;
+        if (!served) return { failure: `TLS handshake fails: no certificate served (${terminated ? `secrets ${resolution.tls!.certificateSecrets.join(', ')} missing` : `${pod.name} serves no TLS`})`, resolved };
+        if (trustedCa && !splitPems(trustedCa).some((ca) => issuedBy(served, ca))) return { failure: `TLS handshake fails: the served certificate is not issued by ${request['trustedCA']['name']}`, resolved };
+        if (!certificateCovers(served, serverName)) return { failure: `TLS handshake fails: the served certificate is not valid for ${serverName}`, resolved };
+        const upstreamTls = ctx.config.clusters.get(target.cluster)?.['transportSocket'] as Plain | undefined;
+        const backendIsTls = !terminated || !!upstreamTls;
+        if (backendIsTls !== expected['backendIsTLS']) return { failure: `expected the backend to ${expected['backendIsTLS'] ? '' : 'not '}see TLS, the chain ${terminated ? 'terminates' : 'passes'} TLS${upstreamTls ? ' and re-encrypts' : ''}`, resolved };
+        const backendSni = !terminated ? serverName : (upstreamTls?.['typedConfig']?.['sni'] as string | undefined) ?? null;
+        if (expected['backendSNI'] != null && backendSni !== expected['backendSNI']) return { failure: `expected the backend to see SNI ${expected['backendSNI']}, it sees ${backendSni ?? 'none'}`, resolved };
       }
       return { resolved };
     }
