@@ -9,7 +9,7 @@ export interface TranslatorConfig {
   debounceMaxMs: number;
   /** TENDRIL_RETRY_MS: wait before publishing again after NATS refused a write (default 1000). */
   retryMs: number;
-  /** Ingress, node-proxy and access-log choices handed to translation (see README: TENDRIL_PROXY_PORT, TENDRIL_INGRESS_*, TENDRIL_ALS_CLUSTER). */
+  /** Ingress, Gateway, node-proxy and access-log choices handed to translation (see README: TENDRIL_PROXY_PORT, TENDRIL_INGRESS_*, TENDRIL_GATEWAY_*, TENDRIL_ALS_CLUSTER). */
   translation: TranslationOptions;
 }
 
@@ -28,6 +28,9 @@ export function readTranslatorConfig(): TranslatorConfig {
     proxyPort: envInt('TENDRIL_PROXY_PORT', 10000, 1, 65535),
     proxyPortCount: envInt('TENDRIL_PROXY_PORT_COUNT', 1000, 1, 65535),
     alsCluster: alsCluster === 'none' ? '' : alsCluster,
+    gatewayClassName: envString('TENDRIL_GATEWAY_CLASS', 'cilium'),
+    gatewayControllerName: envString('TENDRIL_GATEWAY_CONTROLLER', 'io.cilium/gateway-controller'),
+    gatewayCidr: envString('TENDRIL_GATEWAY_CIDR', '127.102.0.0/16'),
   };
   if (translation.proxyPort + translation.proxyPortCount - 1 > 65535) throw new ConfigError('TENDRIL_PROXY_PORT + TENDRIL_PROXY_PORT_COUNT - 1 is above 65535');
   return { debounceMs, debounceMaxMs, retryMs: envInt('TENDRIL_RETRY_MS', 1000, 10, 600000), translation };
