@@ -23,7 +23,9 @@ const main = fileURLToPath(new URL('./main.js', import.meta.url));
 
 function startTranslator(natsUrl: string, httpPort: number, log: string[]): ChildProcess {
   const child = spawn(process.execPath, [main], {
-    env: { ...process.env, TENDRIL_NATS_URL: natsUrl, TENDRIL_HTTP_HOST: '127.0.0.1', TENDRIL_HTTP_PORT: String(httpPort), TENDRIL_CLUSTER: 'c1', TENDRIL_DEBOUNCE_MS: '20', TENDRIL_DEBOUNCE_MAX_MS: '200' },
+    env: { ...process.env, TENDRIL_NATS_URL: natsUrl, TENDRIL_HTTP_HOST: '127.0.0.1', TENDRIL_HTTP_PORT: String(httpPort), TENDRIL_CLUSTER: 'c1', TENDRIL_DEBOUNCE_MS: '20', TENDRIL_DEBOUNCE_MAX_MS: '200',
+      // a restart after SIGKILL waits out the dead process's lease (tendril-leases/translator): short here
+      TENDRIL_LEASE_DURATION_MS: '3000', TENDRIL_LEASE_RENEW_DEADLINE_MS: '2000', TENDRIL_LEASE_RETRY_MS: '300' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout!.on('data', (chunk: Buffer) => log.push(chunk.toString()));
@@ -130,6 +132,11 @@ test('objects in, xDS + LB out; restart rewrites nothing; deletes remove keys', 
     const httpPort2 = await freePort();
     children.push(startTranslator(nats.url, httpPort2, log));
     await waitFor('restarted translator ready', () => ready(httpPort2), 30000);
+    // it writes only once it holds the lease, and then publishes against what the buckets hold
+    await waitFor('restarted translator holds the lease and published', async () => {
+      const body = (await (await fetch(`http://127.0.0.1:${httpPort2}/readyz`)).json()) as { checks: Record<string, { reason: string }> };
+      return body.checks['lease']?.reason.startsWith('active') && body.checks['translation']?.reason.startsWith('generation');
+    }, 30000);
     assert.ok((await figure(httpPort2, 'translations')) >= 1);
     assert.equal(await figure(httpPort2, 'resources_written'), 0);
     assert.equal((await xds.status()).streamInfo.state.last_seq, revisionBefore, 'tendril-xds was written after a restart with unchanged input');

@@ -5,7 +5,7 @@ import { startNatsServer, waitFor, type TestNatsServer } from '@tendril/testing'
 import { KvLease, NatsClient, type LeaseState, type Logger } from './index.js';
 
 const quiet: Logger = { log: () => undefined, warn: () => undefined, error: () => undefined };
-const TIMING = { ttlMs: 800, renewMs: 150 };
+const TIMING = { durationMs: 800, renewDeadlineMs: 500, retryMs: 150 };
 
 describe('KvLease against a real nats-server', () => {
   let server: TestNatsServer;
@@ -40,7 +40,7 @@ describe('KvLease against a real nats-server', () => {
     assert.equal(b.lease.role, 'standby');
     assert.equal(b.lease.snapshot().holder, 'replica-a');
     // several TTLs of normal running: the holder renews, the standby never takes over
-    const until = performance.now() + TIMING.ttlMs * 3;
+    const until = performance.now() + TIMING.durationMs * 3;
     while (performance.now() < until) {
       assert.ok(!(a.lease.active && b.lease.active), 'both active');
       assert.equal(a.lease.role, 'active');
@@ -49,7 +49,7 @@ describe('KvLease against a real nats-server', () => {
     const kv = await a.client.bucket(BUCKETS.leases);
     const stored = leaseCodec.decode((await kv.get('one-active'))!.value);
     assert.equal(stored.holder, 'replica-a');
-    assert.equal(stored.ttlMs, TIMING.ttlMs);
+    assert.equal(stored.durationMs, TIMING.durationMs);
   });
 
   it('a released lease passes to the standby at its next look', async () => {
@@ -60,7 +60,7 @@ describe('KvLease against a real nats-server', () => {
     const released = performance.now();
     await a.lease.stop();
     await waitFor('the standby to take the released lease', () => b.lease.active, 10000, 20);
-    assert.ok(performance.now() - released < TIMING.ttlMs, 'taken over before the TTL: the release freed it');
+    assert.ok(performance.now() - released < TIMING.durationMs, 'taken over before the lease could expire: the release freed it');
   });
 
   it('when the holder loses NATS it steps down, and the standby takes over only after that', async () => {
@@ -76,7 +76,7 @@ describe('KvLease against a real nats-server', () => {
     const stepDown = a.changes.find((change) => change.role === 'standby' && change.at > cut)!;
     const takeOver = b.changes.find((change) => change.role === 'active')!;
     assert.ok(stepDown.at <= takeOver.at, `the old holder stepped down (${Math.round(stepDown.at - cut)} ms) before the standby took over (${Math.round(takeOver.at - cut)} ms)`);
-    assert.ok(takeOver.at - cut >= TIMING.ttlMs, 'the standby waited out the TTL');
+    assert.ok(takeOver.at - cut >= TIMING.durationMs, 'the standby waited out the lease duration');
     assert.match(stepDown.reason, /not renewed|cannot renew/);
   });
 
@@ -84,7 +84,7 @@ describe('KvLease against a real nats-server', () => {
     const a = replica('overwritten', 'over-a');
     await a.lease.start();
     const kv = await a.client.bucket(BUCKETS.leases);
-    await kv.put('overwritten', leaseCodec.encode({ v: 1, holder: 'intruder', ttlMs: 60000, acquiredAt: new Date().toISOString(), renewedAt: new Date().toISOString() }));
+    await kv.put('overwritten', leaseCodec.encode({ v: 1, holder: 'intruder', durationMs: 60000, acquiredAt: new Date().toISOString(), renewedAt: new Date().toISOString() }));
     await waitFor('the holder to step down', () => !a.lease.active, 10000, 20);
     assert.match(a.lease.snapshot().reason, /another replica wrote the lease/);
     assert.equal(a.lease.snapshot().holder, undefined);

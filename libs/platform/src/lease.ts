@@ -2,9 +2,10 @@
  * One active replica among several, by a lease in NATS KV (`tendril-leases/<service>`). Every write
  * is a compare-and-set on the key's revision, so two replicas can never both acquire or renew it.
  * Expiry is judged on each replica's own monotonic clock, never by comparing wall clocks: a standby
- * takes the lease over only after it saw the key's revision stand still for the lease's TTL, and the
- * holder steps down once it has not renewed for that long itself, which is never later than the
- * standby's deadline (the standby observes a renewal after the holder sent it).
+ * takes the lease over only after it saw the key's revision stand still for the lease's duration, and
+ * the holder steps down once it has not renewed for the shorter renew deadline, so before any standby
+ * may take over (the standby observes a renewal after the holder sent it). The timing and its
+ * variables are the k8s-watcher's Kubernetes Lease's (client-go's leader election).
  */
 import type { KV } from 'nats';
 import { BUCKETS, leaseCodec, type Lease } from '@tendril/contract';
@@ -27,18 +28,24 @@ export interface KvLeaseOptions {
   name: string;
   /** This replica: unique per process. */
   holder: string;
-  ttlMs: number;
-  renewMs: number;
+  /** How long the lease lasts without a renewal (standbys wait this long on their own clock). */
+  durationMs: number;
+  /** The holder steps down when it could not renew for this long (below durationMs). */
+  renewDeadlineMs: number;
+  /** How often the holder renews and a standby looks. */
+  retryMs: number;
   logger: Logger;
   bucket?: string;
 }
 
-/** TENDRIL_LEASE_TTL_MS (default 10000) and TENDRIL_LEASE_RENEW_MS (default a third of it). */
-export function readLeaseTiming(): { ttlMs: number; renewMs: number } {
-  const ttlMs = envInt('TENDRIL_LEASE_TTL_MS', 10000, 500, 600000);
-  const renewMs = envInt('TENDRIL_LEASE_RENEW_MS', Math.max(100, Math.floor(ttlMs / 3)), 50, 600000);
-  if (renewMs * 2 > ttlMs) throw new ConfigError(`TENDRIL_LEASE_RENEW_MS=${renewMs} must be at most half of TENDRIL_LEASE_TTL_MS=${ttlMs}`);
-  return { ttlMs, renewMs };
+/** TENDRIL_LEASE_DURATION_MS / TENDRIL_LEASE_RENEW_DEADLINE_MS / TENDRIL_LEASE_RETRY_MS (15000 / 10000 / 2000). */
+export function readLeaseTiming(): { durationMs: number; renewDeadlineMs: number; retryMs: number } {
+  const durationMs = envInt('TENDRIL_LEASE_DURATION_MS', 15000, 1000, 600000);
+  const renewDeadlineMs = envInt('TENDRIL_LEASE_RENEW_DEADLINE_MS', 10000, 500, 600000);
+  const retryMs = envInt('TENDRIL_LEASE_RETRY_MS', 2000, 100, 600000);
+  if (renewDeadlineMs >= durationMs) throw new ConfigError(`TENDRIL_LEASE_RENEW_DEADLINE_MS=${renewDeadlineMs} must be below TENDRIL_LEASE_DURATION_MS=${durationMs}`);
+  if (retryMs >= renewDeadlineMs) throw new ConfigError(`TENDRIL_LEASE_RETRY_MS=${retryMs} must be below TENDRIL_LEASE_RENEW_DEADLINE_MS=${renewDeadlineMs}`);
+  return { durationMs, renewDeadlineMs, retryMs };
 }
 
 export class KvLease {
@@ -84,8 +91,8 @@ export class KvLease {
     if (this.stopped) return;
     // the holder steps down on its own clock even while a renewal hangs on a lost connection
     this.watchdog = setInterval(() => {
-      if (this.active && performance.now() - this.renewedAt >= this.options.ttlMs) this.stepDown(`not renewed for ${this.options.ttlMs} ms`);
-    }, Math.min(250, this.options.renewMs));
+      if (this.active && performance.now() - this.renewedAt >= this.options.renewDeadlineMs) this.stepDown(`not renewed for ${this.options.renewDeadlineMs} ms`);
+    }, Math.min(250, this.options.retryMs));
     this.watchdog.unref();
     await this.tick();
   }
@@ -113,7 +120,7 @@ export class KvLease {
     } finally {
       this.ticking = false;
       if (!this.stopped) {
-        this.timer = setTimeout(() => void this.tick(), this.options.renewMs);
+        this.timer = setTimeout(() => void this.tick(), this.options.retryMs);
         this.timer.unref();
       }
     }
@@ -127,7 +134,7 @@ export class KvLease {
     } catch (error) {
       const message = (error as Error).message;
       if (/wrong last sequence/i.test(message)) this.stepDown('another replica wrote the lease');
-      else if (performance.now() - this.renewedAt >= this.options.ttlMs) this.stepDown(`cannot renew: ${message}`);
+      else if (performance.now() - this.renewedAt >= this.options.renewDeadlineMs) this.stepDown(`cannot renew: ${message}`);
       else this.options.logger.warn(`lease ${this.options.name}: renewal failed, retrying: ${message}`);
     }
   }
@@ -154,14 +161,14 @@ export class KvLease {
       await this.acquire(() => kv.update(this.options.name, this.value(), entry.revision), 'the lease still names this replica', now);
       return;
     }
-    const ttlMs = Math.max(lease?.ttlMs ?? this.options.ttlMs, this.options.ttlMs);
+    const durationMs = Math.max(lease?.durationMs ?? this.options.durationMs, this.options.durationMs);
     if (this.observed?.revision !== entry.revision) {
       this.observed = { revision: entry.revision, at: now };
       this.set({ role: 'standby', ...(lease ? { holder: lease.holder } : {}), reason: `standby: ${lease?.holder ?? 'another replica'} is active` });
       return;
     }
-    if (now - this.observed.at >= ttlMs) {
-      await this.acquire(() => kv.update(this.options.name, this.value(true), entry.revision), `${lease?.holder ?? 'the holder'} did not renew for ${ttlMs} ms`, now);
+    if (now - this.observed.at >= durationMs) {
+      await this.acquire(() => kv.update(this.options.name, this.value(true), entry.revision), `${lease?.holder ?? 'the holder'} did not renew for ${durationMs} ms`, now);
     }
   }
 
@@ -189,7 +196,7 @@ export class KvLease {
   private value(fresh = false): Uint8Array {
     const now = new Date().toISOString();
     if (fresh) this.acquiredAt = now;
-    return leaseCodec.encode({ v: 1, holder: this.options.holder, ttlMs: this.options.ttlMs, acquiredAt: this.acquiredAt || now, renewedAt: now });
+    return leaseCodec.encode({ v: 1, holder: this.options.holder, durationMs: this.options.durationMs, acquiredAt: this.acquiredAt || now, renewedAt: now });
   }
 
   private set(state: LeaseState): void {

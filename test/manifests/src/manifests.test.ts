@@ -126,3 +126,52 @@ describe('least privilege', { skip: kubectlMissing }, () => {
     }
   });
 });
+
+describe('production overlay: TLS to NATS, one translator writer', { skip: kubectlMissing }, () => {
+  const objects = render('k8s/overlays/production');
+  const workloads = objects.filter((o) => WORKLOADS.has(o.kind));
+  /** The Secret and key a file path in a container comes from, through a secret volume mount. */
+  const secretFile = (workload: K8sObject, path: string): { secret: K8sObject; key: string } | undefined => {
+    const spec = workload['spec'].template.spec;
+    const mount = (spec.containers[0].volumeMounts ?? []).find((m: { mountPath: string }) => path.startsWith(`${m.mountPath}/`));
+    const volume = mount && (spec.volumes ?? []).find((v: { name: string }) => v.name === mount.name);
+    const secret = volume?.secret && objects.find((o) => o.kind === 'Secret' && o.metadata.name === volume.secret.secretName);
+    return secret ? { secret, key: path.slice(mount.mountPath.length + 1) } : undefined;
+  };
+
+  it('nats-server requires TLS from clients and routes and verifies client certificates, from its Secret', () => {
+    const nats = workloads.find((o) => o.kind === 'StatefulSet' && o.metadata.name === 'nats')!;
+    const config = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name.startsWith('nats-config'))!['data']['nats.conf'] as string;
+    const blocks = [...config.matchAll(/tls \{([^}]*)\}/g)].map((match) => match[1]!);
+    assert.equal(blocks.length, 2, 'a tls block for clients and one for routes');
+    for (const block of blocks) {
+      assert.match(block, /verify: true/);
+      for (const field of ['cert_file', 'key_file', 'ca_file']) {
+        const path = new RegExp(`${field}: (\\S+)`).exec(block)?.[1];
+        assert.ok(path, `${field} in ${block}`);
+        const file = secretFile(nats, path);
+        assert.ok(file && file.key in file.secret['data'], `${field} ${path} comes from a Secret that has it`);
+      }
+    }
+  });
+
+  it('every service that talks to NATS trusts the CA and presents a client certificate from a mounted Secret', () => {
+    const clients = workloads.filter((o) => (o['spec'].template.spec.containers[0].env ?? []).some((e: { name: string }) => e.name === 'TENDRIL_NATS_USER'));
+    assert.deepEqual(clients.map((o) => o.metadata.name).sort(), ['datapath', 'k8s-watcher', 'metrics', 'translator', 'xds-server']);
+    for (const workload of clients) {
+      const env = workload['spec'].template.spec.containers[0].env as { name: string; value?: string }[];
+      for (const name of ['TENDRIL_NATS_TLS_CA', 'TENDRIL_NATS_TLS_CERT', 'TENDRIL_NATS_TLS_KEY']) {
+        const path = env.find((e) => e.name === name)?.value;
+        assert.ok(path, `${workload.metadata.name}: ${name}`);
+        const file = secretFile(workload, path);
+        assert.ok(file && file.key in file.secret['data'], `${workload.metadata.name}: ${name}=${path} comes from a mounted Secret that has it`);
+      }
+    }
+  });
+
+  it('the translator runs two replicas (one writer by its lease) and may roll them one by one', () => {
+    const translator = workloads.find((o) => o.metadata.name === 'translator')!;
+    assert.equal(translator['spec'].replicas, 2);
+    assert.notEqual(translator['spec'].strategy?.type, 'Recreate');
+  });
+});

@@ -82,8 +82,10 @@ export class System {
       TENDRIL_STATS_INTERVAL_MS: '300',
       TENDRIL_DEBOUNCE_MS: '20',
       TENDRIL_NODE_NAME: `node-${this.name}`,
-      // a restarted translator waits out its dead predecessor's lease: short here, 10 s by default
-      TENDRIL_LEASE_TTL_MS: '3000',
+      // a restarted translator waits out its dead predecessor's lease: short here, 15 s by default
+      TENDRIL_LEASE_DURATION_MS: '3000',
+      TENDRIL_LEASE_RENEW_DEADLINE_MS: '2000',
+      TENDRIL_LEASE_RETRY_MS: '500',
       ...this.options.env,
     };
   }

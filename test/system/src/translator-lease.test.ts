@@ -12,8 +12,8 @@ import { BUCKETS, XDS_GENERATION_KEY, generationDigest, leaseCodec, xdsGeneratio
 import { waitFor } from '@tendril/testing';
 import { System, repoRoot, type RunningService } from './system.js';
 
-const TTL_MS = 3000;
-const RENEW_MS = 500;
+const DURATION_MS = 3000;
+const RETRY_MS = 500;
 
 const manifest = (addresses: string[]) => `apiVersion: v1
 kind: Service
@@ -36,7 +36,7 @@ interface Readyz {
 }
 
 describe('translator: one active writer by a lease in NATS KV, a hot standby takes over', { timeout: 240000 }, () => {
-  const system = new System('lease', { env: { TENDRIL_LEASE_TTL_MS: String(TTL_MS), TENDRIL_LEASE_RENEW_MS: String(RENEW_MS) } });
+  const system = new System('lease', { env: { TENDRIL_LEASE_DURATION_MS: String(DURATION_MS), TENDRIL_LEASE_RENEW_DEADLINE_MS: '2000', TENDRIL_LEASE_RETRY_MS: String(RETRY_MS) } });
   let nc: NatsConnection;
   let first: RunningService;
   let second: RunningService;
@@ -146,8 +146,8 @@ describe('translator: one active writer by a lease in NATS KV, a hot standby tak
 
     const takenAt = await waitFor('the standby to take over', async () => ((await readyz(second))?.checks['lease']?.reason.startsWith('active') ? Date.now() : undefined), 30000, 50);
     const takeover = takenAt - killedAt;
-    assert.ok(takeover >= TTL_MS - RENEW_MS, `took over after ${takeover} ms: not before the lease could expire`);
-    assert.ok(takeover <= TTL_MS + 3 * RENEW_MS + 2000, `took over after ${takeover} ms: within the lease time (${TTL_MS} ms, renewals every ${RENEW_MS} ms)`);
+    assert.ok(takeover >= DURATION_MS - RETRY_MS, `took over after ${takeover} ms: not before the lease could expire`);
+    assert.ok(takeover <= DURATION_MS + 3 * RETRY_MS + 2000, `took over after ${takeover} ms: within the lease time (${DURATION_MS} ms, renewals every ${RETRY_MS} ms)`);
     assert.ok((await holder())?.length, 'the lease names the new holder');
 
     await waitFor('the change made during the gap published', () => endpointsHold('127.0.91.4'), 30000);
