@@ -67,3 +67,44 @@ test('a Service redirected to a refused listener keeps going to its backends, an
   assert.ok(errors.some((line) => line.startsWith('listener default/edge/front: refused by Envoy')), errors.join('\n'));
   assert.ok(errors.includes(`lb default/echo: not redirected: its listener on port ${port} was refused`), errors.join('\n'));
 });
+
+test('routes and listeners using a refused cluster are refused with it, and the redirect to the listener is dropped', () => {
+  const hcm = (route: string) => ({
+    name: 'envoy.filters.network.http_connection_manager',
+    typed_config: {
+      '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+      stat_prefix: 'front',
+      rds: { route_config_name: route },
+      http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } }],
+    },
+  });
+  const routeTo = (name: string, cluster: string) => ({ '@type': 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration', name, virtual_hosts: [{ name: 'all', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { weighted_clusters: { clusters: [{ name: cluster, weight: 1 }] } } }] }] });
+  const chained: KubeObject = {
+    ...config,
+    spec: {
+      services: [{ name: 'echo', listener: 'front' }],
+      resources: [
+        { '@type': 'type.googleapis.com/envoy.config.cluster.v3.Cluster', name: 'good', type: 'EDS', connect_timeout: '1s' },
+        { '@type': 'type.googleapis.com/envoy.config.cluster.v3.Cluster', name: 'broken', type: 'EDS', connect_timeout: '0s' },
+        routeTo('to-broken', 'broken'),
+        routeTo('to-good', 'good'),
+        { '@type': 'type.googleapis.com/envoy.config.listener.v3.Listener', name: 'front', filter_chains: [{ filters: [hcm('to-broken')] }] },
+        { '@type': 'type.googleapis.com/envoy.config.listener.v3.Listener', name: 'side', filter_chains: [{ filters: [hcm('to-good')] }] },
+        // a TCP proxy straight to the refused cluster
+        { '@type': 'type.googleapis.com/envoy.config.listener.v3.Listener', name: 'tcp', filter_chains: [{ filters: [{ name: 'envoy.filters.network.tcp_proxy', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy', stat_prefix: 'tcp', cluster: 'broken' } }] }] },
+      ],
+    },
+  };
+  const translated = translate({ cluster: 'c1', objects: [[key, chained], [serviceKey, service]] });
+  const port = translated.lb.find((entry) => entry.name === 'echo')!.l7Proxy?.port;
+  assert.ok(port);
+  const output = checkHandWritten(translated);
+  assert.deepEqual(output.xds.filter((item) => item.objectKey === key).map((item) => `${item.type} ${item.name}`).sort(), ['cluster default/edge/good', 'listener default/edge/side', 'route default/edge/to-good']);
+  const errors = (output.statuses.find((entry) => entry.key === key)!.status.status as { errors: string[] }).errors;
+  assert.ok(errors.some((line) => line.startsWith('cluster default/edge/broken: refused by Envoy')), errors.join('\n'));
+  assert.ok(errors.includes('route default/edge/to-broken: refused with cluster default/edge/broken, which it uses and which was refused'), errors.join('\n'));
+  assert.ok(errors.includes('listener default/edge/front: refused with route default/edge/to-broken, which it uses and which was refused'), errors.join('\n'));
+  assert.ok(errors.includes('listener default/edge/tcp: refused with cluster default/edge/broken, which it uses and which was refused'), errors.join('\n'));
+  assert.equal(output.lb.find((entry) => entry.name === 'echo')!.l7Proxy, null, 'the Service is not sent to a listener that is not served');
+  assert.ok(errors.includes(`lb default/echo: not redirected: its listener on port ${port} was refused`), errors.join('\n'));
+});

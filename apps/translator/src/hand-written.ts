@@ -4,23 +4,27 @@
  * protoc-gen-validate annotations), which only @tendril/envoy loads, and translation stays pure (no
  * protobuf, no files). Generated resources are not checked on every run: their builders are covered by
  * golden tests against the same rules. A refused resource is left out of the batch and moved to the
- * refused list of its object's status; the rest of the object is still served.
+ * refused list of its object's status; the rest of the object is still served. What uses a refused
+ * resource is refused with it (a route configuration sending to a refused cluster, a listener asking
+ * for a refused route configuration or sending to a refused cluster): Envoy would take it and answer
+ * 503s or wait for a route that never comes.
  */
 import { validateResource } from '@tendril/envoy';
-import { listenerPort, withRefusedResources, type TranslationError, type TranslationOutput } from '@tendril/translation';
+import { listenerPort, resourceReferences, withRefusedResources, type TranslationError, type TranslationOutput, type XdsOutput } from '@tendril/translation';
 
 export function checkHandWritten(output: TranslationOutput): TranslationOutput {
   const refused = new Map<string, { type: string; name: string; reason: string }[]>();
   const errors: TranslationError[] = [];
-  const xds = output.xds.filter((item) => {
+  const refuse = (item: XdsOutput, reason: string) => refused.set(item.objectKey!, [...(refused.get(item.objectKey!) ?? []), { type: item.type, name: item.name, reason }]);
+  let xds = output.xds.filter((item) => {
     if (item.objectKey === undefined) return true;
     const problems = validateResource(item.type, item.resource);
     if (problems.length === 0) return true;
-    const reason = `refused by Envoy's rules: ${problems.join('; ')}`;
-    refused.set(item.objectKey, [...(refused.get(item.objectKey) ?? []), { type: item.type, name: item.name, reason }]);
+    refuse(item, `refused by Envoy's rules: ${problems.join('; ')}`);
     return false;
   });
   if (refused.size === 0) return output;
+  xds = withoutUsersOfRefused(xds, refused, refuse);
   // A Service redirected to a refused listener would lose its traffic: it goes to its backends again.
   const deadPorts = new Map<number, string>();
   for (const item of output.xds) {
@@ -43,6 +47,25 @@ export function checkHandWritten(output: TranslationOutput): TranslationOutput {
   });
   const allErrors = [...output.errors, ...errors].sort((a, b) => compare(`${a.object}\u0000${a.message}`, `${b.object}\u0000${b.message}`));
   return { ...output, xds, lb, statuses, errors: allErrors };
+}
+
+/** Drops, until nothing changes, the hand-written routes and listeners that use a refused resource. */
+function withoutUsersOfRefused(xds: XdsOutput[], refused: Map<string, { type: string; name: string }[]>, refuse: (item: XdsOutput, reason: string) => void): XdsOutput[] {
+  const gone = new Set([...refused.values()].flat().map(({ type, name }) => `${type} ${name}`));
+  for (let changed = true; changed; ) {
+    changed = false;
+    xds = xds.filter((item) => {
+      if (item.objectKey === undefined || (item.type !== 'route' && item.type !== 'listener')) return true;
+      const references = resourceReferences(item.type, item.resource);
+      const used = [...references.clusters.map((name) => `cluster ${name}`), ...references.routes.map((name) => `route ${name}`)].find((id) => gone.has(id));
+      if (used === undefined) return true;
+      refuse(item, `refused with ${used}, which it uses and which was refused`);
+      gone.add(`${item.type} ${item.name}`);
+      changed = true;
+      return false;
+    });
+  }
+  return xds;
 }
 
 function compare(a: string, b: string): number {

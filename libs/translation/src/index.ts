@@ -16,6 +16,6 @@ export { DEFAULT_TRANSLATION_OPTIONS, type TranslationOptions } from './options.
 export { ANNOTATIONS } from './annotations.js';
 export { KIND_NAMES, KIND_ALIASES } from './objects.js';
 export { envoyConfigStatus, withRefusedResources } from './envoy-config/status.js';
-export { listenerPort, qualifiedName } from './envoy-config/names.js';
+export { listenerPort, qualifiedName, resourceReferences } from './envoy-config/names.js';
 export { ENVOY_CONFIG_TYPE_URLS, HOSTNAME_LABEL } from './features/envoy-config.js';
 export { withProxyRejections, resourceOwners, sourceKey, REJECTED_BY_PROXY_REASON, DEFAULT_GATEWAY_CONTROLLER, type ProxyRejection, type RejectionNote, type OverlayOptions } from './proxy-rejections.js';

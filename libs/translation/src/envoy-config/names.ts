@@ -191,3 +191,53 @@ export function listenerPort(listener: Json): number | undefined {
 export function setListenerAddress(listener: Json, address: string, port: number): void {
   setField(listener, 'address', { socketAddress: { address, portValue: port } });
 }
+
+/** Cluster names a route configuration's routes send to (cluster, weighted clusters, mirrors). */
+function routeClusters(routeConfig: Json): string[] {
+  const out: string[] = [];
+  const push = (value: unknown) => typeof value === 'string' && value !== '' && out.push(value);
+  for (const host of objects(getField(routeConfig, 'virtualHosts'))) {
+    for (const route of objects(getField(host, 'routes'))) {
+      const action = child(route, 'route');
+      if (!action) continue;
+      push(getField(action, 'cluster'));
+      for (const weighted of objects(getField(child(action, 'weightedClusters') ?? {}, 'clusters'))) push(getField(weighted, 'name'));
+      for (const mirror of objects(getField(action, 'requestMirrorPolicies'))) push(getField(mirror, 'cluster'));
+    }
+  }
+  return out;
+}
+
+/**
+ * What a hand-written listener or route configuration needs from others: the clusters it sends to
+ * (route actions, inline route configurations, TCP proxy) and, for a listener, the route
+ * configurations it asks for over RDS. Names as they stand in the resource (qualified already).
+ */
+export function resourceReferences(type: string, resource: Json): { clusters: string[]; routes: string[] } {
+  const clusters: string[] = [];
+  const routes: string[] = [];
+  if (type === 'route') clusters.push(...routeClusters(resource));
+  if (type === 'listener') {
+    const chains = [...objects(getField(resource, 'filterChains')), ...[child(resource, 'defaultFilterChain')].filter(isObject)];
+    for (const chain of chains) {
+      for (const filter of objects(getField(chain, 'filters'))) {
+        const config = child(filter, 'typedConfig');
+        if (!config) continue;
+        if (typeOf(config) === HCM) {
+          const rds = getField(child(config, 'rds') ?? {}, 'routeConfigName');
+          if (typeof rds === 'string' && rds !== '') routes.push(rds);
+          const inline = child(config, 'routeConfig');
+          if (inline) clusters.push(...routeClusters(inline));
+        } else if (typeOf(config) === TCP_PROXY) {
+          const cluster = getField(config, 'cluster');
+          if (typeof cluster === 'string' && cluster !== '') clusters.push(cluster);
+          for (const weighted of objects(getField(child(config, 'weightedClusters') ?? {}, 'clusters'))) {
+            const name = getField(weighted, 'name');
+            if (typeof name === 'string' && name !== '') clusters.push(name);
+          }
+        }
+      }
+    }
+  }
+  return { clusters: [...new Set(clusters)].sort(), routes: [...new Set(routes)].sort() };
+}
