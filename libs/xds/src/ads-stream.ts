@@ -84,8 +84,8 @@ interface TypeState {
   /** The last response is neither ACKed nor NACKed yet. */
   awaiting: boolean;
   versionAcked: string;
-  /** name -> hash of what the proxy last ACKed; empty before the first ACK. */
-  acked: Map<string, string>;
+  /** What the proxy last ACKed (the `sent` of that response, shared, not copied); empty before the first ACK. */
+  acked: ReadonlyMap<string, SnapshotResource>;
   lastNack: NackRecord | null;
 }
 
@@ -129,14 +129,14 @@ export class AdsStreamState {
         nacked = true;
         // Envoy rejects the update as a whole; what it changed from the ACKed state is what was refused.
         const changed: string[] = [];
-        for (const [name, resource] of state.sent ?? []) if (state.acked.get(name) !== resource.hash) changed.push(name);
+        for (const [name, resource] of state.sent ?? []) if (state.acked.get(name)?.hash !== resource.hash) changed.push(name);
         const error = request.errorDetail.message;
         const resources = rejectedResources(changed, error);
         state.lastNack = { version: state.sentVersion, nonce: request.responseNonce, error, resources };
         step.events.push({ event: 'nack', typeUrl: request.typeUrl, version: state.sentVersion, nonce: request.responseNonce, error, resources });
       } else {
         state.versionAcked = request.versionInfo;
-        state.acked = new Map([...(state.sent ?? [])].map(([name, resource]) => [name, resource.hash]));
+        state.acked = state.sent ?? new Map(); // respond() replaces `sent` with a new map, so this one stays as ACKed
         state.lastNack = null;
         step.events.push({ event: 'ack', typeUrl: request.typeUrl, version: request.versionInfo, nonce: request.responseNonce });
       }
