@@ -27,10 +27,11 @@ describe('Gateway API conformance', { timeout: 600000 }, () => {
     assert.equal(report.tests.filter((t) => t.claimed).length, expectedClaimed, 'every claimed test ran');
     const regressions = report.tests
       .filter((t) => t.claimed && t.outcome === 'fail')
-      .map((t) => {
-        const failed = t.cases.find((c) => !c.passed)!;
-        return `${t.name}: ${failed.phase} ${failed.index + 1} ${failed.check}${failed.title ? ` "${failed.title}"` : ''}: ${failed.failure}${failed.resolved ? `\n    resolved: ${failed.resolved}` : ''}`;
-      });
+      .flatMap((t) =>
+        t.cases
+          .filter((c) => !c.passed)
+          .map((failed) => `${t.name}: ${failed.phase} ${failed.index + 1} ${failed.check}${failed.title ? ` "${failed.title}"` : ''}: ${failed.failure}${failed.resolved ? `\n    resolved: ${failed.resolved}` : ''}`),
+      );
     assert.deepEqual(regressions, [], `claimed conformance tests fail:\n${regressions.join('\n')}`);
   });
 });

@@ -8,6 +8,23 @@
  * Every rule below names the Envoy documentation it follows. Where Envoy has more behaviour than the
  * rule modelled here (runtime fractions, formatters in header values, filters other than the router),
  * the resolution says so in `notes`, so a reader never takes a guess for a fact.
+ *
+ * Envoy documentation followed (v3 API, https://www.envoyproxy.io/docs/envoy/latest/):
+ * - configuration/http/http_conn_man/route_matching: virtual host by Host/:authority, then the first
+ *   route in order (not the most specific);
+ * - api-v3/config/route/v3/route_components.proto: VirtualHost.domains search order, RouteMatch (prefix,
+ *   path, safe_regex, path_separated_prefix, case_sensitive, headers, query_parameters, grpc),
+ *   HeaderMatcher, RouteAction (weighted_clusters, prefix_rewrite, regex_rewrite, host_rewrite_literal,
+ *   timeout default 15 s, retry_policy, request_mirror_policies, upgrade_configs), RedirectAction,
+ *   DirectResponseAction;
+ * - api-v3/config/route/v3/route.proto: RouteConfiguration.most_specific_header_mutations_wins,
+ *   ignore_port_in_host_matching; configuration/http/http_conn_man/headers (custom request/response
+ *   headers: most specific level first, remove before add); api-v3/config/core/v3/base.proto
+ *   HeaderValueOption.append_action;
+ * - api-v3/config/listener/v3/listener_components.proto: FilterChainMatch order and specificity;
+ * - api-v3/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto:
+ *   strip_any_host_port, strip_matching_host_port, upgrade_configs, rds / route_config;
+ * - envoyproxy/envoy issue 17318: host_redirect without port_redirect drops the request's port.
  */
 import type { LbService } from '@tendril/contract';
 import { Headers } from './headers.js';

@@ -169,15 +169,16 @@ export async function runConformance(options: RunOptions): Promise<ConformanceRe
         }
         cases.push(result);
         if (!result.passed) {
-          failed = result;
-          // as in Go: a failed precondition or step ends the test (cases after it would test nothing)
-          break;
+          failed ??= result;
+          // as in Go: a failed precondition (or a mutation) ends the test; cases are subtests of their own and all run
+          if (phase === 'precondition' || check.check === 'mutate' || check.check === 'populateEndpointSlices') break;
         }
       }
       const notRun = steps.length - cases.length;
+      const failures = cases.filter((c) => !c.passed).length;
       await settle(() => system.removeFile(testFile(test)), [], docs.map((d) => ({ kind: d['kind'], namespace: d['metadata']?.['namespace'], name: d['metadata']?.['name'] })));
       const outcome = failed ? 'fail' : 'pass';
-      results.push({ name: test.name, features, claimed, outcome, reason: failed ? `${failed.phase} ${failed.index + 1} (${failed.check}${failed.title ? `: ${failed.title}` : ''}) failed${notRun ? `; ${notRun} later steps not run` : ''}` : undefined, cases, ms: Date.now() - testStarted });
+      results.push({ name: test.name, features, claimed, outcome, reason: failed ? `${failures} step(s) failed, first ${failed.phase} ${failed.index + 1} (${failed.check}${failed.title ? `: ${failed.title}` : ''})${notRun ? `; ${notRun} later steps not run` : ''}` : undefined, cases, ms: Date.now() - testStarted });
       log(`${outcome === 'pass' ? 'PASS' : 'FAIL'} ${test.name} (${Date.now() - testStarted} ms)${failed ? `: ${failed.failure}` : ''}`);
     }
   } catch (error) {
@@ -273,10 +274,9 @@ export function renderReport(report: ConformanceReport): string {
   for (const test of report.tests) {
     const passed = test.cases.filter((c) => c.passed).length;
     lines.push(`${test.name.padEnd(width)}  ${test.outcome.padEnd(7)}  ${(test.claimed ? 'yes' : 'no').padEnd(7)}  ${`${passed}/${test.cases.length}`.padEnd(5)}  ${test.reason ?? ''}`);
-    const failed = test.cases.find((c) => !c.passed);
-    if (failed) {
-      lines.push(`${''.padEnd(width)}    why: ${failed.failure}`);
-      if (failed.resolved) lines.push(`${''.padEnd(width)}    resolved: ${failed.resolved}`);
+    for (const failed of test.cases.filter((c) => !c.passed)) {
+      lines.push(`${''.padEnd(width)}    ${failed.phase} ${failed.index + 1} ${failed.check}${failed.title ? ` "${failed.title}"` : ''}: ${failed.failure}`);
+      if (failed.resolved) lines.push(`${''.padEnd(width)}      resolved: ${failed.resolved}`);
     }
   }
   lines.push('');
