@@ -74,7 +74,7 @@ function checkReferences(objects: K8sObject[]): string[] {
   return problems;
 }
 
-for (const dir of ['k8s/base', 'k8s/overlays/production', 'k8s/crds']) {
+for (const dir of ['k8s/base', 'k8s/overlays/production', 'k8s/overlays/xds-mtls', 'k8s/crds']) {
   describe(`kubectl kustomize ${dir}`, { skip: kubectlMissing }, () => {
     const objects = render(dir);
 
