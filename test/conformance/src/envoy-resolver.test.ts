@@ -338,7 +338,15 @@ describe('connection manager options', () => {
     assert.equal(resolveHttp(cfg, request('/', { authority: 'example.org:80' })).status, 404);
     const hcm = ((cfg.listeners[0]!['filterChains'] as Plain[])[0]!['filters'] as Plain[])[0]!['typedConfig'] as Plain;
     hcm['stripAnyHostPort'] = true;
-    assert.equal(resolveHttp(cfg, request('/', { authority: 'example.org:80' })).upstreams?.[0]?.cluster, 'a');
+    const stripped = resolveHttp(cfg, request('/', { authority: 'example.org:80' }));
+    assert.equal(stripped.upstreams?.[0]?.cluster, 'a');
+    assert.equal(stripped.upstreams?.[0]?.request.authority, 'example.org', 'the upstream sees the Host without the port');
+  });
+
+  it('ignore_port_in_host_matching only ignores the port for matching', () => {
+    const cfg = config([]);
+    cfg.routes.set('rc', { name: 'rc', ignorePortInHostMatching: true, virtualHosts: [{ name: 'h', domains: ['example.org'], routes: [{ match: { prefix: '/' }, route: { cluster: 'a' } }] }] });
+    assert.equal(resolveHttp(cfg, request('/', { authority: 'example.org:80' })).upstreams?.[0]?.request.authority, 'example.org:80');
   });
 
   it('most_specific_header_mutations_wins: the route level then overwrites the virtual host', () => {

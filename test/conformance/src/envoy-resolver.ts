@@ -23,7 +23,9 @@
  *   HeaderValueOption.append_action;
  * - api-v3/config/listener/v3/listener_components.proto: FilterChainMatch order and specificity;
  * - api-v3/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto:
- *   strip_any_host_port, strip_matching_host_port, upgrade_configs, rds / route_config;
+ *   strip_any_host_port, strip_matching_host_port (they rewrite the Host header the upstream gets too:
+ *   envoyproxy/envoy PR 10960, "transform example:443 to example"; projectcontour/contour PR 3458, "this
+ *   will strip the port from the Host/:authority header sent to upstreams"), upgrade_configs, rds / route_config;
  * - envoyproxy/envoy issue 17318: host_redirect without port_redirect drops the request's port.
  */
 import type { LbService } from '@tendril/contract';
@@ -593,10 +595,13 @@ export function resolveHttp(config: EnvoyConfig, request: ProxyRequest): Resolut
     // Envoy waits for RDS; a client sees the connection hang or close
     return { ...resolution, connection: 'reset' };
   }
-  let authority = request.authority;
-  if (hcm['stripAnyHostPort'] === true || routeConfig['ignorePortInHostMatching'] === true) authority = authority.replace(/:\d+$/, '');
-  else if (hcm['stripMatchingHostPort'] === true && authority.endsWith(`:${request.port}`)) authority = authority.slice(0, -`:${request.port}`.length);
-  const view: RequestView = { method: request.method, path: splitPath(request.path), authority, scheme: tls ? 'https' : 'http', headers: request.headers };
+  // strip_any_host_port / strip_matching_host_port rewrite the Host header itself (routing, redirects and
+  // the upstream see it without the port); ignore_port_in_host_matching only ignores it for the virtual host
+  let hostHeader = request.authority;
+  if (hcm['stripAnyHostPort'] === true) hostHeader = hostHeader.replace(/:\d+$/, '');
+  else if (hcm['stripMatchingHostPort'] === true && hostHeader.endsWith(`:${request.port}`)) hostHeader = hostHeader.slice(0, -`:${request.port}`.length);
+  const authority = routeConfig['ignorePortInHostMatching'] === true ? hostHeader.replace(/:\d+$/, '') : hostHeader;
+  const view: RequestView = { method: request.method, path: splitPath(request.path), authority: hostHeader, scheme: tls ? 'https' : 'http', headers: request.headers };
   const vh = selectVirtualHost(asArray(routeConfig['virtualHosts']), authority);
   if (!vh) {
     trace.push(`no virtual host for authority "${authority}" -> 404`);
@@ -651,7 +656,7 @@ export function resolveHttp(config: EnvoyConfig, request: ProxyRequest): Resolut
   }
   // the request as every upstream sees it, before per-cluster header changes
   const upstreamPath = typeof action['prefixRewrite'] === 'string' || asObject(action['regexRewrite']) ? rewritePath(action, match, matched, view.path) : request.path;
-  let upstreamAuthority = request.authority;
+  let upstreamAuthority = hostHeader;
   if (typeof action['hostRewriteLiteral'] === 'string' && action['hostRewriteLiteral']) upstreamAuthority = action['hostRewriteLiteral'];
   const timeout = action['timeout'] === undefined ? 15000 : durationMs(action['timeout']);
   resolution.timeoutMs = timeout === 0 ? null : timeout;
