@@ -155,7 +155,9 @@ struct lb4_revnat {
 #define TENDRIL_FLOW_NO_BACKEND 1
 #define TENDRIL_FLOW_L7_REDIRECT 2
 
-/* One connect() to a VIP, sent to the agent through a ring buffer (dropped when it is full). */
+/* One connect() to a VIP, sent to the agent through a ring buffer (dropped when it is full).
+ * source_address: the socket's bound source (0 when connect() chooses it later); appended after
+ * the first layout, so a reader also takes the 20-byte records of older programs. */
 struct lb4_flow_event {
 	__be32 service_address;
 	__be32 backend_address;
@@ -165,6 +167,7 @@ struct lb4_flow_event {
 	__u8 protocol;
 	__u8 verdict;
 	__u16 pad;
+	__be32 source_address;
 };
 
 struct {
@@ -259,6 +262,7 @@ struct lb6_flow_event {
 	__u8 protocol;
 	__u8 verdict;
 	__u16 pad;
+	__be32 source_address[4];
 };
 
 /* A ring buffer map has no value type, so this puts lb4_flow_event into the object's BTF for the

@@ -152,6 +152,9 @@ static __always_inline void lb4_report(struct bpf_sock_addr *ctx, const struct l
 	event->protocol = vip->protocol;
 	event->verdict = verdict;
 	event->pad = 0;
+	event->source_address = 0;
+	if (ctx->sk)
+		event->source_address = ctx->sk->src_ip4;
 	bpf_ringbuf_submit(event, 0);
 }
 
@@ -294,6 +297,15 @@ static __always_inline void lb6_report(struct bpf_sock_addr *ctx, const struct l
 	event->protocol = vip->protocol;
 	event->verdict = verdict;
 	event->pad = 0;
+	__builtin_memset(event->source_address, 0, sizeof(event->source_address));
+	if (ctx->sk) {
+		struct bpf_sock *sk = ctx->sk;
+
+		event->source_address[0] = sk->src_ip6[0];
+		event->source_address[1] = sk->src_ip6[1];
+		event->source_address[2] = sk->src_ip6[2];
+		event->source_address[3] = sk->src_ip6[3];
+	}
 	bpf_ringbuf_submit(event, 0);
 }
 

@@ -186,3 +186,13 @@ test('IPv6 l7Proxy: the VIP leads to the node proxy on [::1]:<port>, and the cli
     [['fd00:7e4d::80:80/TCP', 'l7-proxy', 1]],
   );
 });
+
+test('flow events carry the caller address when its socket was bound before connect()', async (t) => {
+  const { dir, programmer } = setup(t);
+  const backends = await backendsOn(t, ['127.0.7.1']);
+  programmer.reconcile([['default.test.web', lbService('127.100.7.1', backends)]]);
+  await runClient({ host: '127.100.7.1', port: 80, count: 2, cgroupPath: dir.cgroupPath, localAddresses: ['127.0.7.50', '127.0.7.51'] });
+  await runClient({ host: '127.100.7.1', port: 80, cgroupPath: dir.cgroupPath });
+  const bySource = Object.fromEntries(programmer.takeFlows('node-a').map((flow) => [flow.source?.address ?? 'unbound', flow.count]));
+  assert.deepEqual(bySource, { '127.0.7.50': 2, '127.0.7.51': 2, unbound: 1 });
+});

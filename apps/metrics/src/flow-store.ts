@@ -26,6 +26,8 @@ interface Row {
   backendAddress: string;
   backendPort: number;
   serviceName: string | null;
+  sourceAddress: string | null;
+  sourceName: string | null;
   verdict: string;
   count: number;
 }
@@ -46,6 +48,8 @@ function flowTable(timeType: 'datetime' | 'timestamptz'): EntitySchema<Row> {
       backendAddress: { type: String, length: 45, name: 'backend_address' },
       backendPort: { type: Number, name: 'backend_port' },
       serviceName: { type: String, length: 317, name: 'service_name', nullable: true },
+      sourceAddress: { type: String, length: 45, name: 'source_address', nullable: true },
+      sourceName: { type: String, length: 317, name: 'source_name', nullable: true },
       verdict: { type: String, length: 16 },
       count: { type: Number },
     },
@@ -109,6 +113,8 @@ export class FlowStore {
       backendAddress: flow.backend.address,
       backendPort: flow.backend.port,
       serviceName: flow.serviceName ?? null,
+      sourceAddress: flow.source?.address ?? null,
+      sourceName: flow.sourceName ?? null,
       verdict: flow.verdict,
       count: flow.count,
     }));
@@ -128,6 +134,7 @@ export class FlowStore {
       builder.andWhere(
         new Brackets((or) => {
           or.where('flow.serviceName = :service', { service: query.service });
+          or.orWhere('flow.sourceName = :service', { service: query.service });
           for (const side of ['service', 'backend']) {
             if (port === undefined) or.orWhere(`flow.${side}Address = :address`, { address });
             else or.orWhere(`(flow.${side}Address = :address AND flow.${side}Port = :port)`, { address, port: Number(port) });
@@ -150,6 +157,8 @@ export class FlowStore {
       service: { address: row.serviceAddress, port: row.servicePort },
       backend: { address: row.backendAddress, port: row.backendPort },
       ...(row.serviceName === null ? {} : { serviceName: row.serviceName }),
+      ...(row.sourceAddress === null ? {} : { source: { address: row.sourceAddress } }),
+      ...(row.sourceName === null ? {} : { sourceName: row.sourceName }),
       verdict: row.verdict as FlowEvent['verdict'],
       count: row.count,
     }));

@@ -14,6 +14,7 @@ import { FlowRing, LabelBudget, matchesFlow, parseFlowQuery, type FlowQuery, typ
 import { METRICS_CONFIG, type MetricsConfig } from './config.js';
 import { FlowStore } from './flow-store.js';
 import { MeshFigures } from './mesh-figures.js';
+import { TrafficService } from './traffic.service.js';
 
 export const FLOWS_GATHER_SUBJECT = SUBJECTS.endpoint('metrics', 'flows-gather');
 
@@ -42,6 +43,7 @@ export class FlowsService implements OnApplicationBootstrap, OnModuleDestroy, On
   private readonly flows;
   private readonly byService;
   private readonly destinations: LabelBudget;
+  private readonly sources: LabelBudget;
   private readonly nodes: LabelBudget;
   private received = 0;
 
@@ -53,13 +55,15 @@ export class FlowsService implements OnApplicationBootstrap, OnModuleDestroy, On
     @Inject(MicroRegistration) micro: MicroRegistration,
     @Inject(MeshFigures) private readonly figures: MeshFigures,
     @Inject(Readiness) readiness: Readiness,
+    @Inject(TrafficService) private readonly traffic: TrafficService,
   ) {
     this.ring = new FlowRing(config.flowsStore === 'memory' ? config.flowsMax : 1, config.flowsMaxAgeSeconds * 1000);
     if (config.flowsStore === 'db') this.storeReady = readiness.register('flow-store', 'flow database not open yet');
     this.destinations = new LabelBudget(config.maxServiceLabels);
+    this.sources = new LabelBudget(config.maxServiceLabels);
     this.nodes = new LabelBudget(config.maxServiceLabels);
     this.flows = metrics.counter('tendril_flows_total', 'L4 flows seen by the datapath', ['verdict', 'protocol']);
-    this.byService = metrics.counter('tendril_flows_by_service_total', 'L4 flows by the node that made them, the service dialled and the verdict', ['node', 'destination', 'verdict']);
+    this.byService = metrics.counter('tendril_flows_by_service_total', 'L4 flows by the node that made them, the calling service (by source address), the service dialled and the verdict', ['node', 'source', 'destination', 'verdict']);
     metrics.figure('flows_received', 'Flow events this replica took from the queue group', () => this.received);
     metrics.figure('flows_stored', 'Flows held for /api/flows (in the database: this replica\'s writes, after retention)', () => (this.config.flowsStore === 'db' ? this.stored : this.ring.size));
     metrics.figure('flow_store_errors', 'Batches of flows the database refused', () => this.storeErrors);
@@ -114,8 +118,12 @@ export class FlowsService implements OnApplicationBootstrap, OnModuleDestroy, On
       return;
     }
     this.received++;
+    // the caller's identity: the service that has the source address as a backend
+    const sourceName = flow.sourceName ?? this.traffic.serviceAt(flow.source?.address);
+    if (sourceName) flow = { ...flow, sourceName };
+    this.traffic.recordFlow(flow);
     this.flows.inc({ verdict: flow.verdict, protocol: flow.protocol }, flow.count);
-    this.byService.inc({ node: this.nodes.label(flow.node), destination: this.destinations.label(flow.serviceName ?? 'unknown'), verdict: flow.verdict }, flow.count);
+    this.byService.inc({ node: this.nodes.label(flow.node), source: this.sources.label(flow.sourceName ?? 'unknown'), destination: this.destinations.label(flow.serviceName ?? 'unknown'), verdict: flow.verdict }, flow.count);
     if (this.store) {
       // bounded while the database is slow: the oldest unwritten flows give way
       if (this.pending.length >= this.config.flowsMax) this.pending.shift();

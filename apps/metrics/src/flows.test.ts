@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { connect, type NatsConnection } from 'nats';
-import { BUCKETS, SUBJECTS, flowEventCodec, proxyStateCodec, nodeToken, type FlowEvent } from '@tendril/contract';
+import { BUCKETS, SUBJECTS, flowEventCodec, lbKey, lbServiceCodec, proxyStateCodec, nodeToken, type FlowEvent, type LbService } from '@tendril/contract';
 import { startNatsServer, waitFor, type TestNatsServer } from '@tendril/testing';
 import { sample, startMetrics, type MetricsProcess } from './testing/metrics-process.js';
 
@@ -102,6 +102,46 @@ describe('flows and proxies', () => {
     assert.deepEqual(lines.map((f) => f.backend.port), [8001, 8003, 8005, 8007, 8009]);
     controller.abort();
     await read;
+  });
+
+  it('names the caller of an L4 flow by its source address (a backend in tendril-lb): flows, counters and the service map show source -> destination', async () => {
+    const kv = await nc.jetstream().views.kv(BUCKETS.lb, { history: 1 });
+    const service = (name: string, vip: string, backend: string): LbService => ({
+      v: 1,
+      cluster: 'default',
+      namespace: 'store',
+      name,
+      frontends: [{ address: vip, port: 80, protocol: 'TCP', portName: 'http', scope: 'ClusterIP' }],
+      backends: [{ address: backend, port: 8080, protocol: 'TCP', portName: 'http', weight: 1, state: 'active' }],
+      algorithm: 'random',
+      affinity: null,
+      l7Proxy: null,
+    });
+    await kv.put(lbKey({ cluster: 'default', namespace: 'store', name: 'front' }), lbServiceCodec.encode(service('front', '10.96.7.1', '10.0.7.1')));
+    await kv.put(lbKey({ cluster: 'default', namespace: 'store', name: 'stock' }), lbServiceCodec.encode(service('stock', '10.96.7.2', '10.0.7.2')));
+    const call = (n: number) =>
+      flow(n, { node: 'node-f', source: { address: '10.0.7.1' }, service: { address: '10.96.7.2', port: 80 }, backend: { address: '10.0.7.2', port: 8080 }, serviceName: 'store/stock', count: 2 });
+    // both replicas mirror tendril-lb before the flows go out (whichever takes a flow names it)
+    for (const replica of [one, two]) {
+      await waitFor('tendril-lb mirrored', async () => {
+        nc.publish(SUBJECTS.flows('node-f'), flowEventCodec.encode(call(0)));
+        const edges = (await replica.json<{ edges: { source: string; destination: string }[] }>('/api/service-map')).edges;
+        return edges.some((edge) => edge.source === 'store/front' && edge.destination === 'store/stock');
+      });
+    }
+    nc.publish(SUBJECTS.flows('node-f'), flowEventCodec.encode(flow(1, { node: 'node-f', serviceName: 'store/stock', service: { address: '10.96.7.2', port: 80 }, verdict: 'no-backend' })));
+    const fromFront = async () => (await one.json<{ flows: FlowEvent[] }>('/api/flows?service=store/front')).flows;
+    await waitFor('flows from store/front stored', async () => (await fromFront()).length >= 2);
+    for (const stored of await fromFront()) assert.deepEqual([stored.source, stored.sourceName, stored.serviceName], [{ address: '10.0.7.1' }, 'store/front', 'store/stock']);
+    const counted = async () =>
+      sample(await one.scrape(), 'tendril_flows_by_service_total', { source: 'store/front', destination: 'store/stock' }) +
+      sample(await two.scrape(), 'tendril_flows_by_service_total', { source: 'store/front', destination: 'store/stock' });
+    assert.ok((await counted()) >= 4, 'counted by source and destination');
+    const edge = (await one.json<{ edges: { source: string; destination: string; protocols: string[]; requests: number }[] }>('/api/service-map')).edges.find((e) => e.source === 'store/front');
+    assert.deepEqual([edge?.destination, edge?.protocols], ['store/stock', ['tcp']]);
+    // a flow without a source address, or from an address no service has, has an unknown caller
+    const maps = () => Promise.all([one, two].map((replica) => replica.json<{ edges: { source: string; destination: string; errors: number }[] }>('/api/service-map')));
+    await waitFor('the sourceless flow on the map', async () => (await maps()).some((map) => map.edges.some((e) => e.source === 'unknown' && e.destination === 'store/stock' && e.errors > 0)));
   });
 
   it('counts a flow event that breaks the contract, once', async () => {

@@ -4,10 +4,10 @@
  * service map. Addresses are named by service through a mirror of tendril-lb.
  */
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import { BUCKETS, lbServiceCodec, type LbService } from '@tendril/contract';
+import { BUCKETS, lbServiceCodec, type FlowEvent, type LbService } from '@tendril/contract';
 import type { StreamAccessLogsMessage } from '@tendril/envoy';
 import { KvMirror, Metrics, NatsClient } from '@tendril/platform';
-import { LabelBudget, ServiceDirectory, ServiceMap, observeAccessLog, type ServiceMapSnapshot } from '@tendril/traffic';
+import { LabelBudget, ServiceDirectory, ServiceMap, UNKNOWN, observeAccessLog, type ServiceMapSnapshot } from '@tendril/traffic';
 import { METRICS_CONFIG, type MetricsConfig } from './config.js';
 
 const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -64,6 +64,22 @@ export class TrafficService implements OnApplicationBootstrap, OnModuleDestroy {
       this.map.record({ ...observation, source, destination });
       this.observed++;
     }
+  }
+
+  /** namespace/name of the service that has this address as a VIP or a backend. */
+  serviceAt(address: string | undefined): string | undefined {
+    return this.directory.serviceAt(address);
+  }
+
+  /**
+   * An L4 flow from the datapath as a service map edge (source service -> the service dialled). A
+   * flow sent to the node proxy is left to the proxy's access log, which sees the request itself.
+   */
+  recordFlow(flow: FlowEvent, at = Date.now()): void {
+    if (flow.verdict === 'l7-redirect') return;
+    const source = this.services.label(flow.sourceName ?? UNKNOWN);
+    const destination = this.services.label(flow.serviceName ?? UNKNOWN);
+    this.map.record({ source, destination, protocol: flow.protocol.toLowerCase(), error: flow.verdict === 'no-backend', durationSeconds: 0, at }, flow.count);
   }
 
   drop(reason: string, count = 1): void {

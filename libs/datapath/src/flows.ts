@@ -1,6 +1,6 @@
 /**
  * Flow events: the ring buffer yields one record per connect(); NATS gets one message per
- * (service, backend, protocol, verdict) and interval, with a count, so a busy node does not
+ * (source, service, backend, protocol, verdict) and interval, with a count, so a busy node does not
  * publish a message per connection.
  */
 import { parseLbKey, type FlowEvent } from '@tendril/contract';
@@ -11,7 +11,7 @@ export class FlowAggregator {
   private readonly pending = new Map<string, { event: Lb4FlowEvent; count: number }>();
 
   add(event: Lb4FlowEvent): void {
-    const id = `${event.service.address}:${event.service.port}/${event.protocol}>${event.backend.address}:${event.backend.port}/${event.verdict}`;
+    const id = `${event.source ?? ''}>${event.service.address}:${event.service.port}/${event.protocol}>${event.backend.address}:${event.backend.port}/${event.verdict}`;
     const held = this.pending.get(id);
     if (held) held.count++;
     else this.pending.set(id, { event, count: 1 });
@@ -40,6 +40,7 @@ export class FlowAggregator {
         node,
         at: at.toISOString(),
         protocol: event.protocol,
+        ...(event.source ? { source: { address: event.source } } : {}),
         service: event.service,
         backend: event.backend,
         ...(serviceName ? { serviceName } : {}),

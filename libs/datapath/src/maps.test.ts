@@ -70,6 +70,14 @@ test('flow events decode from the ring buffer layout', () => {
   assert.deepEqual([...bytes.subarray(0, 4)], [127, 100, 0, 1]);
   assert.equal(bytes[17], 2);
   assert.deepEqual(lb4FlowEvent.decode(bytes), event);
+  const bound = lb4FlowEvent.encode({ ...event, source: '127.0.6.9' });
+  assert.deepEqual([...bound.subarray(20, 24)], [127, 0, 6, 9], 'source address in network order');
+  assert.equal(lb4FlowEvent.decode(bound).source, '127.0.6.9');
+  // a record of the programs before source_address (20 bytes) still decodes, without a source
+  assert.deepEqual(lb4FlowEvent.decode(bound.subarray(0, 20)), event);
+  const six = lb6FlowEvent.encode({ ...event, service: { address: 'fd00::10', port: 80 }, backend: { address: '::1', port: 80 }, source: 'fd00::7' });
+  assert.equal(lb6FlowEvent.decode(six).source, 'fd00::7');
+  assert.equal(lb6FlowEvent.decode(six.subarray(0, 44)).source, undefined);
 });
 
 test('IPv6 addresses: every textual form in, the canonical one out, network order on the wire', () => {

@@ -527,11 +527,17 @@ export interface Lb4FlowEvent {
   serviceId: number;
   protocol: Protocol;
   verdict: FlowVerdict;
+  /** The socket's bound source address; absent when connect() had not chosen one yet (or an older program). */
+  source?: string;
 }
+
+/** Records of programs from before source_address was appended: decoded without a source. */
+const LB4_FLOW_EVENT_V1_SIZE = 20;
+const LB6_FLOW_EVENT_V1_SIZE = 44;
 
 export const lb4FlowEvent: StructCodec<Lb4FlowEvent> = {
   struct: 'lb4_flow_event',
-  size: 20,
+  size: 24,
   fields: {
     service_address: { offset: 0, size: 4 },
     backend_address: { offset: 4, size: 4 },
@@ -541,10 +547,11 @@ export const lb4FlowEvent: StructCodec<Lb4FlowEvent> = {
     protocol: { offset: 16, size: 1 },
     verdict: { offset: 17, size: 1 },
     pad: { offset: 18, size: 2 },
+    source_address: { offset: 20, size: 4 },
   },
   encode(value) {
-    const bytes = new Uint8Array(20);
-    const data = view(bytes, 20, this.struct);
+    const bytes = new Uint8Array(24);
+    const data = view(bytes, 24, this.struct);
     data.setUint32(0, ipv4ToUint32(value.service.address), false);
     data.setUint32(4, ipv4ToUint32(value.backend.address), false);
     data.setUint16(8, value.service.port, false);
@@ -552,10 +559,12 @@ export const lb4FlowEvent: StructCodec<Lb4FlowEvent> = {
     data.setUint32(12, value.serviceId, HOST_LITTLE_ENDIAN);
     data.setUint8(16, protocolNumber(value.protocol));
     data.setUint8(17, FLOW_VERDICTS.indexOf(value.verdict));
+    data.setUint32(20, value.source ? ipv4ToUint32(value.source) : 0, false);
     return bytes;
   },
   decode(bytes) {
-    const data = view(bytes, 20, this.struct);
+    const data = view(bytes, bytes.length === LB4_FLOW_EVENT_V1_SIZE ? LB4_FLOW_EVENT_V1_SIZE : 24, this.struct);
+    const source = bytes.length > LB4_FLOW_EVENT_V1_SIZE ? data.getUint32(20, false) : 0;
     const verdict = FLOW_VERDICTS[data.getUint8(17)];
     if (!verdict) throw new Error(`lb4_flow_event: unknown verdict ${data.getUint8(17)}`);
     return {
@@ -564,6 +573,7 @@ export const lb4FlowEvent: StructCodec<Lb4FlowEvent> = {
       serviceId: data.getUint32(12, HOST_LITTLE_ENDIAN),
       protocol: protocolName(data.getUint8(16)),
       verdict,
+      ...(source ? { source: uint32ToIpv4(source) } : {}),
     };
   },
 };
@@ -571,7 +581,7 @@ export const lb4FlowEvent: StructCodec<Lb4FlowEvent> = {
 /** struct lb6_flow_event: one connect() to an IPv6 VIP, from its ring buffer. */
 export const lb6FlowEvent: StructCodec<Lb4FlowEvent> = {
   struct: 'lb6_flow_event',
-  size: 44,
+  size: 60,
   fields: {
     service_address: { offset: 0, size: 16 },
     backend_address: { offset: 16, size: 16 },
@@ -581,10 +591,11 @@ export const lb6FlowEvent: StructCodec<Lb4FlowEvent> = {
     protocol: { offset: 40, size: 1 },
     verdict: { offset: 41, size: 1 },
     pad: { offset: 42, size: 2 },
+    source_address: { offset: 44, size: 16 },
   },
   encode(value) {
-    const bytes = new Uint8Array(44);
-    const data = view(bytes, 44, this.struct);
+    const bytes = new Uint8Array(60);
+    const data = view(bytes, 60, this.struct);
     bytes.set(ipv6ToBytes(value.service.address), 0);
     bytes.set(ipv6ToBytes(value.backend.address), 16);
     data.setUint16(32, value.service.port, false);
@@ -592,10 +603,12 @@ export const lb6FlowEvent: StructCodec<Lb4FlowEvent> = {
     data.setUint32(36, value.serviceId, HOST_LITTLE_ENDIAN);
     data.setUint8(40, protocolNumber(value.protocol));
     data.setUint8(41, FLOW_VERDICTS.indexOf(value.verdict));
+    if (value.source) bytes.set(ipv6ToBytes(value.source), 44);
     return bytes;
   },
   decode(bytes) {
-    const data = view(bytes, 44, this.struct);
+    const data = view(bytes, bytes.length === LB6_FLOW_EVENT_V1_SIZE ? LB6_FLOW_EVENT_V1_SIZE : 60, this.struct);
+    const source = bytes.length > LB6_FLOW_EVENT_V1_SIZE && bytes.subarray(44, 60).some((byte) => byte !== 0) ? bytesToIpv6(bytes.subarray(44, 60)) : undefined;
     const verdict = FLOW_VERDICTS[data.getUint8(41)];
     if (!verdict) throw new Error(`lb6_flow_event: unknown verdict ${data.getUint8(41)}`);
     return {
@@ -604,6 +617,7 @@ export const lb6FlowEvent: StructCodec<Lb4FlowEvent> = {
       serviceId: data.getUint32(36, HOST_LITTLE_ENDIAN),
       protocol: protocolName(data.getUint8(40)),
       verdict,
+      ...(source ? { source } : {}),
     };
   },
 };

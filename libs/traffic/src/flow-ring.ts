@@ -11,7 +11,7 @@ export interface StoredFlow extends FlowEvent {
 }
 
 export interface FlowQuery {
-  /** namespace/name, or an address[:port] of the VIP or the backend. */
+  /** namespace/name (of the destination or the source), or an address[:port] of the VIP or the backend. */
   service?: string;
   verdict?: string;
   /** Milliseconds since the epoch: only flows received at or after. */
@@ -29,7 +29,7 @@ export function matchesFlow(flow: StoredFlow, query: FlowQuery): boolean {
   if (query.service) {
     const wanted = query.service;
     const at = (e: { address: string; port: number }) => wanted === e.address || wanted === `${e.address}:${e.port}`;
-    if (flow.serviceName !== wanted && !at(flow.service) && !at(flow.backend)) return false;
+    if (flow.serviceName !== wanted && flow.sourceName !== wanted && !at(flow.service) && !at(flow.backend)) return false;
   }
   return true;
 }

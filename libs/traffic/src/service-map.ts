@@ -55,7 +55,8 @@ export class ServiceMap {
     private readonly maxEdges: number,
   ) {}
 
-  record(observation: Pick<Observation, 'source' | 'destination' | 'protocol' | 'error' | 'durationSeconds' | 'at'>, count = 1): void {
+  /** An L7 observation, or an L4 flow (protocol tcp/udp, duration 0). */
+  record(observation: Pick<Observation, 'source' | 'destination' | 'error' | 'durationSeconds' | 'at'> & { protocol: string }, count = 1): void {
     const key = `${observation.source}\u0000${observation.destination}`;
     let edge = this.edges.get(key);
     if (!edge) {

@@ -15,6 +15,10 @@ export const flowEventSchema = z.object({
   backend: endpoint,
   /** namespace/name of the service, when known. */
   serviceName: z.string().optional(),
+  /** The caller's address, when its socket had one at connect() (bound, or UDP after the first send). */
+  source: z.object({ address: z.string() }).optional(),
+  /** namespace/name of the service whose backend the source is (filled in by metrics from tendril-lb). */
+  sourceName: z.string().optional(),
   verdict: z.enum(['translated', 'no-backend', 'l7-redirect']),
   count: z.number().int().positive(),
 });
