@@ -27,6 +27,11 @@ export const SUBJECTS = {
   statsAll: 'tendril.stats.>',
   /** NATS micro endpoints: `tendril.<service>.<verb>` */
   endpoint: (service: ServiceName, verb: string) => `tendril.${service}.${verb}`,
+  /**
+   * Asked of the active replica only, of a service with one active replica (the lease holder answers;
+   * standbys pass endpoint requests on to it): `tendril.<service>.active.<verb>`
+   */
+  active: (service: ServiceName, verb: string) => `tendril.${service}.active.${verb}`,
   /** An endpoint of one node's instance (the datapath's maps on that node): `tendril.<service>.<verb>.<node>` */
   nodeEndpoint: (service: ServiceName, verb: string, node: string) => `tendril.${service}.${verb}.${nodeToken(node)}`,
 } as const;

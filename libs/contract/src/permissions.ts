@@ -64,7 +64,8 @@ export function natsPermissions(user: NatsUser): NatsPermissions {
     publish: [
       ...KV_READ,
       ...owned.flatMap((bucket) => [`$JS.API.STREAM.CREATE.KV_${bucket}`, `$JS.API.STREAM.UPDATE.KV_${bucket}`, `$KV.${bucket}.>`]),
-      ...(LEASE_HOLDERS.includes(user) ? [`$JS.API.STREAM.CREATE.KV_${BUCKETS.leases}`, `$JS.API.STREAM.UPDATE.KV_${BUCKETS.leases}`, `$KV.${BUCKETS.leases}.${user}`] : []),
+      // a lease holder's own key, and requests a standby passes on to the active replica
+      ...(LEASE_HOLDERS.includes(user) ? [`$JS.API.STREAM.CREATE.KV_${BUCKETS.leases}`, `$JS.API.STREAM.UPDATE.KV_${BUCKETS.leases}`, `$KV.${BUCKETS.leases}.${user}`, `tendril.${user}.active.>`] : []),
       `tendril.stats.${user}`,
       ...EVENTS[user].publish,
     ],

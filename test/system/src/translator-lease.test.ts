@@ -132,6 +132,18 @@ describe('translator: one active writer by a lease in NATS KV, a hot standby tak
     assert.equal(await figure(second, 'lease_active'), 0);
   });
 
+  it('tendril history answers the same from either replica: a standby passes the request on to the active one', async () => {
+    const answers: string[] = [];
+    // the endpoint's queue group picks a replica at random: eight asks reach the standby too (all but 1 in 256 runs)
+    for (let i = 0; i < 8; i++) {
+      const reply = await nc.request('tendril.translator.history', new TextEncoder().encode('{"last": 50}'), { timeout: 10000 });
+      answers.push(new TextDecoder().decode(reply.data));
+    }
+    const records = JSON.parse(answers[0]!) as { generation: number }[];
+    assert.ok(records.length >= 3, `the active replica's history: ${answers[0]}`);
+    for (const answer of answers) assert.equal(answer, answers[0], 'every answer is the active replica\'s history');
+  });
+
   it('SIGKILL of the active replica: the standby takes over within the lease time and the KV converges', async () => {
     const before = await xdsContent();
     const writesBefore = await xdsWrites();
