@@ -62,6 +62,7 @@ export class KvLease {
   private watchdog?: NodeJS.Timeout;
   private stopped = false;
   private ticking = false;
+  private lastProblem?: string;
 
   constructor(
     private readonly nats: NatsClient,
@@ -115,8 +116,12 @@ export class KvLease {
     try {
       if (this.active) await this.renew();
       else await this.look();
+      this.lastProblem = undefined;
     } catch (error) {
-      this.options.logger.warn(`lease ${this.options.name}: ${(error as Error).message}`);
+      // once per kind of problem, not every retry while NATS is away
+      const message = (error as Error).message;
+      if (message !== this.lastProblem) this.options.logger.warn(`lease ${this.options.name}: ${message}`);
+      this.lastProblem = message;
     } finally {
       this.ticking = false;
       if (!this.stopped) {
