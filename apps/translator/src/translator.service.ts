@@ -70,7 +70,10 @@ export class TranslatorService implements OnApplicationBootstrap, OnApplicationS
     });
     this.debouncer = new Debouncer(() => this.run(), this.config.debounceMs, this.config.debounceMaxMs);
     this.rejections = new ProxyRejections(nats, new Logger('proxy rejections'));
-    this.rejections.onChange(() => this.debouncer.trigger());
+    // Never before the objects are synced: a translation of half the objects would unpublish the rest.
+    this.rejections.onChange(() => {
+      if (this.objects.isInitiallySynced) this.debouncer.trigger();
+    });
     metrics.figure('proxy_rejections', 'Resources rejected (NACKed) by connected proxies, per proxy', () => this.rejections.current().length);
     metrics.figure('objects_seen', 'Objects in tendril-objects', () => this.objects.size);
     metrics.figure('resources_written', 'Puts and deletes to tendril-xds since start (generation marker included)', () => this.resourcesWritten);
