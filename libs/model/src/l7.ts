@@ -46,8 +46,6 @@ export interface HttpConnectionIR {
   routeName: string;
   /** Prefix of the HTTP connection manager's statistics. */
   statPrefix: string;
-  /** Match virtual hosts on the Host header without its port (Gateway API hostnames carry none). */
-  stripAnyHostPort?: boolean;
   /** Connection upgrades let through to the backends (e.g. `websocket`). */
   upgrades?: string[];
   /** gRPC's proxyless client needs the router and nothing that touches the socket. */
@@ -64,6 +62,8 @@ export interface TcpProxyIR {
 export interface RouteIR {
   name: string;
   virtualHosts: VirtualHostIR[];
+  /** Pick virtual hosts by the Host header without its port (which still reaches the backend as sent). */
+  ignorePortInHostMatching?: boolean;
   source: SourceObject;
 }
 

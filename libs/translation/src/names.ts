@@ -53,9 +53,14 @@ export function gatewayListenerName(namespace: string, gateway: string, port: nu
   return `${namespace}/${gatewayLoadBalancerName(gateway)}/${port}`;
 }
 
-/** RDS route configuration of one Gateway port, for plaintext (http) or TLS-terminated (https) requests. */
-export function gatewayRouteName(namespace: string, gateway: string, port: number, side: 'http' | 'https'): string {
+/** RDS route configuration of one Gateway port's plaintext requests: `<listener>/http`. */
+export function gatewayRouteName(namespace: string, gateway: string, port: number, side: 'http'): string {
   return `${gatewayListenerName(namespace, gateway, port)}/${side}`;
+}
+
+/** RDS route configuration of one HTTPS listener (TLS terminated): `<listener>/https/<Gateway listener name>`. */
+export function gatewayHttpsRouteName(namespace: string, gateway: string, port: number, listener: string): string {
+  return `${gatewayListenerName(namespace, gateway, port)}/https/${listener}`;
 }
 
 /** One route of a Gateway API route, named after the field it comes from: `<namespace>/HTTPRoute/<name>/spec.rules[0].matches[1]`. */

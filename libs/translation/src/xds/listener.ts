@@ -80,7 +80,6 @@ function toConnectionManager(http: HttpConnectionIR, accessLog: Resource = {}): 
     statPrefix: http.statPrefix,
     rds: { routeConfigName: http.routeName, configSource: adsConfigSource() },
     httpFilters: [{ name: 'envoy.filters.http.router', typedConfig: typed(ROUTER) }],
-    ...(http.stripAnyHostPort ? { stripAnyHostPort: true } : {}),
     ...(http.upgrades?.length ? { upgradeConfigs: http.upgrades.map((upgradeType) => ({ upgradeType })) } : {}),
     ...accessLog,
   });

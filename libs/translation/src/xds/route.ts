@@ -4,7 +4,9 @@ import type { Resource } from './cluster.js';
 import { ROUTE_FEATURES } from './route-features/index.js';
 
 export function desiredRouteConfiguration(route: RouteIR): Resource {
-  return { name: route.name, virtualHosts: route.virtualHosts.map(toVirtualHost) };
+  const out: Resource = { name: route.name, virtualHosts: route.virtualHosts.map(toVirtualHost) };
+  if (route.ignorePortInHostMatching) out['ignorePortInHostMatching'] = true;
+  return out;
 }
 
 function toVirtualHost(host: VirtualHostIR): Resource {

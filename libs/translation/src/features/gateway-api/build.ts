@@ -2,14 +2,14 @@
  * One Gateway -> node-proxy listeners (one per port, each with a proxy port of its own, since a
  * redirected connection no longer carries the port that was dialled) and the LB entry that sends each
  * listener port to its proxy port. HTTP ports get a plaintext chain with RDS; HTTPS/TLS ports get TLS
- * chains by SNI: HTTPS listeners terminate with their certificates, TLS listeners pass through to
- * their TLSRoutes' backends. Virtual hosts are made per hostname so that Envoy's most-specific-domain
+ * chains by SNI: HTTPS listeners terminate with their certificates, TLS listeners pass through (or,
+ * in mode Terminate, terminate) to their TLSRoutes' backends. Virtual hosts are made per hostname so that Envoy's most-specific-domain
  * choice gives listener isolation; a virtual host holds the routes of its most specific listener.
  */
 import type { FilterChainIR, HttpRouteRuleIR, L4ServiceIR, ListenerIR, VirtualHostIR, WeightedClusterIR } from '@tendril/model';
 import type { TranslationContext } from '../../feature.js';
 import type { RouteView } from '../../kube/routes.js';
-import { gatewayListenerName, gatewayLoadBalancerName, gatewayRouteName } from '../../names.js';
+import { gatewayHttpsRouteName, gatewayListenerName, gatewayLoadBalancerName, gatewayRouteName } from '../../names.js';
 import { compare } from '../../problems.js';
 import type { GatewayState, ListenerState } from './gateways.js';
 import { compareHostSpecificity } from './hostnames.js';
@@ -18,12 +18,12 @@ import { toRuleIRs, type ListenerContext, type ResolvedRoute } from './rules.js'
 import { pushTo } from './collections.js';
 
 /**
- * HTTP connection managers of Gateway listeners: virtual hosts are chosen by the Host header without
- * its port (Gateway API hostnames carry none), and WebSocket upgrades reach the backends (as Cilium
- * lets them).
+ * HTTP connection managers of Gateway listeners let WebSocket upgrades through to the backends (as
+ * Cilium does). Their route configurations pick virtual hosts by the Host header without its port
+ * (Gateway API hostnames carry none; the backend still sees the port).
  */
-export function httpOptions(): { stripAnyHostPort: boolean; upgrades: string[] } {
-  return { stripAnyHostPort: true, upgrades: ['websocket'] };
+export function httpOptions(): { upgrades: string[] } {
+  return { upgrades: ['websocket'] };
 }
 
 export interface AttachedRoute {
@@ -68,7 +68,7 @@ export function buildGateway(context: TranslationContext, gateway: GatewayState,
     const chains: FilterChainIR[] = [];
     if (listeners[0]!.family === 'http') {
       const routeName = gatewayRouteName(namespace, name, port, 'http');
-      context.ir.routes.push({ name: routeName, virtualHosts: virtualHosts(listeners, attached, cache, { port, scheme: 'http' }), source });
+      context.ir.routes.push({ name: routeName, virtualHosts: virtualHosts(listeners, attached, cache, { port, scheme: 'http' }), ignorePortInHostMatching: true, source });
       chains.push({ name: 'http', match: { serverNames: [] }, action: { kind: 'http', routeName, statPrefix: listenerName, ...httpOptions() } });
       for (const listener of listeners) programmed.add(listener);
     } else {
@@ -80,17 +80,29 @@ export function buildGateway(context: TranslationContext, gateway: GatewayState,
         return names[0] === '' ? [] : names;
       };
       const terminating = listeners.filter((listener) => listener.family === 'https' && listener.secretNames.length > 0);
-      if (terminating.length) {
-        const routeName = gatewayRouteName(namespace, name, port, 'https');
-        context.ir.routes.push({ name: routeName, virtualHosts: virtualHosts(terminating, attached, cache, { port, scheme: 'https' }), source });
-        for (const listener of terminating) {
-          const serverNames = take([listener.view.hostname]);
-          if (!serverNames) continue;
-          chains.push({ name: `https/${listener.view.name}`, match: { serverNames, transportProtocol: 'tls' }, tls: { secretNames: [...listener.secretNames] }, action: { kind: 'http', routeName, statPrefix: `${listenerName}/https`, ...httpOptions() } });
-          programmed.add(listener);
+      const owned = terminating.length ? ownedVirtualHosts(terminating, attached, cache, { port, scheme: 'https' }) : [];
+      for (const listener of terminating) {
+        const serverNames = take([listener.view.hostname]);
+        if (!serverNames) continue;
+        // Each HTTPS listener has its own route configuration: its virtual hosts, and 421 for the
+        // hostnames of the port's other HTTPS listeners (a request whose Host is not the TLS
+        // connection's listener's: GatewayHTTPSListenerDetectMisdirectedRequests).
+        const routeName = gatewayHttpsRouteName(namespace, name, port, listener.view.name);
+        const own = owned.filter((entry) => entry.owner === listener).map((entry) => entry.virtualHost);
+        const domains = new Set(own.flatMap((host) => host.domains));
+        const misdirected: VirtualHostIR[] = [];
+        for (const other of terminating) {
+          const domain = other.view.hostname || '*';
+          if (other === listener || domains.has(domain)) continue;
+          domains.add(domain);
+          misdirected.push({ name: `misdirected ${domain}`, domains: [domain], routes: [{ name: `${listenerName}/misdirected`, match: { path: { kind: 'prefix', value: '/' } }, action: { kind: 'direct-response', status: 421 } }] });
         }
+        context.ir.routes.push({ name: routeName, virtualHosts: [...own, ...misdirected], ignorePortInHostMatching: true, source });
+        chains.push({ name: `https/${listener.view.name}`, match: { serverNames, transportProtocol: 'tls' }, tls: { secretNames: [...listener.secretNames] }, action: { kind: 'http', routeName, statPrefix: `${listenerName}/https`, ...httpOptions() } });
+        programmed.add(listener);
       }
       for (const listener of listeners.filter((l) => l.family === 'tls')) {
+        if (listener.terminate && listener.secretNames.length === 0) continue; // no certificate: nothing to serve
         programmed.add(listener);
         const routes = [...(attached.get(listener) ?? [])].sort((a, b) => compareRoutes(a.view, b.view));
         for (const route of routes) {
@@ -99,7 +111,9 @@ export function buildGateway(context: TranslationContext, gateway: GatewayState,
           if (backends.length === 0) continue;
           const serverNames = take(route.hosts);
           if (!serverNames) continue;
-          chains.push({ name: `tls/${route.view.namespace}/${route.view.name}/${listener.view.name}`, match: { serverNames, transportProtocol: 'tls' }, action: { kind: 'tcp', statPrefix: `${listenerName}/tls`, backends } });
+          const chain: FilterChainIR = { name: `tls/${route.view.namespace}/${route.view.name}/${listener.view.name}`, match: { serverNames, transportProtocol: 'tls' }, action: { kind: 'tcp', statPrefix: `${listenerName}/tls`, backends } };
+          if (listener.terminate) chain.tls = { secretNames: [...listener.secretNames] };
+          chains.push(chain);
         }
       }
     }
@@ -152,6 +166,11 @@ function coveringPatterns(host: string, wildcards: boolean): string[] {
 }
 
 export function virtualHosts(listeners: ListenerState[], attached: Map<ListenerState, AttachedRoute[]>, cache: RuleCache, context: ListenerContext): VirtualHostIR[] {
+  return ownedVirtualHosts(listeners, attached, cache, context).map((entry) => entry.virtualHost);
+}
+
+/** Virtual hosts with the listener that owns each (the most specific one serving its hostname). */
+function ownedVirtualHosts(listeners: ListenerState[], attached: Map<ListenerState, AttachedRoute[]>, cache: RuleCache, context: ListenerContext): { owner: ListenerState; virtualHost: VirtualHostIR }[] {
   // Each hostname belongs to the most specific listener that serves it (listener isolation).
   const owner = new Map<string, ListenerState>();
   const claim = (host: string, listener: ListenerState) => {
@@ -170,7 +189,7 @@ export function virtualHosts(listeners: ListenerState[], attached: Map<ListenerS
     byHost.set(listener, table);
   }
   const wildcardHosts = new Map([...byHost].map(([listener, table]) => [listener, [...table.keys()].some((host) => host.startsWith('*.'))] as const));
-  const hosts: VirtualHostIR[] = [];
+  const hosts: { owner: ListenerState; virtualHost: VirtualHostIR }[] = [];
   for (const [host, listener] of [...owner].sort(([a], [b]) => compareHostSpecificity(a, b))) {
     const table = byHost.get(listener)!;
     const ranked: { rank: RankedMatch; rule: HttpRouteRuleIR }[] = [];
@@ -191,7 +210,7 @@ export function virtualHosts(listeners: ListenerState[], attached: Map<ListenerS
     }
     ranked.sort((a, b) => compareMatches(a.rank, b.rank));
     const domain = host || '*';
-    hosts.push({ name: domain, domains: [domain], routes: ranked.map((entry) => entry.rule) });
+    hosts.push({ owner: listener, virtualHost: { name: domain, domains: [domain], routes: ranked.map((entry) => entry.rule) } });
   }
   return hosts;
 }

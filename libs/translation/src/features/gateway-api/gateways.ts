@@ -4,6 +4,8 @@
  * - a GatewayClass is ours when spec.controllerName is options.gatewayControllerName; when no
  *   GatewayClass named options.gatewayClassName exists at all, Tendril behaves as if Cilium's Helm
  *   chart had installed it (so manifests without one, like the seed examples, work standalone);
+ * - TLS listeners pass through (mode Passthrough) or terminate (mode Terminate) and hand the bytes of
+ *   their TLSRoutes to the backends; both may share a port with HTTPS listeners, told apart by SNI;
  * - parametersRef (GatewayClass and Gateway infrastructure): Tendril reads no parameter kinds, so a
  *   reference can never resolve: InvalidParameters;
  * - listeners on one port must agree on the protocol family (HTTP, or HTTPS/TLS told apart by SNI) and
@@ -28,7 +30,9 @@ export interface ListenerState {
   /** Set when a reference does not resolve: [reason, message]. */
   unresolved?: [string, string];
   supportedKinds: GroupKind[];
-  /** SDS secrets of an HTTPS listener's valid certificates. */
+  /** TLS listener in mode Terminate: TLSRoutes get the bytes after the handshake. */
+  terminate?: boolean;
+  /** SDS secrets of the valid certificates of a listener that terminates TLS (HTTPS, or TLS in mode Terminate). */
   secretNames: string[];
   /** Routes attached (by key), for attachedRoutes. */
   attachedRoutes: Set<string>;
@@ -41,6 +45,8 @@ export interface GatewayState {
   /** Set when the Gateway itself is not accepted: [reason, message]. */
   notAccepted?: [string, string];
   address?: string;
+  /** Set when a requested address cannot be served: Programmed=False AddressNotUsable. */
+  addressNotUsable?: string;
 }
 
 const HTTP_KINDS: GroupKind[] = [
@@ -111,10 +117,11 @@ function checkListener(
     if (mode === 'Terminate') state.family = 'https';
     else state.notAccepted = ['UnsupportedValue', `${view.at}.tls.mode: HTTPS listeners terminate TLS (mode Terminate)`];
   } else if (view.protocol === 'TLS') {
-    if (mode === 'Passthrough') state.family = 'tls';
-    else state.notAccepted = ['UnsupportedValue', `${view.at}.tls.mode: TLS listeners support mode Passthrough only (Terminate is not implemented)`];
+    state.family = 'tls';
+    if (mode === 'Terminate') state.terminate = true;
+    else if (mode !== 'Passthrough') state.notAccepted = ['UnsupportedValue', `${view.at}.tls.mode: ${mode} is not a TLS mode (Terminate, Passthrough)`];
   } else state.notAccepted = ['UnsupportedProtocol', `${view.at}.protocol: ${view.protocol || '(none)'} is not supported (HTTP, HTTPS, TLS)`];
-  if (!state.family) return state;
+  if (!state.family || state.notAccepted) return state;
 
   const allowed = state.family === 'tls' ? TLS_KINDS : HTTP_KINDS;
   if (view.allowedRoutes.kinds) {
@@ -125,9 +132,9 @@ function checkListener(
     }
   } else state.supportedKinds = allowed.map((kind) => ({ ...kind }));
 
-  if (state.family === 'https') {
+  if (state.family === 'https' || state.terminate) {
     const refs = view.tls?.certificateRefs ?? [];
-    if (refs.length === 0) state.unresolved ??= ['InvalidCertificateRef', `${view.at}.tls.certificateRefs: an HTTPS listener needs a certificate`];
+    if (refs.length === 0) state.unresolved ??= ['InvalidCertificateRef', `${view.at}.tls.certificateRefs: a listener that terminates TLS needs a certificate`];
     refs.forEach((ref, i) => {
       const at = `${view.at}.tls.certificateRefs[${i}]`;
       const namespace = ref.namespace ?? gateway.namespace;
@@ -203,7 +210,9 @@ export function gatewayStatus(gateway: GatewayState, programmedListeners: Set<Li
       : condition('Accepted', true, 'Accepted', 'Gateway accepted', generation);
   const programmed = gateway.notAccepted
     ? condition('Programmed', false, 'Invalid', 'the Gateway is not accepted', generation)
-    : gateway.address === undefined
+    : gateway.addressNotUsable !== undefined
+      ? condition('Programmed', false, 'AddressNotUsable', gateway.addressNotUsable, generation)
+      : gateway.address === undefined
       ? condition('Programmed', false, 'AddressNotAssigned', 'no address could be assigned', generation)
       : condition('Programmed', true, 'Programmed', 'Gateway programmed in the node proxies', generation);
   const listeners = gateway.listeners.map((listener) => {

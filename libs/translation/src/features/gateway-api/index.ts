@@ -118,17 +118,28 @@ function resolvedRefs(route: RouteView, resolved: ResolvedRoute): Condition {
 }
 
 /**
- * Each Gateway's address: an IPAddress in spec.addresses, else the `cilium-gateway-<name>` Service's
+ * Each Gateway's address: an IPAddress in spec.addresses (another type, or an invalid IP: Accepted=False
+ * UnsupportedAddress; outside options.gatewayCidr: Programmed=False AddressNotUsable), else the `cilium-gateway-<name>` Service's
  * load-balancer IP or cluster IP, else a stable pick from options.gatewayCidr (as Ingress does).
  */
 function assignAddresses(context: TranslationContext, gateways: GatewayState[], services: Map<string, ServiceView>): void {
   const free: GatewayState[] = [];
   for (const gateway of gateways) {
     if (gateway.notAccepted) continue;
-    if (gateway.view.addresses.length) {
-      const usable = gateway.view.addresses.find((address) => address.type === 'IPAddress' && ipFamily(address.value) !== undefined);
+    // An entry without a value asks for an address of our choosing (GatewayAddressEmpty).
+    const requested = gateway.view.addresses.filter((address) => address.value !== '');
+    if (requested.length) {
+      const unsupported = requested.find((address) => address.type !== 'IPAddress' || ipFamily(address.value) === undefined);
+      if (unsupported) {
+        gateway.notAccepted = ['UnsupportedAddress', `spec.addresses: ${unsupported.type} "${unsupported.value}" is not supported (IPAddress with a valid IP only)`];
+        continue;
+      }
+      // Usable: inside options.gatewayCidr, the range the node proxies serve Gateways from.
+      const unusable = requested.filter((address) => !inCidr(address.value, context.options.gatewayCidr));
+      const usable = requested.find((address) => inCidr(address.value, context.options.gatewayCidr));
       if (usable) gateway.address = usable.value;
-      else gateway.notAccepted = ['UnsupportedAddress', 'spec.addresses: only IPAddress addresses with a valid IP are supported'];
+      if (unusable.length) gateway.addressNotUsable = `spec.addresses: ${unusable.map((address) => address.value).join(', ')} outside ${context.options.gatewayCidr} cannot be served`;
+      else if (!usable) gateway.addressNotUsable = 'spec.addresses: no usable address';
       continue;
     }
     const service = services.get(`${gateway.view.namespace}/${gatewayLoadBalancerName(gateway.view.name)}`);
@@ -149,4 +160,12 @@ function assignAddresses(context: TranslationContext, gateways: GatewayState[], 
     if (slot === undefined) context.problems.field(gateway.view.source, '', `no address left in ${context.options.gatewayCidr}`);
     else gateway.address = formatIPv4(cidr.base + 1 + slot);
   }
+}
+
+function inCidr(address: string, cidr: string): boolean {
+  const range = parseIPv4Cidr(cidr);
+  const octets = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(address)?.slice(1).map(Number);
+  if (!range || !octets || octets.some((octet) => octet > 255)) return false;
+  const value = ((octets[0]! << 24) | (octets[1]! << 16) | (octets[2]! << 8) | octets[3]!) >>> 0;
+  return value >= range.base && value < range.base + range.size;
 }
