@@ -69,7 +69,7 @@ export async function runConformance(options: RunOptions): Promise<ConformanceRe
   const started = Date.now();
   const log = options.log ?? (() => undefined);
   const checkTimeoutMs = options.checkTimeoutMs ?? 10000;
-  const graceMs = options.graceMs ?? 400;
+  const graceMs = options.graceMs ?? 1000;
   const corpus = loadCorpus(options.dir);
   const system = new ConformanceSystem();
   const pods = new Pods();
@@ -215,9 +215,13 @@ function settler(system: ConformanceSystem, view: StatusView) {
       (!changed || view.object(changed.kind, changed.namespace, changed.name)?.metadata.generation !== before);
     const deadline = Date.now() + 15000;
     while (!mirroredNow() && Date.now() < deadline) await system.nextChange(500);
-    // the translator publishes after the change (debounce 20 ms, ceiling 200 ms) ...
+    // the translator publishes after the change (debounce 20 ms, ceiling 200 ms), from as many objects as we see ...
     const ran = Date.now() + 5000;
-    while (Date.now() < ran && (await system.lastPublish()) === publishBefore) await system.nextChange(100);
+    const published = async () => {
+      const now = await system.lastPublish();
+      return now !== publishBefore && (JSON.parse(now || '{}') as { objects?: number }).objects === system.objects.entries.size;
+    };
+    while (Date.now() < ran && !(await published())) await system.nextChange(100);
     // ... and its outputs stop changing
     for (let i = 0; i < 20; i++) {
       const revision = system.revision;
