@@ -13,6 +13,7 @@ import { checkHandWritten } from './hand-written.js';
 import { HistoryService } from './history/history.service.js';
 import { ProxyRejections } from './proxy-rejections.js';
 import { Publisher } from './publisher.js';
+import { TranslationTiming } from './timing.js';
 import { WriterRole } from './writer-role.js';
 
 export interface TranslationSummary {
@@ -45,6 +46,7 @@ export class TranslatorService implements OnApplicationBootstrap, OnApplicationS
   private readonly role: WriterRole;
   /** What unchanged objects translated to, so a change re-translates only what depends on it. */
   private readonly memo = new TranslationMemo();
+  private readonly timing: TranslationTiming;
 
   constructor(
     @Inject(PLATFORM_CONFIG) private readonly platform: PlatformConfig,
@@ -67,7 +69,7 @@ export class TranslatorService implements OnApplicationBootstrap, OnApplicationS
       if (!this.role.writing) return; // the active translator's writes, seen by a standby
       this.logger.warn(`${bucket}: ${key} was changed by someone else; restoring it`);
       this.debouncer.trigger();
-    });
+    }, () => this.role.writing);
     this.debouncer = new Debouncer(() => this.run(), this.config.debounceMs, this.config.debounceMaxMs);
     this.rejections = new ProxyRejections(nats, new Logger('proxy rejections'));
     // Never before the objects are synced: a translation of half the objects would unpublish the rest.
@@ -81,6 +83,8 @@ export class TranslatorService implements OnApplicationBootstrap, OnApplicationS
     metrics.figure('lb_entries', 'Entries in tendril-lb', () => this.publisher.lb.current().size);
     metrics.figure('translation_errors', 'Errors in the last translation', () => this.lastErrors.size);
     metrics.figure('translations', 'Translations run since start', () => this.translations);
+    this.timing = new TranslationTiming(metrics);
+    this.objects.onChange((changes) => this.timing.changed(changes));
     micro.endpoint('dump', () => new TextEncoder().encode(JSON.stringify(this.summary ?? { pending: true })));
   }
 
@@ -103,9 +107,11 @@ export class TranslatorService implements OnApplicationBootstrap, OnApplicationS
   private async run(): Promise<void> {
     if (this.stopped) return;
     const started = performance.now();
+    const taken = this.timing.take();
     const output = checkHandWritten(translate({ cluster: this.platform.cluster, objects: this.objects.values(), options: this.config.translation, memo: this.memo }));
     const translated = performance.now();
     this.translations++;
+    this.timing.translated(translated - started);
     if (!this.role.writing) {
       this.ready.pass(this.role.standbyReason(this.publisher.generation));
       return;
@@ -114,10 +120,12 @@ export class TranslatorService implements OnApplicationBootstrap, OnApplicationS
     try {
       result = await this.publisher.publish(this.rejections.apply(output, this.platform.cluster, this.config.translation));
     } catch (error) {
+      this.timing.putBack(taken);
       this.logger.warn(`publishing failed, retrying in ${this.config.retryMs} ms: ${(error as Error).message}`);
       setTimeout(() => this.debouncer.trigger(), this.config.retryMs).unref();
       return;
     }
+    this.timing.written(taken);
     this.resourcesWritten += result.xdsWrites;
     this.reportErrors([...output.errors, ...result.encodeErrors]);
     this.history.published({ generation: result.generation, objects: this.objects.values(), objectCount: this.objects.size, output, errors: [...this.lastErrors.values()], changes: result.changes });

@@ -3,6 +3,7 @@ import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplica
 import { Metrics, MicroRegistration, NatsClient, PLATFORM_CONFIG, type PlatformConfig, Readiness } from '@tendril/platform';
 import { AdsServer } from './ads-server.js';
 import { XDS_SERVER_CONFIG, type XdsServerConfig } from './config.js';
+import { GenerationLag } from './generation-lag.js';
 import { ProxyRecorder } from './proxy-recorder.js';
 import { SnapshotSource } from './snapshot-source.js';
 
@@ -12,6 +13,7 @@ export class XdsService implements OnApplicationBootstrap, OnApplicationShutdown
   readonly source: SnapshotSource;
   readonly recorder: ProxyRecorder;
   readonly ads: AdsServer;
+  private readonly lag: GenerationLag;
 
   constructor(
     @Inject(NatsClient) private readonly nats: NatsClient,
@@ -35,6 +37,9 @@ export class XdsService implements OnApplicationBootstrap, OnApplicationShutdown
     metrics.figure('xds_snapshots_incremental', 'Snapshots built from the changed keys alone', () => this.source.builds.incremental);
     metrics.figure('generation', 'Generation of the snapshot being served', () => this.source.current?.generation ?? -1);
     micro.endpoint('dump', () => new TextEncoder().encode(JSON.stringify(this.dump())));
+    // after the ADS server's listener: measured once the pushes are written
+    this.lag = new GenerationLag(nats, metrics);
+    this.source.onSnapshot((snapshot) => this.lag.pushed(snapshot.generation));
   }
 
   dump(): object {
@@ -47,6 +52,7 @@ export class XdsService implements OnApplicationBootstrap, OnApplicationShutdown
 
   async onApplicationBootstrap(): Promise<void> {
     await this.ads.listen(this.config.grpcHost, this.config.grpcPort);
+    this.lag.start();
     void this.nats
       .connect()
       .then(() => this.source.start())
@@ -54,6 +60,7 @@ export class XdsService implements OnApplicationBootstrap, OnApplicationShutdown
   }
 
   async onApplicationShutdown(): Promise<void> {
+    this.lag.stop();
     await this.ads.close();
     await this.recorder.flush();
     this.source.stop();

@@ -14,6 +14,8 @@ export interface MirrorChange<T> {
   value?: T;
   previous?: T;
   revision: number;
+  /** When the server stored the entry (live changes only; a resync after a restart has none). */
+  at?: Date;
 }
 
 export interface KvMirrorOptions<T> {
@@ -196,7 +198,7 @@ export class KvMirror<T> {
     if (entry.operation !== 'PUT') {
       if (!previous) return;
       this.entries.delete(entry.key);
-      this.emit([{ op: 'delete', key: entry.key, previous: previous.value, revision: entry.revision }]);
+      this.emit([{ op: 'delete', key: entry.key, previous: previous.value, revision: entry.revision, at: entry.created }]);
       return;
     }
     const value = this.decode(entry);
@@ -208,7 +210,7 @@ export class KvMirror<T> {
       return;
     }
     this.entries.set(entry.key, { value, revision: entry.revision });
-    this.emit([{ op: 'put', key: entry.key, value, previous: previous?.value, revision: entry.revision }]);
+    this.emit([{ op: 'put', key: entry.key, value, previous: previous?.value, revision: entry.revision, at: entry.created }]);
   }
 
   private emit(changes: MirrorChange<T>[]): void {
