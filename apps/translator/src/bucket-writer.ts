@@ -46,6 +46,8 @@ export class BucketWriter<T> {
     decode: (key: string, bytes: Uint8Array) => T,
     private readonly logger: Logger,
     private readonly onDrift: (key: string) => void,
+    /** Asked before every put and delete: a replica that lost its lease stops in the middle of a batch. */
+    private readonly canWrite: () => boolean = () => true,
   ) {
     this.mirror = new KvMirror(nats, { bucket, create: true, logger, decode: (key, bytes) => ({ hash: contentHash(bytes), value: decode(key, bytes) }) });
   }
@@ -72,6 +74,10 @@ export class BucketWriter<T> {
 
   stop(): void {
     this.mirror.stop();
+  }
+
+  private checkWriting(): void {
+    if (!this.canWrite()) throw new NotWritingError(`${this.bucket}: not the writer any more (lease lost); stopped before the next write`);
   }
 
   /** What the bucket holds now, as far as this writer knows. */
@@ -102,6 +108,7 @@ export class BucketWriter<T> {
     const added: string[] = [];
     const changed: string[] = [];
     for (const { key, value, hash } of puts) {
+      this.checkWriting();
       (this.get(key) ? changed : added).push(key);
       this.inFlight.set(key, hash);
       try {
@@ -113,6 +120,7 @@ export class BucketWriter<T> {
       }
     }
     for (const key of deletes) {
+      this.checkWriting();
       const revision = this.known.get(key)?.revision ?? 0;
       this.inFlight.set(key, undefined);
       try {
@@ -125,6 +133,10 @@ export class BucketWriter<T> {
     if (puts.length + deletes.length > 0) this.logger.log(`${this.bucket}: ${puts.length} put, ${deletes.length} deleted`);
     return { puts: puts.length, deletes: deletes.length, added: added.sort(defaultOrder), changed: changed.sort(defaultOrder), removed: [...deletes].sort(defaultOrder) };
   }
+}
+
+export class NotWritingError extends Error {
+  override readonly name = 'NotWritingError';
 }
 
 function defaultOrder(a: string, b: string): number {

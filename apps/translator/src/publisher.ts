@@ -53,10 +53,11 @@ export class Publisher {
   readonly lb: BucketWriter<null>;
   readonly status: BucketWriter<null>;
 
-  constructor(nats: NatsClient, logger: Logger, onDrift: (bucket: string, key: string) => void) {
-    this.xds = new BucketWriter(nats, BUCKETS.xds, decodeXds, logger, (key) => onDrift(BUCKETS.xds, key));
-    this.lb = new BucketWriter(nats, BUCKETS.lb, (_key, bytes) => (lbServiceCodec.decode(bytes), null), logger, (key) => onDrift(BUCKETS.lb, key));
-    this.status = new BucketWriter(nats, BUCKETS.status, (_key, bytes) => (objectStatusCodec.decode(bytes), null), logger, (key) => onDrift(BUCKETS.status, key));
+  /** `canWrite`: whether this replica holds the lease; asked before every write. */
+  constructor(nats: NatsClient, logger: Logger, onDrift: (bucket: string, key: string) => void, canWrite: () => boolean = () => true) {
+    this.xds = new BucketWriter(nats, BUCKETS.xds, decodeXds, logger, (key) => onDrift(BUCKETS.xds, key), canWrite);
+    this.lb = new BucketWriter(nats, BUCKETS.lb, (_key, bytes) => (lbServiceCodec.decode(bytes), null), logger, (key) => onDrift(BUCKETS.lb, key), canWrite);
+    this.status = new BucketWriter(nats, BUCKETS.status, (_key, bytes) => (objectStatusCodec.decode(bytes), null), logger, (key) => onDrift(BUCKETS.status, key), canWrite);
   }
 
   async start(): Promise<void> {
