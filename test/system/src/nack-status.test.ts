@@ -184,6 +184,22 @@ describe('Envoy NACKs in object status', { timeout: 240000 }, () => {
     }
   });
 
+  it('an Ingress has no conditions: a NACK of its route configuration is logged by the translator, naming it', async () => {
+    try {
+      const route = 'default/cilium-ingress-web/insecure'; // names.ts ingressRouteName, dedicated mode
+      const proxy = new DeltaTestClient(`127.0.0.1:${system.xdsPort}`, { nodeId: 'ingress-node' });
+      clients.push(proxy);
+      proxy.nack(RDS, 'Proto constraint validation failed: bad ingress route');
+      proxy.subscribe(RDS, [route]);
+      await proxy.waitFor(RDS, (r) => r.acked === false && r.resources.length === 1, 30000);
+      const ingressKey = objectKey({ cluster: CLUSTER, kind: 'ingress', namespace: 'default', name: 'web' });
+      await waitFor('the rejection in the translator log', () => translatorLog().includes(`${ingressKey}: rejected by 1 proxy: Proto constraint validation failed: bad ingress route (route ${route})`), 30000);
+      proxy.close();
+    } catch (error) {
+      throw new Error(`${(error as Error).message}\n${system.dumpOutput()}`);
+    }
+  });
+
   it("a NACK of a Gateway's route configuration: Gateway and HTTPRoute Programmed=False with Envoy's message, until a fixed version is ACKed", async () => {
     try {
       system.writeManifest('gateway.yaml', gateway('/shop'));
