@@ -53,17 +53,32 @@ export interface GatewayBuild {
   programmed: Set<ListenerState>;
 }
 
-export function buildGateway(context: TranslationContext, gateway: GatewayState, attached: Map<ListenerState, AttachedRoute[]>, cache: RuleCache): GatewayBuild {
-  const programmed = new Set<ListenerState>();
-  const { namespace, name, source } = gateway.view;
-  if (gateway.notAccepted || gateway.address === undefined) return { programmed };
+/** The valid listeners of a Gateway that can be served, by port (ascending). */
+export function servedPorts(gateway: GatewayState): [number, ListenerState[]][] {
+  if (gateway.notAccepted || gateway.address === undefined) return [];
   const byPort = new Map<number, ListenerState[]>();
   for (const listener of gateway.listeners) {
     if (!listener.family || listener.notAccepted || listener.conflicted) continue;
     pushTo(byPort, listener.view.port, listener);
   }
+  return [...byPort].sort(([a], [b]) => a - b);
+}
+
+/**
+ * Node-proxy ports of a Gateway's served ports, allocated before its (memoized) build: the allocator
+ * is state shared by every listener, which a replayed build must not depend on.
+ */
+export function gatewayProxyPorts(context: TranslationContext, gateway: GatewayState): Map<number, number | undefined> {
+  const out = new Map<number, number | undefined>();
+  for (const [port] of servedPorts(gateway)) out.set(port, context.proxyPorts.portFor(gatewayListenerName(gateway.view.namespace, gateway.view.name, port)));
+  return out;
+}
+
+export function buildGateway(context: TranslationContext, gateway: GatewayState, attached: Map<ListenerState, AttachedRoute[]>, cache: RuleCache, proxyPorts: Map<number, number | undefined>): GatewayBuild {
+  const programmed = new Set<ListenerState>();
+  const { namespace, name, source } = gateway.view;
   const frontendPorts: Record<number, number> = {};
-  for (const [port, listeners] of [...byPort].sort(([a], [b]) => a - b)) {
+  for (const [port, listeners] of servedPorts(gateway)) {
     const listenerName = gatewayListenerName(namespace, name, port);
     const chains: FilterChainIR[] = [];
     if (listeners[0]!.family === 'http') {
@@ -118,7 +133,7 @@ export function buildGateway(context: TranslationContext, gateway: GatewayState,
       }
     }
     if (chains.length === 0) continue;
-    const proxyPort = context.proxyPorts.portFor(listenerName);
+    const proxyPort = proxyPorts.get(port);
     if (proxyPort === undefined) {
       context.problems.field(source, listeners[0]!.view.at, `no node proxy port left (options.proxyPortCount ${context.options.proxyPortCount})`);
       for (const listener of listeners) programmed.delete(listener);

@@ -39,6 +39,8 @@ export interface ListenerState {
 }
 
 export interface GatewayState {
+  /** The Gateway as stored (its identity tells the translation memo whether it changed). */
+  object: object;
   view: GatewayView;
   apiVersion: string;
   listeners: ListenerState[];
@@ -89,7 +91,7 @@ export function readGateways(context: TranslationContext, classes: Set<string>, 
   for (const entry of context.index.local('gateway')) {
     const view = context.view(entry.object, 'gateway', context.problems, (sink) => readGateway(entry, sink));
     if (!classes.has(view.className)) continue;
-    const gateway: GatewayState = { view, apiVersion: apiVersionOf(entry), listeners: view.listeners.map((listener) => checkListener(context, view, listener, resolver, secrets, loaded)) };
+    const gateway: GatewayState = { object: entry.object, view, apiVersion: apiVersionOf(entry), listeners: view.listeners.map((listener) => checkListener(context, view, listener, resolver, secrets, loaded)) };
     markConflicts(gateway);
     if (view.infrastructureParametersRef) {
       const ref = view.infrastructureParametersRef;

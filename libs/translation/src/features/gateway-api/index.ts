@@ -11,7 +11,7 @@
  * with a reason and/or a problem naming object and field.
  */
 import type { Condition } from '@tendril/contract';
-import { ipFamily, type L4ServiceIR } from '@tendril/model';
+import { ipFamily } from '@tendril/model';
 import { allocateSlots, formatIPv4, parseIPv4Cidr } from '../../allocate/stable-hash.js';
 import type { Feature, TranslationContext } from '../../feature.js';
 import { readReferenceGrant } from '../../kube/gateway-api.js';
@@ -21,7 +21,7 @@ import { gatewayLoadBalancerName } from '../../names.js';
 import { Problems, compare } from '../../problems.js';
 import { attachToGateway, isGatewayRef, isServiceRef } from './attach.js';
 import { BackendResolver } from './backends.js';
-import { buildGateway, RuleCache, type AttachedRoute } from './build.js';
+import { buildGateway, gatewayProxyPorts, RuleCache, type AttachedRoute } from './build.js';
 import { buildGamma } from './gamma.js';
 import { apiVersionOf, gatewayStatus, ourClasses, readGateways, type GatewayState, type ListenerState } from './gateways.js';
 import { resolveRoute, type ResolvedRoute } from './rules.js';
@@ -93,15 +93,23 @@ export const gatewayApiFeature = {
     }
 
     const cache = new RuleCache();
-    const entries: L4ServiceIR[] = [];
     for (const gateway of gateways) {
-      const built = buildGateway(context, gateway, attached, cache);
-      if (built.entry) entries.push(built.entry);
-      context.setStatus(gateway.view.key, { v: 1, apiVersion: gateway.apiVersion, kind: 'Gateway', namespace: gateway.view.namespace, name: gateway.view.name, status: gatewayStatus(gateway, built.programmed) });
+      const proxyPorts = gatewayProxyPorts(context, gateway);
+      // One unit per Gateway: while the Gateway, what decides its listeners, and its routes (with what
+      // their backends resolved to) are unchanged, the recorded listeners, routes, LB entry and status
+      // are replayed (same IR objects, so their Envoy resources are not emitted again).
+      const inputs: unknown[] = [gateway.object, gateway.address, JSON.stringify([gateway.notAccepted, gateway.addressNotUsable, gateway.listeners.map(listenerSummary), [...proxyPorts]])];
+      for (const listener of gateway.listeners) for (const route of attached.get(listener) ?? []) inputs.push(listener.view.name, route.view, route.hosts.join(','), resolutionSignature(route.resolved));
+      context.unit(`gateway ${gateway.view.key}`, inputs, (unit) => {
+        const built = buildGateway(unit, gateway, attached, cache, proxyPorts);
+        if (built.entry) unit.ir.l4Services.push(built.entry);
+        unit.setStatus(gateway.view.key, { v: 1, apiVersion: gateway.apiVersion, kind: 'Gateway', namespace: gateway.view.namespace, name: gateway.view.name, status: gatewayStatus(gateway, built.programmed) });
+      });
     }
     // A Service of an LB entry's name (Cilium's own) lends its address; ours replaces its entry.
-    const ids = new Set(entries.map((entry) => `${entry.namespace}/${entry.name}`));
-    if (ids.size) context.ir.l4Services = [...context.ir.l4Services.filter((service) => !ids.has(`${service.namespace}/${service.name}`)), ...entries];
+    const ours = context.ir.l4Services.filter((service) => service.source.kind === 'Gateway' && service.name.startsWith('cilium-gateway-'));
+    const ids = new Set(ours.map((entry) => `${entry.namespace}/${entry.name}`));
+    if (ids.size) context.ir.l4Services = [...context.ir.l4Services.filter((service) => !ids.has(`${service.namespace}/${service.name}`) || ours.includes(service))];
 
     for (const [id, routes] of [...gamma].sort(([a], [b]) => compare(a, b))) {
       const service = services.get(id)!;
@@ -109,6 +117,16 @@ export const gatewayApiFeature = {
     }
   },
 } satisfies Feature;
+
+/** What a Gateway's output depends on in a listener besides its spec: certificates, kinds, conflicts, attached routes. */
+function listenerSummary(listener: ListenerState): unknown[] {
+  return [listener.view.name, listener.family, listener.terminate, listener.notAccepted, listener.conflicted, listener.unresolved, listener.secretNames, listener.supportedKinds, listener.attachedRoutes.size];
+}
+
+/** What a route's backends and filters resolved to (cluster names and weights, refusals), as text. */
+function resolutionSignature(resolved: ResolvedRoute): string {
+  return JSON.stringify(resolved.rules.map((rule) => [rule.refused, rule.backends.map((backend) => [backend.clusterName, backend.weight]), rule.mirrors.map((mirror) => [mirror.clusterName, mirror.percent])]));
+}
 
 function resolvedRefs(route: RouteView, resolved: ResolvedRoute): Condition {
   const first = resolved.problems[0];
