@@ -103,6 +103,14 @@ describe('connection: LB entry, listener, filter chain', () => {
     assert.equal(pick(undefined, 'raw_buffer'), 'plain');
   });
 
+  it('HTTP filters other than the router are named as not modelled', () => {
+    const cfg = config([{ match: { prefix: '/' }, route: { cluster: 'a' } }]);
+    const hcm = ((cfg.listeners[0]!['filterChains'] as Plain[])[0]!['filters'] as Plain[])[0]!['typedConfig'] as Plain;
+    assert.deepEqual(resolveHttp(cfg, request('/')).notes, []);
+    hcm['httpFilters'] = [{ name: 'envoy.filters.http.lua' }, { name: 'envoy.filters.http.router' }];
+    assert.match(resolveHttp(cfg, request('/')).notes.join(), /envoy\.filters\.http\.lua is not modelled/);
+  });
+
   it('no chain matches and no default chain: the connection is closed', () => {
     const cfg = config([], { chains: [hcmChain('tls', 'rc', { serverNames: ['a.example.org'], transportProtocol: 'tls' })] });
     assert.equal(resolveHttp(cfg, request('/', { tls: { serverName: 'b.example.org' } })).connection, 'reset');

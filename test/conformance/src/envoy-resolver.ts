@@ -126,6 +126,8 @@ export interface RetrySummary {
 }
 
 const HCM = 'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
+/** HTTP filters whose effect the resolver models (the router; CORS preflights in the traffic checks). */
+const MODELLED_HTTP_FILTERS = new Set(['envoy.filters.http.router', 'envoy.filters.http.cors']);
 const TCP_PROXY = 'envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy';
 
 const asArray = <T = Plain>(value: unknown): T[] => (Array.isArray(value) ? (value as T[]) : []);
@@ -622,7 +624,12 @@ export function resolveHttp(config: EnvoyConfig, request: ProxyRequest): Resolut
   const match = asObject(route['match']) ?? {};
   resolution.route = String(route['name'] ?? `#${chosen.index}`);
   trace.push(`route ${resolution.route} (match ${JSON.stringify(match)})`);
-  const hasCorsFilter = asArray(hcm['httpFilters']).some((f) => String(f['name']).includes('cors'));
+  const httpFilters = asArray(hcm['httpFilters']).map((f) => String(f['name']));
+  for (const name of httpFilters) if (!MODELLED_HTTP_FILTERS.has(name)) notes.push(`http filter ${name} is not modelled: its effect is not in this resolution`);
+  for (const level of [route, vh]) {
+    for (const name of Object.keys(asObject(level['typedPerFilterConfig']) ?? {})) if (!name.includes('cors')) notes.push(`per-route config of ${name} is not modelled`);
+  }
+  const hasCorsFilter = httpFilters.some((name) => name.includes('cors'));
   if (hasCorsFilter) {
     const policy = corsPolicyOf(route) ?? corsPolicyOf(vh);
     if (policy) resolution.cors = policy;

@@ -219,7 +219,13 @@ function settler(system: ConformanceSystem, view: StatusView) {
     const ran = Date.now() + 5000;
     const published = async () => {
       const now = await system.lastPublish();
-      return now !== publishBefore && (JSON.parse(now || '{}') as { objects?: number }).objects === system.objects.entries.size;
+      let objects: number | undefined;
+      try {
+        objects = (JSON.parse(now) as { objects?: number }).objects;
+      } catch {
+        objects = undefined; // no answer (yet): keep waiting
+      }
+      return now !== publishBefore && objects === system.objects.entries.size;
     };
     while (Date.now() < ran && !(await published())) await system.nextChange(100);
     // ... and its outputs stop changing

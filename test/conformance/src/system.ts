@@ -93,7 +93,7 @@ export class ConformanceSystem {
     this.nats = await startNatsServer({ auth: true });
     for (const name of ['k8s-watcher', 'translator'] as const) this.services.push(await this.spawn(name));
     for (const service of this.services) {
-      await waitFor(`${service.name} /readyz 200`, async () => (await fetch(`http://127.0.0.1:${service.port}/readyz`).catch(() => undefined))?.status === 200, 60000, 100).catch((error: Error) => {
+      await waitFor(`${service.name} /readyz 200`, async () => (await fetch(`http://127.0.0.1:${service.port}/readyz`).catch(() => undefined))?.status === 200, 120000, 100).catch((error: Error) => {
         throw new Error(`${error.message}\n${this.output()}`);
       });
     }

@@ -233,7 +233,7 @@ function splitPems(bundle: string): string[] {
 }
 
 function describe(resolution: Resolution): string {
-  return resolution.trace.join(' -> ');
+  return resolution.trace.join(' -> ') + (resolution.notes.length ? ` [${resolution.notes.join('; ')}]` : '');
 }
 
 /** http, https and grpc checks (and each request of weightedDistribution). */
