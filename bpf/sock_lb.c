@@ -3,6 +3,8 @@
  * Socket-level load balancing for ClusterIP services, IPv4 and IPv6: the VIP is replaced by a
  * backend when the socket connects (TCP, connected UDP) or sends (unconnected UDP), so no packet
  * ever carries the VIP and no per-packet NAT is needed. getpeername() and recvmsg() see the VIP again.
+ * A sock_ops program reports each TCP connection to a VIP as it starts, with the source address the
+ * kernel chose (the caller's identity for flows), which connect() does not know yet.
  */
 #include "lib/sock_lb.h"
 
@@ -70,6 +72,19 @@ int tendril_getpeername6(struct bpf_sock_addr *ctx)
 {
 	lb6_reverse(ctx);
 	return SYS_PROCEED;
+}
+
+/* TCP flows are reported when the connection starts, with the source address the kernel chose. */
+SEC("sockops")
+int tendril_sockops(struct bpf_sock_ops *skops)
+{
+	if (skops->op != BPF_SOCK_OPS_TCP_CONNECT_CB)
+		return 1;
+	if (skops->family == 2 /* AF_INET */)
+		lb4_report_connecting(skops);
+	else if (skops->family == 10 /* AF_INET6 */)
+		lb6_report_connecting(skops);
+	return 1;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

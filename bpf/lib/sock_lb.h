@@ -177,7 +177,7 @@ static __always_inline int lb4_translate(struct bpf_sock_addr *ctx, int report)
 		ctx->user_port = (__u32)svc->proxy_port;
 		lb4_remember(ctx, &vip, svc->service_id);
 		lb_count(svc->service_id, TENDRIL_SLOT_L7);
-		if (report)
+		if (report && vip.protocol != IPPROTO_TCP)
 			lb4_report(ctx, &vip, svc->service_id, TENDRIL_FLOW_L7_REDIRECT);
 		return 0;
 	}
@@ -208,7 +208,8 @@ static __always_inline int lb4_translate(struct bpf_sock_addr *ctx, int report)
 	ctx->user_port = (__u32)backend->port;
 	lb4_remember(ctx, &vip, svc->service_id);
 	lb_count(svc->service_id, slot_key.slot);
-	if (report)
+	/* TCP is reported by lb4_report_connecting(), once the kernel has chosen the source address */
+	if (report && vip.protocol != IPPROTO_TCP)
 		lb4_report(ctx, &vip, svc->service_id, TENDRIL_FLOW_TRANSLATED);
 	return 0;
 }
@@ -329,7 +330,7 @@ static __always_inline int lb6_translate(struct bpf_sock_addr *ctx, int report)
 		lb6_write_destination(ctx, loopback, svc->proxy_port);
 		lb6_remember(ctx, &vip, svc->service_id);
 		lb_count(svc->service_id, TENDRIL_SLOT_L7);
-		if (report)
+		if (report && vip.protocol != IPPROTO_TCP)
 			lb6_report(ctx, &vip, svc->service_id, TENDRIL_FLOW_L7_REDIRECT);
 		return 0;
 	}
@@ -359,7 +360,7 @@ static __always_inline int lb6_translate(struct bpf_sock_addr *ctx, int report)
 	lb6_write_destination(ctx, backend->address, backend->port);
 	lb6_remember(ctx, &vip, svc->service_id);
 	lb_count(svc->service_id, slot_key.slot);
-	if (report)
+	if (report && vip.protocol != IPPROTO_TCP)
 		lb6_report(ctx, &vip, svc->service_id, TENDRIL_FLOW_TRANSLATED);
 	return 0;
 }
@@ -374,6 +375,86 @@ static __always_inline void lb6_reverse(struct bpf_sock_addr *ctx)
 	if (!vip)
 		return;
 	lb6_write_destination(ctx, vip->address, vip->port);
+}
+
+/* ---------------------------------------------------------------- TCP flows with their source */
+
+/* A TCP connect() to a VIP is reported here rather than in connect4/6: at BPF_SOCK_OPS_TCP_CONNECT_CB
+ * the kernel has chosen the source address (the caller's identity), which connect4/6 does not know
+ * for an unbound socket. The connect hook left the socket's reverse-NAT entry (cookie, backend ->
+ * VIP), which says which service it was. sock_ops gives remote_port in network order in the upper
+ * 16 bits (little-endian hosts). */
+static __always_inline __be16 lb_sockops_remote_port(const struct bpf_sock_ops *skops)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return (__be16)(skops->remote_port >> 16);
+#else
+	return (__be16)skops->remote_port;
+#endif
+}
+
+static __always_inline void lb4_report_connecting(struct bpf_sock_ops *skops)
+{
+	struct lb4_revnat_key key = { .cookie = bpf_get_socket_cookie(skops), .address = skops->remote_ip4, .port = lb_sockops_remote_port(skops) };
+	struct lb4_revnat *vip = bpf_map_lookup_elem(&tendril_lb4_revnat_v1, &key);
+	struct lb4_service_key service_key = { .protocol = IPPROTO_TCP };
+	struct lb_service *svc;
+	struct lb4_flow_event *event;
+
+	if (!vip)
+		return;
+	service_key.address = vip->address;
+	service_key.port = vip->port;
+	svc = bpf_map_lookup_elem(&tendril_lb4_services_v2, &service_key);
+	event = bpf_ringbuf_reserve(&tendril_lb4_flows_v1, sizeof(*event), 0);
+	if (!event)
+		return;
+	event->service_address = vip->address;
+	event->service_port = vip->port;
+	event->backend_address = key.address;
+	event->backend_port = key.port;
+	event->service_id = vip->service_id;
+	event->protocol = IPPROTO_TCP;
+	event->verdict = svc && (svc->flags & TENDRIL_SVC_L7_REDIRECT) ? TENDRIL_FLOW_L7_REDIRECT : TENDRIL_FLOW_TRANSLATED;
+	event->pad = 0;
+	event->source_address = skops->local_ip4;
+	bpf_ringbuf_submit(event, 0);
+}
+
+static __always_inline void lb6_report_connecting(struct bpf_sock_ops *skops)
+{
+	struct lb6_revnat_key key = { .cookie = bpf_get_socket_cookie(skops), .port = lb_sockops_remote_port(skops) };
+	struct lb6_service_key service_key = { .protocol = IPPROTO_TCP };
+	struct lb6_revnat *vip;
+	struct lb_service *svc;
+	struct lb6_flow_event *event;
+
+	key.address[0] = skops->remote_ip6[0];
+	key.address[1] = skops->remote_ip6[1];
+	key.address[2] = skops->remote_ip6[2];
+	key.address[3] = skops->remote_ip6[3];
+	vip = bpf_map_lookup_elem(&tendril_lb6_revnat_v1, &key);
+	if (!vip)
+		return;
+	__builtin_memcpy(service_key.address, vip->address, sizeof(service_key.address));
+	service_key.port = vip->port;
+	svc = bpf_map_lookup_elem(&tendril_lb6_services_v1, &service_key);
+	event = bpf_ringbuf_reserve(&tendril_lb6_flows_v1, sizeof(*event), 0);
+	if (!event)
+		return;
+	__builtin_memcpy(event->service_address, vip->address, sizeof(event->service_address));
+	__builtin_memcpy(event->backend_address, key.address, sizeof(event->backend_address));
+	event->service_port = vip->port;
+	event->backend_port = key.port;
+	event->service_id = vip->service_id;
+	event->protocol = IPPROTO_TCP;
+	event->verdict = svc && (svc->flags & TENDRIL_SVC_L7_REDIRECT) ? TENDRIL_FLOW_L7_REDIRECT : TENDRIL_FLOW_TRANSLATED;
+	event->pad = 0;
+	event->source_address[0] = skops->local_ip6[0];
+	event->source_address[1] = skops->local_ip6[1];
+	event->source_address[2] = skops->local_ip6[2];
+	event->source_address[3] = skops->local_ip6[3];
+	bpf_ringbuf_submit(event, 0);
 }
 
 #endif

@@ -56,6 +56,7 @@ test('a client in the cgroup reaches the backend through the VIP and sees the VI
       node: 'node-a',
       at: '1970-01-01T00:00:00.000Z',
       protocol: 'TCP',
+      source: { address: '127.0.0.1' },
       service: { address: '127.100.1.1', port: 80 },
       backend: { address: '127.0.0.2', port: backend.port },
       serviceName: 'test/web',

@@ -185,14 +185,22 @@ test('IPv6 l7Proxy: the VIP leads to the node proxy on [::1]:<port>, and the cli
     programmer.connectionCounts().map((count) => [count.frontend, count.backend, count.connections]),
     [['fd00:7e4d::80:80/TCP', 'l7-proxy', 1]],
   );
+  const flows = programmer.takeFlows('node-a');
+  assert.deepEqual(
+    flows.map((flow) => [flow.verdict, flow.service.address, flow.backend.port, flow.source?.address, flow.count]),
+    [['l7-redirect', 'fd00:7e4d::80', proxy!.port, '::1', 1]],
+    'one flow, reported when the connection starts, with the source the kernel chose',
+  );
 });
 
-test('flow events carry the caller address when its socket was bound before connect()', async (t) => {
+test('flow events carry the caller address: a bound one, and for TCP the one the kernel chose', async (t) => {
   const { dir, programmer } = setup(t);
   const backends = await backendsOn(t, ['127.0.7.1']);
   programmer.reconcile([['default.test.web', lbService('127.100.7.1', backends)]]);
   await runClient({ host: '127.100.7.1', port: 80, count: 2, cgroupPath: dir.cgroupPath, localAddresses: ['127.0.7.50', '127.0.7.51'] });
   await runClient({ host: '127.100.7.1', port: 80, cgroupPath: dir.cgroupPath });
-  const bySource = Object.fromEntries(programmer.takeFlows('node-a').map((flow) => [flow.source?.address ?? 'unbound', flow.count]));
-  assert.deepEqual(bySource, { '127.0.7.50': 2, '127.0.7.51': 2, unbound: 1 });
+  const flows = programmer.takeFlows('node-a');
+  const bySource = Object.fromEntries(flows.map((flow) => [flow.source?.address ?? 'none', flow.count]));
+  assert.deepEqual(bySource, { '127.0.7.50': 2, '127.0.7.51': 2, '127.0.0.1': 1 }, 'an unbound socket gets its source from the route to 127.0.7.1');
+  assert.ok(flows.every((flow) => flow.verdict === 'translated' && flow.service.address === '127.100.7.1' && flow.backend.port === backends[0]!.port));
 });

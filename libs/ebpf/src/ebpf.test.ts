@@ -36,6 +36,7 @@ test('installs the programs on a cgroup with maps pinned by name, and a second i
     'cgroup/recvmsg6',
     'cgroup/sendmsg4',
     'cgroup/sendmsg6',
+    'sockops',
   ]);
   assert.ok(first.every((p) => !p.replaced));
   assert.ok(programsAttached(dir.cgroupPath, first));
@@ -52,7 +53,7 @@ test('installs the programs on a cgroup with maps pinned by name, and a second i
   for (const program of second) assert.deepEqual(cgroupProgramIds(dir.cgroupPath, program.attachType), [program.id]);
   assert.deepEqual(services.lookup(key), Buffer.alloc(20, 1), 'the reloaded object reused the pinned map and its contents');
 
-  assert.equal(uninstallPrograms(dir.pinRoot, dir.cgroupPath).length, 8);
+  assert.equal(uninstallPrograms(dir.pinRoot, dir.cgroupPath).length, 9);
   for (const program of second) assert.deepEqual(cgroupProgramIds(dir.cgroupPath, program.attachType), []);
 });
 
