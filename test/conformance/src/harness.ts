@@ -32,6 +32,8 @@ export interface TestResult {
   outcome: 'pass' | 'fail' | 'not-run' | 'skipped';
   reason?: string;
   cases: CaseResult[];
+  /** When it failed: the watcher's and translator's log lines naming the test's objects (refusals, translation errors). */
+  logs?: string[];
   ms: number;
 }
 
@@ -174,11 +176,14 @@ export async function runConformance(options: RunOptions): Promise<ConformanceRe
           if (phase === 'precondition' || check.check === 'mutate' || check.check === 'populateEndpointSlices') break;
         }
       }
+      const logs = failed
+        ? [...new Set(docs.flatMap((d) => system.grep(`${d['metadata']?.['namespace'] ?? ''}/${d['kind']}/${d['metadata']?.['name']}`)))].filter((line) => /WARN|ERROR|translation error|refused/.test(line)).slice(0, 10)
+        : undefined;
       const notRun = steps.length - cases.length;
       const failures = cases.filter((c) => !c.passed).length;
       await settle(() => system.removeFile(testFile(test)), [], docs.map((d) => ({ kind: d['kind'], namespace: d['metadata']?.['namespace'], name: d['metadata']?.['name'] })));
       const outcome = failed ? 'fail' : 'pass';
-      results.push({ name: test.name, features, claimed, outcome, reason: failed ? `${failures} step(s) failed, first ${failed.phase} ${failed.index + 1} (${failed.check}${failed.title ? `: ${failed.title}` : ''})${notRun ? `; ${notRun} later steps not run` : ''}` : undefined, cases, ms: Date.now() - testStarted });
+      results.push({ name: test.name, features, claimed, outcome, reason: failed ? `${failures} step(s) failed, first ${failed.phase} ${failed.index + 1} (${failed.check}${failed.title ? `: ${failed.title}` : ''})${notRun ? `; ${notRun} later steps not run` : ''}` : undefined, cases, ...(logs?.length ? { logs } : {}), ms: Date.now() - testStarted });
       log(`${outcome === 'pass' ? 'PASS' : 'FAIL'} ${test.name} (${Date.now() - testStarted} ms)${failed ? `: ${failed.failure}` : ''}`);
     }
   } catch (error) {
@@ -288,6 +293,7 @@ export function renderReport(report: ConformanceReport): string {
       lines.push(`${''.padEnd(width)}    ${failed.phase} ${failed.index + 1} ${failed.check}${failed.title ? ` "${failed.title}"` : ''}: ${failed.failure}`);
       if (failed.resolved) lines.push(`${''.padEnd(width)}      resolved: ${failed.resolved}`);
     }
+    for (const line of test.logs ?? []) lines.push(`${''.padEnd(width)}    log: ${line}`);
   }
   lines.push('');
   lines.push(`${'feature'.padEnd(50)}  pass/total  claimed`);
