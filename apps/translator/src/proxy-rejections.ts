@@ -5,13 +5,14 @@
  * every ACK of every proxy.
  */
 import { BUCKETS, proxyStateCodec, xdsTypeOfUrl, type ProxyState } from '@tendril/contract';
-import { KvMirror, type Logger, type NatsClient } from '@tendril/platform';
+import { KvMirror, type Logger, type MirrorChange, type NatsClient } from '@tendril/platform';
 import { withProxyRejections, type ProxyRejection, type TranslationOptions, type TranslationOutput } from '@tendril/translation';
 
 export class ProxyRejections {
   private readonly mirror: KvMirror<ProxyState>;
   private list: ProxyRejection[] = [];
-  private signature = '[]';
+  /** Per node key: its rejections, and them as JSON (to see a change at O(its types)). */
+  private readonly byNode = new Map<string, { list: ProxyRejection[]; signature: string }>();
   private readonly listeners = new Set<() => void>();
   private notes = new Set<string>();
 
@@ -26,7 +27,8 @@ export class ProxyRejections {
       // The xds-server creates the bucket; until then there is nothing to report.
       onWaiting: () => undefined,
     });
-    this.mirror.onChange(() => this.recompute());
+    // One change per proxy-state write: thousands of proxies ACKing a push cost O(types) each.
+    this.mirror.onChange((changes) => this.update(changes));
   }
 
   /** Starts mirroring; does not wait for the bucket. */
@@ -59,22 +61,31 @@ export class ProxyRejections {
     this.listeners.add(listener);
   }
 
-  private recompute(): void {
-    const list: ProxyRejection[] = [];
-    for (const [, state] of this.mirror.values()) {
-      if (!state.connected) continue;
-      for (const type of state.types) {
-        const xdsType = xdsTypeOfUrl(type.typeUrl);
-        if (!xdsType || !type.lastNack) continue;
-        for (const name of type.lastNack.resources ?? []) list.push({ type: xdsType, name, nodeId: state.nodeId, error: type.lastNack.error });
-      }
+  private update(changes: MirrorChange<ProxyState>[]): void {
+    let changed = false;
+    for (const change of changes) {
+      const list = change.op === 'put' && change.value ? rejectionsOf(change.value) : [];
+      const signature = JSON.stringify(list);
+      if ((this.byNode.get(change.key)?.signature ?? '[]') === signature) continue;
+      changed = true;
+      if (list.length === 0) this.byNode.delete(change.key);
+      else this.byNode.set(change.key, { list, signature });
     }
+    if (!changed) return;
     const order = (r: ProxyRejection) => `${r.type}\u0000${r.name}\u0000${r.nodeId}`;
-    list.sort((a, b) => (order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0));
-    const signature = JSON.stringify(list);
-    if (signature === this.signature) return;
-    this.signature = signature;
-    this.list = list;
+    this.list = [...this.byNode.values()].flatMap((entry) => entry.list).sort((a, b) => (order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0));
     for (const listener of this.listeners) listener();
   }
+}
+
+/** What a connected proxy rejects now; nothing for a disconnected one. */
+function rejectionsOf(state: ProxyState): ProxyRejection[] {
+  const list: ProxyRejection[] = [];
+  if (!state.connected) return list;
+  for (const type of state.types) {
+    const xdsType = xdsTypeOfUrl(type.typeUrl);
+    if (!xdsType || !type.lastNack) continue;
+    for (const name of type.lastNack.resources ?? []) list.push({ type: xdsType, name, nodeId: state.nodeId, error: type.lastNack.error });
+  }
+  return list;
 }
