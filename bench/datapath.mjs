@@ -6,7 +6,8 @@
 //       sample) vs one incremental LbTable plan written to the pinned maps (median of 21);
 //   (b) connect() latency to the last service (median and p99 over K connects, client in the netns;
 //       for Tendril also in a scratch cgroup with the programs attached);
-//   (c) full load time: the ruleset from empty vs every service into empty maps;
+//   (c) full load time: the ruleset from empty vs every service into empty maps; then a restarted
+//       agent adopting the pinned maps (reads them back and plans; nothing to write);
 // and the single-update cost with our maps alone at a larger N.
 // Needs root, iptables (tools/setup.sh installs it), and a build: npm run build.
 // Run: node bench/datapath.mjs [services=1000,5000,10000] [connects=300] [mapsOnlyN=100000]
@@ -104,11 +105,18 @@ function scratchAgent() {
   const pinPath = `/sys/fs/bpf/${name}`;
   mkdirSync(cgroupPath);
   const dataDir = mkdtempSync(join(tmpdir(), 'tendril-bench-'));
-  const programmer = new LbProgrammer({ objectPath: new URL('../bpf/build/sock_lb.o', import.meta.url).pathname, pinPath, cgroupPath, idsFile: join(dataDir, 'ids.json') }, quiet);
+  const config = { objectPath: new URL('../bpf/build/sock_lb.o', import.meta.url).pathname, pinPath, cgroupPath, idsFile: join(dataDir, 'ids.json') };
+  const programmer = new LbProgrammer(config, quiet);
   programmer.install();
   return {
     programmer,
     cgroupPath,
+    /** A second agent on the same pins: what a restarted datapath does (install, then adopt). */
+    restarted() {
+      const next = new LbProgrammer(config, quiet);
+      next.install();
+      return next;
+    },
     dispose() {
       programmer.close();
       if (existsSync(cgroupPath)) rmdirSync(cgroupPath);
@@ -136,7 +144,13 @@ function ours(n) {
     }
     const update = times.sort((a, b) => a - b)[10];
     const latency = connectLatency(vip(last), agent.cgroupPath);
-    return { load, update, writes, latency };
+    // a restart: a new agent adopts the pinned maps (reads them back, plans, writes nothing)
+    start = process.hrtime.bigint();
+    const next = agent.restarted();
+    const adoptWrites = next.reconcile(services);
+    const adopt = ms(start);
+    next.close();
+    return { load, update, writes, latency, adopt, adoptWrites };
   } finally {
     agent.dispose();
   }
@@ -165,18 +179,18 @@ try {
   console.log(`services have 2 endpoints; connect() latency over ${connects} connects to the last service (µs, p50/p99)\n`);
   const direct = connectLatency(BACKEND, undefined, PORTS[0]);
   console.log(`baseline, straight to the endpoint (no VIP): ${fmt(direct.p50)} / ${fmt(direct.p99)} µs\n`);
-  console.log('| N | rules | (a) one change: iptables-restore | (a) one change: maps (writes) | (b) connect: iptables | (b) connect: maps | (c) full load: iptables | (c) full load: maps |');
-  console.log('|---|---|---|---|---|---|---|---|');
+  console.log('| N | rules | (a) one change: iptables-restore | (a) one change: maps (writes) | (b) connect: iptables | (b) connect: maps | (c) full load: iptables | (c) full load: maps | restart adoption: maps (writes) |');
+  console.log('|---|---|---|---|---|---|---|---|---|');
   for (const n of sizes) {
     const ipt = iptables(n);
     const bpf = ours(n);
     console.log(
-      `| ${n} | ${ipt.rules} | ${fmt(ipt.update)} ms | ${fmt(bpf.update)} ms (${bpf.writes}) | ${fmt(ipt.latency.p50)} / ${fmt(ipt.latency.p99)} | ${fmt(bpf.latency.p50)} / ${fmt(bpf.latency.p99)} | ${fmt(ipt.load)} ms | ${fmt(bpf.load)} ms |`,
+      `| ${n} | ${ipt.rules} | ${fmt(ipt.update)} ms | ${fmt(bpf.update)} ms (${bpf.writes}) | ${fmt(ipt.latency.p50)} / ${fmt(ipt.latency.p99)} | ${fmt(bpf.latency.p50)} / ${fmt(bpf.latency.p99)} | ${fmt(ipt.load)} ms | ${fmt(bpf.load)} ms | ${fmt(bpf.adopt)} ms (${bpf.adoptWrites}) |`,
     );
   }
   if (mapsOnly > 0) {
     const big = ours(mapsOnly);
-    console.log(`\nmaps only, N=${mapsOnly}: one change ${fmt(big.update)} ms (${big.writes} writes), full load ${fmt(big.load)} ms, connect ${fmt(big.latency.p50)} / ${fmt(big.latency.p99)} µs`);
+    console.log(`\nmaps only, N=${mapsOnly}: one change ${fmt(big.update)} ms (${big.writes} writes), full load ${fmt(big.load)} ms, connect ${fmt(big.latency.p50)} / ${fmt(big.latency.p99)} µs, restart adoption ${fmt(big.adopt)} ms (${big.adoptWrites} writes)`);
   }
   console.log(`\ncommand: node bench/datapath.mjs ${sizes.join(',')} ${connects} ${mapsOnly}`);
 } finally {
