@@ -85,7 +85,7 @@ export class TranslatorService implements OnApplicationBootstrap, OnApplicationS
     metrics.figure('translations', 'Translations run since start', () => this.translations);
     this.timing = new TranslationTiming(metrics);
     this.objects.onChange((changes) => this.timing.changed(changes));
-    micro.endpoint('dump', () => new TextEncoder().encode(JSON.stringify(this.summary ?? { pending: true })));
+    micro.endpoint('dump', () => new TextEncoder().encode(JSON.stringify(this.summary ?? { pending: true })), { activeOnly: true });
   }
 
   onApplicationBootstrap(): void {
@@ -105,7 +105,9 @@ export class TranslatorService implements OnApplicationBootstrap, OnApplicationS
   }
 
   private async run(): Promise<void> {
-    if (this.stopped) return;
+    // Whatever asked (a lease won, a drift seen, a rejection), never before the objects are synced: a
+    // translation of half the objects would unpublish the rest. start() triggers once they are.
+    if (this.stopped || !this.objects.isInitiallySynced) return;
     const started = performance.now();
     const taken = this.timing.take();
     const output = checkHandWritten(translate({ cluster: this.platform.cluster, objects: this.objects.values(), options: this.config.translation, memo: this.memo }));
