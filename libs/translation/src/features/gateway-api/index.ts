@@ -107,9 +107,9 @@ export const gatewayApiFeature = {
       });
     }
     // A Service of an LB entry's name (Cilium's own) lends its address; ours replaces its entry.
-    const ours = context.ir.l4Services.filter((service) => service.source.kind === 'Gateway' && service.name.startsWith('cilium-gateway-'));
-    const ids = new Set(ours.map((entry) => `${entry.namespace}/${entry.name}`));
-    if (ids.size) context.ir.l4Services = [...context.ir.l4Services.filter((service) => !ids.has(`${service.namespace}/${service.name}`) || ours.includes(service))];
+    const ours = new Set(context.ir.l4Services.filter((service) => service.source.kind === 'Gateway' && service.name.startsWith('cilium-gateway-')));
+    const ids = new Set([...ours].map((entry) => `${entry.namespace}/${entry.name}`));
+    if (ids.size) context.ir.l4Services = context.ir.l4Services.filter((service) => !ids.has(`${service.namespace}/${service.name}`) || ours.has(service));
 
     for (const [id, routes] of [...gamma].sort(([a], [b]) => compare(a, b))) {
       const service = services.get(id)!;
