@@ -132,7 +132,7 @@ describe('translator: one active writer by a lease in NATS KV, a hot standby tak
     assert.equal(await figure(second, 'lease_active'), 0);
   });
 
-  it('tendril history answers the same from either replica: a standby passes the request on to the active one', async () => {
+  it('tendril history and the dump answer the same from either replica: a standby passes the request on to the active one', async () => {
     const answers: string[] = [];
     // the endpoint's queue group picks a replica at random: eight asks reach the standby too (all but 1 in 256 runs)
     for (let i = 0; i < 8; i++) {
@@ -142,6 +142,15 @@ describe('translator: one active writer by a lease in NATS KV, a hot standby tak
     const records = JSON.parse(answers[0]!) as { generation: number }[];
     assert.ok(records.length >= 3, `the active replica's history: ${answers[0]}`);
     for (const answer of answers) assert.equal(answer, answers[0], 'every answer is the active replica\'s history');
+    // the last publish (dump) alike; and a request the active one refuses is refused through a standby too
+    const dumps = new Set<string>();
+    for (let i = 0; i < 8; i++) dumps.add(new TextDecoder().decode((await nc.request('tendril.translator.dump', new Uint8Array(), { timeout: 10000 })).data));
+    assert.equal(dumps.size, 1, 'every dump is the active replica\'s last publish');
+    assert.ok((JSON.parse([...dumps][0]!) as { generation?: number }).generation! >= 1);
+    for (let i = 0; i < 8; i++) {
+      const reply = await nc.request('tendril.translator.history', new TextEncoder().encode('{"last": 0}'), { timeout: 10000 });
+      assert.match(reply.headers?.get('Nats-Service-Error') ?? '', /"last" must be a positive integer/);
+    }
   });
 
   it('SIGKILL of the active replica: the standby takes over within the lease time and the KV converges', async () => {

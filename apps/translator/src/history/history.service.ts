@@ -6,14 +6,13 @@
  * and publishing go on and the failure is logged (and answered on the endpoint).
  *
  * With several replicas (one writer by its lease), the endpoint's queue group may pick a standby,
- * whose own history holds nothing it published: a standby passes the request on to the active
- * replica (`tendril.translator.active.history`, answered only while holding the lease), and answers
- * from its own store only when no replica is active.
+ * whose own history holds nothing it published: the endpoint is active-only, so a standby passes the
+ * request on to the lease holder (`tendril.translator.active.history`), and answers from its own
+ * store only when no replica is active.
  */
-import { Inject, Injectable, Logger, Optional, type OnApplicationShutdown } from '@nestjs/common';
-import type { Subscription } from 'nats';
-import { SUBJECTS, type KubeObject } from '@tendril/contract';
-import { KvLease, MicroRegistration, NatsClient, PLATFORM_CONFIG, type PlatformConfig } from '@tendril/platform';
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import type { KubeObject } from '@tendril/contract';
+import { MicroRegistration, PLATFORM_CONFIG, type PlatformConfig } from '@tendril/platform';
 import type { TranslationError, TranslationOutput } from '@tendril/translation';
 import { readHistoryConfig } from './config.js';
 import { countsOf, inputDigest, type GenerationRecord } from './record.js';
@@ -38,49 +37,12 @@ export class HistoryService implements OnApplicationShutdown {
   private store?: Promise<HistoryStore>;
   private writing: Promise<void> = Promise.resolve();
 
-  private activeSubscription?: Subscription;
-
   constructor(
     @Inject(PLATFORM_CONFIG) private readonly platform: PlatformConfig,
     @Inject(MicroRegistration) micro: MicroRegistration,
-    @Inject(NatsClient) private readonly nats: NatsClient,
-    @Optional() @Inject(KvLease) private readonly lease?: KvLease,
   ) {
-    micro.endpoint('history', (request) => this.answer(request));
-    lease?.onChange((state) => this.answerAsActive(state.role === 'active'));
-  }
-
-  private async own(request: Uint8Array): Promise<Uint8Array> {
-    return new TextEncoder().encode(JSON.stringify(await this.last(requestedCount(request))));
-  }
-
-  private async answer(request: Uint8Array): Promise<Uint8Array> {
-    if (!this.lease || this.lease.active) return this.own(request);
-    requestedCount(request); // a bad request is refused here, not passed on
-    try {
-      return (await this.nats.nc.request(SUBJECTS.active('translator', 'history'), request, { timeout: 5000 })).data;
-    } catch (error) {
-      this.logger.warn(`no active translator answered for the history (${(error as Error).message}); answering from this standby's own`);
-      return this.own(request);
-    }
-  }
-
-  private answerAsActive(active: boolean): void {
-    if (!active) {
-      this.activeSubscription?.unsubscribe();
-      this.activeSubscription = undefined;
-      return;
-    }
-    if (this.activeSubscription) return;
-    this.activeSubscription = this.nats.nc.subscribe(SUBJECTS.active('translator', 'history'), {
-      callback: (error, msg) => {
-        if (error) return;
-        this.own(msg.data).then(
-          (reply) => msg.respond(reply),
-          (failure: Error) => msg.respond(new TextEncoder().encode(JSON.stringify({ error: failure.message }))),
-        );
-      },
-    });
+    // with several replicas, only the active one has published: a standby passes the request on to it
+    micro.endpoint('history', async (request) => new TextEncoder().encode(JSON.stringify(await this.last(requestedCount(request)))), { activeOnly: true });
   }
 
   private open(): Promise<HistoryStore> {
@@ -117,7 +79,6 @@ export class HistoryService implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    this.answerAsActive(false);
     await this.writing;
     if (this.store) await (await this.store.catch(() => undefined))?.close();
   }

@@ -110,6 +110,7 @@ export class PlatformModule {
       description: options.description,
       instance: config.instance,
       logger: new Logger('micro'),
+      ...(lease ? { lease } : {}),
       info: () => ({
         v: 1,
         service: config.service,
