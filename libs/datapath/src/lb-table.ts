@@ -94,12 +94,11 @@ class PlannedOp implements MapOp {
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 
-/** A frontend's entries never change once programmed (a change programs a new frontend), so they are encoded once. */
-const encoded = new WeakMap<ProgrammedFrontend, [id: string, entry: Entry][]>();
-
+/**
+ * A frontend's map entries, encoded when a plan needs them (once per plan) and not kept: held for
+ * every frontend they would double the agent's heap at 100,000 services.
+ */
 function frontendEntries(frontend: ProgrammedFrontend): [id: string, entry: Entry][] {
-  const cached = encoded.get(frontend);
-  if (cached) return cached;
   const out: [string, Entry][] = [];
   const put = (map: LbMap, key: Uint8Array, value: Uint8Array, describe: () => string) => out.push([`${map}:${hex(key)}`, { map, key, value, describe }]);
   const name = () => frontendId(frontend.key);
@@ -114,7 +113,6 @@ function frontendEntries(frontend: ProgrammedFrontend): [id: string, entry: Entr
   const key = (frontend.family === 4 ? lb4ServiceKey : lb6ServiceKey).encode(frontend.key);
   const value = lbService.encode(serviceValue(frontend, frontend.serviceId));
   put(frontend.family === 4 ? 'services' : 'services6', key, value, () => `${name()} id ${frontend.serviceId} count ${frontend.count} ${frontend.algorithm}`);
-  encoded.set(frontend, out);
   return out;
 }
 
