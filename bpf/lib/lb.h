@@ -155,9 +155,11 @@ struct lb4_revnat {
 #define TENDRIL_FLOW_NO_BACKEND 1
 #define TENDRIL_FLOW_L7_REDIRECT 2
 
-/* One connect() to a VIP, sent to the agent through a ring buffer (dropped when it is full).
- * source_address: the socket's bound source (0 when connect() chooses it later); appended after
- * the first layout, so a reader also takes the 20-byte records of older programs. */
+/* One connection to a VIP, sent to the agent through a ring buffer (dropped when it is full): TCP
+ * from sock_ops as the connection starts, other protocols and refusals from connect4/6.
+ * source_address: the caller's address (TCP: the one the kernel chose; otherwise the socket's bound
+ * source, 0 when unbound); appended after the first layout, so a reader also takes the 20-byte
+ * records of older programs. */
 struct lb4_flow_event {
 	__be32 service_address;
 	__be32 backend_address;
