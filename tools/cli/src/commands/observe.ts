@@ -6,7 +6,9 @@ import type { Session } from '../session.js';
 export function flowLine(flow: FlowEvent): string {
   const at = flow.at.slice(11, 23);
   const service = `${flow.serviceName ?? ''}${flow.serviceName ? ' ' : ''}${flow.service.address}:${flow.service.port}`;
-  return `${at}  ${flow.node}  ${flow.protocol}  ${service} -> ${flow.backend.address}:${flow.backend.port}  ${flow.verdict.toUpperCase()}  x${flow.count}`;
+  // The caller, when the datapath saw it (every TCP connection; UDP only from a bound socket).
+  const source = flow.source ? `${flow.sourceName ? `${flow.sourceName} ` : ''}${flow.source.address} -> ` : '';
+  return `${at}  ${flow.node}  ${flow.protocol}  ${source}${service} -> ${flow.backend.address}:${flow.backend.port}  ${flow.verdict.toUpperCase()}  x${flow.count}`;
 }
 
 /** Prints flows for `seconds` (or until interrupted with --follow). */
