@@ -48,6 +48,8 @@ export interface HttpConnectionIR {
   statPrefix: string;
   /** Connection upgrades let through to the backends (e.g. `websocket`). */
   upgrades?: string[];
+  /** Run Envoy's CORS filter (routes carry their policies in HttpRouteRuleIR.cors). */
+  cors?: boolean;
   /** gRPC's proxyless client needs the router and nothing that touches the socket. */
 }
 
@@ -173,6 +175,18 @@ export interface HttpRouteRuleIR {
   action: ForwardActionIR | RedirectActionIR | DirectResponseActionIR;
   requestHeaders?: HeaderModifierIR;
   responseHeaders?: HeaderModifierIR;
+  /** Cross-origin requests: Envoy answers preflights and adds the allow headers (needs HttpConnectionIR.cors). */
+  cors?: CorsPolicyIR;
+}
+
+export interface CorsPolicyIR {
+  /** Origins allowed, exactly or by an RE2 regex over the whole Origin. */
+  allowOrigins: { kind: 'exact' | 'regex'; value: string }[];
+  allowMethods: string[];
+  allowHeaders: string[];
+  exposeHeaders: string[];
+  maxAgeSeconds?: number;
+  allowCredentials?: boolean;
 }
 
 /** A TLS certificate and key (PEM), served over SDS. */

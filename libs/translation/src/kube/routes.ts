@@ -46,7 +46,8 @@ export type FilterView =
   | { type: 'RequestRedirect'; scheme?: string; hostname?: string; port?: number; path?: PathModifierView; statusCode: number; at: string }
   | { type: 'URLRewrite'; hostname?: string; path?: PathModifierView; at: string }
   | { type: 'RequestMirror'; backendRef: BackendRefView; percent?: number; at: string }
-  /** ExtensionRef, CORS and anything else: refused (the rule answers 500 and the status says why). */
+  | { type: 'CORS'; allowOrigins: string[]; allowMethods: string[]; allowHeaders: string[]; exposeHeaders: string[]; allowCredentials?: boolean; maxAge?: number; at: string }
+  /** ExtensionRef and anything else: refused (the rule answers 500 and the status says why). */
   | { type: 'Unsupported'; name: string; at: string };
 
 export interface PathModifierView {
@@ -284,6 +285,16 @@ function readFilter(read: FieldReader, value: unknown, at: string): FilterView |
         const denominator = read.integer(fraction['denominator'], `${at}.requestMirror.fraction.denominator`, 1, 1_000_000) ?? 100;
         view.percent = Math.min(100, (numerator * 100) / denominator);
       }
+      return view;
+    }
+    case 'CORS': {
+      const cors = read.object(filter['cors'], `${at}.cors`) ?? {};
+      const strings = (field: string) => read.array(cors[field], `${at}.cors.${field}`).filter((value): value is string => typeof value === 'string');
+      const view: FilterView = { type, allowOrigins: strings('allowOrigins'), allowMethods: strings('allowMethods'), allowHeaders: strings('allowHeaders'), exposeHeaders: strings('exposeHeaders'), at };
+      const credentials = read.boolean(cors['allowCredentials'], `${at}.cors.allowCredentials`);
+      if (credentials !== undefined) view.allowCredentials = credentials;
+      const maxAge = read.integer(cors['maxAge'], `${at}.cors.maxAge`, 0, 86400 * 365);
+      if (maxAge !== undefined) view.maxAge = maxAge;
       return view;
     }
     default:

@@ -19,11 +19,11 @@ import { pushTo } from './collections.js';
 
 /**
  * HTTP connection managers of Gateway listeners let WebSocket upgrades through to the backends (as
- * Cilium does). Their route configurations pick virtual hosts by the Host header without its port
+ * Cilium does) and run the CORS filter (routes with a CORS filter carry its policy). Their route configurations pick virtual hosts by the Host header without its port
  * (Gateway API hostnames carry none; the backend still sees the port).
  */
-export function httpOptions(): { upgrades: string[] } {
-  return { upgrades: ['websocket'] };
+export function httpOptions(): { upgrades: string[]; cors: boolean } {
+  return { upgrades: ['websocket'], cors: true };
 }
 
 export interface AttachedRoute {

@@ -5,13 +5,13 @@
  * - no backendRefs, every backend invalid, or every weight 0: the rule answers 500;
  * - some backends invalid: their weight goes to an endpoint-less cluster, so that share fails
  *   (Envoy answers 503 there: weighted clusters cannot answer directly) and the others keep theirs;
- * - ExtensionRef, CORS and other filters Tendril does not implement, or incompatible filters (a
+ * - ExtensionRef and other filters Tendril does not implement, or incompatible filters (a
  *   redirect with a rewrite): the rule answers 500 and ResolvedRefs says why; a redirect wins over
  *   the rule's backends;
  * - a redirect or rewrite on the only backendRef of a rule applies to the rule; on one of several
  *   backends it is refused (that share fails), since Envoy rewrites per route.
  */
-import type { HeaderModifierIR, HttpRouteRuleIR, PathMatchIR, RequestMirrorIR, RouteMatchIR, WeightedClusterIR } from '@tendril/model';
+import type { CorsPolicyIR, HeaderModifierIR, HttpRouteRuleIR, PathMatchIR, RequestMirrorIR, RouteMatchIR, WeightedClusterIR } from '@tendril/model';
 import type { FilterView, HeaderModifierView, RouteMatchView, RouteRuleView, RouteView } from '../../kube/routes.js';
 import { gatewayRuleName } from '../../names.js';
 import type { BackendResolver, ResolvedRefsReason } from './backends.js';
@@ -31,6 +31,7 @@ export interface ResolvedRule {
   requestHeaders?: HeaderModifierIR;
   responseHeaders?: HeaderModifierIR;
   redirect?: Extract<FilterView, { type: 'RequestRedirect' }>;
+  cors?: CorsPolicyIR;
   rewrite?: Extract<FilterView, { type: 'URLRewrite' }>;
 }
 
@@ -47,6 +48,25 @@ export function resolveRoute(route: RouteView, resolver: BackendResolver): Resol
   const rules = route.rules.map((view, index) => resolveRule(route, view, index, resolver, problems));
   const tcpBackends = rules.flatMap((rule) => rule.backends);
   return { rules, problems, tcpBackends };
+}
+
+/**
+ * Gateway API CORS -> Envoy's policy. An origin with `*` (a whole origin of `*`, or `https://*.foo.com`,
+ * where `*` covers any number of labels) becomes a regex; Envoy echoes the allowed Origin. `*` in
+ * methods or headers is passed on as `*`.
+ */
+function toCors(filter: Extract<FilterView, { type: 'CORS' }>): CorsPolicyIR {
+  const allowOrigins = filter.allowOrigins.map((origin) =>
+    origin.includes('*') ? { kind: 'regex' as const, value: origin === '*' ? '.*' : origin.split('*').map(escapeRegex).join('.*') } : { kind: 'exact' as const, value: origin },
+  );
+  const cors: CorsPolicyIR = { allowOrigins, allowMethods: [...filter.allowMethods], allowHeaders: [...filter.allowHeaders], exposeHeaders: [...filter.exposeHeaders] };
+  if (filter.maxAge !== undefined) cors.maxAgeSeconds = filter.maxAge;
+  if (filter.allowCredentials !== undefined) cors.allowCredentials = filter.allowCredentials;
+  return cors;
+}
+
+function escapeRegex(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 function toModifier(view: HeaderModifierView): HeaderModifierIR {
@@ -86,6 +106,9 @@ function resolveRule(route: RouteView, view: RouteRuleView, index: number, resol
         else problems.push({ reason: result.reason, message: result.message });
         break;
       }
+      case 'CORS':
+        rule.cors = toCors(filter);
+        break;
       case 'Unsupported':
         refuse(`${filter.at}: filter ${filter.name} is not supported`);
         break;
@@ -131,6 +154,7 @@ export function toRuleIRs(route: RouteView, rule: ResolvedRule, listener: Listen
     const out: HttpRouteRuleIR = { name, match: toMatch(match), action: toAction(rule, match, listener) };
     if (rule.requestHeaders && out.action.kind !== 'direct-response') out.requestHeaders = rule.requestHeaders;
     if (rule.responseHeaders && out.action.kind !== 'direct-response') out.responseHeaders = rule.responseHeaders;
+    if (rule.cors && out.action.kind !== 'direct-response') out.cors = rule.cors;
     return out;
   });
 }
