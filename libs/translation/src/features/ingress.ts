@@ -29,6 +29,7 @@ interface IngressSettings {
 
 interface TakenIngress {
   key: string;
+  object: object;
   view: IngressView;
   settings: IngressSettings;
 }
@@ -44,8 +45,6 @@ interface Lookups {
   services: Map<string, ServiceView>;
   secrets: Map<string, IndexedObject>;
   clusters: Set<string>;
-  /** SDS secrets already in the IR. */
-  loadedSecrets: Set<string>;
 }
 
 function lookups(context: TranslationContext): Lookups {
@@ -55,7 +54,7 @@ function lookups(context: TranslationContext): Lookups {
     services.set(`${entry.ref.namespace}/${entry.ref.name}`, context.view(entry.object, 'service', quiet, (sink) => readService(entry.object, { ...entry.source, namespace: entry.ref.namespace ?? '' }, sink)));
   }
   const secrets = new Map(context.index.local('secret').map((entry) => [`${entry.ref.namespace}/${entry.ref.name}`, entry] as const));
-  return { services, secrets, clusters: new Set(context.ir.clusters.map((cluster) => cluster.name)), loadedSecrets: new Set(context.ir.secrets.map((secret) => secret.name)) };
+  return { services, secrets, clusters: new Set(context.ir.clusters.map((cluster) => cluster.name)) };
 }
 
 export const ingressFeature = {
@@ -66,7 +65,7 @@ export const ingressFeature = {
       .local('ingress')
       .map((entry) => ({ entry, view: context.view(entry.object, 'ingress', context.problems, (sink) => readIngress(entry.object, { ...entry.source, namespace: entry.ref.namespace ?? 'default' }, sink)) }))
       .filter(({ view }) => isOurs(context, view))
-      .map(({ entry, view }) => ({ key: entry.key, view, settings: readSettings(context, view) }));
+      .map(({ entry, view }) => ({ key: entry.key, object: entry.object, view, settings: readSettings(context, view) }));
     const balancers = new Map<string, LoadBalancer>();
     for (const ingress of taken) {
       const namespace = ingress.settings.mode === 'shared' ? context.options.ingressSharedNamespace : ingress.view.source.namespace;
@@ -77,16 +76,45 @@ export const ingressFeature = {
       balancers.set(id, balancer);
     }
     const addresses = allocateAddresses(context, found, [...balancers.keys()]);
-    const entries: L4ServiceIR[] = [];
+    const services = context.ir.l4Services;
+    context.ir.l4Services = []; // the units below add the LB entries here
     for (const [id, balancer] of [...balancers].sort(([a], [b]) => compare(a, b))) {
-      const entry = buildLoadBalancer(context, found, balancer, addresses.get(id));
-      if (entry) entries.push(entry);
+      const { namespace, name } = balancer;
+      const shared = balancer.ingresses[0]!.settings.mode === 'shared';
+      // Picked here, in a stable order, not in the unit: the port allocator is shared by every listener.
+      const port = shared ? context.proxyPorts.shared() : context.proxyPorts.portFor(ingressListenerName(namespace, name));
+      const address = addresses.get(id);
+      // One unit per load balancer: rebuilt only when one of its Ingresses, or a Service or Secret they
+      // name, changed (or its port or address did).
+      context.unit(`ingress ${id}`, [port, address?.address, address?.fromService, ...unitInputs(balancer, found)], (unit) => {
+        const entry = buildLoadBalancer(unit, found, balancer, address, port);
+        if (entry) unit.ir.l4Services.push(entry);
+      });
     }
+    const entries = context.ir.l4Services;
     // A Service of an LB entry's name (Cilium's own) lends its address; ours replaces its entry.
     const ids = new Set(entries.map((entry) => `${entry.namespace}/${entry.name}`));
-    if (ids.size) context.ir.l4Services = [...context.ir.l4Services.filter((service) => !ids.has(`${service.namespace}/${service.name}`)), ...entries];
+    context.ir.l4Services = ids.size ? [...services.filter((service) => !ids.has(`${service.namespace}/${service.name}`)), ...entries] : services;
+    // Two load balancers may serve one Secret: it is one SDS resource.
+    const secrets = new Set<string>();
+    context.ir.secrets = context.ir.secrets.filter((secret) => !secrets.has(secret.name) && secrets.add(secret.name));
   },
 } satisfies Feature;
+
+/** Everything a load balancer's translation reads besides its port and address, in a stable order. */
+function unitInputs(balancer: LoadBalancer, found: Lookups): unknown[] {
+  const inputs: unknown[] = [];
+  for (const ingress of balancer.ingresses) {
+    const namespace = ingress.view.source.namespace;
+    inputs.push(ingress.object);
+    const backends = ingress.view.rules.flatMap((rule) => rule.paths.map((path) => path.backend));
+    if (ingress.view.defaultBackend) backends.push(ingress.view.defaultBackend);
+    // Service views are cached per object, so the same view means the same Service (and its clusters).
+    for (const backend of backends) inputs.push(found.services.get(`${namespace}/${backend.service}`) ?? `no Service ${backend.service}`);
+    for (const tls of ingress.view.tls) if (tls.secretName) inputs.push(found.secrets.get(`${namespace}/${tls.secretName}`)?.object ?? `no Secret ${tls.secretName}`);
+  }
+  return inputs;
+}
 
 function isOurs(context: TranslationContext, view: IngressView): boolean {
   const className = context.options.ingressClassName;
@@ -182,11 +210,16 @@ function allocateAddresses(context: TranslationContext, found: Lookups, ids: str
   return out;
 }
 
-function buildLoadBalancer(context: TranslationContext, found: Lookups, balancer: LoadBalancer, address: { address: string; fromService: boolean } | undefined): L4ServiceIR | undefined {
+function buildLoadBalancer(
+  context: TranslationContext,
+  found: Lookups,
+  balancer: LoadBalancer,
+  address: { address: string; fromService: boolean } | undefined,
+  port: number | undefined,
+): L4ServiceIR | undefined {
   const { namespace, name } = balancer;
   const source: SourceObject = balancer.ingresses.length === 1 ? balancer.ingresses[0]!.view.source : { kind: 'Service', namespace, name };
-  const shared = balancer.ingresses[0]!.settings.mode === 'shared';
-  const port = shared ? context.proxyPorts.shared() : context.proxyPorts.portFor(ingressListenerName(namespace, name));
+  const loaded = new Set<string>();
   if (port === undefined) {
     context.problems.field(source, '', `no node proxy port left (options.proxyPortCount ${context.options.proxyPortCount})`);
     return undefined;
@@ -220,7 +253,7 @@ function buildLoadBalancer(context: TranslationContext, found: Lookups, balancer
         read.report(`${tls.at}.secretName`, 'required (Tendril has no default certificate)');
         continue;
       }
-      const secretName = loadSecret(context, found, view, tls.secretName, `${tls.at}.secretName`);
+      const secretName = loadSecret(context, found, loaded, view, tls.secretName, `${tls.at}.secretName`);
       if (!secretName) continue;
       const hostsOf = tls.hosts.length ? tls.hosts : view.rules.map((rule) => rule.host).filter((host) => host);
       const chain = secretChains.get(secretName) ?? { serverNames: new Set<string>(), ingress };
@@ -328,7 +361,8 @@ function resolveBackend(context: TranslationContext, found: Lookups, view: Ingre
   return found.clusters.has(cluster) ? cluster : undefined;
 }
 
-function loadSecret(context: TranslationContext, found: Lookups, view: IngressView, secret: string, at: string): string | undefined {
+/** The SDS secret of a kubernetes.io/tls Secret, added to the IR once per load balancer (`loaded`). */
+function loadSecret(context: TranslationContext, found: Lookups, loaded: Set<string>, view: IngressView, secret: string, at: string): string | undefined {
   const namespace = view.source.namespace;
   const entry = found.secrets.get(`${namespace}/${secret}`);
   if (!entry) {
@@ -336,7 +370,7 @@ function loadSecret(context: TranslationContext, found: Lookups, view: IngressVi
     return undefined;
   }
   const name = tlsSecretName(namespace, secret);
-  if (found.loadedSecrets.has(name)) return name;
+  if (loaded.has(name)) return name;
   const type = entry.object['type'];
   const data = (entry.object['data'] ?? {}) as Record<string, unknown>;
   const decode = (value: unknown) => (typeof value === 'string' ? Buffer.from(value, 'base64').toString('utf8') : '');
@@ -347,7 +381,7 @@ function loadSecret(context: TranslationContext, found: Lookups, view: IngressVi
     return undefined;
   }
   context.ir.secrets.push({ name, certificateChain, privateKey, source: entry.source });
-  found.loadedSecrets.add(name);
+  loaded.add(name);
   return name;
 }
 
