@@ -106,3 +106,33 @@ test('one changed EndpointSlice rebuilds only its Service: the other resources a
   translate({ cluster: TEST_CLUSTER, objects, memo, options: { alsCluster: '' } });
   assert.deepEqual(memo.stats, { built: 398, reused: 0 });
 });
+
+test('an edited Ingress rebuilds its load balancer alone; an EndpointSlice change rebuilds no load balancer', () => {
+  const objects = new Map<string, KubeObject>();
+  const ingress = (g: number, path: string) =>
+    ({
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'Ingress',
+      metadata: { name: `web-${g}`, namespace: 'default' },
+      spec: { ingressClassName: 'cilium', rules: [{ host: `web-${g}.example.com`, http: { paths: [0, 1].map((i) => ({ path: `${path}${i}`, pathType: 'Prefix', backend: { service: { name: `svc-${g * 2 + i}`, port: { number: 80 } } } })) } }] },
+    }) as unknown as KubeObject;
+  for (let i = 0; i < 40; i++) {
+    objects.set(`${TEST_CLUSTER}.service.default.svc-${i}`, service(i));
+    objects.set(`${TEST_CLUSTER}.endpointslice.default.svc-${i}-a`, slice(i, `127.0.0.${i + 1}`));
+  }
+  for (let g = 0; g < 20; g++) objects.set(`${TEST_CLUSTER}.ingress.default.web-${g}`, ingress(g, '/a'));
+  const memo = new TranslationMemo();
+  translate({ cluster: TEST_CLUSTER, objects, memo });
+  assert.equal(memo.stats.built, 40 + 40 + 20, 'services, proxyless targets, load balancers');
+
+  objects.set(`${TEST_CLUSTER}.endpointslice.default.svc-5-a`, slice(5, '127.0.1.5'));
+  translate({ cluster: TEST_CLUSTER, objects, memo });
+  assert.deepEqual(memo.stats, { built: 1, reused: 99 });
+
+  objects.set(`${TEST_CLUSTER}.ingress.default.web-3`, ingress(3, '/b'));
+  const edited = translate({ cluster: TEST_CLUSTER, objects, memo });
+  assert.deepEqual(memo.stats, { built: 1, reused: 99 });
+  const route = edited.xds.find((item) => item.type === 'route' && item.name.includes('web-3'))!;
+  assert.match(JSON.stringify(route.resource), /\/b0/);
+  assert.equal(comparable(edited), comparable(translate({ cluster: TEST_CLUSTER, objects })));
+});
