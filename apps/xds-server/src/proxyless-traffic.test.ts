@@ -1,8 +1,10 @@
 // Real proxyless gRPC clients (@grpc/grpc-js-xds) bootstrapped to the real xds-server process, making real
 // calls to real gRPC backends on 127.0.0.1: a weighted split, header-matched routes, an endpoint drained by
-// a new ClusterLoadAssignment, and a restart of the xds-server while calls continue.
+// a new ClusterLoadAssignment, a restart of the xds-server while calls continue, and a failover from one
+// replica to another behind one address (as a Kubernetes Service puts them).
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, connect as connectTcp, type Server, type Socket } from 'node:net';
 import { after, before, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
@@ -37,6 +39,13 @@ let kv: KV;
 let xdsServer: ChildProcess | undefined;
 let grpcPort: number;
 let httpPort: number;
+/** The address clients are bootstrapped to, standing for the Service in front of the replicas. */
+let front: Server;
+let frontPort: number;
+/** Replica ports the front tries in order for each new connection (a dead one refuses it). */
+const replicaPorts: number[] = [];
+const frontSockets = new Set<Socket>();
+let replicaB: ChildProcess | undefined;
 let output = '';
 const clients: EchoClient[] = [];
 /** Every key in tendril-xds and its envelope hash: the generation marker's digest covers all of them. */
@@ -103,15 +112,42 @@ async function publish(resources: [XdsType, object][]): Promise<void> {
   await kv.put(XDS_GENERATION_KEY, xdsGenerationCodec.encode({ v: 1, generation, digest: generationDigest([...published]), count: published.size }));
 }
 
-async function startXdsServer(): Promise<void> {
+async function spawnReplica(xdsPort: number, statusPort: number): Promise<ChildProcess> {
   const child = spawn(process.execPath, [main], {
-    env: { ...process.env, TENDRIL_NATS_URL: nats.url, TENDRIL_HTTP_PORT: String(httpPort), TENDRIL_HTTP_HOST: '127.0.0.1', TENDRIL_XDS_HOST: '127.0.0.1', TENDRIL_XDS_PORT: String(grpcPort), NO_COLOR: '1' },
+    env: { ...process.env, TENDRIL_NATS_URL: nats.url, TENDRIL_HTTP_PORT: String(statusPort), TENDRIL_HTTP_HOST: '127.0.0.1', TENDRIL_XDS_HOST: '127.0.0.1', TENDRIL_XDS_PORT: String(xdsPort), NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout!.on('data', (d) => (output += d));
   child.stderr!.on('data', (d) => (output += d));
-  xdsServer = child;
-  await waitFor('xds-server ready', async () => child.exitCode === null && (await fetch(`http://127.0.0.1:${httpPort}/readyz`).catch(() => undefined))?.ok, 30000);
+  await waitFor('xds-server ready', async () => child.exitCode === null && (await fetch(`http://127.0.0.1:${statusPort}/readyz`).catch(() => undefined))?.ok, 30000);
+  return child;
+}
+
+async function startXdsServer(): Promise<void> {
+  xdsServer = await spawnReplica(grpcPort, httpPort);
+}
+
+/** A TCP front: each connection goes to the first replica that accepts it, and ends when that one does. */
+async function startFront(): Promise<void> {
+  front = createServer((downstream) => {
+    frontSockets.add(downstream);
+    downstream.on('close', () => frontSockets.delete(downstream));
+    downstream.on('error', () => downstream.destroy());
+    const attempt = (index: number) => {
+      if (index >= replicaPorts.length) return downstream.destroy();
+      const upstream = connectTcp(replicaPorts[index]!, '127.0.0.1');
+      upstream.once('error', () => attempt(index + 1)); // refused: that replica is down
+      upstream.once('connect', () => {
+        upstream.removeAllListeners('error');
+        upstream.on('error', () => downstream.destroy());
+        upstream.on('close', () => downstream.destroy());
+        downstream.on('close', () => upstream.destroy());
+        downstream.pipe(upstream).pipe(downstream);
+      });
+    };
+    attempt(0);
+  });
+  frontPort = await new Promise<number>((resolve) => front.listen(0, '127.0.0.1', () => resolve((front.address() as { port: number }).port)));
 }
 
 async function stopXdsServer(): Promise<void> {
@@ -171,8 +207,10 @@ before(async () => {
 
   [grpcPort, httpPort] = [await freePort(), await freePort()];
   await startXdsServer();
+  replicaPorts.push(grpcPort);
+  await startFront();
   process.env['GRPC_XDS_BOOTSTRAP_CONFIG'] = JSON.stringify({
-    xds_servers: [{ server_uri: `127.0.0.1:${grpcPort}`, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] }],
+    xds_servers: [{ server_uri: `127.0.0.1:${frontPort}`, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] }],
     node: { id: 'proxyless-traffic', cluster: 'tests', locality: {} },
   });
   const xds = await import('@grpc/grpc-js-xds');
@@ -183,6 +221,9 @@ after(async () => {
   for (const c of clients) c.close();
   for (const backend of Object.values(backends)) backend?.server.forceShutdown();
   await stopXdsServer();
+  replicaB?.kill('SIGKILL');
+  for (const socket of frontSockets) socket.destroy();
+  front?.close();
   await nc?.close();
   await nats?.dispose();
 });
@@ -282,4 +323,45 @@ it('calls keep succeeding while the xds-server restarts, and the client follows 
     }
     assert.deepEqual(failures, [], `every call succeeded (${ok} did)`);
     assert.ok((seen.get('a') ?? 0) >= 40, 'calls reached a before and during the restart');
+  }));
+
+it('a replica failover keeps calls succeeding: killed replica A, the client reconnects through the front to B and follows it', { timeout: 120000 }, () =>
+  withOutput(async () => {
+    const { a, b } = backends;
+    const [bGrpc, bHttp] = [await freePort(), await freePort()];
+    replicaB = await spawnReplica(bGrpc, bHttp);
+    replicaPorts.push(bGrpc);
+    await publish([endpoints('restart', a)]);
+    const c = client('restart.test');
+    await waitFor('calls reach a', async () => (await say(c, undefined, 30000)) === 'a', 60000, 50);
+    const failures: string[] = [];
+    const seen = new Map<string, number>();
+    let ok = 0;
+    let running = true;
+    const load = (async () => {
+      while (running) {
+        try {
+          const name = await say(c, undefined, 10000);
+          seen.set(name, (seen.get(name) ?? 0) + 1);
+          ok++;
+        } catch (error) {
+          failures.push((error as Error).message);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    })();
+    try {
+      await waitFor('calls flowing', () => ok >= 20, 30000, 20);
+      const exited = new Promise((resolve) => xdsServer!.once('exit', resolve));
+      xdsServer!.kill('SIGKILL'); // a crash: no goodbye to the proxies
+      await exited;
+      // Only replica B can feed the client now: point the cluster at b and see the calls follow.
+      await publish([endpoints('restart', b)]);
+      await waitFor('calls reach b through replica B', () => (seen.get('b') ?? 0) >= 20, 60000, 50);
+    } finally {
+      running = false;
+      await load;
+    }
+    assert.deepEqual(failures, [], `every call succeeded (${ok} did)`);
+    assert.ok((seen.get('a') ?? 0) >= 20, 'calls reached a before the failover');
   }));
