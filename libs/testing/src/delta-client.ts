@@ -12,6 +12,7 @@ import {
   aggregatedDiscoveryService,
   unpackAny,
 } from '@tendril/envoy';
+import { XdsTestStream, type XdsTestStreamOptions } from './xds-test-stream.js';
 
 export interface DeltaTestResponse {
   typeUrl: string;
@@ -24,60 +25,35 @@ export interface DeltaTestResponse {
   acked: boolean | undefined;
 }
 
-export interface DeltaTestClientOptions {
-  nodeId: string;
-  nodeCluster?: string;
+export interface DeltaTestClientOptions extends XdsTestStreamOptions {
   /** A per-type service instead of ADS. */
   service?: TypedDiscoveryService;
   /** Hold ACKs until release() (to watch what the server does meanwhile). */
   holdAcks?: boolean;
-  /** Channel credentials (TLS, client certificate); default plaintext. */
-  credentials?: grpc.ChannelCredentials;
   /** Skip decoding resources (benchmarks): resources then carry name and version only. */
   decode?: boolean;
 }
 
-interface Waiter {
-  typeUrl: string;
-  predicate: (response: DeltaTestResponse) => boolean;
-  resolve: (response: DeltaTestResponse) => void;
-}
-
-export class DeltaTestClient {
-  readonly responses: DeltaTestResponse[] = [];
+export class DeltaTestClient extends XdsTestStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse, DeltaTestResponse> {
   /** What the client holds, by type URL then name: the version. */
   readonly held = new Map<string, Map<string, string>>();
-  /** Bytes of every response received (serialized DeltaDiscoveryResponse). */
-  bytesReceived = 0;
-  private readonly client: grpc.Client;
-  private readonly call: grpc.ClientDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>;
   private readonly nackNext = new Map<string, string>();
-  private readonly waiters = new Set<Waiter>();
   private readonly heldBack: DeltaTestResponse[] = [];
   private readonly started = new Set<string>();
-  private ended: Error | undefined;
-  /** Called on every response (after bookkeeping). */
-  onResponse: ((response: DeltaTestResponse) => void) | undefined;
 
   constructor(
     address: string,
     private readonly options: DeltaTestClientOptions,
     channelOptions: grpc.ChannelOptions = {},
   ) {
-    const method = options.service?.delta ?? aggregatedDiscoveryService.DeltaAggregatedResources;
-    const counting = {
-      ...method,
-      responseDeserialize: (bytes: Buffer) => {
-        this.bytesReceived += bytes.length;
-        return method.responseDeserialize(bytes);
-      },
-    };
-    const Client = grpc.makeGenericClientConstructor({ Delta: counting }, options.service?.service ?? 'AggregatedDiscoveryService');
-    this.client = new Client(address, options.credentials ?? grpc.credentials.createInsecure(), channelOptions);
-    this.call = (this.client as unknown as { Delta: () => grpc.ClientDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse> }).Delta();
-    this.call.on('data', (response: DeltaDiscoveryResponse) => this.receive(response));
-    this.call.on('error', (error: Error) => (this.ended = error));
-    this.call.on('end', () => (this.ended ??= new Error('stream ended')));
+    super(
+      address,
+      options.service?.delta ?? aggregatedDiscoveryService.DeltaAggregatedResources,
+      options.service?.service ?? 'AggregatedDiscoveryService',
+      options,
+      channelOptions,
+      'delta ',
+    );
   }
 
   /**
@@ -115,40 +91,7 @@ export class DeltaTestClient {
     return this.heldBack.length;
   }
 
-  waitFor(typeUrl: string, predicate: (response: DeltaTestResponse) => boolean = () => true, timeoutMs = 5000): Promise<DeltaTestResponse> {
-    const seen = this.responses.find((r) => r.typeUrl === typeUrl && predicate(r));
-    if (seen) return Promise.resolve(seen);
-    return new Promise((resolve, reject) => {
-      const waiter: Waiter = { typeUrl, predicate, resolve };
-      const timer = setTimeout(() => {
-        this.waiters.delete(waiter);
-        const last = this.responses.findLast((r) => r.typeUrl === typeUrl);
-        const why = this.ended ? ` (stream: ${this.ended.message})` : '';
-        reject(new Error(`no matching delta ${typeUrl} response within ${timeoutMs} ms${why}; last: ${JSON.stringify(last ?? null)}`));
-      }, timeoutMs);
-      waiter.resolve = (response) => {
-        clearTimeout(timer);
-        resolve(response);
-      };
-      this.waiters.add(waiter);
-    });
-  }
-
-  /** Why the stream ended (a refusal's status), once it has. */
-  get streamError(): Error | undefined {
-    return this.ended;
-  }
-
-  close(): void {
-    this.call.cancel();
-    this.client.close();
-  }
-
-  private send(request: Omit<DeltaDiscoveryRequest, 'node'>): void {
-    this.call.write({ ...request, node: { id: this.options.nodeId, cluster: this.options.nodeCluster ?? '' } });
-  }
-
-  private receive(response: DeltaDiscoveryResponse): void {
+  protected receive(response: DeltaDiscoveryResponse): DeltaTestResponse {
     const decode = this.options.decode ?? true;
     const decoded: DeltaTestResponse = {
       typeUrl: response.typeUrl,
@@ -161,13 +104,7 @@ export class DeltaTestClient {
     this.responses.push(decoded);
     if (this.options.holdAcks) this.heldBack.push(decoded);
     else this.answer(decoded);
-    this.onResponse?.(decoded);
-    for (const waiter of [...this.waiters]) {
-      if (waiter.typeUrl === decoded.typeUrl && waiter.predicate(decoded)) {
-        this.waiters.delete(waiter);
-        waiter.resolve(decoded);
-      }
-    }
+    return decoded;
   }
 
   private answer(response: DeltaTestResponse): void {
