@@ -1,26 +1,12 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { connect, type KV, type NatsConnection } from 'nats';
+import { connect, type NatsConnection } from 'nats';
 import * as grpc from '@grpc/grpc-js';
-import {
-  BUCKETS,
-  XDS_GENERATION_KEY,
-  XDS_TYPES,
-  type XdsResourceEnvelope,
-  generationDigest,
-  nodeToken,
-  proxyStateCodec,
-  xdsEnvelope,
-  xdsGenerationCodec,
-  xdsKey,
-  xdsResourceCodec,
-} from '@tendril/contract';
+import { BUCKETS, XDS_TYPES, type XdsResourceEnvelope, nodeToken, proxyStateCodec, xdsEnvelope } from '@tendril/contract';
 import { encodeResource, typedDiscoveryServices } from '@tendril/envoy';
-import { AdsTestClient, DeltaTestClient, freePort, startNatsServer, waitFor, type TestNatsServer } from '@tendril/testing';
+import { AdsTestClient, DeltaTestClient, startNatsServer, waitFor, type TestNatsServer } from '@tendril/testing';
+import { TestXdsBucket, startXdsServer, type XdsServerProcess } from './testing/xds-process.js';
 
-const main = fileURLToPath(new URL('./main.js', import.meta.url));
 const CDS = XDS_TYPES.cluster;
 const EDS = XDS_TYPES.endpoint;
 const RDS = XDS_TYPES.route;
@@ -37,26 +23,13 @@ const secret = (name: string, nodeIds: string[]) =>
 describe('xds-server: delta xDS and the per-type services', () => {
   let nats: TestNatsServer;
   let nc: NatsConnection;
-  let xdsKv: KV;
+  let bucket: TestXdsBucket;
   let grpcPort: number;
   let output = '';
-  let generation = 0;
-  const batch = new Map<string, XdsResourceEnvelope>();
   const clients: { close(): void }[] = [];
-  const replicas: ChildProcess[] = [];
+  const replicas: XdsServerProcess[] = [];
 
-  async function publish(changes: { put?: XdsResourceEnvelope[]; remove?: XdsResourceEnvelope[] }): Promise<void> {
-    for (const envelope of changes.put ?? []) {
-      batch.set(xdsKey(envelope), envelope);
-      await xdsKv.put(xdsKey(envelope), xdsResourceCodec.encode(envelope));
-    }
-    for (const envelope of changes.remove ?? []) {
-      batch.delete(xdsKey(envelope));
-      await xdsKv.delete(xdsKey(envelope));
-    }
-    const digest = generationDigest([...batch].map(([key, envelope]) => [key, envelope.hash]));
-    await xdsKv.put(XDS_GENERATION_KEY, xdsGenerationCodec.encode({ v: 1, generation: ++generation, digest, count: batch.size }));
-  }
+  const publish = (changes: { put?: XdsResourceEnvelope[]; remove?: XdsResourceEnvelope[] }) => bucket.publish(changes);
   const address = () => `127.0.0.1:${grpcPort}`;
   function delta(nodeId: string, options: Partial<ConstructorParameters<typeof DeltaTestClient>[1]> = {}): DeltaTestClient {
     const created = new DeltaTestClient(address(), { nodeId, nodeCluster: 'test', ...options });
@@ -69,31 +42,20 @@ describe('xds-server: delta xDS and the per-type services', () => {
   before(async () => {
     nats = await startNatsServer();
     nc = await connect({ servers: nats.url });
-    xdsKv = await nc.jetstream().views.kv(BUCKETS.xds, { history: 1 });
+    bucket = await TestXdsBucket.open(nc);
     await publish({ put: [cluster('default/a'), assignment('default/a', 8081), cluster('default/b'), assignment('default/b', 8082), secret('gw/cert', ['gateway-1'])] });
     ({ grpcPort } = await startReplica('replica-1'));
   });
 
-  async function startReplica(instance: string, extraEnv: Record<string, string> = {}): Promise<{ server: ChildProcess; grpcPort: number }> {
-    const [httpPort, port] = [await freePort(), await freePort()];
-    const child = spawn(process.execPath, [main], {
-      env: { ...process.env, TENDRIL_NATS_URL: nats.url, TENDRIL_HTTP_PORT: String(httpPort), TENDRIL_HTTP_HOST: '127.0.0.1', TENDRIL_XDS_HOST: '127.0.0.1', TENDRIL_XDS_PORT: String(port), NO_COLOR: '1', ...extraEnv },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    replicas.push(child);
-    child.stdout!.on('data', (d) => (output += d));
-    child.stderr!.on('data', (d) => (output += d));
-    await waitFor(`xds-server ${instance} ready`, async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`).catch(() => undefined))?.ok, 20000);
-    return { server: child, grpcPort: port };
+  async function startReplica(instance: string, extraEnv: Record<string, string> = {}): Promise<XdsServerProcess> {
+    const replica = await startXdsServer(nats.url, { env: extraEnv, name: `xds-server ${instance} ready`, onOutput: (d) => (output += d) });
+    replicas.push(replica);
+    return replica;
   }
 
   after(async () => {
     for (const c of clients) c.close();
-    for (const replica of replicas) {
-      if (replica.exitCode !== null) continue;
-      replica.kill('SIGTERM');
-      await new Promise((resolve) => replica.once('exit', resolve));
-    }
+    for (const replica of replicas) await replica.stop();
     await nc.close();
     await nats.dispose();
   });

@@ -1,15 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { connect } from 'nats';
-import { BUCKETS, SUBJECTS, XDS_GENERATION_KEY, generationDigest, serviceStatsCodec, xdsEnvelope, xdsGenerationCodec, xdsKey, xdsResourceCodec } from '@tendril/contract';
+import { SUBJECTS, serviceStatsCodec, xdsEnvelope } from '@tendril/contract';
 import { encodeResource } from '@tendril/envoy';
 import { Metrics, NatsClient } from '@tendril/platform';
-import { freePort, startNatsServer, waitFor } from '@tendril/testing';
+import { startNatsServer, waitFor } from '@tendril/testing';
 import { GenerationLag } from './generation-lag.js';
-
-const main = fileURLToPath(new URL('./main.js', import.meta.url));
+import { TestXdsBucket, startXdsServer } from './testing/xds-process.js';
 
 test('the push lag is measured whichever comes first, the marker or the push', async () => {
   const metrics = new Metrics('xds-server', 'test');
@@ -28,24 +25,14 @@ test('the push lag is measured whichever comes first, the marker or the push', a
 test('xds-server reports the lag from a generation marker to its pushes, on /metrics and tendril.stats.xds-server', { timeout: 60000 }, async (t) => {
   const nats = await startNatsServer();
   const nc = await connect({ servers: nats.url });
-  const kv = await nc.jetstream().views.kv(BUCKETS.xds, { history: 1 });
-  let generation = 0;
-  const publish = async (timeout: string) => {
-    const envelope = xdsEnvelope('cluster', 'default/a', encodeResource('cluster', { name: 'default/a', type: 'EDS', connectTimeout: timeout, edsClusterConfig: { edsConfig: { ads: {} } } }));
-    await kv.put(xdsKey(envelope), xdsResourceCodec.encode(envelope));
-    await kv.put(XDS_GENERATION_KEY, xdsGenerationCodec.encode({ v: 1, generation: ++generation, digest: generationDigest([[xdsKey(envelope), envelope.hash]]), count: 1 }));
-  };
+  const bucket = await TestXdsBucket.open(nc);
+  const publish = (timeout: string) =>
+    bucket.publish({ put: [xdsEnvelope('cluster', 'default/a', encodeResource('cluster', { name: 'default/a', type: 'EDS', connectTimeout: timeout, edsClusterConfig: { edsConfig: { ads: {} } } }))] });
   await publish('1s');
-  const [grpcPort, httpPort] = [await freePort(), await freePort()];
   let output = '';
-  const server = spawn(process.execPath, [main], {
-    env: { ...process.env, TENDRIL_NATS_URL: nats.url, TENDRIL_HTTP_PORT: String(httpPort), TENDRIL_HTTP_HOST: '127.0.0.1', TENDRIL_XDS_HOST: '127.0.0.1', TENDRIL_XDS_PORT: String(grpcPort), TENDRIL_STATS_INTERVAL_MS: '300' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  server.stdout!.on('data', (d) => (output += d));
-  server.stderr!.on('data', (d) => (output += d));
+  const server = await startXdsServer(nats.url, { env: { TENDRIL_STATS_INTERVAL_MS: '300' }, onOutput: (d) => (output += d) });
   t.after(async () => {
-    if (server.exitCode === null) server.kill('SIGKILL');
+    await server.stop('SIGKILL');
     await nc.close();
     await nats.dispose();
   });
@@ -55,10 +42,9 @@ test('xds-server reports the lag from a generation marker to its pushes, on /met
     for await (const message of subscription) stats.push(serviceStatsCodec.decode(message.data).figures);
   })();
   const measured = async () => {
-    const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+    const text = await (await fetch(`${server.http}/metrics`)).text();
     return Number(/^tendril_xds_push_lag_seconds_count(?:\{[^}]*\})? (\S+)$/m.exec(text)?.[1] ?? NaN);
   };
-  await waitFor('xds-server ready', async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`).catch(() => undefined))?.ok, 20000);
 
   const before = await measured();
   await publish('2s');

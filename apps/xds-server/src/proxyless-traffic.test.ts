@@ -3,17 +3,15 @@
 // a new ClusterLoadAssignment, a restart of the xds-server while calls continue, and a failover from one
 // replica to another behind one address (as a Kubernetes Service puts them).
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, connect as connectTcp, type Server, type Socket } from 'node:net';
 import { after, before, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
-import { connect, type KV, type NatsConnection } from 'nats';
-import { BUCKETS, XDS_GENERATION_KEY, type XdsType, generationDigest, xdsEnvelope, xdsGenerationCodec, xdsKey, xdsResourceCodec } from '@tendril/contract';
+import { connect, type NatsConnection } from 'nats';
+import { type XdsType, xdsEnvelope } from '@tendril/contract';
 import { encodeResource, validateResource } from '@tendril/envoy';
 import { freePort, startNatsServer, waitFor, type TestNatsServer } from '@tendril/testing';
+import { TestXdsBucket, startXdsServer as startXdsProcess, type XdsServerProcess } from './testing/xds-process.js';
 
-const main = fileURLToPath(new URL('./main.js', import.meta.url));
 const HCM = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 const ROUTER = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
 
@@ -35,8 +33,8 @@ const backends: Record<'a' | 'b' | 'd1' | 'd2', Backend> = {} as never;
 
 let nats: TestNatsServer;
 let nc: NatsConnection;
-let kv: KV;
-let xdsServer: ChildProcess | undefined;
+let bucket: TestXdsBucket;
+let xdsServer: XdsServerProcess | undefined;
 let grpcPort: number;
 let httpPort: number;
 /** The address clients are bootstrapped to, standing for the Service in front of the replicas. */
@@ -45,12 +43,9 @@ let frontPort: number;
 /** Replica ports the front tries in order for each new connection (a dead one refuses it). */
 const replicaPorts: number[] = [];
 const frontSockets = new Set<Socket>();
-let replicaB: ChildProcess | undefined;
+let replicaB: XdsServerProcess | undefined;
 let output = '';
 const clients: EchoClient[] = [];
-/** Every key in tendril-xds and its envelope hash: the generation marker's digest covers all of them. */
-const published = new Map<string, string>();
-let generation = 0;
 
 async function startBackend(name: string): Promise<Backend> {
   const backend: Backend = { name, port: 0, hits: 0, server: new grpc.Server() };
@@ -101,26 +96,16 @@ function endpoints(clusterName: string, ...members: Backend[]): [XdsType, object
 
 /** Writes resources as envelopes into tendril-xds, then a new generation marker covering the whole bucket. */
 async function publish(resources: [XdsType, object][]): Promise<void> {
-  for (const [type, resource] of resources) {
+  const envelopes = resources.map(([type, resource]) => {
     assert.deepEqual(validateResource(type, resource), [], `${type} is valid`);
     const named = resource as { name?: string; clusterName?: string };
-    const envelope = xdsEnvelope(type, String(named.name ?? named.clusterName), encodeResource(type, resource));
-    await kv.put(xdsKey(envelope), xdsResourceCodec.encode(envelope));
-    published.set(xdsKey(envelope), envelope.hash);
-  }
-  generation++;
-  await kv.put(XDS_GENERATION_KEY, xdsGenerationCodec.encode({ v: 1, generation, digest: generationDigest([...published]), count: published.size }));
+    return xdsEnvelope(type, String(named.name ?? named.clusterName), encodeResource(type, resource));
+  });
+  await bucket.publish({ put: envelopes });
 }
 
-async function spawnReplica(xdsPort: number, statusPort: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [main], {
-    env: { ...process.env, TENDRIL_NATS_URL: nats.url, TENDRIL_HTTP_PORT: String(statusPort), TENDRIL_HTTP_HOST: '127.0.0.1', TENDRIL_XDS_HOST: '127.0.0.1', TENDRIL_XDS_PORT: String(xdsPort), NO_COLOR: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout!.on('data', (d) => (output += d));
-  child.stderr!.on('data', (d) => (output += d));
-  await waitFor('xds-server ready', async () => child.exitCode === null && (await fetch(`http://127.0.0.1:${statusPort}/readyz`).catch(() => undefined))?.ok, 30000);
-  return child;
+function spawnReplica(xdsPort: number, statusPort: number): Promise<XdsServerProcess> {
+  return startXdsProcess(nats.url, { grpcPort: xdsPort, httpPort: statusPort, readyTimeoutMs: 30000, onOutput: (d) => (output += d) });
 }
 
 async function startXdsServer(): Promise<void> {
@@ -151,11 +136,7 @@ async function startFront(): Promise<void> {
 }
 
 async function stopXdsServer(): Promise<void> {
-  const child = xdsServer;
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await exited;
+  await xdsServer?.stop();
 }
 
 function client(service: string): EchoClient {
@@ -184,7 +165,7 @@ before(async () => {
 
   nats = await startNatsServer();
   nc = await connect({ servers: nats.url });
-  kv = await nc.jetstream().views.kv(BUCKETS.xds, { history: 1 });
+  bucket = await TestXdsBucket.open(nc);
   await publish([
     listener('split.test', 'split-route'),
     route('split-route', [{ match: { prefix: '' }, route: { weightedClusters: { clusters: [{ name: 'split-a', weight: 75 }, { name: 'split-b', weight: 25 }] } } }]),
@@ -221,7 +202,7 @@ after(async () => {
   for (const c of clients) c.close();
   for (const backend of Object.values(backends)) backend?.server.forceShutdown();
   await stopXdsServer();
-  replicaB?.kill('SIGKILL');
+  await replicaB?.stop('SIGKILL');
   for (const socket of frontSockets) socket.destroy();
   front?.close();
   await nc?.close();
@@ -352,9 +333,7 @@ it('a replica failover keeps calls succeeding: killed replica A, the client reco
     })();
     try {
       await waitFor('calls flowing', () => ok >= 20, 30000, 20);
-      const exited = new Promise((resolve) => xdsServer!.once('exit', resolve));
-      xdsServer!.kill('SIGKILL'); // a crash: no goodbye to the proxies
-      await exited;
+      await xdsServer!.stop('SIGKILL'); // a crash: no goodbye to the proxies
       // Only replica B can feed the client now: point the cluster at b and see the calls follow.
       await publish([endpoints('restart', b)]);
       await waitFor('calls reach b through replica B', () => (seen.get('b') ?? 0) >= 20, 60000, 50);

@@ -1,16 +1,14 @@
 // A real proxyless gRPC client (@grpc/grpc-js-xds) routed through this xds-server: API listener with
 // RDS over ADS and the router filter, a RouteConfiguration, an EDS cluster and its endpoints.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { after, before, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { connect, type NatsConnection } from 'nats';
-import { BUCKETS, XDS_GENERATION_KEY, type XdsType, generationDigest, nodeToken, proxyStateCodec, xdsEnvelope, xdsGenerationCodec, xdsKey, xdsResourceCodec } from '@tendril/contract';
+import { BUCKETS, type XdsResourceEnvelope, type XdsType, nodeToken, proxyStateCodec, xdsEnvelope } from '@tendril/contract';
 import { encodeResource, validateResource } from '@tendril/envoy';
-import { freePort, startNatsServer, waitFor, type TestNatsServer } from '@tendril/testing';
+import { startNatsServer, waitFor, type TestNatsServer } from '@tendril/testing';
+import { TestXdsBucket, startXdsServer, type XdsServerProcess } from './testing/xds-process.js';
 
-const main = fileURLToPath(new URL('./main.js', import.meta.url));
 const HCM = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 const ROUTER = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
 
@@ -21,7 +19,7 @@ const echoService = {
 
 let nats: TestNatsServer;
 let nc: NatsConnection;
-let xdsServer: ChildProcess;
+let xdsServer: XdsServerProcess;
 let backend: grpc.Server;
 let backendPort: number;
 let output = '';
@@ -55,26 +53,16 @@ before(async () => {
 
   nats = await startNatsServer();
   nc = await connect({ servers: nats.url });
-  const kv = await nc.jetstream().views.kv(BUCKETS.xds, { history: 1 });
-  const entries: [string, string][] = [];
+  const envelopes: XdsResourceEnvelope[] = [];
   for (const [type, resource] of resources(backendPort)) {
     assert.deepEqual(validateResource(type, resource), [], `${type} is valid`);
-    const envelope = xdsEnvelope(type, String((resource as { name?: string; clusterName?: string }).name ?? (resource as { clusterName: string }).clusterName), encodeResource(type, resource));
-    await kv.put(xdsKey(envelope), xdsResourceCodec.encode(envelope));
-    entries.push([xdsKey(envelope), envelope.hash]);
+    envelopes.push(xdsEnvelope(type, String((resource as { name?: string; clusterName?: string }).name ?? (resource as { clusterName: string }).clusterName), encodeResource(type, resource)));
   }
-  await kv.put(XDS_GENERATION_KEY, xdsGenerationCodec.encode({ v: 1, generation: 1, digest: generationDigest(entries), count: entries.length }));
+  await (await TestXdsBucket.open(nc)).publish({ put: envelopes });
 
-  const [grpcPort, httpPort] = [await freePort(), await freePort()];
-  xdsServer = spawn(process.execPath, [main], {
-    env: { ...process.env, TENDRIL_NATS_URL: nats.url, TENDRIL_HTTP_PORT: String(httpPort), TENDRIL_HTTP_HOST: '127.0.0.1', TENDRIL_XDS_HOST: '127.0.0.1', TENDRIL_XDS_PORT: String(grpcPort), NO_COLOR: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  xdsServer.stdout!.on('data', (d) => (output += d));
-  xdsServer.stderr!.on('data', (d) => (output += d));
-  await waitFor('xds-server ready', async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`).catch(() => undefined))?.ok, 20000);
+  xdsServer = await startXdsServer(nats.url, { onOutput: (d) => (output += d) });
   process.env['GRPC_XDS_BOOTSTRAP_CONFIG'] = JSON.stringify({
-    xds_servers: [{ server_uri: `127.0.0.1:${grpcPort}`, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] }],
+    xds_servers: [{ server_uri: xdsServer.address, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] }],
     node: { id: 'proxyless-1', cluster: 'tests', locality: {} },
   });
   const xds = await import('@grpc/grpc-js-xds');
@@ -83,10 +71,7 @@ before(async () => {
 
 after(async () => {
   backend?.forceShutdown();
-  if (xdsServer && xdsServer.exitCode === null) {
-    xdsServer.kill('SIGTERM');
-    await new Promise((resolve) => xdsServer.once('exit', resolve));
-  }
+  await xdsServer?.stop();
   await nc?.close();
   await nats?.dispose();
 });

@@ -5,17 +5,16 @@
  * credentials in its bootstrap, so raw grpc-js clients stand in for proxyless ones here.)
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { connect, type NatsConnection } from 'nats';
-import { BUCKETS, XDS_GENERATION_KEY, XDS_TYPES, generationDigest, xdsEnvelope, xdsGenerationCodec, xdsKey, xdsResourceCodec } from '@tendril/contract';
+import { XDS_TYPES, xdsEnvelope } from '@tendril/contract';
 import { encodeResource } from '@tendril/envoy';
-import { AdsTestClient, DeltaTestClient, freePort, makeTestCertificates, startNatsServer, waitFor, type TestCertificates, type TestNatsServer } from '@tendril/testing';
+import { AdsTestClient, DeltaTestClient, makeTestCertificates, startNatsServer, waitFor, type TestCertificates, type TestNatsServer } from '@tendril/testing';
+import { TestXdsBucket, startXdsServer, xdsServerMain, type XdsServerProcess } from './testing/xds-process.js';
 
-const main = fileURLToPath(new URL('./main.js', import.meta.url));
 const CDS = XDS_TYPES.cluster;
 const SDS = XDS_TYPES.secret;
 
@@ -23,21 +22,14 @@ describe('xds-server: TLS and mTLS on the xDS port', () => {
   let nats: TestNatsServer;
   let nc: NatsConnection;
   let certs: TestCertificates;
-  const servers: ChildProcess[] = [];
+  const servers: XdsServerProcess[] = [];
   const clients: { close(): void }[] = [];
   let output = '';
 
   async function startServer(env: Record<string, string>): Promise<number> {
-    const [httpPort, grpcPort] = [await freePort(), await freePort()];
-    const child = spawn(process.execPath, [main], {
-      env: { ...process.env, TENDRIL_NATS_URL: nats.url, TENDRIL_HTTP_PORT: String(httpPort), TENDRIL_HTTP_HOST: '127.0.0.1', TENDRIL_XDS_HOST: '127.0.0.1', TENDRIL_XDS_PORT: String(grpcPort), NO_COLOR: '1', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child.stdout!.on('data', (d) => (output += d));
-    child.stderr!.on('data', (d) => (output += d));
-    servers.push(child);
-    await waitFor('xds-server ready', async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`).catch(() => undefined))?.ok, 20000);
-    return grpcPort;
+    const server = await startXdsServer(nats.url, { env, onOutput: (d) => (output += d) });
+    servers.push(server);
+    return server.grpcPort;
   }
   const tls = (withClientCertificate: boolean) =>
     grpc.credentials.createSsl(readFileSync(certs.ca), withClientCertificate ? readFileSync(certs.clientKey) : null, withClientCertificate ? readFileSync(certs.clientCert) : null);
@@ -54,24 +46,19 @@ describe('xds-server: TLS and mTLS on the xDS port', () => {
     certs = makeTestCertificates();
     nats = await startNatsServer();
     nc = await connect({ servers: nats.url });
-    const kv = await nc.jetstream().views.kv(BUCKETS.xds, { history: 1 });
-    const resources = [
-      xdsEnvelope('cluster', 'default/a', encodeResource('cluster', { name: 'default/a', type: 'EDS', connectTimeout: '1s', edsClusterConfig: { edsConfig: { ads: {} } } })),
-      // Only the node named "client" (the client certificate's CN) may have this one.
-      xdsEnvelope('secret', 'gw/cert', encodeResource('secret', { name: 'gw/cert', genericSecret: { secret: { inlineString: 'for client only' } } }), { nodeIds: ['client'] }),
-    ];
-    for (const envelope of resources) await kv.put(xdsKey(envelope), xdsResourceCodec.encode(envelope));
-    const digest = generationDigest(resources.map((envelope) => [xdsKey(envelope), envelope.hash]));
-    await kv.put(XDS_GENERATION_KEY, xdsGenerationCodec.encode({ v: 1, generation: 1, digest, count: resources.length }));
+    const bucket = await TestXdsBucket.open(nc);
+    await bucket.publish({
+      put: [
+        xdsEnvelope('cluster', 'default/a', encodeResource('cluster', { name: 'default/a', type: 'EDS', connectTimeout: '1s', edsClusterConfig: { edsConfig: { ads: {} } } })),
+        // Only the node named "client" (the client certificate's CN) may have this one.
+        xdsEnvelope('secret', 'gw/cert', encodeResource('secret', { name: 'gw/cert', genericSecret: { secret: { inlineString: 'for client only' } } }), { nodeIds: ['client'] }),
+      ],
+    });
   });
 
   after(async () => {
     for (const client of clients) client.close();
-    for (const server of servers) {
-      if (server.exitCode !== null) continue;
-      server.kill('SIGTERM');
-      await new Promise((resolve) => server.once('exit', resolve));
-    }
+    for (const server of servers) await server.stop();
     await nc?.close();
     await nats?.dispose();
     certs?.dispose();
@@ -128,7 +115,7 @@ describe('xds-server: TLS and mTLS on the xDS port', () => {
   });
 
   it('a key without a certificate is a configuration error naming both settings', async () => {
-    const child = spawn(process.execPath, [main], { env: { ...process.env, TENDRIL_NATS_URL: nats.url, TENDRIL_HTTP_PORT: '0', TENDRIL_XDS_TLS_KEY: certs.serverKey, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [xdsServerMain], { env: { ...process.env, TENDRIL_NATS_URL: nats.url, TENDRIL_HTTP_PORT: '0', TENDRIL_XDS_TLS_KEY: certs.serverKey, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let text = '';
     child.stdout!.on('data', (d) => (text += d));
     child.stderr!.on('data', (d) => (text += d));

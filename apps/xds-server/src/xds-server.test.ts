@@ -1,28 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { connect, type KV, type NatsConnection } from 'nats';
-import {
-  BUCKETS,
-  SUBJECTS,
-  XDS_GENERATION_KEY,
-  XDS_TYPES,
-  type XdsProxyEvent,
-  type XdsResourceEnvelope,
-  generationDigest,
-  nodeToken,
-  proxyStateCodec,
-  xdsEnvelope,
-  xdsGenerationCodec,
-  xdsKey,
-  xdsProxyEventCodec,
-  xdsResourceCodec,
-} from '@tendril/contract';
+import { connect, type NatsConnection } from 'nats';
+import { BUCKETS, SUBJECTS, XDS_TYPES, type XdsProxyEvent, type XdsResourceEnvelope, nodeToken, proxyStateCodec, xdsEnvelope, xdsProxyEventCodec } from '@tendril/contract';
 import { encodeResource } from '@tendril/envoy';
-import { AdsTestClient, freePort, startNatsServer, waitFor, type TestNatsServer } from '@tendril/testing';
+import { AdsTestClient, startNatsServer, waitFor, type TestNatsServer } from '@tendril/testing';
+import { TestXdsBucket, startXdsServer, type XdsServerProcess } from './testing/xds-process.js';
 
-const main = fileURLToPath(new URL('./main.js', import.meta.url));
 const CDS = XDS_TYPES.cluster;
 const EDS = XDS_TYPES.endpoint;
 
@@ -33,35 +16,16 @@ const assignment = (name: string, port: number) =>
 describe('xds-server against a real nats-server', () => {
   let nats: TestNatsServer;
   let nc: NatsConnection;
-  let xdsKv: KV;
-  let server: ChildProcess;
-  let grpcPort: number;
-  let httpPort: number;
+  let bucket: TestXdsBucket;
+  let server: XdsServerProcess;
   let output = '';
-  let generation = 0;
-  const batch = new Map<string, XdsResourceEnvelope>();
   const events: XdsProxyEvent[] = [];
   const clients: AdsTestClient[] = [];
 
-  async function publish(changes: { put?: XdsResourceEnvelope[]; remove?: XdsResourceEnvelope[] }, withMarker = true): Promise<void> {
-    for (const envelope of changes.put ?? []) {
-      const key = xdsKey(envelope);
-      batch.set(key, envelope);
-      await xdsKv.put(key, xdsResourceCodec.encode(envelope));
-    }
-    for (const envelope of changes.remove ?? []) {
-      const key = xdsKey(envelope);
-      batch.delete(key);
-      await xdsKv.delete(key);
-    }
-    if (withMarker) await writeMarker();
-  }
-  async function writeMarker(): Promise<void> {
-    const digest = generationDigest([...batch].map(([key, envelope]) => [key, envelope.hash]));
-    await xdsKv.put(XDS_GENERATION_KEY, xdsGenerationCodec.encode({ v: 1, generation: ++generation, digest, count: batch.size }));
-  }
+  const publish = (changes: { put?: XdsResourceEnvelope[]; remove?: XdsResourceEnvelope[] }, withMarker = true) => bucket.publish(changes, withMarker);
+  const writeMarker = () => bucket.writeMarker();
   const client = (nodeId: string) => {
-    const created = new AdsTestClient(`127.0.0.1:${grpcPort}`, { nodeId, nodeCluster: 'test' });
+    const created = new AdsTestClient(server.address, { nodeId, nodeCluster: 'test' });
     clients.push(created);
     return created;
   };
@@ -75,28 +39,18 @@ describe('xds-server against a real nats-server', () => {
   before(async () => {
     nats = await startNatsServer();
     nc = await connect({ servers: nats.url });
-    xdsKv = await nc.jetstream().views.kv(BUCKETS.xds, { history: 1 });
+    bucket = await TestXdsBucket.open(nc);
     const sub = nc.subscribe(SUBJECTS.xdsProxyAll);
     void (async () => {
       for await (const msg of sub) events.push(xdsProxyEventCodec.decode(msg.data));
     })();
     await publish({ put: [cluster('default/a'), assignment('default/a', 8081)] });
-    [grpcPort, httpPort] = [await freePort(), await freePort()];
-    server = spawn(process.execPath, [main], {
-      env: { ...process.env, TENDRIL_NATS_URL: nats.url, TENDRIL_HTTP_PORT: String(httpPort), TENDRIL_HTTP_HOST: '127.0.0.1', TENDRIL_XDS_HOST: '127.0.0.1', TENDRIL_XDS_PORT: String(grpcPort), NO_COLOR: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    server.stdout!.on('data', (d) => (output += d));
-    server.stderr!.on('data', (d) => (output += d));
-    await waitFor('xds-server ready', async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`).catch(() => undefined))?.ok, 20000);
+    server = await startXdsServer(nats.url, { onOutput: (d) => (output += d) });
   });
 
   after(async () => {
     for (const c of clients) c.close();
-    if (server.exitCode === null) {
-      server.kill('SIGTERM');
-      await new Promise((resolve) => server.once('exit', resolve));
-    }
+    await server?.stop();
     await nc.close();
     await nats.dispose();
   });
@@ -169,7 +123,7 @@ describe('xds-server against a real nats-server', () => {
   });
 
   it('reports figures and a dump, and marks proxies disconnected on close', async () => {
-    const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+    const metrics = await (await fetch(`${server.http}/metrics`)).text();
     assert.match(metrics, /tendril_resources_served\S* 2\b/);
     assert.match(metrics, /tendril_generation\S* 4\b/);
     assert.match(metrics, /tendril_xds_nacks\S* 1\b/);

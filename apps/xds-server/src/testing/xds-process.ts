@@ -1,0 +1,118 @@
+/**
+ * Test support: an xds-server process started from its build on loopback ports, and a tendril-xds
+ * bucket that tests write resources and generation markers into as the translator would.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { KV, NatsConnection } from 'nats';
+import { BUCKETS, XDS_GENERATION_KEY, type XdsResourceEnvelope, generationDigest, xdsGenerationCodec, xdsKey, xdsResourceCodec } from '@tendril/contract';
+import { freePort, waitFor } from '@tendril/testing';
+
+/** The built xds-server entry point. */
+export const xdsServerMain = fileURLToPath(new URL('../main.js', import.meta.url));
+
+export interface XdsServerProcess {
+  child: ChildProcess;
+  grpcPort: number;
+  httpPort: number;
+  /** The ADS address, 127.0.0.1:<grpcPort>. */
+  address: string;
+  /** The status server, http://127.0.0.1:<httpPort>. */
+  http: string;
+  /** Ends the process (SIGTERM unless told otherwise) and waits for it to exit; nothing if it has. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export interface XdsServerOptions {
+  /** More TENDRIL_* variables (they win over the defaults). */
+  env?: Record<string, string>;
+  /** Fixed ports (a restart on the same address); free ones otherwise. */
+  grpcPort?: number;
+  httpPort?: number;
+  /** Gets the process's stdout and stderr as they come. */
+  onOutput?: (text: string) => void;
+  /** What the readiness wait is called in its timeout message. */
+  name?: string;
+  readyTimeoutMs?: number;
+}
+
+/** Starts main.js against this nats-server and resolves once /readyz answers 200. */
+export async function startXdsServer(natsUrl: string, options: XdsServerOptions = {}): Promise<XdsServerProcess> {
+  const grpcPort = options.grpcPort ?? (await freePort());
+  const httpPort = options.httpPort ?? (await freePort());
+  const child = spawn(process.execPath, [xdsServerMain], {
+    env: {
+      ...process.env,
+      TENDRIL_NATS_URL: natsUrl,
+      TENDRIL_HTTP_PORT: String(httpPort),
+      TENDRIL_HTTP_HOST: '127.0.0.1',
+      TENDRIL_XDS_HOST: '127.0.0.1',
+      TENDRIL_XDS_PORT: String(grpcPort),
+      NO_COLOR: '1',
+      ...options.env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.on('data', (d) => options.onOutput?.(String(d)));
+  child.stderr!.on('data', (d) => options.onOutput?.(String(d)));
+  const http = `http://127.0.0.1:${httpPort}`;
+  try {
+    await waitFor(
+      options.name ?? 'xds-server ready',
+      async () => child.exitCode === null && (await fetch(`${http}/readyz`).catch(() => undefined))?.ok,
+      options.readyTimeoutMs ?? 20000,
+    );
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw error;
+  }
+  return {
+    child,
+    grpcPort,
+    httpPort,
+    address: `127.0.0.1:${grpcPort}`,
+    http,
+    stop: async (signal = 'SIGTERM') => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill(signal);
+      await exited;
+    },
+  };
+}
+
+/**
+ * tendril-xds as the translator writes it: resource envelopes, then a generation marker whose digest
+ * covers every key written so far.
+ */
+export class TestXdsBucket {
+  generation = 0;
+  private readonly written = new Map<string, XdsResourceEnvelope>();
+
+  private constructor(readonly kv: KV) {}
+
+  static async open(nc: NatsConnection): Promise<TestXdsBucket> {
+    return new TestXdsBucket(await nc.jetstream().views.kv(BUCKETS.xds, { history: 1 }));
+  }
+
+  /** Puts and removes envelopes, then (unless told not to) writes the next generation marker. */
+  async publish(changes: { put?: XdsResourceEnvelope[]; remove?: XdsResourceEnvelope[] }, withMarker = true): Promise<void> {
+    for (const envelope of changes.put ?? []) {
+      const key = xdsKey(envelope);
+      this.written.set(key, envelope);
+      await this.kv.put(key, xdsResourceCodec.encode(envelope));
+    }
+    for (const envelope of changes.remove ?? []) {
+      const key = xdsKey(envelope);
+      this.written.delete(key);
+      await this.kv.delete(key);
+    }
+    if (withMarker) await this.writeMarker();
+  }
+
+  /** The next generation marker, over everything in the bucket. */
+  async writeMarker(): Promise<void> {
+    const digest = generationDigest([...this.written].map(([key, envelope]) => [key, envelope.hash]));
+    await this.kv.put(XDS_GENERATION_KEY, xdsGenerationCodec.encode({ v: 1, generation: ++this.generation, digest, count: this.written.size }));
+  }
+}
