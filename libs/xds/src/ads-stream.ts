@@ -17,7 +17,8 @@
  *   is not removed (the xDS docs), a snapshot's push holds only the resources that changed.
  */
 import { rejectedResources } from './rejected.js';
-import { FULL_STATE_TYPE_URLS, REMOVAL_ORDER_URLS, type NodeIdentity, type SnapshotResource, WILDCARD_TYPE_URLS, type XdsSnapshot, rankIn, versionOf } from './snapshot.js';
+import { FULL_STATE_TYPE_URLS, REMOVAL_ORDER_URLS, type SnapshotResource, type XdsSnapshot, versionOf } from './snapshot.js';
+import { type Subscription, TypedStreamState, asksForWildcard, wants } from './subscriptions.js';
 
 export interface AdsRequest {
   typeUrl: string;
@@ -74,9 +75,7 @@ export interface AdsTypeState {
   awaitingAck: boolean;
 }
 
-interface TypeState {
-  wildcard: boolean;
-  names: Set<string>;
+interface TypeState extends Subscription {
   /** What the last response held, by name; undefined before the first response. */
   sent: Map<string, SnapshotResource> | undefined;
   sentVersion: string;
@@ -89,37 +88,18 @@ interface TypeState {
   lastNack: NackRecord | null;
 }
 
-export class AdsStreamState {
-  private readonly types = new Map<string, TypeState>();
-  private nonceCounter = 0;
-  private identity: NodeIdentity | undefined;
-
-  /** Restricts the stream to one type (the per-type services); undefined = aggregated. */
-  constructor(private readonly onlyType?: string) {}
-
-  /** True while some response has neither been ACKed nor NACKed. */
-  get awaitingAck(): boolean {
-    for (const state of this.types.values()) if (state.awaiting) return true;
-    return false;
-  }
-
-  get node(): NodeIdentity | undefined {
-    return this.identity;
+export class AdsStreamState extends TypedStreamState<TypeState> {
+  protected awaiting(state: TypeState): boolean {
+    return state.awaiting;
   }
 
   /** Handles one request; `snapshot` undefined = nothing to serve yet (subscriptions are still recorded). */
   handleRequest(request: AdsRequest, snapshot: XdsSnapshot | undefined): AdsStep {
-    if (request.node?.id && !this.identity) this.identity = { id: request.node.id, cluster: request.node.cluster ?? '' };
+    const accepted = this.accept(request, () => ({ wildcard: false, names: new Set(), sent: undefined, sentVersion: '', lastNonce: '', awaiting: false, versionAcked: '', acked: new Map(), lastNack: null }));
     const step: AdsStep = { responses: [], events: [] };
-    const typeUrl = request.typeUrl || this.onlyType;
-    if (!typeUrl || (this.onlyType && typeUrl !== this.onlyType)) return step;
+    if (!accepted) return step;
+    const { typeUrl, state, first } = accepted;
     request = { ...request, typeUrl };
-    let state = this.types.get(typeUrl);
-    const first = state === undefined;
-    if (!state) {
-      state = { wildcard: false, names: new Set(), sent: undefined, sentVersion: '', lastNonce: '', awaiting: false, versionAcked: '', acked: new Map(), lastNack: null };
-      this.types.set(typeUrl, state);
-    }
     if (request.responseNonce !== '' && request.responseNonce !== state.lastNonce) return step; // stale
 
     let nacked = false;
@@ -157,7 +137,7 @@ export class AdsStreamState {
   handleSnapshot(snapshot: XdsSnapshot): AdsResponse[] {
     const removalsAllowed = !this.awaitingAck;
     const out: AdsResponse[] = [];
-    for (const typeUrl of [...this.types.keys()].sort((a, b) => rankIn(a) - rankIn(b))) {
+    for (const typeUrl of this.typeUrlsIn()) {
       const state = this.types.get(typeUrl)!;
       if (state.sent !== undefined && !this.touches(state, snapshot.changedNames(typeUrl))) continue;
       const kept = this.keeping(state, this.target(state, typeUrl, snapshot));
@@ -192,59 +172,50 @@ export class AdsStreamState {
   /** The target plus what was sent, is still wanted, and left the snapshot: removals wait. */
   private keeping(state: TypeState, target: Map<string, SnapshotResource>): Map<string, SnapshotResource> {
     const kept = new Map(target);
-    for (const [name, resource] of state.sent ?? []) if (!kept.has(name) && this.wants(state, name)) kept.set(name, resource);
+    for (const [name, resource] of state.sent ?? []) if (!kept.has(name) && wants(state, name)) kept.set(name, resource);
     return kept;
   }
 
   /** Full-state responses without the resources that left, referrers first. */
   private flushRemovals(snapshot: XdsSnapshot): AdsResponse[] {
     const out: AdsResponse[] = [];
-    for (const typeUrl of [...this.types.keys()].sort((a, b) => rankIn(a, REMOVAL_ORDER_URLS) - rankIn(b, REMOVAL_ORDER_URLS))) {
+    for (const typeUrl of this.typeUrlsIn(REMOVAL_ORDER_URLS)) {
       const state = this.types.get(typeUrl)!;
       if (state.sent === undefined) continue;
       const target = this.target(state, typeUrl, snapshot);
       let stale = false;
-      for (const name of state.sent.keys()) if (!target.has(name) && this.wants(state, name)) stale = true;
+      for (const name of state.sent.keys()) if (!target.has(name) && wants(state, name)) stale = true;
       if (stale) out.push(this.respond(state, typeUrl, target));
     }
     return out;
   }
 
   typeStates(): AdsTypeState[] {
-    return [...this.types.entries()]
-      .sort(([a], [b]) => rankIn(a) - rankIn(b) || a.localeCompare(b))
-      .map(([typeUrl, state]) => ({
-        typeUrl,
-        versionAcked: state.versionAcked,
-        lastNonce: state.lastNonce,
-        subscribed: state.wildcard ? [] : [...state.names].sort(),
-        lastNack: state.lastNack,
-        awaitingAck: state.awaiting,
-      }));
+    return this.typesForReport().map(([typeUrl, state]) => ({
+      typeUrl,
+      versionAcked: state.versionAcked,
+      lastNonce: state.lastNonce,
+      subscribed: state.wildcard ? [] : [...state.names].sort(),
+      lastNack: state.lastNack,
+      awaitingAck: state.awaiting,
+    }));
   }
 
   /** Updates the subscription; true if it changed. */
   private subscribe(state: TypeState, request: AdsRequest, first: boolean): boolean {
     const names = new Set(request.resourceNames);
-    let wildcard: boolean;
-    if (names.delete('*')) wildcard = true;
-    else if (first) wildcard = names.size === 0 && WILDCARD_TYPE_URLS.has(request.typeUrl);
-    else wildcard = state.wildcard && names.size === 0;
+    const wildcard = asksForWildcard(names, first, request.typeUrl) || (!first && state.wildcard && names.size === 0);
     const changed = wildcard !== state.wildcard || names.size !== state.names.size || [...names].some((n) => !state.names.has(n));
     state.wildcard = wildcard;
     state.names = names;
     return changed;
   }
 
-  private wants(state: TypeState, name: string): boolean {
-    return state.wildcard || state.names.has(name);
-  }
-
   private target(state: TypeState, typeUrl: string, snapshot: XdsSnapshot): Map<string, SnapshotResource> {
-    if (state.wildcard) return snapshot.visible(typeUrl, this.identity);
+    if (state.wildcard) return snapshot.visible(typeUrl, this.node);
     const out = new Map<string, SnapshotResource>();
     for (const name of state.names) {
-      const resource = snapshot.get(typeUrl, name, this.identity);
+      const resource = snapshot.get(typeUrl, name, this.node);
       if (resource) out.set(name, resource);
     }
     return out;
@@ -254,7 +225,7 @@ export class AdsStreamState {
   private respond(state: TypeState, typeUrl: string, resources: Map<string, SnapshotResource>, only?: SnapshotResource[]): AdsResponse {
     const byName = (a: SnapshotResource, b: SnapshotResource) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
     const sorted = (only ?? [...resources.values()]).sort(byName);
-    const response: AdsResponse = { typeUrl, versionInfo: versionOf(resources.values()), nonce: String(++this.nonceCounter), resources: sorted };
+    const response: AdsResponse = { typeUrl, versionInfo: versionOf(resources.values()), nonce: this.nextNonce(), resources: sorted };
     state.sent = new Map(resources);
     state.sentVersion = response.versionInfo;
     state.lastNonce = response.nonce;

@@ -18,7 +18,8 @@
  */
 import type { AdsEvent, NackRecord } from './ads-stream.js';
 import { rejectedResources } from './rejected.js';
-import { REMOVAL_ORDER_URLS, type NodeIdentity, type SnapshotResource, WILDCARD_TYPE_URLS, type XdsSnapshot, rankIn } from './snapshot.js';
+import { REMOVAL_ORDER_URLS, type SnapshotResource, type XdsSnapshot } from './snapshot.js';
+import { type Subscription, TypedStreamState, asksForWildcard, wants } from './subscriptions.js';
 
 export interface DeltaRequest {
   typeUrl: string;
@@ -67,9 +68,7 @@ interface Pending {
   sent: Map<string, string>;
 }
 
-interface TypeState {
-  wildcard: boolean;
-  names: Set<string>;
+interface TypeState extends Subscription {
   /** name -> version the client holds (optimistic: updated when sent, rolled back on NACK). */
   known: Map<string, string>;
   /** name -> version the client rejected; not sent again while the resource keeps that version. */
@@ -82,35 +81,16 @@ interface TypeState {
   lastNack: NackRecord | null;
 }
 
-export class DeltaStreamState {
-  private readonly types = new Map<string, TypeState>();
-  private nonceCounter = 0;
-  private identity: NodeIdentity | undefined;
-
-  /** Restricts the stream to one type (the per-type delta services); undefined = aggregated. */
-  constructor(private readonly onlyType?: string) {}
-
-  get node(): NodeIdentity | undefined {
-    return this.identity;
-  }
-
-  /** True while some response has neither been ACKed nor NACKed. */
-  get awaitingAck(): boolean {
-    for (const state of this.types.values()) if (state.pending.size > 0) return true;
-    return false;
+export class DeltaStreamState extends TypedStreamState<TypeState> {
+  protected awaiting(state: TypeState): boolean {
+    return state.pending.size > 0;
   }
 
   handleRequest(request: DeltaRequest, snapshot: XdsSnapshot | undefined): DeltaStep {
-    if (request.node?.id && !this.identity) this.identity = { id: request.node.id, cluster: request.node.cluster ?? '' };
+    const accepted = this.accept(request, () => ({ wildcard: false, names: new Set(), known: new Map(), rejected: new Map(), pending: new Map(), removalsDue: new Set(), versionAcked: '', lastNonce: '', lastNack: null }));
     const step: DeltaStep = { responses: [], events: [] };
-    const typeUrl = request.typeUrl || this.onlyType;
-    if (!typeUrl || (this.onlyType && typeUrl !== this.onlyType)) return step;
-    let state = this.types.get(typeUrl);
-    const first = state === undefined;
-    if (!state) {
-      state = { wildcard: false, names: new Set(), known: new Map(), rejected: new Map(), pending: new Map(), removalsDue: new Set(), versionAcked: '', lastNonce: '', lastNack: null };
-      this.types.set(typeUrl, state);
-    }
+    if (!accepted) return step;
+    const { typeUrl, state, first } = accepted;
     if (request.responseNonce !== '') this.answer(state, typeUrl, request, step);
 
     // Subscription changes; `look` collects the names whose state may now call for a response.
@@ -123,7 +103,7 @@ export class DeltaStreamState {
       }
     }
     const subscribe = new Set(request.resourceNamesSubscribe);
-    if (subscribe.delete('*') || (first && subscribe.size === 0 && WILDCARD_TYPE_URLS.has(typeUrl))) {
+    if (asksForWildcard(subscribe, first, typeUrl)) {
       if (!state.wildcard) everything = true;
       state.wildcard = true;
     }
@@ -156,7 +136,7 @@ export class DeltaStreamState {
   handleSnapshot(snapshot: XdsSnapshot): DeltaResponse[] {
     const out: DeltaResponse[] = [];
     const removalsAllowed = !this.awaitingAck;
-    for (const typeUrl of [...this.types.keys()].sort((a, b) => rankIn(a) - rankIn(b))) {
+    for (const typeUrl of this.typeUrlsIn()) {
       const state = this.types.get(typeUrl)!;
       const changed = snapshot.changedNames(typeUrl);
       const names = changed ?? this.everyName(state, typeUrl, snapshot);
@@ -169,16 +149,14 @@ export class DeltaStreamState {
   }
 
   typeStates(): DeltaTypeState[] {
-    return [...this.types.entries()]
-      .sort(([a], [b]) => rankIn(a) - rankIn(b) || a.localeCompare(b))
-      .map(([typeUrl, state]) => ({
-        typeUrl,
-        versionAcked: state.versionAcked,
-        lastNonce: state.lastNonce,
-        subscribed: state.wildcard && state.names.size === 0 ? [] : [...(state.wildcard ? ['*'] : []), ...[...state.names].sort()],
-        lastNack: state.lastNack,
-        awaitingAck: state.pending.size > 0,
-      }));
+    return this.typesForReport().map(([typeUrl, state]) => ({
+      typeUrl,
+      versionAcked: state.versionAcked,
+      lastNonce: state.lastNonce,
+      subscribed: state.wildcard && state.names.size === 0 ? [] : [...(state.wildcard ? ['*'] : []), ...[...state.names].sort()],
+      lastNack: state.lastNack,
+      awaitingAck: state.pending.size > 0,
+    }));
   }
 
   private answer(state: TypeState, typeUrl: string, request: DeltaRequest, step: DeltaStep): void {
@@ -214,13 +192,9 @@ export class DeltaStreamState {
     state.removalsDue.delete(name);
   }
 
-  private wants(state: TypeState, name: string): boolean {
-    return state.wildcard || state.names.has(name);
-  }
-
   private everyName(state: TypeState, typeUrl: string, snapshot: XdsSnapshot): Set<string> {
     const names = new Set<string>([...state.names, ...state.known.keys()]);
-    if (state.wildcard) for (const name of snapshot.visible(typeUrl, this.identity).keys()) names.add(name);
+    if (state.wildcard) for (const name of snapshot.visible(typeUrl, this.node).keys()) names.add(name);
     return names;
   }
 
@@ -229,8 +203,8 @@ export class DeltaStreamState {
     const resources: SnapshotResource[] = [];
     const removed: string[] = [];
     for (const name of names) {
-      if (!this.wants(state, name)) continue;
-      const resource = snapshot.get(typeUrl, name, this.identity);
+      if (!wants(state, name)) continue;
+      const resource = snapshot.get(typeUrl, name, this.node);
       const held = state.known.get(name);
       if (resource) {
         state.removalsDue.delete(name);
@@ -249,12 +223,12 @@ export class DeltaStreamState {
 
   private flushRemovals(snapshot: XdsSnapshot): DeltaResponse[] {
     const out: DeltaResponse[] = [];
-    for (const typeUrl of [...this.types.keys()].sort((a, b) => rankIn(a, REMOVAL_ORDER_URLS) - rankIn(b, REMOVAL_ORDER_URLS))) {
+    for (const typeUrl of this.typeUrlsIn(REMOVAL_ORDER_URLS)) {
       const state = this.types.get(typeUrl)!;
       if (state.removalsDue.size === 0) continue;
       const removed = [...state.removalsDue].filter((name) => {
         const held = state.known.get(name);
-        return this.wants(state, name) && held !== undefined && held !== ABSENT && !snapshot.get(typeUrl, name, this.identity);
+        return wants(state, name) && held !== undefined && held !== ABSENT && !snapshot.get(typeUrl, name, this.node);
       });
       state.removalsDue.clear();
       const response = this.respond(state, typeUrl, [], removed, snapshot.generation);
@@ -283,7 +257,7 @@ export class DeltaStreamState {
       else state.known.delete(name);
     }
     // Per-resource versions carry the meaning; a content hash here would cost O(all) per response.
-    const nonce = String(++this.nonceCounter);
+    const nonce = this.nextNonce();
     const systemVersionInfo = `${generation}.${nonce}`;
     state.pending.set(nonce, { systemVersion: systemVersionInfo, previous, sent });
     state.lastNonce = nonce;
