@@ -401,3 +401,135 @@ describe('connection manager options', () => {
   });
 });
 
+
+/**
+ * Envoy's CORS filter, as envoyproxy/envoy source/extensions/filters/http/cors/cors_filter.cc implements
+ * it (decodeHeaders answers preflights, encodeHeaders adds the allow headers to every response of an
+ * allowed origin) and cors.proto documents the CorsPolicy fields.
+ */
+describe('CORS filter', () => {
+  const CORS_POLICY = 'type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy';
+  const corsChain = (filters = ['envoy.filters.http.cors', 'envoy.filters.http.router']): Plain => ({
+    name: 'insecure',
+    filterChainMatch: { transportProtocol: 'raw_buffer' },
+    filters: [{ name: 'envoy.filters.network.http_connection_manager', typedConfig: { '@type': HCM, rds: { routeConfigName: 'rc' }, httpFilters: filters.map((name) => ({ name })) } }],
+  });
+  const policy = (fields: Plain): Plain => ({ '@type': CORS_POLICY, ...fields });
+  const full = policy({
+    allowOriginStringMatch: [{ exact: 'https://www.foo.com' }, { safeRegex: { regex: 'https://.*\\.bar\\.com' } }],
+    allowMethods: 'GET, OPTIONS',
+    allowHeaders: 'x-header-1',
+    exposeHeaders: 'x-header-3',
+    maxAge: '3600',
+    allowCredentials: true,
+  });
+  const corsConfig = (routePolicy: Plain | undefined, options: { vhPolicy?: Plain; filters?: string[]; route?: Plain } = {}): EnvoyConfig => {
+    const route: Plain = { match: { prefix: '/' }, route: { cluster: 'a' }, ...(routePolicy ? { typedPerFilterConfig: { 'envoy.filters.http.cors': routePolicy } } : {}), ...options.route };
+    const cfg = config([route], { chains: [corsChain(options.filters)] });
+    if (options.vhPolicy) cfg.routes.get('rc')!['virtualHosts'] = [{ name: 'all', domains: ['*'], routes: [route], typedPerFilterConfig: { 'envoy.filters.http.cors': options.vhPolicy } }];
+    return cfg;
+  };
+  const preflight = (origin: string, extra: Record<string, string> = {}) => request('/x', { method: 'OPTIONS', headers: new Headers({ origin, 'access-control-request-method': 'GET', ...extra }) });
+  const simple = (origin: string, method = 'GET') => request('/x', { method, headers: new Headers({ origin }) });
+  const backendHeaders = (cfg: EnvoyConfig, req: ProxyRequest) => resolveHttp(cfg, req).upstreams![0]!.finalizeResponse(new Headers({ 'x-backend': '1' })).toJSON();
+
+  it('a preflight from an allowed origin is answered 200 by Envoy with the policy headers (expose-headers too: the answer goes through the encoder filters)', () => {
+    const resolution = resolveHttp(corsConfig(full), preflight('https://www.foo.com', { 'access-control-request-headers': 'x-header-1' }));
+    assert.equal(resolution.status, 200);
+    assert.equal(resolution.upstreams, undefined);
+    assert.deepEqual(resolution.responseHeaders!.toJSON(), {
+      'access-control-allow-origin': 'https://www.foo.com',
+      'access-control-allow-credentials': 'true',
+      'access-control-allow-methods': 'GET, OPTIONS',
+      'access-control-allow-headers': 'x-header-1',
+      'access-control-max-age': '3600',
+      'access-control-expose-headers': 'x-header-3',
+    });
+  });
+
+  it('origins match by their StringMatcher (a regex as a full match); allow-origin echoes the request\'s Origin', () => {
+    assert.equal(resolveHttp(corsConfig(full), preflight('https://xpto.www.bar.com')).responseHeaders?.get('access-control-allow-origin'), 'https://xpto.www.bar.com');
+    assert.equal(resolveHttp(corsConfig(full), preflight('https://www.bar.com.evil.org')).status, undefined);
+  });
+
+  it('a matcher that matches "*" allows every origin', () => {
+    const any = policy({ allowOriginStringMatch: [{ exact: '*' }] });
+    assert.equal(resolveHttp(corsConfig(any), preflight('https://anything.example')).responseHeaders?.get('access-control-allow-origin'), 'https://anything.example');
+  });
+
+  it('allow_methods "*" and allow_headers "*" answer with the requested method and headers', () => {
+    const wild = policy({ allowOriginStringMatch: [{ exact: 'https://www.foo.com' }], allowMethods: '*', allowHeaders: '*' });
+    const headers = resolveHttp(corsConfig(wild), preflight('https://www.foo.com', { 'access-control-request-method': 'PUT', 'access-control-request-headers': 'x-a, x-b' })).responseHeaders!;
+    assert.equal(headers.get('access-control-allow-methods'), 'PUT');
+    assert.equal(headers.get('access-control-allow-headers'), 'x-a, x-b');
+    assert.equal(headers.has('access-control-allow-credentials'), false);
+  });
+
+  it('a disallowed preflight goes on to the route by default; with forward_not_matching_preflights false Envoy answers 200 without allow-origin', () => {
+    const forwarded = resolveHttp(corsConfig(full), preflight('https://foobar.com'));
+    assert.equal(forwarded.status, undefined);
+    assert.equal(forwarded.upstreams?.[0]?.cluster, 'a');
+    assert.equal(forwarded.upstreams![0]!.finalizeResponse(new Headers()).has('access-control-allow-origin'), false);
+    const answered = resolveHttp(corsConfig({ ...full, forwardNotMatchingPreflights: false }), preflight('https://foobar.com'));
+    assert.equal(answered.status, 200);
+    assert.equal(answered.upstreams, undefined);
+    assert.equal(answered.responseHeaders!.has('access-control-allow-origin'), false);
+    assert.equal(answered.responseHeaders!.has('access-control-expose-headers'), false);
+    assert.equal(answered.responseHeaders!.get('access-control-allow-methods'), 'GET, OPTIONS');
+  });
+
+  it('OPTIONS without access-control-request-method is no preflight: it reaches the backend', () => {
+    const resolution = resolveHttp(corsConfig(full), request('/x', { method: 'OPTIONS', headers: new Headers({ origin: 'https://www.foo.com' }) }));
+    assert.equal(resolution.status, undefined);
+    assert.equal(resolution.upstreams?.[0]?.cluster, 'a');
+  });
+
+  it('a request from an allowed origin gets allow-origin, allow-credentials and expose-headers on the backend\'s response, nothing else', () => {
+    assert.deepEqual(backendHeaders(corsConfig(full), simple('https://www.foo.com')), {
+      'x-backend': '1',
+      'access-control-allow-origin': 'https://www.foo.com',
+      'access-control-allow-credentials': 'true',
+      'access-control-expose-headers': 'x-header-3',
+    });
+  });
+
+  it('a request from a disallowed origin, or without Origin, gets nothing added', () => {
+    assert.deepEqual(backendHeaders(corsConfig(full), simple('https://foobar.com')), { 'x-backend': '1' });
+    assert.deepEqual(backendHeaders(corsConfig(full), request('/x')), { 'x-backend': '1' });
+  });
+
+  it('Envoy\'s own answers (direct response) get the headers too, and a preflight is answered before the route action', () => {
+    const cfg = corsConfig(full, { route: { route: undefined, directResponse: { status: 418 } } });
+    const direct = resolveHttp(cfg, simple('https://www.foo.com'));
+    assert.equal(direct.status, 418);
+    assert.equal(direct.responseHeaders?.get('access-control-allow-origin'), 'https://www.foo.com');
+    assert.equal(resolveHttp(cfg, preflight('https://www.foo.com')).status, 200);
+  });
+
+  it('each field comes from the most specific policy that sets it: the route\'s, then the virtual host\'s', () => {
+    const routePolicy = policy({ allowOriginStringMatch: [{ exact: 'https://route.example' }], allowMethods: 'PUT' });
+    const vhPolicy = policy({ allowOriginStringMatch: [{ exact: 'https://vh.example' }], allowMethods: 'GET', maxAge: '60' });
+    const cfg = corsConfig(routePolicy, { vhPolicy });
+    const headers = resolveHttp(cfg, preflight('https://route.example')).responseHeaders!;
+    assert.equal(headers.get('access-control-allow-methods'), 'PUT');
+    assert.equal(headers.get('access-control-max-age'), '60');
+    // the route's origins replace the virtual host's
+    assert.equal(resolveHttp(cfg, preflight('https://vh.example')).status, undefined);
+    // a route without a policy uses the virtual host's
+    assert.equal(resolveHttp(corsConfig(undefined, { vhPolicy }), preflight('https://vh.example')).responseHeaders?.get('access-control-allow-methods'), 'GET');
+  });
+
+  it('the deprecated route and virtual host `cors` fields count only when no typed_per_filter_config exists', () => {
+    const deprecated = { allowOriginStringMatch: [{ exact: 'https://old.example' }], allowMethods: 'DELETE' };
+    assert.equal(resolveHttp(corsConfig(undefined, { route: { route: { cluster: 'a', cors: deprecated } } }), preflight('https://old.example')).responseHeaders?.get('access-control-allow-methods'), 'DELETE');
+    assert.equal(resolveHttp(corsConfig(full, { route: { route: { cluster: 'a', cors: deprecated } } }), preflight('https://old.example')).status, undefined);
+  });
+
+  it('no effect without the CORS filter before the router, or with filter_enabled 0%', () => {
+    assert.equal(resolveHttp(corsConfig(full, { filters: ['envoy.filters.http.router'] }), preflight('https://www.foo.com')).status, undefined);
+    assert.equal(resolveHttp(corsConfig(full, { filters: ['envoy.filters.http.router', 'envoy.filters.http.cors'] }), preflight('https://www.foo.com')).status, undefined);
+    const off = { ...full, filterEnabled: { defaultValue: { numerator: 0, denominator: 'HUNDRED' } } };
+    assert.equal(resolveHttp(corsConfig(off), preflight('https://www.foo.com')).status, undefined);
+    assert.deepEqual(backendHeaders(corsConfig(off), simple('https://www.foo.com')), { 'x-backend': '1' });
+  });
+});

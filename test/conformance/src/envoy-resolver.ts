@@ -110,8 +110,8 @@ export interface Resolution {
   retry?: RetrySummary;
   /** The route entry chosen (its name or index), for messages. */
   route?: string;
-  /** CORS policy of the route / virtual host (typed_per_filter_config envoy.filters.http.cors), when the HCM has the CORS filter. */
-  cors?: Plain;
+  /** What Envoy's CORS filter does with the request, when the HCM runs it before the router (see corsDecision). */
+  cors?: CorsDecision;
   /** Upgrade types the HCM accepts for this route (upgrade_configs, a route's own entries override). */
   upgrades?: string[];
   /** TCP proxy of the chain (TLS passthrough): its weighted targets. */
@@ -126,7 +126,7 @@ export interface RetrySummary {
 }
 
 const HCM = 'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
-/** HTTP filters whose effect the resolver models (the router; CORS preflights in the traffic checks). */
+/** HTTP filters whose effect the resolver models (the router; the CORS filter: corsDecision). */
 const MODELLED_HTTP_FILTERS = new Set(['envoy.filters.http.router', 'envoy.filters.http.cors']);
 const TCP_PROXY = 'envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy';
 
@@ -629,11 +629,19 @@ export function resolveHttp(config: EnvoyConfig, request: ProxyRequest): Resolut
   for (const level of [route, vh]) {
     for (const name of Object.keys(asObject(level['typedPerFilterConfig']) ?? {})) if (!name.includes('cors')) notes.push(`per-route config of ${name} is not modelled`);
   }
-  const hasCorsFilter = httpFilters.some((name) => name.includes('cors'));
-  if (hasCorsFilter) {
-    const policy = corsPolicyOf(route) ?? corsPolicyOf(vh);
-    if (policy) resolution.cors = policy;
+  const corsAt = httpFilters.indexOf(CORS_FILTER);
+  const routerAt = httpFilters.indexOf('envoy.filters.http.router');
+  if (corsAt >= 0 && (routerAt < 0 || corsAt < routerAt)) {
+    resolution.cors = corsDecision(corsPolicies(route, vh, routeConfig), view, notes);
+    trace.push(`CORS: ${resolution.cors.summary}`);
+    if (resolution.cors.preflight) {
+      // the filter answers the preflight itself: no route action (redirect, direct response, upstream) runs
+      resolution.status = 200;
+      resolution.responseHeaders = resolution.cors.encode(resolution.cors.preflight);
+      return resolution;
+    }
   }
+  const corsEncode = (headers: Headers) => (resolution.cors ? resolution.cors.encode(headers) : headers);
   const levels = [route, vh, routeConfig];
   // HttpConnectionManager.upgrade_configs enable upgrades per type; RouteAction.upgrade_configs may turn one on or off for the route
   const upgrades = new Map<string, boolean>();
@@ -645,14 +653,14 @@ export function resolveHttp(config: EnvoyConfig, request: ProxyRequest): Resolut
     const direct = asObject(route['directResponse'])!;
     resolution.status = Number(direct['status']);
     trace.push(`direct response ${resolution.status}`);
-    resolution.responseHeaders = finalize(new Headers(), levels, 'response');
+    resolution.responseHeaders = corsEncode(finalize(new Headers(), levels, 'response'));
     return resolution;
   }
   if (asObject(route['redirect'])) {
     const redirect = asObject(route['redirect'])!;
     resolution.status = REDIRECT_CODES[String(redirect['responseCode'] ?? 'MOVED_PERMANENTLY')] ?? 301;
     resolution.location = redirectLocation(redirect, match, matched, view);
-    resolution.responseHeaders = finalize(new Headers([['location', resolution.location]]), levels, 'response');
+    resolution.responseHeaders = corsEncode(finalize(new Headers([['location', resolution.location]]), levels, 'response'));
     trace.push(`redirect ${resolution.status} ${resolution.location}`);
     return resolution;
   }
@@ -706,17 +714,102 @@ export function resolveHttp(config: EnvoyConfig, request: ProxyRequest): Resolut
       endpoints: cluster ? (endpointsOf(config, target.name) ?? []) : undefined,
       http2: cluster ? isHttp2Cluster(cluster) : false,
       request: { method: request.method, path: upstreamPath, authority: upstreamAuthority, headers },
-      finalizeResponse: (response: Headers) => finalize(response, [target.entry, ...levels], 'response', routeConfig!['mostSpecificHeaderMutationsWins'] === true),
+      // the router adds the route's response headers; the encoder filters (CORS) run on the result
+      finalizeResponse: (response: Headers) => corsEncode(finalize(response, [target.entry, ...levels], 'response', routeConfig!['mostSpecificHeaderMutationsWins'] === true)),
     };
   });
   trace.push(`forward to ${resolution.upstreams.map((u) => `${u.cluster} (${Math.round(u.share * 1000) / 10}%, ${u.endpoints === undefined ? 'no such cluster' : `${u.endpoints.length} endpoints`})`).join(', ')}`);
   return resolution;
 }
 
-function corsPolicyOf(level: Plain): Plain | undefined {
-  const perFilter = asObject(level['typedPerFilterConfig']) ?? {};
-  for (const [name, value] of Object.entries(perFilter)) if (name.includes('cors')) return asObject(value);
-  return asObject(level['cors']);
+// ---------------------------------------------------------------------------------------------
+// Envoy's CORS filter (envoy.filters.http.cors)
+//
+// Followed: configuration/http/http_filters/cors_filter (the filter acts on the CorsPolicy found in
+// typed_per_filter_config, else on the deprecated `cors` fields of the route and virtual host);
+// api-v3/extensions/filters/http/cors/v3/cors.proto (CorsPolicy: allow_origin_string_match,
+// allow_methods, allow_headers, expose_headers, max_age, allow_credentials, filter_enabled,
+// forward_not_matching_preflights "default is true"); and the filter's source,
+// envoyproxy/envoy source/extensions/filters/http/cors/cors_filter.cc:
+// - initializeCorsPolicies: the per-filter configs of every level, most specific first (route, virtual
+//   host, route configuration); only when none exists, the route's then the virtual host's `cors`;
+// - each field (allowOrigins, allowMethods, ..., forwardNotMatchingPreflights) is read from the first
+//   policy that sets it, so a route policy without max_age inherits the virtual host's; enabled() is
+//   the first policy's filter_enabled (absent: 100%);
+// - decodeHeaders: no Origin (or empty) -> nothing; isOriginAllowed: a matcher matching "*" or the
+//   Origin; a preflight is OPTIONS with a non-empty access-control-request-method; a disallowed
+//   preflight goes on to the route unless forward_not_matching_preflights is false; otherwise the
+//   filter answers 200 itself with access-control-allow-origin (the request's Origin, only when
+//   allowed), -allow-credentials "true", -allow-methods (allow_methods "*": the requested method),
+//   -allow-headers (allow_headers "*": the requested headers), -max-age;
+// - encodeHeaders: on every response to a request with an allowed Origin (the backend's, Envoy's own
+//   and the preflight answer the filter sent, which goes through the encoder filters like any reply a
+//   decoder filter makes), sets access-control-allow-origin, -allow-credentials and -expose-headers.
+
+const CORS_FILTER = 'envoy.filters.http.cors';
+
+export interface CorsDecision {
+  /** Headers of the 200 Envoy answers a preflight with, before encodeHeaders runs on it; absent: the request goes on. */
+  preflight?: Headers;
+  /** The filter's encodeHeaders on a response to this request. */
+  encode(headers: Headers): Headers;
+  summary: string;
+}
+
+/** Policies as initializeCorsPolicies orders them: most specific first. */
+export function corsPolicies(route: Plain, vh: Plain, routeConfig: Plain = {}): Plain[] {
+  const perFilter = [route, vh, routeConfig].map((level) => asObject(asObject(level['typedPerFilterConfig'])?.[CORS_FILTER])).filter((p): p is Plain => !!p);
+  if (perFilter.length) return perFilter;
+  return [asObject(asObject(route['route'])?.['cors']), asObject(vh['cors'])].filter((p): p is Plain => !!p);
+}
+
+const DENOMINATORS: Record<string, number> = { HUNDRED: 100, TEN_THOUSAND: 10000, MILLION: 1000000 };
+
+export function corsDecision(policies: Plain[], request: { method: string; headers: Headers }, notes: string[] = []): CorsDecision {
+  const nothing = (summary: string): CorsDecision => ({ encode: (headers) => headers, summary });
+  if (!policies.length) return nothing('no policy');
+  const first = <T>(read: (p: Plain) => T | undefined): T | undefined => {
+    for (const policy of policies) {
+      const value = read(policy);
+      if (value !== undefined) return value;
+    }
+    return undefined;
+  };
+  const text = (field: string) => first((p) => (typeof p[field] === 'string' && p[field] !== '' ? (p[field] as string) : undefined));
+  const bool = (field: string) => first((p) => (typeof p[field] === 'boolean' ? (p[field] as boolean) : undefined));
+  const fraction = asObject(asObject(policies[0]!['filterEnabled'])?.['defaultValue']);
+  if (fraction) {
+    const percent = (Number(fraction['numerator'] ?? 0) * 100) / (DENOMINATORS[String(fraction['denominator'] ?? 'HUNDRED')] ?? 100);
+    if (percent <= 0) return nothing('filter_enabled 0%: not enforced');
+    if (percent < 100) notes.push(`CORS filter_enabled ${percent}%: modelled as always enabled`);
+  }
+  const origin = request.headers.get('origin');
+  if (!origin) return nothing('no Origin');
+  const matchers = first((p) => (asArray(p['allowOriginStringMatch']).length ? asArray(p['allowOriginStringMatch']) : undefined)) ?? [];
+  const allowed = matchers.some((m) => stringMatches(m, '*') || stringMatches(m, origin));
+  const credentials = bool('allowCredentials') === true;
+  const exposeHeaders = text('exposeHeaders');
+  const encode = (headers: Headers): Headers => {
+    if (!allowed) return headers;
+    const out = headers.clone();
+    out.set('access-control-allow-origin', origin);
+    if (credentials) out.set('access-control-allow-credentials', 'true');
+    if (exposeHeaders) out.set('access-control-expose-headers', exposeHeaders);
+    return out;
+  };
+  const requestedMethod = request.headers.get('access-control-request-method');
+  if (request.method !== 'OPTIONS' || !requestedMethod) return { encode, summary: `origin ${origin} ${allowed ? 'allowed' : 'not allowed'}` };
+  if (!allowed && (bool('forwardNotMatchingPreflights') ?? true)) return { encode, summary: `preflight from ${origin} not allowed: forwarded to the route` };
+  const answer = new Headers();
+  if (allowed) answer.set('access-control-allow-origin', origin);
+  if (credentials) answer.set('access-control-allow-credentials', 'true');
+  const methods = text('allowMethods');
+  if (methods) answer.set('access-control-allow-methods', methods === '*' ? requestedMethod : methods);
+  const allowHeaders = text('allowHeaders');
+  if (allowHeaders) answer.set('access-control-allow-headers', allowHeaders === '*' ? (request.headers.get('access-control-request-headers') ?? '') : allowHeaders);
+  const maxAge = text('maxAge');
+  if (maxAge) answer.set('access-control-max-age', maxAge);
+  return { preflight: answer, encode, summary: `preflight from ${origin} ${allowed ? 'allowed' : 'not allowed'}: Envoy answers 200` };
 }
 
 function finalize(headers: Headers, levels: Plain[], direction: 'response', leastSpecificFirst = false): Headers {

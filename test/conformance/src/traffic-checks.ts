@@ -257,7 +257,7 @@ export function evaluateRequest(ctx: TrafficContext, check: Check, testGateway: 
     const problem = tlsProblem(ctx, resolution, request['tls']);
     if (problem) return { failure: `TLS handshake fails: ${problem}`, resolved };
   }
-  const answers = answersOf(ctx, resolution, built.setHeaders, request, built.proxyRequest.method);
+  const answers = answersOf(ctx, resolution, built.setHeaders);
   const details = answers.map((a) => a.detail).join(' | ');
   for (const answer of answers) {
     const failure = grpc ? compareGrpc(answer, expected) : compareHttp(answer, c, resolution, ctx.pods);
@@ -291,32 +291,9 @@ function passthrough(ctx: TrafficContext, resolution: Resolution, check: Plain, 
 }
 
 /** Every answer the request can get: Envoy's own, or one per upstream target with a share. */
-function answersOf(ctx: TrafficContext, resolution: Resolution, setHeaders: Record<string, string>, request: Plain, method: string): BackendAnswer[] {
+function answersOf(ctx: TrafficContext, resolution: Resolution, setHeaders: Record<string, string>): BackendAnswer[] {
   if (resolution.status !== undefined) return [{ status: resolution.status, headers: resolution.responseHeaders ?? new Headers(), detail: `Envoy answers ${resolution.status}` }];
-  const cors = corsPreflight(resolution, request, method);
-  if (cors) return [cors];
   return (resolution.upstreams ?? []).filter((u) => u.share > 0).map((u) => answerOf(u, resolution, ctx, setHeaders));
-}
-
-/**
- * Envoy's CORS filter (http_filters/cors_filter): a preflight (OPTIONS with Origin and
- * Access-Control-Request-Method) from an allowed origin is answered by Envoy with the policy's
- * allow-* headers and max-age; other requests go on to the route.
- */
-function corsPreflight(resolution: Resolution, request: Plain, method: string): BackendAnswer | undefined {
-  const policy = resolution.cors;
-  const headers = new Headers((request['headers'] ?? {}) as Record<string, string>);
-  const origin = headers.get('origin');
-  if (!policy || method !== 'OPTIONS' || !origin || !headers.has('access-control-request-method')) return undefined;
-  const matchers = (policy['allowOriginStringMatch'] ?? []) as Plain[];
-  const allowed = matchers.some((m) => (typeof m['exact'] === 'string' ? m['exact'] === origin : m['safeRegex'] ? new RegExp(`^(?:${m['safeRegex']['regex']})$`).test(origin) : typeof m['prefix'] === 'string' ? origin.startsWith(m['prefix']) : typeof m['suffix'] === 'string' ? origin.endsWith(m['suffix']) : false));
-  if (!allowed) return undefined;
-  const out = new Headers([['access-control-allow-origin', origin]]);
-  if (policy['allowCredentials'] === true) out.add('access-control-allow-credentials', 'true');
-  if (policy['allowMethods']) out.add('access-control-allow-methods', String(policy['allowMethods']));
-  if (policy['allowHeaders']) out.add('access-control-allow-headers', String(policy['allowHeaders']));
-  if (policy['maxAge']) out.add('access-control-max-age', String(policy['maxAge']));
-  return { status: 200, headers: out, detail: 'Envoy answers the CORS preflight' };
 }
 
 function compareGrpc(answer: BackendAnswer, expected: Plain): string | undefined {

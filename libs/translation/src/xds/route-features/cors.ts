@@ -1,4 +1,9 @@
-/** CORS policy of a route, for Envoy's CORS filter (typed_per_filter_config envoy.filters.http.cors). */
+/**
+ * CORS policy of a route, for Envoy's CORS filter (typed_per_filter_config envoy.filters.http.cors).
+ * A preflight from an origin the policy does not allow is answered by Envoy (200 without
+ * access-control-allow-origin) instead of reaching the backend: forward_not_matching_preflights is
+ * false (its default, true, would let the backend answer a preflight the route's policy refuses).
+ */
 import type { Resource } from '../cluster.js';
 import type { RouteFeature } from './feature.js';
 
@@ -18,6 +23,7 @@ export const withCors = {
     if (cors.exposeHeaders.length) policy['exposeHeaders'] = cors.exposeHeaders.join(', ');
     if (cors.maxAgeSeconds !== undefined) policy['maxAge'] = String(cors.maxAgeSeconds);
     if (cors.allowCredentials !== undefined) policy['allowCredentials'] = cors.allowCredentials;
+    policy['forwardNotMatchingPreflights'] = false;
     return { ...route, typedPerFilterConfig: { 'envoy.filters.http.cors': policy } };
   },
 } satisfies RouteFeature;
