@@ -16,6 +16,8 @@ const API: Record<string, { versions: readonly string[]; plural: string; fieldSe
   EndpointSlice: { versions: ['v1'], plural: 'endpointslices' },
   Namespace: { versions: ['v1'], plural: 'namespaces' },
   Secret: { versions: ['v1'], plural: 'secrets', fieldSelector: 'type=kubernetes.io/tls' },
+  // no selector can pick ConfigMaps by a data key: the watch sees them all, only those with ca.crt are mirrored (KindInfo.mirrors)
+  ConfigMap: { versions: ['v1'], plural: 'configmaps' },
   Ingress: { versions: ['v1'], plural: 'ingresses' },
   IngressClass: { versions: ['v1'], plural: 'ingressclasses' },
   GatewayClass: { versions: GATEWAY_VERSIONS, plural: 'gatewayclasses' },

@@ -25,6 +25,7 @@ import {
   type ReadinessCheck,
 } from '@tendril/platform';
 import { WATCHER_CONFIG, type WatcherConfig } from './config.js';
+import { isMirroredObject } from '@tendril/kube';
 import { API_KINDS, type ApiKind } from './kube-kinds.js';
 
 /** The API connection and the Lease, shared by the source and the status writer. */
@@ -195,6 +196,8 @@ export class KubeSource implements OnApplicationBootstrap, OnModuleDestroy {
   private upsert(kind: ApiKind, object: KubernetesObject): void {
     // the field selector already filters; this guards a server that ignores it (and never logs the data)
     if (kind.key === 'secret' && (object as { type?: string }).type !== 'kubernetes.io/tls') return;
+    // an object that stops qualifying (a ConfigMap that lost ca.crt) leaves the bucket; flush skips keys never written
+    if (!isMirroredObject(kind, object as Record<string, unknown>)) return this.enqueue({ key: this.keyOf(kind, object) });
     const clean = withoutManagedFields(object as KubeObject);
     this.enqueue({ key: this.keyOf(kind, object), object: clean });
   }
@@ -282,6 +285,7 @@ export class KubeSource implements OnApplicationBootstrap, OnModuleDestroy {
     const desired = new Set<string>();
     for (const object of objects) {
       if (watch.kind.key === 'secret' && (object as { type?: string }).type !== 'kubernetes.io/tls') continue;
+      if (!isMirroredObject(watch.kind, object as Record<string, unknown>)) continue;
       desired.add(this.keyOf(watch.kind, object));
       this.upsert(watch.kind, object);
     }

@@ -87,6 +87,8 @@ describe('k8s-watcher in Kubernetes mode, against a list/watch API server', () =
     api.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'bulk' } });
     api.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'cert', namespace: 'default' }, type: 'kubernetes.io/tls', data: { 'tls.crt': 'Y2VydA==', 'tls.key': SECRET_DATA } });
     api.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'password', namespace: 'default' }, type: 'Opaque', data: { password: SECRET_DATA } });
+    api.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'client-ca', namespace: 'default' }, data: { 'ca.crt': '-----BEGIN CERTIFICATE-----' } });
+    api.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'app-settings', namespace: 'default' }, data: { 'settings.json': '{}' } });
     api.create({
       apiVersion: 'gateway.networking.k8s.io/v1',
       kind: 'HTTPRoute',
@@ -129,11 +131,19 @@ describe('k8s-watcher in Kubernetes mode, against a list/watch API server', () =
     assert.equal((await keys('default.service.bulk.')).length, 1000);
     assert.deepEqual(await keys('default.secret.'), ['default.secret.default.cert']);
     assert.deepEqual(await keys('default.namespace.'), ['default.namespace._.bulk']);
+    assert.deepEqual(await keys('default.configmap.'), ['default.configmap.default.client-ca'], 'only ConfigMaps holding ca.crt');
     const svc = await object('default.service.bulk.svc-7');
     assert.equal(svc.metadata.managedFields, undefined);
     assert.equal(svc.spec.ports[0].targetPort, 8080);
     assert.ok(svc.metadata.resourceVersion);
     assert.ok(!leader.output.includes(SECRET_DATA), 'secret data never logged');
+  });
+
+  it('mirrors a ConfigMap once it holds ca.crt and removes it when it no longer does', async () => {
+    api.update({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'app-settings', namespace: 'default' }, data: { 'settings.json': '{}', 'ca.crt': 'pem' } });
+    await waitFor('ConfigMap with ca.crt mirrored', async () => (await object('default.configmap.default.app-settings'))?.data?.['ca.crt'] === 'pem', 10000);
+    api.update({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'app-settings', namespace: 'default' }, data: { 'settings.json': '{}' } });
+    await waitFor('ConfigMap without ca.crt removed', async () => (await object('default.configmap.default.app-settings')) === undefined, 10000);
   });
 
   it('writes changes in the order the API server made them, each once', async () => {

@@ -22,6 +22,7 @@ export const OBJECT_KINDS = [
   'referencegrant',
   'ciliumenvoyconfig',
   'ciliumclusterwideenvoyconfig',
+  'configmap',
 ] as const;
 export type ObjectKind = (typeof OBJECT_KINDS)[number];
 

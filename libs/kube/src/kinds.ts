@@ -8,6 +8,20 @@ export interface KindInfo {
   namespaced: boolean;
   /** Set when this entry is another spelling of that kind (manifests only: no API server serves it, so never watch it). */
   aliasOf?: string;
+  /**
+   * Objects of this kind Tendril reads at all; absent: every object. The watcher mirrors only these,
+   * so a cluster's many unrelated objects of a common kind (ConfigMaps) stay out of tendril-objects.
+   */
+  mirrors?: (object: Record<string, unknown>) => boolean;
+}
+
+/** The key of a CA bundle in a ConfigMap (Gateway frontend client-certificate validation, BackendTLSPolicy). */
+export const CA_CERTIFICATE_KEY = 'ca.crt';
+
+/** ConfigMaps are mirrored only when they hold a CA bundle (`ca.crt` in data or binaryData): the others are no mesh input. */
+export function holdsCaCertificate(object: Record<string, unknown>): boolean {
+  const has = (field: unknown) => typeof field === 'object' && field !== null && typeof (field as Record<string, unknown>)[CA_CERTIFICATE_KEY] === 'string';
+  return has(object['data']) || has(object['binaryData']);
 }
 
 const GATEWAY = ['gateway.networking.k8s.io'];
@@ -20,6 +34,7 @@ export const KINDS: readonly KindInfo[] = [
   { kind: 'IngressClass', groups: ['networking.k8s.io'], key: 'ingressclass', namespaced: false },
   { kind: 'Secret', groups: [''], key: 'secret', namespaced: true },
   { kind: 'Namespace', groups: [''], key: 'namespace', namespaced: false },
+  { kind: 'ConfigMap', groups: [''], key: 'configmap', namespaced: true, mirrors: holdsCaCertificate },
   { kind: 'GatewayClass', groups: GATEWAY, key: 'gatewayclass', namespaced: false },
   { kind: 'Gateway', groups: GATEWAY, key: 'gateway', namespaced: true },
   { kind: 'HTTPRoute', groups: GATEWAY, key: 'httproute', namespaced: true },
@@ -36,6 +51,11 @@ export const KINDS: readonly KindInfo[] = [
 export function apiGroup(apiVersion: string): string {
   const slash = apiVersion.indexOf('/');
   return slash < 0 ? '' : apiVersion.slice(0, slash);
+}
+
+/** Whether Tendril mirrors this object of a known kind (see KindInfo.mirrors). */
+export function isMirroredObject(info: KindInfo, object: Record<string, unknown>): boolean {
+  return info.mirrors ? info.mirrors(object) : true;
 }
 
 export function kindInfo(apiVersion: string, kind: string): KindInfo | undefined {

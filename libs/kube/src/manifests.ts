@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { parseAllDocuments } from 'yaml';
 import { objectKey, withoutManagedFields, type KubeObject, type ObjectRef } from '@tendril/contract';
-import { kindInfo } from './kinds.js';
+import { isMirroredObject, kindInfo } from './kinds.js';
 import { validateObject } from './validate.js';
 import { applyDefaults } from './defaults.js';
 
@@ -27,7 +27,7 @@ export interface ManifestError {
 export interface ParsedManifests {
   objects: ManifestObject[];
   errors: ManifestError[];
-  /** Documents of kinds Tendril does not mirror (Deployments, ...): skipped, not errors. */
+  /** Documents Tendril does not mirror (Deployments, ..., ConfigMaps without `ca.crt`): skipped, not errors. */
   skipped: number;
 }
 
@@ -82,6 +82,10 @@ function accept(value: unknown, source: string, cluster: string, out: ParsedMani
   const problems = validateObject(object);
   if (problems.length > 0) {
     out.errors.push({ source, object: described, message: problems.join('; ') });
+    return;
+  }
+  if (!isMirroredObject(info, object)) {
+    out.skipped++;
     return;
   }
   const defaulted = applyDefaults(object, info.namespaced);

@@ -3,7 +3,7 @@
  * others (Gateway API, Cilium CRDs: validated by their own issues' translators) only the envelope.
  */
 import { z } from 'zod';
-import { endpointSliceSchema, namespaceSchema, secretSchema, serviceSchema } from './schemas/core.js';
+import { configMapSchema, endpointSliceSchema, namespaceSchema, secretSchema, serviceSchema } from './schemas/core.js';
 import { ingressClassSchema, ingressSchema } from './schemas/networking.js';
 import { metadataSchema } from './schemas/common.js';
 import { gatewayClassSchema, gatewaySchema, grpcRouteSchema, httpRouteSchema, referenceGrantSchema, tlsRouteSchema } from './schemas/gateway.js';
@@ -14,6 +14,7 @@ const SCHEMAS: Record<string, z.ZodType> = {
   Service: serviceSchema,
   EndpointSlice: endpointSliceSchema,
   Secret: secretSchema,
+  ConfigMap: configMapSchema,
   Namespace: namespaceSchema,
   Ingress: ingressSchema,
   IngressClass: ingressClassSchema,

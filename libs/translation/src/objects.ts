@@ -23,6 +23,7 @@ export const KIND_NAMES: Record<ObjectKind, string> = {
   referencegrant: 'ReferenceGrant',
   ciliumenvoyconfig: 'CiliumEnvoyConfig',
   ciliumclusterwideenvoyconfig: 'CiliumClusterwideEnvoyConfig',
+  configmap: 'ConfigMap',
 };
 
 /** Other spellings of a Kind under the same key kind: the seed calls the cluster-wide config CiliumClusterEnvoyConfig. */

@@ -1,4 +1,4 @@
-/** Service, EndpointSlice, Secret, Namespace: the fields the API server accepts, strictly. */
+/** Service, EndpointSlice, Secret, ConfigMap, Namespace: the fields the API server accepts, strictly. */
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { intOrString, objectSchema, port, protocol } from './common.js';
@@ -72,6 +72,12 @@ export const secretSchema = objectSchema({
   type: z.string().optional(),
   data: z.record(z.string(), z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64')).optional(),
   stringData: z.record(z.string(), z.string()).optional(),
+  immutable: z.boolean().optional(),
+});
+
+export const configMapSchema = objectSchema({
+  data: z.record(z.string(), z.string()).optional(),
+  binaryData: z.record(z.string(), z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64')).optional(),
   immutable: z.boolean().optional(),
 });
 
