@@ -5,19 +5,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { FlowEvent } from '@tendril/contract';
 import { FlowStore } from './flow-store.js';
+import { flowEvent } from './testing/metrics-process.js';
 
-const flow = (n: number, overrides: Partial<FlowEvent> = {}): FlowEvent => ({
-  v: 1,
-  node: 'node-a',
-  at: '2026-01-01T00:00:00.000Z',
-  protocol: 'TCP',
-  service: { address: '10.96.0.11', port: 80 },
-  backend: { address: '10.0.0.6', port: 8000 + n },
-  serviceName: 'shop/cart',
-  verdict: 'translated',
-  count: 1,
-  ...overrides,
-});
+const flow = (n: number, overrides: Partial<FlowEvent> = {}): FlowEvent => flowEvent(n, { at: '2026-01-01T00:00:00.000Z', ...overrides });
 
 describe('flow store (sqlite through TypeORM)', () => {
   let dir: string;

@@ -3,20 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { connect, type NatsConnection } from 'nats';
 import { BUCKETS, SUBJECTS, flowEventCodec, lbKey, lbServiceCodec, proxyStateCodec, nodeToken, type FlowEvent, type LbService } from '@tendril/contract';
 import { startNatsServer, waitFor, type TestNatsServer } from '@tendril/testing';
-import { sample, startMetrics, type MetricsProcess } from './testing/metrics-process.js';
-
-const flow = (n: number, overrides: Partial<FlowEvent> = {}): FlowEvent => ({
-  v: 1,
-  node: 'node-a',
-  at: new Date().toISOString(),
-  protocol: 'TCP',
-  service: { address: '10.96.0.11', port: 80 },
-  backend: { address: '10.0.0.6', port: 8000 + n },
-  serviceName: 'shop/cart',
-  verdict: 'translated',
-  count: 1,
-  ...overrides,
-});
+import { flowEvent, sample, startMetrics, type MetricsProcess } from './testing/metrics-process.js';
 
 describe('flows and proxies', () => {
   let nats: TestNatsServer;
@@ -41,7 +28,7 @@ describe('flows and proxies', () => {
 
   it('two replicas fed the same flow stream count and store each flow once', async () => {
     const sent = 60;
-    for (let n = 0; n < sent; n++) nc.publish(SUBJECTS.flows(n % 2 ? 'node-a' : 'node-b'), flowEventCodec.encode(flow(n, { node: n % 2 ? 'node-a' : 'node-b' })));
+    for (let n = 0; n < sent; n++) nc.publish(SUBJECTS.flows(n % 2 ? 'node-a' : 'node-b'), flowEventCodec.encode(flowEvent(n, { node: n % 2 ? 'node-a' : 'node-b' })));
     const total = async () => sample(await one.scrape(), 'tendril_flows_total') + sample(await two.scrape(), 'tendril_flows_total');
     await waitFor('every flow counted', async () => (await total()) === sent);
     await new Promise((resolve) => setTimeout(resolve, 300));
@@ -62,8 +49,8 @@ describe('flows and proxies', () => {
   it('answers /api/flows by service, verdict and time, and refuses a bad query', async () => {
     const mark = new Date().toISOString();
     await new Promise((resolve) => setTimeout(resolve, 20));
-    nc.publish(SUBJECTS.flows('node-c'), flowEventCodec.encode(flow(1, { node: 'node-c', serviceName: 'shop/db', verdict: 'no-backend', service: { address: '10.96.0.12', port: 5432 } })));
-    nc.publish(SUBJECTS.flows('node-c'), flowEventCodec.encode(flow(2, { node: 'node-c', serviceName: 'shop/db', count: 3 })));
+    nc.publish(SUBJECTS.flows('node-c'), flowEventCodec.encode(flowEvent(1, { node: 'node-c', serviceName: 'shop/db', verdict: 'no-backend', service: { address: '10.96.0.12', port: 5432 } })));
+    nc.publish(SUBJECTS.flows('node-c'), flowEventCodec.encode(flowEvent(2, { node: 'node-c', serviceName: 'shop/db', count: 3 })));
     await waitFor('stored', async () => (await one.json<{ flows: unknown[] }>('/api/flows?service=shop/db')).flows.length === 2);
     const noBackend = await one.json<{ flows: FlowEvent[] }>('/api/flows?service=shop/db&verdict=no-backend');
     assert.deepEqual(noBackend.flows.map((f) => [f.node, f.service.port, f.verdict]), [['node-c', 5432, 'no-backend']]);
@@ -97,7 +84,7 @@ describe('flows and proxies', () => {
       }
     })().catch(() => undefined);
     await new Promise((resolve) => setTimeout(resolve, 200));
-    for (let n = 0; n < 10; n++) nc.publish(SUBJECTS.flows('node-d'), flowEventCodec.encode(flow(n, { node: 'node-d', serviceName: n % 2 ? 'shop/web' : 'shop/other' })));
+    for (let n = 0; n < 10; n++) nc.publish(SUBJECTS.flows('node-d'), flowEventCodec.encode(flowEvent(n, { node: 'node-d', serviceName: n % 2 ? 'shop/web' : 'shop/other' })));
     await waitFor('followed', async () => lines.length === 5);
     assert.deepEqual(lines.map((f) => f.backend.port), [8001, 8003, 8005, 8007, 8009]);
     controller.abort();
@@ -120,7 +107,7 @@ describe('flows and proxies', () => {
     await kv.put(lbKey({ cluster: 'default', namespace: 'store', name: 'front' }), lbServiceCodec.encode(service('front', '10.96.7.1', '10.0.7.1')));
     await kv.put(lbKey({ cluster: 'default', namespace: 'store', name: 'stock' }), lbServiceCodec.encode(service('stock', '10.96.7.2', '10.0.7.2')));
     const call = (n: number) =>
-      flow(n, { node: 'node-f', source: { address: '10.0.7.1' }, service: { address: '10.96.7.2', port: 80 }, backend: { address: '10.0.7.2', port: 8080 }, serviceName: 'store/stock', count: 2 });
+      flowEvent(n, { node: 'node-f', source: { address: '10.0.7.1' }, service: { address: '10.96.7.2', port: 80 }, backend: { address: '10.0.7.2', port: 8080 }, serviceName: 'store/stock', count: 2 });
     // both replicas mirror tendril-lb before the flows go out (whichever takes a flow names it)
     for (const replica of [one, two]) {
       await waitFor('tendril-lb mirrored', async () => {
@@ -129,7 +116,7 @@ describe('flows and proxies', () => {
         return edges.some((edge) => edge.source === 'store/front' && edge.destination === 'store/stock');
       });
     }
-    nc.publish(SUBJECTS.flows('node-f'), flowEventCodec.encode(flow(1, { node: 'node-f', serviceName: 'store/stock', service: { address: '10.96.7.2', port: 80 }, verdict: 'no-backend' })));
+    nc.publish(SUBJECTS.flows('node-f'), flowEventCodec.encode(flowEvent(1, { node: 'node-f', serviceName: 'store/stock', service: { address: '10.96.7.2', port: 80 }, verdict: 'no-backend' })));
     const fromFront = async () => (await one.json<{ flows: FlowEvent[] }>('/api/flows?service=store/front')).flows;
     await waitFor('flows from store/front stored', async () => (await fromFront()).length >= 2);
     for (const stored of await fromFront()) assert.deepEqual([stored.source, stored.sourceName, stored.serviceName], [{ address: '10.0.7.1' }, 'store/front', 'store/stock']);

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
-import type { LbService } from '@tendril/contract';
+import type { FlowEvent, LbService } from '@tendril/contract';
 import { accessLogService, type StreamAccessLogsMessage } from '@tendril/envoy';
 import { freePort, waitFor } from '@tendril/testing';
 
@@ -112,6 +112,22 @@ export function lbService(namespace: string, name: string, vip: string, backends
     algorithm: 'random',
     affinity: null,
     l7Proxy: null,
+  };
+}
+
+/** A flow to shop/cart (10.96.0.11:80) translated to backend 10.0.0.6:<8000 + n>, seen now on node-a. */
+export function flowEvent(n: number, overrides: Partial<FlowEvent> = {}): FlowEvent {
+  return {
+    v: 1,
+    node: 'node-a',
+    at: new Date().toISOString(),
+    protocol: 'TCP',
+    service: { address: '10.96.0.11', port: 80 },
+    backend: { address: '10.0.0.6', port: 8000 + n },
+    serviceName: 'shop/cart',
+    verdict: 'translated',
+    count: 1,
+    ...overrides,
   };
 }
 
