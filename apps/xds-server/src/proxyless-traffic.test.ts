@@ -10,15 +10,9 @@ import { connect, type NatsConnection } from 'nats';
 import { type XdsType, xdsEnvelope } from '@tendril/contract';
 import { encodeResource, validateResource } from '@tendril/envoy';
 import { freePort, startNatsServer, waitFor, type TestNatsServer } from '@tendril/testing';
+import { apiListener, echoService, registerProxyless } from './testing/proxyless.js';
 import { TestXdsBucket, startXdsServer as startXdsProcess, type XdsServerProcess } from './testing/xds-process.js';
 
-const HCM = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
-const ROUTER = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
-
-const raw = { serialize: (b: Buffer) => b, deserialize: (b: Buffer) => b };
-const echoService = {
-  Say: { path: '/tendril.test.Echo/Say', requestStream: false, responseStream: false, requestSerialize: raw.serialize, requestDeserialize: raw.deserialize, responseSerialize: raw.serialize, responseDeserialize: raw.deserialize },
-} satisfies grpc.ServiceDefinition;
 type EchoClient = grpc.Client & { Say: (req: Buffer, md: grpc.Metadata, opts: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r: Buffer) => void) => void };
 const EchoClient = grpc.makeGenericClientConstructor(echoService, 'Echo') as unknown as new (target: string, creds: grpc.ChannelCredentials) => EchoClient;
 
@@ -59,22 +53,6 @@ async function startBackend(name: string): Promise<Backend> {
   return backend;
 }
 
-function listener(name: string, routeConfigName: string): [XdsType, object] {
-  return [
-    'listener',
-    {
-      name,
-      apiListener: {
-        apiListener: {
-          '@type': HCM,
-          statPrefix: name,
-          rds: { routeConfigName, configSource: { ads: {}, resourceApiVersion: 'V3' } },
-          httpFilters: [{ name: 'router', typedConfig: { '@type': ROUTER } }],
-        },
-      },
-    },
-  ];
-}
 function route(name: string, routes: object[]): [XdsType, object] {
   return ['route', { name, virtualHosts: [{ name, domains: ['*'], routes }] }];
 }
@@ -150,6 +128,39 @@ function say(c: EchoClient, metadata = new grpc.Metadata(), deadlineMs = 15000):
   return new Promise((resolve, reject) => c.Say(Buffer.from('hi'), metadata, { deadline: Date.now() + deadlineMs }, (e, r) => (e ? reject(e) : resolve(r.toString()))));
 }
 
+/** Calls back to back until stop(): which backend answered how often, the successes and the failures. */
+interface Load {
+  seen: Map<string, number>;
+  ok: number;
+  failures: string[];
+  stop(): Promise<void>;
+}
+function keepCalling(c: EchoClient): Load {
+  let running = true;
+  const load: Load = {
+    seen: new Map(),
+    ok: 0,
+    failures: [],
+    stop: async () => {
+      running = false;
+      await calls;
+    },
+  };
+  const calls = (async () => {
+    while (running) {
+      try {
+        const name = await say(c, undefined, 10000);
+        load.seen.set(name, (load.seen.get(name) ?? 0) + 1);
+        load.ok++;
+      } catch (error) {
+        load.failures.push((error as Error).message);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  })();
+  return load;
+}
+
 /** Runs a test body and adds the xds-server's output to its failure. */
 async function withOutput(body: () => Promise<void>): Promise<void> {
   try {
@@ -167,21 +178,21 @@ before(async () => {
   nc = await connect({ servers: nats.url });
   bucket = await TestXdsBucket.open(nc);
   await publish([
-    listener('split.test', 'split-route'),
+    apiListener('split.test', 'split-route'),
     route('split-route', [{ match: { prefix: '' }, route: { weightedClusters: { clusters: [{ name: 'split-a', weight: 75 }, { name: 'split-b', weight: 25 }] } } }]),
     ...cluster('split-a', a),
     ...cluster('split-b', b),
-    listener('header.test', 'header-route'),
+    apiListener('header.test', 'header-route'),
     route('header-route', [
       { match: { prefix: '', headers: [{ name: 'x-tendril-lane', stringMatch: { exact: 'canary' } }] }, route: { cluster: 'header-a' } },
       { match: { prefix: '' }, route: { cluster: 'header-b' } },
     ]),
     ...cluster('header-a', a),
     ...cluster('header-b', b),
-    listener('drain.test', 'drain-route'),
+    apiListener('drain.test', 'drain-route'),
     route('drain-route', [{ match: { prefix: '' }, route: { cluster: 'drain' } }]),
     ...cluster('drain', d1, d2),
-    listener('restart.test', 'restart-route'),
+    apiListener('restart.test', 'restart-route'),
     route('restart-route', [{ match: { prefix: '' }, route: { cluster: 'restart' } }]),
     ...cluster('restart', a),
   ]);
@@ -190,12 +201,7 @@ before(async () => {
   await startXdsServer();
   replicaPorts.push(grpcPort);
   await startFront();
-  process.env['GRPC_XDS_BOOTSTRAP_CONFIG'] = JSON.stringify({
-    xds_servers: [{ server_uri: `127.0.0.1:${frontPort}`, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] }],
-    node: { id: 'proxyless-traffic', cluster: 'tests', locality: {} },
-  });
-  const xds = await import('@grpc/grpc-js-xds');
-  xds.register();
+  await registerProxyless(`127.0.0.1:${frontPort}`, 'proxyless-traffic');
 });
 
 after(async () => {
@@ -273,37 +279,21 @@ it('calls keep succeeding while the xds-server restarts, and the client follows 
     const { b } = backends;
     const c = client('restart.test');
     assert.equal(await say(c, undefined, 30000), 'a');
-    const failures: string[] = [];
-    const seen = new Map<string, number>();
-    let ok = 0;
-    let running = true;
-    const load = (async () => {
-      while (running) {
-        try {
-          const name = await say(c, undefined, 10000);
-          seen.set(name, (seen.get(name) ?? 0) + 1);
-          ok++;
-        } catch (error) {
-          failures.push((error as Error).message);
-        }
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-    })();
+    const load = keepCalling(c);
     try {
-      await waitFor('calls flowing', () => ok >= 20, 30000, 20);
+      await waitFor('calls flowing', () => load.ok >= 20, 30000, 20);
       await stopXdsServer();
-      const duringDown = ok;
-      await waitFor('calls flowing while the xds-server is down', () => ok >= duringDown + 20, 30000, 20);
+      const duringDown = load.ok;
+      await waitFor('calls flowing while the xds-server is down', () => load.ok >= duringDown + 20, 30000, 20);
       await startXdsServer();
       // The client must be fed by the new process: point the cluster at b and see calls land there.
       await publish([endpoints('restart', b)]);
-      await waitFor('calls reach b through the restarted xds-server', () => (seen.get('b') ?? 0) >= 20, 60000, 50);
+      await waitFor('calls reach b through the restarted xds-server', () => (load.seen.get('b') ?? 0) >= 20, 60000, 50);
     } finally {
-      running = false;
-      await load;
+      await load.stop();
     }
-    assert.deepEqual(failures, [], `every call succeeded (${ok} did)`);
-    assert.ok((seen.get('a') ?? 0) >= 40, 'calls reached a before and during the restart');
+    assert.deepEqual(load.failures, [], `every call succeeded (${load.ok} did)`);
+    assert.ok((load.seen.get('a') ?? 0) >= 40, 'calls reached a before and during the restart');
   }));
 
 it('a replica failover keeps calls succeeding: killed replica A, the client reconnects through the front to B and follows it', { timeout: 120000 }, () =>
@@ -315,32 +305,16 @@ it('a replica failover keeps calls succeeding: killed replica A, the client reco
     await publish([endpoints('restart', a)]);
     const c = client('restart.test');
     await waitFor('calls reach a', async () => (await say(c, undefined, 30000)) === 'a', 60000, 50);
-    const failures: string[] = [];
-    const seen = new Map<string, number>();
-    let ok = 0;
-    let running = true;
-    const load = (async () => {
-      while (running) {
-        try {
-          const name = await say(c, undefined, 10000);
-          seen.set(name, (seen.get(name) ?? 0) + 1);
-          ok++;
-        } catch (error) {
-          failures.push((error as Error).message);
-        }
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-    })();
+    const load = keepCalling(c);
     try {
-      await waitFor('calls flowing', () => ok >= 20, 30000, 20);
+      await waitFor('calls flowing', () => load.ok >= 20, 30000, 20);
       await xdsServer!.stop('SIGKILL'); // a crash: no goodbye to the proxies
       // Only replica B can feed the client now: point the cluster at b and see the calls follow.
       await publish([endpoints('restart', b)]);
-      await waitFor('calls reach b through replica B', () => (seen.get('b') ?? 0) >= 20, 60000, 50);
+      await waitFor('calls reach b through replica B', () => (load.seen.get('b') ?? 0) >= 20, 60000, 50);
     } finally {
-      running = false;
-      await load;
+      await load.stop();
     }
-    assert.deepEqual(failures, [], `every call succeeded (${ok} did)`);
-    assert.ok((seen.get('a') ?? 0) >= 20, 'calls reached a before the failover');
+    assert.deepEqual(load.failures, [], `every call succeeded (${load.ok} did)`);
+    assert.ok((load.seen.get('a') ?? 0) >= 20, 'calls reached a before the failover');
   }));

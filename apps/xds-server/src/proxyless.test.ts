@@ -7,15 +7,8 @@ import { connect, type NatsConnection } from 'nats';
 import { BUCKETS, type XdsResourceEnvelope, type XdsType, nodeToken, proxyStateCodec, xdsEnvelope } from '@tendril/contract';
 import { encodeResource, validateResource } from '@tendril/envoy';
 import { startNatsServer, waitFor, type TestNatsServer } from '@tendril/testing';
+import { apiListener, echoService, registerProxyless } from './testing/proxyless.js';
 import { TestXdsBucket, startXdsServer, type XdsServerProcess } from './testing/xds-process.js';
-
-const HCM = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
-const ROUTER = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
-
-const raw = { serialize: (b: Buffer) => b, deserialize: (b: Buffer) => b };
-const echoService = {
-  Say: { path: '/tendril.test.Echo/Say', requestStream: false, responseStream: false, requestSerialize: raw.serialize, requestDeserialize: raw.deserialize, responseSerialize: raw.serialize, responseDeserialize: raw.deserialize },
-} satisfies grpc.ServiceDefinition;
 
 let nats: TestNatsServer;
 let nc: NatsConnection;
@@ -26,20 +19,7 @@ let output = '';
 
 function resources(port: number): [XdsType, object][] {
   return [
-    [
-      'listener',
-      {
-        name: 'echo.test',
-        apiListener: {
-          apiListener: {
-            '@type': HCM,
-            statPrefix: 'echo',
-            rds: { routeConfigName: 'echo-route', configSource: { ads: {}, resourceApiVersion: 'V3' } },
-            httpFilters: [{ name: 'router', typedConfig: { '@type': ROUTER } }],
-          },
-        },
-      },
-    ],
+    apiListener('echo.test', 'echo-route', 'echo'),
     ['route', { name: 'echo-route', virtualHosts: [{ name: 'echo', domains: ['*'], routes: [{ match: { prefix: '' }, route: { cluster: 'echo-cluster' } }] }] }],
     ['cluster', { name: 'echo-cluster', type: 'EDS', edsClusterConfig: { edsConfig: { ads: {}, resourceApiVersion: 'V3' } }, lbPolicy: 'ROUND_ROBIN', connectTimeout: '1s' }],
     ['endpoint', { clusterName: 'echo-cluster', endpoints: [{ locality: { region: 'local', zone: 'a' }, loadBalancingWeight: 1, lbEndpoints: [{ endpoint: { address: { socketAddress: { address: '127.0.0.1', portValue: port } } } }] }] }],
@@ -61,12 +41,7 @@ before(async () => {
   await (await TestXdsBucket.open(nc)).publish({ put: envelopes });
 
   xdsServer = await startXdsServer(nats.url, { onOutput: (d) => (output += d) });
-  process.env['GRPC_XDS_BOOTSTRAP_CONFIG'] = JSON.stringify({
-    xds_servers: [{ server_uri: xdsServer.address, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] }],
-    node: { id: 'proxyless-1', cluster: 'tests', locality: {} },
-  });
-  const xds = await import('@grpc/grpc-js-xds');
-  xds.register();
+  await registerProxyless(xdsServer.address, 'proxyless-1');
 });
 
 after(async () => {
