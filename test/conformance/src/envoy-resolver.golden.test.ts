@@ -48,4 +48,26 @@ describe('resolver on translator goldens', () => {
     assert.equal(resolveHttp(config, get('default/cilium-gateway-my-gateway', '/nothing-here')).status, 404);
     assert.equal(resolveHttp(config, { ...get('default/cilium-gateway-my-gateway', '/details'), port: 81 }).connection, 'refused');
   });
+
+  it('Gateway API CORS as translated: origins with and without the default port, `*` over several labels, a refused preflight answered without allow-origin, max-age 5 by default', { skip: !existsSync(join(testdata, 'httproute-filters.out.yaml')) && 'no golden' }, () => {
+    const config = golden('httproute-filters');
+    const preflight = (path: string, origin: string) => resolveHttp(config, { service: 'infra/cilium-gateway-same-namespace', port: 8080, method: 'OPTIONS', path, authority: 'example.org', headers: new Headers({ origin, 'access-control-request-method': 'GET' }) });
+    for (const origin of ['https://www.foo.com', 'https://www.foo.com:443', 'https://a.b.bar.com', 'https://a.bar.com:443']) {
+      const allowed = preflight('/cors', origin);
+      assert.equal(allowed.status, 200, `${origin}: ${allowed.trace.join(' -> ')}`);
+      assert.equal(allowed.responseHeaders?.get('access-control-allow-origin'), origin);
+      assert.equal(allowed.responseHeaders?.get('access-control-expose-headers'), 'x-header-3');
+    }
+    for (const origin of ['https://www.foo.com:8443', 'http://www.foo.com', 'https://bar.com.evil.org']) {
+      const refused = preflight('/cors', origin);
+      assert.equal(refused.status, 200, origin);
+      assert.equal(refused.upstreams, undefined, `${origin}: the backend must not answer`);
+      assert.equal(refused.responseHeaders?.has('access-control-allow-origin'), false, origin);
+    }
+    const defaults = preflight('/cors-defaults', 'http://app.example');
+    assert.equal(defaults.responseHeaders?.get('access-control-max-age'), '5');
+    assert.equal(defaults.responseHeaders?.get('access-control-allow-methods'), 'GET');
+    assert.equal(preflight('/cors-defaults', 'https://x.example.org:8443').responseHeaders?.get('access-control-allow-origin'), 'https://x.example.org:8443');
+    assert.equal(preflight('/cors-defaults', 'https://x.example.org').responseHeaders?.has('access-control-allow-origin'), false);
+  });
 });

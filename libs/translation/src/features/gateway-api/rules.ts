@@ -51,19 +51,41 @@ export function resolveRoute(route: RouteView, resolver: BackendResolver): Resol
 }
 
 /**
- * Gateway API CORS -> Envoy's policy. An origin with `*` (a whole origin of `*`, or `https://*.foo.com`,
- * where `*` covers any number of labels) becomes a regex; Envoy echoes the allowed Origin. `*` in
- * methods or headers is passed on as `*`.
+ * Gateway API CORS -> Envoy's policy (HTTPCORSFilter in apis/v1/httproute_types.go):
+ * - an origin of `*` allows every origin; `*` in the host (`https://*.foo.com`) is a greedy match of any
+ *   number of labels to its left: both become regexes, and Envoy echoes the allowed Origin;
+ * - "if not included, port 80 is assumed for http scheme origins, and port 443 for https": an origin
+ *   without a port also allows the same origin with the scheme's default port, and the reverse;
+ * - maxAge unset: "the gateway sets the response header Access-Control-Max-Age: 5" (the CRD's default);
+ * - `*` in methods or headers is passed on as `*` (Envoy answers with the requested method/headers).
  */
 function toCors(filter: Extract<FilterView, { type: 'CORS' }>): CorsPolicyIR {
-  const allowOrigins = filter.allowOrigins.map((origin) =>
-    origin.includes('*') ? { kind: 'regex' as const, value: origin === '*' ? '.*' : origin.split('*').map(escapeRegex).join('.*') } : { kind: 'exact' as const, value: origin },
-  );
+  const allowOrigins = filter.allowOrigins.flatMap(originMatchers);
   const cors: CorsPolicyIR = { allowOrigins, allowMethods: [...filter.allowMethods], allowHeaders: [...filter.allowHeaders], exposeHeaders: [...filter.exposeHeaders] };
-  if (filter.maxAge !== undefined) cors.maxAgeSeconds = filter.maxAge;
+  cors.maxAgeSeconds = filter.maxAge ?? DEFAULT_CORS_MAX_AGE;
   if (filter.allowCredentials !== undefined) cors.allowCredentials = filter.allowCredentials;
   return cors;
 }
+
+const DEFAULT_CORS_MAX_AGE = 5;
+
+/** The matchers of one allowed origin: `<scheme>://<host>(:<port>)`, its port optional when it is the scheme's default. */
+function originMatchers(origin: string): CorsPolicyIR['allowOrigins'] {
+  if (origin === '*') return [{ kind: 'regex', value: '.*' }];
+  const parts = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\/(.+?)(?::(\d+))?$/.exec(origin);
+  const defaultPort = parts ? DEFAULT_PORTS[parts[1]!.toLowerCase()] : undefined;
+  if (!parts || !defaultPort || (parts[3] !== undefined && Number(parts[3]) !== defaultPort)) {
+    return [origin.includes('*') ? { kind: 'regex', value: wildcardRegex(origin) } : { kind: 'exact', value: origin }];
+  }
+  const bare = `${parts[1]}://${parts[2]}`;
+  if (origin.includes('*')) return [{ kind: 'regex', value: `${wildcardRegex(bare)}(?::${defaultPort})?` }];
+  return [
+    { kind: 'exact', value: bare },
+    { kind: 'exact', value: `${bare}:${defaultPort}` },
+  ];
+}
+
+const wildcardRegex = (origin: string) => origin.split('*').map(escapeRegex).join('.*');
 
 function escapeRegex(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
