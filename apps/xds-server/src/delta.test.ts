@@ -5,14 +5,13 @@ import * as grpc from '@grpc/grpc-js';
 import { BUCKETS, XDS_TYPES, type XdsResourceEnvelope, nodeToken, proxyStateCodec, xdsEnvelope } from '@tendril/contract';
 import { encodeResource, typedDiscoveryServices } from '@tendril/envoy';
 import { AdsTestClient, DeltaTestClient, startNatsServer, waitFor, type TestNatsServer } from '@tendril/testing';
-import { TestXdsBucket, startXdsServer, type XdsServerProcess } from './testing/xds-process.js';
+import { TestXdsBucket, edsCluster, startXdsServer, type XdsServerProcess } from './testing/xds-process.js';
 
 const CDS = XDS_TYPES.cluster;
 const EDS = XDS_TYPES.endpoint;
 const RDS = XDS_TYPES.route;
 const SDS = XDS_TYPES.secret;
 
-const cluster = (name: string, timeout = '1s') => xdsEnvelope('cluster', name, encodeResource('cluster', { name, type: 'EDS', connectTimeout: timeout, edsClusterConfig: { edsConfig: { ads: {} } } }));
 const assignment = (name: string, port: number) =>
   xdsEnvelope('endpoint', name, encodeResource('endpoint', { clusterName: name, endpoints: [{ locality: {}, lbEndpoints: [{ endpoint: { address: { socketAddress: { address: '127.0.0.1', portValue: port } } } }] }] }));
 const route = (name: string, clusterName: string) =>
@@ -43,7 +42,7 @@ describe('xds-server: delta xDS and the per-type services', () => {
     nats = await startNatsServer();
     nc = await connect({ servers: nats.url });
     bucket = await TestXdsBucket.open(nc);
-    await publish({ put: [cluster('default/a'), assignment('default/a', 8081), cluster('default/b'), assignment('default/b', 8082), secret('gw/cert', ['gateway-1'])] });
+    await publish({ put: [edsCluster('default/a'), assignment('default/a', 8081), edsCluster('default/b'), assignment('default/b', 8082), secret('gw/cert', ['gateway-1'])] });
     ({ grpcPort } = await startReplica('replica-1'));
   });
 
@@ -88,7 +87,7 @@ describe('xds-server: delta xDS and the per-type services', () => {
     await first.waitFor(CDS);
     const held = first.versions(CDS);
     first.close();
-    await publish({ put: [cluster('default/c'), cluster('default/b', '5s')], remove: [cluster('default/a'), assignment('default/a', 0)] });
+    await publish({ put: [edsCluster('default/c'), edsCluster('default/b', '5s')], remove: [edsCluster('default/a'), assignment('default/a', 0)] });
     const again = delta('delta-2');
     again.subscribe(CDS, [], held);
     const update = await again.waitFor(CDS);
@@ -109,7 +108,7 @@ describe('xds-server: delta xDS and the per-type services', () => {
     await publish({ put: [route('r', 'default/c')] });
     await proxy.waitFor(RDS);
     proxy.release();
-    await publish({ put: [cluster('default/d'), route('r', 'default/d')], remove: [cluster('default/c')] });
+    await publish({ put: [edsCluster('default/d'), route('r', 'default/d')], remove: [edsCluster('default/c')] });
     await proxy.waitFor(RDS, (r) => r.resources.length === 1 && JSON.stringify(r.resources[0]!.resource).includes('default/d'));
     const added = proxy.responses.find((r) => r.typeUrl === CDS && r.resources.some((x) => x.name === 'default/d'))!;
     assert.ok(proxy.responses.indexOf(added) < proxy.responses.findLastIndex((r) => r.typeUrl === RDS), 'the cluster goes out before the route naming it');
@@ -125,17 +124,17 @@ describe('xds-server: delta xDS and the per-type services', () => {
     proxy.subscribe(CDS);
     await proxy.waitFor(CDS);
     proxy.nack(CDS, 'cluster default/b: bad timeout');
-    await publish({ put: [cluster('default/b', '7s')] });
+    await publish({ put: [edsCluster('default/b', '7s')] });
     const rejected = await proxy.waitFor(CDS, (r) => r.acked === false);
     const nack = await waitFor('the NACK naming default/b in tendril-proxies', async () => {
       const entry = await (await nc.jetstream().views.kv(BUCKETS.proxies, { bindOnly: true })).get(nodeToken('delta-4'));
       return entry?.value.length ? proxyStateCodec.decode(entry.value).types.find((t) => t.lastNack)?.lastNack : undefined;
     });
     assert.deepEqual(nack!.resources, ['default/b']);
-    await publish({ put: [cluster('default/b', '7s'), cluster('default/e')] });
+    await publish({ put: [edsCluster('default/b', '7s'), edsCluster('default/e')] });
     const next = await proxy.waitFor(CDS, (r) => r.resources.some((x) => x.name === 'default/e'));
     assert.deepEqual(names(next), ['default/e'], 'the rejected default/b is not sent again');
-    await publish({ put: [cluster('default/b', '8s')] });
+    await publish({ put: [edsCluster('default/b', '8s')] });
     const fixed = await proxy.waitFor(CDS, (r) => r.resources.some((x) => x.name === 'default/b' && x.version !== rejected.resources[0]!.version));
     assert.notEqual(fixed.systemVersionInfo, rejected.systemVersionInfo);
   });
@@ -190,7 +189,7 @@ describe('xds-server: delta xDS and the per-type services', () => {
     const generations = 8;
     let lastPublishedAt = 0;
     for (let i = 1; i <= generations; i++) {
-      await publish({ put: [cluster('default/burst', `${i}s`)] });
+      await publish({ put: [edsCluster('default/burst', `${i}s`)] });
       lastPublishedAt = Date.now();
       await new Promise((resolve) => setTimeout(resolve, 150));
     }

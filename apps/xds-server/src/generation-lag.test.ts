@@ -1,12 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'nats';
-import { SUBJECTS, serviceStatsCodec, xdsEnvelope } from '@tendril/contract';
-import { encodeResource } from '@tendril/envoy';
+import { SUBJECTS, serviceStatsCodec } from '@tendril/contract';
 import { Metrics, NatsClient } from '@tendril/platform';
 import { startNatsServer, waitFor } from '@tendril/testing';
 import { GenerationLag } from './generation-lag.js';
-import { TestXdsBucket, startXdsServer } from './testing/xds-process.js';
+import { TestXdsBucket, edsCluster, startXdsServer } from './testing/xds-process.js';
 
 test('the push lag is measured whichever comes first, the marker or the push', async () => {
   const metrics = new Metrics('xds-server', 'test');
@@ -26,8 +25,7 @@ test('xds-server reports the lag from a generation marker to its pushes, on /met
   const nats = await startNatsServer();
   const nc = await connect({ servers: nats.url });
   const bucket = await TestXdsBucket.open(nc);
-  const publish = (timeout: string) =>
-    bucket.publish({ put: [xdsEnvelope('cluster', 'default/a', encodeResource('cluster', { name: 'default/a', type: 'EDS', connectTimeout: timeout, edsClusterConfig: { edsConfig: { ads: {} } } }))] });
+  const publish = (timeout: string) => bucket.publish({ put: [edsCluster('default/a', timeout)] });
   await publish('1s');
   let output = '';
   const server = await startXdsServer(nats.url, { env: { TENDRIL_STATS_INTERVAL_MS: '300' }, onOutput: (d) => (output += d) });

@@ -13,7 +13,7 @@ import { connect, type NatsConnection } from 'nats';
 import { XDS_TYPES, xdsEnvelope } from '@tendril/contract';
 import { encodeResource } from '@tendril/envoy';
 import { AdsTestClient, DeltaTestClient, makeTestCertificates, startNatsServer, waitFor, type TestCertificates, type TestNatsServer } from '@tendril/testing';
-import { TestXdsBucket, startXdsServer, xdsServerMain, type XdsServerProcess } from './testing/xds-process.js';
+import { TestXdsBucket, edsCluster, startXdsServer, xdsServerMain, type XdsServerProcess } from './testing/xds-process.js';
 
 const CDS = XDS_TYPES.cluster;
 const SDS = XDS_TYPES.secret;
@@ -49,7 +49,7 @@ describe('xds-server: TLS and mTLS on the xDS port', () => {
     const bucket = await TestXdsBucket.open(nc);
     await bucket.publish({
       put: [
-        xdsEnvelope('cluster', 'default/a', encodeResource('cluster', { name: 'default/a', type: 'EDS', connectTimeout: '1s', edsClusterConfig: { edsConfig: { ads: {} } } })),
+        edsCluster('default/a'),
         // Only the node named "client" (the client certificate's CN) may have this one.
         xdsEnvelope('secret', 'gw/cert', encodeResource('secret', { name: 'gw/cert', genericSecret: { secret: { inlineString: 'for client only' } } }), { nodeIds: ['client'] }),
       ],

@@ -4,12 +4,11 @@ import { connect, type NatsConnection } from 'nats';
 import { BUCKETS, SUBJECTS, XDS_TYPES, type XdsProxyEvent, type XdsResourceEnvelope, nodeToken, proxyStateCodec, xdsEnvelope, xdsProxyEventCodec } from '@tendril/contract';
 import { encodeResource } from '@tendril/envoy';
 import { AdsTestClient, startNatsServer, waitFor, type TestNatsServer } from '@tendril/testing';
-import { TestXdsBucket, startXdsServer, type XdsServerProcess } from './testing/xds-process.js';
+import { TestXdsBucket, edsCluster, startXdsServer, type XdsServerProcess } from './testing/xds-process.js';
 
 const CDS = XDS_TYPES.cluster;
 const EDS = XDS_TYPES.endpoint;
 
-const cluster = (name: string, timeout = '1s') => xdsEnvelope('cluster', name, encodeResource('cluster', { name, type: 'EDS', connectTimeout: timeout, edsClusterConfig: { edsConfig: { ads: {} } } }));
 const assignment = (name: string, port: number) =>
   xdsEnvelope('endpoint', name, encodeResource('endpoint', { clusterName: name, endpoints: [{ lbEndpoints: [{ endpoint: { address: { socketAddress: { address: '127.0.0.1', portValue: port } } } }] }] }));
 
@@ -44,7 +43,7 @@ describe('xds-server against a real nats-server', () => {
     void (async () => {
       for await (const msg of sub) events.push(xdsProxyEventCodec.decode(msg.data));
     })();
-    await publish({ put: [cluster('default/a'), assignment('default/a', 8081)] });
+    await publish({ put: [edsCluster('default/a'), assignment('default/a', 8081)] });
     server = await startXdsServer(nats.url, { onOutput: (d) => (output += d) });
   });
 
@@ -89,7 +88,7 @@ describe('xds-server against a real nats-server', () => {
     const proxy = client('node-b');
     proxy.subscribe(CDS);
     await proxy.waitFor(CDS, (r) => r.resources.length === 1);
-    await publish({ put: [cluster('default/b')] }, false);
+    await publish({ put: [edsCluster('default/b')] }, false);
     await new Promise((resolve) => setTimeout(resolve, 700));
     assert.equal(proxy.responses.filter((r) => r.typeUrl === CDS).length, 1, 'a half-written batch reached the proxy');
     await writeMarker();
@@ -101,7 +100,7 @@ describe('xds-server against a real nats-server', () => {
     const proxy = client('node-c');
     proxy.subscribe(CDS);
     await proxy.waitFor(CDS, (r) => r.resources.length === 2);
-    await publish({ remove: [cluster('default/b')] });
+    await publish({ remove: [edsCluster('default/b')] });
     const after = await proxy.waitFor(CDS, (r) => r.resources.length === 1);
     assert.deepEqual(clusterNames(after), ['default/a']);
   });
@@ -111,7 +110,7 @@ describe('xds-server against a real nats-server', () => {
     proxy.subscribe(CDS);
     await proxy.waitFor(CDS, (r) => r.resources.length === 1);
     proxy.nack(CDS, 'cluster default/a: bad timeout');
-    await publish({ put: [cluster('default/a', '2s')] });
+    await publish({ put: [edsCluster('default/a', '2s')] });
     const rejected = await proxy.waitFor(CDS, (r) => !r.acked);
     const state = await waitFor('NACK in tendril-proxies', async () => (await proxyState('node-d'))?.types.find((t) => t.lastNack));
     assert.deepEqual(state.lastNack, { version: rejected.versionInfo, nonce: rejected.nonce, error: 'cluster default/a: bad timeout', resources: ['default/a'] });

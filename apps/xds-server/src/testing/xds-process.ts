@@ -5,7 +5,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { KV, NatsConnection } from 'nats';
-import { BUCKETS, XDS_GENERATION_KEY, type XdsResourceEnvelope, generationDigest, xdsGenerationCodec, xdsKey, xdsResourceCodec } from '@tendril/contract';
+import { BUCKETS, XDS_GENERATION_KEY, type XdsResourceEnvelope, generationDigest, xdsEnvelope, xdsGenerationCodec, xdsKey, xdsResourceCodec } from '@tendril/contract';
+import { encodeResource } from '@tendril/envoy';
 import { freePort, waitFor } from '@tendril/testing';
 
 /** The built xds-server entry point. */
@@ -79,6 +80,11 @@ export async function startXdsServer(natsUrl: string, options: XdsServerOptions 
       await exited;
     },
   };
+}
+
+/** The envelope of an EDS cluster (endpoints over ADS) with this connect timeout. */
+export function edsCluster(name: string, connectTimeout = '1s'): XdsResourceEnvelope {
+  return xdsEnvelope('cluster', name, encodeResource('cluster', { name, type: 'EDS', connectTimeout, edsClusterConfig: { edsConfig: { ads: {} } } }));
 }
 
 /**
