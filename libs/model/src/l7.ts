@@ -28,9 +28,17 @@ export interface FilterChainIR {
   name: string;
   match: FilterChainMatchIR;
   /** Terminate TLS with these SDS secrets (their names); absent: plaintext, or TLS passed through. */
-  tls?: { secretNames: string[] };
+  tls?: { secretNames: string[]; clientValidation?: ClientValidationIR };
   /** What the chain does with the bytes: HTTP routing over RDS, or a TCP proxy. */
   action: HttpConnectionIR | TcpProxyIR;
+}
+
+/** Client certificates a TLS chain asks for: verified against a ValidationSecretIR, and required unless it accepts untrusted ones. */
+export interface ClientValidationIR {
+  /** Name of a ValidationSecretIR. */
+  secretName: string;
+  /** Refuse the handshake without a valid client certificate (false: request one, accept any or none). */
+  required: boolean;
 }
 
 export interface FilterChainMatchIR {
@@ -189,10 +197,25 @@ export interface CorsPolicyIR {
   allowCredentials?: boolean;
 }
 
-/** A TLS certificate and key (PEM), served over SDS. */
-export interface SecretIR {
+/** A secret served over SDS: a TLS certificate with its key, or a CA bundle that verifies client certificates. */
+export type SecretIR = CertificateSecretIR | ValidationSecretIR;
+
+/** A TLS certificate and key (PEM). */
+export interface CertificateSecretIR {
   name: string;
   certificateChain: string;
   privateKey: string;
+  trustedCa?: undefined;
+  source: SourceObject;
+}
+
+/** CA certificates (PEM bundle) that client certificates must chain to (a validation context). */
+export interface ValidationSecretIR {
+  name: string;
+  trustedCa: string;
+  /** Ask for a client certificate but accept any (or none): the handshake never fails on it. */
+  acceptUntrusted?: boolean;
+  certificateChain?: undefined;
+  privateKey?: undefined;
   source: SourceObject;
 }

@@ -113,3 +113,22 @@ test('L7 problems are all reported: dangling routes, clusters, secrets; clashes;
     'routes[default/web/insecure].virtualHosts[web].routes[2].requestHeaders: "bad header" is not a header name',
   ]);
 });
+
+test('client-certificate validation must name a CA secret, and a CA secret cannot serve as a certificate', () => {
+  const ir = l7IR();
+  const source = { kind: 'Gateway', namespace: 'default', name: 'gw' };
+  ir.secrets.push({ name: 'default/gw/client-ca', trustedCa: '-----BEGIN CERTIFICATE-----', source });
+  const chains = ir.listeners[0]!.filterChains;
+  chains[1]!.tls = { secretNames: ['default/cert'], clientValidation: { secretName: 'default/gw/client-ca', required: true } };
+  assert.deepEqual(validate(ir), [], 'a chain verifying clients against a CA secret is valid');
+  ir.secrets.push({ name: 'default/gw/bad-ca', trustedCa: 'not pem', acceptUntrusted: true, source });
+  chains[1]!.tls = { secretNames: ['default/gw/client-ca'], clientValidation: { secretName: 'default/cert', required: false } };
+  assert.deepEqual(
+    validate(ir).map((p) => `${p.path}: ${p.message}`).sort(),
+    [
+      'listeners[default/web/ingress].filterChains[1].tls.clientValidation.secretName: no CA secret "default/cert"',
+      'listeners[default/web/ingress].filterChains[1].tls.secretNames: no secret "default/gw/client-ca"',
+      'secrets[default/gw/bad-ca].trustedCa: is not PEM',
+    ],
+  );
+});

@@ -121,10 +121,16 @@ function validateL7(ir: MeshIR, clusterNames: Set<string>, report: Report): void
     routeNames.add(route.name);
   }
   const secretNames = new Set<string>();
+  const caSecretNames = new Set<string>();
   for (const secret of ir.secrets) {
     const at = `secrets[${secret.name}]`;
     if (secretNames.has(secret.name)) report(secret.source, at, 'duplicate secret name');
     secretNames.add(secret.name);
+    if (secret.trustedCa !== undefined) {
+      caSecretNames.add(secret.name);
+      if (!secret.trustedCa.includes('-----BEGIN')) report(secret.source, at + '.trustedCa', 'is not PEM');
+      continue;
+    }
     if (!secret.certificateChain.includes('-----BEGIN')) report(secret.source, at + '.certificateChain', 'is not PEM');
     if (!secret.privateKey.includes('-----BEGIN')) report(secret.source, at + '.privateKey', 'is not PEM');
   }
@@ -157,8 +163,12 @@ function validateL7(ir: MeshIR, clusterNames: Set<string>, report: Report): void
       const match = JSON.stringify([[...chain.match.serverNames].sort(), chain.match.transportProtocol ?? '']);
       if (matches.has(match)) report(listener.source, where + '.match', 'same match as an earlier chain');
       matches.add(match);
-      for (const name of chain.tls?.secretNames ?? []) if (!secretNames.has(name)) report(listener.source, where + '.tls.secretNames', `no secret "${name}"`);
+      for (const name of chain.tls?.secretNames ?? []) if (!secretNames.has(name) || caSecretNames.has(name)) report(listener.source, where + '.tls.secretNames', `no secret "${name}"`);
       if (chain.tls && chain.tls.secretNames.length === 0) report(listener.source, where + '.tls.secretNames', 'at least one secret');
+      const validation = chain.tls?.clientValidation;
+      if (validation && !caSecretNames.has(validation.secretName)) {
+        report(listener.source, where + '.tls.clientValidation.secretName', `no CA secret "${validation.secretName}"`);
+      }
       if (chain.action.kind === 'http' && !routeNames.has(chain.action.routeName)) report(listener.source, where + '.action.routeName', `no route "${chain.action.routeName}"`);
       if (chain.action.kind === 'tcp') {
         if (chain.action.backends.length === 0 || chain.action.backends.every((backend) => backend.weight === 0)) report(listener.source, where + '.action.backends', 'at least one backend with a weight');

@@ -33,6 +33,11 @@ export function tlsSecretName(namespace: string, secret: string): string {
   return `${namespace}/${secret}`;
 }
 
+/** SDS validation context (client CA bundle) of a Gateway port's TLS listeners: `<namespace>/cilium-gateway-<gateway>/<port>/client-ca`. */
+export function gatewayClientCaSecretName(namespace: string, gateway: string, port: number): string {
+  return `${gatewayListenerName(namespace, gateway, port)}/client-ca`;
+}
+
 /** Listener and route configuration of a Service with L7 load balancing: `<namespace>/<service>/l7`. */
 export function serviceL7Name(namespace: string, service: string): string {
   return `${namespace}/${service}/l7`;

@@ -79,6 +79,7 @@ export function resourceOwners(ir: MeshIR, cluster: string): Owners {
     own('listener', listener.name, listener.source);
     for (const chain of listener.filterChains) {
       for (const secret of chain.tls?.secretNames ?? []) add(referredBy, resourceId('secret', secret), id);
+      if (chain.tls?.clientValidation) add(referredBy, resourceId('secret', chain.tls.clientValidation.secretName), id);
       if (chain.action.kind === 'http') add(referredBy, resourceId('route', chain.action.routeName), id);
       else for (const backend of chain.action.backends) add(referredBy, resourceId('cluster', backend.clusterName), id);
     }

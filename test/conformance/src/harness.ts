@@ -81,15 +81,17 @@ export async function runConformance(options: RunOptions): Promise<ConformanceRe
     const [runtime] = await Promise.all([generateRuntimeResources(corpus.runtime.resources), system.start()]);
     for (const { resource, data } of runtime) pems.set(`${resource.kind}/${resource.namespace}/${resource.name}`, data);
     const baseDocs = [gatewayClass, ...prepare(parseDocs(corpus.base), pods)];
-    const runtimeDocs = runtime
-      .filter((r) => r.resource.kind === 'Secret')
-      .map(({ resource, data }) => ({
-        apiVersion: 'v1',
-        kind: 'Secret',
-        type: 'kubernetes.io/tls',
-        metadata: { name: resource.name, namespace: resource.namespace },
-        data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
-      }));
+    const runtimeDocs: Doc[] = runtime.map(({ resource, data }) =>
+      resource.kind === 'Secret'
+        ? {
+            apiVersion: 'v1',
+            kind: 'Secret',
+            type: 'kubernetes.io/tls',
+            metadata: { name: resource.name, namespace: resource.namespace },
+            data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
+          }
+        : { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: resource.name, namespace: resource.namespace }, data },
+    );
     const view = statusView(system);
     const settle = settler(system, view);
     await settle(() => {

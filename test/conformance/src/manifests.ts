@@ -3,8 +3,8 @@
  * does (every Gateway gets our GatewayClass, every GatewayClass our controller name, the address
  * placeholders our pools), gives every Service an EndpointSlice with loopback addresses for the pods
  * its selector picks (one per Deployment replica, named `<deployment>-<hash>-<n>` as Kubernetes names
- * them), and keeps only the kinds the watcher mirrors (Deployments and ConfigMaps stay out: no API
- * server runs them). Mutations of the corpus (`mutate` checks) edit these documents and the file is
+ * them), and keeps only what the watcher mirrors (Deployments stay out: no API server runs them;
+ * ConfigMaps only with `ca.crt`). Mutations of the corpus (`mutate` checks) edit these documents and the file is
  * written again.
  */
 import { OBJECT_KINDS } from '@tendril/contract';
@@ -59,7 +59,9 @@ export function applyPlaceholders(doc: Doc): Doc {
 }
 
 const mirrored = new Set<string>(OBJECT_KINDS);
-export const isMirrored = (doc: Doc) => mirrored.has(String(doc['kind']).toLowerCase());
+/** The watcher's rule (libs/kube KindInfo.mirrors): ConfigMaps only when they hold `ca.crt`. */
+const holdsCaCertificate = (doc: Doc) => typeof doc['data']?.['ca.crt'] === 'string' || typeof doc['binaryData']?.['ca.crt'] === 'string';
+export const isMirrored = (doc: Doc) => mirrored.has(String(doc['kind']).toLowerCase()) && (doc['kind'] !== 'ConfigMap' || holdsCaCertificate(doc));
 
 /** Loopback addresses for pods, stable per Deployment, and the reverse map a traffic check needs. */
 export class Pods {

@@ -53,10 +53,20 @@ export interface ListenerView {
   at: string;
 }
 
+/** spec.tls.frontend's validation of one TLS configuration (default or one port's). */
+export interface FrontendValidationView {
+  caCertificateRefs: ObjectReferenceView[];
+  /** AllowValidOnly (the default) or AllowInsecureFallback. */
+  mode: string;
+  at: string;
+}
+
 export interface GatewayView extends GatewayApiMeta {
   className: string;
   addresses: { type: string; value: string }[];
   listeners: ListenerView[];
+  /** spec.tls.frontend: client-certificate validation of the TLS listeners, by default and per port. */
+  frontendValidation?: { default?: FrontendValidationView; perPort: { port: number; validation?: FrontendValidationView }[] };
   infrastructureParametersRef?: ObjectReferenceView;
 }
 
@@ -139,6 +149,29 @@ export function readGateway(entry: IndexedObject, problems: Problems): GatewayVi
     }
     view.listeners.push(view_);
   });
+  const frontend = read.object(read.object(spec['tls'], 'spec.tls')?.['frontend'], 'spec.tls.frontend');
+  if (frontend) {
+    const readValidation = (config: unknown, at: string): FrontendValidationView | undefined => {
+      const validation = read.object(read.object(config, at)?.['validation'], `${at}.validation`);
+      if (!validation) return undefined;
+      const caCertificateRefs = read.array(validation['caCertificateRefs'], `${at}.validation.caCertificateRefs`).flatMap((ref, j) => {
+        const reference = readReference(read, ref, `${at}.validation.caCertificateRefs[${j}]`, '');
+        return reference ? [reference] : [];
+      });
+      return { caCertificateRefs, mode: read.string(validation['mode'], `${at}.validation.mode`) ?? 'AllowValidOnly', at: `${at}.validation` };
+    };
+    view.frontendValidation = { perPort: [] };
+    const fallback = readValidation(frontend['default'], 'spec.tls.frontend.default');
+    if (fallback) view.frontendValidation.default = fallback;
+    read.array(frontend['perPort'], 'spec.tls.frontend.perPort').forEach((item, i) => {
+      const at = `spec.tls.frontend.perPort[${i}]`;
+      const entry = read.object(item, at);
+      const port = read.integer(entry?.['port'], `${at}.port`, 1, 65535);
+      if (!entry || port === undefined) return;
+      const validation = readValidation(entry['tls'], `${at}.tls`);
+      view.frontendValidation!.perPort.push(validation ? { port, validation } : { port });
+    });
+  }
   const infrastructure = read.object(spec['infrastructure'], 'spec.infrastructure');
   const parametersRef = readReference(read, infrastructure?.['parametersRef'], 'spec.infrastructure.parametersRef', '');
   if (parametersRef) view.infrastructureParametersRef = parametersRef;

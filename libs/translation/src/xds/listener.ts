@@ -57,14 +57,16 @@ function toFilterChain(chain: FilterChainIR, accessLog: Resource): Resource {
     ? { name: 'envoy.filters.network.http_connection_manager', typedConfig: toConnectionManager(chain.action, accessLog) }
     : { name: 'envoy.filters.network.tcp_proxy', typedConfig: typed(TCP_PROXY, { statPrefix: chain.action.statPrefix, ...toTcpDestination(chain.action), ...accessLog }) }];
   if (chain.tls) {
+    const commonTlsContext: Resource = {
+      tlsCertificateSdsSecretConfigs: chain.tls.secretNames.map((name) => ({ name, sdsConfig: adsConfigSource() })),
+      alpnProtocols: ['h2', 'http/1.1'],
+    };
+    const validation = chain.tls.clientValidation;
+    // client certificates: asked for and checked against the SDS validation context; required unless it accepts untrusted ones
+    if (validation) commonTlsContext['validationContextSdsSecretConfig'] = { name: validation.secretName, sdsConfig: adsConfigSource() };
     out['transportSocket'] = {
       name: 'envoy.transport_sockets.tls',
-      typedConfig: typed(DOWNSTREAM_TLS, {
-        commonTlsContext: {
-          tlsCertificateSdsSecretConfigs: chain.tls.secretNames.map((name) => ({ name, sdsConfig: adsConfigSource() })),
-          alpnProtocols: ['h2', 'http/1.1'],
-        },
-      }),
+      typedConfig: typed(DOWNSTREAM_TLS, { commonTlsContext, ...(validation ? { requireClientCertificate: validation.required } : {}) }),
     };
   }
   return out;

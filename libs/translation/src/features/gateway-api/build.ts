@@ -53,6 +53,11 @@ export interface GatewayBuild {
   programmed: Set<ListenerState>;
 }
 
+/** TLS of a terminating listener's chain: its certificates, and the client certificates it asks for. */
+function chainTls(listener: ListenerState): NonNullable<FilterChainIR['tls']> {
+  return { secretNames: [...listener.secretNames], ...(listener.clientValidation ? { clientValidation: { ...listener.clientValidation } } : {}) };
+}
+
 /** The valid listeners of a Gateway that can be served, by port (ascending). */
 export function servedPorts(gateway: GatewayState): [number, ListenerState[]][] {
   if (gateway.notAccepted || gateway.address === undefined) return [];
@@ -113,7 +118,7 @@ export function buildGateway(context: TranslationContext, gateway: GatewayState,
           misdirected.push({ name: `misdirected ${domain}`, domains: [domain], routes: [{ name: `${listenerName}/misdirected`, match: { path: { kind: 'prefix', value: '/' } }, action: { kind: 'direct-response', status: 421 } }] });
         }
         context.ir.routes.push({ name: routeName, virtualHosts: [...own, ...misdirected], ignorePortInHostMatching: true, source });
-        chains.push({ name: `https/${listener.view.name}`, match: { serverNames, transportProtocol: 'tls' }, tls: { secretNames: [...listener.secretNames] }, action: { kind: 'http', routeName, statPrefix: `${listenerName}/https`, ...httpOptions() } });
+        chains.push({ name: `https/${listener.view.name}`, match: { serverNames, transportProtocol: 'tls' }, tls: chainTls(listener), action: { kind: 'http', routeName, statPrefix: `${listenerName}/https`, ...httpOptions() } });
         programmed.add(listener);
       }
       for (const listener of listeners.filter((l) => l.family === 'tls')) {
@@ -127,7 +132,7 @@ export function buildGateway(context: TranslationContext, gateway: GatewayState,
           const serverNames = take(route.hosts);
           if (!serverNames) continue;
           const chain: FilterChainIR = { name: `tls/${route.view.namespace}/${route.view.name}/${listener.view.name}`, match: { serverNames, transportProtocol: 'tls' }, action: { kind: 'tcp', statPrefix: `${listenerName}/tls`, backends } };
-          if (listener.terminate) chain.tls = { secretNames: [...listener.secretNames] };
+          if (listener.terminate) chain.tls = chainTls(listener);
           chains.push(chain);
         }
       }

@@ -14,7 +14,8 @@
 import type { TranslationContext } from '../../feature.js';
 import { GATEWAY_GROUP, readGateway, readGatewayClass, type GatewayClassView, type GatewayView, type GroupKind, type ListenerView } from '../../kube/gateway-api.js';
 import type { IndexedObject } from '../../objects.js';
-import { tlsSecretName } from '../../names.js';
+import type { ClientValidationIR } from '@tendril/model';
+import { gatewayClientCaSecretName, tlsSecretName } from '../../names.js';
 import type { BackendResolver } from './backends.js';
 import { condition } from './status.js';
 import { SUPPORTED_FEATURES } from './status.js';
@@ -36,6 +37,8 @@ export interface ListenerState {
   secretNames: string[];
   /** Routes attached (by key), for attachedRoutes. */
   attachedRoutes: Set<string>;
+  /** spec.tls.frontend validation of a listener that terminates TLS: client certificates checked against a CA secret. */
+  clientValidation?: ClientValidationIR;
 }
 
 export interface GatewayState {
@@ -49,6 +52,8 @@ export interface GatewayState {
   address?: string;
   /** Set when a requested address cannot be served: Programmed=False AddressNotUsable. */
   addressNotUsable?: string;
+  /** Some served listener accepts client certificates it cannot verify (mode AllowInsecureFallback). */
+  insecureFrontendValidation?: boolean;
 }
 
 const HTTP_KINDS: GroupKind[] = [
@@ -86,12 +91,15 @@ export function apiVersionOf(entry: IndexedObject): string {
 /** Our Gateways with their listeners checked (certificates loaded into the IR as SDS secrets). */
 export function readGateways(context: TranslationContext, classes: Set<string>, resolver: BackendResolver): GatewayState[] {
   const secrets = new Map(context.index.local('secret').map((entry) => [`${entry.ref.namespace}/${entry.ref.name}`, entry] as const));
+  const configMaps = new Map(context.index.local('configmap').map((entry) => [`${entry.ref.namespace}/${entry.ref.name}`, entry] as const));
   const loaded = new Set(context.ir.secrets.map((secret) => secret.name));
   const out: GatewayState[] = [];
   for (const entry of context.index.local('gateway')) {
     const view = context.view(entry.object, 'gateway', context.problems, (sink) => readGateway(entry, sink));
     if (!classes.has(view.className)) continue;
     const gateway: GatewayState = { object: entry.object, view, apiVersion: apiVersionOf(entry), listeners: view.listeners.map((listener) => checkListener(context, view, listener, resolver, secrets, loaded)) };
+    for (const listener of gateway.listeners) checkClientValidation(context, view, listener, resolver, { Secret: secrets, ConfigMap: configMaps }, loaded);
+    gateway.insecureFrontendValidation = gateway.listeners.some((listener) => listener.clientValidation && !listener.clientValidation.required);
     markConflicts(gateway);
     if (view.infrastructureParametersRef) {
       const ref = view.infrastructureParametersRef;
@@ -176,6 +184,74 @@ function loadSecret(context: TranslationContext, secrets: Map<string, IndexedObj
   return secretName;
 }
 
+/**
+ * spec.tls.frontend: a listener that terminates TLS takes its port's perPort validation, else the
+ * default one. Each CA reference is a ConfigMap (core) or a Secret holding PEM under `ca.crt`, in
+ * another namespace only with a ReferenceGrant. A bad reference sets ResolvedRefs=False
+ * (InvalidCACertificateKind, RefNotPermitted, InvalidCACertificateRef) and the valid ones are used;
+ * none valid: the listener is not accepted (NoValidCACertificate) and not served, rather than
+ * served without the client checks it asked for. The CAs of a port become one SDS validation
+ * context; AllowInsecureFallback asks for a certificate and accepts any (or none).
+ */
+function checkClientValidation(
+  context: TranslationContext,
+  gateway: GatewayView,
+  state: ListenerState,
+  resolver: BackendResolver,
+  sources: Record<'Secret' | 'ConfigMap', Map<string, IndexedObject>>,
+  loaded: Set<string>,
+): void {
+  if (!(state.family === 'https' || state.terminate) || state.notAccepted) return;
+  const port = state.view.port;
+  const frontend = gateway.frontendValidation;
+  const perPort = frontend?.perPort.find((entry) => entry.port === port);
+  const validation = perPort ? perPort.validation : frontend?.default;
+  if (!validation || validation.caCertificateRefs.length === 0) return;
+  const bundles: string[] = [];
+  validation.caCertificateRefs.forEach((ref, i) => {
+    const at = `${validation.at}.caCertificateRefs[${i}]`;
+    const namespace = ref.namespace ?? gateway.namespace;
+    const kind = ref.group === '' || ref.group === 'core' ? ref.kind : '';
+    if (kind !== 'ConfigMap' && kind !== 'Secret') {
+      state.unresolved ??= ['InvalidCACertificateKind', `${at}: ${ref.group || 'core'}/${ref.kind} is not a ConfigMap or Secret`];
+      return;
+    }
+    if (!resolver.permitted({ group: GATEWAY_GROUP, kind: 'Gateway', namespace: gateway.namespace }, { group: '', kind, namespace, name: ref.name })) {
+      state.unresolved ??= ['RefNotPermitted', `${at}: ${kind} ${namespace}/${ref.name} is in another namespace and no ReferenceGrant there allows it`];
+      return;
+    }
+    const entry = sources[kind].get(`${namespace}/${ref.name}`);
+    const pem = entry ? caBundle(entry.object, kind) : '';
+    if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
+      state.unresolved ??= ['InvalidCACertificateRef', `${at}: ${kind} ${namespace}/${ref.name} ${entry ? 'holds no PEM certificate under ca.crt' : 'not found'}`];
+      return;
+    }
+    bundles.push(pem.trim());
+  });
+  if (bundles.length === 0) {
+    state.notAccepted = ['NoValidCACertificate', `${validation.at}.caCertificateRefs: no reference names a usable CA certificate`];
+    return;
+  }
+  const acceptUntrusted = validation.mode === 'AllowInsecureFallback';
+  const secretName = gatewayClientCaSecretName(gateway.namespace, gateway.name, port);
+  if (!loaded.has(secretName)) {
+    context.ir.secrets.push({ name: secretName, trustedCa: bundles.join('\n') + '\n', ...(acceptUntrusted ? { acceptUntrusted } : {}), source: gateway.source });
+    loaded.add(secretName);
+  }
+  state.clientValidation = { secretName, required: !acceptUntrusted };
+}
+
+/** PEM under `ca.crt`: a ConfigMap's data (or base64 binaryData), a Secret's base64 data. */
+function caBundle(object: Record<string, unknown>, kind: 'ConfigMap' | 'Secret'): string {
+  const field = (name: string) => {
+    const value = object[name];
+    const text = typeof value === 'object' && value !== null ? (value as Record<string, unknown>)['ca.crt'] : undefined;
+    return typeof text === 'string' ? text : undefined;
+  };
+  const base64 = (text: string | undefined) => (text === undefined ? undefined : Buffer.from(text, 'base64').toString('utf8'));
+  return (kind === 'ConfigMap' ? (field('data') ?? base64(field('binaryData'))) : base64(field('data'))) ?? '';
+}
+
 /** Listeners on one port: one protocol family (HTTPS and TLS share, by SNI) and distinct hostnames. */
 function markConflicts(gateway: GatewayState): void {
   const byPort = new Map<number, ListenerState[]>();
@@ -233,7 +309,12 @@ export function gatewayStatus(gateway: GatewayState, programmedListeners: Set<Li
     ];
     return { name: listener.view.name, supportedKinds: listener.supportedKinds.map((kind) => ({ group: kind.group, kind: kind.kind })), attachedRoutes: listener.attachedRoutes.size, conditions };
   });
-  const status: Record<string, unknown> = { conditions: [accepted, programmed], listeners };
+  const conditions = [accepted, programmed];
+  // GEP-91: a Gateway that lets unverified client certificates through says so
+  if (gateway.insecureFrontendValidation && !gateway.notAccepted) {
+    conditions.push(condition('InsecureFrontendValidationMode', true, 'ConfigurationChanged', 'spec.tls.frontend: a listener accepts client certificates it cannot verify (AllowInsecureFallback)', generation));
+  }
+  const status: Record<string, unknown> = { conditions, listeners };
   if (gateway.address !== undefined) status['addresses'] = [{ type: 'IPAddress', value: gateway.address }];
   return status;
 }

@@ -13,8 +13,8 @@ export function condition(type: string, ok: boolean, reason: string, message: st
  * The Gateway API features Tendril claims, by their conformance names (pkg/features string values).
  * The conformance harness (test/conformance) runs every test whose features are all listed here and
  * fails on any of them failing, so a name is added only when its tests pass. Not claimed although
- * their tests would pass for want of a check: none of CORS, client-certificate validation,
- * BackendTLSPolicy, infrastructure propagation, ListenerSet, TCPRoute or UDPRoute is implemented.
+ * their tests would pass for want of a check: none of CORS, BackendTLSPolicy, infrastructure
+ * propagation, ListenerSet, TCPRoute or UDPRoute is implemented.
  */
 export const SUPPORTED_FEATURES: readonly string[] = [
   'GRPCRoute',
@@ -22,6 +22,8 @@ export const SUPPORTED_FEATURES: readonly string[] = [
   'GRPCRouteRequestHeaderModifier',
   'Gateway',
   'GatewayAddressEmpty',
+  'GatewayFrontendClientCertificateValidation',
+  'GatewayFrontendClientCertificateValidationInsecureFallback',
   'GatewayHTTPListenerIsolation',
   'GatewayHTTPSListenerDetectMisdirectedRequests',
   'GatewayPort8080',
