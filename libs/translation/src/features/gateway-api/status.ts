@@ -13,7 +13,7 @@ export function condition(type: string, ok: boolean, reason: string, message: st
  * The Gateway API features Tendril claims, by their conformance names (pkg/features string values).
  * The conformance harness (test/conformance) runs every test whose features are all listed here and
  * fails on any of them failing, so a name is added only when its tests pass. Not claimed although
- * their tests would pass for want of a check: none of CORS, BackendTLSPolicy, infrastructure
+ * their tests would pass for want of a check: none of BackendTLSPolicy, infrastructure
  * propagation, ListenerSet, TCPRoute or UDPRoute is implemented.
  */
 export const SUPPORTED_FEATURES: readonly string[] = [
@@ -38,6 +38,7 @@ export const SUPPORTED_FEATURES: readonly string[] = [
   'HTTPRouteBackendRequestRedirect',
   'HTTPRouteBackendTimeout',
   'HTTPRouteBackendURLRewrite',
+  'HTTPRouteCORS',
   'HTTPRouteDestinationPortMatching',
   'HTTPRouteHostRewrite',
   'HTTPRouteMethodMatching',
