@@ -7,6 +7,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
+import { clientCertificateProblem, issuedBy, splitPems } from './client-certificates.js';
 import type { Check, Ref } from './corpus.js';
 import { Headers } from './headers.js';
 import { resolveHttp, resolveTls, splitPath, type EnvoyConfig, type Endpoint, type Resolution, type UpstreamTarget } from './envoy-resolver.js';
@@ -194,17 +195,10 @@ function tlsProblem(ctx: TrafficContext, resolution: Resolution, tls: Plain | un
   }
   if (tls?.['clientCertificateMustBeRequested'] && !resolution.tls.requireClientCertificate && resolution.tls.validationSecrets.length === 0) return 'the listener does not request a client certificate';
   const client = tls?.['clientCertificate'] as Plain | undefined;
-  if (resolution.tls.requireClientCertificate && !client) return 'a client certificate is required and none is sent';
-  if (client && resolution.tls.validationSecrets.length) {
-    const pem = ctx.pem({ kind: client['kind'], namespace: client['namespace'], name: client['name'] }, 'tls.crt');
-    const cas = resolution.tls.validationSecrets.map((name) => (ctx.config.secrets.get(name) as Plain | undefined)?.['validationContext']?.['trustedCa']?.['inlineString'] as string | undefined);
-    if (cas.some((ca) => ca === undefined)) return `client CA secret ${resolution.tls.validationSecrets.join(', ')} missing from tendril-xds`;
-    if (pem) {
-      const verified = cas.some((bundle) => splitPems(bundle!).some((ca) => issuedBy(pem, ca)));
-      if (!verified && resolution.tls.requireClientCertificate) return 'the client certificate is not issued by the listener\'s client CA';
-    }
-  }
-  return undefined;
+  const contexts = resolution.tls.validationSecrets.map((name) => (ctx.config.secrets.get(name) as Plain | undefined)?.['validationContext'] as Plain | undefined);
+  if (contexts.some((context) => context === undefined)) return `client CA secret ${resolution.tls.validationSecrets.join(', ')} missing from tendril-xds`;
+  const pem = client ? ctx.pem({ kind: client['kind'], namespace: client['namespace'], name: client['name'] }, 'tls.crt') : undefined;
+  return clientCertificateProblem({ requireClientCertificate: resolution.tls.requireClientCertificate, validationContexts: contexts as Plain[], sent: !!client, ...(pem ? { pem } : {}) });
 }
 
 /**
@@ -220,16 +214,6 @@ export function certificateCovers(pem: string, serverName: string): boolean {
     .filter((san) => san.startsWith('DNS:'))
     .map((san) => san.slice(4).toLowerCase().replace(/\.$/, '').split('.'))
     .some((pattern) => pattern.length === host.length && pattern.every((label, i) => (i === 0 && label === '*') || label === host[i]));
-}
-
-function issuedBy(certificate: string, ca: string): boolean {
-  const cert = new X509Certificate(certificate);
-  const issuer = new X509Certificate(ca);
-  return cert.checkIssued(issuer) && cert.verify(issuer.publicKey);
-}
-
-function splitPems(bundle: string): string[] {
-  return bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
 }
 
 function describe(resolution: Resolution): string {
