@@ -82,6 +82,12 @@ interface KindWatch {
 
 type Op = { key: string; object?: KubeObject };
 
+/** What a watch cache needs of an object nobody reads: its identity and resourceVersion (no data, no annotations). */
+function identityOnly(object: KubernetesObject): KubernetesObject {
+  const { name, namespace, uid, resourceVersion } = object.metadata ?? {};
+  return { apiVersion: object.apiVersion, kind: object.kind, metadata: { name, namespace, uid, resourceVersion } };
+}
+
 const QUEUE_COMPACT_AT = 50_000;
 
 @Injectable()
@@ -170,6 +176,8 @@ export class KubeSource implements OnApplicationBootstrap, OnModuleDestroy {
         path: collectionPath(kind.group, watch.version!, kind.plural),
         name: kind.kind,
         ...(kind.fieldSelector ? { fieldSelector: kind.fieldSelector } : {}),
+        // objects of a filtered kind (ConfigMaps) that are not mirrored stay in the cache as their identity only
+        ...(kind.mirrors ? { transform: (object: KubernetesObject) => (isMirroredObject(kind, object as Record<string, unknown>) ? object : identityOnly(object)) } : {}),
         watchTimeoutSeconds: this.config.watchTimeoutSeconds,
         stallMs: this.config.watchStallMs,
         notFoundRetryMs: this.config.crdRetryMs,

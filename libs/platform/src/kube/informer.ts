@@ -21,6 +21,11 @@ export interface InformerOptions {
   /** For log lines and metrics: the kind. */
   name: string;
   fieldSelector?: string;
+  /**
+   * Applied to every listed or watched object before the cache holds it: what the owner never needs
+   * (the data of ConfigMaps it does not mirror) is not kept.
+   */
+  transform?: (object: KubernetesObject) => KubernetesObject;
   watchTimeoutSeconds?: number;
   stallMs?: number;
   backoffInitialMs?: number;
@@ -47,6 +52,7 @@ class TrackedWatch extends Watch {
     private readonly owner: { watching(): void; sawEvent(type: string): void; ended(error: unknown): void },
     private readonly timeoutSeconds: number,
     stallMs: number,
+    private readonly transform?: (object: KubernetesObject) => KubernetesObject,
   ) {
     super(config);
     // client-node's inactivity timeout: no byte (event or bookmark) for this long and the watch ends
@@ -60,7 +66,8 @@ class TrackedWatch extends Watch {
       { ...query, allowWatchBookmarks: true, timeoutSeconds: this.timeoutSeconds },
       (phase, object, watchObject) => {
         this.owner.sawEvent(phase);
-        callback(phase, object, watchObject);
+        const keep = this.transform && object && phase !== 'BOOKMARK' && phase !== 'ERROR' ? this.transform(object as KubernetesObject) : object;
+        callback(phase, keep, watchObject);
       },
       (error) => {
         this.owner.ended(error);
@@ -91,7 +98,7 @@ export class ResilientInformer<T extends KubernetesObject = KubernetesObject> {
     private readonly options: InformerOptions,
     private readonly handlers: InformerHandlers<T>,
   ) {
-    const watch = new TrackedWatch(client.config, this, options.watchTimeoutSeconds ?? 300, options.stallMs ?? 90_000);
+    const watch = new TrackedWatch(client.config, this, options.watchTimeoutSeconds ?? 300, options.stallMs ?? 90_000, options.transform);
     this.informer = new ListWatch<T>(options.path, watch, () => this.list(), false, undefined, options.fieldSelector);
     this.informer.on(ADD, (object) => handlers.upsert(object));
     this.informer.on(UPDATE, (object) => handlers.upsert(object));
@@ -128,6 +135,8 @@ export class ResilientInformer<T extends KubernetesObject = KubernetesObject> {
   private async list(): Promise<KubernetesListObject<T>> {
     const query = this.options.fieldSelector ? `?fieldSelector=${encodeURIComponent(this.options.fieldSelector)}` : '';
     const list = await this.client.request<KubernetesListObject<T>>('GET', this.options.path + query);
+    const transform = this.options.transform;
+    if (transform && list.items) list.items = list.items.map((item) => transform(item) as T);
     this.lists++;
     if (this.lists > 1) this.relists++;
     this.listedSinceWatch = true;

@@ -116,6 +116,27 @@ describe('ResilientInformer and LeaseElector against the test API server', () =>
     }
   });
 
+  it('holds listed and watched objects as the transform leaves them', async () => {
+    api.create({ ...service('listed'), metadata: { name: 'listed', namespace: 'transformed' } });
+    const informer = new ResilientInformer(
+      client,
+      { path: '/api/v1/namespaces/transformed/services', name: 'Service', logger: quiet, transform: (o) => ({ apiVersion: o.apiVersion, kind: o.kind, metadata: { ...o.metadata, labels: { stripped: 'yes' } } }) },
+      { upsert: () => undefined, delete: () => undefined },
+    );
+    informer.start();
+    try {
+      await waitFor('synced', () => informer.currentState === 'synced', 5000, 10);
+      api.create({ ...service('watched'), metadata: { name: 'watched', namespace: 'transformed' } });
+      await waitFor('watched object held', () => informer.objects().length === 2, 5000, 10);
+      for (const object of informer.objects()) {
+        assert.equal((object as { spec?: unknown }).spec, undefined, `${object.metadata?.name}: spec dropped`);
+        assert.deepEqual(object.metadata?.labels, { stripped: 'yes' });
+      }
+    } finally {
+      informer.stop();
+    }
+  });
+
   it('reopens watches the server ends after timeoutSeconds from where they were, without relisting', async () => {
     const held = new Set<string>();
     const informer = new ResilientInformer(client, { path: '/api/v1/namespaces/timeouts/services', name: 'Service', watchTimeoutSeconds: 1, logger: quiet }, {
