@@ -9,7 +9,10 @@
  * - parametersRef (GatewayClass and Gateway infrastructure): Tendril reads no parameter kinds, so a
  *   reference can never resolve: InvalidParameters;
  * - listeners on one port must agree on the protocol family (HTTP, or HTTPS/TLS told apart by SNI) and
- *   have distinct hostnames; a later listener that does not is Conflicted (listener order decides).
+ *   have distinct hostnames; a later listener that does not is Conflicted (listener order decides);
+ * - spec.tls.frontend client-certificate validation applies to the listeners that terminate TLS (an
+ *   HTTP listener ignores its port's entry); a listener whose CA references are all unusable is not
+ *   accepted rather than served without the checks it asked for (see checkClientValidation).
  */
 import type { TranslationContext } from '../../feature.js';
 import { GATEWAY_GROUP, readGateway, readGatewayClass, type GatewayClassView, type GatewayView, type GroupKind, type ListenerView } from '../../kube/gateway-api.js';
