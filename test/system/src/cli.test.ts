@@ -3,42 +3,18 @@
  * cases a user meets (NATS unreachable, unknown node, wrong usage) with their exit codes.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { XDS_TYPES } from '@tendril/contract';
 import { AdsTestClient, freePort, waitFor } from '@tendril/testing';
-import { System, repoRoot } from './system.js';
+import { runCli, serviceManifest } from './fixtures.js';
+import { System } from './system.js';
 
-const cliMain = join(repoRoot, 'tools', 'cli', 'dist', 'main.js');
 
 let cliEnv: Record<string, string> = {};
 
-function tendril(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cliMain, ...args], { env: { ...process.env, ...cliEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.once('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const tendril = (args: string[]) => runCli(args, cliEnv);
 
-const MANIFEST = `apiVersion: v1
-kind: Service
-metadata: {name: shop, namespace: default}
-spec:
-  clusterIP: 127.100.88.8
-  ports: [{name: http, port: 80, targetPort: 8080}]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: shop-1, namespace: default, labels: {kubernetes.io/service-name: shop}}
-addressType: IPv4
-ports: [{name: http, port: 8080}]
-endpoints: [{addresses: [127.0.88.1]}, {addresses: [127.0.88.2]}]
----
+const MANIFEST = `${serviceManifest({ name: 'shop', clusterIP: '127.100.88.8', endpoints: ['127.0.88.1', '127.0.88.2'] })}---
 apiVersion: networking.k8s.io/v1
 kind: Ingress
 metadata: {name: shop, namespace: default}

@@ -10,26 +10,14 @@ import { after, before, describe, it } from 'node:test';
 import { connect, type KV, type NatsConnection } from 'nats';
 import { BUCKETS, XDS_TYPES, objectStatusCodec, objectKey } from '@tendril/contract';
 import { AdsTestClient, DeltaTestClient, waitFor } from '@tendril/testing';
+import { serviceManifest } from './fixtures.js';
 import { System } from './system.js';
 
 const LDS = XDS_TYPES.listener;
 const RDS = XDS_TYPES.route;
 const CLUSTER = 'default'; // TENDRIL_CLUSTER's default
 
-const SERVICE = `apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: default}
-spec:
-  clusterIP: 127.100.77.7
-  ports: [{name: http, port: 80, targetPort: 8080}]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: web-1, namespace: default, labels: {kubernetes.io/service-name: web}}
-addressType: IPv4
-ports: [{name: http, port: 8080}]
-endpoints: [{addresses: [127.0.77.1]}]
----
+const SERVICE = `${serviceManifest({ name: 'web', clusterIP: '127.100.77.7', endpoints: ['127.0.77.1'] })}---
 apiVersion: networking.k8s.io/v1
 kind: Ingress
 metadata: {name: web, namespace: default}

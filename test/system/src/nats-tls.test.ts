@@ -5,49 +5,28 @@
  * without them, fails with a message naming the setting to set and a non-zero exit.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect, type NatsConnection } from 'nats';
 import { BUCKETS } from '@tendril/contract';
 import { makeTestCertificates, waitFor } from '@tendril/testing';
-import { System, repoRoot } from './system.js';
+import { runCli, serviceManifest } from './fixtures.js';
+import { System } from './system.js';
 
 const certs = makeTestCertificates();
 const TLS_ENV = { TENDRIL_NATS_TLS_CA: certs.ca, TENDRIL_NATS_TLS_CERT: certs.clientCert, TENDRIL_NATS_TLS_KEY: certs.clientKey };
 
-const MANIFEST = `apiVersion: v1
-kind: Service
-metadata: {name: secure, namespace: default}
-spec:
-  clusterIP: 127.100.92.1
-  ports: [{name: http, port: 80, targetPort: 8080}]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: secure-1, namespace: default, labels: {kubernetes.io/service-name: secure}}
-addressType: IPv4
-ports: [{name: http, port: 8080}]
-endpoints: [{addresses: [127.0.92.1]}]
-`;
+const MANIFEST = serviceManifest({ name: 'secure', clusterIP: '127.100.92.1', endpoints: ['127.0.92.1'] });
 
 describe('TLS to NATS: services and the CLI against a nats-server that requires TLS and client certificates', { timeout: 180000 }, () => {
   const system = new System('tls', { nats: { tls: { cert: certs.serverCert, key: certs.serverKey, ca: certs.ca, verify: true } }, env: TLS_ENV });
   let nc: NatsConnection;
 
   const tendril = (args: string[], env: Record<string, string>) =>
-    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const base = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('TENDRIL_NATS_TLS_')));
-      const child = spawn(process.execPath, [join(repoRoot, 'tools', 'cli', 'dist', 'main.js'), ...args], {
-        env: { ...base, TENDRIL_NATS_USER: 'cli', TENDRIL_NATS_PASSWORD: system.nats.credentials!.cli.password, ...env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk) => (stdout += chunk));
-      child.stderr.on('data', (chunk) => (stderr += chunk));
-      child.once('exit', (code) => resolve({ code, stdout, stderr }));
-    });
+    runCli(
+      args,
+      { TENDRIL_NATS_USER: 'cli', TENDRIL_NATS_PASSWORD: system.nats.credentials!.cli.password, ...env },
+      Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('TENDRIL_NATS_TLS_'))),
+    );
 
   before(async () => {
     system.writeManifest('secure.yaml', MANIFEST);

@@ -4,31 +4,17 @@
  * take over within the lease time, and the KV converges to the same output, with no second writer.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect, type NatsConnection } from 'nats';
 import { BUCKETS, XDS_GENERATION_KEY, generationDigest, leaseCodec, xdsGenerationCodec, xdsResourceCodec } from '@tendril/contract';
 import { waitFor } from '@tendril/testing';
-import { System, repoRoot, type RunningService } from './system.js';
+import { runCli, serviceManifest } from './fixtures.js';
+import { System, type RunningService } from './system.js';
 
 const DURATION_MS = 3000;
 const RETRY_MS = 500;
 
-const manifest = (addresses: string[]) => `apiVersion: v1
-kind: Service
-metadata: {name: shop, namespace: default}
-spec:
-  clusterIP: 127.100.91.1
-  ports: [{name: http, port: 80, targetPort: 8080}]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: shop-1, namespace: default, labels: {kubernetes.io/service-name: shop}}
-addressType: IPv4
-ports: [{name: http, port: 8080}]
-endpoints: [${addresses.map((address) => `{addresses: [${address}]}`).join(', ')}]
-`;
+const manifest = (addresses: string[]) => serviceManifest({ name: 'shop', clusterIP: '127.100.91.1', endpoints: addresses });
 
 interface Readyz {
   ready: boolean;
@@ -106,13 +92,7 @@ describe('translator: one active writer by a lease in NATS KV, a hot standby tak
     assert.match(secondReady.checks['translation']!.reason, /translated, not writing/);
     assert.ok(await endpointsHold('127.0.91.1'), 'the active translator published the endpoints');
 
-    const cli = spawn(process.execPath, [join(repoRoot, 'tools', 'cli', 'dist', 'main.js'), 'status', '--nats', system.nats.url, '-o', 'json'], {
-      env: { ...process.env, TENDRIL_NATS_USER: 'cli', TENDRIL_NATS_PASSWORD: system.nats.credentials!.cli.password },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let stdout = '';
-    cli.stdout.on('data', (chunk) => (stdout += chunk));
-    await new Promise((resolve) => cli.once('exit', resolve));
+    const { stdout } = await runCli(['status', '--nats', system.nats.url, '-o', 'json'], { TENDRIL_NATS_USER: 'cli', TENDRIL_NATS_PASSWORD: system.nats.credentials!.cli.password });
     const status = JSON.parse(stdout) as { instances: { service: string; instance: string; role?: string }[] };
     const translators = status.instances.filter((i) => i.service === 'translator');
     assert.deepEqual(translators.map((i) => i.role).sort(), ['active', 'standby']);
