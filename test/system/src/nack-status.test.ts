@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { connect, type KV, type NatsConnection } from 'nats';
 import { BUCKETS, XDS_TYPES, objectStatusCodec, objectKey } from '@tendril/contract';
 import { AdsTestClient, DeltaTestClient, waitFor } from '@tendril/testing';
-import { serviceManifest } from './fixtures.js';
+import { runCli, serviceManifest } from './fixtures.js';
 import { System } from './system.js';
 
 const LDS = XDS_TYPES.listener;
@@ -165,6 +165,12 @@ describe('Envoy NACKs in object status', { timeout: 240000 }, () => {
         return s && s.errors.length > 0 ? s : undefined;
       }, 30000);
       assert.deepEqual(status.errors, [`route ${ROUTE}: rejected by 1 proxy: Proto constraint validation failed (RouteConfigurationValidationError.VirtualHosts[0]: invalid)`]);
+      // tendril proxy-status names the rejected resource, and says so by its exit code.
+      const cli = await runCli(['proxy-status', '--nats', system.nats.url, '--node', 'delta-node', '-o', 'json'], { TENDRIL_NATS_USER: 'cli', TENDRIL_NATS_PASSWORD: system.nats.credentials!.cli.password });
+      assert.equal(cli.code, 1, cli.stderr);
+      const [row] = JSON.parse(cli.stdout) as { types: Record<string, { state: string; rejected: string[] }> }[];
+      assert.equal(row!.types['route']!.state, 'NACK');
+      assert.deepEqual(row!.types['route']!.rejected, [ROUTE]);
       proxy.close();
       await waitFor('the rejection gone once the proxy is disconnected', async () => (await configStatus())?.errors.length === 0, 30000);
     } catch (error) {

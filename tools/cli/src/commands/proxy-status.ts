@@ -23,13 +23,18 @@ export async function proxyStatus(session: Session, format: OutputFormat, node?:
       connected: proxy.connected,
       replica: proxy.replica,
       types: Object.fromEntries(
-        proxy.types.map((type) => [xdsTypeOfUrl(type.typeUrl) ?? type.typeUrl, { state: typeSyncStatus(type), versionAcked: type.versionAcked, error: type.lastNack?.error ?? null }]),
+        proxy.types.map((type) => [
+          xdsTypeOfUrl(type.typeUrl) ?? type.typeUrl,
+          // rejected: the resources the NACK refused, when the xds-server could tell (empty otherwise)
+          { state: typeSyncStatus(type), versionAcked: type.versionAcked, error: type.lastNack?.error ?? null, rejected: type.lastNack?.resources ?? [] },
+        ]),
       ),
     }));
   const cell = (row: (typeof rows)[number], type: string) => {
     const entry = row.types[type];
     if (!entry) return '-';
-    return entry.state === 'NACK' ? `NACK (${entry.error})` : entry.state;
+    if (entry.state !== 'NACK') return entry.state;
+    return entry.rejected.length ? `NACK ${entry.rejected.join(', ')} (${entry.error})` : `NACK (${entry.error})`;
   };
   print(format, rows, () =>
     table(rows, [
