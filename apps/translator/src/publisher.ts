@@ -49,6 +49,8 @@ export class Publisher {
    * (TranslationMemo), so only changed resources are encoded and hashed again.
    */
   private encoded = new WeakMap<object, Encoded>();
+  /** LB entries and statuses encoded, by object: the translation's memo hands back the same objects for what did not change. */
+  private encodedValues = new WeakMap<object, Uint8Array>();
   readonly xds: BucketWriter<XdsValue>;
   readonly lb: BucketWriter<null>;
   readonly status: BucketWriter<null>;
@@ -78,6 +80,15 @@ export class Publisher {
   /** Number of xDS resources (not counting the marker) the bucket holds. */
   get xdsCount(): number {
     return [...this.xds.current().keys()].filter((key) => key !== XDS_GENERATION_KEY).length;
+  }
+
+  private encodedOnce(value: object, encode: () => Uint8Array): Uint8Array {
+    let bytes = this.encodedValues.get(value);
+    if (!bytes) {
+      bytes = encode();
+      this.encodedValues.set(value, bytes);
+    }
+    return bytes;
   }
 
   async publish(output: TranslationOutput): Promise<PublishResult> {
@@ -120,9 +131,9 @@ export class Publisher {
       markerWrites = (await this.xds.write(withMarker, { keep: () => true })).puts;
     }
 
-    const desiredLb = new Map(output.lb.map((service) => [lbKey(service), { bytes: lbServiceCodec.encode(service), value: null }]));
+    const desiredLb = new Map(output.lb.map((service) => [lbKey(service), { bytes: this.encodedOnce(service, () => lbServiceCodec.encode(service)), value: null }]));
     const lbResult = await this.lb.write(desiredLb);
-    const desiredStatus = new Map(output.statuses.map(({ key, status }) => [key, { bytes: objectStatusCodec.encode(status), value: null }]));
+    const desiredStatus = new Map(output.statuses.map(({ key, status }) => [key, { bytes: this.encodedOnce(status, () => objectStatusCodec.encode(status)), value: null }]));
     const statusResult = await this.status.write(desiredStatus);
 
     const named = (result: WriteResult, name: (key: string) => string) => ({

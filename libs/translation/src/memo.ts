@@ -17,7 +17,7 @@
  * only replace fields of the L4 services it pushed, never mutate its other items.
  */
 import { canonicalJson, type ObjectRef, type ObjectStatus } from '@tendril/contract';
-import { emptyIR, type IRProblem, type MeshIR } from '@tendril/model';
+import { emptyIR, type IRProblem, type L4ServiceIR, type MeshIR } from '@tendril/model';
 import type { TranslationOptions } from './options.js';
 import { Problems, type TranslationError } from './problems.js';
 
@@ -45,6 +45,7 @@ export class TranslationMemo {
   private touched = new Map<string, UnitRecord>();
   private views = new WeakMap<object, Map<string, ViewRecord>>();
   private emitted = new WeakMap<object, unknown>();
+  private lbEntries = new WeakMap<object, { backends: object; signature: string; entry: unknown }>();
   /** IR items already validated on their own (libs/model validate). */
   checked = new WeakMap<object, IRProblem[]>();
   private optionsKey?: string;
@@ -52,14 +53,15 @@ export class TranslationMemo {
   keys = new Map<string, ObjectRef>();
   stats: MemoStats = { built: 0, reused: 0 };
 
-  /** Starts a translation; different options make everything recorded worthless. */
-  begin(options: TranslationOptions): void {
-    const key = canonicalJson(options);
+  /** Starts a translation; another cluster or other options make everything recorded worthless. */
+  begin(options: TranslationOptions, cluster = ''): void {
+    const key = `${cluster}|${canonicalJson(options)}`;
     if (key !== this.optionsKey) {
       this.units = new Map();
       this.views = new WeakMap();
       this.emitted = new WeakMap();
       this.checked = new WeakMap();
+      this.lbEntries = new WeakMap();
       this.optionsKey = key;
     }
     this.touched = new Map();
@@ -103,6 +105,20 @@ export class TranslationMemo {
     }
     for (const error of record.errors) problems.raw(error.object, error.message);
     return record.view as T;
+  }
+
+  /**
+   * The `tendril-lb` entry of an L4 service. L4 services are copied on replay (later features may set
+   * their redirect), so the entry is found by the service's frontend list, which copies share, and
+   * reused while the fields a copy may differ in are the same.
+   */
+  lbEntry<T>(service: L4ServiceIR, build: () => T): T {
+    const signature = `${service.namespace}/${service.name}|${JSON.stringify(service.l7Redirect)}|${service.algorithm}|${service.affinity?.timeoutSeconds ?? ''}`;
+    const known = this.lbEntries.get(service.frontends);
+    if (known && known.backends === service.backends && known.signature === signature) return known.entry as T;
+    const entry = build();
+    this.lbEntries.set(service.frontends, { backends: service.backends, signature, entry });
+    return entry;
   }
 
   /** The Envoy resource emitted for IR item `node`, built once per item. */

@@ -68,7 +68,7 @@ export function translate(input: TranslationInput): TranslationOutput {
   const statuses = new Map<string, ObjectStatus>();
   const options: TranslationOptions = { ...DEFAULT_TRANSLATION_OPTIONS, ...input.options };
   const memo = input.memo;
-  memo?.begin(options);
+  memo?.begin(options, input.cluster);
   const base = {
     index: new ObjectIndex(input.cluster, input.objects, problems, memo?.keys),
     options,
@@ -110,11 +110,17 @@ export function translate(input: TranslationInput): TranslationOutput {
   const emitOnce = memo ? <T>(node: object, build: () => T) => memo.emit(node, build) : <T>(_node: object, build: () => T) => build();
   for (const emitter of XDS_EMITTERS) for (const item of emitter.emit(ir, options, emitOnce)) xds.push({ type: emitter.type, ...item });
   memo?.end(base.index.size);
-  xds.sort((a, b) => XDS_TYPE_ORDER.indexOf(a.type) - XDS_TYPE_ORDER.indexOf(b.type) || compare(a.name, b.name));
+  const rank = new Map(XDS_TYPE_ORDER.map((type, i) => [type, i]));
+  xds.sort((a, b) => rank.get(a.type)! - rank.get(b.type)! || compare(a.name, b.name));
 
+  // Keys computed once each, not in every comparison.
   const lb = ir.l4Services
-    .map((service) => desiredLbService(input.cluster, service))
-    .sort((a, b) => compare(lbKey(a), lbKey(b)));
+    .map((service) => {
+      const entry = memo ? memo.lbEntry(service, () => desiredLbService(input.cluster, service)) : desiredLbService(input.cluster, service);
+      return { key: lbKey(entry), entry };
+    })
+    .sort((a, b) => compare(a.key, b.key))
+    .map(({ entry }) => entry);
 
   return {
     xds,
