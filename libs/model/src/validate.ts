@@ -91,20 +91,17 @@ export function validate(ir: MeshIR, checked?: WeakMap<object, IRProblem[]>): IR
     for (const [from, to] of Object.entries(service.l7Redirect?.frontendPorts ?? {})) {
       if (!isPort(Number(from)) || !isPort(to)) report(service.source, `${at}.l7Redirect.frontendPorts[${from}]`, `${from} -> ${to} is not a port pair`);
     }
-    // By the lists' identity: later features copy an L4 service to change its redirect, not its lists.
-    alone(service.frontends, (report) =>
+    alone(service, (report) => {
       service.frontends.forEach((frontend, i) => {
         if (!isIP(frontend.address)) report(service.source, `${at}.frontends[${i}].address`, `"${frontend.address}" is not an IP address`);
         if (!isPort(frontend.port)) report(service.source, `${at}.frontends[${i}].port`, `${frontend.port} is not a port`);
-      }),
-    );
-    alone(service.backends, (report) =>
+      });
       service.backends.forEach((backend, i) => {
         if (!isIP(backend.address)) report(service.source, `${at}.backends[${i}].address`, `"${backend.address}" is not an IP address`);
         if (!isPort(backend.port)) report(service.source, `${at}.backends[${i}].port`, `${backend.port} is not a port`);
         if (!Number.isInteger(backend.weight) || backend.weight < 0 || backend.weight > 65535) report(service.source, `${at}.backends[${i}].weight`, 'must be 0..65535');
-      }),
-    );
+      });
+    });
   }
 
   validateL7(ir, clusterNames, report);

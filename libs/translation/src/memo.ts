@@ -13,11 +13,11 @@
  * input.
  *
  * Rules for a unit's build function: it reads only its inputs (and the options, which reset the memo
- * when they change), never stateful allocators (proxy ports, address pools), and a later feature may
- * only replace fields of the L4 services it pushed, never mutate its other items.
+ * when they change), never stateful allocators (proxy ports, address pools). No feature changes an IR
+ * item in place: one that must (a redirect to the node proxy) replaces it with a copy (lb/redirect.ts).
  */
 import { canonicalJson, type ObjectRef, type ObjectStatus } from '@tendril/contract';
-import { emptyIR, type IRProblem, type L4ServiceIR, type MeshIR } from '@tendril/model';
+import { emptyIR, type IRProblem, type MeshIR } from '@tendril/model';
 import type { TranslationOptions } from './options.js';
 import { Problems, type TranslationError } from './problems.js';
 
@@ -45,11 +45,10 @@ export class TranslationMemo {
   private touched = new Map<string, UnitRecord>();
   private views = new WeakMap<object, Map<string, ViewRecord>>();
   private emitted = new WeakMap<object, unknown>();
-  private lbEntries = new WeakMap<object, { backends: object; signature: string; entry: unknown }>();
   /** IR items already validated on their own (libs/model validate). */
   checked = new WeakMap<object, IRProblem[]>();
   private optionsKey?: string;
-  /** Parsed `tendril-objects` keys; pruned to the keys of the last translation. */
+  /** Parsed `tendril-objects` keys; started over when deleted keys outnumber the live ones. */
   keys = new Map<string, ObjectRef>();
   stats: MemoStats = { built: 0, reused: 0 };
 
@@ -61,7 +60,6 @@ export class TranslationMemo {
       this.views = new WeakMap();
       this.emitted = new WeakMap();
       this.checked = new WeakMap();
-      this.lbEntries = new WeakMap();
       this.optionsKey = key;
     }
     this.touched = new Map();
@@ -107,21 +105,7 @@ export class TranslationMemo {
     return record.view as T;
   }
 
-  /**
-   * The `tendril-lb` entry of an L4 service. L4 services are copied on replay (later features may set
-   * their redirect), so the entry is found by the service's frontend list, which copies share, and
-   * reused while the fields a copy may differ in are the same.
-   */
-  lbEntry<T>(service: L4ServiceIR, build: () => T): T {
-    const signature = `${service.namespace}/${service.name}|${JSON.stringify(service.l7Redirect)}|${service.algorithm}|${service.affinity?.timeoutSeconds ?? ''}`;
-    const known = this.lbEntries.get(service.frontends);
-    if (known && known.backends === service.backends && known.signature === signature) return known.entry as T;
-    const entry = build();
-    this.lbEntries.set(service.frontends, { backends: service.backends, signature, entry });
-    return entry;
-  }
-
-  /** The Envoy resource emitted for IR item `node`, built once per item. */
+  /** What IR item `node` becomes (an Envoy resource, a `tendril-lb` entry), built once per item. */
   emit<T>(node: object, build: () => T): T {
     if (this.emitted.has(node)) return this.emitted.get(node) as T;
     const resource = build();
@@ -140,8 +124,7 @@ function sameInputs(a: readonly unknown[], b: readonly unknown[]): boolean {
 export function replayUnit(record: UnitRecord, ir: MeshIR, problems: Problems, setStatus: (key: string, status: ObjectStatus) => void): void {
   ir.clusters.push(...record.ir.clusters);
   ir.endpoints.push(...record.ir.endpoints);
-  // Later features replace fields of L4 services (l7Redirect): each translation gets its own copy.
-  ir.l4Services.push(...record.ir.l4Services.map((service) => ({ ...service })));
+  ir.l4Services.push(...record.ir.l4Services);
   ir.listeners.push(...record.ir.listeners);
   ir.routes.push(...record.ir.routes);
   ir.secrets.push(...record.ir.secrets);

@@ -116,7 +116,7 @@ export function translate(input: TranslationInput): TranslationOutput {
   // Keys computed once each, not in every comparison.
   const lb = ir.l4Services
     .map((service) => {
-      const entry = memo ? memo.lbEntry(service, () => desiredLbService(input.cluster, service)) : desiredLbService(input.cluster, service);
+      const entry = emitOnce(service, () => desiredLbService(input.cluster, service));
       return { key: lbKey(entry), entry };
     })
     .sort((a, b) => compare(a.key, b.key))

@@ -6,6 +6,7 @@
  * the resources. A refused resource costs only itself; every refusal lands in the object's status.
  * Runs after the features that generate resources, so a hand-written name never takes a generated one.
  */
+import { redirectToProxy } from '../lb/redirect.js';
 import { describeSource as describe, type EndpointIR, type EnvoyConfigResourceIR, type EnvoyConfigResourceType, type ProxySelectorIR, type SourceObject } from '@tendril/model';
 import type { Feature, TranslationContext } from '../feature.js';
 import { FieldReader, type Json } from '../kube/fields.js';
@@ -249,10 +250,11 @@ function redirectServices(context: TranslationContext, config: ConfigState): voi
     if (!listener) return reader.report(`${at}.listener`, `no listener "${wanted}" in this config`);
     const port = listenerPort(listener.resource);
     if (port === undefined) return reader.report(`${at}.listener`, `listener ${listenerName} has no socket address to redirect to`);
-    const service = context.ir.l4Services.find((l4) => l4.namespace === namespace && l4.name === name);
+    const index = context.ir.l4Services.findIndex((l4) => l4.namespace === namespace && l4.name === name);
+    const service = context.ir.l4Services[index];
     if (!service) return reader.report(at, `no Service ${namespace}/${name} with a virtual IP to redirect`);
     if (service.l7Redirect && service.l7Redirect.port !== port) return reader.report(at, `Service ${namespace}/${name} is already redirected to port ${service.l7Redirect.port}`);
-    service.l7Redirect = { port };
+    redirectToProxy(context.ir, index, port);
   });
 }
 

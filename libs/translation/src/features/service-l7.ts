@@ -10,6 +10,7 @@ import { ANNOTATIONS } from '../annotations.js';
 import type { Feature, TranslationContext } from '../feature.js';
 import { readService, type ServiceView } from '../kube/service.js';
 import { serviceClusterName, serviceL7Name } from '../names.js';
+import { redirectToProxy } from '../lb/redirect.js';
 import { Problems } from '../problems.js';
 
 export function wantsL7(service: ServiceView): boolean {
@@ -20,7 +21,7 @@ export const serviceL7Feature = {
   name: 'service-l7',
   build(context: TranslationContext): void {
     const quiet = new Problems();
-    const l4ById = new Map(context.ir.l4Services.map((service) => [`${service.namespace}/${service.name}`, service] as const));
+    const l4ById = new Map(context.ir.l4Services.map((service, index) => [`${service.namespace}/${service.name}`, index] as const));
     const clusterNames = new Set(context.ir.clusters.map((cluster) => cluster.name));
     for (const entry of context.index.local('service')) {
       const service = context.view(entry.object, 'service', quiet, (sink) => readService(entry.object, { ...entry.source, namespace: entry.ref.namespace ?? '' }, sink));
@@ -29,7 +30,7 @@ export const serviceL7Feature = {
       const clusters = service.ports
         .map((port) => ({ port: port.port, cluster: serviceClusterName(service.namespace, service.name, port.port) }))
         .filter(({ cluster }) => clusterNames.has(cluster));
-      if (!l4 || clusters.length === 0) continue; // headless, or no TCP port: nothing to redirect
+      if (l4 === undefined || clusters.length === 0) continue; // headless, or no TCP port: nothing to redirect
       const name = serviceL7Name(service.namespace, service.name);
       const port = context.proxyPorts.portFor(name);
       if (port === undefined) {
@@ -50,7 +51,7 @@ export const serviceL7Feature = {
         filterChains: [{ name: 'http', match: { serverNames: [] }, action: { kind: 'http', routeName: name, statPrefix: name } }],
         source: service.source,
       });
-      l4.l7Redirect = { port };
+      redirectToProxy(context.ir, l4, port);
     }
   },
 } satisfies Feature;

@@ -4,17 +4,18 @@
  * a node-proxy listener of its own (`<namespace>/<service>/gamma`) whose routes are the attached
  * routes' rules, in the spec's precedence; requests none matches get Envoy's 404.
  */
-import type { HttpRouteRuleIR, L4ServiceIR } from '@tendril/model';
+import type { HttpRouteRuleIR } from '@tendril/model';
 import type { TranslationContext } from '../../feature.js';
 import type { ServiceView } from '../../kube/service.js';
+import { redirectToProxy } from '../../lb/redirect.js';
 import { gammaName } from '../../names.js';
 import { httpOptions, type AttachedRoute, type RuleCache } from './build.js';
 import { compareMatches, type RankedMatch } from './precedence.js';
 
 /** Builds the Service's listener and redirects its entry; false when it has no L4 entry to redirect. */
 export function buildGamma(context: TranslationContext, service: ServiceView, routes: AttachedRoute[], cache: RuleCache): boolean {
-  const l4: L4ServiceIR | undefined = context.ir.l4Services.find((entry) => entry.namespace === service.namespace && entry.name === service.name);
-  if (!l4) return false;
+  const l4Index = context.ir.l4Services.findIndex((entry) => entry.namespace === service.namespace && entry.name === service.name);
+  if (l4Index < 0) return false;
   const name = gammaName(service.namespace, service.name);
   const port = context.proxyPorts.portFor(name);
   if (port === undefined) {
@@ -42,6 +43,6 @@ export function buildGamma(context: TranslationContext, service: ServiceView, ro
     filterChains: [{ name: 'http', match: { serverNames: [] }, action: { kind: 'http', routeName: name, statPrefix: name, ...httpOptions() } }],
     source: service.source,
   });
-  l4.l7Redirect = { port };
+  redirectToProxy(context.ir, l4Index, port);
   return true;
 }
