@@ -41,7 +41,8 @@ export class TranslatorService implements OnApplicationBootstrap, OnApplicationS
   private resourcesWritten = 0;
   private translations = 0;
   private lastErrors = new Map<string, TranslationError>();
-  private summary?: TranslationSummary;
+  /** The last publish, summarized only when `dump` asks (not on every translation). */
+  private summary?: () => TranslationSummary;
   private stopped = false;
   private readonly role: WriterRole;
   /** What unchanged objects translated to, so a change re-translates only what depends on it. */
@@ -85,7 +86,7 @@ export class TranslatorService implements OnApplicationBootstrap, OnApplicationS
     metrics.figure('translations', 'Translations run since start', () => this.translations);
     this.timing = new TranslationTiming(metrics);
     this.objects.onChange((changes) => this.timing.changed(changes));
-    micro.endpoint('dump', () => new TextEncoder().encode(JSON.stringify(this.summary ?? { pending: true })), { activeOnly: true });
+    micro.endpoint('dump', () => new TextEncoder().encode(JSON.stringify(this.summary?.() ?? { pending: true })), { activeOnly: true });
   }
 
   onApplicationBootstrap(): void {
@@ -130,18 +131,23 @@ export class TranslatorService implements OnApplicationBootstrap, OnApplicationS
     this.timing.written(taken);
     this.resourcesWritten += result.xdsWrites;
     this.reportErrors([...output.errors, ...result.encodeErrors]);
-    this.history.published({ generation: result.generation, objects: this.objects.values(), objectCount: this.objects.size, output, errors: [...this.lastErrors.values()], changes: result.changes });
-    this.summary = {
-      generation: result.generation,
-      objects: this.objects.size,
+    const errors = [...this.lastErrors.values()];
+    const objects = this.objects.size;
+    this.history.published({ generation: result.generation, objects: this.objects.values(), objectCount: objects, output, errors, changes: result.changes });
+    const translateMs = Math.round((translated - started) * 100) / 100;
+    const publishMs = Math.round((performance.now() - translated) * 100) / 100;
+    const { generation, xdsWrites, lbWrites, statusWrites } = result;
+    this.summary = () => ({
+      generation,
+      objects,
       xds: output.xds.map(({ type, name }) => ({ type, name })),
       lb: output.lb.map((service) => `${service.namespace}/${service.name}`),
       statuses: output.statuses.map(({ key }) => key),
-      errors: [...this.lastErrors.values()],
-      translateMs: Math.round((translated - started) * 100) / 100,
-      publishMs: Math.round((performance.now() - translated) * 100) / 100,
-      writes: { xds: result.xdsWrites, lb: result.lbWrites, status: result.statusWrites },
-    };
+      errors,
+      translateMs,
+      publishMs,
+      writes: { xds: xdsWrites, lb: lbWrites, status: statusWrites },
+    });
     if (!this.ready.ok) this.logger.log(`first publish done: generation ${result.generation}, ${output.xds.length} xDS resources, ${output.lb.length} LB entries`);
     this.ready.pass(`generation ${result.generation}`);
   }
