@@ -1,6 +1,6 @@
 /** The watcher's own settings (the platform's are in libs/platform). */
 import { resolve } from 'node:path';
-import { ConfigError, envInt, envString, kubernetesDetected } from '@tendril/platform';
+import { ConfigError, envInt, envString, kubernetesDetected, readLeaseTiming } from '@tendril/platform';
 
 export type WatcherMode = 'standalone' | 'kubernetes';
 
@@ -19,10 +19,8 @@ export interface WatcherConfig {
   /** TENDRIL_LEASE_NAME / TENDRIL_LEASE_NAMESPACE: the Lease the watchers of a cluster elect their leader with. */
   leaseName: string;
   leaseNamespace?: string;
-  /** TENDRIL_LEASE_DURATION_MS / TENDRIL_LEASE_RENEW_DEADLINE_MS / TENDRIL_LEASE_RETRY_MS. */
-  leaseDurationMs: number;
-  leaseRenewDeadlineMs: number;
-  leaseRetryMs: number;
+  /** TENDRIL_LEASE_DURATION_MS / TENDRIL_LEASE_RENEW_DEADLINE_MS / TENDRIL_LEASE_RETRY_MS, read (and checked) as the translator's KV lease reads them. */
+  leaseTiming: ReturnType<typeof readLeaseTiming>;
   /** TENDRIL_WATCH_TIMEOUT_S: server-side end of each watch request (it is then reopened). */
   watchTimeoutSeconds: number;
   /** TENDRIL_WATCH_STALL_MS: a watch with no event or bookmark for this long is dead. */
@@ -56,9 +54,7 @@ export function readWatcherConfig(): WatcherConfig {
     debounceMs: envInt('TENDRIL_MANIFESTS_DEBOUNCE_MS', 100, 0, 10000),
     leaseName: envString('TENDRIL_LEASE_NAME', 'tendril-k8s-watcher'),
     ...(leaseNamespace ? { leaseNamespace } : {}),
-    leaseDurationMs: envInt('TENDRIL_LEASE_DURATION_MS', 15000, 1000),
-    leaseRenewDeadlineMs: envInt('TENDRIL_LEASE_RENEW_DEADLINE_MS', 10000, 500),
-    leaseRetryMs: envInt('TENDRIL_LEASE_RETRY_MS', 2000, 100),
+    leaseTiming: readLeaseTiming(),
     watchTimeoutSeconds: envInt('TENDRIL_WATCH_TIMEOUT_S', 300, 1),
     watchStallMs: envInt('TENDRIL_WATCH_STALL_MS', 90000, 500),
     crdRetryMs: envInt('TENDRIL_CRD_RETRY_MS', 30000, 100),

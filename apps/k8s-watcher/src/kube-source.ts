@@ -51,9 +51,9 @@ export class KubeConnection implements OnModuleDestroy {
       namespace,
       name: config.leaseName,
       identity: platform.instance,
-      leaseDurationMs: config.leaseDurationMs,
-      renewDeadlineMs: config.leaseRenewDeadlineMs,
-      retryPeriodMs: config.leaseRetryMs,
+      leaseDurationMs: config.leaseTiming.durationMs,
+      renewDeadlineMs: config.leaseTiming.renewDeadlineMs,
+      retryPeriodMs: config.leaseTiming.retryMs,
       logger: new Logger('lease'),
     });
     // a standby is ready (its caches are warm); the check's detail says which role this replica has
