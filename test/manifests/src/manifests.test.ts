@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { natsAuthorizationConfig } from '@tendril/contract';
-import { kubectlMissing, render, repoRoot, validateAgainstSchema, type K8sObject } from './render.js';
+import { kubectlMissing, render, repoRoot, secretFile, validateAgainstSchema, type K8sObject } from './render.js';
 
 const WORKLOADS = new Set(['Deployment', 'DaemonSet', 'StatefulSet']);
 
@@ -130,14 +130,6 @@ describe('least privilege', { skip: kubectlMissing }, () => {
 describe('production overlay: TLS to NATS, one translator writer', { skip: kubectlMissing }, () => {
   const objects = render('k8s/overlays/production');
   const workloads = objects.filter((o) => WORKLOADS.has(o.kind));
-  /** The Secret and key a file path in a container comes from, through a secret volume mount. */
-  const secretFile = (workload: K8sObject, path: string): { secret: K8sObject; key: string } | undefined => {
-    const spec = workload['spec'].template.spec;
-    const mount = (spec.containers[0].volumeMounts ?? []).find((m: { mountPath: string }) => path.startsWith(`${m.mountPath}/`));
-    const volume = mount && (spec.volumes ?? []).find((v: { name: string }) => v.name === mount.name);
-    const secret = volume?.secret && objects.find((o) => o.kind === 'Secret' && o.metadata.name === volume.secret.secretName);
-    return secret ? { secret, key: path.slice(mount.mountPath.length + 1) } : undefined;
-  };
 
   it('nats-server requires TLS from clients and routes and verifies client certificates, from its Secret', () => {
     const nats = workloads.find((o) => o.kind === 'StatefulSet' && o.metadata.name === 'nats')!;
@@ -149,7 +141,7 @@ describe('production overlay: TLS to NATS, one translator writer', { skip: kubec
       for (const field of ['cert_file', 'key_file', 'ca_file']) {
         const path = new RegExp(`${field}: (\\S+)`).exec(block)?.[1];
         assert.ok(path, `${field} in ${block}`);
-        const file = secretFile(nats, path);
+        const file = secretFile(objects, nats, path);
         assert.ok(file && file.key in file.secret['data'], `${field} ${path} comes from a Secret that has it`);
       }
     }
@@ -163,7 +155,7 @@ describe('production overlay: TLS to NATS, one translator writer', { skip: kubec
       for (const name of ['TENDRIL_NATS_TLS_CA', 'TENDRIL_NATS_TLS_CERT', 'TENDRIL_NATS_TLS_KEY']) {
         const path = env.find((e) => e.name === name)?.value;
         assert.ok(path, `${workload.metadata.name}: ${name}`);
-        const file = secretFile(workload, path);
+        const file = secretFile(objects, workload, path);
         assert.ok(file && file.key in file.secret['data'], `${workload.metadata.name}: ${name}=${path} comes from a mounted Secret that has it`);
       }
     }

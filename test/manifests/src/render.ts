@@ -30,6 +30,15 @@ export function render(dir: string): K8sObject[] {
   return parseAllDocuments(text).map((document) => document.toJS() as K8sObject).filter(Boolean);
 }
 
+/** The Secret (among `objects`) and key a file path in a workload's first container comes from, through a secret volume mount. */
+export function secretFile(objects: K8sObject[], workload: K8sObject, path: string): { secret: K8sObject; key: string } | undefined {
+  const spec = workload['spec'].template.spec;
+  const mount = (spec.containers[0].volumeMounts ?? []).find((m: { mountPath: string }) => path.startsWith(`${m.mountPath}/`));
+  const volume = mount && (spec.volumes ?? []).find((v: { name: string }) => v.name === mount.name);
+  const secret = volume?.secret && objects.find((o) => o.kind === 'Secret' && o.metadata.name === volume.secret.secretName);
+  return secret ? { secret, key: path.slice(mount.mountPath.length + 1) } : undefined;
+}
+
 /** kubernetes-models' class for an apiVersion/kind: its validate() applies the OpenAPI schema. */
 export async function validateAgainstSchema(object: K8sObject): Promise<void> {
   const [group, version] = object.apiVersion.includes('/') ? object.apiVersion.split('/') : ['', object.apiVersion];

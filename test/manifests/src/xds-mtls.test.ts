@@ -7,19 +7,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { validateResource } from '@tendril/envoy';
-import { kubectlMissing, render, type K8sObject } from './render.js';
+import { kubectlMissing, render, secretFile } from './render.js';
 
 describe('xds-mtls overlay: TLS on the xDS port', { skip: kubectlMissing }, () => {
   const objects = render('k8s/overlays/xds-mtls');
   const workload = (kind: string, name: string) => objects.find((o) => o.kind === kind && o.metadata.name === name)!;
-  /** The Secret and key a file path in a container comes from, through a secret volume mount. */
-  const secretFile = (owner: K8sObject, path: string): { secret: K8sObject; key: string } | undefined => {
-    const spec = owner['spec'].template.spec;
-    const mount = (spec.containers[0].volumeMounts ?? []).find((m: { mountPath: string }) => path.startsWith(`${m.mountPath}/`));
-    const volume = mount && (spec.volumes ?? []).find((v: { name: string }) => v.name === mount.name);
-    const secret = volume?.secret && objects.find((o) => o.kind === 'Secret' && o.metadata.name === volume.secret.secretName);
-    return secret ? { secret, key: path.slice(mount.mountPath.length + 1) } : undefined;
-  };
 
   it('the xds-server serves mTLS with certificate, key and CA from its mounted Secret', () => {
     const server = workload('Deployment', 'xds-server');
@@ -27,7 +19,7 @@ describe('xds-mtls overlay: TLS on the xDS port', { skip: kubectlMissing }, () =
     for (const name of ['TENDRIL_XDS_TLS_CERT', 'TENDRIL_XDS_TLS_KEY', 'TENDRIL_XDS_TLS_CA']) {
       const path = env.find((e) => e.name === name)?.value;
       assert.ok(path, name);
-      const file = secretFile(server, path);
+      const file = secretFile(objects, server, path);
       assert.ok(file && file.key in file.secret['data'], `${name}=${path} comes from a mounted Secret that has it`);
     }
   });
@@ -41,7 +33,7 @@ describe('xds-mtls overlay: TLS on the xDS port', { skip: kubectlMissing }, () =
     const files = [...JSON.stringify(cluster['transport_socket']).matchAll(/"filename":"([^"]+)"/g)].map((match) => match[1]!);
     assert.equal(files.length, 3, 'certificate, key and CA');
     for (const path of files) {
-      const file = secretFile(envoy, path);
+      const file = secretFile(objects, envoy, path);
       assert.ok(file && file.key in file.secret['data'], `${path} comes from a Secret the Envoy DaemonSet mounts`);
     }
   });
