@@ -7,20 +7,9 @@ import { BUCKETS, SUBJECTS, flowEventCodec, lbKey, lbServiceCodec, type LbServic
 import { startNatsServer, waitFor } from '@tendril/testing';
 import { startAgent, stopAgent as stop } from './testing/agent.js';
 import { runClient, scratch, tcpBackend, type Backend, type Scratch } from './testing/kernel.js';
+import { lbService } from './testing/service.js';
 
-function web(backends: Backend[]): LbService {
-  return {
-    v: 1,
-    cluster: 'default',
-    namespace: 'shop',
-    name: 'web',
-    frontends: [{ address: '127.100.2.1', port: 80, protocol: 'TCP', portName: 'http', scope: 'ClusterIP' }],
-    backends: backends.map((backend) => ({ address: backend.host, port: backend.port, protocol: 'TCP', portName: 'http', weight: 1, state: 'active' })),
-    algorithm: 'random',
-    affinity: null,
-    l7Proxy: null,
-  };
-}
+const web = (backends: Backend[]): LbService => lbService('127.100.2.1', backends, { namespace: 'shop' });
 
 async function reply(dir: Scratch): Promise<string | undefined> {
   const [result] = await runClient({ host: '127.100.2.1', port: 80, cgroupPath: dir.cgroupPath });

@@ -5,27 +5,12 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MAP_NAMES, lb4Backend, lb4BackendKey, lb4Service, lb4ServiceKey, maglevSlot } from '@tendril/datapath-core';
 import { PinnedMap } from '@tendril/ebpf';
-import type { LbBackend, LbService } from '@tendril/contract';
+import type { LbService } from '@tendril/contract';
 import { LbProgrammer } from './lb-programmer.js';
 import { runClient, scratch, tcpBackend, udpBackend, type Backend } from './testing/kernel.js';
+import { lbService } from './testing/service.js';
 
 const quiet = { log: () => undefined, warn: (message: string) => console.warn(message), error: (message: string) => console.error(message) };
-
-function lbService(vip: string, backends: Backend[], extra: Partial<LbService> & { protocol?: 'TCP' | 'UDP' } = {}): LbService {
-  const { protocol = 'TCP', ...rest } = extra;
-  return {
-    v: 1,
-    cluster: 'default',
-    namespace: 'test',
-    name: 'web',
-    frontends: [{ address: vip, port: 80, protocol, portName: 'http', scope: 'ClusterIP' }],
-    backends: backends.map((backend): LbBackend => ({ address: backend.host, port: backend.port, protocol, portName: 'http', weight: 1, state: 'active' })),
-    algorithm: 'random',
-    affinity: null,
-    l7Proxy: null,
-    ...rest,
-  };
-}
 
 function setup(t: { after(fn: () => unknown): void }, maglevTableSize?: number) {
   const dir = scratch();

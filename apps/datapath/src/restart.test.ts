@@ -5,22 +5,11 @@ import { BUCKETS, lbKey, lbServiceCodec, type LbService } from '@tendril/contrac
 import { startNatsServer, waitFor } from '@tendril/testing';
 import { spawnAgent, startAgent, stopAgent, type AgentProcess } from './testing/agent.js';
 import { continuousClient, scratch, tcpBackend, type Backend, type ContinuousClient } from './testing/kernel.js';
+import { lbService } from './testing/service.js';
 
 const VIP = '127.100.9.1';
 
-function web(backends: Backend[]): LbService {
-  return {
-    v: 1,
-    cluster: 'default',
-    namespace: 'shop',
-    name: 'web',
-    frontends: [{ address: VIP, port: 80, protocol: 'TCP', portName: 'http', scope: 'ClusterIP' }],
-    backends: backends.map((backend) => ({ address: backend.host, port: backend.port, protocol: 'TCP', portName: 'http', weight: 1, state: 'active' })),
-    algorithm: 'random',
-    affinity: null,
-    l7Proxy: null,
-  };
-}
+const web = (backends: Backend[]): LbService => lbService(VIP, backends, { namespace: 'shop' });
 
 test('continuous connects to a VIP never fail while the agent is stopped, killed and restarted, and backends change meanwhile', { timeout: 180000 }, async (t) => {
   const dir = scratch();
