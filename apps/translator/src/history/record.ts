@@ -20,10 +20,22 @@ export interface GenerationRecord {
   errors: TranslationError[];
 }
 
+/**
+ * Each object's hash, by identity: the KV mirror replaces an object only when its entry changes (the
+ * translation memo relies on the same), so a publish hashes only the objects that changed.
+ */
+const objectHashes = new WeakMap<KubeObject, string>();
+
+function objectHash(object: KubeObject): string {
+  let hash = objectHashes.get(object);
+  if (hash === undefined) objectHashes.set(object, (hash = contentHash(new TextEncoder().encode(canonicalJson(object)))));
+  return hash;
+}
+
 /** Digest of the translation's input, independent of the order objects come in. */
 export function inputDigest(objects: Iterable<readonly [string, KubeObject]>): string {
   const entries: [string, string][] = [];
-  for (const [key, object] of objects) entries.push([key, contentHash(new TextEncoder().encode(canonicalJson(object)))]);
+  for (const [key, object] of objects) entries.push([key, objectHash(object)]);
   return generationDigest(entries);
 }
 

@@ -1,0 +1,19 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { KubeObject } from '@tendril/contract';
+import { inputDigest } from './record.js';
+
+const object = (name: string, port: number): KubeObject => ({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'default' }, spec: { ports: [{ port }] } }) as unknown as KubeObject;
+
+test('inputDigest: order-independent, equal for equal content whether hashed before or not, different when an object changes', () => {
+  const a = object('a', 80);
+  const b = object('b', 81);
+  const digest = inputDigest([['v1/Service/default/a', a], ['v1/Service/default/b', b]]);
+  assert.match(digest, /^[0-9a-f]{64}$/);
+  assert.equal(inputDigest([['v1/Service/default/b', b], ['v1/Service/default/a', a]]), digest);
+  // fresh copies (never hashed) of the same content: the same digest as the objects hashed above
+  assert.equal(inputDigest([['v1/Service/default/a', object('a', 80)], ['v1/Service/default/b', object('b', 81)]]), digest);
+  // a changed object is a new object (the KV mirror replaces it): a new digest
+  assert.notEqual(inputDigest([['v1/Service/default/a', a], ['v1/Service/default/b', object('b', 82)]]), digest);
+  assert.notEqual(inputDigest([['v1/Service/default/a', a]]), digest);
+});
