@@ -151,7 +151,7 @@ describe('ResilientInformer and LeaseElector against the test API server', () =>
       await waitFor('change after two server-side ends', () => held.has('late'), 5000, 10);
       assert.ok(informer.restarts >= 2, `watch reopened ${informer.restarts} times`);
       assert.equal(informer.relists, 0);
-      assert.ok(api.requests.filter((r) => r.method === 'WATCH' && r.path.includes('/namespaces/timeouts/') && r.path.includes('timeoutSeconds=1')).length >= 3);
+      assert.ok(api.requests.filter((r) => r.method === 'WATCH' && r.path.includes('/namespaces/timeouts/') && r.path.includes('timeoutSeconds=1') && r.path.includes('allowWatchBookmarks=true')).length >= 3);
     } finally {
       informer.stop();
     }
