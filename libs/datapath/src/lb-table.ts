@@ -8,7 +8,7 @@
  * are free only after it, so no new frontend reuses an id an old entry still points at.
  */
 import type { LbService } from '@tendril/contract';
-import { backendName, compileService, serviceValue, type CompileOptions, type CompiledFrontend, type Family } from './compile.js';
+import { backendName, compileService, serviceValue, type CompileOptions, type CompiledFrontend } from './compile.js';
 import { maglevTable } from './maglev.js';
 import {
   lb4Backend,
@@ -20,7 +20,6 @@ import {
   maglevSlot,
   type Algorithm,
   type Lb4Backend,
-  type Lb4ServiceKey,
 } from './maps.js';
 import { ServiceIds, frontendId } from './service-ids.js';
 
@@ -41,17 +40,9 @@ export interface MapOp {
 /** Raw contents of the maps the agent writes, as read back from the kernel. */
 export type MapContents = Record<LbMap, [key: Uint8Array, value: Uint8Array][]>;
 
-export interface ProgrammedFrontend {
-  key: Lb4ServiceKey;
-  family: Family;
+/** A compiled frontend with the service id the table gave it and, for Maglev, its lookup table. */
+export interface ProgrammedFrontend extends Omit<CompiledFrontend, 'maglevWeights'> {
   serviceId: number;
-  count: number;
-  flags: number;
-  proxyPort: number;
-  algorithm: Algorithm;
-  affinityTimeout: number;
-  maglevSize: number;
-  slots: Lb4Backend[];
   /** Maglev: table entry -> slot. */
   maglev?: number[];
 }
