@@ -139,16 +139,15 @@ function* allEntries(frontends: Iterable<ProgrammedFrontend>): Iterable<[id: str
  * or less rewrites only the slots that change, not every slot after it.
  */
 function keepSlots(previous: Lb4Backend[], wanted: Lb4Backend[]): Lb4Backend[] {
-  const name = (backend: Lb4Backend) => `${backend.address}:${backend.port}/${backend.protocol}`;
   const remaining = new Map<string, { backend: Lb4Backend; left: number }>();
   for (const backend of wanted) {
-    const held = remaining.get(name(backend));
+    const held = remaining.get(backendName(backend));
     if (held) held.left++;
-    else remaining.set(name(backend), { backend, left: 1 });
+    else remaining.set(backendName(backend), { backend, left: 1 });
   }
   const out: (Lb4Backend | undefined)[] = new Array(wanted.length).fill(undefined);
   previous.slice(0, wanted.length).forEach((backend, slot) => {
-    const held = remaining.get(name(backend));
+    const held = remaining.get(backendName(backend));
     if (held && held.left > 0) {
       out[slot] = held.backend;
       held.left--;
