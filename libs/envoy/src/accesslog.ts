@@ -5,7 +5,7 @@
  */
 import type protobuf from 'protobufjs';
 import { loadProtoFiles, lookupMessage } from './protos.js';
-import type { MessageCodec, XdsNode } from './discovery.js';
+import type { MessageCodec, StreamMethod, XdsNode } from './discovery.js';
 
 export const ACCESS_LOG_PROTO = 'envoy/service/accesslog/v3/als.proto';
 
@@ -70,16 +70,9 @@ export const streamAccessLogsMessageCodec: MessageCodec<StreamAccessLogsMessage>
   },
 };
 
-/** Shape of a grpc-js client-streaming MethodDefinition, without importing grpc here. */
-export interface ClientStreamMethod<Req, Res> {
-  path: string;
-  originalName: string;
-  requestStream: true;
+/** A client-streaming method (StreamAccessLogs): the shape of StreamMethod with responseStream false. */
+export interface ClientStreamMethod<Req, Res> extends Omit<StreamMethod<Req, Res>, 'responseStream'> {
   responseStream: false;
-  requestSerialize: (value: Req) => Buffer;
-  requestDeserialize: (bytes: Buffer) => Req;
-  responseSerialize: (value: Res) => Buffer;
-  responseDeserialize: (bytes: Buffer) => Res;
 }
 
 const toBuffer = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -135,22 +135,12 @@ export interface TypedDiscoveryService {
 }
 
 function typedService(xdsType: XdsType, service: string, plural: string): TypedDiscoveryService {
-  const fetchName = `Fetch${plural}`;
   return {
     service,
     typeUrl: ENVOY_TYPE_URLS[xdsType],
     stream: streamMethod(`Stream${plural}`, discoveryRequestCodec, discoveryResponseCodec, service),
     delta: streamMethod(`Delta${plural}`, deltaDiscoveryRequestCodec, deltaDiscoveryResponseCodec, service),
-    fetch: {
-      path: `/${service}/${fetchName}`,
-      originalName: 'fetch' + plural,
-      requestStream: false,
-      responseStream: false,
-      requestSerialize: (value) => toBuffer(discoveryRequestCodec.encode(value)),
-      requestDeserialize: (bytes) => discoveryRequestCodec.decode(bytes),
-      responseSerialize: (value) => toBuffer(discoveryResponseCodec.encode(value)),
-      responseDeserialize: (bytes) => discoveryResponseCodec.decode(bytes),
-    },
+    fetch: { ...streamMethod(`Fetch${plural}`, discoveryRequestCodec, discoveryResponseCodec, service), requestStream: false, responseStream: false },
   };
 }
 
