@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { XDS_TYPES } from '@tendril/contract';
 import { AdsTestClient, freePort, waitFor } from '@tendril/testing';
-import { runCli, serviceManifest } from './fixtures.js';
+import { ingressManifest, runCli, serviceManifest } from './fixtures.js';
 import { System } from './system.js';
 
 
@@ -15,17 +15,7 @@ let cliEnv: Record<string, string> = {};
 const tendril = (args: string[]) => runCli(args, cliEnv);
 
 const MANIFEST = `${serviceManifest({ name: 'shop', clusterIP: '127.100.88.8', endpoints: ['127.0.88.1', '127.0.88.2'] })}---
-apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata: {name: shop, namespace: default}
-spec:
-  ingressClassName: cilium
-  rules:
-  - host: shop.example
-    http:
-      paths:
-      - {path: /cart, pathType: Prefix, backend: {service: {name: shop, port: {number: 80}}}}
-`;
+${ingressManifest({ name: 'shop', host: 'shop.example', path: '/cart' })}`;
 
 describe('tendril CLI against a running system', { timeout: 180000 }, () => {
   const system = new System('cli');

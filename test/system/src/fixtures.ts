@@ -1,4 +1,4 @@
-/** What several system tests write or run: a Service with its EndpointSlice, and the `tendril` CLI. */
+/** What several system tests write or run: a Service with its EndpointSlice, an Ingress to it, and the `tendril` CLI. */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { repoRoot } from './system.js';
@@ -28,6 +28,21 @@ metadata: {name: ${name}-1, namespace: ${namespace}, labels: {kubernetes.io/serv
 addressType: IPv4
 ports: [{name: http, port: ${targetPort}}]
 endpoints: [${endpoints.map((address) => `{addresses: [${address}]}`).join(', ')}]
+`;
+}
+
+/** An Ingress of class `cilium` routing `host` and the Prefix `path` to port 80 of Service `name` (namespace default). */
+export function ingressManifest({ name, host, path }: { name: string; host: string; path: string }): string {
+  return `apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: ${name}, namespace: default}
+spec:
+  ingressClassName: cilium
+  rules:
+  - host: ${host}
+    http:
+      paths:
+      - {path: ${path}, pathType: Prefix, backend: {service: {name: ${name}, port: {number: 80}}}}
 `;
 }
 

@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { connect, type KV, type NatsConnection } from 'nats';
 import { BUCKETS, XDS_TYPES, objectStatusCodec, objectKey } from '@tendril/contract';
 import { AdsTestClient, DeltaTestClient, waitFor } from '@tendril/testing';
-import { runCli, serviceManifest } from './fixtures.js';
+import { ingressManifest, runCli, serviceManifest } from './fixtures.js';
 import { System } from './system.js';
 
 const LDS = XDS_TYPES.listener;
@@ -18,17 +18,7 @@ const RDS = XDS_TYPES.route;
 const CLUSTER = 'default'; // TENDRIL_CLUSTER's default
 
 const SERVICE = `${serviceManifest({ name: 'web', clusterIP: '127.100.77.7', endpoints: ['127.0.77.1'] })}---
-apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata: {name: web, namespace: default}
-spec:
-  ingressClassName: cilium
-  rules:
-  - host: web.example
-    http:
-      paths:
-      - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
-`;
+${ingressManifest({ name: 'web', host: 'web.example', path: '/' })}`;
 
 /** A CiliumEnvoyConfig with a listener and its route configuration; `prefix` changes the route's content. */
 const config = (prefix: string) => `apiVersion: cilium.io/v2
