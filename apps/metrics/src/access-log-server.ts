@@ -6,7 +6,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { accessLogService, streamAccessLogsMessageCodec } from '@tendril/envoy';
-import { Readiness, type ReadinessCheck } from '@tendril/platform';
+import { Readiness, type ReadinessCheck, shutdownGrpcServer } from '@tendril/platform';
 import { METRICS_CONFIG, type MetricsConfig } from './config.js';
 import { TrafficService } from './traffic.service.js';
 
@@ -60,15 +60,6 @@ export class AccessLogServer implements OnApplicationBootstrap, OnApplicationShu
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        this.server.forceShutdown();
-        resolve();
-      }, 1000);
-      this.server.tryShutdown(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    await shutdownGrpcServer(this.server, 1000);
   }
 }

@@ -17,6 +17,7 @@ import {
   aggregatedDiscoveryService,
   typedDiscoveryServices,
 } from '@tendril/envoy';
+import { shutdownGrpcServer } from '@tendril/platform';
 import { type AdsEvent, type AdsResponse, AdsStreamState, type DeltaResponse, DeltaStreamState, type XdsSnapshot } from '@tendril/xds';
 import type { XdsTlsConfig } from './config.js';
 import type { ProxyRecorder } from './proxy-recorder.js';
@@ -73,16 +74,7 @@ export class AdsServer {
 
   async close(): Promise<void> {
     for (const session of this.sessions) session.call.end();
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        this.server.forceShutdown();
-        resolve();
-      }, 2000);
-      this.server.tryShutdown(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    await shutdownGrpcServer(this.server, 2000);
   }
 
   get connected(): number {

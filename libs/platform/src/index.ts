@@ -15,3 +15,4 @@ export * from './nest/platform.module.js';
 export * from './nest/bootstrap.js';
 export * from './kube/index.js';
 export * from './lease.js';
+export * from './grpc-shutdown.js';
