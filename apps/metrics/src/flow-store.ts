@@ -4,10 +4,9 @@
  * applied as flows are written. A Postgres store is shared by the replicas; a sqlite one is each
  * replica's own (so queries gather from all replicas then).
  */
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { Brackets, DataSource, EntitySchema, LessThan, type DataSourceOptions, type Repository } from 'typeorm';
 import type { FlowEvent } from '@tendril/contract';
+import { databaseTarget } from '@tendril/platform';
 import type { FlowQuery, StoredFlow } from '@tendril/traffic';
 
 export interface StoredFlowOf extends StoredFlow {
@@ -69,11 +68,8 @@ export interface FlowStoreOptions {
 }
 
 export function flowDataSourceOptions(options: FlowStoreOptions): DataSourceOptions {
-  if (/^postgres(ql)?:\/\//.test(options.url)) return { type: 'postgres', url: options.url, entities: [flowTable('timestamptz')], synchronize: true, logging: false };
-  if (options.url !== '' && !options.url.startsWith('sqlite:')) throw new Error(`TENDRIL_DB_URL=${options.url}: expected postgres://... or sqlite:<file>`);
-  const file = options.url.startsWith('sqlite:') ? options.url.slice('sqlite:'.length) : join(options.dataDir, 'metrics.sqlite');
-  if (file !== ':memory:') mkdirSync(join(file, '..'), { recursive: true });
-  return { type: 'sqlite', database: file, entities: [flowTable('datetime')], synchronize: true, logging: false };
+  const target = databaseTarget(options.url, options.dataDir, 'metrics.sqlite');
+  return { ...target, entities: [flowTable(target.type === 'postgres' ? 'timestamptz' : 'datetime')], synchronize: true, logging: false };
 }
 
 export class FlowStore {

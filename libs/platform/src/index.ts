@@ -16,3 +16,4 @@ export * from './nest/bootstrap.js';
 export * from './kube/index.js';
 export * from './lease.js';
 export * from './grpc-shutdown.js';
+export * from './database.js';

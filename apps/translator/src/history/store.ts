@@ -3,8 +3,7 @@
  * when TENDRIL_DB_URL says so. The table is created on first use (synchronize: one table, owned by
  * this service alone). Only the last `keep` generations are kept.
  */
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { databaseTarget } from '@tendril/platform';
 import { DataSource, EntitySchema, LessThan, type DataSourceOptions, type Repository } from 'typeorm';
 import type { GenerationRecord } from './record.js';
 
@@ -49,14 +48,10 @@ export interface HistoryStoreOptions {
 
 export function dataSourceOptions(options: HistoryStoreOptions): DataSourceOptions {
   const common = { entities: [generationTable], synchronize: true, logging: false };
-  if (/^postgres(ql)?:\/\//.test(options.url)) {
-    // Postgres has no `datetime`: the column maps to a timestamp there.
-    return { ...common, type: 'postgres', url: options.url, entities: [postgresTable()] };
-  }
-  if (options.url !== '' && !options.url.startsWith('sqlite:')) throw new Error(`TENDRIL_DB_URL=${options.url}: expected postgres://... or sqlite:<file>`);
-  const file = options.url.startsWith('sqlite:') ? options.url.slice('sqlite:'.length) : join(options.dataDir, 'translator.sqlite');
-  if (file !== ':memory:') mkdirSync(join(file, '..'), { recursive: true });
-  return { ...common, type: 'sqlite', database: file };
+  const target = databaseTarget(options.url, options.dataDir, 'translator.sqlite');
+  // Postgres has no `datetime`: the column maps to a timestamp there.
+  if (target.type === 'postgres') return { ...common, ...target, entities: [postgresTable()] };
+  return { ...common, ...target };
 }
 
 function postgresTable(): EntitySchema<Row> {
