@@ -2,7 +2,8 @@
 import type { ObjectStatus } from '@tendril/contract';
 import type { MeshIR } from '@tendril/model';
 import type { ProxyPorts } from './allocate/proxy-ports.js';
-import type { ObjectIndex } from './objects.js';
+import { readService, type ServiceView } from './kube/service.js';
+import type { IndexedObject, ObjectIndex } from './objects.js';
 import type { TranslationOptions } from './options.js';
 import type { Problems } from './problems.js';
 
@@ -31,4 +32,9 @@ export interface Feature {
   /** Runs before any feature builds: claims what must not be allocated to others (proxy ports). */
   reserve?(context: TranslationContext): void;
   build(context: TranslationContext): void;
+}
+
+/** A Service's view, read once per object while it is unchanged; its problems go to `problems`. */
+export function serviceView(context: TranslationContext, entry: IndexedObject, problems: Problems): ServiceView {
+  return context.view(entry.object, 'service', problems, (sink) => readService(entry.object, { ...entry.source, namespace: entry.ref.namespace ?? '' }, sink));
 }

@@ -8,9 +8,8 @@
  */
 import { redirectToProxy } from '../lb/redirect.js';
 import { describeSource as describe, type EndpointIR, type EnvoyConfigResourceIR, type EnvoyConfigResourceType, type ProxySelectorIR, type SourceObject } from '@tendril/model';
-import type { Feature, TranslationContext } from '../feature.js';
+import { serviceView, type Feature, type TranslationContext } from '../feature.js';
 import { FieldReader, type Json } from '../kube/fields.js';
-import { readService } from '../kube/service.js';
 import { serviceClusterName } from '../names.js';
 import type { IndexedObject } from '../objects.js';
 import { Problems, compare } from '../problems.js';
@@ -271,7 +270,7 @@ function publishBackendServices(context: TranslationContext, config: ConfigState
     if (!namespace) return reader.report(`${at}.namespace`, 'required in a cluster-wide config');
     const serviceEntry = context.index.local('service').find((candidate) => candidate.ref.namespace === namespace && candidate.ref.name === name);
     if (!serviceEntry) return reader.report(at, `no Service ${namespace}/${name}`);
-    const service = readService(serviceEntry.object, { ...serviceEntry.source, namespace }, new Problems());
+    const service = serviceView(context, serviceEntry, new Problems());
     const numbers = reader.array(entry['number'], `${at}.number`).map(String);
     const ports = service.ports.filter((port) => numbers.length === 0 || numbers.includes(String(port.port)) || (port.name !== '' && numbers.includes(port.name)));
     for (const wanted of numbers) {

@@ -9,10 +9,10 @@
 import type { FilterChainIR, HttpRouteRuleIR, L4FrontendIR, L4ServiceIR, ListenerIR, PathMatchIR, RouteIR, SourceObject, VirtualHostIR } from '@tendril/model';
 import { DEFAULT_CLASS_ANNOTATION, INGRESS_ANNOTATIONS, INGRESS_ANNOTATION_PREFIXES, INGRESS_CLASS_ANNOTATION, parseDurationMs } from '../annotations.js';
 import { allocateSlots, formatIPv4, parseIPv4Cidr } from '../allocate/stable-hash.js';
-import type { Feature, TranslationContext } from '../feature.js';
+import { serviceView, type Feature, type TranslationContext } from '../feature.js';
 import { FieldReader } from '../kube/fields.js';
 import { readIngress, type IngressBackendView, type IngressPathView, type IngressView } from '../kube/ingress.js';
-import { readService, type ServiceView } from '../kube/service.js';
+import type { ServiceView } from '../kube/service.js';
 import type { IndexedObject } from '../objects.js';
 import { ingressListenerName, ingressLoadBalancerName, ingressRouteName, ingressRuleName, serviceClusterName, tlsSecretName } from '../names.js';
 import { Problems, compare } from '../problems.js';
@@ -51,7 +51,7 @@ function lookups(context: TranslationContext): Lookups {
   const quiet = new Problems();
   const services = new Map<string, ServiceView>();
   for (const entry of context.index.local('service')) {
-    services.set(`${entry.ref.namespace}/${entry.ref.name}`, context.view(entry.object, 'service', quiet, (sink) => readService(entry.object, { ...entry.source, namespace: entry.ref.namespace ?? '' }, sink)));
+    services.set(`${entry.ref.namespace}/${entry.ref.name}`, serviceView(context, entry, quiet));
   }
   const secrets = new Map(context.index.local('secret').map((entry) => [`${entry.ref.namespace}/${entry.ref.name}`, entry] as const));
   return { services, secrets, clusters: new Set(context.ir.clusters.map((cluster) => cluster.name)) };

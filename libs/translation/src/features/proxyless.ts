@@ -4,8 +4,7 @@
  * configuration of the same name, sending every request to that port's cluster (with the Service's
  * L7 policy). No socket, no node proxy: the client balances itself.
  */
-import type { Feature, TranslationContext } from '../feature.js';
-import { readService } from '../kube/service.js';
+import { serviceView, type Feature, type TranslationContext } from '../feature.js';
 import { proxylessTargetName, serviceClusterName } from '../names.js';
 import { Problems } from '../problems.js';
 
@@ -15,7 +14,7 @@ export const proxylessFeature = {
     const quiet = new Problems();
     const clusters = new Set(context.ir.clusters.map((cluster) => cluster.name));
     for (const entry of context.index.local('service')) {
-      const service = context.view(entry.object, 'service', quiet, (sink) => readService(entry.object, { ...entry.source, namespace: entry.ref.namespace ?? '' }, sink));
+      const service = serviceView(context, entry, quiet);
       const targets = service.ports
         .map((port) => ({ port: port.port, cluster: serviceClusterName(service.namespace, service.name, port.port) }))
         .filter(({ cluster }) => clusters.has(cluster));

@@ -7,8 +7,8 @@
  */
 import type { VirtualHostIR } from '@tendril/model';
 import { ANNOTATIONS } from '../annotations.js';
-import type { Feature, TranslationContext } from '../feature.js';
-import { readService, type ServiceView } from '../kube/service.js';
+import { serviceView, type Feature, type TranslationContext } from '../feature.js';
+import type { ServiceView } from '../kube/service.js';
 import { serviceClusterName, serviceL7Name } from '../names.js';
 import { redirectToProxy } from '../lb/redirect.js';
 import { Problems } from '../problems.js';
@@ -24,7 +24,7 @@ export const serviceL7Feature = {
     const l4ById = new Map(context.ir.l4Services.map((service, index) => [`${service.namespace}/${service.name}`, index] as const));
     const clusterNames = new Set(context.ir.clusters.map((cluster) => cluster.name));
     for (const entry of context.index.local('service')) {
-      const service = context.view(entry.object, 'service', quiet, (sink) => readService(entry.object, { ...entry.source, namespace: entry.ref.namespace ?? '' }, sink));
+      const service = serviceView(context, entry, quiet);
       if (!wantsL7(service)) continue;
       const l4 = l4ById.get(`${service.namespace}/${service.name}`);
       const clusters = service.ports

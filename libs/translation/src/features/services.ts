@@ -14,10 +14,10 @@ import {
   type UpstreamProtocol,
 } from '@tendril/model';
 import { ANNOTATIONS, APP_PROTOCOLS, DEFAULT_AFFINITY_TIMEOUT_SECONDS, L4_ALGORITHM_VALUES, LB_POLICY_VALUES, PROTOCOL_VALUES } from '../annotations.js';
-import type { Feature, TranslationContext } from '../feature.js';
+import { serviceView, type Feature, type TranslationContext } from '../feature.js';
 import { FieldReader } from '../kube/fields.js';
 import { readEndpointSlice, type SliceView } from '../kube/endpoint-slice.js';
-import { readService, type ServicePortView, type ServiceView } from '../kube/service.js';
+import type { ServicePortView, ServiceView } from '../kube/service.js';
 import { serviceClusterName } from '../names.js';
 import type { IndexedObject } from '../objects.js';
 import { Problems, compare } from '../problems.js';
@@ -29,7 +29,7 @@ export const servicesFeature = {
     const slices = groupSlices(index.local('endpointslice').map((entry) => readSlice(context, entry, problems)));
     const remote = remoteGlobalSlices(context);
     for (const entry of index.local('service')) {
-      const service = context.view(entry.object, 'service', problems, (sink) => readService(entry.object, { ...entry.source, namespace: entry.ref.namespace ?? '' }, sink));
+      const service = serviceView(context, entry, problems);
       if (service.type === 'ExternalName') continue;
       const id = `${service.namespace}/${service.name}`;
       const own = slices.get(id) ?? [];
@@ -95,7 +95,7 @@ function remoteGlobalSlices(context: TranslationContext): Map<string, ReadSlice[
   const quiet = new Problems();
   const global = new Set<string>();
   for (const entry of context.index.remote('service')) {
-    const view = context.view(entry.object, 'service', quiet, (sink) => readService(entry.object, { ...entry.source, namespace: entry.ref.namespace ?? '' }, sink));
+    const view = serviceView(context, entry, quiet);
     // service.cilium.io/shared: false keeps a cluster's endpoints to itself.
     const shared = view.annotations[ANNOTATIONS.globalShared]?.trim().toLowerCase() !== 'false';
     if (isGlobal(view) && shared) global.add(`${entry.ref.cluster}|${view.namespace}/${view.name}`);

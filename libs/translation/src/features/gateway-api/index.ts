@@ -13,10 +13,10 @@
 import type { Condition } from '@tendril/contract';
 import { ipFamily } from '@tendril/model';
 import { allocateSlots, formatIPv4, parseIPv4Cidr } from '../../allocate/stable-hash.js';
-import type { Feature, TranslationContext } from '../../feature.js';
+import { serviceView, type Feature, type TranslationContext } from '../../feature.js';
 import { readReferenceGrant } from '../../kube/gateway-api.js';
 import { readRoute, type RouteKind, type RouteView } from '../../kube/routes.js';
-import { readService, type ServiceView } from '../../kube/service.js';
+import type { ServiceView } from '../../kube/service.js';
 import { gatewayLoadBalancerName } from '../../names.js';
 import { Problems, compare } from '../../problems.js';
 import { attachToGateway, isGatewayRef, isServiceRef } from './attach.js';
@@ -42,7 +42,7 @@ export const gatewayApiFeature = {
     const classes = ourClasses(context);
     const quiet = new Problems();
     const services = new Map<string, ServiceView>();
-    for (const entry of context.index.local('service')) services.set(`${entry.ref.namespace}/${entry.ref.name}`, context.view(entry.object, 'service', quiet, (sink) => readService(entry.object, { ...entry.source, namespace: entry.ref.namespace ?? '' }, sink)));
+    for (const entry of context.index.local('service')) services.set(`${entry.ref.namespace}/${entry.ref.name}`, serviceView(context, entry, quiet));
     const grants = context.index.local('referencegrant').map((entry) => context.view(entry.object, 'referencegrant', context.problems, (sink) => readReferenceGrant(entry, sink)));
     const resolver = new BackendResolver(context.ir, services, grants);
     const gateways = readGateways(context, classes, resolver);
