@@ -231,17 +231,26 @@ function refuseTakenPorts(context: TranslationContext, configs: ConfigState[]): 
   }
 }
 
+/** One `{name, namespace}` item of `spec.services` or `spec.backendServices`; the namespace defaults to the config's. */
+function readServiceRef(config: ConfigState, item: unknown, at: string): { entry: Json; name: string; namespace: string } | undefined {
+  const { reader } = config;
+  const entry = reader.object(item, at);
+  if (!entry) return undefined;
+  const name = reader.string(entry['name'], `${at}.name`);
+  const namespace = reader.string(entry['namespace'], `${at}.namespace`) ?? config.entry.ref.namespace;
+  if (!name) return void reader.report(`${at}.name`, 'required');
+  if (!namespace) return void reader.report(`${at}.namespace`, 'required in a cluster-wide config');
+  return { entry, name, namespace };
+}
+
 /** `spec.services`: those Services' L4 entries send their traffic to a listener of this config. */
 function redirectServices(context: TranslationContext, config: ConfigState): void {
   const { reader, scope } = config;
   reader.array(config.spec['services'], 'spec.services').forEach((item, i) => {
     const at = `spec.services[${i}]`;
-    const entry = reader.object(item, at);
-    if (!entry) return;
-    const name = reader.string(entry['name'], `${at}.name`);
-    const namespace = reader.string(entry['namespace'], `${at}.namespace`) ?? config.entry.ref.namespace;
-    if (!name) return reader.report(`${at}.name`, 'required');
-    if (!namespace) return reader.report(`${at}.namespace`, 'required in a cluster-wide config');
+    const ref = readServiceRef(config, item, at);
+    if (!ref) return;
+    const { entry, name, namespace } = ref;
     const wanted = reader.string(entry['listener'], `${at}.listener`);
     const listenerName = wanted ? qualifiedName(scope, wanted, true) : config.listeners[0];
     if (!listenerName) return reader.report(`${at}.listener`, 'this config has no listener to redirect to');
@@ -262,12 +271,9 @@ function publishBackendServices(context: TranslationContext, config: ConfigState
   const { reader } = config;
   reader.array(config.spec['backendServices'], 'spec.backendServices').forEach((item, i) => {
     const at = `spec.backendServices[${i}]`;
-    const entry = reader.object(item, at);
-    if (!entry) return;
-    const name = reader.string(entry['name'], `${at}.name`);
-    const namespace = reader.string(entry['namespace'], `${at}.namespace`) ?? config.entry.ref.namespace;
-    if (!name) return reader.report(`${at}.name`, 'required');
-    if (!namespace) return reader.report(`${at}.namespace`, 'required in a cluster-wide config');
+    const ref = readServiceRef(config, item, at);
+    if (!ref) return;
+    const { entry, name, namespace } = ref;
     const serviceEntry = context.index.local('service').find((candidate) => candidate.ref.namespace === namespace && candidate.ref.name === name);
     if (!serviceEntry) return reader.report(at, `no Service ${namespace}/${name}`);
     const service = serviceView(context, serviceEntry, new Problems());
