@@ -8,7 +8,7 @@
 import type { IndexedObject } from '../objects.js';
 import type { Problems } from '../problems.js';
 import { parseDurationMs } from '../annotations.js';
-import { FieldReader } from './fields.js';
+import { FieldReader, type Json } from './fields.js';
 import { GATEWAY_GROUP, readMeta, type GatewayApiMeta } from './gateway-api.js';
 
 export type RouteKind = 'HTTPRoute' | 'GRPCRoute' | 'TLSRoute';
@@ -106,13 +106,21 @@ export function readRoute(kind: RouteKind, entry: IndexedObject, problems: Probl
 
 const ANY_PATH = (): RouteMatchView => ({ path: { type: 'PathPrefix', value: '/' }, headers: [], queryParams: [] });
 
-function readParentRef(read: FieldReader, value: unknown, at: string): ParentRefView | undefined {
+/** An object with a required `name` (a parentRef, a backendRef). */
+function readNamed(read: FieldReader, value: unknown, at: string): { object: Json; name: string } | undefined {
   const object = read.object(value, at);
   const name = read.string(object?.['name'], `${at}.name`);
   if (!object || !name) {
     if (object) read.report(`${at}.name`, 'required');
     return undefined;
   }
+  return { object, name };
+}
+
+function readParentRef(read: FieldReader, value: unknown, at: string): ParentRefView | undefined {
+  const named = readNamed(read, value, at);
+  if (!named) return undefined;
+  const { object, name } = named;
   const parent: ParentRefView = {
     group: read.string(object['group'], `${at}.group`) ?? GATEWAY_GROUP,
     kind: read.string(object['kind'], `${at}.kind`) ?? 'Gateway',
@@ -303,12 +311,9 @@ function readFilter(read: FieldReader, value: unknown, at: string): FilterView |
 }
 
 function readBackendRef(read: FieldReader, value: unknown, at: string, withWeight: boolean): BackendRefView | undefined {
-  const object = read.object(value, at);
-  const name = read.string(object?.['name'], `${at}.name`);
-  if (!object || !name) {
-    if (object) read.report(`${at}.name`, 'required');
-    return undefined;
-  }
+  const named = readNamed(read, value, at);
+  if (!named) return undefined;
+  const { object, name } = named;
   const view: BackendRefView = {
     group: read.string(object['group'], `${at}.group`) ?? '',
     kind: read.string(object['kind'], `${at}.kind`) ?? 'Service',
