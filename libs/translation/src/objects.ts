@@ -44,6 +44,9 @@ export interface IndexedObject {
 
 export class ObjectIndex {
   private readonly byKind = new Map<ObjectKind, IndexedObject[]>();
+  /** Each kind split by cluster once: features ask for the same kinds many times per translation. */
+  private readonly localByKind = new Map<ObjectKind, readonly IndexedObject[]>();
+  private readonly remoteByKind = new Map<ObjectKind, readonly IndexedObject[]>();
 
   constructor(
     /** The cluster this translation serves; other clusters' objects only feed global services. */
@@ -82,7 +85,11 @@ export class ObjectIndex {
       list.push({ key, ref, source, object: object as Json });
       this.byKind.set(ref.kind, list);
     }
-    for (const list of this.byKind.values()) list.sort((a, b) => compare(a.key, b.key));
+    for (const [kind, list] of this.byKind) {
+      list.sort((a, b) => compare(a.key, b.key));
+      this.localByKind.set(kind, list.filter((entry) => entry.ref.cluster === cluster));
+      this.remoteByKind.set(kind, list.filter((entry) => entry.ref.cluster !== cluster));
+    }
   }
 
   /** Number of objects indexed. */
@@ -93,12 +100,12 @@ export class ObjectIndex {
   }
 
   /** Objects of one kind in this cluster, sorted by key. */
-  local(kind: ObjectKind): IndexedObject[] {
-    return (this.byKind.get(kind) ?? []).filter((entry) => entry.ref.cluster === this.cluster);
+  local(kind: ObjectKind): readonly IndexedObject[] {
+    return this.localByKind.get(kind) ?? [];
   }
 
   /** Objects of one kind in other clusters, sorted by key. */
-  remote(kind: ObjectKind): IndexedObject[] {
-    return (this.byKind.get(kind) ?? []).filter((entry) => entry.ref.cluster !== this.cluster);
+  remote(kind: ObjectKind): readonly IndexedObject[] {
+    return this.remoteByKind.get(kind) ?? [];
   }
 }
