@@ -14,7 +14,8 @@ import { FieldReader } from '../kube/fields.js';
 import { readIngress, type IngressBackendView, type IngressPathView, type IngressView } from '../kube/ingress.js';
 import type { ServiceView } from '../kube/service.js';
 import type { IndexedObject } from '../objects.js';
-import { ingressListenerName, ingressLoadBalancerName, ingressRouteName, ingressRuleName, serviceClusterName, tlsSecretName } from '../names.js';
+import { ingressListenerName, ingressLoadBalancerName, ingressRouteName, ingressRuleName, serviceClusterName } from '../names.js';
+import { loadTlsSecret } from './tls-secret.js';
 import { Problems, compare } from '../problems.js';
 
 interface IngressSettings {
@@ -363,26 +364,10 @@ function resolveBackend(context: TranslationContext, found: Lookups, view: Ingre
 
 /** The SDS secret of a kubernetes.io/tls Secret, added to the IR once per load balancer (`loaded`). */
 function loadSecret(context: TranslationContext, found: Lookups, loaded: Set<string>, view: IngressView, secret: string, at: string): string | undefined {
-  const namespace = view.source.namespace;
-  const entry = found.secrets.get(`${namespace}/${secret}`);
-  if (!entry) {
-    context.problems.field(view.source, at, `Secret ${namespace}/${secret} not found`);
-    return undefined;
-  }
-  const name = tlsSecretName(namespace, secret);
-  if (loaded.has(name)) return name;
-  const type = entry.object['type'];
-  const data = (entry.object['data'] ?? {}) as Record<string, unknown>;
-  const decode = (value: unknown) => (typeof value === 'string' ? Buffer.from(value, 'base64').toString('utf8') : '');
-  const certificateChain = decode(data['tls.crt']);
-  const privateKey = decode(data['tls.key']);
-  if (type !== 'kubernetes.io/tls' || !certificateChain.includes('-----BEGIN') || !privateKey.includes('-----BEGIN')) {
-    context.problems.field(view.source, at, `Secret ${namespace}/${secret} is not a kubernetes.io/tls Secret with PEM tls.crt and tls.key`);
-    return undefined;
-  }
-  context.ir.secrets.push({ name, certificateChain, privateKey, source: entry.source });
-  loaded.add(name);
-  return name;
+  const loadedName = loadTlsSecret(context, found.secrets, loaded, view.source.namespace, secret);
+  if (typeof loadedName === 'string') return loadedName;
+  context.problems.field(view.source, at, loadedName.problem);
+  return undefined;
 }
 
 function toPathMatch(path: IngressPathView): PathMatchIR {

@@ -18,7 +18,8 @@ import type { TranslationContext } from '../../feature.js';
 import { GATEWAY_GROUP, readGateway, readGatewayClass, type GatewayClassView, type GatewayView, type GroupKind, type ListenerView } from '../../kube/gateway-api.js';
 import type { IndexedObject } from '../../objects.js';
 import type { ClientValidationIR } from '@tendril/model';
-import { gatewayClientCaSecretName, tlsSecretName } from '../../names.js';
+import { gatewayClientCaSecretName } from '../../names.js';
+import { loadTlsSecret } from '../tls-secret.js';
 import type { BackendResolver } from './backends.js';
 import { condition } from './status.js';
 import { SUPPORTED_FEATURES } from './status.js';
@@ -159,7 +160,7 @@ function checkListener(
         state.unresolved ??= ['RefNotPermitted', `${at}: Secret ${namespace}/${ref.name} is in another namespace and no ReferenceGrant there allows it`];
         return;
       }
-      const secretName = loadSecret(context, secrets, loaded, namespace, ref.name);
+      const secretName = loadTlsSecret(context, secrets, loaded, namespace, ref.name);
       if (typeof secretName !== 'string') {
         state.unresolved ??= ['InvalidCertificateRef', `${at}: ${secretName.problem}`];
         return;
@@ -168,23 +169,6 @@ function checkListener(
     });
   }
   return state;
-}
-
-function loadSecret(context: TranslationContext, secrets: Map<string, IndexedObject>, loaded: Set<string>, namespace: string, name: string): string | { problem: string } {
-  const entry = secrets.get(`${namespace}/${name}`);
-  if (!entry) return { problem: `Secret ${namespace}/${name} not found` };
-  const secretName = tlsSecretName(namespace, name);
-  if (loaded.has(secretName)) return secretName;
-  const data = (entry.object['data'] ?? {}) as Record<string, unknown>;
-  const decode = (value: unknown) => (typeof value === 'string' ? Buffer.from(value, 'base64').toString('utf8') : '');
-  const certificateChain = decode(data['tls.crt']);
-  const privateKey = decode(data['tls.key']);
-  if (entry.object['type'] !== 'kubernetes.io/tls' || !certificateChain.includes('-----BEGIN') || !privateKey.includes('-----BEGIN')) {
-    return { problem: `Secret ${namespace}/${name} is not a kubernetes.io/tls Secret with PEM tls.crt and tls.key` };
-  }
-  context.ir.secrets.push({ name: secretName, certificateChain, privateKey, source: entry.source });
-  loaded.add(secretName);
-  return secretName;
 }
 
 /**
