@@ -43,3 +43,16 @@ export function parseIPv4Cidr(cidr: string): { base: number; size: number } | un
 export function formatIPv4(value: number): string {
   return [24, 16, 8, 0].map((shift) => (value >>> shift) & 255).join('.');
 }
+
+/**
+ * A stable address from `cidr` for each id (skipping the network address, as an IPAM would); an id
+ * left out of the map found no free address. Undefined when `cidr` is not an IPv4 CIDR.
+ */
+export function allocateAddresses(ids: readonly string[], cidr: string): Map<string, string> | undefined {
+  const range = parseIPv4Cidr(cidr);
+  if (!range) return undefined;
+  const slots = allocateSlots(ids, range.size - 2);
+  const out = new Map<string, string>();
+  for (const [id, slot] of slots) out.set(id, formatIPv4(range.base + 1 + slot));
+  return out;
+}

@@ -8,7 +8,7 @@
  */
 import type { FilterChainIR, HttpRouteRuleIR, L4FrontendIR, L4ServiceIR, ListenerIR, PathMatchIR, RouteIR, SourceObject, VirtualHostIR } from '@tendril/model';
 import { DEFAULT_CLASS_ANNOTATION, INGRESS_ANNOTATIONS, INGRESS_ANNOTATION_PREFIXES, INGRESS_CLASS_ANNOTATION, parseDurationMs } from '../annotations.js';
-import { allocateSlots, formatIPv4, parseIPv4Cidr } from '../allocate/stable-hash.js';
+import { allocateAddresses as allocateFromCidr } from '../allocate/stable-hash.js';
 import { serviceView, type Feature, type TranslationContext } from '../feature.js';
 import { FieldReader } from '../kube/fields.js';
 import { readIngress, type IngressBackendView, type IngressPathView, type IngressView } from '../kube/ingress.js';
@@ -196,17 +196,15 @@ function allocateAddresses(context: TranslationContext, found: Lookups, ids: str
     if (address) out.set(id, { address, fromService: true });
     else free.push(id);
   }
-  const cidr = parseIPv4Cidr(context.options.ingressCidr);
-  if (!cidr) {
+  const picked = allocateFromCidr(free, context.options.ingressCidr);
+  if (!picked) {
     for (const id of free) context.problems.raw(`${id}`, `no address: options.ingressCidr "${context.options.ingressCidr}" is not an IPv4 CIDR`);
     return out;
   }
-  // Skip the network address, as an IPAM would.
-  const slots = allocateSlots(free, cidr.size - 2);
   for (const id of free) {
-    const slot = slots.get(id);
-    if (slot === undefined) context.problems.raw(id, `no address left in ${context.options.ingressCidr}`);
-    else out.set(id, { address: formatIPv4(cidr.base + 1 + slot), fromService: false });
+    const address = picked.get(id);
+    if (address === undefined) context.problems.raw(id, `no address left in ${context.options.ingressCidr}`);
+    else out.set(id, { address, fromService: false });
   }
   return out;
 }

@@ -12,7 +12,7 @@
  */
 import type { Condition } from '@tendril/contract';
 import { ipFamily } from '@tendril/model';
-import { allocateSlots, formatIPv4, parseIPv4Cidr } from '../../allocate/stable-hash.js';
+import { allocateAddresses, parseIPv4Cidr } from '../../allocate/stable-hash.js';
 import { serviceView, type Feature, type TranslationContext } from '../../feature.js';
 import { readReferenceGrant } from '../../kube/gateway-api.js';
 import { readRoute, type RouteKind, type RouteView } from '../../kube/routes.js';
@@ -166,17 +166,16 @@ function assignAddresses(context: TranslationContext, gateways: GatewayState[], 
     else free.push(gateway);
   }
   if (free.length === 0) return;
-  const cidr = parseIPv4Cidr(context.options.gatewayCidr);
-  if (!cidr) {
+  const id = (gateway: GatewayState) => `${gateway.view.namespace}/${gatewayLoadBalancerName(gateway.view.name)}`;
+  const picked = allocateAddresses(free.map(id), context.options.gatewayCidr);
+  if (!picked) {
     for (const gateway of free) context.problems.field(gateway.view.source, '', `no address: options.gatewayCidr "${context.options.gatewayCidr}" is not an IPv4 CIDR`);
     return;
   }
-  const id = (gateway: GatewayState) => `${gateway.view.namespace}/${gatewayLoadBalancerName(gateway.view.name)}`;
-  const slots = allocateSlots(free.map(id), cidr.size - 2);
   for (const gateway of free) {
-    const slot = slots.get(id(gateway));
-    if (slot === undefined) context.problems.field(gateway.view.source, '', `no address left in ${context.options.gatewayCidr}`);
-    else gateway.address = formatIPv4(cidr.base + 1 + slot);
+    const address = picked.get(id(gateway));
+    if (address === undefined) context.problems.field(gateway.view.source, '', `no address left in ${context.options.gatewayCidr}`);
+    else gateway.address = address;
   }
 }
 
