@@ -1,6 +1,6 @@
 /** What one translation feature gets to work with, and the shape every feature has. */
 import type { ObjectStatus } from '@tendril/contract';
-import type { MeshIR } from '@tendril/model';
+import type { ClusterEndpointsIR, MeshIR } from '@tendril/model';
 import type { ProxyPorts } from './allocate/proxy-ports.js';
 import { readService, type ServiceView } from './kube/service.js';
 import type { IndexedObject, ObjectIndex } from './objects.js';
@@ -22,6 +22,13 @@ export interface TranslationContext {
    * replayed instead. `build` must read nothing but its inputs and the options (see memo.ts).
    */
   unit(id: string, inputs: readonly unknown[], build: (context: TranslationContext) => void): void;
+  /**
+   * The endpoints an earlier feature built for cluster `clusterName`, for a feature that copies them
+   * (an HTTP/2 twin, a CiliumEnvoyConfig backendService). Use this, never `ir.endpoints` directly, and
+   * only outside units: an endpoint-only change patches the last output without running the features
+   * (patch.ts) and must know whose endpoints were copied.
+   */
+  endpointsOf(clusterName: string): ClusterEndpointsIR | undefined;
   /** `read(problems)` of an object, computed once per object while it is unchanged (see memo.ts). */
   view<T>(object: object, kind: string, problems: Problems, read: (problems: Problems) => T): T;
 }

@@ -44,6 +44,8 @@ test('with a memo, every translation of a random edit sequence equals a fresh tr
     const original = new Map(manifestObjects(golden.input));
     const objects = new Map(original);
     const memo = new TranslationMemo();
+    // Told which object changed: EndpointSlice-only changes are patched into the last output (patch.ts).
+    const told = new TranslationMemo();
     for (let step = 0; step < 40; step++) {
       const keys = [...original.keys()];
       const key = random.pick(keys);
@@ -52,13 +54,64 @@ test('with a memo, every translation of a random edit sequence equals a fresh tr
       else if (action === 1) objects.set(key, edited(objects.get(key) ?? original.get(key)!, random));
       else if (action === 2) objects.delete(key);
       else objects.set(key, original.get(key)!);
-      const incremental = translate({ cluster: TEST_CLUSTER, objects, memo });
-      const fresh = translate({ cluster: TEST_CLUSTER, objects });
-      assert.equal(comparable(incremental), comparable(fresh), `${golden.name}, step ${step}: ${['copied', 'edited', 'deleted', 'restored'][action]} ${key}`);
+      const fresh = comparable(translate({ cluster: TEST_CLUSTER, objects }));
+      const what = `${golden.name}, step ${step}: ${['copied', 'edited', 'deleted', 'restored'][action]} ${key}`;
+      assert.equal(comparable(translate({ cluster: TEST_CLUSTER, objects, memo })), fresh, what);
+      assert.equal(comparable(translate({ cluster: TEST_CLUSTER, objects, memo: told, changes: [[key, objects.get(key)]] })), fresh, `${what} (changes given)`);
       steps++;
     }
   }
   assert.ok(steps >= 40 * 10, `only ${steps} steps ran`);
+});
+
+/** A random change to an EndpointSlice: other endpoints, conditions, ports, its Service, or a field set to junk. */
+function sliceEdit(object: KubeObject, services: string[], random: Random): KubeObject {
+  const copy = structuredClone(object) as unknown as { metadata: { labels?: Record<string, string> }; endpoints?: unknown[]; ports?: unknown[] };
+  const action = random.int(6);
+  const endpoint = () => ({ addresses: [`127.0.${random.int(4)}.${1 + random.int(20)}`], conditions: { ready: random.int(4) > 0, serving: true, terminating: random.int(5) === 0 } });
+  if (action === 0) copy.endpoints = Array.from({ length: random.int(4) }, endpoint);
+  else if (action === 1) copy.endpoints = [...(Array.isArray(copy.endpoints) ? copy.endpoints : []), endpoint()];
+  else if (action === 2 && Array.isArray(copy.ports) && copy.ports.length) copy.ports[0] = { ...(copy.ports[0] as object), port: 1 + random.int(9000) };
+  else if (action === 3 && services.length) copy.metadata.labels = { ...copy.metadata.labels, 'kubernetes.io/service-name': random.pick(services) };
+  else if (action === 4 && Array.isArray(copy.ports) && copy.ports.length) copy.ports[0] = { ...(copy.ports[0] as object), name: random.pick(['http', 'grpc', 'other', '']) };
+  else return edited(object, random);
+  return copy as unknown as KubeObject;
+}
+
+test('EndpointSlice changes told to the memo patch the last output, equal to a fresh translation', () => {
+  const random = new Random(4242);
+  let steps = 0;
+  let patched = 0;
+  for (const golden of goldenCases(testdata)) {
+    const original = new Map(manifestObjects(golden.input));
+    const sliceKeys = [...original.keys()].filter((key) => key.startsWith(`${TEST_CLUSTER}.endpointslice.`));
+    if (sliceKeys.length === 0) continue;
+    const services = [...original.values()].filter((object) => object.kind === 'Service').map((object) => object.metadata.name);
+    const objects = new Map(original);
+    const memo = new TranslationMemo();
+    translate({ cluster: TEST_CLUSTER, objects, memo });
+    for (let step = 0; step < 30; step++) {
+      const changes: [string, KubeObject | undefined][] = [];
+      for (let n = 1 + random.int(3); n > 0; n--) {
+        const base = random.pick(sliceKeys);
+        const action = random.int(8);
+        // A new slice of the same Service, under a key of its own.
+        const key = action === 7 ? `${base}-extra` : base;
+        const current = objects.get(key) ?? original.get(base)!;
+        const value = action === 5 ? undefined : action === 6 ? original.get(base)! : sliceEdit(action === 7 ? { ...current, metadata: { ...current.metadata, name: `${current.metadata.name}-extra` } } : current, services, random);
+        if (value) objects.set(key, value);
+        else objects.delete(key);
+        changes.push([key, value]);
+      }
+      const incremental = translate({ cluster: TEST_CLUSTER, objects, memo, changes });
+      if (memo.lastPass === 'endpoints') patched++;
+      assert.equal(comparable(incremental), comparable(translate({ cluster: TEST_CLUSTER, objects })), `${golden.name}, step ${step}: ${changes.map(([key]) => key).join(', ')}`);
+      steps++;
+    }
+  }
+  assert.ok(steps >= 30 * 10, `only ${steps} steps ran`);
+  // Most golden inputs have plain Services: most of these changes must take the patch, not the full pass.
+  assert.ok(patched > steps / 2, `only ${patched} of ${steps} changes were patched`);
 });
 
 function service(i: number): KubeObject {
@@ -135,4 +188,58 @@ test('an edited Ingress rebuilds its load balancer alone; an EndpointSlice chang
   const route = edited.xds.find((item) => item.type === 'route' && item.name.includes('web-3'))!;
   assert.match(JSON.stringify(route.resource), /\/b0/);
   assert.equal(comparable(edited), comparable(translate({ cluster: TEST_CLUSTER, objects })));
+});
+
+test('an EndpointSlice change told to the memo patches the last output: only its endpoints and LB entry change', () => {
+  const objects = new Map<string, KubeObject>();
+  for (let i = 0; i < 200; i++) {
+    objects.set(`${TEST_CLUSTER}.service.default.svc-${i}`, service(i));
+    objects.set(`${TEST_CLUSTER}.endpointslice.default.svc-${i}-a`, slice(i, `127.0.${i >> 8}.${(i & 255) + 1}`));
+  }
+  // svc-9 is load-balanced at L7: its LB entry is redirected to the node proxy, and stays so.
+  const l7 = service(9) as unknown as { metadata: Record<string, unknown> };
+  l7.metadata['annotations'] = { 'service.cilium.io/lb-l7': 'enabled' };
+  objects.set(`${TEST_CLUSTER}.service.default.svc-9`, l7 as unknown as KubeObject);
+  const memo = new TranslationMemo();
+  const change = (key: string, value: KubeObject | undefined) => {
+    if (value) objects.set(key, value);
+    else objects.delete(key);
+    const before = new Map(memo.patchState ? (memo.patchState as { output: TranslationOutput }).output.xds.map((item) => [`${item.type} ${item.name}`, item.resource]) : []);
+    const output = translate({ cluster: TEST_CLUSTER, objects, memo, changes: [[key, value]] });
+    const changed = output.xds.filter((item) => before.get(`${item.type} ${item.name}`) !== item.resource).map((item) => `${item.type} ${item.name}`);
+    assert.equal(comparable(output), comparable(translate({ cluster: TEST_CLUSTER, objects })), `after ${key}`);
+    return { output, changed };
+  };
+  const first = translate({ cluster: TEST_CLUSTER, objects, memo });
+  assert.equal(memo.lastPass, 'full');
+  const redirect = first.lb.find((entry) => entry.name === 'svc-9')!.l7Proxy;
+  assert.ok(redirect, 'svc-9 is redirected');
+
+  let { output, changed } = change(`${TEST_CLUSTER}.endpointslice.default.svc-7-a`, slice(7, '127.0.9.9'));
+  assert.equal(memo.lastPass, 'endpoints');
+  assert.deepEqual(memo.stats, { built: 1, reused: 0 });
+  assert.deepEqual(changed, ['endpoint default/svc-7:80'], 'the cluster keeps its resource; nothing else changes');
+  assert.deepEqual(output.patch?.xds.map((item) => item.name), ['default/svc-7:80']);
+  assert.deepEqual(output.patch?.lb.map((entry) => entry.name), ['svc-7']);
+  assert.equal(output.patch?.base, first.serial);
+  assert.equal(output.lb.find((entry) => entry.name === 'svc-7')!.backends[0]!.address, '127.0.9.9');
+
+  ({ output } = change(`${TEST_CLUSTER}.endpointslice.default.svc-9-a`, slice(9, '127.0.9.10')));
+  assert.equal(memo.lastPass, 'endpoints');
+  assert.deepEqual(output.lb.find((entry) => entry.name === 'svc-9')!.l7Proxy, redirect, 'the redirect stays');
+
+  // A slice naming a port its Service lacks: an error appears, and goes with the slice.
+  const odd = slice(4, '127.0.4.4') as unknown as { metadata: { name: string }; ports: { name: string }[] };
+  odd.metadata.name = 'svc-4-b';
+  odd.ports[0]!.name = 'metrics';
+  ({ output } = change(`${TEST_CLUSTER}.endpointslice.default.svc-4-b`, odd as unknown as KubeObject));
+  assert.equal(memo.lastPass, 'endpoints');
+  assert.match(JSON.stringify(output.errors), /has no port \\"metrics\\"/);
+  ({ output } = change(`${TEST_CLUSTER}.endpointslice.default.svc-4-b`, undefined));
+  assert.equal(memo.lastPass, 'endpoints');
+  assert.deepEqual(output.errors, []);
+
+  // Any other kind of change takes the full pass.
+  change(`${TEST_CLUSTER}.service.default.svc-3`, service(300));
+  assert.equal(memo.lastPass, 'full');
 });

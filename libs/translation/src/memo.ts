@@ -21,7 +21,7 @@ import { emptyIR, type IRProblem, type MeshIR } from '@tendril/model';
 import type { TranslationOptions } from './options.js';
 import { Problems, type TranslationError } from './problems.js';
 
-interface UnitRecord {
+export interface UnitRecord {
   inputs: readonly unknown[];
   ir: MeshIR;
   errors: TranslationError[];
@@ -51,6 +51,21 @@ export class TranslationMemo {
   /** Parsed `tendril-objects` keys; started over when deleted keys outnumber the live ones. */
   keys = new Map<string, ObjectRef>();
   stats: MemoStats = { built: 0, reused: 0 };
+  /**
+   * How the last translation ran: `full` (every feature, units replayed) or `endpoints` (an
+   * EndpointSlice-only change patched into the last output, patch.ts).
+   */
+  lastPass: 'full' | 'endpoints' = 'full';
+  /** Clusters whose endpoints a feature copied outside the services unit in the last full pass. */
+  endpointReads = new Set<string>();
+  /** What the last output was made of, for patch.ts; set at the end of each translation. */
+  patchState?: unknown;
+  private serial = 0;
+
+  /** Numbers the outputs made with this memo (TranslationOutput.serial). */
+  nextSerial(): number {
+    return ++this.serial;
+  }
 
   /** Starts a translation; another cluster or other options make everything recorded worthless. */
   begin(options: TranslationOptions, cluster = ''): void {
@@ -64,6 +79,31 @@ export class TranslationMemo {
     }
     this.touched = new Map();
     this.stats = { built: 0, reused: 0 };
+    this.lastPass = 'full';
+    this.endpointReads = new Set();
+    this.patchState = undefined;
+  }
+
+  /** Whether a translation with these settings may reuse what was recorded (see begin()). */
+  sameSettings(options: TranslationOptions, cluster: string): boolean {
+    return this.optionsKey === `${cluster}|${canonicalJson(options)}`;
+  }
+
+  /** The recorded output of unit `id` (from the last translation). */
+  recorded(id: string): UnitRecord | undefined {
+    return this.units.get(id);
+  }
+
+  /** Builds unit `id` anew outside a translation pass (patch.ts) and records it in place of the old. */
+  rebuild(inputs: readonly unknown[], build: (ir: MeshIR, problems: Problems, setStatus: (key: string, status: ObjectStatus) => void) => void): UnitRecord {
+    const record = buildRecord(inputs, build);
+    this.stats.built++;
+    return record;
+  }
+
+  /** Puts a record rebuilt by rebuild() in place, once the patch using it is certain. */
+  replace(id: string, record: UnitRecord): void {
+    this.units.set(id, record);
   }
 
   /** Ends a translation: units it did not use are forgotten. */
@@ -81,11 +121,7 @@ export class TranslationMemo {
       this.stats.reused++;
       return known;
     }
-    const ir = emptyIR();
-    const problems = new Problems();
-    const statuses: [string, ObjectStatus][] = [];
-    build(ir, problems, (key, status) => statuses.push([key, status]));
-    const record: UnitRecord = { inputs: [...inputs], ir, errors: problems.entries(), statuses };
+    const record = buildRecord(inputs, build);
     this.touched.set(id, record);
     this.stats.built++;
     return record;
@@ -112,6 +148,14 @@ export class TranslationMemo {
     this.emitted.set(node, resource);
     return resource;
   }
+}
+
+function buildRecord(inputs: readonly unknown[], build: (ir: MeshIR, problems: Problems, setStatus: (key: string, status: ObjectStatus) => void) => void): UnitRecord {
+  const ir = emptyIR();
+  const problems = new Problems();
+  const statuses: [string, ObjectStatus][] = [];
+  build(ir, problems, (key, status) => statuses.push([key, status]));
+  return { inputs: [...inputs], ir, errors: problems.entries(), statuses };
 }
 
 function sameInputs(a: readonly unknown[], b: readonly unknown[]): boolean {

@@ -42,11 +42,45 @@ export interface IndexedObject {
   object: Json;
 }
 
+/**
+ * One `tendril-objects` entry as the index holds it, or undefined (with a problem when it is this
+ * cluster's) when its key does not parse or the object disagrees with its key.
+ */
+export function indexEntry(cluster: string, key: string, object: KubeObject, problems: Problems, parsed?: Map<string, ObjectRef>): IndexedObject | undefined {
+  let ref: ObjectRef;
+  try {
+    const known = parsed?.get(key);
+    if (known) ref = known;
+    else {
+      ref = parseObjectKey(key);
+      parsed?.set(key, ref);
+    }
+  } catch (error) {
+    problems.raw(key, `key: ${(error as Error).message}`);
+    return undefined;
+  }
+  const source: SourceObject = { kind: KIND_NAMES[ref.kind], name: ref.name };
+  if (ref.namespace !== undefined) source.namespace = ref.namespace;
+  if (typeof object !== 'object' || object === null || !isKindOf(ref.kind, object.kind)) {
+    if (ref.cluster === cluster) problems.field(source, 'kind', `expected ${KIND_NAMES[ref.kind]} under key ${key}, got ${JSON.stringify(object?.kind)}`);
+    return undefined;
+  }
+  const metadata = (object.metadata ?? {}) as { name?: unknown; namespace?: unknown };
+  if (metadata.name !== ref.name || (metadata.namespace !== undefined && metadata.namespace !== ref.namespace)) {
+    // The watcher keys objects by their own metadata; a disagreement means a corrupt or forged entry.
+    if (ref.cluster === cluster) problems.field(source, 'metadata', `name/namespace ${JSON.stringify(metadata.namespace ?? null)}/${JSON.stringify(metadata.name ?? null)} disagree with key ${key}`);
+    return undefined;
+  }
+  return { key, ref, source, object: object as Json };
+}
+
 export class ObjectIndex {
   private readonly byKind = new Map<ObjectKind, IndexedObject[]>();
   /** Each kind split by cluster once: features ask for the same kinds many times per translation. */
   private readonly localByKind = new Map<ObjectKind, readonly IndexedObject[]>();
   private readonly remoteByKind = new Map<ObjectKind, readonly IndexedObject[]>();
+  /** Keys of entries refused (key not parsed, or object disagreeing with it). */
+  readonly refused = new Set<string>();
 
   constructor(
     /** The cluster this translation serves; other clusters' objects only feed global services. */
@@ -57,33 +91,14 @@ export class ObjectIndex {
     parsed?: Map<string, ObjectRef>,
   ) {
     for (const [key, object] of objects) {
-      let ref: ObjectRef;
-      try {
-        const known = parsed?.get(key);
-        if (known) ref = known;
-        else {
-          ref = parseObjectKey(key);
-          parsed?.set(key, ref);
-        }
-      } catch (error) {
-        problems.raw(key, `key: ${(error as Error).message}`);
+      const entry = indexEntry(cluster, key, object, problems, parsed);
+      if (!entry) {
+        this.refused.add(key);
         continue;
       }
-      const source: SourceObject = { kind: KIND_NAMES[ref.kind], name: ref.name };
-      if (ref.namespace !== undefined) source.namespace = ref.namespace;
-      if (typeof object !== 'object' || object === null || !isKindOf(ref.kind, object.kind)) {
-        if (ref.cluster === cluster) problems.field(source, 'kind', `expected ${KIND_NAMES[ref.kind]} under key ${key}, got ${JSON.stringify(object?.kind)}`);
-        continue;
-      }
-      const metadata = (object.metadata ?? {}) as { name?: unknown; namespace?: unknown };
-      if (metadata.name !== ref.name || (metadata.namespace !== undefined && metadata.namespace !== ref.namespace)) {
-        // The watcher keys objects by their own metadata; a disagreement means a corrupt or forged entry.
-        if (ref.cluster === cluster) problems.field(source, 'metadata', `name/namespace ${JSON.stringify(metadata.namespace ?? null)}/${JSON.stringify(metadata.name ?? null)} disagree with key ${key}`);
-        continue;
-      }
-      const list = this.byKind.get(ref.kind) ?? [];
-      list.push({ key, ref, source, object: object as Json });
-      this.byKind.set(ref.kind, list);
+      const list = this.byKind.get(entry.ref.kind) ?? [];
+      list.push(entry);
+      this.byKind.set(entry.ref.kind, list);
     }
     for (const [kind, list] of this.byKind) {
       list.sort((a, b) => compare(a.key, b.key));

@@ -12,6 +12,7 @@ import { ProxyPorts } from './allocate/proxy-ports.js';
 import { ObjectIndex } from './objects.js';
 import { DEFAULT_TRANSLATION_OPTIONS, type TranslationOptions } from './options.js';
 import { replayUnit, type TranslationMemo } from './memo.js';
+import { patchEndpoints, recordPatchState } from './patch.js';
 import { Problems, compare, type TranslationError } from './problems.js';
 import { XDS_EMITTERS, XDS_TYPE_ORDER, type Resource } from './xds/index.js';
 
@@ -27,6 +28,15 @@ export interface TranslationInput {
    * (memo.ts). The output is the same with or without it.
    */
   memo?: TranslationMemo;
+  /**
+   * The objects changed since the last translation with `memo` (undefined: deleted), when the caller
+   * knows them. With it, a change of EndpointSlices alone patches the last output (patch.ts) instead
+   * of running every feature; it must then be every change since that translation. The output is the
+   * same either way. A patched output shares its arrays with the output it was patched from (they are
+   * changed in place, which keeps a patch in proportion to the change): whoever keeps an output across
+   * such translations must copy what it keeps.
+   */
+  changes?: Iterable<readonly [string, KubeObject | undefined]>;
 }
 
 export interface XdsOutput {
@@ -60,14 +70,26 @@ export interface TranslationOutput {
   errors: TranslationError[];
   /** The IR the outputs were built from, for dumps and debugging. */
   ir: MeshIR;
+  /** Numbers the outputs made with one memo (absent without a memo). */
+  serial?: number;
+  /**
+   * Set when this output is output `base` (same memo) with a few items replaced (patch.ts): those
+   * items, new values. Statuses are unchanged; errors are the same array unless one came or went.
+   * A publisher that published `base` may write just these.
+   */
+  patch?: { base: number; xds: XdsOutput[]; lb: LbService[] };
 }
 
 export function translate(input: TranslationInput): TranslationOutput {
+  const options: TranslationOptions = { ...DEFAULT_TRANSLATION_OPTIONS, ...input.options };
+  const memo = input.memo;
+  if (memo && input.changes) {
+    const patched = patchEndpoints(memo, input.cluster, options, input.changes);
+    if (patched) return patched;
+  }
   const problems = new Problems();
   const ir = emptyIR();
   const statuses = new Map<string, ObjectStatus>();
-  const options: TranslationOptions = { ...DEFAULT_TRANSLATION_OPTIONS, ...input.options };
-  const memo = input.memo;
   memo?.begin(options, input.cluster);
   const base = {
     index: new ObjectIndex(input.cluster, input.objects, problems, memo?.keys),
@@ -81,6 +103,10 @@ export function translate(input: TranslationInput): TranslationOutput {
       ir,
       problems,
       setStatus,
+      endpointsOf: (clusterName) => {
+        memo?.endpointReads.add(clusterName);
+        return root.ir.endpoints.find((group) => group.clusterName === clusterName);
+      },
       unit: (id, unitInputs, build) => {
         if (!memo || nested) return build(context);
         const record = memo.unit(id, unitInputs, (unitIr, unitProblems, unitSetStatus) => build(contextOf(unitIr, unitProblems, unitSetStatus, true)));
@@ -90,6 +116,7 @@ export function translate(input: TranslationInput): TranslationOutput {
     return context;
   };
   const context = contextOf(ir, problems, (key, status) => statuses.set(key, status), false);
+  const root = context;
   for (const feature of FEATURES) {
     try {
       feature.reserve?.(context);
@@ -122,11 +149,14 @@ export function translate(input: TranslationInput): TranslationOutput {
     .sort((a, b) => compare(a.key, b.key))
     .map(({ entry }) => entry);
 
-  return {
+  const output: TranslationOutput = {
     xds,
     lb,
     statuses: [...statuses].sort(([a], [b]) => compare(a, b)).map(([key, status]) => ({ key, status })),
     errors: problems.sorted(),
     ir,
   };
+  if (memo) output.serial = memo.nextSerial();
+  if (memo) recordPatchState(memo, context, problems.entries(), output);
+  return output;
 }

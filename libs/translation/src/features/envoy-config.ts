@@ -285,7 +285,7 @@ function publishBackendServices(context: TranslationContext, config: ConfigState
     // Each port's EDS `ns/svc:port` comes with the Service itself; `ns/svc` merges the chosen ports.
     const merged = new Map<string, EndpointIR>();
     for (const port of ports) {
-      const group = context.ir.endpoints.find((candidate) => candidate.clusterName === serviceClusterName(namespace, name, port.port));
+      const group = context.endpointsOf(serviceClusterName(namespace, name, port.port));
       for (const endpoint of group?.endpoints ?? []) if (!merged.has(`${endpoint.address}|${endpoint.port}`)) merged.set(`${endpoint.address}|${endpoint.port}`, endpoint);
     }
     const edsName = `${namespace}/${name}`;

@@ -36,21 +36,35 @@ export const servicesFeature = {
       const global = isGlobal(service);
       const others = global ? (remote.get(id) ?? []) : [];
       // One unit per Service: rebuilt only when the Service or one of its slices changed.
-      context.unit(`service ${entry.key}`, [entry.object, ...own.map((slice) => slice.object), '|', ...others.map((slice) => slice.object)], (unit) => {
-        checkSlicePorts(service, own.map((slice) => slice.view), unit.problems);
-        const affinity = global ? globalAffinity(unit, service) : 'none';
-        buildService(unit, service, { own: own.map((slice) => slice.view), remote: others.map((slice) => slice.view), affinity });
-      });
+      context.unit(serviceUnitId(entry), serviceUnitInputs(entry, own, others), (unit) => buildServiceUnit(unit, service, own, others));
     }
   },
 } satisfies Feature;
 
-interface ReadSlice {
+export interface ReadSlice {
   object: object;
   view: SliceView;
 }
 
-function readSlice(context: TranslationContext, entry: IndexedObject, problems: Problems): ReadSlice {
+/** The unit of one Service with its slices (also rebuilt alone by an endpoint-only change, patch.ts). */
+export function serviceUnitId(service: IndexedObject): string {
+  return `service ${service.key}`;
+}
+
+/** What a Service's unit reads: the Service, its own slices (by key), and other clusters' slices of it when global. */
+export function serviceUnitInputs(service: IndexedObject, own: readonly ReadSlice[], others: readonly ReadSlice[]): unknown[] {
+  return [service.object, ...own.map((slice) => slice.object), '|', ...others.map((slice) => slice.object)];
+}
+
+/** A Service's clusters, endpoints and L4 entry from its slices (`others`: other clusters', for a global Service). */
+export function buildServiceUnit(unit: TranslationContext, service: ServiceView, own: readonly ReadSlice[], others: readonly ReadSlice[]): void {
+  checkSlicePorts(service, own.map((slice) => slice.view), unit.problems);
+  const affinity = isGlobal(service) ? globalAffinity(unit, service) : 'none';
+  buildService(unit, service, { own: own.map((slice) => slice.view), remote: others.map((slice) => slice.view), affinity });
+}
+
+/** An EndpointSlice's view, read once per object while it is unchanged; its problems go to `problems`. */
+export function readSlice(context: TranslationContext, entry: IndexedObject, problems: Problems): ReadSlice {
   return { object: entry.object, view: context.view(entry.object, 'endpointslice', problems, (sink) => readEndpointSlice(entry.object, entry.source, sink)) };
 }
 
@@ -86,7 +100,7 @@ interface ServiceSlices {
   affinity: GlobalAffinity;
 }
 
-function isGlobal(service: ServiceView): boolean {
+export function isGlobal(service: ServiceView): boolean {
   return service.annotations[ANNOTATIONS.globalService] === 'true' || service.annotations[ANNOTATIONS.globalServiceNew] === 'true';
 }
 

@@ -5,7 +5,7 @@
  * does not already say so (appProtocol grpc, h2c, kubernetes.io/h2c) gets an HTTP/2 twin of its
  * cluster with the same endpoints. Each failure carries the ResolvedRefs reason the spec gives it.
  */
-import type { ClusterIR, MeshIR } from '@tendril/model';
+import type { ClusterEndpointsIR, ClusterIR, MeshIR } from '@tendril/model';
 import type { ReferenceGrantView } from '../../kube/gateway-api.js';
 import { GATEWAY_GROUP } from '../../kube/gateway-api.js';
 import type { BackendRefView, RouteKind } from '../../kube/routes.js';
@@ -25,6 +25,8 @@ export class BackendResolver {
     private readonly ir: MeshIR,
     private readonly services: Map<string, ServiceView>,
     grants: ReferenceGrantView[],
+    /** TranslationContext.endpointsOf: the twin copies its cluster's endpoints. */
+    private readonly endpointsOf: (clusterName: string) => ClusterEndpointsIR | undefined,
   ) {
     this.clusters = new Map(ir.clusters.map((cluster) => [cluster.name, cluster]));
     for (const grant of grants) pushTo(this.grantsByNamespace, grant.namespace, grant);
@@ -70,7 +72,7 @@ export class BackendResolver {
     const twin: ClusterIR = { ...cluster, name, protocol: 'HTTP2' };
     this.clusters.set(name, twin);
     this.ir.clusters.push(twin);
-    const endpoints = this.ir.endpoints.find((group) => group.clusterName === cluster.name);
+    const endpoints = this.endpointsOf(cluster.name);
     this.ir.endpoints.push({ clusterName: name, endpoints: endpoints ? [...endpoints.endpoints] : [], source: cluster.source });
     return name;
   }

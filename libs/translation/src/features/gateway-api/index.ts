@@ -44,7 +44,7 @@ export const gatewayApiFeature = {
     const services = new Map<string, ServiceView>();
     for (const entry of context.index.local('service')) services.set(`${entry.ref.namespace}/${entry.ref.name}`, serviceView(context, entry, quiet));
     const grants = context.index.local('referencegrant').map((entry) => context.view(entry.object, 'referencegrant', context.problems, (sink) => readReferenceGrant(entry, sink)));
-    const resolver = new BackendResolver(context.ir, services, grants);
+    const resolver = new BackendResolver(context.ir, services, grants, (name) => context.endpointsOf(name));
     const gateways = readGateways(context, classes, resolver);
     assignAddresses(context, gateways, services);
     const gatewayById = new Map(gateways.map((gateway) => [`${gateway.view.namespace}/${gateway.view.name}`, gateway] as const));
