@@ -22,6 +22,15 @@ interface Known<T> {
 
 export interface DesiredValue {
   bytes: Uint8Array;
+  /** contentHash(bytes), when the caller has it already. */
+  hash?: string;
+}
+
+export interface WriteOptions {
+  putOrder?: (a: string, b: string) => number;
+  deleteOrder?: (a: string, b: string) => number;
+  /** Protects keys this writer does not own from deletion. */
+  keep?: (key: string) => boolean;
 }
 
 export interface WriteResult {
@@ -95,16 +104,39 @@ export class BucketWriter<T> {
    * Puts changed keys in `putOrder` order, then deletes unwanted keys in `deleteOrder` order (both
    * compare keys). `keep` protects keys this writer does not own from deletion.
    */
-  async write(
-    desired: Map<string, DesiredValue & { value: T }>,
-    options: { putOrder?: (a: string, b: string) => number; deleteOrder?: (a: string, b: string) => number; keep?: (key: string) => boolean } = {},
-  ): Promise<WriteResult> {
+  async write(desired: Map<string, DesiredValue & { value: T }>, options: WriteOptions = {}): Promise<WriteResult> {
+    const deletes = [...this.current().keys()].filter((key) => !desired.has(key) && !options.keep?.(key));
+    return this.apply(this.changedOf(desired, desired.keys()), deletes, options);
+  }
+
+  /**
+   * write() for some keys only: those of `keys` that `desired` holds are put when changed, the others
+   * deleted when held. The cost is in proportion to `keys`, not to the bucket.
+   */
+  async writeKeys(desired: Map<string, DesiredValue & { value: T }>, keys: Iterable<string>, options: WriteOptions = {}): Promise<WriteResult> {
+    const wanted: string[] = [];
+    const deletes: string[] = [];
+    for (const key of new Set(keys)) {
+      if (desired.has(key)) wanted.push(key);
+      else if (this.get(key) && !options.keep?.(key)) deletes.push(key);
+    }
+    return this.apply(this.changedOf(desired, wanted), deletes, options);
+  }
+
+  private changedOf(desired: Map<string, DesiredValue & { value: T }>, keys: Iterable<string>): { key: string; value: DesiredValue & { value: T }; hash: string }[] {
+    const puts: { key: string; value: DesiredValue & { value: T }; hash: string }[] = [];
+    for (const key of keys) {
+      const value = desired.get(key)!;
+      const hash = value.hash ?? contentHash(value.bytes);
+      if (this.get(key)?.hash !== hash) puts.push({ key, value, hash });
+    }
+    return puts;
+  }
+
+  private async apply(puts: { key: string; value: DesiredValue & { value: T }; hash: string }[], deletes: string[], options: WriteOptions): Promise<WriteResult> {
     const kv = this.kv!;
-    const puts = [...desired.entries()]
-      .map(([key, value]) => ({ key, value, hash: contentHash(value.bytes) }))
-      .filter(({ key, hash }) => this.get(key)?.hash !== hash)
-      .sort((a, b) => (options.putOrder ?? defaultOrder)(a.key, b.key));
-    const deletes = [...this.current().keys()].filter((key) => !desired.has(key) && !options.keep?.(key)).sort(options.deleteOrder ?? defaultOrder);
+    puts.sort((a, b) => (options.putOrder ?? defaultOrder)(a.key, b.key));
+    deletes.sort(options.deleteOrder ?? defaultOrder);
     const added: string[] = [];
     const changed: string[] = [];
     for (const { key, value, hash } of puts) {

@@ -46,7 +46,9 @@ export function checkHandWritten(output: TranslationOutput): TranslationOutput {
     return { key: entry.key, status: withRefusedResources(status, list) };
   });
   const allErrors = [...output.errors, ...errors].sort((a, b) => compare(`${a.object}\u0000${a.message}`, `${b.object}\u0000${b.message}`));
-  return { ...output, xds, lb, statuses, errors: allErrors };
+  // Not a patch of what was published any more (its LB entries may have lost their redirect): published whole.
+  const { patch: _patch, ...whole } = output;
+  return { ...whole, xds, lb, statuses, errors: allErrors };
 }
 
 /** Drops, until nothing changes, the hand-written routes and listeners that use a refused resource. */

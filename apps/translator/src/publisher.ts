@@ -6,7 +6,8 @@
 import {
   BUCKETS,
   XDS_GENERATION_KEY,
-  generationDigest,
+  GenerationDigest,
+  contentHash,
   lbKey,
   lbServiceCodec,
   objectStatusCodec,
@@ -21,7 +22,7 @@ import {
 } from '@tendril/contract';
 import { encodeResource } from '@tendril/envoy';
 import type { Logger, NatsClient } from '@tendril/platform';
-import { XDS_TYPE_ORDER, type TranslationError, type TranslationOutput } from '@tendril/translation';
+import { XDS_TYPE_ORDER, type TranslationError, type TranslationOutput, type XdsOutput } from '@tendril/translation';
 import { BucketWriter, type WriteResult } from './bucket-writer.js';
 
 type XdsValue = { kind: 'resource'; envelope: XdsResourceEnvelope } | { kind: 'generation'; generation: XdsGeneration };
@@ -35,13 +36,32 @@ export interface PublishResult {
   encodeErrors: TranslationError[];
   /** What this publish changed, as `<xds type> <name>`, `lb <namespace>/<name>` or `status <object key>`. */
   changes: { added: string[]; changed: string[]; removed: string[] };
+  /** Whether only the items a patched translation replaced were looked at (TranslationOutput.patch). */
+  incremental: boolean;
 }
 
 interface Encoded {
   selector: string;
+  /** The bucket entry: its bytes and their hash (what BucketWriter compares). */
   bytes: Uint8Array;
+  hash: string;
   envelope: XdsResourceEnvelope;
 }
+
+type DesiredXds = { bytes: Uint8Array; hash: string; value: XdsValue };
+type Desired = { bytes: Uint8Array; hash: string; value: null };
+
+/** What the last complete publish wanted in each bucket: the base a patched translation is published on. */
+interface Published {
+  serial: number | undefined;
+  xds: Map<string, DesiredXds>;
+  /** generationDigest() of `xds`, kept up to date key by key. */
+  digest: GenerationDigest;
+  lb: Map<string, Desired>;
+  statuses: TranslationOutput['statuses'];
+}
+
+const NOTHING_WRITTEN = { puts: 0, deletes: 0, added: [], changed: [], removed: [] } satisfies WriteResult;
 
 export class Publisher {
   /**
@@ -50,16 +70,22 @@ export class Publisher {
    */
   private encoded = new WeakMap<object, Encoded>();
   /** LB entries and statuses encoded, by object: the translation's memo hands back the same objects for what did not change. */
-  private encodedValues = new WeakMap<object, Uint8Array>();
+  private encodedValues = new WeakMap<object, { bytes: Uint8Array; hash: string }>();
+  /** Forgotten whenever a publish fails or someone else changes a bucket: the next publish is a full one. */
+  private last?: Published;
   readonly xds: BucketWriter<XdsValue>;
   readonly lb: BucketWriter<null>;
   readonly status: BucketWriter<null>;
 
   /** `canWrite`: whether this replica holds the lease; asked before every write. */
   constructor(nats: NatsClient, logger: Logger, onDrift: (bucket: string, key: string) => void, canWrite: () => boolean = () => true) {
-    this.xds = new BucketWriter(nats, BUCKETS.xds, decodeXds, logger, (key) => onDrift(BUCKETS.xds, key), canWrite);
-    this.lb = new BucketWriter(nats, BUCKETS.lb, (_key, bytes) => (lbServiceCodec.decode(bytes), null), logger, (key) => onDrift(BUCKETS.lb, key), canWrite);
-    this.status = new BucketWriter(nats, BUCKETS.status, (_key, bytes) => (objectStatusCodec.decode(bytes), null), logger, (key) => onDrift(BUCKETS.status, key), canWrite);
+    const drift = (bucket: string) => (key: string) => {
+      this.last = undefined; // what the buckets hold is not what was published: diff everything next time
+      onDrift(bucket, key);
+    };
+    this.xds = new BucketWriter(nats, BUCKETS.xds, decodeXds, logger, drift(BUCKETS.xds), canWrite);
+    this.lb = new BucketWriter(nats, BUCKETS.lb, (_key, bytes) => (lbServiceCodec.decode(bytes), null), logger, drift(BUCKETS.lb), canWrite);
+    this.status = new BucketWriter(nats, BUCKETS.status, (_key, bytes) => (objectStatusCodec.decode(bytes), null), logger, drift(BUCKETS.status), canWrite);
   }
 
   async start(): Promise<void> {
@@ -79,62 +105,120 @@ export class Publisher {
 
   /** Number of xDS resources (not counting the marker) the bucket holds. */
   get xdsCount(): number {
-    return [...this.xds.current().keys()].filter((key) => key !== XDS_GENERATION_KEY).length;
+    const held = this.xds.current();
+    return held.size - (held.has(XDS_GENERATION_KEY) ? 1 : 0);
   }
 
-  private encodedOnce(value: object, encode: () => Uint8Array): Uint8Array {
-    let bytes = this.encodedValues.get(value);
-    if (!bytes) {
-      bytes = encode();
-      this.encodedValues.set(value, bytes);
+  private encodedOnce(value: object, encode: () => Uint8Array): Desired {
+    let encoded = this.encodedValues.get(value);
+    if (!encoded) {
+      const bytes = encode();
+      encoded = { bytes, hash: contentHash(bytes) };
+      this.encodedValues.set(value, encoded);
     }
-    return bytes;
+    return { ...encoded, value: null };
   }
 
-  async publish(output: TranslationOutput): Promise<PublishResult> {
-    const encodeErrors: TranslationError[] = [];
-    const desiredXds = new Map<string, { bytes: Uint8Array; value: XdsValue }>();
-    for (const item of output.xds) {
-      const selector = item.nodeSelector ? JSON.stringify(item.nodeSelector) : '';
-      let encoded = this.encoded.get(item.resource);
-      if (!encoded || encoded.selector !== selector || encoded.envelope.type !== item.type || encoded.envelope.name !== item.name) {
-        let bytes: Uint8Array;
-        try {
-          bytes = encodeResource(item.type, item.resource);
-        } catch (error) {
-          encodeErrors.push({ object: `${item.type}/${item.name}`, message: `not a valid Envoy resource: ${(error as Error).message}` });
-          continue;
-        }
-        const envelope = xdsEnvelope(item.type, item.name, bytes, item.nodeSelector);
-        encoded = { selector, bytes: xdsResourceCodec.encode(envelope), envelope };
-        this.encoded.set(item.resource, encoded);
+  /** The bucket entry of one resource, or an error naming it when Envoy's protos refuse it. */
+  private encodeXds(item: XdsOutput, encodeErrors: TranslationError[]): DesiredXds | undefined {
+    const selector = item.nodeSelector ? JSON.stringify(item.nodeSelector) : '';
+    let encoded = this.encoded.get(item.resource);
+    if (!encoded || encoded.selector !== selector || encoded.envelope.type !== item.type || encoded.envelope.name !== item.name) {
+      let bytes: Uint8Array;
+      try {
+        bytes = encodeResource(item.type, item.resource);
+      } catch (error) {
+        encodeErrors.push({ object: `${item.type}/${item.name}`, message: `not a valid Envoy resource: ${(error as Error).message}` });
+        return undefined;
       }
-      desiredXds.set(xdsKey(item), { bytes: encoded.bytes, value: { kind: 'resource', envelope: encoded.envelope } });
+      const envelope = xdsEnvelope(item.type, item.name, bytes, item.nodeSelector);
+      const entry = xdsResourceCodec.encode(envelope);
+      encoded = { selector, bytes: entry, hash: contentHash(entry), envelope };
+      this.encoded.set(item.resource, encoded);
+    }
+    return { bytes: encoded.bytes, hash: encoded.hash, value: { kind: 'resource', envelope: encoded.envelope } };
+  }
+
+  /**
+   * Publishes one translation. An output patched from the one published last (TranslationOutput.patch)
+   * costs in proportion to the patch: only its items are encoded, compared and written, and the
+   * generation digest is updated key by key. Any other output is diffed against everything held.
+   */
+  async publish(output: TranslationOutput): Promise<PublishResult> {
+    const last = this.last;
+    this.last = undefined; // until this publish is complete
+    const incremental = output.patch !== undefined && last !== undefined && last.serial !== undefined && output.patch.base === last.serial;
+    const encodeErrors: TranslationError[] = [];
+    const published: Published = incremental ? last! : { serial: undefined, xds: new Map(), digest: last?.digest ?? new GenerationDigest(), lb: new Map(), statuses: [] };
+    const previousXds = last?.xds ?? new Map<string, DesiredXds>();
+
+    // xDS resources, and the digest of the whole batch (only changed keys hashed again).
+    const xdsKeys: string[] = [];
+    const track = (key: string, entry: DesiredXds | undefined) => {
+      const before = previousXds.get(key);
+      const beforeHash = before?.value.kind === 'resource' ? before.value.envelope.hash : undefined;
+      const afterHash = entry?.value.kind === 'resource' ? entry.value.envelope.hash : undefined;
+      if (beforeHash === afterHash) return;
+      if (beforeHash !== undefined) published.digest.remove(key, beforeHash);
+      if (afterHash !== undefined) published.digest.add(key, afterHash);
+    };
+    if (incremental) {
+      for (const item of output.patch!.xds) {
+        const key = xdsKey(item);
+        const entry = this.encodeXds(item, encodeErrors);
+        track(key, entry);
+        if (entry) published.xds.set(key, entry);
+        else published.xds.delete(key);
+        xdsKeys.push(key);
+      }
+    } else {
+      for (const item of output.xds) {
+        const entry = this.encodeXds(item, encodeErrors);
+        if (!entry) continue;
+        const key = xdsKey(item);
+        track(key, entry);
+        published.xds.set(key, entry);
+      }
+      for (const key of previousXds.keys()) if (!published.xds.has(key)) track(key, undefined);
     }
     const rank = (key: string) => XDS_TYPE_ORDER.indexOf(parseXdsKey(key).type);
     const byRank = (a: string, b: string) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0);
-    const xdsResult = await this.xds.write(desiredXds, {
-      putOrder: byRank,
-      deleteOrder: (a, b) => byRank(b, a),
-      keep: (key) => key === XDS_GENERATION_KEY,
-    });
+    const xdsOptions = { putOrder: byRank, deleteOrder: (a: string, b: string) => byRank(b, a), keep: (key: string) => key === XDS_GENERATION_KEY };
+    const xdsResult = incremental ? await this.xds.writeKeys(published.xds, xdsKeys, xdsOptions) : await this.xds.write(published.xds, xdsOptions);
 
     // The marker comes last and names exactly this batch; it is rewritten only when the batch changed
     // (or a crash came between the resources and the marker).
-    const digest = generationDigest([...desiredXds].map(([key, { value }]) => [key, value.kind === 'resource' ? value.envelope.hash : '']));
+    const digest = published.digest.hex;
     const marker = this.xds.get(XDS_GENERATION_KEY)?.value;
     let markerWrites = 0;
-    if (marker?.kind !== 'generation' || marker.generation.digest !== digest || marker.generation.count !== desiredXds.size) {
-      const generation: XdsGeneration = { v: 1, generation: this.generation + 1, digest, count: desiredXds.size };
-      const markerValue = { bytes: xdsGenerationCodec.encode(generation), value: { kind: 'generation', generation } as XdsValue };
-      const withMarker = new Map([...desiredXds, [XDS_GENERATION_KEY, markerValue]]);
-      markerWrites = (await this.xds.write(withMarker, { keep: () => true })).puts;
+    if (marker?.kind !== 'generation' || marker.generation.digest !== digest || marker.generation.count !== published.xds.size) {
+      const generation: XdsGeneration = { v: 1, generation: this.generation + 1, digest, count: published.xds.size };
+      const bytes = xdsGenerationCodec.encode(generation);
+      const markerValue: DesiredXds = { bytes, hash: contentHash(bytes), value: { kind: 'generation', generation } };
+      markerWrites = (await this.xds.writeKeys(new Map([[XDS_GENERATION_KEY, markerValue]]), [XDS_GENERATION_KEY])).puts;
     }
 
-    const desiredLb = new Map(output.lb.map((service) => [lbKey(service), { bytes: this.encodedOnce(service, () => lbServiceCodec.encode(service)), value: null }]));
-    const lbResult = await this.lb.write(desiredLb);
-    const desiredStatus = new Map(output.statuses.map(({ key, status }) => [key, { bytes: this.encodedOnce(status, () => objectStatusCodec.encode(status)), value: null }]));
-    const statusResult = await this.status.write(desiredStatus);
+    let lbResult: WriteResult;
+    if (incremental) {
+      const keys: string[] = [];
+      for (const service of output.patch!.lb) {
+        const key = lbKey(service);
+        published.lb.set(key, this.encodedOnce(service, () => lbServiceCodec.encode(service)));
+        keys.push(key);
+      }
+      lbResult = await this.lb.writeKeys(published.lb, keys);
+    } else {
+      for (const service of output.lb) published.lb.set(lbKey(service), this.encodedOnce(service, () => lbServiceCodec.encode(service)));
+      lbResult = await this.lb.write(published.lb);
+    }
+    let statusResult: WriteResult = NOTHING_WRITTEN;
+    if (!incremental || output.statuses !== last!.statuses) {
+      const desiredStatus = new Map(output.statuses.map(({ key, status }) => [key, this.encodedOnce(status, () => objectStatusCodec.encode(status))]));
+      statusResult = await this.status.write(desiredStatus);
+    }
+    published.statuses = output.statuses;
+    published.serial = output.serial;
+    this.last = published;
 
     const named = (result: WriteResult, name: (key: string) => string) => ({
       added: result.added.map(name),
@@ -159,6 +243,7 @@ export class Publisher {
       statusWrites: statusResult.puts + statusResult.deletes,
       generation: this.generation,
       encodeErrors,
+      incremental,
     };
   }
 }

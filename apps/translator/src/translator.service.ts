@@ -11,6 +11,7 @@ import { readTranslatorConfig } from './config.js';
 import { Debouncer } from './debouncer.js';
 import { checkHandWritten } from './hand-written.js';
 import { HistoryService } from './history/history.service.js';
+import { InputDigest } from './history/record.js';
 import { ProxyRejections } from './proxy-rejections.js';
 import { Publisher } from './publisher.js';
 import { TranslationTiming } from './timing.js';
@@ -40,6 +41,8 @@ export class TranslatorService implements OnApplicationBootstrap, OnApplicationS
   private readonly rejections: ProxyRejections;
   private resourcesWritten = 0;
   private translations = 0;
+  private patched = 0;
+  private incrementalPublishes = 0;
   private lastErrors = new Map<string, TranslationError>();
   /** The last publish, summarized only when `dump` asks (not on every translation). */
   private summary?: () => TranslationSummary;
@@ -48,6 +51,14 @@ export class TranslatorService implements OnApplicationBootstrap, OnApplicationS
   /** What unchanged objects translated to, so a change re-translates only what depends on it. */
   private readonly memo = new TranslationMemo();
   private readonly timing: TranslationTiming;
+  /** Keys of objects changed since the last translation: told to it, so an endpoint change is patched in. */
+  private readonly changedKeys = new Set<string>();
+  /** Digest of every object, for the config history, kept up to date change by change. */
+  private readonly inputs = new InputDigest();
+  /** Serial of the last output whose hand-written resources all passed Envoy's rules (a patch keeps them). */
+  private handWrittenClean?: number;
+  /** The errors array last reported, to skip reporting an unchanged one. */
+  private reported?: readonly TranslationError[];
 
   constructor(
     @Inject(PLATFORM_CONFIG) private readonly platform: PlatformConfig,
@@ -84,8 +95,16 @@ export class TranslatorService implements OnApplicationBootstrap, OnApplicationS
     metrics.figure('lb_entries', 'Entries in tendril-lb', () => this.publisher.lb.current().size);
     metrics.figure('translation_errors', 'Errors in the last translation', () => this.lastErrors.size);
     metrics.figure('translations', 'Translations run since start', () => this.translations);
+    metrics.figure('translations_patched', 'Translations that patched an endpoint-only change into the last output (no full pass)', () => this.patched);
+    metrics.figure('publishes_incremental', 'Publishes that wrote only what a patched translation replaced (no full diff)', () => this.incrementalPublishes);
     this.timing = new TranslationTiming(metrics);
-    this.objects.onChange((changes) => this.timing.changed(changes));
+    this.objects.onChange((changes) => {
+      this.timing.changed(changes);
+      for (const change of changes) {
+        this.changedKeys.add(change.key);
+        this.inputs.change(change.key, change.previous, change.op === 'put' ? change.value : undefined);
+      }
+    });
     micro.endpoint('dump', () => new TextEncoder().encode(JSON.stringify(this.summary?.() ?? { pending: true })), { activeOnly: true });
   }
 
@@ -111,9 +130,15 @@ export class TranslatorService implements OnApplicationBootstrap, OnApplicationS
     if (this.stopped || !this.objects.isInitiallySynced) return;
     const started = performance.now();
     const taken = this.timing.take();
-    const output = checkHandWritten(translate({ cluster: this.platform.cluster, objects: this.objects.values(), options: this.config.translation, memo: this.memo }));
+    const changes = [...this.changedKeys].map((key) => [key, this.objects.get(key)] as const);
+    this.changedKeys.clear();
+    const fresh = translate({ cluster: this.platform.cluster, objects: this.objects.entriesNow(), options: this.config.translation, memo: this.memo, changes });
+    // A patch replaces no hand-written resource: when the output it was patched from passed, so does it.
+    const output = fresh.patch !== undefined && fresh.patch.base === this.handWrittenClean ? fresh : checkHandWritten(fresh);
+    this.handWrittenClean = output === fresh ? output.serial : undefined;
     const translated = performance.now();
     this.translations++;
+    if (this.memo.lastPass === 'endpoints') this.patched++;
     this.timing.translated(translated - started);
     if (!this.role.writing) {
       this.ready.pass(this.role.standbyReason(this.publisher.generation));
@@ -130,10 +155,12 @@ export class TranslatorService implements OnApplicationBootstrap, OnApplicationS
     }
     this.timing.written(taken);
     this.resourcesWritten += result.xdsWrites;
-    this.reportErrors([...output.errors, ...result.encodeErrors]);
+    if (result.incremental) this.incrementalPublishes++;
+    if (output.errors !== this.reported || result.encodeErrors.length > 0) this.reportErrors([...output.errors, ...result.encodeErrors]);
+    this.reported = result.encodeErrors.length > 0 ? undefined : output.errors;
     const errors = [...this.lastErrors.values()];
     const objects = this.objects.size;
-    this.history.published({ generation: result.generation, objects: this.objects.values(), objectCount: objects, output, errors, changes: result.changes });
+    this.history.published({ generation: result.generation, inputDigest: this.inputs.hex, objectCount: objects, output, errors, changes: result.changes });
     const translateMs = Math.round((translated - started) * 100) / 100;
     const publishMs = Math.round((performance.now() - translated) * 100) / 100;
     const { generation, xdsWrites, lbWrites, statusWrites } = result;

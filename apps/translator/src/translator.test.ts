@@ -147,6 +147,27 @@ test('objects in, xDS + LB out; restart rewrites nothing; deletes remove keys', 
     await xds.put(clusterKey, new TextEncoder().encode('{"tampered":true}'));
     await waitFor('tampered cluster restored', async () => Buffer.from((await present(xds, clusterKey)) ?? []).equals(Buffer.from(original!)), 15000);
 
+    // An endpoint change is patched into the last output and published alone: the CLA and the marker
+    // (whose digest still names exactly what the bucket holds), and the LB entry.
+    const written = await figure(httpPort2, 'resources_written');
+    const patchedBefore = await figure(httpPort2, 'translations_patched');
+    const incrementalBefore = await figure(httpPort2, 'publishes_incremental');
+    await objects.put(sliceKey, kubeObjectCodec.encode({ ...slice, endpoints: [{ addresses: ['127.0.0.13'], conditions: { ready: true } }] }));
+    await waitFor('the new endpoint published', async () => (await figure(httpPort2, 'resources_written')) === written + 2, 15000);
+    const changedCla = decodeResource('endpoint', envelopeBytes(xdsResourceCodec.decode((await present(xds, endpointKey))!)));
+    assert.match(JSON.stringify(changedCla), /127\.0\.0\.13/);
+    assert.equal(await figure(httpPort2, 'translations_patched'), patchedBefore + 1);
+    assert.equal(await figure(httpPort2, 'publishes_incremental'), incrementalBefore + 1);
+    const keys: string[] = [];
+    for await (const key of await xds.keys()) if (key !== XDS_GENERATION_KEY) keys.push(key); // no await inside: the key listing would end early
+    const entries: [string, string][] = [];
+    for (const key of keys) entries.push([key, xdsResourceCodec.decode((await present(xds, key))!).hash]);
+    const patchedMarker = xdsGenerationCodec.decode((await present(xds, XDS_GENERATION_KEY))!);
+    assert.equal(patchedMarker.count, 6);
+    assert.equal(patchedMarker.digest, generationDigest(entries), 'the marker names exactly what the bucket holds');
+    const patchedEntry = lbServiceCodec.decode((await present(lb, lbKey({ cluster: 'c1', namespace: 'default', name: 'echo' })))!);
+    assert.deepEqual(patchedEntry.backends.map((b) => `${b.address}:${b.port} ${b.state}`), ['127.0.0.13:50051 active']);
+
     // Deleting the objects removes the resources and the LB entry, and moves the generation on.
     await objects.delete(sliceKey);
     await objects.delete(serviceKey);

@@ -14,6 +14,7 @@ import {
   XDS_TYPES,
   type XdsGeneration,
   type XdsResourceEnvelope,
+  GenerationDigest,
   generationDigest,
   parseXdsKey,
   xdsGenerationCodec,
@@ -39,6 +40,11 @@ export class SnapshotSource {
   private servedDigest = '';
   /** Keys changed since the snapshot being served. */
   private readonly dirty = new Set<string>();
+  /** The digest of the resources mirrored, kept up to date change by change (and their hashes by key). */
+  private digest = new GenerationDigest();
+  private readonly hashes = new Map<string, string>();
+  /** The marker changed since the last check (a new one that disagrees with the running digest is worth a recount). */
+  private markerChanged = false;
   private holdTimer: NodeJS.Timeout | undefined;
   private pendingSince = 0;
   /** Snapshots built, and how many of them from changes alone. */
@@ -59,7 +65,19 @@ export class SnapshotSource {
         key === XDS_GENERATION_KEY ? { kind: 'marker', marker: xdsGenerationCodec.decode(bytes) } : { kind: 'resource', envelope: xdsResourceCodec.decode(bytes) },
     });
     this.mirror.onChange((changes) => {
-      for (const change of changes) if (change.key !== XDS_GENERATION_KEY) this.dirty.add(change.key);
+      for (const change of changes) {
+        if (change.key === XDS_GENERATION_KEY) {
+          this.markerChanged = true;
+          continue;
+        }
+        this.dirty.add(change.key);
+        const old = this.hashes.get(change.key);
+        if (old !== undefined) this.digest.remove(change.key, old);
+        if (change.op === 'put' && change.value?.kind === 'resource') {
+          this.digest.add(change.key, change.value.envelope.hash);
+          this.hashes.set(change.key, change.value.envelope.hash);
+        } else this.hashes.delete(change.key);
+      }
       this.consider();
     });
   }
@@ -111,22 +129,42 @@ export class SnapshotSource {
   /** The digest and generation to serve, if the mirror is consistent and differs from what is served. */
   private check(): { marker: XdsGeneration | undefined; digest: string } | undefined {
     if (!this.mirror.isInitiallySynced) return undefined;
-    let marker: XdsGeneration | undefined;
-    const envelopes: [string, XdsResourceEnvelope][] = [];
-    for (const [key, entry] of this.mirror.values()) {
-      if (entry.kind === 'marker') marker = entry.marker;
-      else envelopes.push([key, entry.envelope]);
-    }
-    const digest = generationDigest(envelopes.map(([key, envelope]) => [key, envelope.hash]));
+    const held = this.mirror.get(XDS_GENERATION_KEY);
+    const marker = held?.kind === 'marker' ? held.marker : undefined;
+    const count = this.hashes.size;
+    let digest = this.digest.hex;
+    if (marker && this.markerChanged && marker.count === count && marker.digest !== digest) digest = this.recount();
+    this.markerChanged = false;
     if (!marker) {
-      if (envelopes.length > 0) return void this.wait(`no generation marker yet for ${envelopes.length} resources`);
+      if (count > 0) return void this.wait(`no generation marker yet for ${count} resources`);
       return this.snapshot && digest === this.servedDigest ? undefined : { marker, digest };
     }
-    if (marker.count !== envelopes.length || marker.digest !== digest) {
-      return void this.wait(`generation ${marker.generation}: ${envelopes.length}/${marker.count} resources, digest ${marker.digest === digest ? 'matches' : 'differs'}`);
+    if (marker.count !== count || marker.digest !== digest) {
+      return void this.wait(`generation ${marker.generation}: ${count}/${marker.count} resources, digest ${marker.digest === digest ? 'matches' : 'differs'}`);
     }
     if (digest === this.servedDigest && this.snapshot?.generation === marker.generation) return undefined;
     return { marker, digest };
+  }
+
+  /**
+   * The digest computed from every resource mirrored, when the running one disagrees with a new marker
+   * of the right count: resources still on their way, or (never seen) a running digest gone wrong,
+   * which this repairs. Writers put the marker after its batch, so this is rare.
+   */
+  private recount(): string {
+    const hashes = new Map<string, string>();
+    for (const [key, entry] of this.mirror.values()) if (entry.kind === 'resource') hashes.set(key, entry.envelope.hash);
+    const digest = generationDigest(hashes);
+    if (digest !== this.digest.hex) {
+      this.logger.warn(`running digest of ${BUCKETS.xds} disagreed with its contents; recomputed`);
+      this.digest = new GenerationDigest();
+      this.hashes.clear();
+      for (const [key, hash] of hashes) {
+        this.digest.add(key, hash);
+        this.hashes.set(key, hash);
+      }
+    }
+    return digest;
   }
 
   private build(): void {

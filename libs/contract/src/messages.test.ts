@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import {
   ContractError,
   envelopeBytes,
+  GenerationDigest,
   generationDigest,
   kubeObjectCodec,
   lbServiceCodec,
@@ -68,5 +69,25 @@ describe('message codecs', () => {
     const c = generationDigest([['endpoint.YQ', '3'.repeat(64)], ['cluster.YQ', '1'.repeat(64)]]);
     assert.equal(a, b);
     assert.notEqual(a, c);
+    assert.match(a, /^[0-9a-f]{64}$/);
+  });
+
+  it('keeps a generation digest up to date pair by pair, equal to one computed from scratch', () => {
+    const digest = new GenerationDigest();
+    const held = new Map<string, string>();
+    for (let i = 0; i < 300; i++) {
+      const key = `endpoint.k${i % 37}`;
+      const old = held.get(key);
+      if (old !== undefined) digest.remove(key, old);
+      if (i % 5 === 4) held.delete(key);
+      else {
+        const hash = String(i % 10).repeat(64);
+        digest.add(key, hash);
+        held.set(key, hash);
+      }
+      assert.equal(digest.hex, generationDigest(held), `after step ${i}`);
+    }
+    for (const [key, hash] of held) digest.remove(key, hash);
+    assert.equal(digest.hex, generationDigest([]), 'everything removed: the empty digest');
   });
 });

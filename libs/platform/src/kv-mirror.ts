@@ -79,6 +79,11 @@ export class KvMirror<T> {
     return [...this.entries].map(([key, held]) => [key, held.value]);
   }
 
+  /** values() without the copy: walked lazily, so whoever only needs a few pays for a few. */
+  *entriesNow(): IterableIterator<[string, T]> {
+    for (const [key, held] of this.entries) yield [key, held.value];
+  }
+
   /** Listeners get changes in batches: a whole re-sync arrives as one batch. */
   onChange(listener: (changes: MirrorChange<T>[]) => void): () => void {
     this.listeners.add(listener);

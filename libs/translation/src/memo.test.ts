@@ -215,7 +215,9 @@ test('an EndpointSlice change told to the memo patches the last output: only its
   const redirect = first.lb.find((entry) => entry.name === 'svc-9')!.l7Proxy;
   assert.ok(redirect, 'svc-9 is redirected');
 
-  let { output, changed } = change(`${TEST_CLUSTER}.endpointslice.default.svc-7-a`, slice(7, '127.0.9.9'));
+  const patched = change(`${TEST_CLUSTER}.endpointslice.default.svc-7-a`, slice(7, '127.0.9.9'));
+  let { output } = patched;
+  const { changed } = patched;
   assert.equal(memo.lastPass, 'endpoints');
   assert.deepEqual(memo.stats, { built: 1, reused: 0 });
   assert.deepEqual(changed, ['endpoint default/svc-7:80'], 'the cluster keeps its resource; nothing else changes');

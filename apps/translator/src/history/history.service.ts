@@ -11,11 +11,10 @@
  * store only when no replica is active.
  */
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import type { KubeObject } from '@tendril/contract';
 import { MicroRegistration, PLATFORM_CONFIG, type PlatformConfig } from '@tendril/platform';
 import type { TranslationError, TranslationOutput } from '@tendril/translation';
 import { readHistoryConfig } from './config.js';
-import { countsOf, inputDigest, type GenerationRecord } from './record.js';
+import { countsOf, type GenerationRecord } from './record.js';
 import { TypeOrmHistoryStore, type HistoryStore } from './store.js';
 
 export const DEFAULT_HISTORY_COUNT = 20;
@@ -23,7 +22,8 @@ export const MAX_HISTORY_COUNT = 1000;
 
 export interface PublishedBatch {
   generation: number;
-  objects: Iterable<readonly [string, KubeObject]>;
+  /** inputDigest() of the objects translated (InputDigest, kept up to date by the caller). */
+  inputDigest: string;
   objectCount: number;
   output: TranslationOutput;
   errors: TranslationError[];
@@ -60,7 +60,7 @@ export class HistoryService implements OnApplicationShutdown {
     const record: GenerationRecord = {
       generation: batch.generation,
       publishedAt: new Date().toISOString(),
-      inputDigest: inputDigest(batch.objects),
+      inputDigest: batch.inputDigest,
       objects: batch.objectCount,
       counts: countsOf(batch.output),
       added,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { KubeObject } from '@tendril/contract';
-import { inputDigest } from './record.js';
+import { InputDigest, inputDigest } from './record.js';
 
 const object = (name: string, port: number): KubeObject => ({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'default' }, spec: { ports: [{ port }] } }) as unknown as KubeObject;
 
@@ -16,4 +16,18 @@ test('inputDigest: order-independent, equal for equal content whether hashed bef
   // a changed object is a new object (the KV mirror replaces it): a new digest
   assert.notEqual(inputDigest([['v1/Service/default/a', a], ['v1/Service/default/b', object('b', 82)]]), digest);
   assert.notEqual(inputDigest([['v1/Service/default/a', a]]), digest);
+});
+
+test('InputDigest kept up to date change by change equals inputDigest() of the objects held', () => {
+  const running = new InputDigest();
+  const held = new Map<string, KubeObject>();
+  for (let i = 0; i < 60; i++) {
+    const key = `v1/Service/default/s${i % 7}`;
+    const previous = held.get(key);
+    const value = i % 4 === 3 ? undefined : object(`s${i % 7}`, 80 + (i % 5));
+    running.change(key, previous, value);
+    if (value) held.set(key, value);
+    else held.delete(key);
+    assert.equal(running.hex, inputDigest(held), `after change ${i}`);
+  }
 });

@@ -1,5 +1,5 @@
 /** One entry of the config history: what one publish of the translator changed, and why it looked so. */
-import { canonicalJson, contentHash, generationDigest, type KubeObject } from '@tendril/contract';
+import { GenerationDigest, canonicalJson, contentHash, generationDigest, type KubeObject } from '@tendril/contract';
 import type { TranslationError, TranslationOutput } from '@tendril/translation';
 
 export interface GenerationRecord {
@@ -39,10 +39,33 @@ export function inputDigest(objects: Iterable<readonly [string, KubeObject]>): s
   return generationDigest(entries);
 }
 
+/** inputDigest() kept up to date as objects change: a publish costs in proportion to the change. */
+export class InputDigest {
+  private readonly digest = new GenerationDigest();
+
+  /** One object changed: `previous` (if any) was replaced by `value` (undefined: deleted). */
+  change(key: string, previous: KubeObject | undefined, value: KubeObject | undefined): void {
+    if (previous !== undefined) this.digest.remove(key, objectHash(previous));
+    if (value !== undefined) this.digest.add(key, objectHash(value));
+  }
+
+  get hex(): string {
+    return this.digest.hex;
+  }
+}
+
+/**
+ * xDS resources per type, by output array: a patched translation (TranslationOutput.patch) replaces
+ * items in place with items of the same type and name, so its counts are those of the array's last count.
+ */
+const xdsCounts = new WeakMap<object, Record<string, number>>();
+
 export function countsOf(output: TranslationOutput): Record<string, number> {
-  const counts: Record<string, number> = { listener: 0, route: 0, cluster: 0, endpoint: 0, secret: 0 };
-  for (const item of output.xds) counts[item.type] = (counts[item.type] ?? 0) + 1;
-  counts['lb'] = output.lb.length;
-  counts['status'] = output.statuses.length;
-  return counts;
+  let xds = output.patch ? xdsCounts.get(output.xds) : undefined;
+  if (!xds) {
+    xds = { listener: 0, route: 0, cluster: 0, endpoint: 0, secret: 0 };
+    for (const item of output.xds) xds[item.type] = (xds[item.type] ?? 0) + 1;
+    xdsCounts.set(output.xds, xds);
+  }
+  return { ...xds, lb: output.lb.length, status: output.statuses.length };
 }

@@ -68,10 +68,36 @@ export const xdsGenerationSchema = z.object({
 export type XdsGeneration = z.infer<typeof xdsGenerationSchema>;
 export const xdsGenerationCodec = jsonCodec('xds generation', xdsGenerationSchema);
 
-/** Digest over (key, hash) pairs, independent of their order. */
+/**
+ * Digest over (key, hash) pairs, independent of their order: the sum, mod 2^256, of each pair's
+ * sha256(`key=hash\n`), as 64 hex digits. A sum can be kept up to date pair by pair (GenerationDigest),
+ * so writer and reader check a batch in proportion to what changed, not to what the bucket holds.
+ */
 export function generationDigest(entries: Iterable<[key: string, hash: string]>): string {
-  const lines = [...entries].map(([key, hash]) => `${key}=${hash}\n`).sort();
-  const digest = createHash('sha256');
-  for (const line of lines) digest.update(line);
-  return digest.digest('hex');
+  const digest = new GenerationDigest();
+  for (const [key, hash] of entries) digest.add(key, hash);
+  return digest.hex;
+}
+
+const DIGEST_MODULUS = 1n << 256n;
+
+/** generationDigest() kept up to date as pairs come and go. */
+export class GenerationDigest {
+  private sum = 0n;
+
+  private static term(key: string, hash: string): bigint {
+    return BigInt(`0x${createHash('sha256').update(`${key}=${hash}\n`).digest('hex')}`);
+  }
+
+  add(key: string, hash: string): void {
+    this.sum = (this.sum + GenerationDigest.term(key, hash)) % DIGEST_MODULUS;
+  }
+
+  remove(key: string, hash: string): void {
+    this.sum = (this.sum - GenerationDigest.term(key, hash) + DIGEST_MODULUS) % DIGEST_MODULUS;
+  }
+
+  get hex(): string {
+    return this.sum.toString(16).padStart(64, '0');
+  }
 }
