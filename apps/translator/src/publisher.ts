@@ -58,6 +58,8 @@ interface Published {
   /** generationDigest() of `xds`, kept up to date key by key. */
   digest: GenerationDigest;
   lb: Map<string, Desired>;
+  status: Map<string, Desired>;
+  /** The statuses array published (a patch changes it in place). */
   statuses: TranslationOutput['statuses'];
 }
 
@@ -149,7 +151,7 @@ export class Publisher {
     this.last = undefined; // until this publish is complete
     const incremental = output.patch !== undefined && last !== undefined && last.serial !== undefined && output.patch.base === last.serial;
     const encodeErrors: TranslationError[] = [];
-    const published: Published = incremental ? last! : { serial: undefined, xds: new Map(), digest: last?.digest ?? new GenerationDigest(), lb: new Map(), statuses: [] };
+    const published: Published = incremental ? last! : { serial: undefined, xds: new Map(), digest: last?.digest ?? new GenerationDigest(), lb: new Map(), status: new Map(), statuses: [] };
     const previousXds = last?.xds ?? new Map<string, DesiredXds>();
 
     // xDS resources, and the digest of the whole batch (only changed keys hashed again).
@@ -211,10 +213,19 @@ export class Publisher {
       for (const service of output.lb) published.lb.set(lbKey(service), this.encodedOnce(service, () => lbServiceCodec.encode(service)));
       lbResult = await this.lb.write(published.lb);
     }
+    // Statuses: a patch's own (same array as published, changed in place), else all of them (the
+    // proxies' rejections, overlaid on a copy, are published whole).
     let statusResult: WriteResult = NOTHING_WRITTEN;
-    if (!incremental || output.statuses !== last!.statuses) {
-      const desiredStatus = new Map(output.statuses.map(({ key, status }) => [key, this.encodedOnce(status, () => objectStatusCodec.encode(status))]));
-      statusResult = await this.status.write(desiredStatus);
+    if (incremental && output.statuses === last!.statuses) {
+      const keys: string[] = [];
+      for (const { key, status } of output.patch!.statuses) {
+        published.status.set(key, this.encodedOnce(status, () => objectStatusCodec.encode(status)));
+        keys.push(key);
+      }
+      if (keys.length) statusResult = await this.status.writeKeys(published.status, keys);
+    } else {
+      published.status = new Map(output.statuses.map(({ key, status }) => [key, this.encodedOnce(status, () => objectStatusCodec.encode(status))]));
+      statusResult = await this.status.write(published.status);
     }
     published.statuses = output.statuses;
     published.serial = output.serial;

@@ -138,7 +138,7 @@ export class TranslatorService implements OnApplicationBootstrap, OnApplicationS
     this.handWrittenClean = output === fresh ? output.serial : undefined;
     const translated = performance.now();
     this.translations++;
-    if (this.memo.lastPass === 'endpoints') this.patched++;
+    if (this.memo.lastPass === 'patch') this.patched++;
     this.timing.translated(translated - started);
     if (!this.role.writing) {
       this.ready.pass(this.role.standbyReason(this.publisher.generation));

@@ -19,11 +19,23 @@ export interface IRProblem {
 }
 
 /**
+ * Names that items outside the IR checked already hold, for checking a few items against a whole
+ * translation (an incremental patch): references to them resolve; duplicates are not looked for.
+ */
+export interface KnownNames {
+  clusters: ReadonlySet<string>;
+  endpoints: ReadonlySet<string>;
+  routes: ReadonlySet<string>;
+  secrets: ReadonlySet<string>;
+  caSecrets: ReadonlySet<string>;
+}
+
+/**
  * `checked`, when given, remembers the problems of checks that depend on one IR item alone (by the
  * item's identity), so an incremental translation that hands back the same items does not check them
  * again; checks between items (duplicates, references) always run.
  */
-export function validate(ir: MeshIR, checked?: WeakMap<object, IRProblem[]>): IRProblem[] {
+export function validate(ir: MeshIR, checked?: WeakMap<object, IRProblem[]>, known?: KnownNames): IRProblem[] {
   const problems: IRProblem[] = [];
   const report = (source: SourceObject, path: string, message: string) => problems.push({ object: describeSource(source), path, message });
   const isIP = (value: string) => isIPv4(value) || isIPv6(value);
@@ -55,7 +67,7 @@ export function validate(ir: MeshIR, checked?: WeakMap<object, IRProblem[]>): IR
   const endpointNames = new Set<string>();
   for (const group of ir.endpoints) {
     const at = `endpoints[${group.clusterName}]`;
-    if (!clusterNames.has(group.clusterName)) report(group.source, at, 'no cluster of this name');
+    if (!clusterNames.has(group.clusterName) && !known?.clusters.has(group.clusterName)) report(group.source, at, 'no cluster of this name');
     if (endpointNames.has(group.clusterName)) report(group.source, at, 'duplicate endpoints for one cluster');
     endpointNames.add(group.clusterName);
     alone(group, (report) => {
@@ -75,7 +87,7 @@ export function validate(ir: MeshIR, checked?: WeakMap<object, IRProblem[]>): IR
   }
   // Every EDS cluster needs its endpoints in the same snapshot, even when there are none.
   for (const cluster of ir.clusters) {
-    if (!endpointNames.has(cluster.name)) report(cluster.source, `clusters[${cluster.name}]`, 'no endpoints resource for this EDS cluster');
+    if (!endpointNames.has(cluster.name) && !known?.endpoints.has(cluster.name)) report(cluster.source, `clusters[${cluster.name}]`, 'no endpoints resource for this EDS cluster');
   }
 
   const services = new Set<string>();
@@ -104,13 +116,20 @@ export function validate(ir: MeshIR, checked?: WeakMap<object, IRProblem[]>): IR
     });
   }
 
-  validateL7(ir, clusterNames, report);
+  validateL7(ir, known ? union(clusterNames, known.clusters) : clusterNames, report, known);
   return problems;
+}
+
+type NameSet = { has(name: string): boolean };
+
+/** `own` and `other` as one set, for membership. */
+function union(own: NameSet, other: NameSet): NameSet {
+  return { has: (name: string) => own.has(name) || other.has(name) };
 }
 
 type Report = (source: SourceObject, path: string, message: string) => void;
 
-function validateL7(ir: MeshIR, clusterNames: Set<string>, report: Report): void {
+function validateL7(ir: MeshIR, clusterNames: NameSet, report: Report, known?: KnownNames): void {
   const isIP = (value: string) => isIPv4(value) || isIPv6(value);
   const routeNames = new Set<string>();
   for (const route of ir.routes) {
@@ -160,13 +179,15 @@ function validateL7(ir: MeshIR, clusterNames: Set<string>, report: Report): void
       const match = JSON.stringify([[...chain.match.serverNames].sort(), chain.match.transportProtocol ?? '']);
       if (matches.has(match)) report(listener.source, where + '.match', 'same match as an earlier chain');
       matches.add(match);
-      for (const name of chain.tls?.secretNames ?? []) if (!secretNames.has(name) || caSecretNames.has(name)) report(listener.source, where + '.tls.secretNames', `no secret "${name}"`);
+      const secret = (name: string) => (secretNames.has(name) && !caSecretNames.has(name)) || (known !== undefined && known.secrets.has(name) && !known.caSecrets.has(name));
+      const caSecret = (name: string) => caSecretNames.has(name) || known?.caSecrets.has(name) === true;
+      for (const name of chain.tls?.secretNames ?? []) if (!secret(name)) report(listener.source, where + '.tls.secretNames', `no secret "${name}"`);
       if (chain.tls && chain.tls.secretNames.length === 0) report(listener.source, where + '.tls.secretNames', 'at least one secret');
       const validation = chain.tls?.clientValidation;
-      if (validation && !caSecretNames.has(validation.secretName)) {
+      if (validation && !caSecret(validation.secretName)) {
         report(listener.source, where + '.tls.clientValidation.secretName', `no CA secret "${validation.secretName}"`);
       }
-      if (chain.action.kind === 'http' && !routeNames.has(chain.action.routeName)) report(listener.source, where + '.action.routeName', `no route "${chain.action.routeName}"`);
+      if (chain.action.kind === 'http' && !routeNames.has(chain.action.routeName) && !known?.routes.has(chain.action.routeName)) report(listener.source, where + '.action.routeName', `no route "${chain.action.routeName}"`);
       if (chain.action.kind === 'tcp') {
         if (chain.action.backends.length === 0 || chain.action.backends.every((backend) => backend.weight === 0)) report(listener.source, where + '.action.backends', 'at least one backend with a weight');
         for (const backend of chain.action.backends) if (!clusterNames.has(backend.clusterName)) report(listener.source, where + '.action.backends', `no cluster "${backend.clusterName}"`);
@@ -192,7 +213,7 @@ function validateL7(ir: MeshIR, clusterNames: Set<string>, report: Report): void
   }
 }
 
-function validateRule(source: SourceObject, at: string, rule: HttpRouteRuleIR, clusterNames: Set<string>, report: Report): void {
+function validateRule(source: SourceObject, at: string, rule: HttpRouteRuleIR, clusterNames: NameSet, report: Report): void {
   const path = rule.match.path;
   if (path.kind !== 'regex' && !path.value.startsWith('/')) report(source, at + '.match.path', `"${path.value}" must start with /`);
   if (path.kind === 'regex') {

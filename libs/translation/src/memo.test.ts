@@ -34,7 +34,7 @@ function edited(object: KubeObject, random: Random): KubeObject {
 }
 
 function comparable(output: TranslationOutput): string {
-  return canonicalJson({ xds: output.xds, lb: output.lb, statuses: output.statuses, errors: output.errors });
+  return canonicalJson({ xds: output.xds, lb: output.lb, statuses: output.statuses, errors: output.errors, ir: output.ir });
 }
 
 test('with a memo, every translation of a random edit sequence equals a fresh translation', () => {
@@ -104,7 +104,7 @@ test('EndpointSlice changes told to the memo patch the last output, equal to a f
         changes.push([key, value]);
       }
       const incremental = translate({ cluster: TEST_CLUSTER, objects, memo, changes });
-      if (memo.lastPass === 'endpoints') patched++;
+      if (memo.lastPass === 'patch') patched++;
       assert.equal(comparable(incremental), comparable(translate({ cluster: TEST_CLUSTER, objects })), `${golden.name}, step ${step}: ${changes.map(([key]) => key).join(', ')}`);
       steps++;
     }
@@ -128,6 +128,62 @@ function slice(i: number, address: string): KubeObject {
     endpoints: [{ addresses: [address], conditions: { ready: true } }],
   } as KubeObject;
 }
+
+/** A random edit of an Ingress: paths, backends, TLS, annotations, class, or a field set to junk. */
+function ingressEdit(object: KubeObject, services: string[], secrets: string[], random: Random): KubeObject {
+  const copy = structuredClone(object) as unknown as { metadata: { annotations?: Record<string, string> }; spec: Record<string, unknown> };
+  const spec = (copy.spec ??= {});
+  const rules = Array.isArray(spec['rules']) ? (spec['rules'] as { host?: string; http?: { paths?: Record<string, unknown>[] } }[]) : [];
+  const paths = rules.flatMap((rule) => (Array.isArray(rule.http?.paths) ? rule.http!.paths! : []));
+  const backend = () => ({ service: { name: random.pick([...services, 'missing']), port: random.int(3) === 0 ? { name: random.pick(['http', 'grpc', 'nope']) } : { number: random.pick([80, 443, 8080, 9000]) } } });
+  const annotation = () => random.pick([
+    ['ingress.cilium.io/request-timeout', random.pick(['5s', '1m', 'soon'])],
+    ['ingress.cilium.io/force-https', random.pick(['enabled', 'disabled', 'maybe'])],
+    ['ingress.cilium.io/tls-passthrough', random.pick(['enabled', 'disabled'])],
+    ['ingress.cilium.io/loadbalancer-mode', random.pick(['dedicated', 'shared', 'odd'])],
+    ['ingress.cilium.io/service-type', random.pick(['NodePort', 'LoadBalancer'])],
+    ['ingress.cilium.io/insecure-node-port', random.pick(['30080', 'x'])],
+    ['kubernetes.io/ingress.class', random.pick(['cilium', 'nginx'])],
+  ]);
+  const action = random.int(8);
+  if (action === 0 && paths.length) random.pick(paths)['path'] = random.pick(['/', '/a', '/b/c', '/x']);
+  else if (action === 1 && paths.length) random.pick(paths)['backend'] = backend();
+  else if (action === 2 && paths.length) random.pick(paths)['pathType'] = random.pick(['Exact', 'Prefix', 'ImplementationSpecific']);
+  else if (action === 3) spec['tls'] = random.int(3) === 0 ? [] : [{ hosts: rules.map((rule) => rule.host).filter((host) => host), secretName: random.pick([...secrets, 'missing-tls']) }];
+  else if (action === 4) {
+    const [name, value] = annotation()!;
+    copy.metadata.annotations = { ...copy.metadata.annotations, [name]: value };
+  } else if (action === 5) spec['defaultBackend'] = backend();
+  else if (action === 6 && rules.length) rules.push({ host: `extra-${random.int(3)}.example.com`, http: { paths: [{ path: '/', pathType: 'Prefix', backend: backend() }] } });
+  else return edited(object, random);
+  return copy as unknown as KubeObject;
+}
+
+test('Ingress edits told to the memo patch the last output, equal to a fresh translation', () => {
+  const random = new Random(777);
+  let steps = 0;
+  let patched = 0;
+  for (const golden of goldenCases(testdata)) {
+    const original = new Map(manifestObjects(golden.input));
+    const ingressKeys = [...original.keys()].filter((key) => key.startsWith(`${TEST_CLUSTER}.ingress.`));
+    if (ingressKeys.length === 0) continue;
+    const names = (kind: string) => [...original.values()].filter((object) => object.kind === kind).map((object) => object.metadata.name);
+    const objects = new Map(original);
+    const memo = new TranslationMemo();
+    translate({ cluster: TEST_CLUSTER, objects, memo });
+    for (let step = 0; step < 40; step++) {
+      const key = random.pick(ingressKeys);
+      const value = random.int(10) === 0 ? original.get(key)! : ingressEdit(objects.get(key)!, names('Service'), names('Secret'), random);
+      objects.set(key, value);
+      const incremental = translate({ cluster: TEST_CLUSTER, objects, memo, changes: [[key, value]] });
+      if (memo.lastPass === 'patch') patched++;
+      assert.equal(comparable(incremental), comparable(translate({ cluster: TEST_CLUSTER, objects })), `${golden.name}, step ${step}: ${key}`);
+      steps++;
+    }
+  }
+  assert.ok(steps >= 40 * 3, `only ${steps} steps ran`);
+  assert.ok(patched > steps / 3, `only ${patched} of ${steps} edits were patched`);
+});
 
 test('one changed EndpointSlice rebuilds only its Service: the other resources are the very same objects', () => {
   const objects = new Map<string, KubeObject>();
@@ -218,7 +274,7 @@ test('an EndpointSlice change told to the memo patches the last output: only its
   const patched = change(`${TEST_CLUSTER}.endpointslice.default.svc-7-a`, slice(7, '127.0.9.9'));
   let { output } = patched;
   const { changed } = patched;
-  assert.equal(memo.lastPass, 'endpoints');
+  assert.equal(memo.lastPass, 'patch');
   assert.deepEqual(memo.stats, { built: 1, reused: 0 });
   assert.deepEqual(changed, ['endpoint default/svc-7:80'], 'the cluster keeps its resource; nothing else changes');
   assert.deepEqual(output.patch?.xds.map((item) => item.name), ['default/svc-7:80']);
@@ -227,7 +283,7 @@ test('an EndpointSlice change told to the memo patches the last output: only its
   assert.equal(output.lb.find((entry) => entry.name === 'svc-7')!.backends[0]!.address, '127.0.9.9');
 
   ({ output } = change(`${TEST_CLUSTER}.endpointslice.default.svc-9-a`, slice(9, '127.0.9.10')));
-  assert.equal(memo.lastPass, 'endpoints');
+  assert.equal(memo.lastPass, 'patch');
   assert.deepEqual(output.lb.find((entry) => entry.name === 'svc-9')!.l7Proxy, redirect, 'the redirect stays');
 
   // A slice naming a port its Service lacks: an error appears, and goes with the slice.
@@ -235,10 +291,10 @@ test('an EndpointSlice change told to the memo patches the last output: only its
   odd.metadata.name = 'svc-4-b';
   odd.ports[0]!.name = 'metrics';
   ({ output } = change(`${TEST_CLUSTER}.endpointslice.default.svc-4-b`, odd as unknown as KubeObject));
-  assert.equal(memo.lastPass, 'endpoints');
+  assert.equal(memo.lastPass, 'patch');
   assert.match(JSON.stringify(output.errors), /has no port \\"metrics\\"/);
   ({ output } = change(`${TEST_CLUSTER}.endpointslice.default.svc-4-b`, undefined));
-  assert.equal(memo.lastPass, 'endpoints');
+  assert.equal(memo.lastPass, 'patch');
   assert.deepEqual(output.errors, []);
 
   // Any other kind of change takes the full pass.

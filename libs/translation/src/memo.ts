@@ -52,10 +52,10 @@ export class TranslationMemo {
   keys = new Map<string, ObjectRef>();
   stats: MemoStats = { built: 0, reused: 0 };
   /**
-   * How the last translation ran: `full` (every feature, units replayed) or `endpoints` (an
-   * EndpointSlice-only change patched into the last output, patch.ts).
+   * How the last translation ran: `full` (every feature, units replayed) or `patch` (a change that
+   * stays in a few units patched into the last output, patch.ts).
    */
-  lastPass: 'full' | 'endpoints' = 'full';
+  lastPass: 'full' | 'patch' = 'full';
   /** Clusters whose endpoints a feature copied outside the services unit in the last full pass. */
   endpointReads = new Set<string>();
   /** What the last output was made of, for patch.ts; set at the end of each translation. */

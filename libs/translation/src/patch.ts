@@ -1,31 +1,38 @@
 /**
- * Endpoint-only changes without a translation pass (issue 3, section 7). Endpoints are what changes
- * most in a live cluster (every Pod started, stopped or made ready), and what an EndpointSlice feeds
- * is narrow: the unit of its Service (clusters, endpoints, L4 entry), nothing else. When the caller
- * says which objects changed (TranslationInput.changes) and they are all EndpointSlices of this
- * cluster, the last output is patched instead: the affected Services' units are rebuilt, their
- * endpoints and L4 entries put in place of the old ones, their problems swapped — work in proportion
- * to the change, not to the mesh (bench/translate-ingress.mjs). Like Istio's EDS-only pushes.
+ * Small changes without a translation pass (issue 3, section 7). When the caller says which objects
+ * changed (TranslationInput.changes), a change whose effect provably stays inside a few units is
+ * patched into the last output: those units are rebuilt from the changed objects, each rebuilt
+ * unit's items are put where its old items are in the output (same names, same places), and the
+ * problems are swapped — work in proportion to the change, not to the mesh
+ * (bench/translate-ingress.mjs, bench/translator-lag.mjs).
  *
- * Whatever this path cannot prove local falls back to the full pass (which replays unchanged units,
- * memo.ts): a Service that is global (its endpoints merge other clusters'), one whose endpoints a
- * feature copied (TranslationContext.endpointsOf: an HTTP/2 twin, a CiliumEnvoyConfig
- * backendService), an L4 entry some feature replaced by something other than a redirect, a unit
- * whose output is not clusters/endpoints/L4 alone, an object that disagrees with its key, or any
- * other kind of change. The output is the same as a full translation's either way (memo.test.ts).
+ * Patched today:
+ * - EndpointSlices of this cluster (what changes most in a live cluster: every Pod started, stopped or
+ *   made ready): the units of the Services they name (clusters, endpoints, L4 entry).
+ * - One edited Ingress of this cluster that is and stays dedicated (or stays not ours): its load
+ *   balancer's unit (listener, routes, SDS secrets, status, LB entry).
+ *
+ * Anything this cannot prove local goes through the full pass (which still replays unchanged units,
+ * memo.ts): a new or deleted Service or Ingress, a global Service, endpoints a feature copied
+ * (TranslationContext.endpointsOf), an item some feature replaced, a rebuilt unit whose items are not
+ * the same names as before, an object that disagrees with its key, any other kind. The output is the
+ * same as a full translation's either way: memo.test.ts compares them on random edit sequences.
  */
-import { canonicalJson, lbKey, type KubeObject } from '@tendril/contract';
-import { emptyIR, validate, type ClusterEndpointsIR, type L4ServiceIR, type MeshIR } from '@tendril/model';
+import { canonicalJson, lbKey, type KubeObject, type LbService } from '@tendril/contract';
+import { emptyIR, validate, type KnownNames, type L4ServiceIR, type MeshIR } from '@tendril/model';
 import type { TranslationContext } from './feature.js';
 import { serviceView } from './feature.js';
+import { buildIngressUnit, ingressUnitId, ingressUnitInputs, ingressView, isOurs, readSettings, type LbAddress, type Lookups } from './features/ingress.js';
 import { buildServiceUnit, isGlobal, readSlice, serviceUnitId, serviceUnitInputs, type ReadSlice } from './features/services.js';
+import { INGRESS_CLASS_ANNOTATION } from './annotations.js';
 import { desiredLbService } from './lb/lb-service.js';
 import { ProxyPorts } from './allocate/proxy-ports.js';
 import type { TranslationMemo, UnitRecord } from './memo.js';
+import { ingressLoadBalancerName } from './names.js';
 import { ObjectIndex, indexEntry, type IndexedObject } from './objects.js';
 import type { TranslationOptions } from './options.js';
 import { Problems, compare, type TranslationError } from './problems.js';
-import type { TranslationOutput, XdsOutput } from './translate.js';
+import type { StatusOutput, TranslationOutput, XdsOutput } from './translate.js';
 import { XDS_EMITTERS } from './xds/index.js';
 
 /** More changed objects than this go through the full pass (a burst is cheaper translated whole). */
@@ -37,6 +44,17 @@ interface SliceRecord {
   service?: string;
 }
 
+/** The IR lists a unit's items live in, with the xDS type each is emitted as. */
+const IR_LISTS = [
+  { list: 'clusters', type: 'cluster', name: (item: { name: string }) => item.name },
+  { list: 'endpoints', type: 'endpoint', name: (item: { clusterName: string }) => item.clusterName },
+  { list: 'secrets', type: 'secret', name: (item: { name: string }) => item.name },
+  { list: 'listeners', type: 'listener', name: (item: { name: string }) => item.name },
+  { list: 'routes', type: 'route', name: (item: { name: string }) => item.name },
+] as const;
+type IrList = (typeof IR_LISTS)[number]['list'];
+const nameOf = (list: IrList, item: unknown) => IR_LISTS.find((entry) => entry.list === list)!.name(item as never);
+
 /** What the last output was made of, kept by the memo between translations. */
 export interface PatchState {
   cluster: string;
@@ -47,34 +65,42 @@ export interface PatchState {
   slicesByService: Map<string, readonly IndexedObject[]>;
   /** Keys the index refused (their problems are in the output): a change to one goes through the full pass. */
   refused: ReadonlySet<string>;
-  /** This cluster's Services by `namespace/name`. */
+  /** This cluster's Services and Secrets by `namespace/name`, Ingresses by key. */
   services: Map<string, IndexedObject>;
-  /** Where each cluster's endpoints sit in output.ir.endpoints and output.xds; -1 when named twice. */
-  irEndpointAt: Map<string, number>;
-  xdsEndpointAt: Map<string, number>;
-  /** Where each L4 entry (`namespace/name`) sits in output.ir.l4Services and (by lbKey) in output.lb. */
-  l4At: Map<string, number>;
+  secrets: Map<string, IndexedObject>;
+  ingresses: Map<string, IndexedObject>;
+  /** Where each item sits in output.ir (by list, then name) and output.xds (by `type name`); -1 when a name is there twice. */
+  irAt: Record<IrList | 'l4Services', Map<string, number>>;
+  xdsAt: Map<string, number>;
+  /** Where each LB entry (by lbKey) and status (by key) sits in output.lb and output.statuses. */
   lbAt: Map<string, number>;
+  statusAt: Map<string, number>;
+  /** Names the output's items hold, for checking references of patched items. */
+  names: KnownNames;
   /** Every problem reported (before duplicates were merged), as `object\0message` -> count. */
   problemCounts: Map<string, number>;
 }
 
 const problemKey = (object: string, message: string) => `${object}\u0000${message}`;
 
-function positions<T>(items: readonly T[], keyOf: (item: T) => string): Map<string, number> {
+function positions<T>(items: readonly T[], keyOf: (item: T) => string | undefined): Map<string, number> {
   const at = new Map<string, number>();
-  items.forEach((item, i) => at.set(keyOf(item), at.has(keyOf(item)) ? -1 : i));
+  items.forEach((item, i) => {
+    const key = keyOf(item);
+    if (key !== undefined) at.set(key, at.has(key) ? -1 : i);
+  });
   return at;
 }
 
-/** Records what patchEndpoints() needs from a full translation's index, problems and output. */
+const byNamespacedName = (entries: readonly IndexedObject[]) => new Map(entries.map((entry) => [`${entry.ref.namespace}/${entry.ref.name}`, entry] as const));
+
+/** Records what patchChanges() needs from a full translation's index, problems and output. */
 export function recordPatchState(memo: TranslationMemo, context: TranslationContext, problems: TranslationError[], output: TranslationOutput): void {
   const quiet = new Problems();
   const slices = new Map<string, SliceRecord>();
   const slicesByService = new Map<string, IndexedObject[]>();
   for (const entry of context.index.local('endpointslice')) {
-    const { view } = readSlice(context, entry, quiet);
-    const service = view.serviceName !== undefined && view.source.namespace !== undefined ? `${view.source.namespace}/${view.serviceName}` : undefined;
+    const service = serviceOfSlice(readSlice(context, entry, quiet));
     slices.set(entry.key, service === undefined ? { entry } : { entry, service });
     if (service !== undefined) {
       const list = slicesByService.get(service);
@@ -87,32 +113,68 @@ export function recordPatchState(memo: TranslationMemo, context: TranslationCont
     const key = problemKey(problem.object, problem.message);
     problemCounts.set(key, (problemCounts.get(key) ?? 0) + 1);
   }
-  const state: PatchState = {
+  const { ir } = output;
+  const irAt = { l4Services: positions(ir.l4Services, (service) => `${service.namespace}/${service.name}`) } as PatchState['irAt'];
+  for (const { list } of IR_LISTS) irAt[list] = positions(ir[list] as unknown[], (item) => nameOf(list, item));
+  memo.patchState = {
     cluster: context.index.cluster,
     output,
     slices,
     slicesByService,
     refused: new Set(context.index.refused),
-    services: new Map(context.index.local('service').map((entry) => [`${entry.ref.namespace}/${entry.ref.name}`, entry] as const)),
-    irEndpointAt: positions(output.ir.endpoints, (group) => group.clusterName),
-    xdsEndpointAt: positions(
-      output.xds.map((item) => (item.type === 'endpoint' ? item.name : '')),
-      (name) => name,
-    ),
-    l4At: positions(output.ir.l4Services, (service) => `${service.namespace}/${service.name}`),
+    services: byNamespacedName(context.index.local('service')),
+    secrets: byNamespacedName(context.index.local('secret')),
+    ingresses: new Map(context.index.local('ingress').map((entry) => [entry.key, entry] as const)),
+    irAt,
+    xdsAt: positions(output.xds, (item) => `${item.type} ${item.name}`),
     lbAt: positions(output.lb, (entry) => lbKey(entry)),
+    statusAt: positions(output.statuses, (entry) => entry.key),
+    names: {
+      clusters: new Set(ir.clusters.map((cluster) => cluster.name)),
+      endpoints: new Set(ir.endpoints.map((group) => group.clusterName)),
+      routes: new Set(ir.routes.map((route) => route.name)),
+      secrets: new Set(ir.secrets.map((secret) => secret.name)),
+      caSecrets: new Set(ir.secrets.filter((secret) => secret.trustedCa !== undefined).map((secret) => secret.name)),
+    },
     problemCounts,
-  };
-  state.xdsEndpointAt.delete('');
-  memo.patchState = state;
+  } satisfies PatchState;
+}
+
+function serviceOfSlice(slice: ReadSlice): string | undefined {
+  const { view } = slice;
+  return view.serviceName !== undefined && view.source.namespace !== undefined ? `${view.source.namespace}/${view.serviceName}` : undefined;
+}
+
+/** A unit rebuilt from changed objects, to be put in place of its recorded output. */
+interface Swap {
+  id: string;
+  old: UnitRecord;
+  record: UnitRecord;
+}
+
+/** What a planner found: units to swap, problems that came and went besides theirs, and its own state to record. */
+interface Plan {
+  swaps: Swap[];
+  counts: Map<string, number>;
+  commit(): void;
+}
+
+interface Patching {
+  memo: TranslationMemo;
+  state: PatchState;
+  cluster: string;
+  options: TranslationOptions;
+  /** A context for views and rebuilt units (no index: units read only their inputs). */
+  context: TranslationContext;
+  quiet: Problems;
 }
 
 /**
- * The output of a translation of `objects` after `changes`, patched into the last output when the
- * changes are EndpointSlices whose effect stays in their Services' units; undefined otherwise (the
- * caller runs the full pass). Nothing is recorded unless the whole patch succeeds.
+ * The output of a translation after `changes`, patched into the last output when the change is one
+ * this can prove local (see above); undefined otherwise (the caller runs the full pass). Nothing is
+ * recorded unless the whole patch succeeds.
  */
-export function patchEndpoints(
+export function patchChanges(
   memo: TranslationMemo,
   cluster: string,
   options: TranslationOptions,
@@ -125,23 +187,41 @@ export function patchEndpoints(
     changed.set(key, object);
     if (changed.size > PATCH_LIMIT) return undefined;
   }
-
   memo.stats = { built: 0, reused: 0 };
   const quiet = new Problems();
-  const context = unitContext(memo, cluster, options, emptyIR(), quiet);
-  const counts = new Map<string, number>(); // problem key -> change in count
-  const count = (errors: readonly TranslationError[], by: number) => {
-    for (const error of errors) {
-      const key = problemKey(error.object, error.message);
-      counts.set(key, (counts.get(key) ?? 0) + by);
-    }
-  };
-  const sliceProblems = (entry: IndexedObject) => {
-    const sink = new Problems();
-    readSlice(context, entry, sink);
-    return sink.entries();
-  };
+  const patching: Patching = { memo, state, cluster, options, context: unitContext(memo, cluster, options, emptyIR(), quiet), quiet };
+  const keys = [...changed.keys()];
+  let plan: Plan | undefined;
+  if (keys.every((key) => key.startsWith(`${cluster}.endpointslice.`))) plan = planSlices(patching, changed);
+  else if (keys.length === 1 && keys[0]!.startsWith(`${cluster}.ingress.`)) plan = planIngress(patching, keys[0]!, changed.get(keys[0]!));
+  if (!plan) return undefined;
+  return applyPlan(patching, plan);
+}
 
+/** Adds `errors` to `counts`, `by` times each (-1 when they go). */
+function count(counts: Map<string, number>, errors: readonly TranslationError[], by: number): void {
+  for (const error of errors) {
+    const key = problemKey(error.object, error.message);
+    counts.set(key, (counts.get(key) ?? 0) + by);
+  }
+}
+
+/** Problems `read` reports into a sink of its own. */
+function reported(read: (problems: Problems) => unknown): TranslationError[] {
+  const sink = new Problems();
+  read(sink);
+  return sink.entries();
+}
+
+/** The index entry of a changed object, or undefined when the index would refuse it (the full pass reports why). */
+function changedEntry(patching: Patching, key: string, object: KubeObject, kind: string): IndexedObject | undefined {
+  const entry = indexEntry(patching.cluster, key, object, new Problems(), patching.memo.keys);
+  return entry && entry.ref.kind === kind && entry.ref.cluster === patching.cluster ? entry : undefined;
+}
+
+function planSlices(patching: Patching, changed: Map<string, KubeObject | undefined>): Plan | undefined {
+  const { memo, state, cluster, options, context, quiet } = patching;
+  const counts = new Map<string, number>();
   // The slices after the change, by Service: copies of the lists the change touches.
   const lists = new Map<string, IndexedObject[]>();
   const listOf = (service: string) => {
@@ -154,19 +234,14 @@ export function patchEndpoints(
     if (state.refused.has(key)) return undefined;
     const before = state.slices.get(key);
     if (object !== undefined && before?.entry.object === object) continue;
-    if (object === undefined && !before) {
-      // Not a slice the index took: a deletion of something else, or of a slice it refused.
-      if (!key.startsWith(`${cluster}.endpointslice.`)) return undefined;
-      continue;
-    }
+    if (object === undefined && !before) continue; // deleted before any translation saw it
     let entry: IndexedObject | undefined;
     if (object !== undefined) {
-      const refused = new Problems();
-      entry = indexEntry(cluster, key, object, refused, memo.keys);
-      if (!entry || entry.ref.kind !== 'endpointslice' || entry.ref.cluster !== cluster) return undefined;
+      entry = changedEntry(patching, key, object, 'endpointslice');
+      if (!entry) return undefined;
     }
     if (before) {
-      count(sliceProblems(before.entry), -1);
+      count(counts, reported((sink) => readSlice(context, before.entry, sink)), -1);
       if (before.service !== undefined) {
         const list = listOf(before.service);
         list.splice(list.indexOf(before.entry), 1);
@@ -176,9 +251,8 @@ export function patchEndpoints(
       slices.set(key, undefined);
       continue;
     }
-    count(sliceProblems(entry), +1);
-    const { view } = readSlice(context, entry, quiet);
-    const service = view.serviceName !== undefined && view.source.namespace !== undefined ? `${view.source.namespace}/${view.serviceName}` : undefined;
+    count(counts, reported((sink) => readSlice(context, entry, sink)), +1);
+    const service = serviceOfSlice(readSlice(context, entry, quiet));
     slices.set(key, service === undefined ? { entry } : { entry, service });
     if (service !== undefined) {
       const list = listOf(service);
@@ -188,70 +262,172 @@ export function patchEndpoints(
     }
   }
 
-  const output = state.output;
-  const rebuilt: [string, UnitRecord][] = [];
-  const endpointAt = new Map<number, ClusterEndpointsIR>();
-  const xdsAt = new Map<number, XdsOutput>();
-  const l4At = new Map<number, L4ServiceIR>();
-  const lbAt = new Map<number, ReturnType<typeof desiredLbService>>();
-  const emitOnce = <T>(node: object, build: () => T) => memo.emit(node, build);
-  const endpointEmitter = XDS_EMITTERS.find((emitter) => emitter.type === 'endpoint')!;
+  const swaps: Swap[] = [];
   for (const [id, list] of lists) {
     const service = state.services.get(id);
     if (!service) continue; // slices of no Service: only their own problems count
     const view = serviceView(context, service, quiet);
     if (view.type === 'ExternalName') continue;
-    if (isGlobal(view)) return undefined;
+    if (isGlobal(view)) return undefined; // its unit also reads other clusters' slices
     const unitId = serviceUnitId(service);
     const old = memo.recorded(unitId);
     if (!old) return undefined;
     const own: ReadSlice[] = list.map((entry) => readSlice(context, entry, quiet));
     const record = memo.rebuild(serviceUnitInputs(service, own, []), (ir, problems, setStatus) => buildServiceUnit(unitContext(memo, cluster, options, ir, problems, setStatus), view, own, []));
-    if (!endpointsAndL4Only(old) || !endpointsAndL4Only(record)) return undefined;
-    // Clusters come from the Service alone: equal ones keep their identity (and their Envoy resource).
-    if (old.ir.clusters.length !== record.ir.clusters.length) return undefined;
-    for (let i = 0; i < old.ir.clusters.length; i++) if (canonicalJson(old.ir.clusters[i]) !== canonicalJson(record.ir.clusters[i])) return undefined;
-    record.ir.clusters = old.ir.clusters;
+    swaps.push({ id: unitId, old, record });
+  }
+  return {
+    swaps,
+    counts,
+    commit: () => {
+      for (const [key, record] of slices) {
+        if (record) state.slices.set(key, record);
+        else state.slices.delete(key);
+      }
+      for (const [service, list] of lists) {
+        if (list.length) state.slicesByService.set(service, list);
+        else state.slicesByService.delete(service);
+      }
+    },
+  };
+}
 
-    if (old.ir.endpoints.length !== record.ir.endpoints.length) return undefined;
-    for (let i = 0; i < old.ir.endpoints.length; i++) {
-      const [before, after] = [old.ir.endpoints[i]!, record.ir.endpoints[i]!];
-      if (before.clusterName !== after.clusterName || memo.endpointReads.has(before.clusterName)) return undefined;
-      const at = state.irEndpointAt.get(before.clusterName);
-      const xdsIndex = state.xdsEndpointAt.get(before.clusterName);
-      if (at === undefined || at < 0 || output.ir.endpoints[at] !== before || xdsIndex === undefined || xdsIndex < 0) return undefined;
-      endpointAt.set(at, after);
-      const [emitted] = endpointEmitter.emit({ ...emptyIR(), endpoints: [after] }, options, emitOnce);
-      xdsAt.set(xdsIndex, { type: 'endpoint', ...emitted! });
+function planIngress(patching: Patching, key: string, object: KubeObject | undefined): Plan | undefined {
+  const { memo, state, cluster, options, context, quiet } = patching;
+  const before = state.ingresses.get(key);
+  if (!before || object === undefined || state.refused.has(key)) return undefined; // a new or deleted Ingress changes the load balancers
+  if (before.object === object) return { swaps: [], counts: new Map(), commit: () => {} };
+  const entry = changedEntry(patching, key, object, 'ingress');
+  if (!entry) return undefined;
+  const counts = new Map<string, number>();
+  const [oldView, newView] = [ingressView(context, before, quiet), ingressView(context, entry, quiet)];
+  count(counts, reported((sink) => ingressView(context, before, sink)), -1);
+  count(counts, reported((sink) => ingressView(context, entry, sink)), +1);
+  // Without a class of its own, whether it is ours depends on the IngressClass objects: full pass.
+  const classed = (view: typeof oldView) => view.annotations[INGRESS_CLASS_ANNOTATION] !== undefined || view.className !== undefined;
+  if (!classed(oldView) || !classed(newView)) return undefined;
+  const [oursBefore, oursAfter] = [isOurs(context, oldView), isOurs(context, newView)];
+  const commit = () => void state.ingresses.set(key, entry);
+  if (!oursBefore && !oursAfter) return { swaps: [], counts, commit };
+  if (oursBefore !== oursAfter) return undefined;
+  const settingsOf = (view: typeof oldView, by: number) => {
+    const sink = new Problems();
+    const settings = readSettings({ ...context, problems: sink }, view);
+    count(counts, sink.entries(), by);
+    return settings;
+  };
+  const [oldSettings, newSettings] = [settingsOf(oldView, -1), settingsOf(newView, +1)];
+  if (oldSettings.mode !== 'dedicated' || newSettings.mode !== 'dedicated') return undefined; // shared: one load balancer for many Ingresses
+  const namespace = newView.source.namespace;
+  const unitId = ingressUnitId(`${namespace}/${ingressLoadBalancerName('dedicated', newView.source.name)}`);
+  const old = memo.recorded(unitId);
+  if (!old) return undefined;
+  // Its port and address were picked outside the unit, from the names of every load balancer: unchanged.
+  const [port, address, fromService] = old.inputs as [number | undefined, string | undefined, boolean | undefined];
+  const lbAddress: LbAddress | undefined = address === undefined ? undefined : { address, fromService: fromService === true };
+  const found: Lookups = {
+    services: { get: (id) => (state.services.has(id) ? serviceView(context, state.services.get(id)!, quiet) : undefined) },
+    secrets: state.secrets,
+    clusters: state.names.clusters,
+  };
+  const balancer = { namespace, name: ingressLoadBalancerName('dedicated', newView.source.name), ingresses: [{ key, object: entry.object, view: newView, settings: newSettings }] };
+  const record = memo.rebuild(ingressUnitInputs(balancer, found, lbAddress, port), (ir, problems, setStatus) => buildIngressUnit(unitContext(memo, cluster, options, ir, problems, setStatus), found, balancer, lbAddress, port));
+  return { swaps: [{ id: unitId, old, record }], counts, commit };
+}
+
+/**
+ * Puts each swap's rebuilt items where its old items are in the last output, or answers undefined
+ * when one of them is not simply there (replaced by another feature, named differently, copied).
+ */
+function applyPlan(patching: Patching, plan: Plan): TranslationOutput | undefined {
+  const { memo, state, cluster, options } = patching;
+  const output = state.output;
+  const counts = plan.counts;
+  const irAt = new Map<IrList | 'l4Services', Map<number, unknown>>();
+  const put = (list: IrList | 'l4Services', at: number, item: unknown) => {
+    let map = irAt.get(list);
+    if (!map) irAt.set(list, (map = new Map()));
+    map.set(at, item);
+  };
+  const xdsAt = new Map<number, XdsOutput>();
+  const lbAt = new Map<number, LbService>();
+  const statusAt = new Map<number, StatusOutput>();
+  const emitOnce = <T>(node: object, build: () => T) => memo.emit(node, build);
+
+  for (const { old, record } of plan.swaps) {
+    if (old.ir.envoyConfigs.length || record.ir.envoyConfigs.length) return undefined;
+    for (const { list, type } of IR_LISTS) {
+      const [before, after] = [old.ir[list] as unknown[], record.ir[list] as unknown[]];
+      if (before.length !== after.length) return undefined;
+      for (let i = 0; i < before.length; i++) {
+        const name = nameOf(list, before[i]);
+        if (name !== nameOf(list, after[i])) return undefined;
+        // Equal items keep their identity (and their Envoy resource): nothing to write for them.
+        if (canonicalJson(before[i]) === canonicalJson(after[i])) {
+          (record.ir[list] as unknown[])[i] = before[i];
+          continue;
+        }
+        // Copied by another feature (an HTTP/2 twin, a CiliumEnvoyConfig backendService): full pass.
+        if ((list === 'endpoints' || list === 'clusters') && memo.endpointReads.has(name)) return undefined;
+        // A listener's socket is checked against every other listener's: it must not move.
+        if (list === 'listeners') {
+          const [a, b] = [before[i] as MeshIR['listeners'][number], after[i] as MeshIR['listeners'][number]];
+          if (a.kind !== b.kind || a.address !== b.address || a.port !== b.port) return undefined;
+        }
+        const at = state.irAt[list].get(name);
+        const xdsIndex = state.xdsAt.get(`${type} ${name}`);
+        if (at === undefined || at < 0 || (output.ir[list] as unknown[])[at] !== before[i] || xdsIndex === undefined || xdsIndex < 0) return undefined;
+        put(list, at, after[i]);
+        const emitter = XDS_EMITTERS.find((candidate) => candidate.type === type)!;
+        const [emitted] = emitter.emit({ ...emptyIR(), [list]: [after[i]] }, options, emitOnce);
+        xdsAt.set(xdsIndex, { type, ...emitted! });
+      }
     }
 
-    if (old.ir.l4Services.length !== record.ir.l4Services.length || old.ir.l4Services.length > 1) return undefined;
-    const [unitBefore, unitAfter] = [old.ir.l4Services[0], record.ir.l4Services[0]];
-    let finalBefore: L4ServiceIR | undefined;
-    let finalAfter: L4ServiceIR | undefined;
-    if (unitBefore && unitAfter) {
-      const at = state.l4At.get(id);
-      finalBefore = at === undefined || at < 0 ? undefined : output.ir.l4Services[at];
-      if (!finalBefore) return undefined;
-      if (finalBefore === unitBefore) finalAfter = unitAfter;
-      else if (isRedirectOf(finalBefore, unitBefore)) finalAfter = { ...unitAfter, l7Redirect: finalBefore.l7Redirect };
-      else return undefined; // replaced by something else (a load balancer's entry of the same name)
-      const entry = memo.emit(finalAfter, () => desiredLbService(cluster, finalAfter!));
+    if (old.ir.l4Services.length !== record.ir.l4Services.length) return undefined;
+    const finalL4: [L4ServiceIR, L4ServiceIR][] = [];
+    for (let i = 0; i < old.ir.l4Services.length; i++) {
+      const [unitBefore, unitAfter] = [old.ir.l4Services[i]!, record.ir.l4Services[i]!];
+      const id = `${unitBefore.namespace}/${unitBefore.name}`;
+      if (id !== `${unitAfter.namespace}/${unitAfter.name}`) return undefined;
+      const at = state.irAt.l4Services.get(id);
+      const finalBefore = at === undefined || at < 0 ? undefined : output.ir.l4Services[at];
+      const redirected = finalBefore !== undefined && finalBefore !== unitBefore && isRedirectOf(finalBefore, unitBefore);
+      if (!finalBefore || (finalBefore !== unitBefore && !redirected)) return undefined; // replaced by something else (a load balancer's entry of the same name)
+      if (canonicalJson(unitBefore) === canonicalJson(unitAfter)) {
+        record.ir.l4Services[i] = unitBefore;
+        finalL4.push([finalBefore, finalBefore]);
+        continue;
+      }
+      const finalAfter: L4ServiceIR = redirected ? { ...unitAfter, l7Redirect: finalBefore.l7Redirect } : unitAfter;
+      finalL4.push([finalBefore, finalAfter]);
+      const entry = memo.emit(finalAfter, () => desiredLbService(cluster, finalAfter));
       const lbIndex = state.lbAt.get(lbKey(entry));
       if (lbIndex === undefined || lbIndex < 0) return undefined;
-      l4At.set(at!, finalAfter);
+      put('l4Services', at!, finalAfter);
       lbAt.set(lbIndex, entry);
     }
 
-    count(old.errors, -1);
-    count(record.errors, +1);
-    // Checks of these items (validate); those between items give the same answer before and after,
-    // as the names, frontends and redirects they compare did not change.
-    const checked = (endpoints: ClusterEndpointsIR[], l4: L4ServiceIR | undefined): TranslationError[] =>
-      validate({ ...emptyIR(), clusters: old.ir.clusters, endpoints, l4Services: l4 ? [l4] : [] }, memo.checked).map((problem) => ({ object: problem.object, message: `${problem.path}: ${problem.message}` }));
-    count(checked(old.ir.endpoints, finalBefore), -1);
-    count(checked(record.ir.endpoints, finalAfter), +1);
-    rebuilt.push([unitId, record]);
+    // Statuses: the same objects' (the last one set wins, as in a pass), found where the old ones are.
+    const statusesOf = (unit: UnitRecord) => new Map(unit.statuses);
+    const [statusBefore, statusAfter] = [statusesOf(old), statusesOf(record)];
+    if (statusBefore.size !== statusAfter.size) return undefined;
+    for (const [key, status] of statusBefore) {
+      const next = statusAfter.get(key);
+      const at = state.statusAt.get(key);
+      if (!next || at === undefined || at < 0 || output.statuses[at]!.status !== status) return undefined;
+      if (canonicalJson(next) === canonicalJson(status)) record.statuses = record.statuses.map(([k, s]) => [k, s === next ? status : s]);
+      else statusAt.set(at, { key, status: next });
+    }
+
+    count(counts, old.errors, -1);
+    count(counts, record.errors, +1);
+    // Checks of the swapped items (validate); those between items give the same answer before and
+    // after, as the names and sockets they compare did not change.
+    const checked = (unit: UnitRecord, l4: L4ServiceIR[]): TranslationError[] =>
+      validate({ ...unit.ir, l4Services: l4 }, memo.checked, state.names).map((problem) => ({ object: problem.object, message: `${problem.path}: ${problem.message}` }));
+    count(counts, checked(old, finalL4.map(([before]) => before)), -1);
+    count(counts, checked(record, finalL4.map(([, after]) => after)), +1);
   }
 
   // Problems after the change; the list is rebuilt only when one appeared or went.
@@ -263,7 +439,8 @@ export function patchEndpoints(
   }
 
   // Certain now: record and answer.
-  for (const [id, record] of rebuilt) memo.replace(id, record);
+  plan.commit();
+  for (const { id, record } of plan.swaps) memo.replace(id, record);
   for (const [key, delta] of counts) {
     const after = (state.problemCounts.get(key) ?? 0) + delta;
     if (after === 0) state.problemCounts.delete(key);
@@ -275,36 +452,22 @@ export function patchEndpoints(
         return { object: key.slice(0, split), message: key.slice(split + 1) };
       })
     : output.errors;
-  for (const [key, record] of slices) {
-    if (record) state.slices.set(key, record);
-    else state.slices.delete(key);
-  }
-  for (const [service, list] of lists) {
-    if (list.length) state.slicesByService.set(service, list);
-    else state.slicesByService.delete(service);
-  }
   // In place: copying the arrays would cost in proportion to the mesh (see TranslationInput.changes).
-  for (const [at, item] of endpointAt) output.ir.endpoints[at] = item;
-  for (const [at, item] of l4At) output.ir.l4Services[at] = item;
+  for (const [list, items] of irAt) for (const [at, item] of items) (output.ir[list] as unknown[])[at] = item;
   for (const [at, item] of xdsAt) output.xds[at] = item;
   for (const [at, item] of lbAt) output.lb[at] = item;
-  const serial = memo.nextSerial();
+  for (const [at, item] of statusAt) output.statuses[at] = item;
   state.output = {
     xds: output.xds,
     lb: output.lb,
     statuses: output.statuses,
     errors,
     ir: output.ir,
-    serial,
-    patch: { base: output.serial!, xds: [...xdsAt.values()], lb: [...lbAt.values()] },
+    serial: memo.nextSerial(),
+    patch: { base: output.serial!, xds: [...xdsAt.values()], lb: [...lbAt.values()], statuses: [...statusAt.values()] },
   };
-  memo.lastPass = 'endpoints';
+  memo.lastPass = 'patch';
   return state.output;
-}
-
-function endpointsAndL4Only(record: UnitRecord): boolean {
-  const { ir } = record;
-  return ir.listeners.length === 0 && ir.routes.length === 0 && ir.secrets.length === 0 && ir.envoyConfigs.length === 0 && record.statuses.length === 0;
 }
 
 /** Whether `copy` is `original` with only its redirect changed (lb/redirect.ts makes such copies). */

@@ -12,7 +12,7 @@ import { ProxyPorts } from './allocate/proxy-ports.js';
 import { ObjectIndex } from './objects.js';
 import { DEFAULT_TRANSLATION_OPTIONS, type TranslationOptions } from './options.js';
 import { replayUnit, type TranslationMemo } from './memo.js';
-import { patchEndpoints, recordPatchState } from './patch.js';
+import { patchChanges, recordPatchState } from './patch.js';
 import { Problems, compare, type TranslationError } from './problems.js';
 import { XDS_EMITTERS, XDS_TYPE_ORDER, type Resource } from './xds/index.js';
 
@@ -30,8 +30,8 @@ export interface TranslationInput {
   memo?: TranslationMemo;
   /**
    * The objects changed since the last translation with `memo` (undefined: deleted), when the caller
-   * knows them. With it, a change of EndpointSlices alone patches the last output (patch.ts) instead
-   * of running every feature; it must then be every change since that translation. The output is the
+   * knows them. With it, a change whose effect stays in a few units (EndpointSlices, an edited
+   * Ingress: patch.ts) patches the last output instead of running every feature; it must then be every change since that translation. The output is the
    * same either way. A patched output shares its arrays with the output it was patched from (they are
    * changed in place, which keeps a patch in proportion to the change): whoever keeps an output across
    * such translations must copy what it keeps.
@@ -74,17 +74,17 @@ export interface TranslationOutput {
   serial?: number;
   /**
    * Set when this output is output `base` (same memo) with a few items replaced (patch.ts): those
-   * items, new values. Statuses are unchanged; errors are the same array unless one came or went.
+   * items, new values (always the same names as before). Errors are the same array unless one came or went.
    * A publisher that published `base` may write just these.
    */
-  patch?: { base: number; xds: XdsOutput[]; lb: LbService[] };
+  patch?: { base: number; xds: XdsOutput[]; lb: LbService[]; statuses: StatusOutput[] };
 }
 
 export function translate(input: TranslationInput): TranslationOutput {
   const options: TranslationOptions = { ...DEFAULT_TRANSLATION_OPTIONS, ...input.options };
   const memo = input.memo;
   if (memo && input.changes) {
-    const patched = patchEndpoints(memo, input.cluster, options, input.changes);
+    const patched = patchChanges(memo, input.cluster, options, input.changes);
     if (patched) return patched;
   }
   const problems = new Problems();

@@ -18,7 +18,7 @@ import { ingressListenerName, ingressLoadBalancerName, ingressRouteName, ingress
 import { loadTlsSecret } from './tls-secret.js';
 import { Problems, compare } from '../problems.js';
 
-interface IngressSettings {
+export interface IngressSettings {
   mode: 'dedicated' | 'shared';
   serviceType: 'LoadBalancer' | 'NodePort';
   insecureNodePort?: number;
@@ -28,24 +28,27 @@ interface IngressSettings {
   timeoutMs?: number;
 }
 
-interface TakenIngress {
+export interface TakenIngress {
   key: string;
   object: object;
   view: IngressView;
   settings: IngressSettings;
 }
 
-interface LoadBalancer {
+export interface LoadBalancer {
   namespace: string;
   name: string;
   ingresses: TakenIngress[];
 }
 
-/** What Ingress translation looks up, indexed once per translation (lookups per path stay O(1)). */
-interface Lookups {
-  services: Map<string, ServiceView>;
-  secrets: Map<string, IndexedObject>;
-  clusters: Set<string>;
+/**
+ * What Ingress translation looks up, indexed once per translation (lookups per path stay O(1)); by
+ * `namespace/name`. patch.ts answers the same from what it keeps between translations.
+ */
+export interface Lookups {
+  services: { get(id: string): ServiceView | undefined };
+  secrets: { get(id: string): IndexedObject | undefined };
+  clusters: { has(name: string): boolean };
 }
 
 function lookups(context: TranslationContext): Lookups {
@@ -64,7 +67,7 @@ export const ingressFeature = {
     const found = lookups(context);
     const taken = context.index
       .local('ingress')
-      .map((entry) => ({ entry, view: context.view(entry.object, 'ingress', context.problems, (sink) => readIngress(entry.object, { ...entry.source, namespace: entry.ref.namespace ?? 'default' }, sink)) }))
+      .map((entry) => ({ entry, view: ingressView(context, entry, context.problems) }))
       .filter(({ view }) => isOurs(context, view))
       .map(({ entry, view }) => ({ key: entry.key, object: entry.object, view, settings: readSettings(context, view) }));
     const balancers = new Map<string, LoadBalancer>();
@@ -87,10 +90,7 @@ export const ingressFeature = {
       const address = addresses.get(id);
       // One unit per load balancer: rebuilt only when one of its Ingresses, or a Service or Secret they
       // name, changed (or its port or address did).
-      context.unit(`ingress ${id}`, [port, address?.address, address?.fromService, ...unitInputs(balancer, found)], (unit) => {
-        const entry = buildLoadBalancer(unit, found, balancer, address, port);
-        if (entry) unit.ir.l4Services.push(entry);
-      });
+      context.unit(ingressUnitId(id), ingressUnitInputs(balancer, found, address, port), (unit) => buildIngressUnit(unit, found, balancer, address, port));
     }
     const entries = context.ir.l4Services;
     // A Service of an LB entry's name (Cilium's own) lends its address; ours replaces its entry.
@@ -101,6 +101,29 @@ export const ingressFeature = {
     context.ir.secrets = context.ir.secrets.filter((secret) => !secrets.has(secret.name) && secrets.add(secret.name));
   },
 } satisfies Feature;
+
+/** An Ingress's view, read once per object while it is unchanged; its problems go to `problems`. */
+export function ingressView(context: TranslationContext, entry: IndexedObject, problems: Problems): IngressView {
+  return context.view(entry.object, 'ingress', problems, (sink) => readIngress(entry.object, { ...entry.source, namespace: entry.ref.namespace ?? 'default' }, sink));
+}
+
+/** The unit of load balancer `id` (`namespace/name`). */
+export function ingressUnitId(id: string): string {
+  return `ingress ${id}`;
+}
+
+export type LbAddress = { address: string; fromService: boolean };
+
+/** What a load balancer's unit reads: its port and address, its Ingresses and the Services and Secrets they name. */
+export function ingressUnitInputs(balancer: LoadBalancer, found: Lookups, address: LbAddress | undefined, port: number | undefined): unknown[] {
+  return [port, address?.address, address?.fromService, ...unitInputs(balancer, found)];
+}
+
+/** A load balancer's listener, routes, secrets, statuses and LB entry. */
+export function buildIngressUnit(unit: TranslationContext, found: Lookups, balancer: LoadBalancer, address: LbAddress | undefined, port: number | undefined): void {
+  const entry = buildLoadBalancer(unit, found, balancer, address, port);
+  if (entry) unit.ir.l4Services.push(entry);
+}
 
 /** Everything a load balancer's translation reads besides its port and address, in a stable order. */
 function unitInputs(balancer: LoadBalancer, found: Lookups): unknown[] {
@@ -117,7 +140,8 @@ function unitInputs(balancer: LoadBalancer, found: Lookups): unknown[] {
   return inputs;
 }
 
-function isOurs(context: TranslationContext, view: IngressView): boolean {
+/** Whether the Ingress is of our class (an Ingress without a class asks our IngressClass whether it is the default). */
+export function isOurs(context: TranslationContext, view: IngressView): boolean {
   const className = context.options.ingressClassName;
   const annotated = view.annotations[INGRESS_CLASS_ANNOTATION];
   if (annotated !== undefined) return annotated === className;
@@ -136,7 +160,8 @@ function annotation(view: IngressView, name: string): { value: string; path: str
   return undefined;
 }
 
-function readSettings(context: TranslationContext, view: IngressView): IngressSettings {
+/** The Ingress's annotations as settings; bad values are reported to context.problems. */
+export function readSettings(context: TranslationContext, view: IngressView): IngressSettings {
   const read = new FieldReader(context.problems, view.source);
   const choice = <T extends string>(name: string, allowed: Record<string, T>): T | undefined => {
     const found = annotation(view, name);
