@@ -112,6 +112,7 @@ test('EndpointSlice changes told to the memo patch the last output, equal to a f
   assert.ok(steps >= 30 * 10, `only ${steps} steps ran`);
   // Most golden inputs have plain Services: most of these changes must take the patch, not the full pass.
   assert.ok(patched > steps / 2, `only ${patched} of ${steps} changes were patched`);
+  console.log(`# slice changes: ${patched} of ${steps} patched`);
 });
 
 function service(i: number): KubeObject {
@@ -132,7 +133,8 @@ function slice(i: number, address: string): KubeObject {
 /** A random edit of an Ingress: paths, backends, TLS, annotations, class, or a field set to junk. */
 function ingressEdit(object: KubeObject, services: string[], secrets: string[], random: Random): KubeObject {
   const copy = structuredClone(object) as unknown as { metadata: { annotations?: Record<string, string> }; spec: Record<string, unknown> };
-  const spec = (copy.spec ??= {});
+  if (typeof copy.spec !== 'object' || copy.spec === null || Array.isArray(copy.spec)) return edited(object, random);
+  const spec = copy.spec;
   const rules = Array.isArray(spec['rules']) ? (spec['rules'] as { host?: string; http?: { paths?: Record<string, unknown>[] } }[]) : [];
   const paths = rules.flatMap((rule) => (Array.isArray(rule.http?.paths) ? rule.http!.paths! : []));
   const backend = () => ({ service: { name: random.pick([...services, 'missing']), port: random.int(3) === 0 ? { name: random.pick(['http', 'grpc', 'nope']) } : { number: random.pick([80, 443, 8080, 9000]) } } });
@@ -183,6 +185,54 @@ test('Ingress edits told to the memo patch the last output, equal to a fresh tra
   }
   assert.ok(steps >= 40 * 3, `only ${steps} steps ran`);
   assert.ok(patched > steps / 3, `only ${patched} of ${steps} edits were patched`);
+  console.log(`# ingress edits: ${patched} of ${steps} patched`);
+});
+
+/** A random edit of a Service: ports, annotations, type, affinity, labels, or a field set to junk. */
+function serviceEdit(object: KubeObject, random: Random): KubeObject {
+  const copy = structuredClone(object) as unknown as { metadata: { annotations?: Record<string, string>; labels?: Record<string, string> }; spec: Record<string, unknown> };
+  if (typeof copy.spec !== 'object' || copy.spec === null || Array.isArray(copy.spec)) return edited(object, random);
+  const spec = copy.spec;
+  const ports = Array.isArray(spec['ports']) ? (spec['ports'] as Record<string, unknown>[]) : [];
+  const annotate = (name: string, value: string) => (copy.metadata.annotations = { ...copy.metadata.annotations, [name]: value });
+  const action = random.int(10);
+  if (action === 0) copy.metadata.labels = { ...copy.metadata.labels, release: String(random.int(5)) };
+  else if (action === 1) annotate('io.cilium/lb-mode', random.pick(['least-request', 'random', 'maglev', 'ring-hash', 'bogus']));
+  else if (action === 2) annotate('service.cilium.io/lb-algorithm', random.pick(['maglev', 'random', 'bogus']));
+  else if (action === 3) spec['sessionAffinity'] = random.pick(['ClientIP', 'None']);
+  else if (action === 4) spec['type'] = random.pick(['ClusterIP', 'NodePort', 'LoadBalancer']);
+  else if (action === 5 && ports.length) random.pick(ports)['appProtocol'] = random.pick(['grpc', 'http', 'kubernetes.io/h2c']);
+  else if (action === 6 && ports.length) random.pick(ports)['port'] = random.pick([80, 81, 443, 9090]);
+  else if (action === 7) spec['externalIPs'] = random.int(2) ? ['127.0.50.1'] : [];
+  else if (action === 8 && ports.length) random.pick(ports)['name'] = random.pick(['http', 'https', 'grpc', 'web']);
+  else return edited(object, random);
+  return copy as unknown as KubeObject;
+}
+
+test('Service edits told to the memo patch the last output, equal to a fresh translation', () => {
+  const random = new Random(31337);
+  let steps = 0;
+  let patched = 0;
+  for (const golden of goldenCases(testdata)) {
+    const original = new Map(manifestObjects(golden.input));
+    const serviceKeys = [...original.keys()].filter((key) => key.startsWith(`${TEST_CLUSTER}.service.`));
+    if (serviceKeys.length === 0) continue;
+    const objects = new Map(original);
+    const memo = new TranslationMemo();
+    translate({ cluster: TEST_CLUSTER, objects, memo });
+    for (let step = 0; step < 30; step++) {
+      const key = random.pick(serviceKeys);
+      const value = random.int(10) === 0 ? original.get(key)! : serviceEdit(objects.get(key)!, random);
+      objects.set(key, value);
+      const incremental = translate({ cluster: TEST_CLUSTER, objects, memo, changes: [[key, value]] });
+      if (memo.lastPass === 'patch') patched++;
+      assert.equal(comparable(incremental), comparable(translate({ cluster: TEST_CLUSTER, objects })), `${golden.name}, step ${step}: ${key}`);
+      steps++;
+    }
+  }
+  assert.ok(steps >= 30 * 10, `only ${steps} steps ran`);
+  assert.ok(patched > steps / 4, `only ${patched} of ${steps} edits were patched`);
+  console.log(`# service edits: ${patched} of ${steps} patched`);
 });
 
 test('one changed EndpointSlice rebuilds only its Service: the other resources are the very same objects', () => {
@@ -300,4 +350,63 @@ test('an EndpointSlice change told to the memo patches the last output: only its
   // Any other kind of change takes the full pass.
   change(`${TEST_CLUSTER}.service.default.svc-3`, service(300));
   assert.equal(memo.lastPass, 'full');
+});
+
+test('a Service edit is patched into the Ingress load balancers that route to it, and not where it lends a Gateway its address', () => {
+  const objects = new Map<string, KubeObject>();
+  const named = (name: string, portName: string, clusterIP: string) =>
+    ({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'default' }, spec: { clusterIP, ports: [{ name: portName, port: 80 }] } }) as unknown as KubeObject;
+  objects.set(`${TEST_CLUSTER}.service.default.web`, named('web', 'http', '127.96.0.1'));
+  objects.set(`${TEST_CLUSTER}.endpointslice.default.web-a`, { ...slice(0, '127.0.0.1'), metadata: { name: 'web-a', namespace: 'default', labels: { 'kubernetes.io/service-name': 'web' } } } as KubeObject);
+  objects.set(`${TEST_CLUSTER}.ingress.default.site`, {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'Ingress',
+    metadata: { name: 'site', namespace: 'default' },
+    spec: { ingressClassName: 'cilium', rules: [{ host: 'site.example.com', http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'web', port: { name: 'http' } } } }] } }] },
+  } as unknown as KubeObject);
+  objects.set(`${TEST_CLUSTER}.gateway.default.gw`, {
+    apiVersion: 'gateway.networking.k8s.io/v1',
+    kind: 'Gateway',
+    metadata: { name: 'gw', namespace: 'default' },
+    spec: { gatewayClassName: 'cilium', listeners: [{ name: 'http', protocol: 'HTTP', port: 80 }] },
+  } as unknown as KubeObject);
+  objects.set(`${TEST_CLUSTER}.service.default.cilium-gateway-gw`, named('cilium-gateway-gw', 'http', '127.96.0.2'));
+  const memo = new TranslationMemo();
+  translate({ cluster: TEST_CLUSTER, objects, memo });
+  const edit = (key: string, value: KubeObject) => {
+    objects.set(key, value);
+    const output = translate({ cluster: TEST_CLUSTER, objects, memo, changes: [[key, value]] });
+    assert.equal(comparable(output), comparable(translate({ cluster: TEST_CLUSTER, objects })), `after editing ${key}`);
+    return output;
+  };
+  const site = (output: TranslationOutput) => JSON.stringify(output.xds.find((item) => item.type === 'route' && item.name.includes('site'))!.resource);
+
+  // The Ingress routes by port name: renaming the port makes its route answer 503, and back.
+  let output = edit(`${TEST_CLUSTER}.service.default.web`, named('web', 'web', '127.96.0.1'));
+  assert.equal(memo.lastPass, 'patch');
+  assert.match(site(output), /503/);
+  assert.match(JSON.stringify(output.errors), /has no TCP port with name \\"http\\"/);
+  output = edit(`${TEST_CLUSTER}.service.default.web`, named('web', 'http', '127.96.0.1'));
+  assert.equal(memo.lastPass, 'patch');
+  assert.match(site(output), /default\/web:80/);
+  assert.deepEqual(output.errors, []);
+
+  // A GRPCRoute on the Gateway sends to this Service, whose port speaks gRPC: without appProtocol the
+  // route needs an HTTP/2 twin of its cluster, which only the Gateway feature makes: the full pass.
+  objects.set(`${TEST_CLUSTER}.service.default.rpc`, { ...named('rpc', 'grpc', '127.96.0.4'), spec: { clusterIP: '127.96.0.4', ports: [{ name: 'grpc', port: 50051, appProtocol: 'grpc' }] } } as unknown as KubeObject);
+  objects.set(`${TEST_CLUSTER}.grpcroute.default.rpc`, {
+    apiVersion: 'gateway.networking.k8s.io/v1',
+    kind: 'GRPCRoute',
+    metadata: { name: 'rpc', namespace: 'default' },
+    spec: { parentRefs: [{ name: 'gw' }], rules: [{ backendRefs: [{ name: 'rpc', port: 50051 }] }] },
+  } as unknown as KubeObject);
+  translate({ cluster: TEST_CLUSTER, objects, memo });
+  output = edit(`${TEST_CLUSTER}.service.default.rpc`, { ...named('rpc', 'grpc', '127.96.0.4'), spec: { clusterIP: '127.96.0.4', ports: [{ name: 'grpc', port: 50051 }] } } as unknown as KubeObject);
+  assert.equal(memo.lastPass, 'full');
+  assert.ok(output.xds.some((item) => item.type === 'cluster' && item.name !== 'default/rpc:50051' && item.name.includes('rpc')), 'the HTTP/2 twin is there');
+
+  // The Gateway takes its address from this Service: that is not the Service's own unit, so the full pass.
+  output = edit(`${TEST_CLUSTER}.service.default.cilium-gateway-gw`, named('cilium-gateway-gw', 'http', '127.96.0.3'));
+  assert.equal(memo.lastPass, 'full');
+  assert.deepEqual(output.lb.find((entry) => entry.name === 'cilium-gateway-gw')!.frontends.map((frontend) => frontend.address).filter((address) => address.startsWith('127.96')), ['127.96.0.3']);
 });

@@ -89,6 +89,11 @@ export class TranslationMemo {
     return this.optionsKey === `${cluster}|${canonicalJson(options)}`;
   }
 
+  /** Every unit recorded by the last translation. */
+  recordedUnits(): IterableIterator<[string, UnitRecord]> {
+    return this.units.entries();
+  }
+
   /** The recorded output of unit `id` (from the last translation). */
   recorded(id: string): UnitRecord | undefined {
     return this.units.get(id);

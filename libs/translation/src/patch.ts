@@ -11,6 +11,9 @@
  *   made ready): the units of the Services they name (clusters, endpoints, L4 entry).
  * - One edited Ingress of this cluster that is and stays dedicated (or stays not ours): its load
  *   balancer's unit (listener, routes, SDS secrets, status, LB entry).
+ * - One edited Service of this cluster, unless it is global, L7-balanced, ExternalName, or read by a
+ *   route, a CiliumEnvoyConfig or as a load balancer's address: its unit, its proxyless target and
+ *   the Ingress load balancers routing to it.
  *
  * Anything this cannot prove local goes through the full pass (which still replays unchanged units,
  * memo.ts): a new or deleted Service or Ingress, a global Service, endpoints a feature copied
@@ -24,6 +27,8 @@ import type { TranslationContext } from './feature.js';
 import { serviceView } from './feature.js';
 import { buildIngressUnit, ingressUnitId, ingressUnitInputs, ingressView, isOurs, readSettings, type LbAddress, type Lookups } from './features/ingress.js';
 import { buildServiceUnit, isGlobal, readSlice, serviceUnitId, serviceUnitInputs, type ReadSlice } from './features/services.js';
+import { buildProxylessUnit, proxylessTargets, proxylessUnitId, proxylessUnitInputs } from './features/proxyless.js';
+import { wantsL7 } from './features/service-l7.js';
 import { INGRESS_CLASS_ANNOTATION } from './annotations.js';
 import { desiredLbService } from './lb/lb-service.js';
 import { ProxyPorts } from './allocate/proxy-ports.js';
@@ -75,6 +80,15 @@ export interface PatchState {
   /** Where each LB entry (by lbKey) and status (by key) sits in output.lb and output.statuses. */
   lbAt: Map<string, number>;
   statusAt: Map<string, number>;
+  /** The Ingress load balancers' units that read each Service (`namespace/name`), and each unit's Ingresses (keys, in order). */
+  ingressUnitsByService: Map<string, string[]>;
+  unitIngresses: Map<string, string[]>;
+  /**
+   * Services something outside their own units reads besides Ingresses (routes' backendRefs and
+   * parentRefs, CiliumEnvoyConfig services and backendServices), and the ids of load-balancer
+   * entries (a Service of that name lends its address): a change to one goes through the full pass.
+   */
+  readElsewhere: Set<string>;
   /** Names the output's items hold, for checking references of patched items. */
   names: KnownNames;
   /** Every problem reported (before duplicates were merged), as `object\0message` -> count. */
@@ -113,6 +127,29 @@ export function recordPatchState(memo: TranslationMemo, context: TranslationCont
     const key = problemKey(problem.object, problem.message);
     problemCounts.set(key, (problemCounts.get(key) ?? 0) + 1);
   }
+  const services = byNamespacedName(context.index.local('service'));
+  const ingresses = new Map(context.index.local('ingress').map((entry) => [entry.key, entry] as const));
+  const serviceOfView = new Map([...services].map(([id, entry]) => [serviceView(context, entry, quiet) as object, id] as const));
+  const ingressOfObject = new Map([...ingresses.values()].map((entry) => [entry.object as object, entry.key] as const));
+  const ingressUnitsByService = new Map<string, string[]>();
+  const unitIngresses = new Map<string, string[]>();
+  const readElsewhere = new Set<string>();
+  for (const [id, record] of memo.recordedUnits()) {
+    if (id.startsWith('ingress ')) {
+      readElsewhere.add(id.slice('ingress '.length));
+      const keys: string[] = [];
+      for (const input of record.inputs) {
+        const service = typeof input === 'object' && input !== null ? serviceOfView.get(input) : undefined;
+        if (service !== undefined) ingressUnitsByService.set(service, [...new Set([...(ingressUnitsByService.get(service) ?? []), id])]);
+        const ingress = typeof input === 'object' && input !== null ? ingressOfObject.get(input) : undefined;
+        if (ingress !== undefined) keys.push(ingress);
+      }
+      unitIngresses.set(id, keys);
+    } else if (id.startsWith('gateway ')) for (const entry of record.ir.l4Services) readElsewhere.add(`${entry.namespace}/${entry.name}`);
+  }
+  for (const kind of ['httproute', 'grpcroute', 'tlsroute', 'ciliumenvoyconfig', 'ciliumclusterwideenvoyconfig'] as const) {
+    for (const entry of context.index.local(kind)) for (const id of serviceMentions(entry)) readElsewhere.add(id);
+  }
   const { ir } = output;
   const irAt = { l4Services: positions(ir.l4Services, (service) => `${service.namespace}/${service.name}`) } as PatchState['irAt'];
   for (const { list } of IR_LISTS) irAt[list] = positions(ir[list] as unknown[], (item) => nameOf(list, item));
@@ -122,9 +159,12 @@ export function recordPatchState(memo: TranslationMemo, context: TranslationCont
     slices,
     slicesByService,
     refused: new Set(context.index.refused),
-    services: byNamespacedName(context.index.local('service')),
+    services,
     secrets: byNamespacedName(context.index.local('secret')),
-    ingresses: new Map(context.index.local('ingress').map((entry) => [entry.key, entry] as const)),
+    ingresses,
+    ingressUnitsByService,
+    unitIngresses,
+    readElsewhere,
     irAt,
     xdsAt: positions(output.xds, (item) => `${item.type} ${item.name}`),
     lbAt: positions(output.lb, (entry) => lbKey(entry)),
@@ -138,6 +178,24 @@ export function recordPatchState(memo: TranslationMemo, context: TranslationCont
     },
     problemCounts,
   } satisfies PatchState;
+}
+
+/**
+ * Every `namespace/name` a route or CiliumEnvoyConfig could mean by a Service: each object in its spec
+ * with a string `name` (a backendRef, a parentRef, a services entry), in its own namespace unless it
+ * says another. More than it uses is fine: a Service named here just takes the full pass.
+ */
+function serviceMentions(entry: IndexedObject): string[] {
+  const found: string[] = [];
+  const walk = (value: unknown): void => {
+    if (Array.isArray(value)) return value.forEach(walk);
+    if (typeof value !== 'object' || value === null) return;
+    const record = value as Record<string, unknown>;
+    if (typeof record['name'] === 'string') found.push(`${typeof record['namespace'] === 'string' ? record['namespace'] : (entry.ref.namespace ?? '')}/${record['name']}`);
+    for (const item of Object.values(record)) walk(item);
+  };
+  walk(entry.object['spec']);
+  return found;
 }
 
 function serviceOfSlice(slice: ReadSlice): string | undefined {
@@ -194,6 +252,7 @@ export function patchChanges(
   let plan: Plan | undefined;
   if (keys.every((key) => key.startsWith(`${cluster}.endpointslice.`))) plan = planSlices(patching, changed);
   else if (keys.length === 1 && keys[0]!.startsWith(`${cluster}.ingress.`)) plan = planIngress(patching, keys[0]!, changed.get(keys[0]!));
+  else if (keys.length === 1 && keys[0]!.startsWith(`${cluster}.service.`)) plan = planService(patching, keys[0]!, changed.get(keys[0]!));
   if (!plan) return undefined;
   return applyPlan(patching, plan);
 }
@@ -333,6 +392,66 @@ function planIngress(patching: Patching, key: string, object: KubeObject | undef
   const balancer = { namespace, name: ingressLoadBalancerName('dedicated', newView.source.name), ingresses: [{ key, object: entry.object, view: newView, settings: newSettings }] };
   const record = memo.rebuild(ingressUnitInputs(balancer, found, lbAddress, port), (ir, problems, setStatus) => buildIngressUnit(unitContext(memo, cluster, options, ir, problems, setStatus), found, balancer, lbAddress, port));
   return { swaps: [{ id: unitId, old, record }], counts, commit };
+}
+
+/**
+ * An edited Service of this cluster that is neither global, L7-balanced nor ExternalName (before and
+ * after), nor read by routes, CiliumEnvoyConfigs or as a load balancer's address: its own unit, its
+ * proxyless target and the Ingress load balancers routing to it are rebuilt.
+ */
+function planService(patching: Patching, key: string, object: KubeObject | undefined): Plan | undefined {
+  const { memo, state, cluster, options, context, quiet } = patching;
+  if (object === undefined || state.refused.has(key)) return undefined; // a deleted Service changes what others resolve
+  const entry = changedEntry(patching, key, object, 'service');
+  if (!entry) return undefined;
+  const id = `${entry.ref.namespace}/${entry.ref.name}`;
+  const before = state.services.get(id);
+  if (!before || before.key !== key) return undefined; // a new Service
+  if (before.object === object) return { swaps: [], counts: new Map(), commit: () => {} };
+  if (state.readElsewhere.has(id)) return undefined;
+  const [oldView, newView] = [serviceView(context, before, quiet), serviceView(context, entry, quiet)];
+  for (const view of [oldView, newView]) if (view.type === 'ExternalName' || isGlobal(view) || wantsL7(view)) return undefined;
+  const counts = new Map<string, number>();
+  count(counts, reported((sink) => serviceView(context, before, sink)), -1);
+  count(counts, reported((sink) => serviceView(context, entry, sink)), +1);
+  const swaps: Swap[] = [];
+  const rebuild = (id: string, inputs: readonly unknown[], build: (unit: TranslationContext) => void) => {
+    const old = memo.recorded(id);
+    if (!old) return false;
+    swaps.push({ id, old, record: memo.rebuild(inputs, (ir, problems, setStatus) => build(unitContext(memo, cluster, options, ir, problems, setStatus))) });
+    return true;
+  };
+
+  const own: ReadSlice[] = (state.slicesByService.get(id) ?? []).map((slice) => readSlice(context, slice, quiet));
+  if (!rebuild(serviceUnitId(entry), serviceUnitInputs(entry, own, []), (unit) => buildServiceUnit(unit, newView, own, []))) return undefined;
+  const clustersOf = (unit: UnitRecord) => new Set(unit.ir.clusters.map((item) => item.name));
+  const [oldTargets, newTargets] = [proxylessTargets(oldView, clustersOf(swaps[0]!.old)), proxylessTargets(newView, clustersOf(swaps[0]!.record))];
+  if ((oldTargets.length === 0) !== (newTargets.length === 0)) return undefined;
+  if (newTargets.length && !rebuild(proxylessUnitId(entry), proxylessUnitInputs(entry, newTargets), (unit) => buildProxylessUnit(unit, newView, newTargets))) return undefined;
+
+  // The Ingress load balancers routing to it: same Ingresses, same port and address, the new Service.
+  const found: Lookups = {
+    services: { get: (other) => (other === id ? newView : state.services.has(other) ? serviceView(context, state.services.get(other)!, quiet) : undefined) },
+    secrets: state.secrets,
+    clusters: state.names.clusters,
+  };
+  for (const unitId of state.ingressUnitsByService.get(id) ?? []) {
+    const keys = state.unitIngresses.get(unitId) ?? [];
+    const old = memo.recorded(unitId);
+    if (!old || keys.length === 0) return undefined;
+    const ingresses = keys.map((ingressKey) => {
+      const ingress = state.ingresses.get(ingressKey)!;
+      const view = ingressView(context, ingress, quiet);
+      return { key: ingressKey, object: ingress.object, view, settings: readSettings({ ...context, problems: new Problems() }, view) };
+    });
+    const lbId = unitId.slice('ingress '.length);
+    const slash = lbId.indexOf('/');
+    const balancer = { namespace: lbId.slice(0, slash), name: lbId.slice(slash + 1), ingresses };
+    const [port, address, fromService] = old.inputs as [number | undefined, string | undefined, boolean | undefined];
+    const lbAddress: LbAddress | undefined = address === undefined ? undefined : { address, fromService: fromService === true };
+    if (!rebuild(unitId, ingressUnitInputs(balancer, found, lbAddress, port), (unit) => buildIngressUnit(unit, found, balancer, lbAddress, port))) return undefined;
+  }
+  return { swaps, counts, commit: () => void state.services.set(id, entry) };
 }
 
 /**
