@@ -235,6 +235,41 @@ test('Service edits told to the memo patch the last output, equal to a fresh tra
   console.log(`# service edits: ${patched} of ${steps} patched`);
 });
 
+test('Secret edits told to the memo patch the last output, equal to a fresh translation', () => {
+  const random = new Random(4711);
+  let steps = 0;
+  let patched = 0;
+  for (const golden of goldenCases(testdata)) {
+    const original = new Map(manifestObjects(golden.input));
+    const secretKeys = [...original.keys()].filter((key) => key.startsWith(`${TEST_CLUSTER}.secret.`));
+    if (secretKeys.length === 0) continue;
+    const datas = secretKeys.map((key) => (original.get(key) as unknown as { data?: unknown }).data);
+    const objects = new Map(original);
+    const memo = new TranslationMemo();
+    translate({ cluster: TEST_CLUSTER, objects, memo });
+    for (let step = 0; step < 30; step++) {
+      const key = random.pick(secretKeys);
+      const copy = structuredClone(objects.get(key)!) as unknown as Record<string, unknown>;
+      const action = random.int(5);
+      // A rotated certificate (another Secret's pair), a broken one, another type, a label, or junk.
+      if (action === 0) copy['data'] = structuredClone(random.pick(datas));
+      else if (action === 1) copy['data'] = { 'tls.crt': Buffer.from('not a certificate').toString('base64'), 'tls.key': 'eA==' };
+      else if (action === 2) copy['type'] = random.pick(['Opaque', 'kubernetes.io/tls']);
+      else if (action === 3) copy['metadata'] = { ...(copy['metadata'] as object), labels: { rotated: String(step) } };
+      const value = action === 4 ? edited(objects.get(key)!, random) : (copy as unknown as KubeObject);
+      objects.set(key, value);
+      const incremental = translate({ cluster: TEST_CLUSTER, objects, memo, changes: [[key, value]] });
+      if (memo.lastPass === 'patch') patched++;
+      assert.equal(comparable(incremental), comparable(translate({ cluster: TEST_CLUSTER, objects })), `${golden.name}, step ${step}: ${key}`);
+      steps++;
+    }
+  }
+  assert.ok(steps >= 30 * 3, `only ${steps} steps ran`);
+  // Most of these Secrets are a Gateway's, which takes the full pass; the Ingress ones are patched.
+  assert.ok(patched >= 15, `only ${patched} of ${steps} edits were patched`);
+  console.log(`# secret edits: ${patched} of ${steps} patched`);
+});
+
 test('one changed EndpointSlice rebuilds only its Service: the other resources are the very same objects', () => {
   const objects = new Map<string, KubeObject>();
   for (let i = 0; i < 200; i++) {
@@ -409,4 +444,33 @@ test('a Service edit is patched into the Ingress load balancers that route to it
   output = edit(`${TEST_CLUSTER}.service.default.cilium-gateway-gw`, named('cilium-gateway-gw', 'http', '127.96.0.3'));
   assert.equal(memo.lastPass, 'full');
   assert.deepEqual(output.lb.find((entry) => entry.name === 'cilium-gateway-gw')!.frontends.map((frontend) => frontend.address).filter((address) => address.startsWith('127.96')), ['127.96.0.3']);
+});
+
+test('a rotated Secret that two Ingresses serve is patched into both load balancers', () => {
+  const golden = goldenCases(testdata).find((candidate) => candidate.name === 'ingress-tls-force-https')!;
+  const secret = manifestObjects(golden.input).find(([key]) => key.startsWith(`${TEST_CLUSTER}.secret.`))![1] as unknown as { metadata: { name: string; namespace: string }; data: Record<string, string> };
+  const objects = new Map<string, KubeObject>();
+  const secretKey = `${TEST_CLUSTER}.secret.default.shared-cert`;
+  objects.set(secretKey, { ...secret, metadata: { name: 'shared-cert', namespace: 'default' } } as unknown as KubeObject);
+  objects.set(`${TEST_CLUSTER}.service.default.svc-0`, service(0));
+  for (const name of ['a', 'b']) {
+    objects.set(`${TEST_CLUSTER}.ingress.default.${name}`, {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'Ingress',
+      metadata: { name, namespace: 'default' },
+      spec: { ingressClassName: 'cilium', tls: [{ hosts: [`${name}.example.com`], secretName: 'shared-cert' }], rules: [{ host: `${name}.example.com`, http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'svc-0', port: { number: 80 } } } }] } }] },
+    } as unknown as KubeObject);
+  }
+  const memo = new TranslationMemo();
+  const first = translate({ cluster: TEST_CLUSTER, objects, memo });
+  assert.equal(first.xds.filter((item) => item.type === 'secret').length, 1, 'one SDS secret for both');
+  // Rotated: the key and certificate swapped for junk that still looks like PEM, then back.
+  for (const data of [{ 'tls.crt': Buffer.from('-----BEGIN CERTIFICATE-----\nrotated\n').toString('base64'), 'tls.key': secret.data['tls.key']! }, secret.data]) {
+    const rotated = { ...secret, metadata: { name: 'shared-cert', namespace: 'default', labels: { at: String(data === secret.data) } }, data } as unknown as KubeObject;
+    objects.set(secretKey, rotated);
+    const output = translate({ cluster: TEST_CLUSTER, objects, memo, changes: [[secretKey, rotated]] });
+    assert.equal(memo.lastPass, 'patch');
+    assert.equal(memo.stats.built, 2, 'both load balancers rebuilt');
+    assert.equal(comparable(output), comparable(translate({ cluster: TEST_CLUSTER, objects })));
+  }
 });

@@ -14,6 +14,8 @@
  * - One edited Service of this cluster, unless it is global, L7-balanced, ExternalName, or read by a
  *   route, a CiliumEnvoyConfig or as a load balancer's address: its unit, its proxyless target and
  *   the Ingress load balancers routing to it.
+ * - One edited Secret of this cluster that no Gateway names (a certificate rotated): the Ingress load
+ *   balancers serving it.
  *
  * Anything this cannot prove local goes through the full pass (which still replays unchanged units,
  * memo.ts): a new or deleted Service or Ingress, a global Service, endpoints a feature copied
@@ -83,6 +85,9 @@ export interface PatchState {
   /** The Ingress load balancers' units that read each Service (`namespace/name`), and each unit's Ingresses (keys, in order). */
   ingressUnitsByService: Map<string, string[]>;
   unitIngresses: Map<string, string[]>;
+  /** The same for Secrets (`namespace/name`), and the Secrets a Gateway names (loaded outside any unit). */
+  ingressUnitsBySecret: Map<string, string[]>;
+  secretsReadElsewhere: Set<string>;
   /**
    * Services something outside their own units reads besides Ingresses (routes' backendRefs and
    * parentRefs, CiliumEnvoyConfig services and backendServices), and the ids of load-balancer
@@ -131,6 +136,9 @@ export function recordPatchState(memo: TranslationMemo, context: TranslationCont
   const ingresses = new Map(context.index.local('ingress').map((entry) => [entry.key, entry] as const));
   const serviceOfView = new Map([...services].map(([id, entry]) => [serviceView(context, entry, quiet) as object, id] as const));
   const ingressOfObject = new Map([...ingresses.values()].map((entry) => [entry.object as object, entry.key] as const));
+  const secrets = byNamespacedName(context.index.local('secret'));
+  const secretOfObject = new Map([...secrets].map(([id, entry]) => [entry.object as object, id] as const));
+  const ingressUnitsBySecret = new Map<string, string[]>();
   const ingressUnitsByService = new Map<string, string[]>();
   const unitIngresses = new Map<string, string[]>();
   const readElsewhere = new Set<string>();
@@ -141,6 +149,8 @@ export function recordPatchState(memo: TranslationMemo, context: TranslationCont
       for (const input of record.inputs) {
         const service = typeof input === 'object' && input !== null ? serviceOfView.get(input) : undefined;
         if (service !== undefined) ingressUnitsByService.set(service, [...new Set([...(ingressUnitsByService.get(service) ?? []), id])]);
+        const secret = typeof input === 'object' && input !== null ? secretOfObject.get(input) : undefined;
+        if (secret !== undefined) ingressUnitsBySecret.set(secret, [...new Set([...(ingressUnitsBySecret.get(secret) ?? []), id])]);
         const ingress = typeof input === 'object' && input !== null ? ingressOfObject.get(input) : undefined;
         if (ingress !== undefined) keys.push(ingress);
       }
@@ -148,8 +158,9 @@ export function recordPatchState(memo: TranslationMemo, context: TranslationCont
     } else if (id.startsWith('gateway ')) for (const entry of record.ir.l4Services) readElsewhere.add(`${entry.namespace}/${entry.name}`);
   }
   for (const kind of ['httproute', 'grpcroute', 'tlsroute', 'ciliumenvoyconfig', 'ciliumclusterwideenvoyconfig'] as const) {
-    for (const entry of context.index.local(kind)) for (const id of serviceMentions(entry)) readElsewhere.add(id);
+    for (const entry of context.index.local(kind)) for (const id of mentions(entry)) readElsewhere.add(id);
   }
+  const secretsReadElsewhere = new Set(context.index.local('gateway').flatMap((entry) => mentions(entry)));
   const { ir } = output;
   const irAt = { l4Services: positions(ir.l4Services, (service) => `${service.namespace}/${service.name}`) } as PatchState['irAt'];
   for (const { list } of IR_LISTS) irAt[list] = positions(ir[list] as unknown[], (item) => nameOf(list, item));
@@ -160,10 +171,12 @@ export function recordPatchState(memo: TranslationMemo, context: TranslationCont
     slicesByService,
     refused: new Set(context.index.refused),
     services,
-    secrets: byNamespacedName(context.index.local('secret')),
+    secrets,
     ingresses,
     ingressUnitsByService,
     unitIngresses,
+    ingressUnitsBySecret,
+    secretsReadElsewhere,
     readElsewhere,
     irAt,
     xdsAt: positions(output.xds, (item) => `${item.type} ${item.name}`),
@@ -181,11 +194,12 @@ export function recordPatchState(memo: TranslationMemo, context: TranslationCont
 }
 
 /**
- * Every `namespace/name` a route or CiliumEnvoyConfig could mean by a Service: each object in its spec
+ * Every `namespace/name` an object could mean by a reference (a Service of a route or
+ * CiliumEnvoyConfig, a Secret of a Gateway): each object in its spec
  * with a string `name` (a backendRef, a parentRef, a services entry), in its own namespace unless it
  * says another. More than it uses is fine: a Service named here just takes the full pass.
  */
-function serviceMentions(entry: IndexedObject): string[] {
+function mentions(entry: IndexedObject): string[] {
   const found: string[] = [];
   const walk = (value: unknown): void => {
     if (Array.isArray(value)) return value.forEach(walk);
@@ -253,6 +267,7 @@ export function patchChanges(
   if (keys.every((key) => key.startsWith(`${cluster}.endpointslice.`))) plan = planSlices(patching, changed);
   else if (keys.length === 1 && keys[0]!.startsWith(`${cluster}.ingress.`)) plan = planIngress(patching, keys[0]!, changed.get(keys[0]!));
   else if (keys.length === 1 && keys[0]!.startsWith(`${cluster}.service.`)) plan = planService(patching, keys[0]!, changed.get(keys[0]!));
+  else if (keys.length === 1 && keys[0]!.startsWith(`${cluster}.secret.`)) plan = planSecret(patching, keys[0]!, changed.get(keys[0]!));
   if (!plan) return undefined;
   return applyPlan(patching, plan);
 }
@@ -435,7 +450,40 @@ function planService(patching: Patching, key: string, object: KubeObject | undef
     secrets: state.secrets,
     clusters: state.names.clusters,
   };
-  for (const unitId of state.ingressUnitsByService.get(id) ?? []) {
+  const rebuilt = rebuildIngressUnits(patching, state.ingressUnitsByService.get(id) ?? [], found);
+  if (!rebuilt) return undefined;
+  return { swaps: [...swaps, ...rebuilt], counts, commit: () => void state.services.set(id, entry) };
+}
+
+/**
+ * An edited Secret of this cluster that no Gateway names (Gateways load theirs outside any unit): the
+ * Ingress load balancers serving it are rebuilt (a certificate rotated, or broken).
+ */
+function planSecret(patching: Patching, key: string, object: KubeObject | undefined): Plan | undefined {
+  const { state, context, quiet } = patching;
+  if (object === undefined || state.refused.has(key)) return undefined; // a deleted Secret changes what others resolve
+  const entry = changedEntry(patching, key, object, 'secret');
+  if (!entry) return undefined;
+  const id = `${entry.ref.namespace}/${entry.ref.name}`;
+  const before = state.secrets.get(id);
+  if (!before || before.key !== key) return undefined; // a new Secret
+  if (before.object === object) return { swaps: [], counts: new Map(), commit: () => {} };
+  if (state.secretsReadElsewhere.has(id)) return undefined;
+  const found: Lookups = {
+    services: { get: (other) => (state.services.has(other) ? serviceView(context, state.services.get(other)!, quiet) : undefined) },
+    secrets: { get: (other) => (other === id ? entry : state.secrets.get(other)) },
+    clusters: state.names.clusters,
+  };
+  const swaps = rebuildIngressUnits(patching, state.ingressUnitsBySecret.get(id) ?? [], found);
+  if (!swaps) return undefined;
+  return { swaps, counts: new Map(), commit: () => void state.secrets.set(id, entry) };
+}
+
+/** The Ingress load balancers' units `unitIds` rebuilt against `found`: same Ingresses, same port and address. */
+function rebuildIngressUnits(patching: Patching, unitIds: readonly string[], found: Lookups): Swap[] | undefined {
+  const { memo, state, cluster, options, context, quiet } = patching;
+  const swaps: Swap[] = [];
+  for (const unitId of unitIds) {
     const keys = state.unitIngresses.get(unitId) ?? [];
     const old = memo.recorded(unitId);
     if (!old || keys.length === 0) return undefined;
@@ -449,9 +497,10 @@ function planService(patching: Patching, key: string, object: KubeObject | undef
     const balancer = { namespace: lbId.slice(0, slash), name: lbId.slice(slash + 1), ingresses };
     const [port, address, fromService] = old.inputs as [number | undefined, string | undefined, boolean | undefined];
     const lbAddress: LbAddress | undefined = address === undefined ? undefined : { address, fromService: fromService === true };
-    if (!rebuild(unitId, ingressUnitInputs(balancer, found, lbAddress, port), (unit) => buildIngressUnit(unit, found, balancer, lbAddress, port))) return undefined;
+    const record = memo.rebuild(ingressUnitInputs(balancer, found, lbAddress, port), (ir, problems, setStatus) => buildIngressUnit(unitContext(memo, cluster, options, ir, problems, setStatus), found, balancer, lbAddress, port));
+    swaps.push({ id: unitId, old, record });
   }
-  return { swaps, counts, commit: () => void state.services.set(id, entry) };
+  return swaps;
 }
 
 /**
@@ -472,6 +521,9 @@ function applyPlan(patching: Patching, plan: Plan): TranslationOutput | undefine
   const lbAt = new Map<number, LbService>();
   const statusAt = new Map<number, StatusOutput>();
   const emitOnce = <T>(node: object, build: () => T) => memo.emit(node, build);
+  // Two load balancers serving one Secret make one SDS resource: the first's (ingress.ts). The other's
+  // copy is not in the output, and is swapped with its unit alone.
+  const swappedSecrets = new Set<unknown>(plan.swaps.flatMap((swap) => swap.old.ir.secrets));
 
   for (const { old, record } of plan.swaps) {
     if (old.ir.envoyConfigs.length || record.ir.envoyConfigs.length) return undefined;
@@ -495,6 +547,7 @@ function applyPlan(patching: Patching, plan: Plan): TranslationOutput | undefine
         }
         const at = state.irAt[list].get(name);
         const xdsIndex = state.xdsAt.get(`${type} ${name}`);
+        if (list === 'secrets' && at !== undefined && at >= 0 && output.ir.secrets[at] !== before[i] && swappedSecrets.has(output.ir.secrets[at])) continue;
         if (at === undefined || at < 0 || (output.ir[list] as unknown[])[at] !== before[i] || xdsIndex === undefined || xdsIndex < 0) return undefined;
         put(list, at, after[i]);
         const emitter = XDS_EMITTERS.find((candidate) => candidate.type === type)!;
