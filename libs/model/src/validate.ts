@@ -23,12 +23,15 @@ export interface IRProblem {
  * translation (an incremental patch): references to them resolve; duplicates are not looked for.
  */
 export interface KnownNames {
-  clusters: ReadonlySet<string>;
-  endpoints: ReadonlySet<string>;
-  routes: ReadonlySet<string>;
-  secrets: ReadonlySet<string>;
-  caSecrets: ReadonlySet<string>;
+  clusters: NameSet;
+  endpoints: NameSet;
+  routes: NameSet;
+  secrets: NameSet;
+  caSecrets: NameSet;
 }
+
+/** A set of names, as far as membership goes (a Set, a Map's keys...). */
+export type NameSet = { has(name: string): boolean };
 
 /**
  * `checked`, when given, remembers the problems of checks that depend on one IR item alone (by the
@@ -119,8 +122,6 @@ export function validate(ir: MeshIR, checked?: WeakMap<object, IRProblem[]>, kno
   validateL7(ir, known ? union(clusterNames, known.clusters) : clusterNames, report, known);
   return problems;
 }
-
-type NameSet = { has(name: string): boolean };
 
 /** `own` and `other` as one set, for membership. */
 function union(own: NameSet, other: NameSet): NameSet {

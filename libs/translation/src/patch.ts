@@ -26,7 +26,7 @@
 import { canonicalJson, lbKey, type KubeObject, type LbService } from '@tendril/contract';
 import { emptyIR, validate, type KnownNames, type L4ServiceIR, type MeshIR } from '@tendril/model';
 import type { TranslationContext } from './feature.js';
-import { serviceView } from './feature.js';
+import { serviceIdOf, serviceView } from './feature.js';
 import { buildIngressUnit, ingressUnitId, ingressUnitInputs, ingressView, isOurs, readSettings, type LbAddress, type Lookups } from './features/ingress.js';
 import { buildServiceUnit, isGlobal, readSlice, serviceUnitId, serviceUnitInputs, type ReadSlice } from './features/services.js';
 import { buildProxylessUnit, proxylessTargets, proxylessUnitId, proxylessUnitInputs } from './features/proxyless.js';
@@ -60,7 +60,8 @@ const IR_LISTS = [
   { list: 'routes', type: 'route', name: (item: { name: string }) => item.name },
 ] as const;
 type IrList = (typeof IR_LISTS)[number]['list'];
-const nameOf = (list: IrList, item: unknown) => IR_LISTS.find((entry) => entry.list === list)!.name(item as never);
+const NAME_OF = new Map(IR_LISTS.map((entry) => [entry.list, entry.name as (item: unknown) => string] as const));
+const nameOf = (list: IrList, item: unknown) => NAME_OF.get(list)!(item);
 
 /** What the last output was made of, kept by the memo between translations. */
 export interface PatchState {
@@ -78,7 +79,7 @@ export interface PatchState {
   ingresses: Map<string, IndexedObject>;
   /** Where each item sits in output.ir (by list, then name) and output.xds (by `type name`); -1 when a name is there twice. */
   irAt: Record<IrList | 'l4Services', Map<string, number>>;
-  xdsAt: Map<string, number>;
+  xdsAt: Map<string, Map<string, number>>;
   /** Where each LB entry (by lbKey) and status (by key) sits in output.lb and output.statuses. */
   lbAt: Map<string, number>;
   statusAt: Map<string, number>;
@@ -114,7 +115,7 @@ function positions<T>(items: readonly T[], keyOf: (item: T) => string | undefine
 const byNamespacedName = (entries: readonly IndexedObject[]) => new Map(entries.map((entry) => [`${entry.ref.namespace}/${entry.ref.name}`, entry] as const));
 
 /** Records what patchChanges() needs from a full translation's index, problems and output. */
-export function recordPatchState(memo: TranslationMemo, context: TranslationContext, problems: TranslationError[], output: TranslationOutput): void {
+export function recordPatchState(memo: TranslationMemo, context: TranslationContext, problems: TranslationError[], output: TranslationOutput, lbKeys: readonly string[]): void {
   const quiet = new Problems();
   const slices = new Map<string, SliceRecord>();
   const slicesByService = new Map<string, IndexedObject[]>();
@@ -134,7 +135,7 @@ export function recordPatchState(memo: TranslationMemo, context: TranslationCont
   }
   const services = byNamespacedName(context.index.local('service'));
   const ingresses = new Map(context.index.local('ingress').map((entry) => [entry.key, entry] as const));
-  const serviceOfView = new Map([...services].map(([id, entry]) => [serviceView(context, entry, quiet) as object, id] as const));
+
   const ingressOfObject = new Map([...ingresses.values()].map((entry) => [entry.object as object, entry.key] as const));
   const secrets = byNamespacedName(context.index.local('secret'));
   const secretOfObject = new Map([...secrets].map(([id, entry]) => [entry.object as object, id] as const));
@@ -147,7 +148,7 @@ export function recordPatchState(memo: TranslationMemo, context: TranslationCont
       readElsewhere.add(id.slice('ingress '.length));
       const keys: string[] = [];
       for (const input of record.inputs) {
-        const service = typeof input === 'object' && input !== null ? serviceOfView.get(input) : undefined;
+        const service = typeof input === 'object' && input !== null ? serviceIdOf(input) : undefined;
         if (service !== undefined) ingressUnitsByService.set(service, [...new Set([...(ingressUnitsByService.get(service) ?? []), id])]);
         const secret = typeof input === 'object' && input !== null ? secretOfObject.get(input) : undefined;
         if (secret !== undefined) ingressUnitsBySecret.set(secret, [...new Set([...(ingressUnitsBySecret.get(secret) ?? []), id])]);
@@ -163,7 +164,14 @@ export function recordPatchState(memo: TranslationMemo, context: TranslationCont
   const secretsReadElsewhere = new Set(context.index.local('gateway').flatMap((entry) => mentions(entry)));
   const { ir } = output;
   const irAt = { l4Services: positions(ir.l4Services, (service) => `${service.namespace}/${service.name}`) } as PatchState['irAt'];
-  for (const { list } of IR_LISTS) irAt[list] = positions(ir[list] as unknown[], (item) => nameOf(list, item));
+  for (const { list } of IR_LISTS) irAt[list] = positions(ir[list] as unknown[], NAME_OF.get(list)!);
+  // xDS positions by type, then name (the output is sorted by type: one map per run of a type).
+  const xdsAt = new Map<string, Map<string, number>>();
+  output.xds.forEach((item, i) => {
+    let byName = xdsAt.get(item.type);
+    if (!byName) xdsAt.set(item.type, (byName = new Map()));
+    byName.set(item.name, byName.has(item.name) ? -1 : i);
+  });
   memo.patchState = {
     cluster: context.index.cluster,
     output,
@@ -179,14 +187,14 @@ export function recordPatchState(memo: TranslationMemo, context: TranslationCont
     secretsReadElsewhere,
     readElsewhere,
     irAt,
-    xdsAt: positions(output.xds, (item) => `${item.type} ${item.name}`),
-    lbAt: positions(output.lb, (entry) => lbKey(entry)),
+    xdsAt,
+    lbAt: positions(lbKeys, (key) => key),
     statusAt: positions(output.statuses, (entry) => entry.key),
     names: {
-      clusters: new Set(ir.clusters.map((cluster) => cluster.name)),
-      endpoints: new Set(ir.endpoints.map((group) => group.clusterName)),
-      routes: new Set(ir.routes.map((route) => route.name)),
-      secrets: new Set(ir.secrets.map((secret) => secret.name)),
+      clusters: irAt.clusters,
+      endpoints: irAt.endpoints,
+      routes: irAt.routes,
+      secrets: irAt.secrets,
       caSecrets: new Set(ir.secrets.filter((secret) => secret.trustedCa !== undefined).map((secret) => secret.name)),
     },
     problemCounts,
@@ -546,7 +554,7 @@ function applyPlan(patching: Patching, plan: Plan): TranslationOutput | undefine
           if (a.kind !== b.kind || a.address !== b.address || a.port !== b.port) return undefined;
         }
         const at = state.irAt[list].get(name);
-        const xdsIndex = state.xdsAt.get(`${type} ${name}`);
+        const xdsIndex = state.xdsAt.get(type)?.get(name);
         if (list === 'secrets' && at !== undefined && at >= 0 && output.ir.secrets[at] !== before[i] && swappedSecrets.has(output.ir.secrets[at])) continue;
         if (at === undefined || at < 0 || (output.ir[list] as unknown[])[at] !== before[i] || xdsIndex === undefined || xdsIndex < 0) return undefined;
         put(list, at, after[i]);

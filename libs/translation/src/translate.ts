@@ -141,13 +141,13 @@ export function translate(input: TranslationInput): TranslationOutput {
   xds.sort((a, b) => rank.get(a.type)! - rank.get(b.type)! || compare(a.name, b.name));
 
   // Keys computed once each, not in every comparison.
-  const lb = ir.l4Services
+  const keyed = ir.l4Services
     .map((service) => {
       const entry = emitOnce(service, () => desiredLbService(input.cluster, service));
       return { key: lbKey(entry), entry };
     })
-    .sort((a, b) => compare(a.key, b.key))
-    .map(({ entry }) => entry);
+    .sort((a, b) => compare(a.key, b.key));
+  const lb = keyed.map(({ entry }) => entry);
 
   const output: TranslationOutput = {
     xds,
@@ -157,6 +157,13 @@ export function translate(input: TranslationInput): TranslationOutput {
     ir,
   };
   if (memo) output.serial = memo.nextSerial();
-  if (memo) recordPatchState(memo, context, problems.entries(), output);
+  if (memo)
+    recordPatchState(
+      memo,
+      context,
+      problems.entries(),
+      output,
+      keyed.map(({ key }) => key),
+    );
   return output;
 }
