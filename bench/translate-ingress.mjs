@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // Benchmark: full translation of N Services (one port, E endpoints each) routed by Ingresses (one
 // dedicated Ingress per 10 Services, one path per Service, a host per Ingress), into CDS, EDS, LDS,
-// RDS (with the proxyless API listeners) and LB entries; then one EndpointSlice change translated
-// again with the memo the translator keeps (only what depends on the change is rebuilt). Prints
-// medians and the heap in use.
+// RDS (with the proxyless API listeners) and LB entries; then single changes translated again with
+// the memo the translator keeps and the changed key told, as the translator does (patch.ts): an
+// EndpointSlice, a Service's lb-mode annotation, an Ingress's request-timeout annotation; and the slice
+// change without the key told (a full pass replaying unchanged units). Prints medians and the heap.
 // Run: npm run build && node bench/translate-ingress.mjs [services=1000] [endpoints=3] [runs=5]
 import { cpus } from 'node:os';
 import { TranslationMemo, translate } from '@tendril/translation';
@@ -56,7 +57,8 @@ const timed = (kind, key, value, told = true) => {
 };
 const service = (i, run) => {
   const object = structuredClone(objects.get(`c.service.default.svc-${i}`));
-  object.metadata.labels = { run: String(run) };
+  // Its clusters' load-balancing policy (a new CDS resource; the Ingress routing to it is rebuilt too).
+  object.metadata.annotations = { 'io.cilium/lb-mode': run % 2 ? 'least-request' : 'random' };
   return object;
 };
 const ingress = (g, run) => {

@@ -29,6 +29,11 @@ export interface TranslationContext {
    * (patch.ts) and must know whose endpoints were copied.
    */
   endpointsOf(clusterName: string): ClusterEndpointsIR | undefined;
+  /**
+   * Keeps a feature's state after a pass (its views, what attached where) with the memo, for
+   * patch.ts to patch a change into the output without the pass. Nothing without a memo.
+   */
+  stash(feature: string, state: unknown): void;
   /** `read(problems)` of an object, computed once per object while it is unchanged (see memo.ts). */
   view<T>(object: object, kind: string, problems: Problems, read: (problems: Problems) => T): T;
 }

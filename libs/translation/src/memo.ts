@@ -56,6 +56,8 @@ export class TranslationMemo {
    * stays in a few units patched into the last output, patch.ts).
    */
   lastPass: 'full' | 'patch' = 'full';
+  /** Features' state after the last full pass (TranslationContext.stash). */
+  stash = new Map<string, unknown>();
   /** Clusters whose endpoints a feature copied outside the services unit in the last full pass. */
   endpointReads = new Set<string>();
   /** What the last output was made of, for patch.ts; set at the end of each translation. */
@@ -81,6 +83,7 @@ export class TranslationMemo {
     this.stats = { built: 0, reused: 0 };
     this.lastPass = 'full';
     this.endpointReads = new Set();
+    this.stash = new Map();
     this.patchState = undefined;
   }
 

@@ -668,6 +668,7 @@ function unitContext(memo: TranslationMemo, cluster: string, options: Translatio
     setStatus,
     unit: (_id, _inputs, build) => build(context),
     endpointsOf: () => undefined,
+    stash: () => {},
     view: (object, kind, sink, read) => memo.view(object, kind, sink, read),
   };
   return context;

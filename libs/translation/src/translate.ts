@@ -103,6 +103,7 @@ export function translate(input: TranslationInput): TranslationOutput {
       ir,
       problems,
       setStatus,
+      stash: (feature, state) => void memo?.stash.set(feature, state),
       endpointsOf: (clusterName) => {
         memo?.endpointReads.add(clusterName);
         return root.ir.endpoints.find((group) => group.clusterName === clusterName);

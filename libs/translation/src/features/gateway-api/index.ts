@@ -10,7 +10,7 @@
  * it), else a stable pick from options.gatewayCidr. Bad input never throws: it becomes a condition
  * with a reason and/or a problem naming object and field.
  */
-import type { Condition } from '@tendril/contract';
+import type { Condition, ObjectStatus } from '@tendril/contract';
 import { ipFamily } from '@tendril/model';
 import { allocateAddresses, parseIPv4Cidr } from '../../allocate/stable-hash.js';
 import { serviceView, type Feature, type TranslationContext } from '../../feature.js';
@@ -27,6 +27,7 @@ import { apiVersionOf, gatewayStatus, ourClasses, readGateways, type GatewayStat
 import { resolveRoute, type ResolvedRoute } from './rules.js';
 import { condition } from './status.js';
 import { pushTo } from './collections.js';
+import type { IndexedObject } from '../../objects.js';
 
 export { SUPPORTED_FEATURES } from './status.js';
 
@@ -57,55 +58,35 @@ export const gatewayApiFeature = {
     const attached = new Map<ListenerState, AttachedRoute[]>();
     const gamma = new Map<string, AttachedRoute[]>();
     const controllerName = context.options.gatewayControllerName;
+    const routeContext: RouteContext = { gatewayById, namespaceLabels, resolver, services, controllerName };
+    const routes = new Map<string, RouteRecord>();
     for (const [kind, keyKind] of ROUTE_KINDS) {
       for (const entry of context.index.local(keyKind)) {
         const view = context.view(entry.object, keyKind, context.problems, (sink) => readRoute(kind, entry, sink));
-        let resolved: ResolvedRoute | undefined;
-        const parents: Record<string, unknown>[] = [];
-        for (const parent of view.parentRefs) {
-          let accepted: Condition;
-          if (isGatewayRef(parent)) {
-            const gateway = gatewayById.get(`${parent.namespace ?? view.namespace}/${parent.name}`);
-            if (!gateway) continue; // not ours, or not there: its controller (if any) reports
-            resolved ??= resolveRoute(view, resolver);
-            const outcome = attachToGateway(view, parent, gateway, namespaceLabels);
-            for (const attachment of outcome.attachments) {
-              attachment.listener.attachedRoutes.add(view.key);
-              pushTo(attached, attachment.listener, { view, resolved, hosts: attachment.hosts });
-            }
-            accepted = outcome.accepted;
-          } else if (isServiceRef(parent) && kind !== 'TLSRoute') {
-            resolved ??= resolveRoute(view, resolver);
-            const namespace = parent.namespace ?? view.namespace;
-            const service = services.get(`${namespace}/${parent.name}`);
-            if (namespace !== view.namespace) accepted = condition('Accepted', false, 'NotAllowedByListeners', `Service ${namespace}/${parent.name}: GAMMA routes apply to Services of their own namespace`, view.generation);
-            else if (!service) accepted = condition('Accepted', false, 'NoMatchingParent', `Service ${namespace}/${parent.name} not found`, view.generation);
-            else {
-              const id = `${namespace}/${parent.name}`;
-              pushTo(gamma, id, { view, resolved, hosts: [''] });
-              accepted = condition('Accepted', true, 'Accepted', 'Route accepted', view.generation);
-            }
-          } else continue;
-          parents.push({ parentRef: { ...parent.echo }, controllerName, conditions: [accepted, resolvedRefs(view, resolved!)] });
+        const outcome = routeParents(kind, view, routeContext);
+        for (const attachment of outcome.attachments) {
+          attachment.listener.attachedRoutes.add(view.key);
+          pushTo(attached, attachment.listener, { view, resolved: outcome.resolved!, hosts: attachment.hosts });
         }
-        if (parents.length) context.setStatus(view.key, { v: 1, apiVersion: apiVersionOf(entry), kind, namespace: view.namespace, name: view.name, status: { parents } });
+        for (const id of outcome.gamma) pushTo(gamma, id, { view, resolved: outcome.resolved!, hosts: [''] });
+        const status = routeStatus(kind, entry, view, outcome.parents);
+        if (status) context.setStatus(view.key, status);
+        routes.set(entry.key, { kind, keyKind, object: entry.object, view, status, gamma: outcome.gamma.length > 0, attachments: outcome.attachments });
       }
     }
 
     const cache = new RuleCache();
+    const proxyPortsOf = new Map<GatewayState, Map<number, number | undefined>>();
     for (const gateway of gateways) {
       const proxyPorts = gatewayProxyPorts(context, gateway);
+      proxyPortsOf.set(gateway, proxyPorts);
       // One unit per Gateway: while the Gateway, what decides its listeners, and its routes (with what
       // their backends resolved to) are unchanged, the recorded listeners, routes, LB entry and status
       // are replayed (same IR objects, so their Envoy resources are not emitted again).
-      const inputs: unknown[] = [gateway.object, gateway.address, JSON.stringify([gateway.notAccepted, gateway.addressNotUsable, gateway.listeners.map(listenerSummary), [...proxyPorts]])];
-      for (const listener of gateway.listeners) for (const route of attached.get(listener) ?? []) inputs.push(listener.view.name, route.view, route.hosts.join(','), resolutionSignature(route.resolved));
-      context.unit(`gateway ${gateway.view.key}`, inputs, (unit) => {
-        const built = buildGateway(unit, gateway, attached, cache, proxyPorts);
-        if (built.entry) unit.ir.l4Services.push(built.entry);
-        unit.setStatus(gateway.view.key, { v: 1, apiVersion: gateway.apiVersion, kind: 'Gateway', namespace: gateway.view.namespace, name: gateway.view.name, status: gatewayStatus(gateway, built.programmed) });
-      });
+      context.unit(gatewayUnitId(gateway), gatewayUnitInputs(gateway, attached, proxyPorts), (unit) => buildGatewayUnit(unit, gateway, attached, cache, proxyPorts));
     }
+    // What an edited route needs to be patched in without this pass (patch.ts).
+    context.stash('gateway-api', { ...routeContext, attached, routes, proxyPortsOf, gatewayOf: new Map(gateways.flatMap((gateway) => gateway.listeners.map((listener) => [listener, gateway] as const))) } satisfies GatewayStash);
     // A Service of an LB entry's name (Cilium's own) lends its address; ours replaces its entry.
     const ours = new Set(context.ir.l4Services.filter((service) => service.source.kind === 'Gateway' && service.name.startsWith('cilium-gateway-')));
     const ids = new Set([...ours].map((entry) => `${entry.namespace}/${entry.name}`));
@@ -117,6 +98,93 @@ export const gatewayApiFeature = {
     }
   },
 } satisfies Feature;
+
+/** What deciding a route's parents reads. */
+export interface RouteContext {
+  gatewayById: Map<string, GatewayState>;
+  namespaceLabels: Map<string, Record<string, string>>;
+  resolver: BackendResolver;
+  services: Map<string, ServiceView>;
+  controllerName: string;
+}
+
+export interface RouteRecord {
+  kind: RouteKind;
+  keyKind: 'httproute' | 'grpcroute' | 'tlsroute';
+  object: object;
+  view: RouteView;
+  status: ObjectStatus | undefined;
+  /** It has a Service parent (GAMMA). */
+  gamma: boolean;
+  attachments: { listener: ListenerState; hosts: string[] }[];
+}
+
+/** The feature's state after a pass, kept by the memo for patch.ts. */
+export interface GatewayStash extends RouteContext {
+  attached: Map<ListenerState, AttachedRoute[]>;
+  /** Routes by key. */
+  routes: Map<string, RouteRecord>;
+  proxyPortsOf: Map<GatewayState, Map<number, number | undefined>>;
+  gatewayOf: Map<ListenerState, GatewayState>;
+}
+
+/**
+ * A route's parents: per parentRef ours, its Accepted and ResolvedRefs conditions; the listeners it
+ * attaches to (with the hostnames it gets on each); the Services it is a GAMMA route of.
+ */
+export function routeParents(kind: RouteKind, view: RouteView, context: RouteContext): { parents: Record<string, unknown>[]; resolved?: ResolvedRoute; attachments: { listener: ListenerState; hosts: string[] }[]; gamma: string[] } {
+  const { gatewayById, namespaceLabels, resolver, services, controllerName } = context;
+  let resolved: ResolvedRoute | undefined;
+  const parents: Record<string, unknown>[] = [];
+  const attachments: { listener: ListenerState; hosts: string[] }[] = [];
+  const gamma: string[] = [];
+  for (const parent of view.parentRefs) {
+    let accepted: Condition;
+    if (isGatewayRef(parent)) {
+      const gateway = gatewayById.get(`${parent.namespace ?? view.namespace}/${parent.name}`);
+      if (!gateway) continue; // not ours, or not there: its controller (if any) reports
+      resolved ??= resolveRoute(view, resolver);
+      const outcome = attachToGateway(view, parent, gateway, namespaceLabels);
+      attachments.push(...outcome.attachments);
+      accepted = outcome.accepted;
+    } else if (isServiceRef(parent) && kind !== 'TLSRoute') {
+      resolved ??= resolveRoute(view, resolver);
+      const namespace = parent.namespace ?? view.namespace;
+      const service = services.get(`${namespace}/${parent.name}`);
+      if (namespace !== view.namespace) accepted = condition('Accepted', false, 'NotAllowedByListeners', `Service ${namespace}/${parent.name}: GAMMA routes apply to Services of their own namespace`, view.generation);
+      else if (!service) accepted = condition('Accepted', false, 'NoMatchingParent', `Service ${namespace}/${parent.name} not found`, view.generation);
+      else {
+        gamma.push(`${namespace}/${parent.name}`);
+        accepted = condition('Accepted', true, 'Accepted', 'Route accepted', view.generation);
+      }
+    } else continue;
+    parents.push({ parentRef: { ...parent.echo }, controllerName, conditions: [accepted, resolvedRefs(view, resolved!)] });
+  }
+  return { parents, ...(resolved ? { resolved } : {}), attachments, gamma };
+}
+
+/** A route's desired status, when it has a parent of ours. */
+export function routeStatus(kind: RouteKind, entry: IndexedObject, view: RouteView, parents: Record<string, unknown>[]): ObjectStatus | undefined {
+  return parents.length ? { v: 1, apiVersion: apiVersionOf(entry), kind, namespace: view.namespace, name: view.name, status: { parents } } : undefined;
+}
+
+export function gatewayUnitId(gateway: GatewayState): string {
+  return `gateway ${gateway.view.key}`;
+}
+
+/** What a Gateway's unit reads: the Gateway, what decides its listeners, its routes with what their backends resolved to. */
+export function gatewayUnitInputs(gateway: GatewayState, attached: Map<ListenerState, AttachedRoute[]>, proxyPorts: Map<number, number | undefined>): unknown[] {
+  const inputs: unknown[] = [gateway.object, gateway.address, JSON.stringify([gateway.notAccepted, gateway.addressNotUsable, gateway.listeners.map(listenerSummary), [...proxyPorts]])];
+  for (const listener of gateway.listeners) for (const route of attached.get(listener) ?? []) inputs.push(listener.view.name, route.view, route.hosts.join(','), resolutionSignature(route.resolved));
+  return inputs;
+}
+
+/** A Gateway's listeners, routes, LB entry and status. */
+export function buildGatewayUnit(unit: TranslationContext, gateway: GatewayState, attached: Map<ListenerState, AttachedRoute[]>, cache: RuleCache, proxyPorts: Map<number, number | undefined>): void {
+  const built = buildGateway(unit, gateway, attached, cache, proxyPorts);
+  if (built.entry) unit.ir.l4Services.push(built.entry);
+  unit.setStatus(gateway.view.key, { v: 1, apiVersion: gateway.apiVersion, kind: 'Gateway', namespace: gateway.view.namespace, name: gateway.view.name, status: gatewayStatus(gateway, built.programmed) });
+}
 
 /** What a Gateway's output depends on in a listener besides its spec: certificates, kinds, conflicts, attached routes. */
 function listenerSummary(listener: ListenerState): unknown[] {
