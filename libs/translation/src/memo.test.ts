@@ -270,6 +270,54 @@ test('Secret edits told to the memo patch the last output, equal to a fresh tran
   console.log(`# secret edits: ${patched} of ${steps} patched`);
 });
 
+/** A random edit of a route: weights, backends, paths, headers, filters, timeouts; sometimes its parents or hostnames, or junk. */
+function routeEdit(object: KubeObject, services: string[], random: Random): KubeObject {
+  const copy = structuredClone(object) as unknown as { spec: Record<string, unknown> };
+  if (typeof copy.spec !== 'object' || copy.spec === null || Array.isArray(copy.spec)) return edited(object, random);
+  const rules = Array.isArray(copy.spec['rules']) ? (copy.spec['rules'] as Record<string, unknown>[]).filter((rule) => typeof rule === 'object' && rule !== null) : [];
+  const rule = rules.length ? random.pick(rules) : undefined;
+  const refs = rule && Array.isArray(rule['backendRefs']) ? (rule['backendRefs'] as Record<string, unknown>[]).filter((ref) => typeof ref === 'object' && ref !== null) : [];
+  const action = random.int(10);
+  if (action === 0 && refs.length) random.pick(refs)['weight'] = random.int(4) * 25;
+  else if (action === 1 && rule) rule['backendRefs'] = [...refs, { name: random.pick([...services, 'missing']), port: random.pick([80, 8080, 9000]), weight: 1 + random.int(3) }];
+  else if (action === 2 && refs.length > 1) rule!['backendRefs'] = refs.slice(1);
+  else if (action === 3 && rule) rule['matches'] = [{ path: { type: random.pick(['PathPrefix', 'Exact']), value: random.pick(['/', '/v2', '/api']) } }];
+  else if (action === 4 && rule) rule['matches'] = [{ headers: [{ name: 'x-canary', value: random.pick(['yes', 'no']) }] }];
+  else if (action === 5 && rule) rule['filters'] = [{ type: 'RequestHeaderModifier', requestHeaderModifier: { set: [{ name: 'x-edit', value: String(random.int(9)) }] } }];
+  else if (action === 6 && rule) rule['timeouts'] = { request: random.pick(['5s', '10s', 'soon']) };
+  else if (action === 7) copy.spec['hostnames'] = [random.pick(['a.example.com', 'b.example.com', '*.example.com'])];
+  else if (action === 8 && refs.length) random.pick(refs)['port'] = random.pick([80, 8080, 9000]);
+  else return edited(object, random);
+  return copy as unknown as KubeObject;
+}
+
+test('route edits told to the memo patch the last output, equal to a fresh translation', () => {
+  const random = new Random(2026);
+  let steps = 0;
+  let patched = 0;
+  for (const golden of goldenCases(testdata)) {
+    const original = new Map(manifestObjects(golden.input));
+    const routeKeys = [...original.keys()].filter((key) => /\.(httproute|grpcroute|tlsroute)\./.test(key) && key.startsWith(`${TEST_CLUSTER}.`));
+    if (routeKeys.length === 0) continue;
+    const services = [...original.values()].filter((object) => object.kind === 'Service').map((object) => object.metadata.name);
+    const objects = new Map(original);
+    const memo = new TranslationMemo();
+    translate({ cluster: TEST_CLUSTER, objects, memo });
+    for (let step = 0; step < 30; step++) {
+      const key = random.pick(routeKeys);
+      const value = random.int(10) === 0 ? original.get(key)! : routeEdit(objects.get(key)!, services, random);
+      objects.set(key, value);
+      const incremental = translate({ cluster: TEST_CLUSTER, objects, memo, changes: [[key, value]] });
+      if (memo.lastPass === 'patch') patched++;
+      assert.equal(comparable(incremental), comparable(translate({ cluster: TEST_CLUSTER, objects })), `${golden.name}, step ${step}: ${key}`);
+      steps++;
+    }
+  }
+  assert.ok(steps >= 30 * 8, `only ${steps} steps ran`);
+  assert.ok(patched > steps / 3, `only ${patched} of ${steps} edits were patched`);
+  console.log(`# route edits: ${patched} of ${steps} patched`);
+});
+
 test('one changed EndpointSlice rebuilds only its Service: the other resources are the very same objects', () => {
   const objects = new Map<string, KubeObject>();
   for (let i = 0; i < 200; i++) {

@@ -16,6 +16,8 @@
  *   the Ingress load balancers routing to it.
  * - One edited Secret of this cluster that no Gateway names (a certificate rotated): the Ingress load
  *   balancers serving it.
+ * - One edited HTTPRoute, GRPCRoute or TLSRoute that keeps its parents and hostnames: its status and the
+ *   Gateways it is attached to (with the feature's state kept from the last pass, context.stash).
  *
  * Anything this cannot prove local goes through the full pass (which still replays unchanged units,
  * memo.ts): a new or deleted Service or Ingress, a global Service, endpoints a feature copied
@@ -23,7 +25,11 @@
  * the same names as before, an object that disagrees with its key, any other kind. The output is the
  * same as a full translation's either way: memo.test.ts compares them on random edit sequences.
  */
-import { canonicalJson, lbKey, type KubeObject, type LbService } from '@tendril/contract';
+import { canonicalJson, lbKey, type KubeObject, type LbService, type ObjectStatus } from '@tendril/contract';
+import { RuleCache, type AttachedRoute } from './features/gateway-api/build.js';
+import { buildGatewayUnit, clustersOfRoute, gatewayUnitId, gatewayUnitInputs, routeParents, routeStatus, type GatewayStash, type RouteRecord } from './features/gateway-api/index.js';
+import type { ListenerState } from './features/gateway-api/gateways.js';
+import { readRoute, type RouteKind } from './kube/routes.js';
 import { emptyIR, validate, type KnownNames, type L4ServiceIR, type MeshIR } from '@tendril/model';
 import type { TranslationContext } from './feature.js';
 import { serviceIdOf, serviceView } from './feature.js';
@@ -236,6 +242,8 @@ interface Swap {
 interface Plan {
   swaps: Swap[];
   counts: Map<string, number>;
+  /** Statuses set outside any unit (a route's), old and new. */
+  statusSwaps?: { key: string; before: ObjectStatus; after: ObjectStatus }[];
   commit(): void;
 }
 
@@ -276,6 +284,10 @@ export function patchChanges(
   else if (keys.length === 1 && keys[0]!.startsWith(`${cluster}.ingress.`)) plan = planIngress(patching, keys[0]!, changed.get(keys[0]!));
   else if (keys.length === 1 && keys[0]!.startsWith(`${cluster}.service.`)) plan = planService(patching, keys[0]!, changed.get(keys[0]!));
   else if (keys.length === 1 && keys[0]!.startsWith(`${cluster}.secret.`)) plan = planSecret(patching, keys[0]!, changed.get(keys[0]!));
+  else if (keys.length === 1) {
+    const route = ROUTE_KINDS.find(([, keyKind]) => keys[0]!.startsWith(`${cluster}.${keyKind}.`));
+    if (route) plan = planRoute(patching, keys[0]!, changed.get(keys[0]!), route[0], route[1]);
+  }
   if (!plan) return undefined;
   return applyPlan(patching, plan);
 }
@@ -487,6 +499,74 @@ function planSecret(patching: Patching, key: string, object: KubeObject | undefi
   return { swaps, counts: new Map(), commit: () => void state.secrets.set(id, entry) };
 }
 
+const ROUTE_KINDS = [
+  ['HTTPRoute', 'httproute'],
+  ['GRPCRoute', 'grpcroute'],
+  ['TLSRoute', 'tlsroute'],
+] as const satisfies readonly (readonly [RouteKind, RouteRecord['keyKind']])[];
+
+/**
+ * An edited route (HTTPRoute, GRPCRoute, TLSRoute) of this cluster that keeps its parents and
+ * hostnames, is no GAMMA route, and whose backends need no cluster the last pass did not make: its
+ * status is decided again and the Gateways it is attached to are rebuilt with it (one RouteConfiguration
+ * per Gateway port holds every route attached there, as Envoy's RDS has it).
+ */
+function planRoute(patching: Patching, key: string, object: KubeObject | undefined, kind: RouteKind, keyKind: RouteRecord['keyKind']): Plan | undefined {
+  const { memo, state, cluster, options, context, quiet } = patching;
+  const stash = memo.stash.get('gateway-api') as GatewayStash | undefined;
+  if (!stash || object === undefined || state.refused.has(key)) return undefined; // a new or deleted route attaches or detaches
+  const before = stash.routes.get(key);
+  if (!before) return undefined;
+  if (before.object === object) return { swaps: [], counts: new Map(), commit: () => {} };
+  const entry = changedEntry(patching, key, object, keyKind);
+  if (!entry || before.gamma) return undefined;
+  const read = (routeEntry: IndexedObject, sink: Problems) => context.view(routeEntry.object, keyKind, sink, (problems) => readRoute(kind, routeEntry, problems));
+  const oldEntry = { ...entry, object: before.object as IndexedObject['object'] };
+  const view = read(entry, quiet);
+  if (canonicalJson(before.view.parentRefs) !== canonicalJson(view.parentRefs) || canonicalJson(before.view.hostnames) !== canonicalJson(view.hostnames)) return undefined;
+  const counts = new Map<string, number>();
+  count(counts, reported((sink) => read(oldEntry, sink)), -1);
+  count(counts, reported((sink) => read(entry, sink)), +1);
+
+  const scratch = emptyIR();
+  const outcome = stash.resolver.withIr(scratch, () => routeParents(kind, view, stash));
+  if (scratch.clusters.length || scratch.endpoints.length || outcome.gamma.length) return undefined;
+  // A cluster the feature made (an HTTP/2 twin, the invalid-backend cluster) lives while some route
+  // needs it: a route that used or uses one goes through the full pass.
+  if ([...clustersOfRoute(before.resolved), ...clustersOfRoute(outcome.resolved)].some((name) => stash.resolver.made.has(name))) return undefined;
+  const sameAttachments =
+    outcome.attachments.length === before.attachments.length &&
+    outcome.attachments.every((attachment, i) => attachment.listener === before.attachments[i]!.listener && attachment.hosts.join(',') === before.attachments[i]!.hosts.join(','));
+  if (!sameAttachments) return undefined;
+  const status = routeStatus(kind, entry, view, outcome.parents);
+  if ((status === undefined) !== (before.status === undefined)) return undefined;
+
+  // The route in each list of routes attached to a listener, in its place; the Gateways of those listeners rebuilt.
+  const lists = new Map<ListenerState, AttachedRoute[]>();
+  for (const { listener } of before.attachments) {
+    lists.set(listener, (stash.attached.get(listener) ?? []).map((attached) => (attached.view.key === view.key ? { view, resolved: outcome.resolved!, hosts: attached.hosts } : attached)));
+  }
+  const swaps: Swap[] = [];
+  for (const gateway of new Set([...lists.keys()].map((listener) => stash.gatewayOf.get(listener)!))) {
+    const id = gatewayUnitId(gateway);
+    const old = memo.recorded(id);
+    const proxyPorts = stash.proxyPortsOf.get(gateway);
+    if (!old || !proxyPorts) return undefined;
+    const attached = new Map(gateway.listeners.map((listener) => [listener, lists.get(listener) ?? stash.attached.get(listener) ?? []] as const));
+    const record = memo.rebuild(gatewayUnitInputs(gateway, attached, proxyPorts), (ir, problems, setStatus) => buildGatewayUnit(unitContext(memo, cluster, options, ir, problems, setStatus), gateway, attached, new RuleCache(), proxyPorts));
+    swaps.push({ id, old, record });
+  }
+  return {
+    swaps,
+    counts,
+    ...(status && before.status ? { statusSwaps: [{ key, before: before.status, after: status }] } : {}),
+    commit: () => {
+      stash.routes.set(key, { ...before, object: entry.object, view, resolved: outcome.resolved, status: status && before.status && canonicalJson(status) === canonicalJson(before.status) ? before.status : status });
+      for (const [listener, list] of lists) stash.attached.set(listener, list);
+    },
+  };
+}
+
 /** The Ingress load balancers' units `unitIds` rebuilt against `found`: same Ingresses, same port and address. */
 function rebuildIngressUnits(patching: Patching, unitIds: readonly string[], found: Lookups): Swap[] | undefined {
   const { memo, state, cluster, options, context, quiet } = patching;
@@ -608,6 +688,12 @@ function applyPlan(patching: Patching, plan: Plan): TranslationOutput | undefine
       validate({ ...unit.ir, l4Services: l4 }, memo.checked, state.names).map((problem) => ({ object: problem.object, message: `${problem.path}: ${problem.message}` }));
     count(counts, checked(old, finalL4.map(([before]) => before)), -1);
     count(counts, checked(record, finalL4.map(([, after]) => after)), +1);
+  }
+
+  for (const { key, before, after } of plan.statusSwaps ?? []) {
+    const at = state.statusAt.get(key);
+    if (at === undefined || at < 0 || output.statuses[at]!.status !== before) return undefined;
+    if (canonicalJson(before) !== canonicalJson(after)) statusAt.set(at, { key, status: after });
   }
 
   // Problems after the change; the list is rebuilt only when one appeared or went.

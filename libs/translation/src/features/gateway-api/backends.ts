@@ -19,10 +19,12 @@ export type BackendResult = { ok: true; clusterName: string } | { ok: false; rea
 
 export class BackendResolver {
   private readonly clusters: Map<string, ClusterIR>;
+  /** Clusters this resolver made (HTTP/2 twins, the invalid-backend cluster): they exist while a route needs them. */
+  readonly made = new Set<string>();
   private readonly grantsByNamespace = new Map<string, ReferenceGrantView[]>();
 
   constructor(
-    private readonly ir: MeshIR,
+    private ir: MeshIR,
     private readonly services: Map<string, ServiceView>,
     grants: ReferenceGrantView[],
     /** TranslationContext.endpointsOf: the twin copies its cluster's endpoints. */
@@ -30,6 +32,21 @@ export class BackendResolver {
   ) {
     this.clusters = new Map(ir.clusters.map((cluster) => [cluster.name, cluster]));
     for (const grant of grants) pushTo(this.grantsByNamespace, grant.namespace, grant);
+  }
+
+  /**
+   * Runs `run` with the clusters a resolution adds (an HTTP/2 twin, the invalid-backend cluster) going
+   * to `ir` instead: patch.ts resolves an edited route against the last pass's resolver and must see
+   * whether it needs a cluster that pass did not make.
+   */
+  withIr<T>(ir: MeshIR, run: () => T): T {
+    const kept = this.ir;
+    this.ir = ir;
+    try {
+      return run();
+    } finally {
+      this.ir = kept;
+    }
   }
 
   /** Whether a ReferenceGrant in `to.namespace` lets `from` refer to the object. */
@@ -71,6 +88,7 @@ export class BackendResolver {
     if (this.clusters.has(name)) return name;
     const twin: ClusterIR = { ...cluster, name, protocol: 'HTTP2' };
     this.clusters.set(name, twin);
+    this.made.add(name);
     this.ir.clusters.push(twin);
     const endpoints = this.endpointsOf(cluster.name);
     this.ir.endpoints.push({ clusterName: name, endpoints: endpoints ? [...endpoints.endpoints] : [], source: cluster.source });
@@ -83,6 +101,7 @@ export class BackendResolver {
       const source = { kind: 'GatewayClass', name: 'tendril' };
       const cluster: ClusterIR = { name: INVALID_BACKEND_CLUSTER, discovery: 'EDS', connectTimeoutMs: 5000, lbPolicy: 'ROUND_ROBIN', protocol: 'HTTP1', source };
       this.clusters.set(cluster.name, cluster);
+      this.made.add(cluster.name);
       this.ir.clusters.push(cluster);
       this.ir.endpoints.push({ clusterName: cluster.name, endpoints: [], source });
     }

@@ -71,7 +71,7 @@ export const gatewayApiFeature = {
         for (const id of outcome.gamma) pushTo(gamma, id, { view, resolved: outcome.resolved!, hosts: [''] });
         const status = routeStatus(kind, entry, view, outcome.parents);
         if (status) context.setStatus(view.key, status);
-        routes.set(entry.key, { kind, keyKind, object: entry.object, view, status, gamma: outcome.gamma.length > 0, attachments: outcome.attachments });
+        routes.set(entry.key, { kind, keyKind, object: entry.object, view, resolved: outcome.resolved, status, gamma: outcome.gamma.length > 0, attachments: outcome.attachments });
       }
     }
 
@@ -113,6 +113,8 @@ export interface RouteRecord {
   keyKind: 'httproute' | 'grpcroute' | 'tlsroute';
   object: object;
   view: RouteView;
+  /** What its backends resolved to (absent when no parent of ours asked). */
+  resolved: ResolvedRoute | undefined;
   status: ObjectStatus | undefined;
   /** It has a Service parent (GAMMA). */
   gamma: boolean;
@@ -161,6 +163,11 @@ export function routeParents(kind: RouteKind, view: RouteView, context: RouteCon
     parents.push({ parentRef: { ...parent.echo }, controllerName, conditions: [accepted, resolvedRefs(view, resolved!)] });
   }
   return { parents, ...(resolved ? { resolved } : {}), attachments, gamma };
+}
+
+/** The clusters a resolved route sends to or mirrors to. */
+export function clustersOfRoute(resolved: ResolvedRoute | undefined): string[] {
+  return (resolved?.rules ?? []).flatMap((rule) => [...rule.backends.map((backend) => backend.clusterName), ...rule.mirrors.map((mirror) => mirror.clusterName)]);
 }
 
 /** A route's desired status, when it has a parent of ours. */
