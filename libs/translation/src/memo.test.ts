@@ -318,6 +318,44 @@ test('route edits told to the memo patch the last output, equal to a fresh trans
   console.log(`# route edits: ${patched} of ${steps} patched`);
 });
 
+test('batches mixing EndpointSlices, Services, Ingresses, Secrets and routes are patched step by step, equal to a fresh translation', () => {
+  const random = new Random(99);
+  let steps = 0;
+  let patched = 0;
+  for (const golden of goldenCases(testdata)) {
+    const original = new Map(manifestObjects(golden.input));
+    const names = (kind: string) => [...original.values()].filter((object) => object.kind === kind).map((object) => object.metadata.name);
+    const keys = [...original.keys()].filter((key) => key.startsWith(`${TEST_CLUSTER}.`) && /\.(endpointslice|service|ingress|secret|httproute|grpcroute|tlsroute)\./.test(key));
+    if (keys.length < 2) continue;
+    const objects = new Map(original);
+    const memo = new TranslationMemo();
+    translate({ cluster: TEST_CLUSTER, objects, memo });
+    for (let step = 0; step < 20; step++) {
+      const changes = new Map<string, KubeObject>();
+      for (let n = 2 + random.int(3); n > 0; n--) {
+        const key = random.pick(keys);
+        const current = changes.get(key) ?? objects.get(key)!;
+        const kind = key.split('.')[1];
+        const value =
+          kind === 'endpointslice' ? sliceEdit(current, names('Service'), random)
+          : kind === 'service' ? serviceEdit(current, random)
+          : kind === 'ingress' ? ingressEdit(current, names('Service'), names('Secret'), random)
+          : kind === 'secret' ? ({ ...current, metadata: { ...current.metadata, labels: { step: String(step) } } } as KubeObject)
+          : routeEdit(current, names('Service'), random);
+        changes.set(key, value);
+        objects.set(key, value);
+      }
+      const incremental = translate({ cluster: TEST_CLUSTER, objects, memo, changes });
+      if (memo.lastPass === 'patch') patched++;
+      assert.equal(comparable(incremental), comparable(translate({ cluster: TEST_CLUSTER, objects })), `${golden.name}, step ${step}: ${[...changes.keys()].join(', ')}`);
+      steps++;
+    }
+  }
+  assert.ok(steps >= 20 * 10, `only ${steps} steps ran`);
+  assert.ok(patched > steps / 5, `only ${patched} of ${steps} batches were patched`);
+  console.log(`# mixed batches: ${patched} of ${steps} patched`);
+});
+
 test('one changed EndpointSlice rebuilds only its Service: the other resources are the very same objects', () => {
   const objects = new Map<string, KubeObject>();
   for (let i = 0; i < 200; i++) {

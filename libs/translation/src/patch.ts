@@ -278,18 +278,36 @@ export function patchChanges(
   memo.stats = { built: 0, reused: 0 };
   const quiet = new Problems();
   const patching: Patching = { memo, state, cluster, options, context: unitContext(memo, cluster, options, emptyIR(), quiet), quiet };
-  const keys = [...changed.keys()];
-  let plan: Plan | undefined;
-  if (keys.every((key) => key.startsWith(`${cluster}.endpointslice.`))) plan = planSlices(patching, changed);
-  else if (keys.length === 1 && keys[0]!.startsWith(`${cluster}.ingress.`)) plan = planIngress(patching, keys[0]!, changed.get(keys[0]!));
-  else if (keys.length === 1 && keys[0]!.startsWith(`${cluster}.service.`)) plan = planService(patching, keys[0]!, changed.get(keys[0]!));
-  else if (keys.length === 1 && keys[0]!.startsWith(`${cluster}.secret.`)) plan = planSecret(patching, keys[0]!, changed.get(keys[0]!));
-  else if (keys.length === 1) {
-    const route = ROUTE_KINDS.find(([, keyKind]) => keys[0]!.startsWith(`${cluster}.${keyKind}.`));
-    if (route) plan = planRoute(patching, keys[0]!, changed.get(keys[0]!), route[0], route[1]);
+  // The EndpointSlices together, every other object on its own, one after the other: each plan reads
+  // what the ones before it recorded. A plan that cannot be made sends the whole change to the full
+  // pass, which reads every object and so is right whatever was patched before.
+  const slices = new Map([...changed].filter(([key]) => key.startsWith(`${cluster}.endpointslice.`)));
+  const plans: (() => Plan | undefined)[] = slices.size ? [() => planSlices(patching, slices)] : [];
+  for (const [key, object] of changed) {
+    if (slices.has(key)) continue;
+    const route = ROUTE_KINDS.find(([, keyKind]) => key.startsWith(`${cluster}.${keyKind}.`));
+    if (key.startsWith(`${cluster}.ingress.`)) plans.push(() => planIngress(patching, key, object));
+    else if (key.startsWith(`${cluster}.service.`)) plans.push(() => planService(patching, key, object));
+    else if (key.startsWith(`${cluster}.secret.`)) plans.push(() => planSecret(patching, key, object));
+    else if (route) plans.push(() => planRoute(patching, key, object, route[0], route[1]));
+    else return undefined;
   }
-  if (!plan) return undefined;
-  return applyPlan(patching, plan);
+  // Nothing changed (a translation asked for another reason): the same output, as a patch of nothing.
+  if (plans.length === 0) plans.push(() => ({ swaps: [], counts: new Map(), commit: () => {} }));
+  const base = state.output;
+  let output: TranslationOutput | undefined = base;
+  const patch = { xds: new Map<string, XdsOutput>(), lb: new Map<string, LbService>(), statuses: new Map<string, StatusOutput>() };
+  for (const make of plans) {
+    const plan = make();
+    output = plan && applyPlan(patching, plan);
+    if (!output) return undefined;
+    for (const item of output.patch!.xds) patch.xds.set(`${item.type} ${item.name}`, item);
+    for (const entry of output.patch!.lb) patch.lb.set(lbKey(entry), entry);
+    for (const entry of output.patch!.statuses) patch.statuses.set(entry.key, entry);
+  }
+  // One patch of the output the caller had: what each step replaced, the last value of each.
+  state.output = { ...output!, patch: { base: base.serial!, xds: [...patch.xds.values()], lb: [...patch.lb.values()], statuses: [...patch.statuses.values()] } };
+  return state.output;
 }
 
 /** Adds `errors` to `counts`, `by` times each (-1 when they go). */
