@@ -9,15 +9,16 @@
  * Patched today:
  * - EndpointSlices of this cluster (what changes most in a live cluster: every Pod started, stopped or
  *   made ready): the units of the Services they name (clusters, endpoints, L4 entry).
- * - One edited Ingress of this cluster that is and stays dedicated (or stays not ours): its load
+ * - An edited Ingress of this cluster that is and stays dedicated (or stays not ours): its load
  *   balancer's unit (listener, routes, SDS secrets, status, LB entry).
- * - One edited Service of this cluster, unless it is global, L7-balanced, ExternalName, or read by a
+ * - An edited Service of this cluster, unless it is global, L7-balanced, ExternalName, or read by a
  *   route, a CiliumEnvoyConfig or as a load balancer's address: its unit, its proxyless target and
  *   the Ingress load balancers routing to it.
- * - One edited Secret of this cluster that no Gateway names (a certificate rotated): the Ingress load
+ * - An edited Secret of this cluster that no Gateway names (a certificate rotated): the Ingress load
  *   balancers serving it.
- * - One edited HTTPRoute, GRPCRoute or TLSRoute that keeps its parents and hostnames: its status and the
+ * - An edited HTTPRoute, GRPCRoute or TLSRoute that keeps its parents and hostnames: its status and the
  *   Gateways it is attached to (with the feature's state kept from the last pass, context.stash).
+ * A batch of such changes is patched one after the other (EndpointSlices together).
  *
  * Anything this cannot prove local goes through the full pass (which still replays unchanged units,
  * memo.ts): a new or deleted Service or Ingress, a global Service, endpoints a feature copied
