@@ -78,7 +78,7 @@ function measure(routes, gateways) {
   translate({ cluster: 'c', objects, memo });
   let pass = '';
   for (let run = 0; run < runs + 1; run++) {
-    const edited = route(0, gateways, `/v${run + 1}/`); // one route edited, its key told (patch.ts)
+    const edited = route(0, gateways, `/v${run + 1}/`); // one route edited, its key told (patch/)
     objects.set('c.httproute.apps.route-0', edited);
     const start = performance.now();
     output = translate({ cluster: 'c', objects, memo, changes: [['c.httproute.apps.route-0', edited]] });

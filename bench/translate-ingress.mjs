@@ -2,7 +2,7 @@
 // Benchmark: full translation of N Services (one port, E endpoints each) routed by Ingresses (one
 // dedicated Ingress per 10 Services, one path per Service, a host per Ingress), into CDS, EDS, LDS,
 // RDS (with the proxyless API listeners) and LB entries; then single changes translated again with
-// the memo the translator keeps and the changed key told, as the translator does (patch.ts): an
+// the memo the translator keeps and the changed key told, as the translator does (patch/): an
 // EndpointSlice, a Service's lb-mode annotation, an Ingress's request-timeout annotation; and the slice
 // change without the key told (a full pass replaying unchanged units). Prints medians and the heap.
 // Run: npm run build && node bench/translate-ingress.mjs [services=1000] [endpoints=3] [runs=5]

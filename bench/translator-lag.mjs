@@ -4,7 +4,7 @@
 // the batch, the marker). A real nats-server and the translator built in apps/translator/dist, on the
 // translate-ingress mesh: N Services (1 port, 3 endpoints each) and N/10 dedicated Ingresses. Single
 // changes one at a time (each waits for the last marker): EndpointSlice changes and Ingress edits (a
-// request-timeout annotation), each patched into the last output and published alone (patch.ts).
+// request-timeout annotation), each patched into the last output and published alone (patch/).
 // Debounce hold-off 1 ms, so the figures are the translator's own work.
 // Run: npm run build && node bench/translator-lag.mjs [services=1000] [changes=50]
 import { spawn } from 'node:child_process';

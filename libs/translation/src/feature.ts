@@ -26,12 +26,12 @@ export interface TranslationContext {
    * The endpoints an earlier feature built for cluster `clusterName`, for a feature that copies them
    * (an HTTP/2 twin, a CiliumEnvoyConfig backendService). Use this, never `ir.endpoints` directly, and
    * only outside units: an endpoint-only change patches the last output without running the features
-   * (patch.ts) and must know whose endpoints were copied.
+   * (patch/) and must know whose endpoints were copied.
    */
   endpointsOf(clusterName: string): ClusterEndpointsIR | undefined;
   /**
    * Keeps a feature's state after a pass (its views, what attached where) with the memo, for
-   * patch.ts to patch a change into the output without the pass. Nothing without a memo.
+   * patch/ to patch a change into the output without the pass. Nothing without a memo.
    */
   stash(feature: string, state: unknown): void;
   /** `read(problems)` of an object, computed once per object while it is unchanged (see memo.ts). */

@@ -44,7 +44,7 @@ test('with a memo, every translation of a random edit sequence equals a fresh tr
     const original = new Map(manifestObjects(golden.input));
     const objects = new Map(original);
     const memo = new TranslationMemo();
-    // Told which object changed: EndpointSlice-only changes are patched into the last output (patch.ts).
+    // Told which object changed: EndpointSlice-only changes are patched into the last output (patch/).
     const told = new TranslationMemo();
     for (let step = 0; step < 40; step++) {
       const keys = [...original.keys()];

@@ -53,14 +53,14 @@ export class TranslationMemo {
   stats: MemoStats = { built: 0, reused: 0 };
   /**
    * How the last translation ran: `full` (every feature, units replayed) or `patch` (a change that
-   * stays in a few units patched into the last output, patch.ts).
+   * stays in a few units patched into the last output, patch/).
    */
   lastPass: 'full' | 'patch' = 'full';
   /** Features' state after the last full pass (TranslationContext.stash). */
   stash = new Map<string, unknown>();
   /** Clusters whose endpoints a feature copied outside the services unit in the last full pass. */
   endpointReads = new Set<string>();
-  /** What the last output was made of, for patch.ts; set at the end of each translation. */
+  /** What the last output was made of, for patch/; set at the end of each translation. */
   patchState?: unknown;
   private serial = 0;
 
@@ -102,7 +102,7 @@ export class TranslationMemo {
     return this.units.get(id);
   }
 
-  /** Builds unit `id` anew outside a translation pass (patch.ts) and records it in place of the old. */
+  /** Builds unit `id` anew outside a translation pass (patch/) and records it in place of the old. */
   rebuild(inputs: readonly unknown[], build: (ir: MeshIR, problems: Problems, setStatus: (key: string, status: ObjectStatus) => void) => void): UnitRecord {
     const record = buildRecord(inputs, build);
     this.stats.built++;

@@ -12,7 +12,7 @@ import { ProxyPorts } from './allocate/proxy-ports.js';
 import { ObjectIndex } from './objects.js';
 import { DEFAULT_TRANSLATION_OPTIONS, type TranslationOptions } from './options.js';
 import { replayUnit, type TranslationMemo } from './memo.js';
-import { patchChanges, recordPatchState } from './patch.js';
+import { patchChanges, recordPatchState } from './patch/index.js';
 import { Problems, compare, type TranslationError } from './problems.js';
 import { XDS_EMITTERS, XDS_TYPE_ORDER, type Resource } from './xds/index.js';
 
@@ -31,7 +31,7 @@ export interface TranslationInput {
   /**
    * The objects changed since the last translation with `memo` (undefined: deleted), when the caller
    * knows them. With it, a change whose effect stays in a few units (EndpointSlices, an edited
-   * Ingress: patch.ts) patches the last output instead of running every feature; it must then be every change since that translation. The output is the
+   * Ingress: patch/) patches the last output instead of running every feature; it must then be every change since that translation. The output is the
    * same either way. A patched output shares its arrays with the output it was patched from (they are
    * changed in place, which keeps a patch in proportion to the change): whoever keeps an output across
    * such translations must copy what it keeps.
@@ -73,7 +73,7 @@ export interface TranslationOutput {
   /** Numbers the outputs made with one memo (absent without a memo). */
   serial?: number;
   /**
-   * Set when this output is output `base` (same memo) with a few items replaced (patch.ts): those
+   * Set when this output is output `base` (same memo) with a few items replaced (patch/): those
    * items, new values (always the same names as before). Errors are the same array unless one came or went.
    * A publisher that published `base` may write just these.
    */

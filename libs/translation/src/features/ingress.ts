@@ -43,7 +43,7 @@ export interface LoadBalancer {
 
 /**
  * What Ingress translation looks up, indexed once per translation (lookups per path stay O(1)); by
- * `namespace/name`. patch.ts answers the same from what it keeps between translations.
+ * `namespace/name`. patch/ answers the same from what it keeps between translations.
  */
 export interface Lookups {
   services: { get(id: string): ServiceView | undefined };

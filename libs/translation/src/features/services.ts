@@ -46,7 +46,7 @@ export interface ReadSlice {
   view: SliceView;
 }
 
-/** The unit of one Service with its slices (also rebuilt alone by an endpoint-only change, patch.ts). */
+/** The unit of one Service with its slices (also rebuilt alone by an endpoint-only change, patch/). */
 export function serviceUnitId(service: IndexedObject): string {
   return `service ${service.key}`;
 }

@@ -36,7 +36,7 @@ export class BackendResolver {
 
   /**
    * Runs `run` with the clusters a resolution adds (an HTTP/2 twin, the invalid-backend cluster) going
-   * to `ir` instead: patch.ts resolves an edited route against the last pass's resolver and must see
+   * to `ir` instead: patch/ resolves an edited route against the last pass's resolver and must see
    * whether it needs a cluster that pass did not make.
    */
   withIr<T>(ir: MeshIR, run: () => T): T {

@@ -85,7 +85,7 @@ export const gatewayApiFeature = {
       // are replayed (same IR objects, so their Envoy resources are not emitted again).
       context.unit(gatewayUnitId(gateway), gatewayUnitInputs(gateway, attached, proxyPorts), (unit) => buildGatewayUnit(unit, gateway, attached, cache, proxyPorts));
     }
-    // What an edited route needs to be patched in without this pass (patch.ts).
+    // What an edited route needs to be patched in without this pass (patch/).
     context.stash('gateway-api', { ...routeContext, attached, routes, proxyPortsOf, gatewayOf: new Map(gateways.flatMap((gateway) => gateway.listeners.map((listener) => [listener, gateway] as const))) } satisfies GatewayStash);
     // A Service of an LB entry's name (Cilium's own) lends its address; ours replaces its entry.
     const ours = new Set(context.ir.l4Services.filter((service) => service.source.kind === 'Gateway' && service.name.startsWith('cilium-gateway-')));
@@ -121,7 +121,7 @@ export interface RouteRecord {
   attachments: { listener: ListenerState; hosts: string[] }[];
 }
 
-/** The feature's state after a pass, kept by the memo for patch.ts. */
+/** The feature's state after a pass, kept by the memo for patch/. */
 export interface GatewayStash extends RouteContext {
   attached: Map<ListenerState, AttachedRoute[]>;
   /** Routes by key. */

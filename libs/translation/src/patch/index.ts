@@ -1,0 +1,97 @@
+/**
+ * Small changes without a translation pass (issue 3, section 7). When the caller says which objects
+ * changed (TranslationInput.changes), a change whose effect provably stays inside a few units is
+ * patched into the last output: those units are rebuilt from the changed objects, each rebuilt
+ * unit's items are put where its old items are in the output (same names, same places), and the
+ * problems are swapped — work in proportion to the change, not to the mesh
+ * (bench/translate-ingress.mjs, bench/translator-lag.mjs).
+ *
+ * Patched today:
+ * - EndpointSlices of this cluster (what changes most in a live cluster: every Pod started, stopped or
+ *   made ready): the units of the Services they name (clusters, endpoints, L4 entry).
+ * - An edited Ingress of this cluster that is and stays dedicated (or stays not ours): its load
+ *   balancer's unit (listener, routes, SDS secrets, status, LB entry).
+ * - An edited Service of this cluster, unless it is global, L7-balanced, ExternalName, or read by a
+ *   route, a CiliumEnvoyConfig or as a load balancer's address: its unit, its proxyless target and
+ *   the Ingress load balancers routing to it.
+ * - An edited Secret of this cluster that no Gateway names (a certificate rotated): the Ingress load
+ *   balancers serving it.
+ * - An edited HTTPRoute, GRPCRoute or TLSRoute that keeps its parents and hostnames: its status and the
+ *   Gateways it is attached to (with the feature's state kept from the last pass, context.stash).
+ * A batch of such changes is patched one after the other (EndpointSlices together).
+ *
+ * Anything this cannot prove local goes through the full pass (which still replays unchanged units,
+ * memo.ts): a new or deleted Service or Ingress, a global Service, endpoints a feature copied
+ * (TranslationContext.endpointsOf), an item some feature replaced, a rebuilt unit whose items are not
+ * the same names as before, an object that disagrees with its key, any other kind. The output is the
+ * same as a full translation's either way: memo.test.ts compares them on random edit sequences.
+ */
+import { lbKey, type KubeObject, type LbService } from '@tendril/contract';
+import { emptyIR } from '@tendril/model';
+import type { TranslationMemo } from '../memo.js';
+import type { TranslationOptions } from '../options.js';
+import { Problems } from '../problems.js';
+import type { StatusOutput, TranslationOutput, XdsOutput } from '../translate.js';
+import { unitContext, type Patching, type Plan } from './plan.js';
+import { ROUTE_KINDS, planIngress, planRoute, planSecret, planService, planSlices } from './planners.js';
+import { applyPlan } from './apply.js';
+import type { PatchState } from './state.js';
+
+/** More changed objects than this go through the full pass (a burst is cheaper translated whole). */
+export const PATCH_LIMIT = 256;
+
+/**
+ * The output of a translation after `changes`, patched into the last output when the change is one
+ * this can prove local (see above); undefined otherwise (the caller runs the full pass). A plan is
+ * recorded only when it succeeds whole; when a later plan of a batch cannot be made, what the earlier
+ * ones recorded stays, and the full pass (which reads every object) decides the output.
+ */
+export function patchChanges(
+  memo: TranslationMemo,
+  cluster: string,
+  options: TranslationOptions,
+  changes: Iterable<readonly [string, KubeObject | undefined]>,
+): TranslationOutput | undefined {
+  const state = memo.patchState as PatchState | undefined;
+  if (!state || state.cluster !== cluster || !memo.sameSettings(options, cluster)) return undefined;
+  const changed = new Map<string, KubeObject | undefined>();
+  for (const [key, object] of changes) {
+    changed.set(key, object);
+    if (changed.size > PATCH_LIMIT) return undefined;
+  }
+  memo.stats = { built: 0, reused: 0 };
+  const quiet = new Problems();
+  const patching: Patching = { memo, state, cluster, options, context: unitContext(memo, cluster, options, emptyIR(), quiet), quiet };
+  // The EndpointSlices together, every other object on its own, one after the other: each plan reads
+  // what the ones before it recorded. A plan that cannot be made sends the whole change to the full
+  // pass, which reads every object and so is right whatever was patched before.
+  const slices = new Map([...changed].filter(([key]) => key.startsWith(`${cluster}.endpointslice.`)));
+  const plans: (() => Plan | undefined)[] = slices.size ? [() => planSlices(patching, slices)] : [];
+  for (const [key, object] of changed) {
+    if (slices.has(key)) continue;
+    const route = ROUTE_KINDS.find(([, keyKind]) => key.startsWith(`${cluster}.${keyKind}.`));
+    if (key.startsWith(`${cluster}.ingress.`)) plans.push(() => planIngress(patching, key, object));
+    else if (key.startsWith(`${cluster}.service.`)) plans.push(() => planService(patching, key, object));
+    else if (key.startsWith(`${cluster}.secret.`)) plans.push(() => planSecret(patching, key, object));
+    else if (route) plans.push(() => planRoute(patching, key, object, route[0], route[1]));
+    else return undefined;
+  }
+  // Nothing changed (a translation asked for another reason): the same output, as a patch of nothing.
+  if (plans.length === 0) plans.push(() => ({ swaps: [], counts: new Map(), commit: () => {} }));
+  const base = state.output;
+  let output: TranslationOutput | undefined = base;
+  const patch = { xds: new Map<string, XdsOutput>(), lb: new Map<string, LbService>(), statuses: new Map<string, StatusOutput>() };
+  for (const make of plans) {
+    const plan = make();
+    output = plan && applyPlan(patching, plan);
+    if (!output) return undefined;
+    for (const item of output.patch!.xds) patch.xds.set(`${item.type} ${item.name}`, item);
+    for (const entry of output.patch!.lb) patch.lb.set(lbKey(entry), entry);
+    for (const entry of output.patch!.statuses) patch.statuses.set(entry.key, entry);
+  }
+  // One patch of the output the caller had: what each step replaced, the last value of each.
+  state.output = { ...output!, patch: { base: base.serial!, xds: [...patch.xds.values()], lb: [...patch.lb.values()], statuses: [...patch.statuses.values()] } };
+  return state.output;
+}
+
+export { recordPatchState, type PatchState } from './state.js';

@@ -1,0 +1,299 @@
+/** One planner per kind of change: which units to rebuild, and how (see index.ts). */
+import { canonicalJson, type KubeObject } from '@tendril/contract';
+import { RuleCache, type AttachedRoute } from '../features/gateway-api/build.js';
+import { buildGatewayUnit, clustersOfRoute, gatewayUnitId, gatewayUnitInputs, routeParents, routeStatus, type GatewayStash, type RouteRecord } from '../features/gateway-api/index.js';
+import type { ListenerState } from '../features/gateway-api/gateways.js';
+import { readRoute, type RouteKind } from '../kube/routes.js';
+import { emptyIR } from '@tendril/model';
+import type { TranslationContext } from '../feature.js';
+import { serviceView } from '../feature.js';
+import { buildIngressUnit, ingressUnitId, ingressUnitInputs, ingressView, isOurs, readSettings, type LbAddress, type Lookups } from '../features/ingress.js';
+import { buildServiceUnit, isGlobal, readSlice, serviceUnitId, serviceUnitInputs, type ReadSlice } from '../features/services.js';
+import { buildProxylessUnit, proxylessTargets, proxylessUnitId, proxylessUnitInputs } from '../features/proxyless.js';
+import { wantsL7 } from '../features/service-l7.js';
+import { INGRESS_CLASS_ANNOTATION } from '../annotations.js';
+import type { UnitRecord } from '../memo.js';
+import { ingressLoadBalancerName } from '../names.js';
+import type { IndexedObject } from '../objects.js';
+import { Problems, compare } from '../problems.js';
+import { changedEntry, count, reported, unitContext, type Patching, type Plan, type Swap } from './plan.js';
+import { serviceOfSlice, type SliceRecord } from './state.js';
+
+export function planSlices(patching: Patching, changed: Map<string, KubeObject | undefined>): Plan | undefined {
+  const { memo, state, cluster, options, context, quiet } = patching;
+  const counts = new Map<string, number>();
+  // The slices after the change, by Service: copies of the lists the change touches.
+  const lists = new Map<string, IndexedObject[]>();
+  const listOf = (service: string) => {
+    let list = lists.get(service);
+    if (!list) lists.set(service, (list = [...(state.slicesByService.get(service) ?? [])]));
+    return list;
+  };
+  const slices = new Map<string, SliceRecord | undefined>();
+  for (const [key, object] of changed) {
+    if (state.refused.has(key)) return undefined;
+    const before = state.slices.get(key);
+    if (object !== undefined && before?.entry.object === object) continue;
+    if (object === undefined && !before) continue; // deleted before any translation saw it
+    let entry: IndexedObject | undefined;
+    if (object !== undefined) {
+      entry = changedEntry(patching, key, object, 'endpointslice');
+      if (!entry) return undefined;
+    }
+    if (before) {
+      count(counts, reported((sink) => readSlice(context, before.entry, sink)), -1);
+      if (before.service !== undefined) {
+        const list = listOf(before.service);
+        list.splice(list.indexOf(before.entry), 1);
+      }
+    }
+    if (!entry) {
+      slices.set(key, undefined);
+      continue;
+    }
+    count(counts, reported((sink) => readSlice(context, entry, sink)), +1);
+    const service = serviceOfSlice(readSlice(context, entry, quiet));
+    slices.set(key, service === undefined ? { entry } : { entry, service });
+    if (service !== undefined) {
+      const list = listOf(service);
+      let at = list.length;
+      while (at > 0 && compare(list[at - 1]!.key, key) > 0) at--;
+      list.splice(at, 0, entry);
+    }
+  }
+
+  const swaps: Swap[] = [];
+  for (const [id, list] of lists) {
+    const service = state.services.get(id);
+    if (!service) continue; // slices of no Service: only their own problems count
+    const view = serviceView(context, service, quiet);
+    if (view.type === 'ExternalName') continue;
+    if (isGlobal(view)) return undefined; // its unit also reads other clusters' slices
+    const unitId = serviceUnitId(service);
+    const old = memo.recorded(unitId);
+    if (!old) return undefined;
+    const own: ReadSlice[] = list.map((entry) => readSlice(context, entry, quiet));
+    const record = memo.rebuild(serviceUnitInputs(service, own, []), (ir, problems, setStatus) => buildServiceUnit(unitContext(memo, cluster, options, ir, problems, setStatus), view, own, []));
+    swaps.push({ id: unitId, old, record });
+  }
+  return {
+    swaps,
+    counts,
+    commit: () => {
+      for (const [key, record] of slices) {
+        if (record) state.slices.set(key, record);
+        else state.slices.delete(key);
+      }
+      for (const [service, list] of lists) {
+        if (list.length) state.slicesByService.set(service, list);
+        else state.slicesByService.delete(service);
+      }
+    },
+  };
+}
+
+export function planIngress(patching: Patching, key: string, object: KubeObject | undefined): Plan | undefined {
+  const { memo, state, cluster, options, context, quiet } = patching;
+  const before = state.ingresses.get(key);
+  if (!before || object === undefined || state.refused.has(key)) return undefined; // a new or deleted Ingress changes the load balancers
+  if (before.object === object) return { swaps: [], counts: new Map(), commit: () => {} };
+  const entry = changedEntry(patching, key, object, 'ingress');
+  if (!entry) return undefined;
+  const counts = new Map<string, number>();
+  const [oldView, newView] = [ingressView(context, before, quiet), ingressView(context, entry, quiet)];
+  count(counts, reported((sink) => ingressView(context, before, sink)), -1);
+  count(counts, reported((sink) => ingressView(context, entry, sink)), +1);
+  // Without a class of its own, whether it is ours depends on the IngressClass objects: full pass.
+  const classed = (view: typeof oldView) => view.annotations[INGRESS_CLASS_ANNOTATION] !== undefined || view.className !== undefined;
+  if (!classed(oldView) || !classed(newView)) return undefined;
+  const [oursBefore, oursAfter] = [isOurs(context, oldView), isOurs(context, newView)];
+  const commit = () => void state.ingresses.set(key, entry);
+  if (!oursBefore && !oursAfter) return { swaps: [], counts, commit };
+  if (oursBefore !== oursAfter) return undefined;
+  const settingsOf = (view: typeof oldView, by: number) => {
+    const sink = new Problems();
+    const settings = readSettings({ ...context, problems: sink }, view);
+    count(counts, sink.entries(), by);
+    return settings;
+  };
+  const [oldSettings, newSettings] = [settingsOf(oldView, -1), settingsOf(newView, +1)];
+  if (oldSettings.mode !== 'dedicated' || newSettings.mode !== 'dedicated') return undefined; // shared: one load balancer for many Ingresses
+  const namespace = newView.source.namespace;
+  const unitId = ingressUnitId(`${namespace}/${ingressLoadBalancerName('dedicated', newView.source.name)}`);
+  const old = memo.recorded(unitId);
+  if (!old) return undefined;
+  // Its port and address were picked outside the unit, from the names of every load balancer: unchanged.
+  const [port, address, fromService] = old.inputs as [number | undefined, string | undefined, boolean | undefined];
+  const lbAddress: LbAddress | undefined = address === undefined ? undefined : { address, fromService: fromService === true };
+  const found: Lookups = {
+    services: { get: (id) => (state.services.has(id) ? serviceView(context, state.services.get(id)!, quiet) : undefined) },
+    secrets: state.secrets,
+    clusters: state.names.clusters,
+  };
+  const balancer = { namespace, name: ingressLoadBalancerName('dedicated', newView.source.name), ingresses: [{ key, object: entry.object, view: newView, settings: newSettings }] };
+  const record = memo.rebuild(ingressUnitInputs(balancer, found, lbAddress, port), (ir, problems, setStatus) => buildIngressUnit(unitContext(memo, cluster, options, ir, problems, setStatus), found, balancer, lbAddress, port));
+  return { swaps: [{ id: unitId, old, record }], counts, commit };
+}
+
+/**
+ * An edited Service of this cluster that is neither global, L7-balanced nor ExternalName (before and
+ * after), nor read by routes, CiliumEnvoyConfigs or as a load balancer's address: its own unit, its
+ * proxyless target and the Ingress load balancers routing to it are rebuilt.
+ */
+export function planService(patching: Patching, key: string, object: KubeObject | undefined): Plan | undefined {
+  const { memo, state, cluster, options, context, quiet } = patching;
+  if (object === undefined || state.refused.has(key)) return undefined; // a deleted Service changes what others resolve
+  const entry = changedEntry(patching, key, object, 'service');
+  if (!entry) return undefined;
+  const id = `${entry.ref.namespace}/${entry.ref.name}`;
+  const before = state.services.get(id);
+  if (!before || before.key !== key) return undefined; // a new Service
+  if (before.object === object) return { swaps: [], counts: new Map(), commit: () => {} };
+  if (state.readElsewhere.has(id)) return undefined;
+  const [oldView, newView] = [serviceView(context, before, quiet), serviceView(context, entry, quiet)];
+  for (const view of [oldView, newView]) if (view.type === 'ExternalName' || isGlobal(view) || wantsL7(view)) return undefined;
+  const counts = new Map<string, number>();
+  count(counts, reported((sink) => serviceView(context, before, sink)), -1);
+  count(counts, reported((sink) => serviceView(context, entry, sink)), +1);
+  const swaps: Swap[] = [];
+  const rebuild = (id: string, inputs: readonly unknown[], build: (unit: TranslationContext) => void) => {
+    const old = memo.recorded(id);
+    if (!old) return false;
+    swaps.push({ id, old, record: memo.rebuild(inputs, (ir, problems, setStatus) => build(unitContext(memo, cluster, options, ir, problems, setStatus))) });
+    return true;
+  };
+
+  const own: ReadSlice[] = (state.slicesByService.get(id) ?? []).map((slice) => readSlice(context, slice, quiet));
+  if (!rebuild(serviceUnitId(entry), serviceUnitInputs(entry, own, []), (unit) => buildServiceUnit(unit, newView, own, []))) return undefined;
+  const clustersOf = (unit: UnitRecord) => new Set(unit.ir.clusters.map((item) => item.name));
+  const [oldTargets, newTargets] = [proxylessTargets(oldView, clustersOf(swaps[0]!.old)), proxylessTargets(newView, clustersOf(swaps[0]!.record))];
+  if ((oldTargets.length === 0) !== (newTargets.length === 0)) return undefined;
+  if (newTargets.length && !rebuild(proxylessUnitId(entry), proxylessUnitInputs(entry, newTargets), (unit) => buildProxylessUnit(unit, newView, newTargets))) return undefined;
+
+  // The Ingress load balancers routing to it: same Ingresses, same port and address, the new Service.
+  const found: Lookups = {
+    services: { get: (other) => (other === id ? newView : state.services.has(other) ? serviceView(context, state.services.get(other)!, quiet) : undefined) },
+    secrets: state.secrets,
+    clusters: state.names.clusters,
+  };
+  const rebuilt = rebuildIngressUnits(patching, state.ingressUnitsByService.get(id) ?? [], found);
+  if (!rebuilt) return undefined;
+  return { swaps: [...swaps, ...rebuilt], counts, commit: () => void state.services.set(id, entry) };
+}
+
+/**
+ * An edited Secret of this cluster that no Gateway names (Gateways load theirs outside any unit): the
+ * Ingress load balancers serving it are rebuilt (a certificate rotated, or broken).
+ */
+export function planSecret(patching: Patching, key: string, object: KubeObject | undefined): Plan | undefined {
+  const { state, context, quiet } = patching;
+  if (object === undefined || state.refused.has(key)) return undefined; // a deleted Secret changes what others resolve
+  const entry = changedEntry(patching, key, object, 'secret');
+  if (!entry) return undefined;
+  const id = `${entry.ref.namespace}/${entry.ref.name}`;
+  const before = state.secrets.get(id);
+  if (!before || before.key !== key) return undefined; // a new Secret
+  if (before.object === object) return { swaps: [], counts: new Map(), commit: () => {} };
+  if (state.secretsReadElsewhere.has(id)) return undefined;
+  const found: Lookups = {
+    services: { get: (other) => (state.services.has(other) ? serviceView(context, state.services.get(other)!, quiet) : undefined) },
+    secrets: { get: (other) => (other === id ? entry : state.secrets.get(other)) },
+    clusters: state.names.clusters,
+  };
+  const swaps = rebuildIngressUnits(patching, state.ingressUnitsBySecret.get(id) ?? [], found);
+  if (!swaps) return undefined;
+  return { swaps, counts: new Map(), commit: () => void state.secrets.set(id, entry) };
+}
+
+export const ROUTE_KINDS = [
+  ['HTTPRoute', 'httproute'],
+  ['GRPCRoute', 'grpcroute'],
+  ['TLSRoute', 'tlsroute'],
+] as const satisfies readonly (readonly [RouteKind, RouteRecord['keyKind']])[];
+
+/**
+ * An edited route (HTTPRoute, GRPCRoute, TLSRoute) of this cluster that keeps its parents and
+ * hostnames, is no GAMMA route, and whose backends need no cluster the last pass did not make: its
+ * status is decided again and the Gateways it is attached to are rebuilt with it (one RouteConfiguration
+ * per Gateway port holds every route attached there, as Envoy's RDS has it).
+ */
+export function planRoute(patching: Patching, key: string, object: KubeObject | undefined, kind: RouteKind, keyKind: RouteRecord['keyKind']): Plan | undefined {
+  const { memo, state, cluster, options, context, quiet } = patching;
+  const stash = memo.stash.get('gateway-api') as GatewayStash | undefined;
+  if (!stash || object === undefined || state.refused.has(key)) return undefined; // a new or deleted route attaches or detaches
+  const before = stash.routes.get(key);
+  if (!before) return undefined;
+  if (before.object === object) return { swaps: [], counts: new Map(), commit: () => {} };
+  const entry = changedEntry(patching, key, object, keyKind);
+  if (!entry || before.gamma) return undefined;
+  const read = (routeEntry: IndexedObject, sink: Problems) => context.view(routeEntry.object, keyKind, sink, (problems) => readRoute(kind, routeEntry, problems));
+  const oldEntry = { ...entry, object: before.object as IndexedObject['object'] };
+  const view = read(entry, quiet);
+  if (canonicalJson(before.view.parentRefs) !== canonicalJson(view.parentRefs) || canonicalJson(before.view.hostnames) !== canonicalJson(view.hostnames)) return undefined;
+  const counts = new Map<string, number>();
+  count(counts, reported((sink) => read(oldEntry, sink)), -1);
+  count(counts, reported((sink) => read(entry, sink)), +1);
+
+  const scratch = emptyIR();
+  const outcome = stash.resolver.withIr(scratch, () => routeParents(kind, view, stash));
+  if (scratch.clusters.length || scratch.endpoints.length || outcome.gamma.length) return undefined;
+  // A cluster the feature made (an HTTP/2 twin, the invalid-backend cluster) lives while some route
+  // needs it: a route that used or uses one goes through the full pass.
+  if ([...clustersOfRoute(before.resolved), ...clustersOfRoute(outcome.resolved)].some((name) => stash.resolver.made.has(name))) return undefined;
+  const sameAttachments =
+    outcome.attachments.length === before.attachments.length &&
+    outcome.attachments.every((attachment, i) => attachment.listener === before.attachments[i]!.listener && attachment.hosts.join(',') === before.attachments[i]!.hosts.join(','));
+  if (!sameAttachments) return undefined;
+  const status = routeStatus(kind, entry, view, outcome.parents);
+  if ((status === undefined) !== (before.status === undefined)) return undefined;
+
+  // The route in each list of routes attached to a listener, in its place; the Gateways of those listeners rebuilt.
+  const lists = new Map<ListenerState, AttachedRoute[]>();
+  for (const { listener } of before.attachments) {
+    lists.set(listener, (stash.attached.get(listener) ?? []).map((attached) => (attached.view.key === view.key ? { view, resolved: outcome.resolved!, hosts: attached.hosts } : attached)));
+  }
+  const swaps: Swap[] = [];
+  for (const gateway of new Set([...lists.keys()].map((listener) => stash.gatewayOf.get(listener)!))) {
+    const id = gatewayUnitId(gateway);
+    const old = memo.recorded(id);
+    const proxyPorts = stash.proxyPortsOf.get(gateway);
+    if (!old || !proxyPorts) return undefined;
+    const attached = new Map(gateway.listeners.map((listener) => [listener, lists.get(listener) ?? stash.attached.get(listener) ?? []] as const));
+    const record = memo.rebuild(gatewayUnitInputs(gateway, attached, proxyPorts), (ir, problems, setStatus) => buildGatewayUnit(unitContext(memo, cluster, options, ir, problems, setStatus), gateway, attached, new RuleCache(), proxyPorts));
+    swaps.push({ id, old, record });
+  }
+  return {
+    swaps,
+    counts,
+    ...(status && before.status ? { statusSwaps: [{ key, before: before.status, after: status }] } : {}),
+    commit: () => {
+      stash.routes.set(key, { ...before, object: entry.object, view, resolved: outcome.resolved, status: status && before.status && canonicalJson(status) === canonicalJson(before.status) ? before.status : status });
+      for (const [listener, list] of lists) stash.attached.set(listener, list);
+    },
+  };
+}
+
+/** The Ingress load balancers' units `unitIds` rebuilt against `found`: same Ingresses, same port and address. */
+export function rebuildIngressUnits(patching: Patching, unitIds: readonly string[], found: Lookups): Swap[] | undefined {
+  const { memo, state, cluster, options, context, quiet } = patching;
+  const swaps: Swap[] = [];
+  for (const unitId of unitIds) {
+    const keys = state.unitIngresses.get(unitId) ?? [];
+    const old = memo.recorded(unitId);
+    if (!old || keys.length === 0) return undefined;
+    const ingresses = keys.map((ingressKey) => {
+      const ingress = state.ingresses.get(ingressKey)!;
+      const view = ingressView(context, ingress, quiet);
+      return { key: ingressKey, object: ingress.object, view, settings: readSettings({ ...context, problems: new Problems() }, view) };
+    });
+    const lbId = unitId.slice('ingress '.length);
+    const slash = lbId.indexOf('/');
+    const balancer = { namespace: lbId.slice(0, slash), name: lbId.slice(slash + 1), ingresses };
+    const [port, address, fromService] = old.inputs as [number | undefined, string | undefined, boolean | undefined];
+    const lbAddress: LbAddress | undefined = address === undefined ? undefined : { address, fromService: fromService === true };
+    const record = memo.rebuild(ingressUnitInputs(balancer, found, lbAddress, port), (ir, problems, setStatus) => buildIngressUnit(unitContext(memo, cluster, options, ir, problems, setStatus), found, balancer, lbAddress, port));
+    swaps.push({ id: unitId, old, record });
+  }
+  return swaps;
+}
+
