@@ -27,7 +27,9 @@ export const servicesFeature = {
   build(context: TranslationContext): void {
     const { index, problems } = context;
     const slices = groupSlices(index.local('endpointslice').map((entry) => readSlice(context, entry, problems)));
-    const remote = remoteGlobalSlices(context);
+    const { remote, global, remoteSlices } = remoteGlobalSlices(context);
+    // What a change of another cluster's slice needs to be patched in without this pass (patch/).
+    context.stash('services', { global, remoteSlices, remote: new Map([...remote].map(([id, list]) => [id, list.map((slice) => remoteSlices.get(slice.key)!.entry)])) } satisfies ServicesStash);
     for (const entry of index.local('service')) {
       const service = serviceView(context, entry, problems);
       if (service.type === 'ExternalName') continue;
@@ -42,8 +44,24 @@ export const servicesFeature = {
 } satisfies Feature;
 
 export interface ReadSlice {
+  key: string;
   object: object;
   view: SliceView;
+}
+
+export interface RemoteSlice {
+  entry: IndexedObject;
+  service?: string;
+}
+
+/** The feature's state after a pass, kept by the memo for patch/. */
+export interface ServicesStash {
+  /** `<cluster>|<namespace>/<name>` of other clusters' Services that are global and shared. */
+  global: Set<string>;
+  /** Every slice of other clusters by key, with the `<cluster>|<namespace>/<service>` it names. */
+  remoteSlices: Map<string, RemoteSlice>;
+  /** The slices of `global` Services by `namespace/name`, in key order: what a global Service of ours merges. */
+  remote: Map<string, readonly IndexedObject[]>;
 }
 
 /** The unit of one Service with its slices (also rebuilt alone by an endpoint-only change, patch/). */
@@ -65,7 +83,7 @@ export function buildServiceUnit(unit: TranslationContext, service: ServiceView,
 
 /** An EndpointSlice's view, read once per object while it is unchanged; its problems go to `problems`. */
 export function readSlice(context: TranslationContext, entry: IndexedObject, problems: Problems): ReadSlice {
-  return { object: entry.object, view: context.view(entry.object, 'endpointslice', problems, (sink) => readEndpointSlice(entry.object, entry.source, sink)) };
+  return { key: entry.key, object: entry.object, view: context.view(entry.object, 'endpointslice', problems, (sink) => readEndpointSlice(entry.object, entry.source, sink)) };
 }
 
 function groupSlices(slices: ReadSlice[]): Map<string, ReadSlice[]> {
@@ -105,7 +123,7 @@ export function isGlobal(service: ServiceView): boolean {
 }
 
 /** Slices of other clusters' Services that are global there too; their errors are the other cluster's to report. */
-function remoteGlobalSlices(context: TranslationContext): Map<string, ReadSlice[]> {
+function remoteGlobalSlices(context: TranslationContext): { remote: Map<string, ReadSlice[]>; global: Set<string>; remoteSlices: ServicesStash['remoteSlices'] } {
   const quiet = new Problems();
   const global = new Set<string>();
   for (const entry of context.index.remote('service')) {
@@ -114,12 +132,21 @@ function remoteGlobalSlices(context: TranslationContext): Map<string, ReadSlice[
     const shared = view.annotations[ANNOTATIONS.globalShared]?.trim().toLowerCase() !== 'false';
     if (isGlobal(view) && shared) global.add(`${entry.ref.cluster}|${view.namespace}/${view.name}`);
   }
-  const slices = context.index
-    .remote('endpointslice')
-    .map((entry) => ({ cluster: entry.ref.cluster, slice: readSlice(context, entry, quiet) }))
-    .filter(({ cluster, slice }) => global.has(`${cluster}|${slice.view.source.namespace}/${slice.view.serviceName}`))
-    .map(({ slice }) => slice);
-  return groupSlices(slices);
+  const remoteSlices: ServicesStash['remoteSlices'] = new Map();
+  const slices: ReadSlice[] = [];
+  for (const entry of context.index.remote('endpointslice')) {
+    const slice = readSlice(context, entry, quiet);
+    const service = remoteServiceOf(entry, slice);
+    remoteSlices.set(entry.key, service === undefined ? { entry } : { entry, service });
+    if (service !== undefined && global.has(service)) slices.push(slice);
+  }
+  return { remote: groupSlices(slices), global, remoteSlices };
+}
+
+/** `<cluster>|<namespace>/<service>` of another cluster's slice (the key of ServicesStash.global). */
+export function remoteServiceOf(entry: IndexedObject, slice: ReadSlice): string | undefined {
+  const { view } = slice;
+  return view.serviceName !== undefined && view.source.namespace !== undefined ? `${entry.ref.cluster}|${view.source.namespace}/${view.serviceName}` : undefined;
 }
 
 function checkSlicePorts(service: ServiceView, slices: SliceView[], problems: Problems): void {

@@ -7,8 +7,9 @@
  * (bench/translate-ingress.mjs, bench/translator-lag.mjs).
  *
  * Patched today:
- * - EndpointSlices of this cluster (what changes most in a live cluster: every Pod started, stopped or
- *   made ready): the units of the Services they name (clusters, endpoints, L4 entry).
+ * - EndpointSlices (what changes most in a live cluster: every Pod started, stopped or made ready):
+ *   the units of the Services they name (clusters, endpoints, L4 entry); another cluster's slice counts
+ *   for our Service of its name when that Service is global in both clusters.
  * - An edited Ingress of this cluster that is and stays dedicated (or stays not ours): its load
  *   balancer's unit (listener, routes, SDS secrets, status, LB entry).
  * - An edited Service of this cluster, unless it is global, L7-balanced, ExternalName, or read by a
@@ -21,7 +22,7 @@
  * A batch of such changes is patched one after the other (EndpointSlices together).
  *
  * Anything this cannot prove local goes through the full pass (which still replays unchanged units,
- * memo.ts): a new or deleted Service or Ingress, a global Service, endpoints a feature copied
+ * memo.ts): a new or deleted Service or Ingress, an edited global Service, endpoints a feature copied
  * (TranslationContext.endpointsOf), an item some feature replaced, a rebuilt unit whose items are not
  * the same names as before, an object that disagrees with its key, any other kind. The output is the
  * same as a full translation's either way: memo.test.ts compares them on random edit sequences.
@@ -32,7 +33,7 @@ import type { TranslationMemo } from '../memo.js';
 import type { TranslationOptions } from '../options.js';
 import { Problems } from '../problems.js';
 import type { StatusOutput, TranslationOutput, XdsOutput } from '../translate.js';
-import { unitContext, type Patching, type Plan } from './plan.js';
+import { refOf, unitContext, type Patching, type Plan } from './plan.js';
 import { ROUTE_KINDS, planIngress, planRoute, planSecret, planService, planSlices } from './planners.js';
 import { applyPlan } from './apply.js';
 import type { PatchState } from './state.js';
@@ -65,14 +66,16 @@ export function patchChanges(
   // The EndpointSlices together, every other object on its own, one after the other: each plan reads
   // what the ones before it recorded. A plan that cannot be made sends the whole change to the full
   // pass, which reads every object and so is right whatever was patched before.
-  const slices = new Map([...changed].filter(([key]) => key.startsWith(`${cluster}.endpointslice.`)));
+  const slices = new Map([...changed].filter(([key]) => refOf(patching, key)?.kind === 'endpointslice'));
   const plans: (() => Plan | undefined)[] = slices.size ? [() => planSlices(patching, slices)] : [];
   for (const [key, object] of changed) {
     if (slices.has(key)) continue;
-    const route = ROUTE_KINDS.find(([, keyKind]) => key.startsWith(`${cluster}.${keyKind}.`));
-    if (key.startsWith(`${cluster}.ingress.`)) plans.push(() => planIngress(patching, key, object));
-    else if (key.startsWith(`${cluster}.service.`)) plans.push(() => planService(patching, key, object));
-    else if (key.startsWith(`${cluster}.secret.`)) plans.push(() => planSecret(patching, key, object));
+    const ref = refOf(patching, key);
+    if (!ref || ref.cluster !== cluster) return undefined; // another cluster's Service decides what is global
+    const route = ROUTE_KINDS.find(([, keyKind]) => keyKind === ref.kind);
+    if (ref.kind === 'ingress') plans.push(() => planIngress(patching, key, object));
+    else if (ref.kind === 'service') plans.push(() => planService(patching, key, object));
+    else if (ref.kind === 'secret') plans.push(() => planSecret(patching, key, object));
     else if (route) plans.push(() => planRoute(patching, key, object, route[0], route[1]));
     else return undefined;
   }

@@ -1,5 +1,5 @@
 /** What a planner hands the applier, and the helpers planners share. */
-import type { KubeObject, ObjectStatus } from '@tendril/contract';
+import { parseObjectKey, type KubeObject, type ObjectRef, type ObjectStatus } from '@tendril/contract';
 import type { MeshIR } from '@tendril/model';
 import type { TranslationContext } from '../feature.js';
 import { ProxyPorts } from '../allocate/proxy-ports.js';
@@ -48,6 +48,19 @@ export function reported(read: (problems: Problems) => unknown): TranslationErro
   const sink = new Problems();
   read(sink);
   return sink.entries();
+}
+
+/** The parsed key (cached with the memo), or undefined when it does not parse. */
+export function refOf(patching: Patching, key: string): ObjectRef | undefined {
+  const known = patching.memo.keys.get(key);
+  if (known) return known;
+  try {
+    const ref = parseObjectKey(key);
+    patching.memo.keys.set(key, ref);
+    return ref;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The index entry of a changed object, or undefined when the index would refuse it (the full pass reports why). */

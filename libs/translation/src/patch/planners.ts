@@ -8,29 +8,60 @@ import { emptyIR } from '@tendril/model';
 import type { TranslationContext } from '../feature.js';
 import { serviceView } from '../feature.js';
 import { buildIngressUnit, ingressUnitId, ingressUnitInputs, ingressView, isOurs, readSettings, type LbAddress, type Lookups } from '../features/ingress.js';
-import { buildServiceUnit, isGlobal, readSlice, serviceUnitId, serviceUnitInputs, type ReadSlice } from '../features/services.js';
+import { buildServiceUnit, isGlobal, readSlice, remoteServiceOf, serviceUnitId, serviceUnitInputs, type ReadSlice, type RemoteSlice, type ServicesStash } from '../features/services.js';
 import { buildProxylessUnit, proxylessTargets, proxylessUnitId, proxylessUnitInputs } from '../features/proxyless.js';
 import { wantsL7 } from '../features/service-l7.js';
 import { INGRESS_CLASS_ANNOTATION } from '../annotations.js';
 import type { UnitRecord } from '../memo.js';
 import { ingressLoadBalancerName } from '../names.js';
-import type { IndexedObject } from '../objects.js';
+import { indexEntry, type IndexedObject } from '../objects.js';
 import { Problems, compare } from '../problems.js';
-import { changedEntry, count, reported, unitContext, type Patching, type Plan, type Swap } from './plan.js';
+import { changedEntry, count, refOf, reported, unitContext, type Patching, type Plan, type Swap } from './plan.js';
 import { serviceOfSlice, type SliceRecord } from './state.js';
 
 export function planSlices(patching: Patching, changed: Map<string, KubeObject | undefined>): Plan | undefined {
   const { memo, state, cluster, options, context, quiet } = patching;
+  const stash = memo.stash.get('services') as ServicesStash | undefined;
   const counts = new Map<string, number>();
-  // The slices after the change, by Service: copies of the lists the change touches.
+  // The slices after the change, by Service: copies of the lists the change touches (ours, and other
+  // clusters' slices of global Services).
   const lists = new Map<string, IndexedObject[]>();
-  const listOf = (service: string) => {
-    let list = lists.get(service);
-    if (!list) lists.set(service, (list = [...(state.slicesByService.get(service) ?? [])]));
+  const remoteLists = new Map<string, IndexedObject[]>();
+  const copyOf = (copies: Map<string, IndexedObject[]>, from: Map<string, readonly IndexedObject[]> | undefined, service: string) => {
+    let list = copies.get(service);
+    if (!list) copies.set(service, (list = [...(from?.get(service) ?? [])]));
     return list;
   };
+  const insert = (list: IndexedObject[], entry: IndexedObject) => {
+    let at = list.length;
+    while (at > 0 && compare(list[at - 1]!.key, entry.key) > 0) at--;
+    list.splice(at, 0, entry);
+  };
   const slices = new Map<string, SliceRecord | undefined>();
+  const remoteSlices = new Map<string, RemoteSlice | undefined>();
   for (const [key, object] of changed) {
+    const ref = refOf(patching, key);
+    if (!ref || ref.kind !== 'endpointslice') return undefined;
+    if (ref.cluster !== cluster) {
+      // Another cluster's slice: it counts only for a Service global there and here (its problems are that cluster's).
+      if (!stash) return undefined;
+      const before = stash.remoteSlices.get(key);
+      if (object !== undefined && before?.entry.object === object) continue;
+      const entry = object === undefined ? undefined : indexEntry(cluster, key, object, new Problems(), memo.keys);
+      if (entry && entry.ref.kind !== 'endpointslice') return undefined;
+      if (before?.service !== undefined && stash.global.has(before.service)) {
+        const list = copyOf(remoteLists, stash.remote, before.service.slice(before.service.indexOf('|') + 1));
+        list.splice(list.indexOf(before.entry), 1);
+      }
+      if (!entry) {
+        remoteSlices.set(key, undefined);
+        continue;
+      }
+      const service = remoteServiceOf(entry, readSlice(context, entry, quiet));
+      remoteSlices.set(key, service === undefined ? { entry } : { entry, service });
+      if (service !== undefined && stash.global.has(service)) insert(copyOf(remoteLists, stash.remote, service.slice(service.indexOf('|') + 1)), entry);
+      continue;
+    }
     if (state.refused.has(key)) return undefined;
     const before = state.slices.get(key);
     if (object !== undefined && before?.entry.object === object) continue;
@@ -43,7 +74,7 @@ export function planSlices(patching: Patching, changed: Map<string, KubeObject |
     if (before) {
       count(counts, reported((sink) => readSlice(context, before.entry, sink)), -1);
       if (before.service !== undefined) {
-        const list = listOf(before.service);
+        const list = copyOf(lists, state.slicesByService, before.service);
         list.splice(list.indexOf(before.entry), 1);
       }
     }
@@ -54,26 +85,24 @@ export function planSlices(patching: Patching, changed: Map<string, KubeObject |
     count(counts, reported((sink) => readSlice(context, entry, sink)), +1);
     const service = serviceOfSlice(readSlice(context, entry, quiet));
     slices.set(key, service === undefined ? { entry } : { entry, service });
-    if (service !== undefined) {
-      const list = listOf(service);
-      let at = list.length;
-      while (at > 0 && compare(list[at - 1]!.key, key) > 0) at--;
-      list.splice(at, 0, entry);
-    }
+    if (service !== undefined) insert(copyOf(lists, state.slicesByService, service), entry);
   }
 
   const swaps: Swap[] = [];
-  for (const [id, list] of lists) {
+  for (const id of new Set([...lists.keys(), ...remoteLists.keys()])) {
     const service = state.services.get(id);
     if (!service) continue; // slices of no Service: only their own problems count
     const view = serviceView(context, service, quiet);
     if (view.type === 'ExternalName') continue;
-    if (isGlobal(view)) return undefined; // its unit also reads other clusters' slices
+    const global = isGlobal(view);
+    if (!lists.has(id) && !global) continue; // other clusters' slices count only for a global Service
+    if (global && !stash) return undefined;
     const unitId = serviceUnitId(service);
     const old = memo.recorded(unitId);
     if (!old) return undefined;
-    const own: ReadSlice[] = list.map((entry) => readSlice(context, entry, quiet));
-    const record = memo.rebuild(serviceUnitInputs(service, own, []), (ir, problems, setStatus) => buildServiceUnit(unitContext(memo, cluster, options, ir, problems, setStatus), view, own, []));
+    const own: ReadSlice[] = (lists.get(id) ?? state.slicesByService.get(id) ?? []).map((entry) => readSlice(context, entry, quiet));
+    const others: ReadSlice[] = global ? (remoteLists.get(id) ?? stash!.remote.get(id) ?? []).map((entry) => readSlice(context, entry, quiet)) : [];
+    const record = memo.rebuild(serviceUnitInputs(service, own, others), (ir, problems, setStatus) => buildServiceUnit(unitContext(memo, cluster, options, ir, problems, setStatus), view, own, others));
     swaps.push({ id: unitId, old, record });
   }
   return {
@@ -87,6 +116,14 @@ export function planSlices(patching: Patching, changed: Map<string, KubeObject |
       for (const [service, list] of lists) {
         if (list.length) state.slicesByService.set(service, list);
         else state.slicesByService.delete(service);
+      }
+      for (const [key, record] of remoteSlices) {
+        if (record) stash!.remoteSlices.set(key, record);
+        else stash!.remoteSlices.delete(key);
+      }
+      for (const [service, list] of remoteLists) {
+        if (list.length) stash!.remote.set(service, list);
+        else stash!.remote.delete(service);
       }
     },
   };
