@@ -39,7 +39,7 @@ import { applyPlan } from './apply.js';
 import type { PatchState } from './state.js';
 
 /** More changed objects than this go through the full pass (a burst is cheaper translated whole). */
-export const PATCH_LIMIT = 256;
+export const PATCH_LIMIT = 1024;
 
 /**
  * The output of a translation after `changes`, patched into the last output when the change is one
