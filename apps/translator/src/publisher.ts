@@ -61,6 +61,8 @@ interface Published {
   status: Map<string, Desired>;
   /** The statuses array published (a patch changes it in place). */
   statuses: TranslationOutput['statuses'];
+  /** Resources left out because they could not be encoded, by key (reported on every publish while so). */
+  encodeErrors: Map<string, TranslationError>;
 }
 
 const NOTHING_WRITTEN = { puts: 0, deletes: 0, added: [], changed: [], removed: [] } satisfies WriteResult;
@@ -75,6 +77,8 @@ export class Publisher {
   private encodedValues = new WeakMap<object, { bytes: Uint8Array; hash: string }>();
   /** Forgotten whenever a publish fails or someone else changes a bucket: the next publish is a full one. */
   private last?: Published;
+  /** Changes made by someone else, counted: one during a publish means that publish is no base either. */
+  private drifts = 0;
   readonly xds: BucketWriter<XdsValue>;
   readonly lb: BucketWriter<null>;
   readonly status: BucketWriter<null>;
@@ -82,6 +86,7 @@ export class Publisher {
   /** `canWrite`: whether this replica holds the lease; asked before every write. */
   constructor(nats: NatsClient, logger: Logger, onDrift: (bucket: string, key: string) => void, canWrite: () => boolean = () => true) {
     const drift = (bucket: string) => (key: string) => {
+      this.drifts++;
       this.last = undefined; // what the buckets hold is not what was published: diff everything next time
       onDrift(bucket, key);
     };
@@ -122,7 +127,8 @@ export class Publisher {
   }
 
   /** The bucket entry of one resource, or an error naming it when Envoy's protos refuse it. */
-  private encodeXds(item: XdsOutput, encodeErrors: TranslationError[]): DesiredXds | undefined {
+  private encodeXds(item: XdsOutput, encodeErrors: Map<string, TranslationError>): DesiredXds | undefined {
+    encodeErrors.delete(xdsKey(item));
     const selector = item.nodeSelector ? JSON.stringify(item.nodeSelector) : '';
     let encoded = this.encoded.get(item.resource);
     if (!encoded || encoded.selector !== selector || encoded.envelope.type !== item.type || encoded.envelope.name !== item.name) {
@@ -130,7 +136,7 @@ export class Publisher {
       try {
         bytes = encodeResource(item.type, item.resource);
       } catch (error) {
-        encodeErrors.push({ object: `${item.type}/${item.name}`, message: `not a valid Envoy resource: ${(error as Error).message}` });
+        encodeErrors.set(xdsKey(item), { object: `${item.type}/${item.name}`, message: `not a valid Envoy resource: ${(error as Error).message}` });
         return undefined;
       }
       const envelope = xdsEnvelope(item.type, item.name, bytes, item.nodeSelector);
@@ -148,10 +154,13 @@ export class Publisher {
    */
   async publish(output: TranslationOutput): Promise<PublishResult> {
     const last = this.last;
+    const drifts = this.drifts;
     this.last = undefined; // until this publish is complete
     const incremental = output.patch !== undefined && last !== undefined && last.serial !== undefined && output.patch.base === last.serial;
-    const encodeErrors: TranslationError[] = [];
-    const published: Published = incremental ? last! : { serial: undefined, xds: new Map(), digest: last?.digest ?? new GenerationDigest(), lb: new Map(), status: new Map(), statuses: [] };
+    const published: Published = incremental
+      ? last!
+      : { serial: undefined, xds: new Map(), digest: last?.digest ?? new GenerationDigest(), lb: new Map(), status: new Map(), statuses: [], encodeErrors: new Map() };
+    const encodeErrors = published.encodeErrors;
     const previousXds = last?.xds ?? new Map<string, DesiredXds>();
 
     // xDS resources, and the digest of the whole batch (only changed keys hashed again).
@@ -171,6 +180,13 @@ export class Publisher {
         track(key, entry);
         if (entry) published.xds.set(key, entry);
         else published.xds.delete(key);
+        xdsKeys.push(key);
+      }
+      for (const item of output.patch!.removed.xds) {
+        const key = xdsKey(item);
+        encodeErrors.delete(key);
+        track(key, undefined);
+        published.xds.delete(key);
         xdsKeys.push(key);
       }
     } else {
@@ -208,6 +224,10 @@ export class Publisher {
         published.lb.set(key, this.encodedOnce(service, () => lbServiceCodec.encode(service)));
         keys.push(key);
       }
+      for (const service of output.patch!.removed.lb) {
+        published.lb.delete(lbKey(service));
+        keys.push(lbKey(service));
+      }
       lbResult = await this.lb.writeKeys(published.lb, keys);
     } else {
       for (const service of output.lb) published.lb.set(lbKey(service), this.encodedOnce(service, () => lbServiceCodec.encode(service)));
@@ -229,7 +249,8 @@ export class Publisher {
     }
     published.statuses = output.statuses;
     published.serial = output.serial;
-    this.last = published;
+    // Someone else wrote meanwhile: what the buckets hold is not this, so the next publish diffs them all.
+    this.last = this.drifts === drifts ? published : undefined;
 
     const named = (result: WriteResult, name: (key: string) => string) => ({
       added: result.added.map(name),
@@ -253,7 +274,7 @@ export class Publisher {
       lbWrites: lbResult.puts + lbResult.deletes,
       statusWrites: statusResult.puts + statusResult.deletes,
       generation: this.generation,
-      encodeErrors,
+      encodeErrors: [...encodeErrors.values()],
       incremental,
     };
   }

@@ -33,8 +33,14 @@ function edited(object: KubeObject, random: Random): KubeObject {
   return copy as unknown as KubeObject;
 }
 
+/**
+ * The outputs, and the IR's contents: the order of an IR list carries no meaning (the outputs made
+ * from it are sorted), and a patch adds items at the end of a list and fills a removed item's place
+ * with the last one.
+ */
 function comparable(output: TranslationOutput): string {
-  return canonicalJson({ xds: output.xds, lb: output.lb, statuses: output.statuses, errors: output.errors, ir: output.ir });
+  const ir = Object.fromEntries(Object.entries(output.ir).map(([list, items]) => [list, (items as unknown[]).map((item) => canonicalJson(item)).sort()]));
+  return canonicalJson({ xds: output.xds, lb: output.lb, statuses: output.statuses, errors: output.errors, ir });
 }
 
 test('with a memo, every translation of a random edit sequence equals a fresh translation', () => {
@@ -332,11 +338,20 @@ test('batches mixing EndpointSlices, Services, Ingresses, Secrets and routes are
     const memo = new TranslationMemo();
     translate({ cluster: TEST_CLUSTER, objects, memo });
     for (let step = 0; step < 20; step++) {
-      const changes = new Map<string, KubeObject>();
+      const changes = new Map<string, KubeObject | undefined>();
       for (let n = 2 + random.int(3); n > 0; n--) {
         const key = random.pick(keys);
-        const current = changes.get(key) ?? objects.get(key)!;
+        const current = changes.get(key) ?? objects.get(key) ?? original.get(key)!;
         const kind = key.split('.')[1];
+        // Services come and go too (deleted, then restored).
+        if (kind === 'service' && random.int(3) === 0) {
+          const gone = !objects.has(key);
+          const value = gone ? original.get(key)! : undefined;
+          if (value) objects.set(key, value);
+          else objects.delete(key);
+          changes.set(key, value);
+          continue;
+        }
         const value =
           kind === 'endpointslice' ? sliceEdit(current, names('Service'), random)
           : kind === 'service' ? serviceEdit(current, random)
@@ -560,4 +575,51 @@ test('a rotated Secret that two Ingresses serve is patched into both load balanc
     assert.equal(memo.stats.built, 2, 'both load balancers rebuilt');
     assert.equal(comparable(output), comparable(translate({ cluster: TEST_CLUSTER, objects })));
   }
+});
+
+test('a Service created or deleted is patched in, and so are the Ingress load balancers routing to it', () => {
+  const objects = new Map<string, KubeObject>();
+  const ingress = (backend: string) =>
+    ({
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'Ingress',
+      metadata: { name: 'site', namespace: 'default' },
+      spec: { ingressClassName: 'cilium', rules: [{ host: 'site.example.com', http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: backend, port: { number: 80 } } } }] } }] },
+    }) as unknown as KubeObject;
+  for (let i = 0; i < 20; i++) {
+    objects.set(`${TEST_CLUSTER}.service.default.svc-${i}`, service(i));
+    objects.set(`${TEST_CLUSTER}.endpointslice.default.svc-${i}-a`, slice(i, `127.0.0.${i + 1}`));
+  }
+  objects.set(`${TEST_CLUSTER}.ingress.default.site`, ingress('svc-30'));
+  // Its slice first, as happens when the Service is applied after its Pods.
+  objects.set(`${TEST_CLUSTER}.endpointslice.default.svc-30-a`, slice(30, '127.0.0.30'));
+  const memo = new TranslationMemo();
+  translate({ cluster: TEST_CLUSTER, objects, memo });
+  const change = (key: string, value: KubeObject | undefined) => {
+    if (value) objects.set(key, value);
+    else objects.delete(key);
+    const output = translate({ cluster: TEST_CLUSTER, objects, memo, changes: [[key, value]] });
+    assert.equal(memo.lastPass, 'patch', `${key} patched`);
+    assert.equal(comparable(output), comparable(translate({ cluster: TEST_CLUSTER, objects })), `after ${key}`);
+    return output;
+  };
+  const site = (output: TranslationOutput) => JSON.stringify(output.xds.find((item) => item.type === 'route' && item.name.includes('site'))!.resource);
+
+  let output = change(`${TEST_CLUSTER}.service.default.svc-30`, service(30));
+  assert.match(site(output), /default\/svc-30:80/, 'the Ingress routes to the new Service');
+  assert.ok(output.xds.some((item) => item.type === 'endpoint' && item.name === 'default/svc-30:80' && JSON.stringify(item.resource).includes('127.0.0.30')));
+  assert.ok(output.lb.some((entry) => entry.name === 'svc-30'));
+  assert.equal(output.patch?.removed.xds.length, 0);
+
+  // The Ingress now routes to svc-3; then svc-3 goes: the Ingress answers 503, svc-30 is left alone.
+  change(`${TEST_CLUSTER}.ingress.default.site`, ingress('svc-3'));
+  output = change(`${TEST_CLUSTER}.service.default.svc-3`, undefined);
+  assert.match(site(output), /503/);
+  assert.deepEqual(output.patch?.removed.xds.map((item) => `${item.type} ${item.name}`).sort(), ['cluster default/svc-3:80', 'endpoint default/svc-3:80', 'listener svc-3.default.svc.cluster.local:80', 'route svc-3.default.svc.cluster.local:80']);
+  assert.deepEqual(output.patch?.removed.lb.map((entry) => entry.name), ['svc-3']);
+  assert.match(JSON.stringify(output.errors), /Service default\/svc-3 not found/);
+  // And comes back.
+  output = change(`${TEST_CLUSTER}.service.default.svc-3`, service(3));
+  assert.match(site(output), /default\/svc-3:80/);
+  assert.deepEqual(output.errors, []);
 });

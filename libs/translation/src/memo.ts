@@ -114,6 +114,11 @@ export class TranslationMemo {
     this.units.set(id, record);
   }
 
+  /** Forgets unit `id` (its object is gone), once the patch removing it is certain. */
+  forget(id: string): void {
+    this.units.delete(id);
+  }
+
   /** Ends a translation: units it did not use are forgotten. */
   end(liveKeys: number): void {
     this.units = this.touched;

@@ -73,11 +73,19 @@ export interface TranslationOutput {
   /** Numbers the outputs made with one memo (absent without a memo). */
   serial?: number;
   /**
-   * Set when this output is output `base` (same memo) with a few items replaced (patch/): those
-   * items, new values (always the same names as before). Errors are the same array unless one came or went.
+   * Set when this output is output `base` (same memo) with a few items replaced, added or removed
+   * (patch/). Errors are the same array unless one came or went.
    * A publisher that published `base` may write just these.
    */
-  patch?: { base: number; xds: XdsOutput[]; lb: LbService[]; statuses: StatusOutput[] };
+  patch?: {
+    base: number;
+    /** Items put: new values, or new items. */
+    xds: XdsOutput[];
+    lb: LbService[];
+    statuses: StatusOutput[];
+    /** Items gone (their last values). */
+    removed: { xds: XdsOutput[]; lb: LbService[] };
+  };
 }
 
 export function translate(input: TranslationInput): TranslationOutput {
@@ -142,13 +150,13 @@ export function translate(input: TranslationInput): TranslationOutput {
   xds.sort((a, b) => rank.get(a.type)! - rank.get(b.type)! || compare(a.name, b.name));
 
   // Keys computed once each, not in every comparison.
-  const keyed = ir.l4Services
+  const lb = ir.l4Services
     .map((service) => {
       const entry = emitOnce(service, () => desiredLbService(input.cluster, service));
       return { key: lbKey(entry), entry };
     })
-    .sort((a, b) => compare(a.key, b.key));
-  const lb = keyed.map(({ entry }) => entry);
+    .sort((a, b) => compare(a.key, b.key))
+    .map(({ entry }) => entry);
 
   const output: TranslationOutput = {
     xds,
@@ -158,13 +166,6 @@ export function translate(input: TranslationInput): TranslationOutput {
     ir,
   };
   if (memo) output.serial = memo.nextSerial();
-  if (memo)
-    recordPatchState(
-      memo,
-      context,
-      problems.entries(),
-      output,
-      keyed.map(({ key }) => key),
-    );
+  if (memo) recordPatchState(memo, context, problems.entries(), output);
   return output;
 }

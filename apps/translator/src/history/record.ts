@@ -55,17 +55,20 @@ export class InputDigest {
 }
 
 /**
- * xDS resources per type, by output array: a patched translation (TranslationOutput.patch) replaces
- * items in place with items of the same type and name, so its counts are those of the array's last count.
+ * xDS resources per type, by output array: a patched translation (TranslationOutput.patch) changes the
+ * array in place; one that only replaced items (same length, nothing removed) has the same counts.
  */
 const xdsCounts = new WeakMap<object, Record<string, number>>();
 
 export function countsOf(output: TranslationOutput): Record<string, number> {
-  let xds = output.patch ? xdsCounts.get(output.xds) : undefined;
+  // A patch that added or removed resources changed the counts: counted again.
+  const resized = output.patch && (output.patch.removed.xds.length > 0 || xdsCounts.get(output.xds)?.['total'] !== output.xds.length);
+  let xds = output.patch && !resized ? xdsCounts.get(output.xds) : undefined;
   if (!xds) {
     xds = { listener: 0, route: 0, cluster: 0, endpoint: 0, secret: 0 };
     for (const item of output.xds) xds[item.type] = (xds[item.type] ?? 0) + 1;
-    xdsCounts.set(output.xds, xds);
+    xdsCounts.set(output.xds, { ...xds, total: output.xds.length });
   }
-  return { ...xds, lb: output.lb.length, status: output.statuses.length };
+  const { total: _total, ...counts } = xds;
+  return { ...counts, lb: output.lb.length, status: output.statuses.length };
 }

@@ -1,109 +1,192 @@
 /** Puts a plan's rebuilt units into the last output, or finds that it cannot. */
 import { canonicalJson, lbKey, type LbService } from '@tendril/contract';
-import { emptyIR, validate, type L4ServiceIR, type MeshIR } from '@tendril/model';
+import { emptyIR, validate, type KnownNames, type L4ServiceIR, type MeshIR, type NameSet } from '@tendril/model';
 import { desiredLbService } from '../lb/lb-service.js';
 import type { UnitRecord } from '../memo.js';
 import { compare, type TranslationError } from '../problems.js';
 import type { StatusOutput, TranslationOutput, XdsOutput } from '../translate.js';
-import { XDS_EMITTERS } from '../xds/index.js';
+import { XDS_EMITTERS, XDS_TYPE_ORDER } from '../xds/index.js';
 import { count, type Patching, type Plan } from './plan.js';
-import { IR_LISTS, nameOf, type IrList } from './state.js';
+import { IR_LISTS, indexIngressUnit, ingressReads, nameOf, type IrList, type PatchState } from './state.js';
+
+type ListName = IrList | 'l4Services';
+
+/** What one plan does to the output, decided in full before any of it is done. */
+interface Edits {
+  /** IR items by list: replaced (at their place), added (at the end), removed (the last item takes their place). */
+  ir: { list: ListName; name: string; before?: unknown; after?: unknown }[];
+  /** xDS resources and LB entries put (replaced or added) or removed, by key; the last edit of a key wins. */
+  xds: Map<string, { put?: XdsOutput; removed?: XdsOutput }>;
+  lb: Map<string, { put?: LbService; removed?: LbService }>;
+  statuses: Map<number, StatusOutput>;
+}
+
+const RANK = new Map(XDS_TYPE_ORDER.map((type, i) => [type, i]));
+
+/** Where an item of this sort order is, or would go, in a sorted list (binary search); `found` only when it is there once. */
+function locate<T>(items: readonly T[], order: (item: T) => number): { at: number; found: boolean; twice: boolean } {
+  let low = 0;
+  let high = items.length;
+  while (low < high) {
+    const mid = (low + high) >> 1;
+    if (order(items[mid]!) < 0) low = mid + 1;
+    else high = mid;
+  }
+  const found = low < items.length && order(items[low]!) === 0;
+  const twice = found && low + 1 < items.length && order(items[low + 1]!) === 0;
+  return { at: low, found: found && !twice, twice };
+}
+
+const xdsOrder = (type: string, name: string) => (item: XdsOutput) => RANK.get(item.type)! - RANK.get(type as XdsOutput['type'])! || compare(item.name, name);
+const lbOrder = (key: string) => (entry: LbService) => compare(lbKey(entry), key);
 
 /**
- * Puts each swap's rebuilt items where its old items are in the last output, or answers undefined
- * when one of them is not simply there (replaced by another feature, named differently, copied).
+ * Puts each swap's rebuilt items where its old items are in the last output (a unit that is new adds
+ * its items, a unit that is gone removes them), or answers undefined when one of them is not simply
+ * there (replaced by another feature, named differently, copied, or a name already taken).
  */
 export function applyPlan(patching: Patching, plan: Plan): TranslationOutput | undefined {
   const { memo, state, cluster, options } = patching;
   const output = state.output;
   const counts = plan.counts;
-  const irAt = new Map<IrList | 'l4Services', Map<number, unknown>>();
-  const put = (list: IrList | 'l4Services', at: number, item: unknown) => {
-    let map = irAt.get(list);
-    if (!map) irAt.set(list, (map = new Map()));
-    map.set(at, item);
-  };
-  const xdsAt = new Map<number, XdsOutput>();
-  const lbAt = new Map<number, LbService>();
-  const statusAt = new Map<number, StatusOutput>();
+  const edits: Edits = { ir: [], xds: new Map(), lb: new Map(), statuses: new Map() };
   const emitOnce = <T>(node: object, build: () => T) => memo.emit(node, build);
+  const emit = (list: IrList, type: XdsOutput['type'], item: unknown): XdsOutput => {
+    const emitter = XDS_EMITTERS.find((candidate) => candidate.type === type)!;
+    const [emitted] = emitter.emit({ ...emptyIR(), [list]: [item] }, options, emitOnce);
+    return { type, ...emitted! };
+  };
+  const inIr = (list: ListName, name: string, item: unknown) => {
+    const at = state.irAt[list].get(name);
+    return at !== undefined && at >= 0 && (output.ir[list] as unknown[])[at] === item;
+  };
+  const lbEntry = (service: L4ServiceIR) => memo.emit(service, () => desiredLbService(cluster, service));
   // Two load balancers serving one Secret make one SDS resource: the first's (ingress.ts). The other's
   // copy is not in the output, and is swapped with its unit alone.
-  const swappedSecrets = new Set<unknown>(plan.swaps.flatMap((swap) => swap.old.ir.secrets));
+  const swappedSecrets = new Set<unknown>(plan.swaps.flatMap((swap) => swap.old?.ir.secrets ?? []));
+  // The names items may refer to: the output's, and those of units this plan adds.
+  const added = (list: IrList) => new Set(plan.swaps.flatMap((swap) => (swap.old ? [] : ((swap.record?.ir[list] ?? []) as unknown[]).map((item) => nameOf(list, item)))));
+  const also = (names: NameSet, more: Set<string>): NameSet => (more.size ? { has: (name) => names.has(name) || more.has(name) } : names);
+  const known: KnownNames = {
+    clusters: also(state.names.clusters, added('clusters')),
+    endpoints: also(state.names.endpoints, added('endpoints')),
+    routes: also(state.names.routes, added('routes')),
+    secrets: also(state.names.secrets, added('secrets')),
+    caSecrets: state.names.caSecrets,
+  };
 
   for (const { old, record } of plan.swaps) {
-    if (old.ir.envoyConfigs.length || record.ir.envoyConfigs.length) return undefined;
+    if (old?.ir.envoyConfigs.length || record?.ir.envoyConfigs.length) return undefined;
+    // A unit that comes or goes: only units without statuses (a Service's own).
+    if ((!old || !record) && ((old?.statuses.length ?? 0) > 0 || (record?.statuses.length ?? 0) > 0)) return undefined;
     for (const { list, type } of IR_LISTS) {
-      const [before, after] = [old.ir[list] as unknown[], record.ir[list] as unknown[]];
-      if (before.length !== after.length) return undefined;
-      for (let i = 0; i < before.length; i++) {
-        const name = nameOf(list, before[i]);
-        if (name !== nameOf(list, after[i])) return undefined;
-        // Equal items keep their identity (and their Envoy resource): nothing to write for them.
-        if (canonicalJson(before[i]) === canonicalJson(after[i])) {
-          (record.ir[list] as unknown[])[i] = before[i];
-          continue;
+      const before = (old?.ir[list] ?? []) as unknown[];
+      const after = (record?.ir[list] ?? []) as unknown[];
+      if (old && record) {
+        if (before.length !== after.length) return undefined;
+        for (let i = 0; i < before.length; i++) {
+          const name = nameOf(list, before[i]);
+          if (name !== nameOf(list, after[i])) return undefined;
+          // Equal items keep their identity (and their Envoy resource): nothing to write for them.
+          if (canonicalJson(before[i]) === canonicalJson(after[i])) {
+            (record.ir[list] as unknown[])[i] = before[i];
+            continue;
+          }
+          // Copied by another feature (an HTTP/2 twin, a CiliumEnvoyConfig backendService): full pass.
+          if ((list === 'endpoints' || list === 'clusters') && memo.endpointReads.has(name)) return undefined;
+          // A listener's socket is checked against every other listener's: it must not move.
+          if (list === 'listeners') {
+            const [a, b] = [before[i] as MeshIR['listeners'][number], after[i] as MeshIR['listeners'][number]];
+            if (a.kind !== b.kind || a.address !== b.address || a.port !== b.port) return undefined;
+          }
+          if (list === 'secrets' && !inIr(list, name, before[i]) && swappedSecrets.has(output.ir.secrets[state.irAt.secrets.get(name) ?? -1])) continue;
+          if (!inIr(list, name, before[i]) || !locate(output.xds, xdsOrder(type, name)).found) return undefined;
+          edits.ir.push({ list, name, before: before[i], after: after[i] });
+          edits.xds.set(`${type} ${name}`, { put: emit(list, type, after[i]) });
         }
-        // Copied by another feature (an HTTP/2 twin, a CiliumEnvoyConfig backendService): full pass.
-        if ((list === 'endpoints' || list === 'clusters') && memo.endpointReads.has(name)) return undefined;
-        // A listener's socket is checked against every other listener's: it must not move.
-        if (list === 'listeners') {
-          const [a, b] = [before[i] as MeshIR['listeners'][number], after[i] as MeshIR['listeners'][number]];
-          if (a.kind !== b.kind || a.address !== b.address || a.port !== b.port) return undefined;
-        }
-        const at = state.irAt[list].get(name);
-        const xdsIndex = state.xdsAt.get(type)?.get(name);
-        if (list === 'secrets' && at !== undefined && at >= 0 && output.ir.secrets[at] !== before[i] && swappedSecrets.has(output.ir.secrets[at])) continue;
-        if (at === undefined || at < 0 || (output.ir[list] as unknown[])[at] !== before[i] || xdsIndex === undefined || xdsIndex < 0) return undefined;
-        put(list, at, after[i]);
-        const emitter = XDS_EMITTERS.find((candidate) => candidate.type === type)!;
-        const [emitted] = emitter.emit({ ...emptyIR(), [list]: [after[i]] }, options, emitOnce);
-        xdsAt.set(xdsIndex, { type, ...emitted! });
+        continue;
+      }
+      for (const item of before) {
+        const name = nameOf(list, item);
+        const where = locate(output.xds, xdsOrder(type, name));
+        if (memo.endpointReads.has(name) || !inIr(list, name, item) || !where.found) return undefined;
+        edits.ir.push({ list, name, before: item });
+        edits.xds.set(`${type} ${name}`, { removed: output.xds[where.at]! });
+      }
+      for (const item of after) {
+        const name = nameOf(list, item);
+        // A name taken (or about to be): two items of one name make a duplicate, the pass's business.
+        if (state.irAt[list].has(name) || locate(output.xds, xdsOrder(type, name)).found || edits.xds.has(`${type} ${name}`)) return undefined;
+        edits.ir.push({ list, name, after: item });
+        edits.xds.set(`${type} ${name}`, { put: emit(list, type, item) });
       }
     }
 
-    if (old.ir.l4Services.length !== record.ir.l4Services.length) return undefined;
-    const finalL4: [L4ServiceIR, L4ServiceIR][] = [];
-    for (let i = 0; i < old.ir.l4Services.length; i++) {
-      const [unitBefore, unitAfter] = [old.ir.l4Services[i]!, record.ir.l4Services[i]!];
-      const id = `${unitBefore.namespace}/${unitBefore.name}`;
-      if (id !== `${unitAfter.namespace}/${unitAfter.name}`) return undefined;
-      const at = state.irAt.l4Services.get(id);
-      const finalBefore = at === undefined || at < 0 ? undefined : output.ir.l4Services[at];
-      const redirected = finalBefore !== undefined && finalBefore !== unitBefore && isRedirectOf(finalBefore, unitBefore);
-      if (!finalBefore || (finalBefore !== unitBefore && !redirected)) return undefined; // replaced by something else (a load balancer's entry of the same name)
-      if (canonicalJson(unitBefore) === canonicalJson(unitAfter)) {
-        record.ir.l4Services[i] = unitBefore;
-        finalL4.push([finalBefore, finalBefore]);
-        continue;
+    const finalL4: [L4ServiceIR | undefined, L4ServiceIR | undefined][] = [];
+    const idOf = (service: L4ServiceIR) => `${service.namespace}/${service.name}`;
+    if (old && record) {
+      if (old.ir.l4Services.length !== record.ir.l4Services.length) return undefined;
+      for (let i = 0; i < old.ir.l4Services.length; i++) {
+        const [unitBefore, unitAfter] = [old.ir.l4Services[i]!, record.ir.l4Services[i]!];
+        const id = idOf(unitBefore);
+        if (id !== idOf(unitAfter)) return undefined;
+        const at = state.irAt.l4Services.get(id);
+        const finalBefore = at === undefined || at < 0 ? undefined : output.ir.l4Services[at];
+        const redirected = finalBefore !== undefined && finalBefore !== unitBefore && isRedirectOf(finalBefore, unitBefore);
+        if (!finalBefore || (finalBefore !== unitBefore && !redirected)) return undefined; // replaced by something else (a load balancer's entry of the same name)
+        if (canonicalJson(unitBefore) === canonicalJson(unitAfter)) {
+          record.ir.l4Services[i] = unitBefore;
+          finalL4.push([finalBefore, finalBefore]);
+          continue;
+        }
+        const finalAfter: L4ServiceIR = redirected ? { ...unitAfter, l7Redirect: finalBefore.l7Redirect } : unitAfter;
+        finalL4.push([finalBefore, finalAfter]);
+        const entry = lbEntry(finalAfter);
+        if (!locate(output.lb, lbOrder(lbKey(entry))).found) return undefined;
+        edits.ir.push({ list: 'l4Services', name: id, before: finalBefore, after: finalAfter });
+        edits.lb.set(lbKey(entry), { put: entry });
       }
-      const finalAfter: L4ServiceIR = redirected ? { ...unitAfter, l7Redirect: finalBefore.l7Redirect } : unitAfter;
-      finalL4.push([finalBefore, finalAfter]);
-      const entry = memo.emit(finalAfter, () => desiredLbService(cluster, finalAfter));
-      const lbIndex = state.lbAt.get(lbKey(entry));
-      if (lbIndex === undefined || lbIndex < 0) return undefined;
-      put('l4Services', at!, finalAfter);
-      lbAt.set(lbIndex, entry);
+    } else {
+      for (const service of old?.ir.l4Services ?? []) {
+        const entry = lbEntry(service);
+        const where = locate(output.lb, lbOrder(lbKey(entry)));
+        // Its own entry, not redirected or replaced by another feature's.
+        if (!inIr('l4Services', idOf(service), service) || !where.found || output.lb[where.at] !== entry) return undefined;
+        edits.ir.push({ list: 'l4Services', name: idOf(service), before: service });
+        edits.lb.set(lbKey(entry), { removed: entry });
+        finalL4.push([service, undefined]);
+      }
+      for (const service of record?.ir.l4Services ?? []) {
+        const entry = lbEntry(service);
+        if (state.irAt.l4Services.has(idOf(service)) || locate(output.lb, lbOrder(lbKey(entry))).found || edits.lb.has(lbKey(entry))) return undefined;
+        edits.ir.push({ list: 'l4Services', name: idOf(service), after: service });
+        edits.lb.set(lbKey(entry), { put: entry });
+        finalL4.push([undefined, service]);
+      }
     }
 
     // Statuses: the same objects' (the last one set wins, as in a pass), found where the old ones are.
-    const statusesOf = (unit: UnitRecord) => new Map(unit.statuses);
-    const [statusBefore, statusAfter] = [statusesOf(old), statusesOf(record)];
-    if (statusBefore.size !== statusAfter.size) return undefined;
-    for (const [key, status] of statusBefore) {
-      const next = statusAfter.get(key);
-      const at = state.statusAt.get(key);
-      if (!next || at === undefined || at < 0 || output.statuses[at]!.status !== status) return undefined;
-      if (canonicalJson(next) === canonicalJson(status)) record.statuses = record.statuses.map(([k, s]) => [k, s === next ? status : s]);
-      else statusAt.set(at, { key, status: next });
+    if (old && record) {
+      const statusesOf = (unit: UnitRecord) => new Map(unit.statuses);
+      const [statusBefore, statusAfter] = [statusesOf(old), statusesOf(record)];
+      if (statusBefore.size !== statusAfter.size) return undefined;
+      for (const [key, status] of statusBefore) {
+        const next = statusAfter.get(key);
+        const at = state.statusAt.get(key);
+        if (!next || at === undefined || at < 0 || output.statuses[at]!.status !== status) return undefined;
+        if (canonicalJson(next) === canonicalJson(status)) record.statuses = record.statuses.map(([k, s]) => [k, s === next ? status : s]);
+        else edits.statuses.set(at, { key, status: next });
+      }
     }
 
-    count(counts, old.errors, -1);
-    count(counts, record.errors, +1);
+    if (old) count(counts, old.errors, -1);
+    if (record) count(counts, record.errors, +1);
     // Checks of the swapped items (validate); those between items give the same answer before and
-    // after, as the names and sockets they compare did not change.
-    const checked = (unit: UnitRecord, l4: L4ServiceIR[]): TranslationError[] =>
-      validate({ ...unit.ir, l4Services: l4 }, memo.checked, state.names).map((problem) => ({ object: problem.object, message: `${problem.path}: ${problem.message}` }));
+    // after, as the names and sockets they compare did not change (a new name is a name nobody held).
+    const checked = (unit: UnitRecord | undefined, l4: (L4ServiceIR | undefined)[]): TranslationError[] =>
+      unit
+        ? validate({ ...unit.ir, l4Services: l4.filter((service) => service !== undefined) }, memo.checked, known).map((problem) => ({ object: problem.object, message: `${problem.path}: ${problem.message}` }))
+        : [];
     count(counts, checked(old, finalL4.map(([before]) => before)), -1);
     count(counts, checked(record, finalL4.map(([, after]) => after)), +1);
   }
@@ -111,7 +194,7 @@ export function applyPlan(patching: Patching, plan: Plan): TranslationOutput | u
   for (const { key, before, after } of plan.statusSwaps ?? []) {
     const at = state.statusAt.get(key);
     if (at === undefined || at < 0 || output.statuses[at]!.status !== before) return undefined;
-    if (canonicalJson(before) !== canonicalJson(after)) statusAt.set(at, { key, status: after });
+    if (canonicalJson(before) !== canonicalJson(after)) edits.statuses.set(at, { key, status: after });
   }
 
   // Problems after the change; the list is rebuilt only when one appeared or went.
@@ -124,7 +207,11 @@ export function applyPlan(patching: Patching, plan: Plan): TranslationOutput | u
 
   // Certain now: record and answer.
   plan.commit();
-  for (const { id, record } of plan.swaps) memo.replace(id, record);
+  for (const { id, record } of plan.swaps) {
+    if (record) memo.replace(id, record);
+    else memo.forget(id);
+    if (id.startsWith('ingress ')) indexIngressUnit(state, id, record && ingressReads(record.inputs));
+  }
   for (const [key, delta] of counts) {
     const after = (state.problemCounts.get(key) ?? 0) + delta;
     if (after === 0) state.problemCounts.delete(key);
@@ -137,10 +224,32 @@ export function applyPlan(patching: Patching, plan: Plan): TranslationOutput | u
       })
     : output.errors;
   // In place: copying the arrays would cost in proportion to the mesh (see TranslationInput.changes).
-  for (const [list, items] of irAt) for (const [at, item] of items) (output.ir[list] as unknown[])[at] = item;
-  for (const [at, item] of xdsAt) output.xds[at] = item;
-  for (const [at, item] of lbAt) output.lb[at] = item;
-  for (const [at, item] of statusAt) output.statuses[at] = item;
+  editIr(state, edits);
+  const removed: { xds: XdsOutput[]; lb: LbService[] } = { xds: [], lb: [] };
+  const put: { xds: XdsOutput[]; lb: LbService[] } = { xds: [], lb: [] };
+  for (const { put: item, removed: gone } of edits.xds.values()) {
+    const where = locate(output.xds, xdsOrder((item ?? gone)!.type, (item ?? gone)!.name));
+    if (item) {
+      if (where.found) output.xds[where.at] = item;
+      else output.xds.splice(where.at, 0, item);
+      put.xds.push(item);
+    } else if (where.found) {
+      output.xds.splice(where.at, 1);
+      removed.xds.push(gone!);
+    }
+  }
+  for (const [key, { put: entry, removed: gone }] of edits.lb) {
+    const where = locate(output.lb, lbOrder(key));
+    if (entry) {
+      if (where.found) output.lb[where.at] = entry;
+      else output.lb.splice(where.at, 0, entry);
+      put.lb.push(entry);
+    } else if (where.found) {
+      output.lb.splice(where.at, 1);
+      removed.lb.push(gone!);
+    }
+  }
+  for (const [at, item] of edits.statuses) output.statuses[at] = item;
   state.output = {
     xds: output.xds,
     lb: output.lb,
@@ -148,10 +257,36 @@ export function applyPlan(patching: Patching, plan: Plan): TranslationOutput | u
     errors,
     ir: output.ir,
     serial: memo.nextSerial(),
-    patch: { base: output.serial!, xds: [...xdsAt.values()], lb: [...lbAt.values()], statuses: [...statusAt.values()] },
+    patch: { base: output.serial!, xds: put.xds, lb: put.lb, statuses: [...edits.statuses.values()], removed },
   };
   memo.lastPass = 'patch';
   return state.output;
+}
+
+/**
+ * The IR edits, in place: replacements where the old items are, additions at the end, removals by
+ * moving the last item into the gap (IR order carries no meaning: the outputs are sorted).
+ */
+function editIr(state: PatchState, edits: Edits): void {
+  const { ir } = state.output;
+  const nameIn = (list: ListName, item: unknown) => (list === 'l4Services' ? `${(item as L4ServiceIR).namespace}/${(item as L4ServiceIR).name}` : nameOf(list, item));
+  for (const { list, name, before, after } of edits.ir) {
+    const items = ir[list] as unknown[];
+    const at = state.irAt[list];
+    if (before !== undefined && after !== undefined) items[at.get(name)!] = after;
+    else if (after !== undefined) {
+      at.set(name, items.length);
+      items.push(after);
+    } else {
+      const gap = at.get(name)!;
+      const last = items.pop();
+      at.delete(name);
+      if (gap < items.length) {
+        items[gap] = last;
+        if (at.get(nameIn(list, last)) !== -1) at.set(nameIn(list, last), gap); // a name held twice stays unplaced
+      }
+    }
+  }
 }
 
 /** Whether `copy` is `original` with only its redirect changed (lb/redirect.ts makes such copies). */
@@ -160,4 +295,3 @@ export function isRedirectOf(copy: L4ServiceIR, original: L4ServiceIR): boolean 
   if (Object.keys(copy).length !== keys.length) return false;
   return keys.every((key) => key === 'l7Redirect' || copy[key] === original[key]);
 }
-

@@ -83,17 +83,32 @@ export function patchChanges(
   if (plans.length === 0) plans.push(() => ({ swaps: [], counts: new Map(), commit: () => {} }));
   const base = state.output;
   let output: TranslationOutput | undefined = base;
-  const patch = { xds: new Map<string, XdsOutput>(), lb: new Map<string, LbService>(), statuses: new Map<string, StatusOutput>() };
+  const puts = { xds: new Map<string, XdsOutput>(), lb: new Map<string, LbService>(), statuses: new Map<string, StatusOutput>() };
+  const gone = { xds: new Map<string, XdsOutput>(), lb: new Map<string, LbService>() };
   for (const make of plans) {
     const plan = make();
     output = plan && applyPlan(patching, plan);
     if (!output) return undefined;
-    for (const item of output.patch!.xds) patch.xds.set(`${item.type} ${item.name}`, item);
-    for (const entry of output.patch!.lb) patch.lb.set(lbKey(entry), entry);
-    for (const entry of output.patch!.statuses) patch.statuses.set(entry.key, entry);
+    const { patch } = output;
+    // The last step's word on each item: put, or removed.
+    const step = <T>(items: T[], keyOf: (item: T) => string, into: Map<string, T>, outOf: Map<string, T>) => {
+      for (const item of items) {
+        outOf.delete(keyOf(item));
+        into.set(keyOf(item), item);
+      }
+    };
+    const xdsKeyOf = (item: XdsOutput) => `${item.type} ${item.name}`;
+    step(patch!.xds, xdsKeyOf, puts.xds, gone.xds);
+    step(patch!.removed.xds, xdsKeyOf, gone.xds, puts.xds);
+    step(patch!.lb, lbKey, puts.lb, gone.lb);
+    step(patch!.removed.lb, lbKey, gone.lb, puts.lb);
+    for (const entry of patch!.statuses) puts.statuses.set(entry.key, entry);
   }
-  // One patch of the output the caller had: what each step replaced, the last value of each.
-  state.output = { ...output!, patch: { base: base.serial!, xds: [...patch.xds.values()], lb: [...patch.lb.values()], statuses: [...patch.statuses.values()] } };
+  // One patch of the output the caller had: what the steps put (last values) and removed.
+  state.output = {
+    ...output!,
+    patch: { base: base.serial!, xds: [...puts.xds.values()], lb: [...puts.lb.values()], statuses: [...puts.statuses.values()], removed: { xds: [...gone.xds.values()], lb: [...gone.lb.values()] } },
+  };
   return state.output;
 }
 

@@ -9,11 +9,11 @@ import type { TranslationOptions } from '../options.js';
 import { Problems, type TranslationError } from '../problems.js';
 import { problemKey, type PatchState } from './state.js';
 
-/** A unit rebuilt from changed objects, to be put in place of its recorded output. */
+/** A unit rebuilt from changed objects, to be put in place of its recorded output; new (no `old`) or gone (no `record`). */
 export interface Swap {
   id: string;
-  old: UnitRecord;
-  record: UnitRecord;
+  old?: UnitRecord;
+  record?: UnitRecord;
 }
 
 /** What a planner found: units to swap, problems that came and went besides theirs, and its own state to record. */

@@ -17,7 +17,7 @@ import { ingressLoadBalancerName } from '../names.js';
 import { indexEntry, type IndexedObject } from '../objects.js';
 import { Problems, compare } from '../problems.js';
 import { changedEntry, count, refOf, reported, unitContext, type Patching, type Plan, type Swap } from './plan.js';
-import { serviceOfSlice, type SliceRecord } from './state.js';
+import { mentions, noteEntry, serviceOfSlice, type SliceRecord } from './state.js';
 
 export function planSlices(patching: Patching, changed: Map<string, KubeObject | undefined>): Plan | undefined {
   const { memo, state, cluster, options, context, quiet } = patching;
@@ -144,7 +144,10 @@ export function planIngress(patching: Patching, key: string, object: KubeObject 
   const classed = (view: typeof oldView) => view.annotations[INGRESS_CLASS_ANNOTATION] !== undefined || view.className !== undefined;
   if (!classed(oldView) || !classed(newView)) return undefined;
   const [oursBefore, oursAfter] = [isOurs(context, oldView), isOurs(context, newView)];
-  const commit = () => void state.ingresses.set(key, entry);
+  const commit = () => {
+    noteEntry(entry);
+    state.ingresses.set(key, entry);
+  };
   if (!oursBefore && !oursAfter) return { swaps: [], counts, commit };
   if (oursBefore !== oursAfter) return undefined;
   const settingsOf = (view: typeof oldView, by: number) => {
@@ -179,43 +182,60 @@ export function planIngress(patching: Patching, key: string, object: KubeObject 
  */
 export function planService(patching: Patching, key: string, object: KubeObject | undefined): Plan | undefined {
   const { memo, state, cluster, options, context, quiet } = patching;
-  if (object === undefined || state.refused.has(key)) return undefined; // a deleted Service changes what others resolve
-  const entry = changedEntry(patching, key, object, 'service');
-  if (!entry) return undefined;
-  const id = `${entry.ref.namespace}/${entry.ref.name}`;
+  const ref = refOf(patching, key);
+  if (!ref || state.refused.has(key)) return undefined;
+  const id = `${ref.namespace}/${ref.name}`;
   const before = state.services.get(id);
-  if (!before || before.key !== key) return undefined; // a new Service
-  if (before.object === object) return { swaps: [], counts: new Map(), commit: () => {} };
+  const entry = object === undefined ? undefined : changedEntry(patching, key, object, 'service');
+  if (object !== undefined && !entry) return undefined;
+  if ((!before && !entry) || (before && before.object === object)) return { swaps: [], counts: new Map(), commit: () => {} };
   if (state.readElsewhere.has(id)) return undefined;
-  const [oldView, newView] = [serviceView(context, before, quiet), serviceView(context, entry, quiet)];
-  for (const view of [oldView, newView]) if (view.type === 'ExternalName' || isGlobal(view) || wantsL7(view)) return undefined;
+  const [oldView, newView] = [before && serviceView(context, before, quiet), entry && serviceView(context, entry, quiet)];
+  for (const view of [oldView, newView]) if (view && (view.type === 'ExternalName' || isGlobal(view) || wantsL7(view))) return undefined;
   const counts = new Map<string, number>();
-  count(counts, reported((sink) => serviceView(context, before, sink)), -1);
-  count(counts, reported((sink) => serviceView(context, entry, sink)), +1);
-  const swaps: Swap[] = [];
-  const rebuild = (id: string, inputs: readonly unknown[], build: (unit: TranslationContext) => void) => {
-    const old = memo.recorded(id);
-    if (!old) return false;
-    swaps.push({ id, old, record: memo.rebuild(inputs, (ir, problems, setStatus) => build(unitContext(memo, cluster, options, ir, problems, setStatus))) });
-    return true;
-  };
+  if (before) count(counts, reported((sink) => serviceView(context, before, sink)), -1);
+  if (entry) count(counts, reported((sink) => serviceView(context, entry, sink)), +1);
+  const build = (inputs: readonly unknown[], unit: (context: TranslationContext) => void) => memo.rebuild(inputs, (ir, problems, setStatus) => unit(unitContext(memo, cluster, options, ir, problems, setStatus)));
 
+  // Its own unit: clusters, endpoints, L4 entry (new, rebuilt, or gone).
+  const unitId = serviceUnitId((entry ?? before)!);
+  const old = memo.recorded(unitId);
+  if ((before !== undefined) !== (old !== undefined)) return undefined;
   const own: ReadSlice[] = (state.slicesByService.get(id) ?? []).map((slice) => readSlice(context, slice, quiet));
-  if (!rebuild(serviceUnitId(entry), serviceUnitInputs(entry, own, []), (unit) => buildServiceUnit(unit, newView, own, []))) return undefined;
-  const clustersOf = (unit: UnitRecord) => new Set(unit.ir.clusters.map((item) => item.name));
-  const [oldTargets, newTargets] = [proxylessTargets(oldView, clustersOf(swaps[0]!.old)), proxylessTargets(newView, clustersOf(swaps[0]!.record))];
-  if ((oldTargets.length === 0) !== (newTargets.length === 0)) return undefined;
-  if (newTargets.length && !rebuild(proxylessUnitId(entry), proxylessUnitInputs(entry, newTargets), (unit) => buildProxylessUnit(unit, newView, newTargets))) return undefined;
+  const record = entry && newView && build(serviceUnitInputs(entry, own, []), (unit) => buildServiceUnit(unit, newView, own, []));
+  const swaps: Swap[] = [{ id: unitId, ...(old ? { old } : {}), ...(record ? { record } : {}) }];
 
-  // The Ingress load balancers routing to it: same Ingresses, same port and address, the new Service.
+  // Its proxyless target (when a port has a cluster).
+  const clustersOf = (unit: UnitRecord | undefined) => new Set((unit?.ir.clusters ?? []).map((item) => item.name));
+  const [oldTargets, newTargets] = [oldView ? proxylessTargets(oldView, clustersOf(old)) : [], newView ? proxylessTargets(newView, clustersOf(record)) : []];
+  const targetId = proxylessUnitId((entry ?? before)!);
+  const oldTarget = memo.recorded(targetId);
+  if ((oldTargets.length > 0) !== (oldTarget !== undefined)) return undefined;
+  if (oldTargets.length || newTargets.length) {
+    const newTarget = newTargets.length ? build(proxylessUnitInputs(entry!, newTargets), (unit) => buildProxylessUnit(unit, newView!, newTargets)) : undefined;
+    swaps.push({ id: targetId, ...(oldTarget ? { old: oldTarget } : {}), ...(newTarget ? { record: newTarget } : {}) });
+  }
+
+  // The Ingress load balancers routing to it (or to the Service missing until now): same Ingresses,
+  // same port and address, the Service as it is now (its clusters too, when it is new).
+  const added = clustersOf(record);
   const found: Lookups = {
     services: { get: (other) => (other === id ? newView : state.services.has(other) ? serviceView(context, state.services.get(other)!, quiet) : undefined) },
     secrets: state.secrets,
-    clusters: state.names.clusters,
+    clusters: { has: (name) => state.names.clusters.has(name) || added.has(name) },
   };
-  const rebuilt = rebuildIngressUnits(patching, state.ingressUnitsByService.get(id) ?? [], found);
+  const routing = (before ? state.ingressUnitsByService.get(id) : state.missingServices.get(id)) ?? [];
+  const rebuilt = rebuildIngressUnits(patching, routing, found);
   if (!rebuilt) return undefined;
-  return { swaps: [...swaps, ...rebuilt], counts, commit: () => void state.services.set(id, entry) };
+  return {
+    swaps: [...swaps, ...rebuilt],
+    counts,
+    commit: () => {
+      state.patchedServices.add(id);
+      if (entry) state.services.set(id, entry);
+      else state.services.delete(id);
+    },
+  };
 }
 
 /**
@@ -239,7 +259,14 @@ export function planSecret(patching: Patching, key: string, object: KubeObject |
   };
   const swaps = rebuildIngressUnits(patching, state.ingressUnitsBySecret.get(id) ?? [], found);
   if (!swaps) return undefined;
-  return { swaps, counts: new Map(), commit: () => void state.secrets.set(id, entry) };
+  return {
+    swaps,
+    counts: new Map(),
+    commit: () => {
+      noteEntry(entry);
+      state.secrets.set(id, entry);
+    },
+  };
 }
 
 export const ROUTE_KINDS = [
@@ -263,6 +290,9 @@ export function planRoute(patching: Patching, key: string, object: KubeObject | 
   if (before.object === object) return { swaps: [], counts: new Map(), commit: () => {} };
   const entry = changedEntry(patching, key, object, keyKind);
   if (!entry || before.gamma) return undefined;
+  // What it names: a Service patched since the last pass is not what the kept state resolves against.
+  const named = mentions(entry);
+  if ([...named, ...mentions({ ...entry, object: before.object as IndexedObject['object'] })].some((id) => state.patchedServices.has(id))) return undefined;
   const read = (routeEntry: IndexedObject, sink: Problems) => context.view(routeEntry.object, keyKind, sink, (problems) => readRoute(kind, routeEntry, problems));
   const oldEntry = { ...entry, object: before.object as IndexedObject['object'] };
   const view = read(entry, quiet);
@@ -304,6 +334,8 @@ export function planRoute(patching: Patching, key: string, object: KubeObject | 
     counts,
     ...(status && before.status ? { statusSwaps: [{ key, before: before.status, after: status }] } : {}),
     commit: () => {
+      // A Service it names now is read outside its own units: a change to it takes the full pass.
+      for (const id of named) state.readElsewhere.add(id);
       stash.routes.set(key, { ...before, object: entry.object, view, resolved: outcome.resolved, status: status && before.status && canonicalJson(status) === canonicalJson(before.status) ? before.status : status });
       for (const [listener, list] of lists) stash.attached.set(listener, list);
     },

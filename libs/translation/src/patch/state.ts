@@ -27,7 +27,7 @@ export const NAME_OF = new Map(IR_LISTS.map((entry) => [entry.list, entry.name a
 export const nameOf = (list: IrList, item: unknown) => NAME_OF.get(list)!(item);
 
 /** What the last output was made of, kept by the memo between translations. */
-export interface PatchState {
+export interface PatchState extends IngressIndex {
   cluster: string;
   output: TranslationOutput;
   /** This cluster's EndpointSlices that the index took, by key. */
@@ -40,17 +40,17 @@ export interface PatchState {
   services: Map<string, IndexedObject>;
   secrets: Map<string, IndexedObject>;
   ingresses: Map<string, IndexedObject>;
-  /** Where each item sits in output.ir (by list, then name) and output.xds (by `type name`); -1 when a name is there twice. */
+  /**
+   * Where each item sits in output.ir (by list, then name); -1 when a name is there twice. (output.xds
+   * and output.lb are sorted: found by binary search, as a patch may add or remove items there.)
+   */
   irAt: Record<IrList | 'l4Services', Map<string, number>>;
-  xdsAt: Map<string, Map<string, number>>;
-  /** Where each LB entry (by lbKey) and status (by key) sits in output.lb and output.statuses. */
-  lbAt: Map<string, number>;
+  /** Where each status (by key) sits in output.statuses. */
   statusAt: Map<string, number>;
-  /** The Ingress load balancers' units that read each Service (`namespace/name`), and each unit's Ingresses (keys, in order). */
-  ingressUnitsByService: Map<string, string[]>;
+
+  /** Each Ingress load balancer's unit's Ingresses (keys, in order). */
   unitIngresses: Map<string, string[]>;
-  /** The same for Secrets (`namespace/name`), and the Secrets a Gateway names (loaded outside any unit). */
-  ingressUnitsBySecret: Map<string, string[]>;
+  /** The Secrets a Gateway names (loaded outside any unit). */
   secretsReadElsewhere: Set<string>;
   /**
    * Services something outside their own units reads besides Ingresses (routes' backendRefs and
@@ -58,6 +58,11 @@ export interface PatchState {
    * entries (a Service of that name lends its address): a change to one goes through the full pass.
    */
   readElsewhere: Set<string>;
+  /**
+   * Services patched since the last full pass: the Gateway feature's state (context.stash) still
+   * holds them as they were, so a route naming one goes through the full pass.
+   */
+  patchedServices: Set<string>;
   /** Names the output's items hold, for checking references of patched items. */
   names: KnownNames;
   /** Every problem reported (before duplicates were merged), as `object\0message` -> count. */
@@ -78,7 +83,7 @@ function positions<T>(items: readonly T[], keyOf: (item: T) => string | undefine
 const byNamespacedName = (entries: readonly IndexedObject[]) => new Map(entries.map((entry) => [`${entry.ref.namespace}/${entry.ref.name}`, entry] as const));
 
 /** Records what patchChanges() needs from a full translation's index, problems and output. */
-export function recordPatchState(memo: TranslationMemo, context: TranslationContext, problems: TranslationError[], output: TranslationOutput, lbKeys: readonly string[]): void {
+export function recordPatchState(memo: TranslationMemo, context: TranslationContext, problems: TranslationError[], output: TranslationOutput): void {
   const quiet = new Problems();
   const slices = new Map<string, SliceRecord>();
   const slicesByService = new Map<string, IndexedObject[]>();
@@ -101,24 +106,15 @@ export function recordPatchState(memo: TranslationMemo, context: TranslationCont
 
   const ingressOfObject = new Map([...ingresses.values()].map((entry) => [entry.object as object, entry.key] as const));
   const secrets = byNamespacedName(context.index.local('secret'));
-  const secretOfObject = new Map([...secrets].map(([id, entry]) => [entry.object as object, id] as const));
-  const ingressUnitsBySecret = new Map<string, string[]>();
-  const ingressUnitsByService = new Map<string, string[]>();
+  for (const entry of [...ingresses.values(), ...secrets.values()]) noteEntry(entry);
   const unitIngresses = new Map<string, string[]>();
   const readElsewhere = new Set<string>();
+  const reads: IngressIndex = { ingressUnitsByService: new Map(), ingressUnitsBySecret: new Map(), missingServices: new Map(), unitReads: new Map() };
   for (const [id, record] of memo.recordedUnits()) {
     if (id.startsWith('ingress ')) {
       readElsewhere.add(id.slice('ingress '.length));
-      const keys: string[] = [];
-      for (const input of record.inputs) {
-        const service = typeof input === 'object' && input !== null ? serviceIdOf(input) : undefined;
-        if (service !== undefined) ingressUnitsByService.set(service, [...new Set([...(ingressUnitsByService.get(service) ?? []), id])]);
-        const secret = typeof input === 'object' && input !== null ? secretOfObject.get(input) : undefined;
-        if (secret !== undefined) ingressUnitsBySecret.set(secret, [...new Set([...(ingressUnitsBySecret.get(secret) ?? []), id])]);
-        const ingress = typeof input === 'object' && input !== null ? ingressOfObject.get(input) : undefined;
-        if (ingress !== undefined) keys.push(ingress);
-      }
-      unitIngresses.set(id, keys);
+      unitIngresses.set(id, record.inputs.flatMap((input) => (typeof input === 'object' && input !== null && ingressOfObject.has(input) ? [ingressOfObject.get(input)!] : [])));
+      indexIngressUnit(reads, id, ingressReads(record.inputs));
     } else if (id.startsWith('gateway ')) for (const entry of record.ir.l4Services) readElsewhere.add(`${entry.namespace}/${entry.name}`);
   }
   for (const kind of ['httproute', 'grpcroute', 'tlsroute', 'ciliumenvoyconfig', 'ciliumclusterwideenvoyconfig'] as const) {
@@ -128,13 +124,6 @@ export function recordPatchState(memo: TranslationMemo, context: TranslationCont
   const { ir } = output;
   const irAt = { l4Services: positions(ir.l4Services, (service) => `${service.namespace}/${service.name}`) } as PatchState['irAt'];
   for (const { list } of IR_LISTS) irAt[list] = positions(ir[list] as unknown[], NAME_OF.get(list)!);
-  // xDS positions by type, then name (the output is sorted by type: one map per run of a type).
-  const xdsAt = new Map<string, Map<string, number>>();
-  output.xds.forEach((item, i) => {
-    let byName = xdsAt.get(item.type);
-    if (!byName) xdsAt.set(item.type, (byName = new Map()));
-    byName.set(item.name, byName.has(item.name) ? -1 : i);
-  });
   memo.patchState = {
     cluster: context.index.cluster,
     output,
@@ -144,14 +133,12 @@ export function recordPatchState(memo: TranslationMemo, context: TranslationCont
     services,
     secrets,
     ingresses,
-    ingressUnitsByService,
+    ...reads,
     unitIngresses,
-    ingressUnitsBySecret,
     secretsReadElsewhere,
     readElsewhere,
+    patchedServices: new Set(),
     irAt,
-    xdsAt,
-    lbAt: positions(lbKeys, (key) => key),
     statusAt: positions(output.statuses, (entry) => entry.key),
     names: {
       clusters: irAt.clusters,
@@ -170,6 +157,67 @@ export function recordPatchState(memo: TranslationMemo, context: TranslationCont
  * with a string `name` (a backendRef, a parentRef, a services entry), in its own namespace unless it
  * says another. More than it uses is fine: a Service named here just takes the full pass.
  */
+/** What an Ingress load balancer's unit reads, by `namespace/name`: Services, Secrets, Services it misses. */
+export interface IngressReads {
+  services: string[];
+  secrets: string[];
+  missing: string[];
+}
+
+/** Which Ingress load balancers' units read what (both ways), kept up to date as units are rebuilt. */
+export interface IngressIndex {
+  ingressUnitsByService: Map<string, string[]>;
+  ingressUnitsBySecret: Map<string, string[]>;
+  /** Units routing to a Service that does not exist. */
+  missingServices: Map<string, string[]>;
+  unitReads: Map<string, IngressReads>;
+}
+
+/** The index entries of Ingresses and Secrets, by object: what an Ingress unit's inputs are. */
+const ENTRIES = new WeakMap<object, IndexedObject>();
+
+/** Notes an Ingress or Secret entry, so that units reading its object can be told what they read. */
+export function noteEntry(entry: IndexedObject): void {
+  ENTRIES.set(entry.object, entry);
+}
+
+/** What an Ingress load balancer's unit read, from its inputs (ingress.ts ingressUnitInputs). */
+export function ingressReads(inputs: readonly unknown[]): IngressReads {
+  const reads: IngressReads = { services: [], secrets: [], missing: [] };
+  let namespace = 'default';
+  for (const input of inputs) {
+    // ingress.ts names a missing backend Service so, after the Ingress that routes to it.
+    if (typeof input === 'string' && input.startsWith('no Service ')) reads.missing.push(`${namespace}/${input.slice('no Service '.length)}`);
+    if (typeof input !== 'object' || input === null) continue;
+    const service = serviceIdOf(input);
+    const entry = ENTRIES.get(input);
+    if (service !== undefined) reads.services.push(service);
+    else if (entry?.ref.kind === 'ingress') namespace = entry.ref.namespace ?? 'default';
+    else if (entry?.ref.kind === 'secret') reads.secrets.push(`${entry.ref.namespace}/${entry.ref.name}`);
+  }
+  return reads;
+}
+
+/** Records what unit `id` reads now (undefined: it is gone), in place of what it read before. */
+export function indexIngressUnit(index: IngressIndex, id: string, reads: IngressReads | undefined): void {
+  const lists = [
+    [index.ingressUnitsByService, 'services'],
+    [index.ingressUnitsBySecret, 'secrets'],
+    [index.missingServices, 'missing'],
+  ] as const;
+  const before = index.unitReads.get(id);
+  for (const [map, field] of lists) {
+    for (const key of before?.[field] ?? []) {
+      const units = (map.get(key) ?? []).filter((unit) => unit !== id);
+      if (units.length) map.set(key, units);
+      else map.delete(key);
+    }
+    for (const key of new Set(reads?.[field] ?? [])) map.set(key, [...(map.get(key) ?? []).filter((unit) => unit !== id), id]);
+  }
+  if (reads) index.unitReads.set(id, reads);
+  else index.unitReads.delete(id);
+}
+
 export function mentions(entry: IndexedObject): string[] {
   const found: string[] = [];
   const walk = (value: unknown): void => {
