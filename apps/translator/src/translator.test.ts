@@ -168,6 +168,30 @@ test('objects in, xDS + LB out; restart rewrites nothing; deletes remove keys', 
     const patchedEntry = lbServiceCodec.decode((await present(lb, lbKey({ cluster: 'c1', namespace: 'default', name: 'echo' })))!);
     assert.deepEqual(patchedEntry.backends.map((b) => `${b.address}:${b.port} ${b.state}`), ['127.0.0.13:50051 active']);
 
+    // A plain Service created, then deleted: each patched and published alone (its resources and LB
+    // entry put, then removed), the marker naming exactly what the bucket holds each time.
+    const plainKey = objectKey({ cluster: 'c1', kind: 'service', namespace: 'default', name: 'plain' });
+    const plainCluster = xdsKey({ type: 'cluster', name: 'default/plain:80' });
+    const bucketDigest = async () => {
+      const held: string[] = [];
+      for await (const key of await xds.keys()) if (key !== XDS_GENERATION_KEY) held.push(key);
+      const pairs: [string, string][] = [];
+      for (const key of held) pairs.push([key, xdsResourceCodec.decode((await present(xds, key))!).hash]);
+      return generationDigest(pairs);
+    };
+    const plainBefore = await figure(httpPort2, 'publishes_incremental');
+    await objects.put(plainKey, kubeObjectCodec.encode({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'plain', namespace: 'default' }, spec: { clusterIP: '127.96.0.11', ports: [{ name: 'http', port: 80 }] } } as KubeObject));
+    await waitFor('the new Service published', async () => (await present(xds, plainCluster)) !== undefined && (await figure(httpPort2, 'publishes_incremental')) === plainBefore + 1, 15000);
+    assert.ok(await present(lb, lbKey({ cluster: 'c1', namespace: 'default', name: 'plain' })));
+    await waitFor('marker of the bucket with it', async () => xdsGenerationCodec.decode((await present(xds, XDS_GENERATION_KEY))!).digest === (await bucketDigest()), 15000);
+    await objects.delete(plainKey);
+    await waitFor('the deleted Service unpublished', async () => (await present(xds, plainCluster)) === undefined && (await figure(httpPort2, 'publishes_incremental')) === plainBefore + 2, 15000);
+    assert.equal(await present(lb, lbKey({ cluster: 'c1', namespace: 'default', name: 'plain' })), undefined);
+    await waitFor('marker of the bucket without it', async () => {
+      const plainMarker = xdsGenerationCodec.decode((await present(xds, XDS_GENERATION_KEY))!);
+      return plainMarker.count === 6 && plainMarker.digest === (await bucketDigest());
+    }, 15000);
+
     // Deleting the objects removes the resources and the LB entry, and moves the generation on.
     await objects.delete(sliceKey);
     await objects.delete(serviceKey);
