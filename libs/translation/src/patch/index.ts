@@ -12,9 +12,9 @@
  *   for our Service of its name when that Service is global in both clusters.
  * - An edited Ingress of this cluster that is and stays dedicated (or stays not ours): its load
  *   balancer's unit (listener, routes, SDS secrets, status, LB entry).
- * - An edited Service of this cluster, unless it is global, L7-balanced, ExternalName, or read by a
- *   route, a CiliumEnvoyConfig or as a load balancer's address: its unit, its proxyless target and
- *   the Ingress load balancers routing to it.
+ * - A Service of this cluster edited, created or deleted, unless it is global, L7-balanced,
+ *   ExternalName, or read by a route, a CiliumEnvoyConfig or as a load balancer's address: its unit,
+ *   its proxyless target (added or removed with it) and the Ingress load balancers routing to it.
  * - An edited Secret of this cluster that no Gateway names (a certificate rotated): the Ingress load
  *   balancers serving it.
  * - An edited HTTPRoute, GRPCRoute or TLSRoute that keeps its parents and hostnames: its status and the
@@ -22,9 +22,11 @@
  * A batch of such changes is patched one after the other (EndpointSlices together).
  *
  * Anything this cannot prove local goes through the full pass (which still replays unchanged units,
- * memo.ts): a new or deleted Service or Ingress, an edited global Service, endpoints a feature copied
+ * memo.ts): a new or deleted Ingress or route, an edited global Service, endpoints a feature copied
  * (TranslationContext.endpointsOf), an item some feature replaced, a rebuilt unit whose items are not
- * the same names as before, an object that disagrees with its key, any other kind. The output is the
+ * the same names as before, a new name already taken, an object that disagrees with its key, any other
+ * kind. Outputs stay sorted (found by binary search); IR lists do not keep the pass's order (additions
+ * go last, a removed item's place takes the last one), which means nothing: every output is sorted. The output is the
  * same as a full translation's either way: memo.test.ts compares them on random edit sequences.
  */
 import { lbKey, type KubeObject, type LbService } from '@tendril/contract';
