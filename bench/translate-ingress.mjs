@@ -3,8 +3,9 @@
 // dedicated Ingress per 10 Services, one path per Service, a host per Ingress), into CDS, EDS, LDS,
 // RDS (with the proxyless API listeners) and LB entries; then single changes translated again with
 // the memo the translator keeps and the changed key told, as the translator does (patch/): an
-// EndpointSlice, a Service's lb-mode annotation, an Ingress's request-timeout annotation; and the slice
-// change without the key told (a full pass replaying unchanged units). Prints medians and the heap.
+// EndpointSlice, a Service's lb-mode annotation, an Ingress's request-timeout annotation, a Service
+// created and deleted; and the slice change without the key told (a full pass replaying unchanged
+// units). Prints medians and the heap.
 // Run: npm run build && node bench/translate-ingress.mjs [services=1000] [endpoints=3] [runs=5]
 import { cpus } from 'node:os';
 import { TranslationMemo, translate } from '@tendril/translation';
@@ -42,7 +43,7 @@ const fullMs = [];
 // One object changed, translated again with the memo the translator keeps and the changed key told
 // (as the translator does): an EndpointSlice is patched into the last output, other kinds replay
 // unchanged units in a full pass. 'slice, memo pass' is the same slice change without the key told.
-const changeMs = { slice: [], sliceMemo: [], service: [], ingress: [] };
+const changeMs = { slice: [], sliceMemo: [], service: [], ingress: [], created: [], deleted: [] };
 const passes = {};
 let output;
 const memo = new TranslationMemo();
@@ -74,12 +75,22 @@ for (let run = 0; run < runs + 1; run++) {
   const patched = timed('slice', 'c.endpointslice.default.svc-0-1', slice(0, run + 1));
   const edited = timed('service', 'c.service.default.svc-2', service(2, run));
   const routed = timed('ingress', 'c.ingress.default.web-0', ingress(0, run));
+  // A Service of its own created, then deleted (its slice stays, as when Pods outlive their Service).
+  const fresh = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'new-svc', namespace: 'default' }, spec: { clusterIP: '127.99.0.1', ports: [{ name: 'http', port: 80 }] } };
+  const created = timed('created', 'c.service.default.new-svc', fresh);
+  objects.delete('c.service.default.new-svc');
+  const start2 = performance.now();
+  translate({ cluster: 'c', objects, options, memo, changes: [['c.service.default.new-svc', undefined]] });
+  const deleted = performance.now() - start2;
+  passes.deleted = `${memo.lastPass}, ${memo.stats.built} unit(s) rebuilt`;
   if (run > 0) {
     fullMs.push(full);
     changeMs.slice.push(patched);
     changeMs.sliceMemo.push(slow);
     changeMs.service.push(edited);
     changeMs.ingress.push(routed);
+    changeMs.created.push(created);
+    changeMs.deleted.push(deleted);
   }
 }
 const count = (type) => output.xds.filter((item) => item.type === type).length;
@@ -90,6 +101,7 @@ console.log(`  one object changed, memo kept, key told (medians):`);
 console.log(`    EndpointSlice   ${median(changeMs.slice).toFixed(2)} ms (${passes.slice})`);
 console.log(`    Service edited  ${median(changeMs.service).toFixed(1)} ms (${passes.service})`);
 console.log(`    Ingress edited  ${median(changeMs.ingress).toFixed(1)} ms (${passes.ingress})`);
+console.log(`    Service created ${median(changeMs.created).toFixed(1)} ms (${passes.created}), deleted ${median(changeMs.deleted).toFixed(1)} ms (${passes.deleted})`);
 console.log(`    EndpointSlice, key not told: ${median(changeMs.sliceMemo).toFixed(1)} ms (${passes.sliceMemo})`);
 console.log(`  on ${cpus()[0]?.model ?? 'unknown cpu'} x${cpus().length}, node ${process.version}; ${runs} runs after one warm-up`);
 console.log(`  repeat: node bench/translate-ingress.mjs ${services} ${endpointsPer} ${runs}`);
