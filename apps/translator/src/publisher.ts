@@ -242,6 +242,10 @@ export class Publisher {
         published.status.set(key, this.encodedOnce(status, () => objectStatusCodec.encode(status)));
         keys.push(key);
       }
+      for (const key of output.patch!.removed.statuses) {
+        published.status.delete(key);
+        keys.push(key);
+      }
       if (keys.length) statusResult = await this.status.writeKeys(published.status, keys);
     } else {
       published.status = new Map(output.statuses.map(({ key, status }) => [key, this.encodedOnce(status, () => objectStatusCodec.encode(status))]));

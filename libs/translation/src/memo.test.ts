@@ -284,7 +284,7 @@ function routeEdit(object: KubeObject, services: string[], random: Random): Kube
   const rules = Array.isArray(copy.spec['rules']) ? (copy.spec['rules'] as Record<string, unknown>[]).filter((rule) => typeof rule === 'object' && rule !== null) : [];
   const rule = rules.length ? random.pick(rules) : undefined;
   const refs = rule && Array.isArray(rule['backendRefs']) ? (rule['backendRefs'] as Record<string, unknown>[]).filter((ref) => typeof ref === 'object' && ref !== null) : [];
-  const action = random.int(10);
+  const action = random.int(11);
   if (action === 0 && refs.length) random.pick(refs)['weight'] = random.int(4) * 25;
   else if (action === 1 && rule) rule['backendRefs'] = [...refs, { name: random.pick([...services, 'missing']), port: random.pick([80, 8080, 9000]), weight: 1 + random.int(3) }];
   else if (action === 2 && refs.length > 1) rule!['backendRefs'] = refs.slice(1);
@@ -294,7 +294,13 @@ function routeEdit(object: KubeObject, services: string[], random: Random): Kube
   else if (action === 6 && rule) rule['timeouts'] = { request: random.pick(['5s', '10s', 'soon']) };
   else if (action === 7) copy.spec['hostnames'] = [random.pick(['a.example.com', 'b.example.com', '*.example.com'])];
   else if (action === 8 && refs.length) random.pick(refs)['port'] = random.pick([80, 8080, 9000]);
-  else return edited(object, random);
+  else if (action === 9 && Array.isArray(copy.spec['parentRefs']) && copy.spec['parentRefs'].length) {
+    // Another listener of its Gateway, or none named.
+    const parent = { ...(copy.spec['parentRefs'] as Record<string, unknown>[])[0] };
+    if (random.int(2)) parent['sectionName'] = random.pick(['http', 'https', 'web-gw', 'nope']);
+    else delete parent['sectionName'];
+    copy.spec['parentRefs'] = [parent];
+  } else return edited(object, random);
   return copy as unknown as KubeObject;
 }
 
@@ -312,8 +318,11 @@ test('route edits told to the memo patch the last output, equal to a fresh trans
     translate({ cluster: TEST_CLUSTER, objects, memo });
     for (let step = 0; step < 30; step++) {
       const key = random.pick(routeKeys);
-      const value = random.int(10) === 0 ? original.get(key)! : routeEdit(objects.get(key)!, services, random);
-      objects.set(key, value);
+      // Edited, restored, deleted (and later restored or edited anew: created).
+      const choice = random.int(10);
+      const value = choice === 0 ? original.get(key)! : choice === 1 ? undefined : routeEdit(objects.get(key) ?? original.get(key)!, services, random);
+      if (value) objects.set(key, value);
+      else objects.delete(key);
       const incremental = translate({ cluster: TEST_CLUSTER, objects, memo, changes: [[key, value]] });
       if (memo.lastPass === 'patch') patched++;
       assert.equal(comparable(incremental), comparable(translate({ cluster: TEST_CLUSTER, objects })), `${golden.name}, step ${step}: ${key}`);

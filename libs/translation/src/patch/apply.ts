@@ -18,7 +18,8 @@ interface Edits {
   /** xDS resources and LB entries put (replaced or added) or removed, by key; the last edit of a key wins. */
   xds: Map<string, { put?: XdsOutput; removed?: XdsOutput }>;
   lb: Map<string, { put?: LbService; removed?: LbService }>;
-  statuses: Map<number, StatusOutput>;
+  /** Statuses by key: put (replaced or added) or removed. */
+  statuses: Map<string, { put?: StatusOutput; removed?: StatusOutput }>;
 }
 
 const RANK = new Map(XDS_TYPE_ORDER.map((type, i) => [type, i]));
@@ -39,6 +40,7 @@ function locate<T>(items: readonly T[], order: (item: T) => number): { at: numbe
 
 const xdsOrder = (type: string, name: string) => (item: XdsOutput) => RANK.get(item.type)! - RANK.get(type as XdsOutput['type'])! || compare(item.name, name);
 const lbOrder = (key: string) => (entry: LbService) => compare(lbKey(entry), key);
+const statusOrder = (key: string) => (entry: StatusOutput) => compare(entry.key, key);
 
 /**
  * Puts each swap's rebuilt items where its old items are in the last output (a unit that is new adds
@@ -172,10 +174,10 @@ export function applyPlan(patching: Patching, plan: Plan): TranslationOutput | u
       if (statusBefore.size !== statusAfter.size) return undefined;
       for (const [key, status] of statusBefore) {
         const next = statusAfter.get(key);
-        const at = state.statusAt.get(key);
-        if (!next || at === undefined || at < 0 || output.statuses[at]!.status !== status) return undefined;
+        const where = locate(output.statuses, statusOrder(key));
+        if (!next || !where.found || output.statuses[where.at]!.status !== status) return undefined;
         if (canonicalJson(next) === canonicalJson(status)) record.statuses = record.statuses.map(([k, s]) => [k, s === next ? status : s]);
-        else edits.statuses.set(at, { key, status: next });
+        else edits.statuses.set(key, { put: { key, status: next } });
       }
     }
 
@@ -192,9 +194,10 @@ export function applyPlan(patching: Patching, plan: Plan): TranslationOutput | u
   }
 
   for (const { key, before, after } of plan.statusSwaps ?? []) {
-    const at = state.statusAt.get(key);
-    if (at === undefined || at < 0 || output.statuses[at]!.status !== before) return undefined;
-    if (canonicalJson(before) !== canonicalJson(after)) edits.statuses.set(at, { key, status: after });
+    const where = locate(output.statuses, statusOrder(key));
+    if (before ? !where.found || output.statuses[where.at]!.status !== before : where.found || where.twice) return undefined;
+    if (before && after && canonicalJson(before) === canonicalJson(after)) continue;
+    edits.statuses.set(key, after ? { put: { key, status: after } } : { removed: output.statuses[where.at]! });
   }
 
   // Problems after the change; the list is rebuilt only when one appeared or went.
@@ -225,7 +228,7 @@ export function applyPlan(patching: Patching, plan: Plan): TranslationOutput | u
     : output.errors;
   // In place: copying the arrays would cost in proportion to the mesh (see TranslationInput.changes).
   editIr(state, edits);
-  const removed: { xds: XdsOutput[]; lb: LbService[] } = { xds: [], lb: [] };
+  const removed: { xds: XdsOutput[]; lb: LbService[]; statuses: string[] } = { xds: [], lb: [], statuses: [] };
   const put: { xds: XdsOutput[]; lb: LbService[] } = { xds: [], lb: [] };
   for (const { put: item, removed: gone } of edits.xds.values()) {
     const where = locate(output.xds, xdsOrder((item ?? gone)!.type, (item ?? gone)!.name));
@@ -249,7 +252,18 @@ export function applyPlan(patching: Patching, plan: Plan): TranslationOutput | u
       removed.lb.push(gone!);
     }
   }
-  for (const [at, item] of edits.statuses) output.statuses[at] = item;
+  const statuses: StatusOutput[] = [];
+  for (const [key, { put: entry }] of edits.statuses) {
+    const where = locate(output.statuses, statusOrder(key));
+    if (entry) {
+      if (where.found) output.statuses[where.at] = entry;
+      else output.statuses.splice(where.at, 0, entry);
+      statuses.push(entry);
+    } else if (where.found) {
+      output.statuses.splice(where.at, 1);
+      removed.statuses.push(key);
+    }
+  }
   state.output = {
     xds: output.xds,
     lb: output.lb,
@@ -257,7 +271,7 @@ export function applyPlan(patching: Patching, plan: Plan): TranslationOutput | u
     errors,
     ir: output.ir,
     serial: memo.nextSerial(),
-    patch: { base: output.serial!, xds: put.xds, lb: put.lb, statuses: [...edits.statuses.values()], removed },
+    patch: { base: output.serial!, xds: put.xds, lb: put.lb, statuses, removed },
   };
   memo.lastPass = 'patch';
   return state.output;

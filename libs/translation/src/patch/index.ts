@@ -17,12 +17,12 @@
  *   its proxyless target (added or removed with it) and the Ingress load balancers routing to it.
  * - An edited Secret of this cluster that no Gateway names (a certificate rotated): the Ingress load
  *   balancers serving it.
- * - An edited HTTPRoute, GRPCRoute or TLSRoute that keeps its parents and hostnames: its status and the
- *   Gateways it is attached to (with the feature's state kept from the last pass, context.stash).
+ * - An HTTPRoute, GRPCRoute or TLSRoute edited, created or deleted: its status and the Gateways it is or
+ *   was attached to (with the feature's state kept from the last pass, context.stash).
  * A batch of such changes is patched one after the other (EndpointSlices together).
  *
  * Anything this cannot prove local goes through the full pass (which still replays unchanged units,
- * memo.ts): a new or deleted Ingress or route, an edited global Service, endpoints a feature copied
+ * memo.ts): a new or deleted Ingress, a GAMMA route, an edited global Service, endpoints a feature copied
  * (TranslationContext.endpointsOf), an item some feature replaced, a rebuilt unit whose items are not
  * the same names as before, a new name already taken, an object that disagrees with its key, any other
  * kind. Outputs stay sorted (found by binary search); IR lists do not keep the pass's order (additions
@@ -86,7 +86,7 @@ export function patchChanges(
   const base = state.output;
   let output: TranslationOutput | undefined = base;
   const puts = { xds: new Map<string, XdsOutput>(), lb: new Map<string, LbService>(), statuses: new Map<string, StatusOutput>() };
-  const gone = { xds: new Map<string, XdsOutput>(), lb: new Map<string, LbService>() };
+  const gone = { xds: new Map<string, XdsOutput>(), lb: new Map<string, LbService>(), statuses: new Set<string>() };
   for (const make of plans) {
     const plan = make();
     output = plan && applyPlan(patching, plan);
@@ -104,12 +104,19 @@ export function patchChanges(
     step(patch!.removed.xds, xdsKeyOf, gone.xds, puts.xds);
     step(patch!.lb, lbKey, puts.lb, gone.lb);
     step(patch!.removed.lb, lbKey, gone.lb, puts.lb);
-    for (const entry of patch!.statuses) puts.statuses.set(entry.key, entry);
+    for (const entry of patch!.statuses) {
+      gone.statuses.delete(entry.key);
+      puts.statuses.set(entry.key, entry);
+    }
+    for (const key of patch!.removed.statuses) {
+      puts.statuses.delete(key);
+      gone.statuses.add(key);
+    }
   }
   // One patch of the output the caller had: what the steps put (last values) and removed.
   state.output = {
     ...output!,
-    patch: { base: base.serial!, xds: [...puts.xds.values()], lb: [...puts.lb.values()], statuses: [...puts.statuses.values()], removed: { xds: [...gone.xds.values()], lb: [...gone.lb.values()] } },
+    patch: { base: base.serial!, xds: [...puts.xds.values()], lb: [...puts.lb.values()], statuses: [...puts.statuses.values()], removed: { xds: [...gone.xds.values()], lb: [...gone.lb.values()], statuses: [...gone.statuses] } },
   };
   return state.output;
 }

@@ -21,7 +21,7 @@ export interface Plan {
   swaps: Swap[];
   counts: Map<string, number>;
   /** Statuses set outside any unit (a route's), old and new. */
-  statusSwaps?: { key: string; before: ObjectStatus; after: ObjectStatus }[];
+  statusSwaps?: { key: string; before?: ObjectStatus; after?: ObjectStatus }[];
   commit(): void;
 }
 

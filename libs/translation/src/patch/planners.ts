@@ -276,51 +276,57 @@ export const ROUTE_KINDS = [
 ] as const satisfies readonly (readonly [RouteKind, RouteRecord['keyKind']])[];
 
 /**
- * An edited route (HTTPRoute, GRPCRoute, TLSRoute) of this cluster that keeps its parents and
- * hostnames, is no GAMMA route, and whose backends need no cluster the last pass did not make: its
- * status is decided again and the Gateways it is attached to are rebuilt with it (one RouteConfiguration
- * per Gateway port holds every route attached there, as Envoy's RDS has it).
+ * A route (HTTPRoute, GRPCRoute, TLSRoute) of this cluster edited, created or deleted, when it is no
+ * GAMMA route and its backends need no cluster the last pass did not make: its status is decided again
+ * and the Gateways it is or was attached to are rebuilt with it (one RouteConfiguration per Gateway
+ * port holds every route attached there, as Envoy's RDS has it; a listener's attachedRoutes count is
+ * in its Gateway's status).
  */
 export function planRoute(patching: Patching, key: string, object: KubeObject | undefined, kind: RouteKind, keyKind: RouteRecord['keyKind']): Plan | undefined {
   const { memo, state, cluster, options, context, quiet } = patching;
   const stash = memo.stash.get('gateway-api') as GatewayStash | undefined;
-  if (!stash || object === undefined || state.refused.has(key)) return undefined; // a new or deleted route attaches or detaches
+  if (!stash || state.refused.has(key)) return undefined;
   const before = stash.routes.get(key);
-  if (!before) return undefined;
-  if (before.object === object) return { swaps: [], counts: new Map(), commit: () => {} };
-  const entry = changedEntry(patching, key, object, keyKind);
-  if (!entry || before.gamma) return undefined;
-  // What it names: a Service patched since the last pass is not what the kept state resolves against.
-  const named = mentions(entry);
-  if ([...named, ...mentions({ ...entry, object: before.object as IndexedObject['object'] })].some((id) => state.patchedServices.has(id))) return undefined;
+  if (before?.object === object || (!before && object === undefined)) return { swaps: [], counts: new Map(), commit: () => {} };
+  const entry = object === undefined ? undefined : changedEntry(patching, key, object, keyKind);
+  if ((object !== undefined && !entry) || before?.gamma) return undefined;
   const read = (routeEntry: IndexedObject, sink: Problems) => context.view(routeEntry.object, keyKind, sink, (problems) => readRoute(kind, routeEntry, problems));
-  const oldEntry = { ...entry, object: before.object as IndexedObject['object'] };
-  const view = read(entry, quiet);
-  if (canonicalJson(before.view.parentRefs) !== canonicalJson(view.parentRefs) || canonicalJson(before.view.hostnames) !== canonicalJson(view.hostnames)) return undefined;
+  const oldEntry = before && { ...(entry ?? { key, ref: refOf(patching, key)!, source: { kind, name: refOf(patching, key)!.name } }), object: before.object as IndexedObject['object'] };
+  // What it names: a Service patched since the last pass is not what the kept state resolves against.
+  const named = entry ? mentions(entry) : [];
+  if ([...named, ...(oldEntry ? mentions(oldEntry) : [])].some((id) => state.patchedServices.has(id))) return undefined;
   const counts = new Map<string, number>();
-  count(counts, reported((sink) => read(oldEntry, sink)), -1);
-  count(counts, reported((sink) => read(entry, sink)), +1);
+  if (before) count(counts, reported((sink) => read(oldEntry!, sink)), -1);
+  const view = entry && read(entry, quiet);
+  if (entry) count(counts, reported((sink) => read(entry, sink)), +1);
 
   const scratch = emptyIR();
-  const outcome = stash.resolver.withIr(scratch, () => routeParents(kind, view, stash));
+  const outcome = view ? stash.resolver.withIr(scratch, () => routeParents(kind, view, stash)) : { parents: [], attachments: [], gamma: [] };
   if (scratch.clusters.length || scratch.endpoints.length || outcome.gamma.length) return undefined;
   // A cluster the feature made (an HTTP/2 twin, the invalid-backend cluster) lives while some route
   // needs it: a route that used or uses one goes through the full pass.
-  if ([...clustersOfRoute(before.resolved), ...clustersOfRoute(outcome.resolved)].some((name) => stash.resolver.made.has(name))) return undefined;
-  const sameAttachments =
-    outcome.attachments.length === before.attachments.length &&
-    outcome.attachments.every((attachment, i) => attachment.listener === before.attachments[i]!.listener && attachment.hosts.join(',') === before.attachments[i]!.hosts.join(','));
-  if (!sameAttachments) return undefined;
-  const status = routeStatus(kind, entry, view, outcome.parents);
-  if ((status === undefined) !== (before.status === undefined)) return undefined;
+  if ([...clustersOfRoute(before?.resolved), ...clustersOfRoute(outcome.resolved)].some((name) => stash.resolver.made.has(name))) return undefined;
+  const status = view && entry ? routeStatus(kind, entry, view, outcome.parents) : undefined;
 
-  // The route in each list of routes attached to a listener, in its place; the Gateways of those listeners rebuilt.
+  // Each listener it was or is attached to: its list of attached routes without it, then with it where
+  // the pass puts it (routes in kind, then key order); its count of attached routes. The Gateways of
+  // those listeners are rebuilt. (The listeners' counts change here: a plan that fails leads to the full
+  // pass, which makes the Gateway state anew.)
+  const rank = (route: { kind: RouteKind; key: string }) => ROUTE_KINDS.findIndex(([candidate]) => candidate === route.kind);
+  const order = (a: { kind: RouteKind; key: string }, b: { kind: RouteKind; key: string }) => rank(a) - rank(b) || compare(a.key, b.key);
+  const listeners = new Set([...(before?.attachments ?? []), ...outcome.attachments].map((attachment) => attachment.listener));
   const lists = new Map<ListenerState, AttachedRoute[]>();
-  for (const { listener } of before.attachments) {
-    lists.set(listener, (stash.attached.get(listener) ?? []).map((attached) => (attached.view.key === view.key ? { view, resolved: outcome.resolved!, hosts: attached.hosts } : attached)));
+  for (const listener of listeners) {
+    const others = (stash.attached.get(listener) ?? []).filter((attached) => attached.view.key !== key);
+    const mine = outcome.attachments.filter((attachment) => attachment.listener === listener).map((attachment) => ({ view: view!, resolved: outcome.resolved!, hosts: attachment.hosts }));
+    let at = others.length;
+    if (mine.length) while (at > 0 && order(others[at - 1]!.view, { kind, key }) > 0) at--;
+    lists.set(listener, [...others.slice(0, at), ...mine, ...others.slice(at)]);
+    if (mine.length) listener.attachedRoutes.add(key);
+    else listener.attachedRoutes.delete(key);
   }
   const swaps: Swap[] = [];
-  for (const gateway of new Set([...lists.keys()].map((listener) => stash.gatewayOf.get(listener)!))) {
+  for (const gateway of new Set([...listeners].map((listener) => stash.gatewayOf.get(listener)!))) {
     const id = gatewayUnitId(gateway);
     const old = memo.recorded(id);
     const proxyPorts = stash.proxyPortsOf.get(gateway);
@@ -332,11 +338,14 @@ export function planRoute(patching: Patching, key: string, object: KubeObject | 
   return {
     swaps,
     counts,
-    ...(status && before.status ? { statusSwaps: [{ key, before: before.status, after: status }] } : {}),
+    ...(status || before?.status ? { statusSwaps: [{ key, ...(before?.status ? { before: before.status } : {}), ...(status ? { after: status } : {}) }] } : {}),
     commit: () => {
       // A Service it names now is read outside its own units: a change to it takes the full pass.
       for (const id of named) state.readElsewhere.add(id);
-      stash.routes.set(key, { ...before, object: entry.object, view, resolved: outcome.resolved, status: status && before.status && canonicalJson(status) === canonicalJson(before.status) ? before.status : status });
+      if (entry && view) {
+        const kept = status && before?.status && canonicalJson(status) === canonicalJson(before.status) ? before.status : status;
+        stash.routes.set(key, { kind, keyKind, object: entry.object, view, resolved: outcome.resolved, status: kept, gamma: false, attachments: outcome.attachments });
+      } else stash.routes.delete(key);
       for (const [listener, list] of lists) stash.attached.set(listener, list);
     },
   };

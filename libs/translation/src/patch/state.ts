@@ -41,12 +41,10 @@ export interface PatchState extends IngressIndex {
   secrets: Map<string, IndexedObject>;
   ingresses: Map<string, IndexedObject>;
   /**
-   * Where each item sits in output.ir (by list, then name); -1 when a name is there twice. (output.xds
-   * and output.lb are sorted: found by binary search, as a patch may add or remove items there.)
+   * Where each item sits in output.ir (by list, then name); -1 when a name is there twice. (output.xds,
+   * output.lb and output.statuses are sorted: found by binary search, as a patch may add or remove items.)
    */
   irAt: Record<IrList | 'l4Services', Map<string, number>>;
-  /** Where each status (by key) sits in output.statuses. */
-  statusAt: Map<string, number>;
 
   /** Each Ingress load balancer's unit's Ingresses (keys, in order). */
   unitIngresses: Map<string, string[]>;
@@ -139,7 +137,6 @@ export function recordPatchState(memo: TranslationMemo, context: TranslationCont
     readElsewhere,
     patchedServices: new Set(),
     irAt,
-    statusAt: positions(output.statuses, (entry) => entry.key),
     names: {
       clusters: irAt.clusters,
       endpoints: irAt.endpoints,
