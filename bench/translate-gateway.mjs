@@ -4,7 +4,8 @@
 // hostname, a path match and a header match, and routes to its own Service (one port, 3 endpoints).
 // Measured per scenario: full translate() time (median of the runs), heapUsed growth held by one
 // translation's output (after a forced GC), and the latency of one route change (one HTTPRoute's path
-// edited, translated again with the translator's memo, as the translator does).
+// edited, translated again with the translator's memo, as the translator does), and of one route created
+// and deleted again (both translations together).
 // Run: npm run build && node bench/translate-gateway.mjs [runs=5] [ladder=10,100,300,500,1000] [wide=10000x100]
 import { cpus } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
@@ -85,11 +86,25 @@ function measure(routes, gateways) {
     if (run > 0) changeMs.push(performance.now() - start);
     pass = `${memo.lastPass}, ${memo.stats.built} Gateway(s) rebuilt`;
   }
+  // One route created, then deleted again (a route of its own on gateway 0, to an existing Service).
+  const churnMs = [];
+  for (let run = 0; run < runs + 1; run++) {
+    const added = { ...route(0, gateways, '/new/'), metadata: { ...route(0, gateways, '/new/').metadata, name: 'route-new' } };
+    added.spec = { ...added.spec, hostnames: ['route-new.example.com'] };
+    objects.set('c.httproute.apps.route-new', added);
+    let start = performance.now();
+    translate({ cluster: 'c', objects, memo, changes: [['c.httproute.apps.route-new', added]] });
+    const created = performance.now() - start;
+    objects.delete('c.httproute.apps.route-new');
+    start = performance.now();
+    output = translate({ cluster: 'c', objects, memo, changes: [['c.httproute.apps.route-new', undefined]] });
+    if (run > 0) churnMs.push(created + (performance.now() - start));
+  }
   const count = (type) => output.xds.filter((item) => item.type === type).length;
   const routesServed = output.ir.routes.filter((r) => r.name.includes('cilium-gateway')).reduce((sum, r) => sum + r.virtualHosts.reduce((n, v) => n + v.routes.length, 0), 0);
   console.log(
     `${String(routes).padStart(6)} HTTPRoutes on ${String(gateways).padStart(3)} Gateway(s): full ${median(fullMs).toFixed(1)} ms, heap held ${heldMb.toFixed(1)} MiB, ` +
-      `one route changed ${median(changeMs).toFixed(1)} ms (${pass})  (${count('listener')} listeners, ${count('route')} route configs, ${routesServed} Envoy routes, ${count('cluster')} clusters, ${output.errors.length} errors)`,
+      `one route changed ${median(changeMs).toFixed(1)} ms (${pass}), one created and deleted ${median(churnMs).toFixed(1)} ms (${memo.lastPass})  (${count('listener')} listeners, ${count('route')} route configs, ${routesServed} Envoy routes, ${count('cluster')} clusters, ${output.errors.length} errors)`,
   );
 }
 
