@@ -632,3 +632,27 @@ test('a Service created or deleted is patched in, and so are the Ingress load ba
   assert.match(site(output), /default\/svc-3:80/);
   assert.deepEqual(output.errors, []);
 });
+
+test('patches keep no trace of objects gone: EndpointSlices coming and going for a long time leave the memo its size', () => {
+  const objects = new Map<string, KubeObject>();
+  for (let i = 0; i < 50; i++) {
+    objects.set(`${TEST_CLUSTER}.service.default.svc-${i}`, service(i));
+    objects.set(`${TEST_CLUSTER}.endpointslice.default.svc-${i}-a`, slice(i, `127.0.0.${i + 1}`));
+  }
+  const memo = new TranslationMemo();
+  translate({ cluster: TEST_CLUSTER, objects, memo });
+  const keysAfterPass = memo.keys.size;
+  // Slices are recreated under new generated names as Pods roll: 2,000 come and go, all patched.
+  for (let n = 0; n < 2000; n++) {
+    const key = `${TEST_CLUSTER}.endpointslice.default.svc-${n % 50}-r${n}`;
+    const value = { ...slice(n % 50, `127.0.1.${(n % 200) + 1}`), metadata: { name: `svc-${n % 50}-r${n}`, namespace: 'default', labels: { 'kubernetes.io/service-name': `svc-${n % 50}` } } } as KubeObject;
+    objects.set(key, value);
+    translate({ cluster: TEST_CLUSTER, objects, memo, changes: [[key, value]] });
+    assert.equal(memo.lastPass, 'patch');
+    objects.delete(key);
+    translate({ cluster: TEST_CLUSTER, objects, memo, changes: [[key, undefined]] });
+    assert.equal(memo.lastPass, 'patch');
+  }
+  assert.ok(memo.keys.size <= keysAfterPass + 1, `${memo.keys.size} parsed keys kept, ${keysAfterPass} after the pass`);
+  assert.equal(comparable(translate({ cluster: TEST_CLUSTER, objects, memo, changes: [] })), comparable(translate({ cluster: TEST_CLUSTER, objects })));
+});

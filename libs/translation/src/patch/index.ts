@@ -113,6 +113,8 @@ export function patchChanges(
       gone.statuses.add(key);
     }
   }
+  // Keys of objects gone are not parsed again: the parse cache must not grow with churn between passes.
+  for (const [key, object] of changed) if (object === undefined) memo.keys.delete(key);
   // One patch of the output the caller had: what the steps put (last values) and removed.
   state.output = {
     ...output!,
