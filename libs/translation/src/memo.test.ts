@@ -551,6 +551,34 @@ test('a Service edit is patched into the Ingress load balancers that route to it
   assert.equal(memo.lastPass, 'full');
   assert.ok(output.xds.some((item) => item.type === 'cluster' && item.name !== 'default/rpc:50051' && item.name.includes('rpc')), 'the HTTP/2 twin is there');
 
+  // A Gateway with nothing to serve yet (a TLS passthrough listener, no route) has no LB entry, but
+  // takes its address from its Service all the same: creating that Service takes the full pass.
+  objects.set(`${TEST_CLUSTER}.gateway.default.quiet`, {
+    apiVersion: 'gateway.networking.k8s.io/v1',
+    kind: 'Gateway',
+    metadata: { name: 'quiet', namespace: 'default' },
+    spec: { gatewayClassName: 'cilium', listeners: [{ name: 'tls', protocol: 'TLS', port: 443, tls: { mode: 'Passthrough' } }] },
+  } as unknown as KubeObject);
+  translate({ cluster: TEST_CLUSTER, objects, memo });
+  output = edit(`${TEST_CLUSTER}.service.default.cilium-gateway-quiet`, named('cilium-gateway-quiet', 'tls', '127.96.0.9'));
+  assert.equal(memo.lastPass, 'full');
+
+  // A hand-written cluster named like this Service's (`default/web:80`) is refused while the Service
+  // is there: deleting the Service frees the name, which only the full pass sees.
+  objects.set(`${TEST_CLUSTER}.ciliumenvoyconfig.default.hand`, {
+    apiVersion: 'cilium.io/v2',
+    kind: 'CiliumEnvoyConfig',
+    metadata: { name: 'hand', namespace: 'default' },
+    spec: { resources: [{ '@type': 'type.googleapis.com/envoy.config.cluster.v3.Cluster', name: 'default/web:80', type: 'STATIC', connectTimeout: '1s' }] },
+  } as unknown as KubeObject);
+  translate({ cluster: TEST_CLUSTER, objects, memo });
+  objects.delete(`${TEST_CLUSTER}.service.default.web`);
+  output = translate({ cluster: TEST_CLUSTER, objects, memo, changes: [[`${TEST_CLUSTER}.service.default.web`, undefined]] });
+  assert.equal(memo.lastPass, 'full');
+  assert.equal(comparable(output), comparable(translate({ cluster: TEST_CLUSTER, objects })));
+  objects.set(`${TEST_CLUSTER}.service.default.web`, named('web', 'http', '127.96.0.1'));
+  translate({ cluster: TEST_CLUSTER, objects, memo });
+
   // The Gateway takes its address from this Service: that is not the Service's own unit, so the full pass.
   output = edit(`${TEST_CLUSTER}.service.default.cilium-gateway-gw`, named('cilium-gateway-gw', 'http', '127.96.0.3'));
   assert.equal(memo.lastPass, 'full');

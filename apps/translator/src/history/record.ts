@@ -55,20 +55,22 @@ export class InputDigest {
 }
 
 /**
- * xDS resources per type, by output array: a patched translation (TranslationOutput.patch) changes the
- * array in place; one that only replaced items (same length, nothing removed) has the same counts.
+ * xDS resources per type, by output array, with the serial of the output counted: a patched translation
+ * (TranslationOutput.patch) changes the array in place, so its counts are reused only for a patch of
+ * exactly that output that replaced items alone (same length, nothing removed).
  */
-const xdsCounts = new WeakMap<object, Record<string, number>>();
+const xdsCounts = new WeakMap<object, { serial: number | undefined; counts: Record<string, number> }>();
 
 export function countsOf(output: TranslationOutput): Record<string, number> {
-  // A patch that added or removed resources changed the counts: counted again.
-  const resized = output.patch && (output.patch.removed.xds.length > 0 || xdsCounts.get(output.xds)?.['total'] !== output.xds.length);
-  let xds = output.patch && !resized ? xdsCounts.get(output.xds) : undefined;
+  const known = xdsCounts.get(output.xds);
+  const reusable = output.patch !== undefined && known !== undefined && output.patch.base === known.serial && output.patch.removed.xds.length === 0 && known.counts['total'] === output.xds.length;
+  let xds = reusable ? known.counts : undefined;
   if (!xds) {
     xds = { listener: 0, route: 0, cluster: 0, endpoint: 0, secret: 0 };
     for (const item of output.xds) xds[item.type] = (xds[item.type] ?? 0) + 1;
-    xdsCounts.set(output.xds, { ...xds, total: output.xds.length });
+    xds = { ...xds, total: output.xds.length };
   }
+  xdsCounts.set(output.xds, { serial: output.serial, counts: xds });
   const { total: _total, ...counts } = xds;
   return { ...counts, lb: output.lb.length, status: output.statuses.length };
 }

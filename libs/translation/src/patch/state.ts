@@ -1,6 +1,7 @@
 /** What a patch needs to know of the last full translation, recorded at its end (recordPatchState). */
 import type { KnownNames } from '@tendril/model';
 import type { TranslationContext } from '../feature.js';
+import { gatewayLoadBalancerName } from '../names.js';
 import { serviceIdOf } from '../feature.js';
 import { readSlice, type ReadSlice } from '../features/services.js';
 import type { TranslationMemo } from '../memo.js';
@@ -118,6 +119,8 @@ export function recordPatchState(memo: TranslationMemo, context: TranslationCont
   for (const kind of ['httproute', 'grpcroute', 'tlsroute', 'ciliumenvoyconfig', 'ciliumclusterwideenvoyconfig'] as const) {
     for (const entry of context.index.local(kind)) for (const id of mentions(entry)) readElsewhere.add(id);
   }
+  // A Gateway takes its address from a Service of its LB entry's name, whether or not it has an entry.
+  for (const entry of context.index.local('gateway')) readElsewhere.add(`${entry.ref.namespace}/${gatewayLoadBalancerName(entry.ref.name)}`);
   const secretsReadElsewhere = new Set(context.index.local('gateway').flatMap((entry) => mentions(entry)));
   const { ir } = output;
   const irAt = { l4Services: positions(ir.l4Services, (service) => `${service.namespace}/${service.name}`) } as PatchState['irAt'];
@@ -150,7 +153,8 @@ export function recordPatchState(memo: TranslationMemo, context: TranslationCont
 
 /**
  * Every `namespace/name` an object could mean by a reference (a Service of a route or
- * CiliumEnvoyConfig, a Secret of a Gateway): each object in its spec
+ * CiliumEnvoyConfig, a Secret of a Gateway; a Service a hand-written resource's `ns/svc:port` name
+ * collides with): each object in its spec
  * with a string `name` (a backendRef, a parentRef, a services entry), in its own namespace unless it
  * says another. More than it uses is fine: a Service named here just takes the full pass.
  */
@@ -221,7 +225,12 @@ export function mentions(entry: IndexedObject): string[] {
     if (Array.isArray(value)) return value.forEach(walk);
     if (typeof value !== 'object' || value === null) return;
     const record = value as Record<string, unknown>;
-    if (typeof record['name'] === 'string') found.push(`${typeof record['namespace'] === 'string' ? record['namespace'] : (entry.ref.namespace ?? '')}/${record['name']}`);
+    const name = record['name'];
+    if (typeof name === 'string') {
+      found.push(`${typeof record['namespace'] === 'string' ? record['namespace'] : (entry.ref.namespace ?? '')}/${name}`);
+      // A hand-written resource named like a Service's (`ns/svc:port`, unqualified): that Service too.
+      if (name.includes('/')) found.push(name.split(':')[0]!);
+    }
     for (const item of Object.values(record)) walk(item);
   };
   walk(entry.object['spec']);
