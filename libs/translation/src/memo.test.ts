@@ -1,7 +1,8 @@
-// Incremental translation (memo.ts): with a memo kept across translations the output is exactly what
-// a fresh translation gives, on random edit sequences over every golden input (objects replaced by
-// equal copies, fields changed to other or junk values, objects deleted and restored); and a change to
-// one object rebuilds only the units that read it.
+// Incremental translation (memo.ts, patch/): with a memo kept across translations, and with the changed
+// objects told or not, the output is exactly what a fresh translation gives, on random edit sequences
+// over every golden input (objects replaced by equal copies, fields changed to other or junk values,
+// objects deleted and restored, batches of several kinds); and a change to one object rebuilds only the
+// units that read it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
@@ -50,7 +51,7 @@ test('with a memo, every translation of a random edit sequence equals a fresh tr
     const original = new Map(manifestObjects(golden.input));
     const objects = new Map(original);
     const memo = new TranslationMemo();
-    // Told which object changed: EndpointSlice-only changes are patched into the last output (patch/).
+    // Told which object changed: what can be is patched into the last output (patch/), the rest is a full pass.
     const told = new TranslationMemo();
     for (let step = 0; step < 40; step++) {
       const keys = [...original.keys()];
