@@ -134,12 +134,14 @@ export function translate(input: TranslationInput): TranslationOutput {
     }
   }
   for (const feature of FEATURES) {
+    base.proxyPorts.phase = feature.name;
     try {
       feature.build(context);
     } catch (error) {
       problems.raw(`feature/${feature.name}`, `translation failed: ${(error as Error).message}`);
     }
   }
+  memo?.stash.set('proxy-ports', base.proxyPorts); // the picks, for patch/ to add or drop a name
   for (const problem of validate(ir, memo?.checked)) problems.raw(problem.object, `${problem.path}: ${problem.message}`);
 
   const xds: XdsOutput[] = [];

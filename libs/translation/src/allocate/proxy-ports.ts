@@ -6,9 +6,23 @@
  */
 import { fnv1a } from './stable-hash.js';
 
+/** One pick, in the order they were asked for, with the feature that asked (patch/ replays them). */
+export interface PortPick {
+  name: string;
+  phase: string;
+  /** Undefined when the range was full. */
+  port: number | undefined;
+}
+
 export class ProxyPorts {
   private readonly byName = new Map<string, number>();
   private readonly used = new Set<number>();
+  /** Slots hand-written listeners hold (reserve()). */
+  private readonly reserved = new Set<number>();
+  /** Every pick, in order (the first ask of each name). */
+  readonly picks: PortPick[] = [];
+  /** The feature asking now (set by translate() before each feature builds). */
+  phase = '';
 
   constructor(
     private readonly first: number,
@@ -21,7 +35,10 @@ export class ProxyPorts {
    */
   reserve(port: number): void {
     const slot = port - this.first - 1;
-    if (Number.isInteger(slot) && slot >= 0 && slot < this.count - 1) this.used.add(slot);
+    if (Number.isInteger(slot) && slot >= 0 && slot < this.count - 1) {
+      this.used.add(slot);
+      this.reserved.add(slot);
+    }
   }
 
   /** The first port, for the shared Ingress listener. */
@@ -33,13 +50,42 @@ export class ProxyPorts {
   portFor(name: string): number | undefined {
     const known = this.byName.get(name);
     if (known !== undefined) return known;
-    const slots = this.count - 1;
-    if (slots < 1 || this.used.size >= slots) return undefined;
-    let slot = fnv1a(name) % slots;
-    while (this.used.has(slot)) slot = (slot + 1) % slots;
-    this.used.add(slot);
-    const port = this.first + 1 + slot;
-    this.byName.set(name, port);
+    const port = this.pick(name, this.used);
+    this.picks.push({ name, phase: this.phase, port });
+    if (port !== undefined) this.byName.set(name, port);
     return port;
+  }
+
+  private pick(name: string, used: Set<number>): number | undefined {
+    const slots = this.count - 1;
+    if (slots < 1 || used.size >= slots) return undefined;
+    let slot = fnv1a(name) % slots;
+    while (used.has(slot)) slot = (slot + 1) % slots;
+    used.add(slot);
+    return this.first + 1 + slot;
+  }
+
+  /**
+   * The picks again with `picks` asked instead (the same names in the same order, one more or one
+   * less): the port each name would get. patch/ takes a change only when no other name's port moves.
+   */
+  replay(picks: readonly Pick<PortPick, 'name'>[]): Map<string, number | undefined> {
+    const used = new Set(this.reserved);
+    return new Map(picks.map(({ name }) => [name, this.pick(name, used)] as const));
+  }
+
+  /** Adopts `picks` (from replay()) as what was picked. */
+  adopt(picks: PortPick[]): void {
+    this.byName.clear();
+    this.used.clear();
+    for (const slot of this.reserved) this.used.add(slot);
+    this.picks.length = 0;
+    for (const pick of picks) {
+      this.picks.push(pick);
+      if (pick.port !== undefined) {
+        this.byName.set(pick.name, pick.port);
+        this.used.add(pick.port - this.first - 1);
+      }
+    }
   }
 }

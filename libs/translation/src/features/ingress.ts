@@ -80,6 +80,9 @@ export const ingressFeature = {
       balancers.set(id, balancer);
     }
     const addresses = allocateAddresses(context, found, [...balancers.keys()]);
+    // What an Ingress created or deleted needs to be patched in without this pass (patch/): the ids
+    // whose address was picked from the CIDR, and every balancer's address.
+    context.stash('ingress', { picked: [...balancers.keys()].filter((id) => addresses.get(id)?.fromService !== true), addresses } satisfies IngressStash);
     const services = context.ir.l4Services;
     context.ir.l4Services = []; // the units below add the LB entries here
     for (const [id, balancer] of [...balancers].sort(([a], [b]) => compare(a, b))) {
@@ -113,6 +116,13 @@ export function ingressUnitId(id: string): string {
 }
 
 export type LbAddress = { address: string; fromService: boolean };
+
+/** The feature's state after a pass, kept by the memo for patch/. */
+export interface IngressStash {
+  /** Balancer ids whose address is picked from options.ingressCidr (no Service of their name lends one). */
+  picked: string[];
+  addresses: Map<string, LbAddress>;
+}
 
 /** What a load balancer's unit reads: its port and address, its Ingresses and the Services and Secrets they name. */
 export function ingressUnitInputs(balancer: LoadBalancer, found: Lookups, address: LbAddress | undefined, port: number | undefined): unknown[] {

@@ -79,8 +79,6 @@ export function applyPlan(patching: Patching, plan: Plan): TranslationOutput | u
 
   for (const { old, record } of plan.swaps) {
     if (old?.ir.envoyConfigs.length || record?.ir.envoyConfigs.length) return undefined;
-    // A unit that comes or goes: only units without statuses (a Service's own).
-    if ((!old || !record) && ((old?.statuses.length ?? 0) > 0 || (record?.statuses.length ?? 0) > 0)) return undefined;
     for (const { list, type } of IR_LISTS) {
       const before = (old?.ir[list] ?? []) as unknown[];
       const after = (record?.ir[list] ?? []) as unknown[];
@@ -167,6 +165,18 @@ export function applyPlan(patching: Patching, plan: Plan): TranslationOutput | u
       }
     }
 
+    // Statuses of a unit that comes or goes: its objects' alone (nobody else's status of the same key).
+    if (!old || !record) {
+      for (const [key, status] of new Map(old?.statuses ?? [])) {
+        const where = locate(output.statuses, statusOrder(key));
+        if (!where.found || output.statuses[where.at]!.status !== status) return undefined;
+        edits.statuses.set(key, { removed: output.statuses[where.at]! });
+      }
+      for (const [key, status] of new Map(record?.statuses ?? [])) {
+        if (locate(output.statuses, statusOrder(key)).found || edits.statuses.has(key)) return undefined;
+        edits.statuses.set(key, { put: { key, status } });
+      }
+    }
     // Statuses: the same objects' (the last one set wins, as in a pass), found where the old ones are.
     if (old && record) {
       const statusesOf = (unit: UnitRecord) => new Map(unit.statuses);

@@ -10,8 +10,10 @@
  * - EndpointSlices (what changes most in a live cluster: every Pod started, stopped or made ready):
  *   the units of the Services they name (clusters, endpoints, L4 entry); another cluster's slice counts
  *   for our Service of its name when that Service is global in both clusters.
- * - An edited Ingress of this cluster that is and stays dedicated (or stays not ours): its load
- *   balancer's unit (listener, routes, SDS secrets, status, LB entry).
+ * - An Ingress of this cluster edited, created or deleted that is and stays dedicated (or stays not
+ *   ours): its load balancer's unit (listener, routes, SDS secrets, status, LB entry). One that comes or
+ *   goes has its node-proxy port and address picked again over every name, as the pass picks them, and
+ *   is taken only when no other load balancer's pick moves.
  * - A Service of this cluster edited, created or deleted, unless it is global, L7-balanced,
  *   ExternalName, or read by a route, a CiliumEnvoyConfig or as a load balancer's address: its unit,
  *   its proxyless target (added or removed with it) and the Ingress load balancers routing to it.
@@ -22,7 +24,7 @@
  * A batch of such changes is patched one after the other (EndpointSlices together).
  *
  * Anything this cannot prove local goes through the full pass (which still replays unchanged units,
- * memo.ts): a new or deleted Ingress, a GAMMA route, an edited global Service, endpoints a feature copied
+ * memo.ts): an Ingress whose coming or going moves another's port or address, a GAMMA route, an edited global Service, endpoints a feature copied
  * (TranslationContext.endpointsOf), an item some feature replaced, a rebuilt unit whose items are not
  * the same names as before, a new name already taken, an object that disagrees with its key, any other
  * kind. Outputs stay sorted (found by binary search); IR lists do not keep the pass's order (additions

@@ -7,13 +7,16 @@ import { readRoute, type RouteKind } from '../kube/routes.js';
 import { emptyIR } from '@tendril/model';
 import type { TranslationContext } from '../feature.js';
 import { serviceView } from '../feature.js';
-import { buildIngressUnit, ingressUnitId, ingressUnitInputs, ingressView, isOurs, readSettings, type LbAddress, type Lookups } from '../features/ingress.js';
+import { buildIngressUnit, ingressUnitId, ingressUnitInputs, ingressView, isOurs, readSettings, type IngressStash, type LbAddress, type Lookups } from '../features/ingress.js';
+import { FEATURES } from '../features/index.js';
+import type { ProxyPorts } from '../allocate/proxy-ports.js';
+import { allocateAddresses } from '../allocate/stable-hash.js';
 import { buildServiceUnit, isGlobal, readSlice, remoteServiceOf, serviceUnitId, serviceUnitInputs, type ReadSlice, type RemoteSlice, type ServicesStash } from '../features/services.js';
 import { buildProxylessUnit, proxylessTargets, proxylessUnitId, proxylessUnitInputs } from '../features/proxyless.js';
 import { wantsL7 } from '../features/service-l7.js';
 import { INGRESS_CLASS_ANNOTATION } from '../annotations.js';
 import type { UnitRecord } from '../memo.js';
-import { ingressLoadBalancerName } from '../names.js';
+import { ingressListenerName, ingressLoadBalancerName } from '../names.js';
 import { indexEntry, type IndexedObject } from '../objects.js';
 import { Problems, compare } from '../problems.js';
 import { changedEntry, count, refOf, reported, unitContext, type Patching, type Plan, type Swap } from './plan.js';
@@ -131,48 +134,125 @@ export function planSlices(patching: Patching, changed: Map<string, KubeObject |
 
 export function planIngress(patching: Patching, key: string, object: KubeObject | undefined): Plan | undefined {
   const { memo, state, cluster, options, context, quiet } = patching;
+  if (state.refused.has(key)) return undefined;
   const before = state.ingresses.get(key);
-  if (!before || object === undefined || state.refused.has(key)) return undefined; // a new or deleted Ingress changes the load balancers
-  if (before.object === object) return { swaps: [], counts: new Map(), commit: () => {} };
-  const entry = changedEntry(patching, key, object, 'ingress');
-  if (!entry) return undefined;
+  if (before?.object === object || (!before && object === undefined)) return { swaps: [], counts: new Map(), commit: () => {} };
+  const entry = object === undefined ? undefined : changedEntry(patching, key, object, 'ingress');
+  if (object !== undefined && !entry) return undefined;
   const counts = new Map<string, number>();
-  const [oldView, newView] = [ingressView(context, before, quiet), ingressView(context, entry, quiet)];
-  count(counts, reported((sink) => ingressView(context, before, sink)), -1);
-  count(counts, reported((sink) => ingressView(context, entry, sink)), +1);
+  const [oldView, newView] = [before && ingressView(context, before, quiet), entry && ingressView(context, entry, quiet)];
+  if (before) count(counts, reported((sink) => ingressView(context, before, sink)), -1);
+  if (entry) count(counts, reported((sink) => ingressView(context, entry, sink)), +1);
   // Without a class of its own, whether it is ours depends on the IngressClass objects: full pass.
-  const classed = (view: typeof oldView) => view.annotations[INGRESS_CLASS_ANNOTATION] !== undefined || view.className !== undefined;
+  const classed = (view: typeof oldView) => view === undefined || view.annotations[INGRESS_CLASS_ANNOTATION] !== undefined || view.className !== undefined;
   if (!classed(oldView) || !classed(newView)) return undefined;
-  const [oursBefore, oursAfter] = [isOurs(context, oldView), isOurs(context, newView)];
-  const commit = () => {
-    noteEntry(entry);
-    state.ingresses.set(key, entry);
+  const [oursBefore, oursAfter] = [oldView !== undefined && isOurs(context, oldView), newView !== undefined && isOurs(context, newView)];
+  const commitEntry = () => {
+    if (entry) {
+      noteEntry(entry);
+      state.ingresses.set(key, entry);
+    } else state.ingresses.delete(key);
   };
-  if (!oursBefore && !oursAfter) return { swaps: [], counts, commit };
-  if (oursBefore !== oursAfter) return undefined;
-  const settingsOf = (view: typeof oldView, by: number) => {
+  if (!oursBefore && !oursAfter) return { swaps: [], counts, commit: commitEntry };
+  if (before && entry && oursBefore !== oursAfter) return undefined;
+  const settingsOf = (view: NonNullable<typeof oldView>, by: number) => {
     const sink = new Problems();
     const settings = readSettings({ ...context, problems: sink }, view);
     count(counts, sink.entries(), by);
     return settings;
   };
-  const [oldSettings, newSettings] = [settingsOf(oldView, -1), settingsOf(newView, +1)];
-  if (oldSettings.mode !== 'dedicated' || newSettings.mode !== 'dedicated') return undefined; // shared: one load balancer for many Ingresses
-  const namespace = newView.source.namespace;
-  const unitId = ingressUnitId(`${namespace}/${ingressLoadBalancerName('dedicated', newView.source.name)}`);
+  const [oldSettings, newSettings] = [oldView && oursBefore ? settingsOf(oldView, -1) : undefined, newView && oursAfter ? settingsOf(newView, +1) : undefined];
+  if ((oldSettings && oldSettings.mode !== 'dedicated') || (newSettings && newSettings.mode !== 'dedicated')) return undefined; // shared: one load balancer for many Ingresses
+  const view = (newView ?? oldView)!;
+  const namespace = view.source.namespace;
+  const name = ingressLoadBalancerName('dedicated', view.source.name);
+  const id = `${namespace}/${name}`;
+  const unitId = ingressUnitId(id);
   const old = memo.recorded(unitId);
-  if (!old) return undefined;
-  // Its port and address were picked outside the unit, from the names of every load balancer: unchanged.
-  const [port, address, fromService] = old.inputs as [number | undefined, string | undefined, boolean | undefined];
-  const lbAddress: LbAddress | undefined = address === undefined ? undefined : { address, fromService: fromService === true };
+  if ((before !== undefined) !== (old !== undefined)) return undefined;
   const found: Lookups = {
-    services: { get: (id) => (state.services.has(id) ? serviceView(context, state.services.get(id)!, quiet) : undefined) },
+    services: { get: (other) => (state.services.has(other) ? serviceView(context, state.services.get(other)!, quiet) : undefined) },
     secrets: state.secrets,
     clusters: state.names.clusters,
   };
-  const balancer = { namespace, name: ingressLoadBalancerName('dedicated', newView.source.name), ingresses: [{ key, object: entry.object, view: newView, settings: newSettings }] };
-  const record = memo.rebuild(ingressUnitInputs(balancer, found, lbAddress, port), (ir, problems, setStatus) => buildIngressUnit(unitContext(memo, cluster, options, ir, problems, setStatus), found, balancer, lbAddress, port));
-  return { swaps: [{ id: unitId, old, record }], counts, commit };
+
+  // Its port and address: the same as before for an edit; for a load balancer that comes or goes, the
+  // picks made again over every name, taken only when no other load balancer's port or address moves.
+  let port: number | undefined;
+  let lbAddress: LbAddress | undefined;
+  let adopt = () => {};
+  if (old) {
+    const [oldPort, address, fromService] = old.inputs as [number | undefined, string | undefined, boolean | undefined];
+    port = oldPort;
+    lbAddress = address === undefined ? undefined : { address, fromService: fromService === true };
+  }
+  if (!before || !entry) {
+    const picks = repick(patching, id, entry !== undefined);
+    if (!picks) return undefined;
+    ({ port, address: lbAddress, adopt } = picks);
+  }
+  const swap: Swap = { id: unitId, ...(old ? { old } : {}) };
+  if (entry && newSettings) {
+    const balancer = { namespace, name, ingresses: [{ key, object: entry.object, view: newView!, settings: newSettings }] };
+    swap.record = memo.rebuild(ingressUnitInputs(balancer, found, lbAddress, port), (ir, problems, setStatus) => buildIngressUnit(unitContext(memo, cluster, options, ir, problems, setStatus), found, balancer, lbAddress, port));
+  }
+  return {
+    swaps: [swap],
+    counts,
+    commit: () => {
+      commitEntry();
+      adopt();
+      if (entry) state.unitIngresses.set(unitId, [key]);
+      else state.unitIngresses.delete(unitId);
+      state.readElsewhere.add(id);
+    },
+  };
+}
+
+/**
+ * The node-proxy port and the address of dedicated load balancer `id` coming (`adding`) or going, made
+ * again as the full pass makes them (every pick in order, with this one added or dropped), or
+ * undefined when another load balancer's pick would move, a Service of its name would lend the
+ * address, or the picks were not kept.
+ */
+function repick(patching: Patching, id: string, adding: boolean): { port: number | undefined; address: LbAddress | undefined; adopt: () => void } | undefined {
+  const { memo, state, options } = patching;
+  const ports = memo.stash.get('proxy-ports') as ProxyPorts | undefined;
+  const ingress = memo.stash.get('ingress') as IngressStash | undefined;
+  if (!ports || !ingress || state.services.has(id) || (adding && state.readElsewhere.has(id))) return undefined;
+  // One that found no address has a problem reported outside its unit: the full pass drops it.
+  if (!adding && !ingress.addresses.has(id)) return undefined;
+  const slash = id.indexOf('/');
+  const listener = ingressListenerName(id.slice(0, slash), id.slice(slash + 1));
+  // Ports: this listener's pick among the Ingress ones, which come in balancer order after the L7
+  // Services' and before the Gateways'.
+  const ingressIds = new Map([...ingress.addresses.keys()].map((other) => [ingressListenerName(other.slice(0, other.indexOf('/')), other.slice(other.indexOf('/') + 1)), other] as const));
+  const phase = (name: string) => FEATURES.findIndex((feature) => feature.name === name);
+  let picks = ports.picks.filter((pick) => pick.name !== listener);
+  if (adding) {
+    let at = picks.findIndex((pick) => phase(pick.phase) > phase('ingress') || (pick.phase === 'ingress' && compare(ingressIds.get(pick.name) ?? '', id) > 0));
+    if (at < 0) at = picks.length;
+    picks = [...picks.slice(0, at), { name: listener, phase: 'ingress', port: undefined }, ...picks.slice(at)];
+  }
+  const replayed = ports.replay(picks);
+  if (picks.some((pick) => pick.name !== listener && replayed.get(pick.name) !== pick.port)) return undefined;
+  // Addresses: from the CIDR for every balancer no Service lends one, by id.
+  const picked = adding ? [...ingress.picked, id] : ingress.picked.filter((other) => other !== id);
+  const addresses = allocateAddresses(picked, options.ingressCidr);
+  if (!addresses || picked.some((other) => other !== id && addresses.get(other) !== ingress.addresses.get(other)?.address)) return undefined;
+  const port = adding ? replayed.get(listener) : undefined;
+  const address = adding ? addresses.get(id) : undefined;
+  if (adding && (port === undefined || address === undefined)) return undefined; // the range is full: the pass reports it
+  return {
+    port,
+    address: address === undefined ? undefined : { address, fromService: false },
+    adopt: () => {
+      ports.adopt(picks.map((pick) => ({ ...pick, port: replayed.get(pick.name) })));
+      ingress.picked = picked;
+      if (address !== undefined) ingress.addresses.set(id, { address, fromService: false });
+      else ingress.addresses.delete(id);
+    },
+  };
 }
 
 /**
