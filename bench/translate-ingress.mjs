@@ -4,7 +4,7 @@
 // RDS (with the proxyless API listeners) and LB entries; then single changes translated again with
 // the memo the translator keeps and the changed key told, as the translator does (patch/): an
 // EndpointSlice, a Service's lb-mode annotation, an Ingress's request-timeout annotation, a Service
-// created and deleted; and the slice change without the key told (a full pass replaying unchanged
+// created and deleted, an Ingress created and deleted; and the slice change without the key told (a full pass replaying unchanged
 // units). Prints medians and the heap.
 // Run: npm run build && node bench/translate-ingress.mjs [services=1000] [endpoints=3] [runs=5]
 import { cpus } from 'node:os';
@@ -43,7 +43,7 @@ const fullMs = [];
 // One object changed, translated again with the memo the translator keeps and the changed key told
 // (as the translator does): an EndpointSlice is patched into the last output, other kinds replay
 // unchanged units in a full pass. 'slice, memo pass' is the same slice change without the key told.
-const changeMs = { slice: [], sliceMemo: [], service: [], ingress: [], created: [], deleted: [] };
+const changeMs = { slice: [], sliceMemo: [], service: [], ingress: [], created: [], deleted: [], ingressCreated: [], ingressDeleted: [] };
 const passes = {};
 let output;
 const memo = new TranslationMemo();
@@ -83,6 +83,14 @@ for (let run = 0; run < runs + 1; run++) {
   translate({ cluster: 'c', objects, options, memo, changes: [['c.service.default.new-svc', undefined]] });
   const deleted = performance.now() - start2;
   passes.deleted = `${memo.lastPass}, ${memo.stats.built} unit(s) rebuilt`;
+  // An Ingress of its own (one more load balancer) created, then deleted.
+  const extra = { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: { name: 'extra', namespace: 'default' }, spec: { ingressClassName: 'cilium', rules: [{ host: 'extra.example.com', http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'svc-1', port: { number: 80 } } } }] } }] } };
+  const ingressCreated = timed('ingressCreated', 'c.ingress.default.extra', extra);
+  objects.delete('c.ingress.default.extra');
+  const start3 = performance.now();
+  translate({ cluster: 'c', objects, options, memo, changes: [['c.ingress.default.extra', undefined]] });
+  const ingressDeleted = performance.now() - start3;
+  passes.ingressDeleted = `${memo.lastPass}, ${memo.stats.built} unit(s) rebuilt`;
   if (run > 0) {
     fullMs.push(full);
     changeMs.slice.push(patched);
@@ -91,6 +99,8 @@ for (let run = 0; run < runs + 1; run++) {
     changeMs.ingress.push(routed);
     changeMs.created.push(created);
     changeMs.deleted.push(deleted);
+    changeMs.ingressCreated.push(ingressCreated);
+    changeMs.ingressDeleted.push(ingressDeleted);
   }
 }
 const count = (type) => output.xds.filter((item) => item.type === type).length;
@@ -102,6 +112,7 @@ console.log(`    EndpointSlice   ${median(changeMs.slice).toFixed(2)} ms (${pass
 console.log(`    Service edited  ${median(changeMs.service).toFixed(1)} ms (${passes.service})`);
 console.log(`    Ingress edited  ${median(changeMs.ingress).toFixed(1)} ms (${passes.ingress})`);
 console.log(`    Service created ${median(changeMs.created).toFixed(1)} ms (${passes.created}), deleted ${median(changeMs.deleted).toFixed(1)} ms (${passes.deleted})`);
+console.log(`    Ingress created ${median(changeMs.ingressCreated).toFixed(1)} ms (${passes.ingressCreated}), deleted ${median(changeMs.ingressDeleted).toFixed(1)} ms (${passes.ingressDeleted})`);
 console.log(`    EndpointSlice, key not told: ${median(changeMs.sliceMemo).toFixed(1)} ms (${passes.sliceMemo})`);
 console.log(`  on ${cpus()[0]?.model ?? 'unknown cpu'} x${cpus().length}, node ${process.version}; ${runs} runs after one warm-up`);
 console.log(`  repeat: node bench/translate-ingress.mjs ${services} ${endpointsPer} ${runs}`);
