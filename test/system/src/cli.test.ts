@@ -40,11 +40,15 @@ describe('tendril CLI against a running system', { timeout: 180000 }, () => {
   });
 
   it('status lists all five services ready, in a table and as JSON', async () => {
+    // A machine running every project's tests at once can take a while to have the datapath ready;
+    // when it never is, the services' own output says why.
     const json = await waitFor('all ready in status', async () => {
       const result = await tendril(['status', '--nats', nats, '-o', 'json']);
       if (result.code !== 0) return undefined;
       return JSON.parse(result.stdout) as { instances: { service: string; ready: boolean; figures: Record<string, number> }[]; missing: string[] };
-    }, 20000, 300);
+    }, 45000, 300).catch((error: Error) => {
+      throw new Error(`${error.message}\n${system.dumpOutput()}`);
+    });
     assert.deepEqual(json.instances.map((i) => i.service), ['k8s-watcher', 'translator', 'xds-server', 'datapath', 'metrics']);
     assert.ok(json.instances.every((i) => i.ready));
     assert.ok((json.instances.find((i) => i.service === 'translator')!.figures['xds_resources'] ?? 0) >= 2);
