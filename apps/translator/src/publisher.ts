@@ -242,7 +242,7 @@ export class Publisher {
         published.status.set(key, this.encodedOnce(status, () => objectStatusCodec.encode(status)));
         keys.push(key);
       }
-      for (const key of output.patch!.removed.statuses) {
+      for (const { key } of output.patch!.removed.statuses) {
         published.status.delete(key);
         keys.push(key);
       }

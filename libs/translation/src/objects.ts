@@ -42,6 +42,16 @@ export interface IndexedObject {
   object: Json;
 }
 
+/** parseObjectKey() through a cache of keys parsed before (kept by the memo); throws as it does. */
+export function parseKey(key: string, parsed?: Map<string, ObjectRef>): ObjectRef {
+  let ref = parsed?.get(key);
+  if (!ref) {
+    ref = parseObjectKey(key);
+    parsed?.set(key, ref);
+  }
+  return ref;
+}
+
 /**
  * One `tendril-objects` entry as the index holds it, or undefined (with a problem when it is this
  * cluster's) when its key does not parse or the object disagrees with its key.
@@ -49,12 +59,7 @@ export interface IndexedObject {
 export function indexEntry(cluster: string, key: string, object: KubeObject, problems: Problems, parsed?: Map<string, ObjectRef>): IndexedObject | undefined {
   let ref: ObjectRef;
   try {
-    const known = parsed?.get(key);
-    if (known) ref = known;
-    else {
-      ref = parseObjectKey(key);
-      parsed?.set(key, ref);
-    }
+    ref = parseKey(key, parsed);
   } catch (error) {
     problems.raw(key, `key: ${(error as Error).message}`);
     return undefined;

@@ -83,8 +83,8 @@ export interface TranslationOutput {
     xds: XdsOutput[];
     lb: LbService[];
     statuses: StatusOutput[];
-    /** Items gone (their last values; statuses by key). */
-    removed: { xds: XdsOutput[]; lb: LbService[]; statuses: string[] };
+    /** Items gone (their last values). */
+    removed: { xds: XdsOutput[]; lb: LbService[]; statuses: StatusOutput[] };
   };
 }
 

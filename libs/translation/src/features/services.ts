@@ -86,12 +86,16 @@ export function readSlice(context: TranslationContext, entry: IndexedObject, pro
   return { key: entry.key, object: entry.object, view: context.view(entry.object, 'endpointslice', problems, (sink) => readEndpointSlice(entry.object, entry.source, sink)) };
 }
 
+/** `namespace/name` of the Service a slice names (its kubernetes.io/service-name label), if any. */
+export function sliceServiceId(view: SliceView): string | undefined {
+  return view.serviceName !== undefined && view.source.namespace !== undefined ? `${view.source.namespace}/${view.serviceName}` : undefined;
+}
+
 function groupSlices(slices: ReadSlice[]): Map<string, ReadSlice[]> {
   const out = new Map<string, ReadSlice[]>();
   for (const slice of slices) {
-    const { view } = slice;
-    if (view.serviceName === undefined || view.source.namespace === undefined) continue;
-    const id = `${view.source.namespace}/${view.serviceName}`;
+    const id = sliceServiceId(slice.view);
+    if (id === undefined) continue;
     const list = out.get(id);
     if (list) list.push(slice);
     else out.set(id, [slice]);
@@ -145,8 +149,8 @@ function remoteGlobalSlices(context: TranslationContext): { remote: Map<string, 
 
 /** `<cluster>|<namespace>/<service>` of another cluster's slice (the key of ServicesStash.global). */
 export function remoteServiceOf(entry: IndexedObject, slice: ReadSlice): string | undefined {
-  const { view } = slice;
-  return view.serviceName !== undefined && view.source.namespace !== undefined ? `${entry.ref.cluster}|${view.source.namespace}/${view.serviceName}` : undefined;
+  const id = sliceServiceId(slice.view);
+  return id === undefined ? undefined : `${entry.ref.cluster}|${id}`;
 }
 
 function checkSlicePorts(service: ServiceView, slices: SliceView[], problems: Problems): void {

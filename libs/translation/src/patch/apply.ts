@@ -7,14 +7,12 @@ import { compare, type TranslationError } from '../problems.js';
 import type { StatusOutput, TranslationOutput, XdsOutput } from '../translate.js';
 import { XDS_EMITTERS, XDS_TYPE_ORDER } from '../xds/index.js';
 import { count, type Patching, type Plan } from './plan.js';
-import { IR_LISTS, indexIngressUnit, ingressReads, nameOf, type IrList, type PatchState } from './state.js';
-
-type ListName = IrList | 'l4Services';
+import { IR_LISTS, indexIngressUnit, ingressReads, nameOf, problemOfKey, type IrList, type IrOrL4, type PatchState } from './state.js';
 
 /** What one plan does to the output, decided in full before any of it is done. */
 interface Edits {
   /** IR items by list: replaced (at their place), added (at the end), removed (the last item takes their place). */
-  ir: { list: ListName; name: string; before?: unknown; after?: unknown }[];
+  ir: { list: IrOrL4; name: string; before?: unknown; after?: unknown }[];
   /** xDS resources and LB entries put (replaced or added) or removed, by key; the last edit of a key wins. */
   xds: Map<string, { put?: XdsOutput; removed?: XdsOutput }>;
   lb: Map<string, { put?: LbService; removed?: LbService }>;
@@ -58,7 +56,7 @@ export function applyPlan(patching: Patching, plan: Plan): TranslationOutput | u
     const [emitted] = emitter.emit({ ...emptyIR(), [list]: [item] }, options, emitOnce);
     return { type, ...emitted! };
   };
-  const inIr = (list: ListName, name: string, item: unknown) => {
+  const inIr = (list: IrOrL4, name: string, item: unknown) => {
     const at = state.irAt[list].get(name);
     return at !== undefined && at >= 0 && (output.ir[list] as unknown[])[at] === item;
   };
@@ -123,13 +121,12 @@ export function applyPlan(patching: Patching, plan: Plan): TranslationOutput | u
     }
 
     const finalL4: [L4ServiceIR | undefined, L4ServiceIR | undefined][] = [];
-    const idOf = (service: L4ServiceIR) => `${service.namespace}/${service.name}`;
     if (old && record) {
       if (old.ir.l4Services.length !== record.ir.l4Services.length) return undefined;
       for (let i = 0; i < old.ir.l4Services.length; i++) {
         const [unitBefore, unitAfter] = [old.ir.l4Services[i]!, record.ir.l4Services[i]!];
-        const id = idOf(unitBefore);
-        if (id !== idOf(unitAfter)) return undefined;
+        const id = nameOf('l4Services', unitBefore);
+        if (id !== nameOf('l4Services', unitAfter)) return undefined;
         const at = state.irAt.l4Services.get(id);
         const finalBefore = at === undefined || at < 0 ? undefined : output.ir.l4Services[at];
         const redirected = finalBefore !== undefined && finalBefore !== unitBefore && isRedirectOf(finalBefore, unitBefore);
@@ -151,15 +148,15 @@ export function applyPlan(patching: Patching, plan: Plan): TranslationOutput | u
         const entry = lbEntry(service);
         const where = locate(output.lb, lbOrder(lbKey(entry)));
         // Its own entry, not redirected or replaced by another feature's.
-        if (!inIr('l4Services', idOf(service), service) || !where.found || output.lb[where.at] !== entry) return undefined;
-        edits.ir.push({ list: 'l4Services', name: idOf(service), before: service });
+        if (!inIr('l4Services', nameOf('l4Services', service), service) || !where.found || output.lb[where.at] !== entry) return undefined;
+        edits.ir.push({ list: 'l4Services', name: nameOf('l4Services', service), before: service });
         edits.lb.set(lbKey(entry), { removed: entry });
         finalL4.push([service, undefined]);
       }
       for (const service of record?.ir.l4Services ?? []) {
         const entry = lbEntry(service);
-        if (state.irAt.l4Services.has(idOf(service)) || locate(output.lb, lbOrder(lbKey(entry))).found || edits.lb.has(lbKey(entry))) return undefined;
-        edits.ir.push({ list: 'l4Services', name: idOf(service), after: service });
+        if (state.irAt.l4Services.has(nameOf('l4Services', service)) || locate(output.lb, lbOrder(lbKey(entry))).found || edits.lb.has(lbKey(entry))) return undefined;
+        edits.ir.push({ list: 'l4Services', name: nameOf('l4Services', service), after: service });
         edits.lb.set(lbKey(entry), { put: entry });
         finalL4.push([undefined, service]);
       }
@@ -231,49 +228,13 @@ export function applyPlan(patching: Patching, plan: Plan): TranslationOutput | u
     else state.problemCounts.set(key, after);
   }
   const errors = appearedOrWent
-    ? [...state.problemCounts.keys()].sort(compare).map((key) => {
-        const split = key.indexOf('\u0000');
-        return { object: key.slice(0, split), message: key.slice(split + 1) };
-      })
+    ? [...state.problemCounts.keys()].sort(compare).map(problemOfKey)
     : output.errors;
   // In place: copying the arrays would cost in proportion to the mesh (see TranslationInput.changes).
   editIr(state, edits);
-  const removed: { xds: XdsOutput[]; lb: LbService[]; statuses: string[] } = { xds: [], lb: [], statuses: [] };
-  const put: { xds: XdsOutput[]; lb: LbService[] } = { xds: [], lb: [] };
-  for (const { put: item, removed: gone } of edits.xds.values()) {
-    const where = locate(output.xds, xdsOrder((item ?? gone)!.type, (item ?? gone)!.name));
-    if (item) {
-      if (where.found) output.xds[where.at] = item;
-      else output.xds.splice(where.at, 0, item);
-      put.xds.push(item);
-    } else if (where.found) {
-      output.xds.splice(where.at, 1);
-      removed.xds.push(gone!);
-    }
-  }
-  for (const [key, { put: entry, removed: gone }] of edits.lb) {
-    const where = locate(output.lb, lbOrder(key));
-    if (entry) {
-      if (where.found) output.lb[where.at] = entry;
-      else output.lb.splice(where.at, 0, entry);
-      put.lb.push(entry);
-    } else if (where.found) {
-      output.lb.splice(where.at, 1);
-      removed.lb.push(gone!);
-    }
-  }
-  const statuses: StatusOutput[] = [];
-  for (const [key, { put: entry }] of edits.statuses) {
-    const where = locate(output.statuses, statusOrder(key));
-    if (entry) {
-      if (where.found) output.statuses[where.at] = entry;
-      else output.statuses.splice(where.at, 0, entry);
-      statuses.push(entry);
-    } else if (where.found) {
-      output.statuses.splice(where.at, 1);
-      removed.statuses.push(key);
-    }
-  }
+  const xds = editSorted(output.xds, edits.xds.values(), (item) => xdsOrder(item.type, item.name));
+  const lb = editSorted(output.lb, edits.lb.values(), (entry) => lbOrder(lbKey(entry)));
+  const statuses = editSorted(output.statuses, edits.statuses.values(), (entry) => statusOrder(entry.key));
   state.output = {
     xds: output.xds,
     lb: output.lb,
@@ -281,10 +242,27 @@ export function applyPlan(patching: Patching, plan: Plan): TranslationOutput | u
     errors,
     ir: output.ir,
     serial: memo.nextSerial(),
-    patch: { base: output.serial!, xds: put.xds, lb: put.lb, statuses, removed },
+    patch: { base: output.serial!, xds: xds.put, lb: lb.put, statuses: statuses.put, removed: { xds: xds.removed, lb: lb.removed, statuses: statuses.removed } },
   };
   memo.lastPass = 'patch';
   return state.output;
+}
+
+/** Puts (replacing or adding) and removes items of a sorted list, in place, where `orderTo` finds them. */
+function editSorted<T>(items: T[], edits: Iterable<{ put?: T; removed?: T }>, orderTo: (item: T) => (other: T) => number): { put: T[]; removed: T[] } {
+  const done: { put: T[]; removed: T[] } = { put: [], removed: [] };
+  for (const { put, removed } of edits) {
+    const where = locate(items, orderTo((put ?? removed)!));
+    if (put) {
+      if (where.found) items[where.at] = put;
+      else items.splice(where.at, 0, put);
+      done.put.push(put);
+    } else if (where.found) {
+      items.splice(where.at, 1);
+      done.removed.push(removed!);
+    }
+  }
+  return done;
 }
 
 /**
@@ -293,7 +271,6 @@ export function applyPlan(patching: Patching, plan: Plan): TranslationOutput | u
  */
 function editIr(state: PatchState, edits: Edits): void {
   const { ir } = state.output;
-  const nameIn = (list: ListName, item: unknown) => (list === 'l4Services' ? `${(item as L4ServiceIR).namespace}/${(item as L4ServiceIR).name}` : nameOf(list, item));
   for (const { list, name, before, after } of edits.ir) {
     const items = ir[list] as unknown[];
     const at = state.irAt[list];
@@ -307,7 +284,7 @@ function editIr(state: PatchState, edits: Edits): void {
       at.delete(name);
       if (gap < items.length) {
         items[gap] = last;
-        if (at.get(nameIn(list, last)) !== -1) at.set(nameIn(list, last), gap); // a name held twice stays unplaced
+        if (at.get(nameOf(list, last)) !== -1) at.set(nameOf(list, last), gap); // a name held twice stays unplaced
       }
     }
   }

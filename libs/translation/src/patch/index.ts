@@ -24,12 +24,13 @@
  * A batch of such changes is patched one after the other (EndpointSlices together).
  *
  * Anything this cannot prove local goes through the full pass (which still replays unchanged units,
- * memo.ts): an Ingress whose coming or going moves another's port or address, a GAMMA route, an edited global Service, endpoints a feature copied
- * (TranslationContext.endpointsOf), an item some feature replaced, a rebuilt unit whose items are not
- * the same names as before, a new name already taken, an object that disagrees with its key, any other
- * kind. Outputs stay sorted (found by binary search); IR lists do not keep the pass's order (additions
- * go last, a removed item's place takes the last one), which means nothing: every output is sorted. The output is the
- * same as a full translation's either way: memo.test.ts compares them on random edit sequences.
+ * memo.ts): an Ingress whose coming or going moves another's port or address, a GAMMA route, an edited
+ * global Service, endpoints a feature copied (TranslationContext.endpointsOf), an item some feature
+ * replaced, a rebuilt unit whose items are not the same names as before, a new name already taken, an
+ * object that disagrees with its key, any other kind. Outputs stay sorted (found by binary search); IR
+ * lists do not keep the pass's order (additions go last, a removed item's place takes the last one),
+ * which means nothing: every output is sorted. The output is the same as a full translation's either
+ * way: memo.test.ts compares them on random edit sequences.
  */
 import { lbKey, type KubeObject, type LbService } from '@tendril/contract';
 import { emptyIR } from '@tendril/model';
@@ -87,40 +88,34 @@ export function patchChanges(
   if (plans.length === 0) plans.push(() => ({ swaps: [], counts: new Map(), commit: () => {} }));
   const base = state.output;
   let output: TranslationOutput | undefined = base;
+  // One patch of the output the caller had: the last step's word on each item, put or removed.
   const puts = { xds: new Map<string, XdsOutput>(), lb: new Map<string, LbService>(), statuses: new Map<string, StatusOutput>() };
-  const gone = { xds: new Map<string, XdsOutput>(), lb: new Map<string, LbService>(), statuses: new Set<string>() };
+  const gone = { xds: new Map<string, XdsOutput>(), lb: new Map<string, LbService>(), statuses: new Map<string, StatusOutput>() };
+  const step = <T>(items: T[], keyOf: (item: T) => string, into: Map<string, T>, outOf: Map<string, T>) => {
+    for (const item of items) {
+      outOf.delete(keyOf(item));
+      into.set(keyOf(item), item);
+    }
+  };
+  const xdsKeyOf = (item: XdsOutput) => `${item.type} ${item.name}`;
+  const statusKeyOf = (entry: StatusOutput) => entry.key;
   for (const make of plans) {
     const plan = make();
     output = plan && applyPlan(patching, plan);
     if (!output) return undefined;
     const { patch } = output;
-    // The last step's word on each item: put, or removed.
-    const step = <T>(items: T[], keyOf: (item: T) => string, into: Map<string, T>, outOf: Map<string, T>) => {
-      for (const item of items) {
-        outOf.delete(keyOf(item));
-        into.set(keyOf(item), item);
-      }
-    };
-    const xdsKeyOf = (item: XdsOutput) => `${item.type} ${item.name}`;
     step(patch!.xds, xdsKeyOf, puts.xds, gone.xds);
     step(patch!.removed.xds, xdsKeyOf, gone.xds, puts.xds);
     step(patch!.lb, lbKey, puts.lb, gone.lb);
     step(patch!.removed.lb, lbKey, gone.lb, puts.lb);
-    for (const entry of patch!.statuses) {
-      gone.statuses.delete(entry.key);
-      puts.statuses.set(entry.key, entry);
-    }
-    for (const key of patch!.removed.statuses) {
-      puts.statuses.delete(key);
-      gone.statuses.add(key);
-    }
+    step(patch!.statuses, statusKeyOf, puts.statuses, gone.statuses);
+    step(patch!.removed.statuses, statusKeyOf, gone.statuses, puts.statuses);
   }
   // Keys of objects gone are not parsed again: the parse cache must not grow with churn between passes.
   for (const [key, object] of changed) if (object === undefined) memo.keys.delete(key);
-  // One patch of the output the caller had: what the steps put (last values) and removed.
   state.output = {
     ...output!,
-    patch: { base: base.serial!, xds: [...puts.xds.values()], lb: [...puts.lb.values()], statuses: [...puts.statuses.values()], removed: { xds: [...gone.xds.values()], lb: [...gone.lb.values()], statuses: [...gone.statuses] } },
+    patch: { base: base.serial!, xds: [...puts.xds.values()], lb: [...puts.lb.values()], statuses: [...puts.statuses.values()], removed: { xds: [...gone.xds.values()], lb: [...gone.lb.values()], statuses: [...gone.statuses.values()] } },
   };
   return state.output;
 }

@@ -1,13 +1,14 @@
 /** What a planner hands the applier, and the helpers planners share. */
-import { parseObjectKey, type KubeObject, type ObjectRef, type ObjectStatus } from '@tendril/contract';
+import type { KubeObject, ObjectRef, ObjectStatus } from '@tendril/contract';
 import type { MeshIR } from '@tendril/model';
 import type { TranslationContext } from '../feature.js';
 import { ProxyPorts } from '../allocate/proxy-ports.js';
 import type { TranslationMemo, UnitRecord } from '../memo.js';
-import { ObjectIndex, indexEntry, type IndexedObject } from '../objects.js';
+import { ObjectIndex, indexEntry, parseKey, type IndexedObject } from '../objects.js';
 import type { TranslationOptions } from '../options.js';
 import { Problems, type TranslationError } from '../problems.js';
-import { problemKey, type PatchState } from './state.js';
+import type { PatchState } from './state.js';
+export { count } from './state.js';
 
 /** A unit rebuilt from changed objects, to be put in place of its recorded output; new (no `old`) or gone (no `record`). */
 export interface Swap {
@@ -35,14 +36,6 @@ export interface Patching {
   quiet: Problems;
 }
 
-/** Adds `errors` to `counts`, `by` times each (-1 when they go). */
-export function count(counts: Map<string, number>, errors: readonly TranslationError[], by: number): void {
-  for (const error of errors) {
-    const key = problemKey(error.object, error.message);
-    counts.set(key, (counts.get(key) ?? 0) + by);
-  }
-}
-
 /** Problems `read` reports into a sink of its own. */
 export function reported(read: (problems: Problems) => unknown): TranslationError[] {
   const sink = new Problems();
@@ -52,12 +45,8 @@ export function reported(read: (problems: Problems) => unknown): TranslationErro
 
 /** The parsed key (cached with the memo), or undefined when it does not parse. */
 export function refOf(patching: Patching, key: string): ObjectRef | undefined {
-  const known = patching.memo.keys.get(key);
-  if (known) return known;
   try {
-    const ref = parseObjectKey(key);
-    patching.memo.keys.set(key, ref);
-    return ref;
+    return parseKey(key, patching.memo.keys);
   } catch {
     return undefined;
   }

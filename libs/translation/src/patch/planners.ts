@@ -11,16 +11,17 @@ import { buildIngressUnit, ingressUnitId, ingressUnitInputs, ingressView, isOurs
 import { FEATURES } from '../features/index.js';
 import type { ProxyPorts } from '../allocate/proxy-ports.js';
 import { allocateAddresses } from '../allocate/stable-hash.js';
-import { buildServiceUnit, isGlobal, readSlice, remoteServiceOf, serviceUnitId, serviceUnitInputs, type ReadSlice, type RemoteSlice, type ServicesStash } from '../features/services.js';
+import { buildServiceUnit, isGlobal, readSlice, remoteServiceOf, sliceServiceId, serviceUnitId, serviceUnitInputs, type ReadSlice, type RemoteSlice, type ServicesStash } from '../features/services.js';
 import { buildProxylessUnit, proxylessTargets, proxylessUnitId, proxylessUnitInputs } from '../features/proxyless.js';
 import { wantsL7 } from '../features/service-l7.js';
 import { INGRESS_CLASS_ANNOTATION } from '../annotations.js';
+import type { ServiceView } from '../kube/service.js';
 import type { UnitRecord } from '../memo.js';
 import { ingressListenerName, ingressLoadBalancerName } from '../names.js';
 import { indexEntry, type IndexedObject } from '../objects.js';
 import { Problems, compare } from '../problems.js';
 import { changedEntry, count, refOf, reported, unitContext, type Patching, type Plan, type Swap } from './plan.js';
-import { mentions, noteEntry, serviceOfSlice, type SliceRecord } from './state.js';
+import { mentions, noteEntry, type SliceRecord } from './state.js';
 
 export function planSlices(patching: Patching, changed: Map<string, KubeObject | undefined>): Plan | undefined {
   const { memo, state, cluster, options, context, quiet } = patching;
@@ -86,7 +87,7 @@ export function planSlices(patching: Patching, changed: Map<string, KubeObject |
       continue;
     }
     count(counts, reported((sink) => readSlice(context, entry, sink)), +1);
-    const service = serviceOfSlice(readSlice(context, entry, quiet));
+    const service = sliceServiceId(readSlice(context, entry, quiet).view);
     slices.set(key, service === undefined ? { entry } : { entry, service });
     if (service !== undefined) insert(copyOf(lists, state.slicesByService, service), entry);
   }
@@ -170,11 +171,7 @@ export function planIngress(patching: Patching, key: string, object: KubeObject 
   const unitId = ingressUnitId(id);
   const old = memo.recorded(unitId);
   if ((before !== undefined) !== (old !== undefined)) return undefined;
-  const found: Lookups = {
-    services: { get: (other) => (state.services.has(other) ? serviceView(context, state.services.get(other)!, quiet) : undefined) },
-    secrets: state.secrets,
-    clusters: state.names.clusters,
-  };
+  const found = lookups(patching);
 
   // Its port and address: the same as before for an edit; for a load balancer that comes or goes, the
   // picks made again over every name, taken only when no other load balancer's port or address moves.
@@ -298,12 +295,7 @@ export function planService(patching: Patching, key: string, object: KubeObject 
 
   // The Ingress load balancers routing to it (or to the Service missing until now): same Ingresses,
   // same port and address, the Service as it is now (its clusters too, when it is new).
-  const added = clustersOf(record);
-  const found: Lookups = {
-    services: { get: (other) => (other === id ? newView : state.services.has(other) ? serviceView(context, state.services.get(other)!, quiet) : undefined) },
-    secrets: state.secrets,
-    clusters: { has: (name) => state.names.clusters.has(name) || added.has(name) },
-  };
+  const found = lookups(patching, { service: { id, view: newView }, clusters: clustersOf(record) });
   const routing = (before ? state.ingressUnitsByService.get(id) : state.missingServices.get(id)) ?? [];
   const rebuilt = rebuildIngressUnits(patching, routing, found);
   if (!rebuilt) return undefined;
@@ -323,7 +315,7 @@ export function planService(patching: Patching, key: string, object: KubeObject 
  * Ingress load balancers serving it are rebuilt (a certificate rotated, or broken).
  */
 export function planSecret(patching: Patching, key: string, object: KubeObject | undefined): Plan | undefined {
-  const { state, context, quiet } = patching;
+  const { state } = patching;
   if (object === undefined || state.refused.has(key)) return undefined; // a deleted Secret changes what others resolve
   const entry = changedEntry(patching, key, object, 'secret');
   if (!entry) return undefined;
@@ -332,11 +324,7 @@ export function planSecret(patching: Patching, key: string, object: KubeObject |
   if (!before || before.key !== key) return undefined; // a new Secret
   if (before.object === object) return { swaps: [], counts: new Map(), commit: () => {} };
   if (state.secretsReadElsewhere.has(id)) return undefined;
-  const found: Lookups = {
-    services: { get: (other) => (state.services.has(other) ? serviceView(context, state.services.get(other)!, quiet) : undefined) },
-    secrets: { get: (other) => (other === id ? entry : state.secrets.get(other)) },
-    clusters: state.names.clusters,
-  };
+  const found = lookups(patching, { secret: { id, entry } });
   const swaps = rebuildIngressUnits(patching, state.ingressUnitsBySecret.get(id) ?? [], found);
   if (!swaps) return undefined;
   return {
@@ -428,6 +416,20 @@ export function planRoute(patching: Patching, key: string, object: KubeObject | 
       } else stash.routes.delete(key);
       for (const [listener, list] of lists) stash.attached.set(listener, list);
     },
+  };
+}
+
+/**
+ * What Ingress translation looks up (ingress.ts Lookups), answered from what the patch state keeps,
+ * with the Service or Secret a plan changes as it is now, and the clusters a new Service adds.
+ */
+function lookups(patching: Patching, changed: { service?: { id: string; view: ServiceView | undefined }; secret?: { id: string; entry: IndexedObject }; clusters?: Set<string> } = {}): Lookups {
+  const { state, context, quiet } = patching;
+  const { service, secret, clusters } = changed;
+  return {
+    services: { get: (id) => (id === service?.id ? service.view : state.services.has(id) ? serviceView(context, state.services.get(id)!, quiet) : undefined) },
+    secrets: { get: (id) => (id === secret?.id ? secret.entry : state.secrets.get(id)) },
+    clusters: clusters?.size ? { has: (name) => state.names.clusters.has(name) || clusters.has(name) } : state.names.clusters,
   };
 }
 

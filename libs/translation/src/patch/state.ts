@@ -1,9 +1,9 @@
 /** What a patch needs to know of the last full translation, recorded at its end (recordPatchState). */
-import type { KnownNames } from '@tendril/model';
+import type { KnownNames, L4ServiceIR } from '@tendril/model';
 import type { TranslationContext } from '../feature.js';
 import { gatewayLoadBalancerName } from '../names.js';
 import { serviceIdOf } from '../feature.js';
-import { readSlice, type ReadSlice } from '../features/services.js';
+import { readSlice, sliceServiceId } from '../features/services.js';
 import type { TranslationMemo } from '../memo.js';
 import type { IndexedObject } from '../objects.js';
 import { Problems, type TranslationError } from '../problems.js';
@@ -24,8 +24,13 @@ export const IR_LISTS = [
   { list: 'routes', type: 'route', name: (item: { name: string }) => item.name },
 ] as const;
 export type IrList = (typeof IR_LISTS)[number]['list'];
-export const NAME_OF = new Map(IR_LISTS.map((entry) => [entry.list, entry.name as (item: unknown) => string] as const));
-export const nameOf = (list: IrList, item: unknown) => NAME_OF.get(list)!(item);
+/** An IR list whose items a patch places by name (an L4 service by `namespace/name`). */
+export type IrOrL4 = IrList | 'l4Services';
+const NAME_OF = new Map<IrOrL4, (item: unknown) => string>([
+  ...IR_LISTS.map((entry) => [entry.list, entry.name as (item: unknown) => string] as const),
+  ['l4Services', (item) => `${(item as L4ServiceIR).namespace}/${(item as L4ServiceIR).name}`],
+]);
+export const nameOf = (list: IrOrL4, item: unknown) => NAME_OF.get(list)!(item);
 
 /** What the last output was made of, kept by the memo between translations. */
 export interface PatchState extends IngressIndex {
@@ -45,7 +50,7 @@ export interface PatchState extends IngressIndex {
    * Where each item sits in output.ir (by list, then name); -1 when a name is there twice. (output.xds,
    * output.lb and output.statuses are sorted: found by binary search, as a patch may add or remove items.)
    */
-  irAt: Record<IrList | 'l4Services', Map<string, number>>;
+  irAt: Record<IrOrL4, Map<string, number>>;
 
   /** Each Ingress load balancer's unit's Ingresses (keys, in order). */
   unitIngresses: Map<string, string[]>;
@@ -68,7 +73,20 @@ export interface PatchState extends IngressIndex {
   problemCounts: Map<string, number>;
 }
 
+/** A problem as a key of PatchState.problemCounts (the key Problems.sorted() merges duplicates by), and back. */
 export const problemKey = (object: string, message: string) => `${object}\u0000${message}`;
+export function problemOfKey(key: string): TranslationError {
+  const split = key.indexOf('\u0000');
+  return { object: key.slice(0, split), message: key.slice(split + 1) };
+}
+
+/** Adds `errors` to `counts`, `by` times each (-1 when they go). */
+export function count(counts: Map<string, number>, errors: readonly TranslationError[], by: number): void {
+  for (const error of errors) {
+    const key = problemKey(error.object, error.message);
+    counts.set(key, (counts.get(key) ?? 0) + by);
+  }
+}
 
 function positions<T>(items: readonly T[], keyOf: (item: T) => string | undefined): Map<string, number> {
   const at = new Map<string, number>();
@@ -87,7 +105,7 @@ export function recordPatchState(memo: TranslationMemo, context: TranslationCont
   const slices = new Map<string, SliceRecord>();
   const slicesByService = new Map<string, IndexedObject[]>();
   for (const entry of context.index.local('endpointslice')) {
-    const service = serviceOfSlice(readSlice(context, entry, quiet));
+    const service = sliceServiceId(readSlice(context, entry, quiet).view);
     slices.set(entry.key, service === undefined ? { entry } : { entry, service });
     if (service !== undefined) {
       const list = slicesByService.get(service);
@@ -96,10 +114,7 @@ export function recordPatchState(memo: TranslationMemo, context: TranslationCont
     }
   }
   const problemCounts = new Map<string, number>();
-  for (const problem of problems) {
-    const key = problemKey(problem.object, problem.message);
-    problemCounts.set(key, (problemCounts.get(key) ?? 0) + 1);
-  }
+  count(problemCounts, problems, +1);
   const services = byNamespacedName(context.index.local('service'));
   const ingresses = new Map(context.index.local('ingress').map((entry) => [entry.key, entry] as const));
 
@@ -123,8 +138,7 @@ export function recordPatchState(memo: TranslationMemo, context: TranslationCont
   for (const entry of context.index.local('gateway')) readElsewhere.add(`${entry.ref.namespace}/${gatewayLoadBalancerName(entry.ref.name)}`);
   const secretsReadElsewhere = new Set(context.index.local('gateway').flatMap((entry) => mentions(entry)));
   const { ir } = output;
-  const irAt = { l4Services: positions(ir.l4Services, (service) => `${service.namespace}/${service.name}`) } as PatchState['irAt'];
-  for (const { list } of IR_LISTS) irAt[list] = positions(ir[list] as unknown[], NAME_OF.get(list)!);
+  const irAt = Object.fromEntries([...NAME_OF.keys()].map((list) => [list, positions(ir[list] as unknown[], NAME_OF.get(list)!)])) as PatchState['irAt'];
   memo.patchState = {
     cluster: context.index.cluster,
     output,
@@ -151,13 +165,6 @@ export function recordPatchState(memo: TranslationMemo, context: TranslationCont
   } satisfies PatchState;
 }
 
-/**
- * Every `namespace/name` an object could mean by a reference (a Service of a route or
- * CiliumEnvoyConfig, a Secret of a Gateway; a Service a hand-written resource's `ns/svc:port` name
- * collides with): each object in its spec
- * with a string `name` (a backendRef, a parentRef, a services entry), in its own namespace unless it
- * says another. More than it uses is fine: a Service named here just takes the full pass.
- */
 /** What an Ingress load balancer's unit reads, by `namespace/name`: Services, Secrets, Services it misses. */
 export interface IngressReads {
   services: string[];
@@ -219,6 +226,13 @@ export function indexIngressUnit(index: IngressIndex, id: string, reads: Ingress
   else index.unitReads.delete(id);
 }
 
+/**
+ * Every `namespace/name` an object could mean by a reference (a Service of a route or
+ * CiliumEnvoyConfig, a Secret of a Gateway; a Service a hand-written resource's `ns/svc:port` name
+ * collides with): each object in its spec
+ * with a string `name` (a backendRef, a parentRef, a services entry), in its own namespace unless it
+ * says another. More than it uses is fine: a Service named here just takes the full pass.
+ */
 export function mentions(entry: IndexedObject): string[] {
   const found: string[] = [];
   const walk = (value: unknown): void => {
@@ -237,8 +251,4 @@ export function mentions(entry: IndexedObject): string[] {
   return found;
 }
 
-export function serviceOfSlice(slice: ReadSlice): string | undefined {
-  const { view } = slice;
-  return view.serviceName !== undefined && view.source.namespace !== undefined ? `${view.source.namespace}/${view.serviceName}` : undefined;
-}
 
