@@ -4,57 +4,39 @@
 // RDS (with the proxyless API listeners) and LB entries; then single changes translated again with
 // the memo the translator keeps and the changed key told, as the translator does (patch/): an
 // EndpointSlice, a Service's lb-mode annotation, an Ingress's request-timeout annotation, a Service
-// created and deleted, an Ingress created and deleted; and the slice change without the key told (a full pass replaying unchanged
-// units). Prints medians and the heap.
+// created and deleted, an Ingress created and deleted; and the slice change without the key told (a
+// full pass replaying unchanged units). The mesh is bench/ingress-mesh.mjs. Prints medians and the heap.
 // Run: npm run build && node bench/translate-ingress.mjs [services=1000] [endpoints=3] [runs=5]
 import { cpus } from 'node:os';
 import { TranslationMemo, translate } from '@tendril/translation';
+import { PER_INGRESS, ingressMesh, meshSlice } from './ingress-mesh.mjs';
 
 const services = Number(process.argv[2] ?? 1000);
 const endpointsPer = Number(process.argv[3] ?? 3);
 const runs = Number(process.argv[4] ?? 5);
-const perIngress = 10;
 // one node-proxy port per dedicated Ingress: more than the default range of 1000
 const options = { proxyPortCount: 20000 };
-
-const address = (i) => `${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
-const slice = (i, generation) => ({
-  apiVersion: 'discovery.k8s.io/v1',
-  kind: 'EndpointSlice',
-  metadata: { name: `svc-${i}-1`, namespace: 'default', labels: { 'kubernetes.io/service-name': `svc-${i}` } },
-  addressType: 'IPv4',
-  ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
-  endpoints: Array.from({ length: endpointsPer }, (_, e) => ({ addresses: [`10.${address(i * endpointsPer + e + generation)}`], conditions: { ready: true } })),
-});
-const objects = new Map();
-for (let i = 0; i < services; i++) {
-  const name = `svc-${i}`;
-  objects.set(`c.service.default.${name}`, { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'default' }, spec: { clusterIP: `127.${100 + ((i >> 16) & 3)}.${(i >> 8) & 255}.${i & 255}`, ports: [{ name: 'http', port: 80 }] } });
-  objects.set(`c.endpointslice.default.${name}-1`, slice(i, 0));
-}
-for (let g = 0; g * perIngress < services; g++) {
-  const paths = [];
-  for (let i = g * perIngress; i < Math.min(services, (g + 1) * perIngress); i++) paths.push({ path: `/svc-${i}`, pathType: 'Prefix', backend: { service: { name: `svc-${i}`, port: { number: 80 } } } });
-  objects.set(`c.ingress.default.web-${g}`, { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: { name: `web-${g}`, namespace: 'default' }, spec: { ingressClassName: 'cilium', rules: [{ host: `web-${g}.example.com`, http: { paths } }] } });
-}
+const objects = ingressMesh(services, endpointsPer);
+const slice = (i, generation) => meshSlice(i, endpointsPer, generation);
 
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-const fullMs = [];
 // One object changed, translated again with the memo the translator keeps and the changed key told
-// (as the translator does): an EndpointSlice is patched into the last output, other kinds replay
-// unchanged units in a full pass. 'slice, memo pass' is the same slice change without the key told.
-const changeMs = { slice: [], sliceMemo: [], service: [], ingress: [], created: [], deleted: [], ingressCreated: [], ingressDeleted: [] };
+// (as the translator does, patch/); 'EndpointSlice, key not told' is a slice change without it (the
+// full pass, replaying unchanged units).
+const changeMs = {};
 const passes = {};
 let output;
 const memo = new TranslationMemo();
 translate({ cluster: 'c', objects, options, memo });
-const timed = (kind, key, value, told = true) => {
-  objects.set(key, value);
+/** Puts `value` under `key` (deletes it when undefined), translates, and keeps the time after the warm-up run. */
+const timed = (run, kind, key, value, told = true) => {
+  if (value) objects.set(key, value);
+  else objects.delete(key);
   const start = performance.now();
   translate({ cluster: 'c', objects, options, memo, ...(told ? { changes: [[key, value]] } : {}) });
   const ms = performance.now() - start;
   passes[kind] = `${memo.lastPass}, ${memo.stats.built} unit(s) rebuilt`;
-  return ms;
+  if (run > 0) (changeMs[kind] ??= []).push(ms);
 };
 const service = (i, run) => {
   const object = structuredClone(objects.get(`c.service.default.svc-${i}`));
@@ -67,44 +49,26 @@ const ingress = (g, run) => {
   object.metadata.annotations = { 'ingress.cilium.io/request-timeout': `${run + 1}s` };
   return object;
 };
+// A Service of its own (its slice stays, as when Pods outlive their Service) and an Ingress of its
+// own (one more load balancer), each created and deleted again.
+const newService = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'new-svc', namespace: 'default' }, spec: { clusterIP: '127.99.0.1', ports: [{ name: 'http', port: 80 }] } };
+const newIngress = { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: { name: 'extra', namespace: 'default' }, spec: { ingressClassName: 'cilium', rules: [{ host: 'extra.example.com', http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'svc-1', port: { number: 80 } } } }] } }] } };
+const fullMs = [];
 for (let run = 0; run < runs + 1; run++) {
   const start = performance.now();
   output = translate({ cluster: 'c', objects, options });
-  const full = performance.now() - start;
-  const slow = timed('sliceMemo', 'c.endpointslice.default.svc-1-1', slice(1, run + 1), false);
-  const patched = timed('slice', 'c.endpointslice.default.svc-0-1', slice(0, run + 1));
-  const edited = timed('service', 'c.service.default.svc-2', service(2, run));
-  const routed = timed('ingress', 'c.ingress.default.web-0', ingress(0, run));
-  // A Service of its own created, then deleted (its slice stays, as when Pods outlive their Service).
-  const fresh = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'new-svc', namespace: 'default' }, spec: { clusterIP: '127.99.0.1', ports: [{ name: 'http', port: 80 }] } };
-  const created = timed('created', 'c.service.default.new-svc', fresh);
-  objects.delete('c.service.default.new-svc');
-  const start2 = performance.now();
-  translate({ cluster: 'c', objects, options, memo, changes: [['c.service.default.new-svc', undefined]] });
-  const deleted = performance.now() - start2;
-  passes.deleted = `${memo.lastPass}, ${memo.stats.built} unit(s) rebuilt`;
-  // An Ingress of its own (one more load balancer) created, then deleted.
-  const extra = { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: { name: 'extra', namespace: 'default' }, spec: { ingressClassName: 'cilium', rules: [{ host: 'extra.example.com', http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'svc-1', port: { number: 80 } } } }] } }] } };
-  const ingressCreated = timed('ingressCreated', 'c.ingress.default.extra', extra);
-  objects.delete('c.ingress.default.extra');
-  const start3 = performance.now();
-  translate({ cluster: 'c', objects, options, memo, changes: [['c.ingress.default.extra', undefined]] });
-  const ingressDeleted = performance.now() - start3;
-  passes.ingressDeleted = `${memo.lastPass}, ${memo.stats.built} unit(s) rebuilt`;
-  if (run > 0) {
-    fullMs.push(full);
-    changeMs.slice.push(patched);
-    changeMs.sliceMemo.push(slow);
-    changeMs.service.push(edited);
-    changeMs.ingress.push(routed);
-    changeMs.created.push(created);
-    changeMs.deleted.push(deleted);
-    changeMs.ingressCreated.push(ingressCreated);
-    changeMs.ingressDeleted.push(ingressDeleted);
-  }
+  if (run > 0) fullMs.push(performance.now() - start);
+  timed(run, 'sliceMemo', 'c.endpointslice.default.svc-1-1', slice(1, run + 1), false);
+  timed(run, 'slice', 'c.endpointslice.default.svc-0-1', slice(0, run + 1));
+  timed(run, 'service', 'c.service.default.svc-2', service(2, run));
+  timed(run, 'ingress', 'c.ingress.default.web-0', ingress(0, run));
+  timed(run, 'created', 'c.service.default.new-svc', newService);
+  timed(run, 'deleted', 'c.service.default.new-svc', undefined);
+  timed(run, 'ingressCreated', 'c.ingress.default.extra', newIngress);
+  timed(run, 'ingressDeleted', 'c.ingress.default.extra', undefined);
 }
 const count = (type) => output.xds.filter((item) => item.type === type).length;
-console.log(`translate-ingress: ${services} Services x ${endpointsPer} endpoints, ${Math.ceil(services / perIngress)} Ingresses with ${services} paths`);
+console.log(`translate-ingress: ${services} Services x ${endpointsPer} endpoints, ${Math.ceil(services / PER_INGRESS)} Ingresses with ${services} paths`);
 console.log(`  -> ${count('cluster')} clusters, ${count('endpoint')} EDS, ${count('listener')} listeners, ${count('route')} routes, ${output.lb.length} LB entries, ${output.errors.length} errors`);
 console.log(`  full translation median ${median(fullMs).toFixed(1)} ms   heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB`);
 console.log(`  one object changed, memo kept, key told (medians):`);

@@ -2,7 +2,7 @@
 // Benchmark: the translator process end to end, from a change written to KV `tendril-objects` to the
 // generation marker in `tendril-xds` that makes it servable (translation, encoding, the writes of
 // the batch, the marker). A real nats-server and the translator built in apps/translator/dist, on the
-// translate-ingress mesh: N Services (1 port, 3 endpoints each) and N/10 dedicated Ingresses. Single
+// translate-ingress mesh (bench/ingress-mesh.mjs): N Services (1 port, 3 endpoints each) and N/10 dedicated Ingresses. Single
 // changes one at a time (each waits for the last marker): EndpointSlice changes and Ingress edits (a
 // request-timeout annotation), each patched into the last output and published alone (patch/).
 // Debounce hold-off 1 ms, so the figures are the translator's own work.
@@ -12,43 +12,20 @@ import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { connect } from 'nats';
 import { freePort, startNatsServer, waitFor } from '@tendril/testing';
+import { PER_INGRESS, ingressMesh, meshIngress, meshSlice } from './ingress-mesh.mjs';
 
 const services = Number(process.argv[2] ?? 1000);
 const changes = Number(process.argv[3] ?? 50);
-const perIngress = 10;
 const main = fileURLToPath(new URL('../apps/translator/dist/main.js', import.meta.url));
 const encode = (object) => new TextEncoder().encode(JSON.stringify(object));
-const address = (i) => `${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
-const slice = (i, generation) => ({
-  apiVersion: 'discovery.k8s.io/v1',
-  kind: 'EndpointSlice',
-  metadata: { name: `svc-${i}-1`, namespace: 'default', labels: { 'kubernetes.io/service-name': `svc-${i}` } },
-  addressType: 'IPv4',
-  ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
-  endpoints: Array.from({ length: 3 }, (_, e) => ({ addresses: [`10.${address(i * 3 + e + generation)}`], conditions: { ready: true } })),
-});
-const ingress = (g, timeout) => {
-  const paths = [];
-  for (let i = g * perIngress; i < Math.min(services, (g + 1) * perIngress); i++) paths.push({ path: `/svc-${i}`, pathType: 'Prefix', backend: { service: { name: `svc-${i}`, port: { number: 80 } } } });
-  return {
-    apiVersion: 'networking.k8s.io/v1',
-    kind: 'Ingress',
-    metadata: { name: `web-${g}`, namespace: 'default', ...(timeout ? { annotations: { 'ingress.cilium.io/request-timeout': `${timeout}s` } } : {}) },
-    spec: { ingressClassName: 'cilium', rules: [{ host: `web-${g}.example.com`, http: { paths } }] },
-  };
-};
+const slice = (i, generation) => meshSlice(i, 3, generation);
+const ingress = (g, timeout) => meshIngress(g, services, { 'ingress.cilium.io/request-timeout': `${timeout}s` });
 
 const nats = await startNatsServer();
 const nc = await connect({ servers: nats.url });
 const js = nc.jetstream();
 const objects = await js.views.kv('tendril-objects', { history: 1 });
-const puts = [];
-for (let i = 0; i < services; i++) {
-  const name = `svc-${i}`;
-  puts.push(['c.service.default.' + name, { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'default' }, spec: { clusterIP: `127.${100 + ((i >> 16) & 3)}.${(i >> 8) & 255}.${i & 255}`, ports: [{ name: 'http', port: 80 }] } }]);
-  puts.push([`c.endpointslice.default.${name}-1`, slice(i, 0)]);
-}
-for (let g = 0; g * perIngress < services; g++) puts.push([`c.ingress.default.web-${g}`, ingress(g)]);
+const puts = [...ingressMesh(services, 3)];
 for (let at = 0; at < puts.length; at += 500) await Promise.all(puts.slice(at, at + 500).map(([key, object]) => objects.put(key, encode(object))));
 
 const port = await freePort();
@@ -83,7 +60,7 @@ try {
   const patchedBefore = await figure('tendril_translations_patched');
   for (let n = 0; n < changes; n++) sliceMs.push(await lag(`c.endpointslice.default.svc-${(n * 7919) % services}-1`, slice((n * 7919) % services, n + 1)));
   const patched = (await figure('tendril_translations_patched')) - patchedBefore;
-  const ingresses = Math.ceil(services / perIngress);
+  const ingresses = Math.ceil(services / PER_INGRESS);
   const ingressBefore = await figure('tendril_translations_patched');
   for (let n = 0; n < changes; n++) ingressMs.push(await lag(`c.ingress.default.web-${(n * 31) % ingresses}`, ingress((n * 31) % ingresses, n + 2)));
   const ingressPatched = (await figure('tendril_translations_patched')) - ingressBefore;
