@@ -71,6 +71,59 @@ test('with a memo, every translation of a random edit sequence equals a fresh tr
   assert.ok(steps >= 40 * 10, `only ${steps} steps ran`);
 });
 
+/** One golden input under random change: its objects as first read, and as changed so far. */
+interface Sequence {
+  name: string;
+  original: Map<string, KubeObject>;
+  objects: Map<string, KubeObject>;
+  /** Names of the input's objects of one Kind. */
+  names(kind: string): string[];
+}
+
+/**
+ * For each golden input holding keys `pick` takes: `steps` batches of changes, each made by `change`
+ * through `put` (undefined deletes), translated with the memo and the changes told, and compared with
+ * a fresh translation. Answers how many batches ran and how many were patched (not the full pass).
+ */
+function patchSequences(
+  seed: number,
+  steps: number,
+  pick: (key: string) => boolean,
+  change: (sequence: Sequence, keys: string[], random: Random, put: (key: string, value: KubeObject | undefined) => void, step: number) => void,
+  minKeys = 1,
+): { steps: number; patched: number } {
+  const random = new Random(seed);
+  let ran = 0;
+  let patched = 0;
+  for (const golden of goldenCases(testdata)) {
+    const original = new Map(manifestObjects(golden.input));
+    const keys = [...original.keys()].filter(pick);
+    if (keys.length < minKeys) continue;
+    const sequence: Sequence = {
+      name: golden.name,
+      original,
+      objects: new Map(original),
+      names: (kind) => [...original.values()].filter((object) => object.kind === kind).map((object) => object.metadata.name),
+    };
+    const { objects } = sequence;
+    const memo = new TranslationMemo();
+    translate({ cluster: TEST_CLUSTER, objects, memo });
+    for (let step = 0; step < steps; step++) {
+      const changes = new Map<string, KubeObject | undefined>();
+      change(sequence, keys, random, (key, value) => {
+        if (value) objects.set(key, value);
+        else objects.delete(key);
+        changes.set(key, value);
+      }, step);
+      const incremental = translate({ cluster: TEST_CLUSTER, objects, memo, changes });
+      if (memo.lastPass === 'patch') patched++;
+      assert.equal(comparable(incremental), comparable(translate({ cluster: TEST_CLUSTER, objects })), `${golden.name}, step ${step}: ${[...changes.keys()].join(', ')}`);
+      ran++;
+    }
+  }
+  return { steps: ran, patched };
+}
+
 /** A random change to an EndpointSlice: other endpoints, conditions, ports, its Service, or a field set to junk. */
 function sliceEdit(object: KubeObject, services: string[], random: Random): KubeObject {
   const copy = structuredClone(object) as unknown as { metadata: { labels?: Record<string, string> }; endpoints?: unknown[]; ports?: unknown[] };
@@ -86,37 +139,17 @@ function sliceEdit(object: KubeObject, services: string[], random: Random): Kube
 }
 
 test('EndpointSlice changes told to the memo patch the last output, equal to a fresh translation', () => {
-  const random = new Random(4242);
-  let steps = 0;
-  let patched = 0;
-  for (const golden of goldenCases(testdata)) {
-    const original = new Map(manifestObjects(golden.input));
-    // Ours and other clusters' (those of a global Service count here too).
-    const sliceKeys = [...original.keys()].filter((key) => key.split('.')[1] === 'endpointslice');
-    if (sliceKeys.length === 0) continue;
-    const services = [...original.values()].filter((object) => object.kind === 'Service').map((object) => object.metadata.name);
-    const objects = new Map(original);
-    const memo = new TranslationMemo();
-    translate({ cluster: TEST_CLUSTER, objects, memo });
-    for (let step = 0; step < 30; step++) {
-      const changes: [string, KubeObject | undefined][] = [];
-      for (let n = 1 + random.int(3); n > 0; n--) {
-        const base = random.pick(sliceKeys);
-        const action = random.int(8);
-        // A new slice of the same Service, under a key of its own.
-        const key = action === 7 ? `${base}-extra` : base;
-        const current = objects.get(key) ?? original.get(base)!;
-        const value = action === 5 ? undefined : action === 6 ? original.get(base)! : sliceEdit(action === 7 ? { ...current, metadata: { ...current.metadata, name: `${current.metadata.name}-extra` } } : current, services, random);
-        if (value) objects.set(key, value);
-        else objects.delete(key);
-        changes.push([key, value]);
-      }
-      const incremental = translate({ cluster: TEST_CLUSTER, objects, memo, changes });
-      if (memo.lastPass === 'patch') patched++;
-      assert.equal(comparable(incremental), comparable(translate({ cluster: TEST_CLUSTER, objects })), `${golden.name}, step ${step}: ${changes.map(([key]) => key).join(', ')}`);
-      steps++;
+  // Ours and other clusters' (those of a global Service count here too), one to three at a time.
+  const { steps, patched } = patchSequences(4242, 30, (key) => key.split('.')[1] === 'endpointslice', ({ original, objects, names }, keys, random, put) => {
+    for (let n = 1 + random.int(3); n > 0; n--) {
+      const base = random.pick(keys);
+      const action = random.int(8);
+      // A new slice of the same Service, under a key of its own.
+      const key = action === 7 ? `${base}-extra` : base;
+      const current = objects.get(key) ?? original.get(base)!;
+      put(key, action === 5 ? undefined : action === 6 ? original.get(base)! : sliceEdit(action === 7 ? { ...current, metadata: { ...current.metadata, name: `${current.metadata.name}-extra` } } : current, names('Service'), random));
     }
-  }
+  });
   assert.ok(steps >= 30 * 10, `only ${steps} steps ran`);
   // Most golden inputs have plain Services: most of these changes must take the patch, not the full pass.
   assert.ok(patched > steps / 2, `only ${patched} of ${steps} changes were patched`);
@@ -170,27 +203,10 @@ function ingressEdit(object: KubeObject, services: string[], secrets: string[], 
 }
 
 test('Ingress edits told to the memo patch the last output, equal to a fresh translation', () => {
-  const random = new Random(777);
-  let steps = 0;
-  let patched = 0;
-  for (const golden of goldenCases(testdata)) {
-    const original = new Map(manifestObjects(golden.input));
-    const ingressKeys = [...original.keys()].filter((key) => key.startsWith(`${TEST_CLUSTER}.ingress.`));
-    if (ingressKeys.length === 0) continue;
-    const names = (kind: string) => [...original.values()].filter((object) => object.kind === kind).map((object) => object.metadata.name);
-    const objects = new Map(original);
-    const memo = new TranslationMemo();
-    translate({ cluster: TEST_CLUSTER, objects, memo });
-    for (let step = 0; step < 40; step++) {
-      const key = random.pick(ingressKeys);
-      const value = random.int(10) === 0 ? original.get(key)! : ingressEdit(objects.get(key)!, names('Service'), names('Secret'), random);
-      objects.set(key, value);
-      const incremental = translate({ cluster: TEST_CLUSTER, objects, memo, changes: [[key, value]] });
-      if (memo.lastPass === 'patch') patched++;
-      assert.equal(comparable(incremental), comparable(translate({ cluster: TEST_CLUSTER, objects })), `${golden.name}, step ${step}: ${key}`);
-      steps++;
-    }
-  }
+  const { steps, patched } = patchSequences(777, 40, (key) => key.startsWith(`${TEST_CLUSTER}.ingress.`), ({ original, objects, names }, keys, random, put) => {
+    const key = random.pick(keys);
+    put(key, random.int(10) === 0 ? original.get(key)! : ingressEdit(objects.get(key)!, names('Service'), names('Secret'), random));
+  });
   assert.ok(steps >= 40 * 3, `only ${steps} steps ran`);
   assert.ok(patched > steps / 3, `only ${patched} of ${steps} edits were patched`);
   console.log(`# ingress edits: ${patched} of ${steps} patched`);
@@ -218,60 +234,28 @@ function serviceEdit(object: KubeObject, random: Random): KubeObject {
 }
 
 test('Service edits told to the memo patch the last output, equal to a fresh translation', () => {
-  const random = new Random(31337);
-  let steps = 0;
-  let patched = 0;
-  for (const golden of goldenCases(testdata)) {
-    const original = new Map(manifestObjects(golden.input));
-    const serviceKeys = [...original.keys()].filter((key) => key.startsWith(`${TEST_CLUSTER}.service.`));
-    if (serviceKeys.length === 0) continue;
-    const objects = new Map(original);
-    const memo = new TranslationMemo();
-    translate({ cluster: TEST_CLUSTER, objects, memo });
-    for (let step = 0; step < 30; step++) {
-      const key = random.pick(serviceKeys);
-      const value = random.int(10) === 0 ? original.get(key)! : serviceEdit(objects.get(key)!, random);
-      objects.set(key, value);
-      const incremental = translate({ cluster: TEST_CLUSTER, objects, memo, changes: [[key, value]] });
-      if (memo.lastPass === 'patch') patched++;
-      assert.equal(comparable(incremental), comparable(translate({ cluster: TEST_CLUSTER, objects })), `${golden.name}, step ${step}: ${key}`);
-      steps++;
-    }
-  }
+  const { steps, patched } = patchSequences(31337, 30, (key) => key.startsWith(`${TEST_CLUSTER}.service.`), ({ original, objects }, keys, random, put) => {
+    const key = random.pick(keys);
+    put(key, random.int(10) === 0 ? original.get(key)! : serviceEdit(objects.get(key)!, random));
+  });
   assert.ok(steps >= 30 * 10, `only ${steps} steps ran`);
   assert.ok(patched > steps / 4, `only ${patched} of ${steps} edits were patched`);
   console.log(`# service edits: ${patched} of ${steps} patched`);
 });
 
 test('Secret edits told to the memo patch the last output, equal to a fresh translation', () => {
-  const random = new Random(4711);
-  let steps = 0;
-  let patched = 0;
-  for (const golden of goldenCases(testdata)) {
-    const original = new Map(manifestObjects(golden.input));
-    const secretKeys = [...original.keys()].filter((key) => key.startsWith(`${TEST_CLUSTER}.secret.`));
-    if (secretKeys.length === 0) continue;
-    const datas = secretKeys.map((key) => (original.get(key) as unknown as { data?: unknown }).data);
-    const objects = new Map(original);
-    const memo = new TranslationMemo();
-    translate({ cluster: TEST_CLUSTER, objects, memo });
-    for (let step = 0; step < 30; step++) {
-      const key = random.pick(secretKeys);
-      const copy = structuredClone(objects.get(key)!) as unknown as Record<string, unknown>;
-      const action = random.int(5);
-      // A rotated certificate (another Secret's pair), a broken one, another type, a label, or junk.
-      if (action === 0) copy['data'] = structuredClone(random.pick(datas));
-      else if (action === 1) copy['data'] = { 'tls.crt': Buffer.from('not a certificate').toString('base64'), 'tls.key': 'eA==' };
-      else if (action === 2) copy['type'] = random.pick(['Opaque', 'kubernetes.io/tls']);
-      else if (action === 3) copy['metadata'] = { ...(copy['metadata'] as object), labels: { rotated: String(step) } };
-      const value = action === 4 ? edited(objects.get(key)!, random) : (copy as unknown as KubeObject);
-      objects.set(key, value);
-      const incremental = translate({ cluster: TEST_CLUSTER, objects, memo, changes: [[key, value]] });
-      if (memo.lastPass === 'patch') patched++;
-      assert.equal(comparable(incremental), comparable(translate({ cluster: TEST_CLUSTER, objects })), `${golden.name}, step ${step}: ${key}`);
-      steps++;
-    }
-  }
+  const isSecret = (key: string) => key.startsWith(`${TEST_CLUSTER}.secret.`);
+  const { steps, patched } = patchSequences(4711, 30, isSecret, ({ original, objects }, keys, random, put, step) => {
+    const key = random.pick(keys);
+    const copy = structuredClone(objects.get(key)!) as unknown as Record<string, unknown>;
+    const action = random.int(5);
+    // A rotated certificate (another Secret's pair), a broken one, another type, a label, or junk.
+    if (action === 0) copy['data'] = structuredClone(random.pick(keys.map((other) => (original.get(other) as unknown as { data?: unknown }).data)));
+    else if (action === 1) copy['data'] = { 'tls.crt': Buffer.from('not a certificate').toString('base64'), 'tls.key': 'eA==' };
+    else if (action === 2) copy['type'] = random.pick(['Opaque', 'kubernetes.io/tls']);
+    else if (action === 3) copy['metadata'] = { ...(copy['metadata'] as object), labels: { rotated: String(step) } };
+    put(key, action === 4 ? edited(objects.get(key)!, random) : (copy as unknown as KubeObject));
+  });
   assert.ok(steps >= 30 * 3, `only ${steps} steps ran`);
   // Most of these Secrets are a Gateway's, which takes the full pass; the Ingress ones are patched.
   assert.ok(patched >= 15, `only ${patched} of ${steps} edits were patched`);
@@ -306,77 +290,44 @@ function routeEdit(object: KubeObject, services: string[], random: Random): Kube
 }
 
 test('route edits told to the memo patch the last output, equal to a fresh translation', () => {
-  const random = new Random(2026);
-  let steps = 0;
-  let patched = 0;
-  for (const golden of goldenCases(testdata)) {
-    const original = new Map(manifestObjects(golden.input));
-    const routeKeys = [...original.keys()].filter((key) => /\.(httproute|grpcroute|tlsroute)\./.test(key) && key.startsWith(`${TEST_CLUSTER}.`));
-    if (routeKeys.length === 0) continue;
-    const services = [...original.values()].filter((object) => object.kind === 'Service').map((object) => object.metadata.name);
-    const objects = new Map(original);
-    const memo = new TranslationMemo();
-    translate({ cluster: TEST_CLUSTER, objects, memo });
-    for (let step = 0; step < 30; step++) {
-      const key = random.pick(routeKeys);
-      // Edited, restored, deleted (and later restored or edited anew: created).
-      const choice = random.int(10);
-      const value = choice === 0 ? original.get(key)! : choice === 1 ? undefined : routeEdit(objects.get(key) ?? original.get(key)!, services, random);
-      if (value) objects.set(key, value);
-      else objects.delete(key);
-      const incremental = translate({ cluster: TEST_CLUSTER, objects, memo, changes: [[key, value]] });
-      if (memo.lastPass === 'patch') patched++;
-      assert.equal(comparable(incremental), comparable(translate({ cluster: TEST_CLUSTER, objects })), `${golden.name}, step ${step}: ${key}`);
-      steps++;
-    }
-  }
+  const isRoute = (key: string) => /\.(httproute|grpcroute|tlsroute)\./.test(key) && key.startsWith(`${TEST_CLUSTER}.`);
+  const { steps, patched } = patchSequences(2026, 30, isRoute, ({ original, objects, names }, keys, random, put) => {
+    const key = random.pick(keys);
+    // Edited, restored, deleted (and later restored or edited anew: created).
+    const choice = random.int(10);
+    put(key, choice === 0 ? original.get(key)! : choice === 1 ? undefined : routeEdit(objects.get(key) ?? original.get(key)!, names('Service'), random));
+  });
   assert.ok(steps >= 30 * 8, `only ${steps} steps ran`);
   assert.ok(patched > steps / 3, `only ${patched} of ${steps} edits were patched`);
   console.log(`# route edits: ${patched} of ${steps} patched`);
 });
 
 test('batches mixing EndpointSlices, Services, Ingresses, Secrets and routes are patched step by step, equal to a fresh translation', () => {
-  const random = new Random(99);
-  let steps = 0;
-  let patched = 0;
-  for (const golden of goldenCases(testdata)) {
-    const original = new Map(manifestObjects(golden.input));
-    const names = (kind: string) => [...original.values()].filter((object) => object.kind === kind).map((object) => object.metadata.name);
-    const keys = [...original.keys()].filter((key) => key.startsWith(`${TEST_CLUSTER}.`) && /\.(endpointslice|service|ingress|secret|httproute|grpcroute|tlsroute)\./.test(key));
-    if (keys.length < 2) continue;
-    const objects = new Map(original);
-    const memo = new TranslationMemo();
-    translate({ cluster: TEST_CLUSTER, objects, memo });
-    for (let step = 0; step < 20; step++) {
-      const changes = new Map<string, KubeObject | undefined>();
+  const mixed = (key: string) => key.startsWith(`${TEST_CLUSTER}.`) && /\.(endpointslice|service|ingress|secret|httproute|grpcroute|tlsroute)\./.test(key);
+  const { steps, patched } = patchSequences(
+    99,
+    20,
+    mixed,
+    ({ original, objects, names }, keys, random, put, step) => {
+      const changed = new Map<string, KubeObject | undefined>();
       for (let n = 2 + random.int(3); n > 0; n--) {
         const key = random.pick(keys);
-        const current = changes.get(key) ?? objects.get(key) ?? original.get(key)!;
+        const current = changed.get(key) ?? objects.get(key) ?? original.get(key)!;
         const kind = key.split('.')[1];
         // Services come and go too (deleted, then restored).
-        if (kind === 'service' && random.int(3) === 0) {
-          const gone = !objects.has(key);
-          const value = gone ? original.get(key)! : undefined;
-          if (value) objects.set(key, value);
-          else objects.delete(key);
-          changes.set(key, value);
-          continue;
-        }
         const value =
-          kind === 'endpointslice' ? sliceEdit(current, names('Service'), random)
+          kind === 'service' && random.int(3) === 0 ? (objects.has(key) ? undefined : original.get(key)!)
+          : kind === 'endpointslice' ? sliceEdit(current, names('Service'), random)
           : kind === 'service' ? serviceEdit(current, random)
           : kind === 'ingress' ? ingressEdit(current, names('Service'), names('Secret'), random)
           : kind === 'secret' ? ({ ...current, metadata: { ...current.metadata, labels: { step: String(step) } } } as KubeObject)
           : routeEdit(current, names('Service'), random);
-        changes.set(key, value);
-        objects.set(key, value);
+        changed.set(key, value);
+        put(key, value);
       }
-      const incremental = translate({ cluster: TEST_CLUSTER, objects, memo, changes });
-      if (memo.lastPass === 'patch') patched++;
-      assert.equal(comparable(incremental), comparable(translate({ cluster: TEST_CLUSTER, objects })), `${golden.name}, step ${step}: ${[...changes.keys()].join(', ')}`);
-      steps++;
-    }
-  }
+    },
+    2,
+  );
   assert.ok(steps >= 20 * 10, `only ${steps} steps ran`);
   assert.ok(patched > steps / 5, `only ${patched} of ${steps} batches were patched`);
   console.log(`# mixed batches: ${patched} of ${steps} patched`);
