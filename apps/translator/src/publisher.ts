@@ -126,6 +126,43 @@ export class Publisher {
     return { ...encoded, value: null };
   }
 
+  /**
+   * A bucket of plain values (LB entries, statuses) made to hold `all`: when `incremental`, by writing
+   * the patch's puts and removals alone, else by diffing everything. `valueOf` is what is encoded (once
+   * per object).
+   */
+  private async writeValues<T, V extends object>(
+    writer: BucketWriter<null>,
+    desired: Map<string, Desired>,
+    incremental: boolean,
+    all: readonly T[],
+    put: readonly T[] = [],
+    removed: readonly T[] = [],
+    keyOf: (item: T) => string,
+    valueOf: (item: T) => V,
+    encode: (value: V) => Uint8Array,
+  ): Promise<WriteResult> {
+    const entry = (item: T) => {
+      const value = valueOf(item);
+      return this.encodedOnce(value, () => encode(value));
+    };
+    if (!incremental) {
+      desired.clear();
+      for (const item of all) desired.set(keyOf(item), entry(item));
+      return writer.write(desired);
+    }
+    const keys: string[] = [];
+    for (const item of put) {
+      desired.set(keyOf(item), entry(item));
+      keys.push(keyOf(item));
+    }
+    for (const item of removed) {
+      desired.delete(keyOf(item));
+      keys.push(keyOf(item));
+    }
+    return keys.length ? writer.writeKeys(desired, keys) : NOTHING_WRITTEN;
+  }
+
   /** The bucket entry of one resource, or an error naming it when Envoy's protos refuse it. */
   private encodeXds(item: XdsOutput, encodeErrors: Map<string, TranslationError>): DesiredXds | undefined {
     encodeErrors.delete(xdsKey(item));
@@ -216,41 +253,20 @@ export class Publisher {
       markerWrites = (await this.xds.writeKeys(new Map([[XDS_GENERATION_KEY, markerValue]]), [XDS_GENERATION_KEY])).puts;
     }
 
-    let lbResult: WriteResult;
-    if (incremental) {
-      const keys: string[] = [];
-      for (const service of output.patch!.lb) {
-        const key = lbKey(service);
-        published.lb.set(key, this.encodedOnce(service, () => lbServiceCodec.encode(service)));
-        keys.push(key);
-      }
-      for (const service of output.patch!.removed.lb) {
-        published.lb.delete(lbKey(service));
-        keys.push(lbKey(service));
-      }
-      lbResult = await this.lb.writeKeys(published.lb, keys);
-    } else {
-      for (const service of output.lb) published.lb.set(lbKey(service), this.encodedOnce(service, () => lbServiceCodec.encode(service)));
-      lbResult = await this.lb.write(published.lb);
-    }
+    const lbResult = await this.writeValues(this.lb, published.lb, incremental, output.lb, output.patch?.lb, output.patch?.removed.lb, lbKey, (service) => service, (service) => lbServiceCodec.encode(service));
     // Statuses: a patch's own (same array as published, changed in place), else all of them (the
     // proxies' rejections, overlaid on a copy, are published whole).
-    let statusResult: WriteResult = NOTHING_WRITTEN;
-    if (incremental && output.statuses === last!.statuses) {
-      const keys: string[] = [];
-      for (const { key, status } of output.patch!.statuses) {
-        published.status.set(key, this.encodedOnce(status, () => objectStatusCodec.encode(status)));
-        keys.push(key);
-      }
-      for (const { key } of output.patch!.removed.statuses) {
-        published.status.delete(key);
-        keys.push(key);
-      }
-      if (keys.length) statusResult = await this.status.writeKeys(published.status, keys);
-    } else {
-      published.status = new Map(output.statuses.map(({ key, status }) => [key, this.encodedOnce(status, () => objectStatusCodec.encode(status))]));
-      statusResult = await this.status.write(published.status);
-    }
+    const statusResult = await this.writeValues(
+      this.status,
+      published.status,
+      incremental && output.statuses === last!.statuses,
+      output.statuses,
+      output.patch?.statuses,
+      output.patch?.removed.statuses,
+      (entry) => entry.key,
+      (entry) => entry.status,
+      (status) => objectStatusCodec.encode(status),
+    );
     published.statuses = output.statuses;
     published.serial = output.serial;
     // Someone else wrote meanwhile: what the buckets hold is not this, so the next publish diffs them all.

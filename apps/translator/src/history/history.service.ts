@@ -22,7 +22,7 @@ export const MAX_HISTORY_COUNT = 1000;
 
 export interface PublishedBatch {
   generation: number;
-  /** inputDigest() of the objects translated (InputDigest, kept up to date by the caller). */
+  /** The InputDigest of the objects translated (kept up to date by the caller). */
   inputDigest: string;
   objectCount: number;
   output: TranslationOutput;

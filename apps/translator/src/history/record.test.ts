@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { KubeObject } from '@tendril/contract';
-import { InputDigest, inputDigest } from './record.js';
+import { InputDigest } from './record.js';
+
+/** The digest of a set of objects, each added once. */
+function inputDigest(objects: Iterable<readonly [string, KubeObject]>): string {
+  const digest = new InputDigest();
+  for (const [key, object] of objects) digest.change(key, undefined, object);
+  return digest.hex;
+}
 
 const object = (name: string, port: number): KubeObject => ({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'default' }, spec: { ports: [{ port }] } }) as unknown as KubeObject;
 
@@ -18,7 +25,7 @@ test('inputDigest: order-independent, equal for equal content whether hashed bef
   assert.notEqual(inputDigest([['v1/Service/default/a', a]]), digest);
 });
 
-test('InputDigest kept up to date change by change equals inputDigest() of the objects held', () => {
+test('InputDigest kept up to date change by change (objects replaced and deleted) equals the digest of the objects held, added once each', () => {
   const running = new InputDigest();
   const held = new Map<string, KubeObject>();
   for (let i = 0; i < 60; i++) {

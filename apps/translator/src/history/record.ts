@@ -1,5 +1,5 @@
 /** One entry of the config history: what one publish of the translator changed, and why it looked so. */
-import { GenerationDigest, canonicalJson, contentHash, generationDigest, type KubeObject } from '@tendril/contract';
+import { GenerationDigest, canonicalJson, contentHash, type KubeObject } from '@tendril/contract';
 import type { TranslationError, TranslationOutput } from '@tendril/translation';
 
 export interface GenerationRecord {
@@ -7,7 +7,7 @@ export interface GenerationRecord {
   generation: number;
   /** ISO 8601, when the publish finished. */
   publishedAt: string;
-  /** sha256 over every input object (key and canonical JSON): equal inputs, equal digests. */
+  /** InputDigest of every input object (key and the sha256 of its canonical JSON): equal inputs, equal digests. */
   inputDigest: string;
   /** Objects translated. */
   objects: number;
@@ -32,14 +32,11 @@ function objectHash(object: KubeObject): string {
   return hash;
 }
 
-/** Digest of the translation's input, independent of the order objects come in. */
-export function inputDigest(objects: Iterable<readonly [string, KubeObject]>): string {
-  const entries: [string, string][] = [];
-  for (const [key, object] of objects) entries.push([key, objectHash(object)]);
-  return generationDigest(entries);
-}
-
-/** inputDigest() kept up to date as objects change: a publish costs in proportion to the change. */
+/**
+ * Digest of the translation's input (generationDigest() over each object's key and hash, independent
+ * of the order objects come in), kept up to date as objects change: a publish costs in proportion to
+ * the change.
+ */
 export class InputDigest {
   private readonly digest = new GenerationDigest();
 
