@@ -2,6 +2,7 @@
 import type { ObjectStatus } from '@tendril/contract';
 import type { ClusterEndpointsIR, MeshIR } from '@tendril/model';
 import type { ProxyPorts } from './allocate/proxy-ports.js';
+import type { Stashes } from './memo.js';
 import { readService, type ServiceView } from './kube/service.js';
 import type { IndexedObject, ObjectIndex } from './objects.js';
 import type { TranslationOptions } from './options.js';
@@ -33,7 +34,7 @@ export interface TranslationContext {
    * Keeps a feature's state after a pass (its views, what attached where) with the memo, for
    * patch/ to patch a change into the output without the pass. Nothing without a memo.
    */
-  stash(feature: string, state: unknown): void;
+  stash<K extends keyof Stashes>(feature: K, state: Stashes[K]): void;
   /** `read(problems)` of an object, computed once per object while it is unchanged (see memo.ts). */
   view<T>(object: object, kind: string, problems: Problems, read: (problems: Problems) => T): T;
 }

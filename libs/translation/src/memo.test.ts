@@ -408,7 +408,7 @@ test('an EndpointSlice change told to the memo patches the last output: only its
   const change = (key: string, value: KubeObject | undefined) => {
     if (value) objects.set(key, value);
     else objects.delete(key);
-    const before = new Map(memo.patchState ? (memo.patchState as { output: TranslationOutput }).output.xds.map((item) => [`${item.type} ${item.name}`, item.resource]) : []);
+    const before = new Map((memo.patchState?.output.xds ?? []).map((item) => [`${item.type} ${item.name}`, item.resource]));
     const output = translate({ cluster: TEST_CLUSTER, objects, memo, changes: [[key, value]] });
     const changed = output.xds.filter((item) => before.get(`${item.type} ${item.name}`) !== item.resource).map((item) => `${item.type} ${item.name}`);
     assert.equal(comparable(output), comparable(translate({ cluster: TEST_CLUSTER, objects })), `after ${key}`);

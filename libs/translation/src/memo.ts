@@ -19,6 +19,20 @@
 import { canonicalJson, type ObjectRef, type ObjectStatus } from '@tendril/contract';
 import { emptyIR, type IRProblem, type MeshIR } from '@tendril/model';
 import type { TranslationOptions } from './options.js';
+import type { PatchState } from './patch/state.js';
+import type { ProxyPorts } from './allocate/proxy-ports.js';
+import type { GatewayStash } from './features/gateway-api/index.js';
+import type { IngressStash } from './features/ingress.js';
+import type { ServicesStash } from './features/services.js';
+
+/** What features keep after a full pass for patch/ to patch changes in without one (TranslationContext.stash). */
+export interface Stashes {
+  services: ServicesStash;
+  ingress: IngressStash;
+  'gateway-api': GatewayStash;
+  /** The node-proxy port picks, in order (translate() keeps them). */
+  'proxy-ports': ProxyPorts;
+}
 import { Problems, type TranslationError } from './problems.js';
 
 export interface UnitRecord {
@@ -57,11 +71,11 @@ export class TranslationMemo {
    */
   lastPass: 'full' | 'patch' = 'full';
   /** Features' state after the last full pass (TranslationContext.stash). */
-  stash = new Map<string, unknown>();
+  stash: Partial<Stashes> = {};
   /** Clusters whose endpoints a feature copied outside the services unit in the last full pass. */
   endpointReads = new Set<string>();
   /** What the last output was made of, for patch/; set at the end of each translation. */
-  patchState?: unknown;
+  patchState?: PatchState;
   private serial = 0;
 
   /** Numbers the outputs made with this memo (TranslationOutput.serial). */
@@ -83,7 +97,7 @@ export class TranslationMemo {
     this.stats = { built: 0, reused: 0 };
     this.lastPass = 'full';
     this.endpointReads = new Set();
-    this.stash = new Map();
+    this.stash = {};
     this.patchState = undefined;
   }
 

@@ -111,7 +111,9 @@ export function translate(input: TranslationInput): TranslationOutput {
       ir,
       problems,
       setStatus,
-      stash: (feature, state) => void memo?.stash.set(feature, state),
+      stash: (feature, state) => {
+        if (memo) memo.stash[feature] = state;
+      },
       endpointsOf: (clusterName) => {
         memo?.endpointReads.add(clusterName);
         return root.ir.endpoints.find((group) => group.clusterName === clusterName);
@@ -141,7 +143,7 @@ export function translate(input: TranslationInput): TranslationOutput {
       problems.raw(`feature/${feature.name}`, `translation failed: ${(error as Error).message}`);
     }
   }
-  memo?.stash.set('proxy-ports', base.proxyPorts); // the picks, for patch/ to add or drop a name
+  if (memo) memo.stash['proxy-ports'] = base.proxyPorts; // the picks, for patch/ to add or drop a name
   for (const problem of validate(ir, memo?.checked)) problems.raw(problem.object, `${problem.path}: ${problem.message}`);
 
   const xds: XdsOutput[] = [];

@@ -41,7 +41,6 @@ import type { StatusOutput, TranslationOutput, XdsOutput } from '../translate.js
 import { refOf, unitContext, type Patching, type Plan } from './plan.js';
 import { ROUTE_KINDS, planIngress, planRoute, planSecret, planService, planSlices } from './planners.js';
 import { applyPlan } from './apply.js';
-import type { PatchState } from './state.js';
 
 /** More changed objects than this go through the full pass (a burst is cheaper translated whole). */
 export const PATCH_LIMIT = 1024;
@@ -58,7 +57,7 @@ export function patchChanges(
   options: TranslationOptions,
   changes: Iterable<readonly [string, KubeObject | undefined]>,
 ): TranslationOutput | undefined {
-  const state = memo.patchState as PatchState | undefined;
+  const state = memo.patchState;
   if (!state || state.cluster !== cluster || !memo.sameSettings(options, cluster)) return undefined;
   const changed = new Map<string, KubeObject | undefined>();
   for (const [key, object] of changes) {

@@ -1,17 +1,16 @@
 /** One planner per kind of change: which units to rebuild, and how (see index.ts). */
 import { canonicalJson, type KubeObject } from '@tendril/contract';
 import { RuleCache, type AttachedRoute } from '../features/gateway-api/build.js';
-import { buildGatewayUnit, clustersOfRoute, gatewayUnitId, gatewayUnitInputs, routeParents, routeStatus, type GatewayStash, type RouteRecord } from '../features/gateway-api/index.js';
+import { buildGatewayUnit, clustersOfRoute, gatewayUnitId, gatewayUnitInputs, routeParents, routeStatus, type RouteRecord } from '../features/gateway-api/index.js';
 import type { ListenerState } from '../features/gateway-api/gateways.js';
 import { readRoute, type RouteKind } from '../kube/routes.js';
 import { emptyIR } from '@tendril/model';
 import type { TranslationContext } from '../feature.js';
 import { serviceView } from '../feature.js';
-import { buildIngressUnit, ingressUnitId, ingressUnitInputs, ingressView, isOurs, readSettings, type IngressStash, type LbAddress, type Lookups } from '../features/ingress.js';
+import { buildIngressUnit, ingressUnitId, ingressUnitInputs, ingressView, isOurs, readSettings, type LbAddress, type Lookups } from '../features/ingress.js';
 import { FEATURES } from '../features/index.js';
-import type { ProxyPorts } from '../allocate/proxy-ports.js';
 import { allocateAddresses } from '../allocate/stable-hash.js';
-import { buildServiceUnit, isGlobal, readSlice, remoteServiceOf, sliceServiceId, serviceUnitId, serviceUnitInputs, type ReadSlice, type RemoteSlice, type ServicesStash } from '../features/services.js';
+import { buildServiceUnit, isGlobal, readSlice, remoteServiceOf, sliceServiceId, serviceUnitId, serviceUnitInputs, type ReadSlice, type RemoteSlice } from '../features/services.js';
 import { buildProxylessUnit, proxylessTargets, proxylessUnitId, proxylessUnitInputs } from '../features/proxyless.js';
 import { wantsL7 } from '../features/service-l7.js';
 import { INGRESS_CLASS_ANNOTATION } from '../annotations.js';
@@ -25,7 +24,7 @@ import { mentions, noteEntry, type SliceRecord } from './state.js';
 
 export function planSlices(patching: Patching, changed: Map<string, KubeObject | undefined>): Plan | undefined {
   const { memo, state, cluster, options, context, quiet } = patching;
-  const stash = memo.stash.get('services') as ServicesStash | undefined;
+  const stash = memo.stash.services;
   const counts = new Map<string, number>();
   // The slices after the change, by Service: copies of the lists the change touches (ours, and other
   // clusters' slices of global Services).
@@ -214,8 +213,8 @@ export function planIngress(patching: Patching, key: string, object: KubeObject 
  */
 function repick(patching: Patching, id: string, adding: boolean): { port: number | undefined; address: LbAddress | undefined; adopt: () => void } | undefined {
   const { memo, state, options } = patching;
-  const ports = memo.stash.get('proxy-ports') as ProxyPorts | undefined;
-  const ingress = memo.stash.get('ingress') as IngressStash | undefined;
+  const ports = memo.stash['proxy-ports'];
+  const ingress = memo.stash.ingress;
   if (!ports || !ingress || state.services.has(id) || (adding && state.readElsewhere.has(id))) return undefined;
   // One that found no address has a problem reported outside its unit: the full pass drops it.
   if (!adding && !ingress.addresses.has(id)) return undefined;
@@ -352,7 +351,7 @@ export const ROUTE_KINDS = [
  */
 export function planRoute(patching: Patching, key: string, object: KubeObject | undefined, kind: RouteKind, keyKind: RouteRecord['keyKind']): Plan | undefined {
   const { memo, state, cluster, options, context, quiet } = patching;
-  const stash = memo.stash.get('gateway-api') as GatewayStash | undefined;
+  const stash = memo.stash['gateway-api'];
   if (!stash || state.refused.has(key)) return undefined;
   const before = stash.routes.get(key);
   if (before?.object === object || (!before && object === undefined)) return { swaps: [], counts: new Map(), commit: () => {} };
