@@ -1,5 +1,5 @@
 /** Puts a plan's rebuilt units into the last output, or finds that it cannot. */
-import { canonicalJson, lbKey, type LbService } from '@tendril/contract';
+import { canonicalJson, lbKey, type LbService, type ObjectStatus } from '@tendril/contract';
 import { emptyIR, validate, type KnownNames, type L4ServiceIR, type MeshIR, type NameSet } from '@tendril/model';
 import { desiredLbService } from '../lb/lb-service.js';
 import type { UnitRecord } from '../memo.js';
@@ -73,6 +73,18 @@ export function applyPlan(patching: Patching, plan: Plan): TranslationOutput | u
     routes: also(state.names.routes, added('routes')),
     secrets: also(state.names.secrets, added('secrets')),
     caSecrets: state.names.caSecrets,
+  };
+
+  /**
+   * A status going from `before` (the output's, or none: then nobody's) to `after` (none: removed):
+   * recorded in the edits; 'same' when equal (nothing to write), false when the output disagrees.
+   */
+  const statusEdit = (key: string, before: ObjectStatus | undefined, after: ObjectStatus | undefined): boolean | 'same' => {
+    const where = locate(output.statuses, statusOrder(key));
+    if (before ? !where.found || output.statuses[where.at]!.status !== before : where.found || where.twice || edits.statuses.has(key)) return false;
+    if (before && after && canonicalJson(before) === canonicalJson(after)) return 'same';
+    if (before || after) edits.statuses.set(key, after ? { put: { key, status: after } } : { removed: output.statuses[where.at]! });
+    return true;
   };
 
   for (const { old, record } of plan.swaps) {
@@ -162,30 +174,12 @@ export function applyPlan(patching: Patching, plan: Plan): TranslationOutput | u
       }
     }
 
-    // Statuses of a unit that comes or goes: its objects' alone (nobody else's status of the same key).
-    if (!old || !record) {
-      for (const [key, status] of new Map(old?.statuses ?? [])) {
-        const where = locate(output.statuses, statusOrder(key));
-        if (!where.found || output.statuses[where.at]!.status !== status) return undefined;
-        edits.statuses.set(key, { removed: output.statuses[where.at]! });
-      }
-      for (const [key, status] of new Map(record?.statuses ?? [])) {
-        if (locate(output.statuses, statusOrder(key)).found || edits.statuses.has(key)) return undefined;
-        edits.statuses.set(key, { put: { key, status } });
-      }
-    }
-    // Statuses: the same objects' (the last one set wins, as in a pass), found where the old ones are.
-    if (old && record) {
-      const statusesOf = (unit: UnitRecord) => new Map(unit.statuses);
-      const [statusBefore, statusAfter] = [statusesOf(old), statusesOf(record)];
-      if (statusBefore.size !== statusAfter.size) return undefined;
-      for (const [key, status] of statusBefore) {
-        const next = statusAfter.get(key);
-        const where = locate(output.statuses, statusOrder(key));
-        if (!next || !where.found || output.statuses[where.at]!.status !== status) return undefined;
-        if (canonicalJson(next) === canonicalJson(status)) record.statuses = record.statuses.map(([k, s]) => [k, s === next ? status : s]);
-        else edits.statuses.set(key, { put: { key, status: next } });
-      }
+    // Its statuses (the last one set wins, as in a pass); one kept equal keeps its identity.
+    const [statusBefore, statusAfter] = [new Map(old?.statuses ?? []), new Map(record?.statuses ?? [])];
+    for (const key of new Set([...statusBefore.keys(), ...statusAfter.keys()])) {
+      const edit = statusEdit(key, statusBefore.get(key), statusAfter.get(key));
+      if (!edit) return undefined;
+      if (edit === 'same') record!.statuses = record!.statuses.map(([k, s]) => [k, k === key ? statusBefore.get(key)! : s]);
     }
 
     if (old) count(counts, old.errors, -1);
@@ -200,12 +194,7 @@ export function applyPlan(patching: Patching, plan: Plan): TranslationOutput | u
     count(counts, checked(record, finalL4.map(([, after]) => after)), +1);
   }
 
-  for (const { key, before, after } of plan.statusSwaps ?? []) {
-    const where = locate(output.statuses, statusOrder(key));
-    if (before ? !where.found || output.statuses[where.at]!.status !== before : where.found || where.twice) return undefined;
-    if (before && after && canonicalJson(before) === canonicalJson(after)) continue;
-    edits.statuses.set(key, after ? { put: { key, status: after } } : { removed: output.statuses[where.at]! });
-  }
+  for (const { key, before, after } of plan.statusSwaps ?? []) if (!statusEdit(key, before, after)) return undefined;
 
   // Problems after the change; the list is rebuilt only when one appeared or went.
   let appearedOrWent = false;
