@@ -6,7 +6,7 @@
 import {
   BUCKETS,
   XDS_GENERATION_KEY,
-  GenerationDigest,
+  KeyedGenerationDigest,
   contentHash,
   lbKey,
   lbServiceCodec,
@@ -56,7 +56,7 @@ interface Published {
   serial: number | undefined;
   xds: Map<string, DesiredXds>;
   /** generationDigest() of `xds`, kept up to date key by key. */
-  digest: GenerationDigest;
+  digest: KeyedGenerationDigest;
   lb: Map<string, Desired>;
   status: Map<string, Desired>;
   /** The statuses array published (a patch changes it in place). */
@@ -196,20 +196,13 @@ export class Publisher {
     const incremental = output.patch !== undefined && last !== undefined && last.serial !== undefined && output.patch.base === last.serial;
     const published: Published = incremental
       ? last!
-      : { serial: undefined, xds: new Map(), digest: last?.digest ?? new GenerationDigest(), lb: new Map(), status: new Map(), statuses: [], encodeErrors: new Map() };
+      : { serial: undefined, xds: new Map(), digest: last?.digest ?? new KeyedGenerationDigest(), lb: new Map(), status: new Map(), statuses: [], encodeErrors: new Map() };
     const encodeErrors = published.encodeErrors;
     const previousXds = last?.xds ?? new Map<string, DesiredXds>();
 
     // xDS resources, and the digest of the whole batch (only changed keys hashed again).
     const xdsKeys: string[] = [];
-    const track = (key: string, entry: DesiredXds | undefined) => {
-      const before = previousXds.get(key);
-      const beforeHash = before?.value.kind === 'resource' ? before.value.envelope.hash : undefined;
-      const afterHash = entry?.value.kind === 'resource' ? entry.value.envelope.hash : undefined;
-      if (beforeHash === afterHash) return;
-      if (beforeHash !== undefined) published.digest.remove(key, beforeHash);
-      if (afterHash !== undefined) published.digest.add(key, afterHash);
-    };
+    const track = (key: string, entry: DesiredXds | undefined) => published.digest.set(key, entry?.value.kind === 'resource' ? entry.value.envelope.hash : undefined);
     if (incremental) {
       for (const item of output.patch!.xds) {
         const key = xdsKey(item);

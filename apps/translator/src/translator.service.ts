@@ -95,7 +95,7 @@ export class TranslatorService implements OnApplicationBootstrap, OnApplicationS
     metrics.figure('lb_entries', 'Entries in tendril-lb', () => this.publisher.lb.current().size);
     metrics.figure('translation_errors', 'Errors in the last translation', () => this.lastErrors.size);
     metrics.figure('translations', 'Translations run since start', () => this.translations);
-    metrics.figure('translations_patched', 'Translations that patched an endpoint-only change into the last output (no full pass)', () => this.patched);
+    metrics.figure('translations_patched', 'Translations patched into the last output (no full pass: patch/ in @tendril/translation)', () => this.patched);
     metrics.figure('publishes_incremental', 'Publishes that wrote only what a patched translation replaced (no full diff)', () => this.incrementalPublishes);
     this.timing = new TranslationTiming(metrics);
     this.objects.onChange((changes) => {

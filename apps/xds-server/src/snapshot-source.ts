@@ -14,8 +14,7 @@ import {
   XDS_TYPES,
   type XdsGeneration,
   type XdsResourceEnvelope,
-  GenerationDigest,
-  generationDigest,
+  KeyedGenerationDigest,
   parseXdsKey,
   xdsGenerationCodec,
   xdsResourceCodec,
@@ -40,9 +39,8 @@ export class SnapshotSource {
   private servedDigest = '';
   /** Keys changed since the snapshot being served. */
   private readonly dirty = new Set<string>();
-  /** The digest of the resources mirrored, kept up to date change by change (and their hashes by key). */
-  private digest = new GenerationDigest();
-  private readonly hashes = new Map<string, string>();
+  /** The digest of the resources mirrored, kept up to date change by change. */
+  private digest = new KeyedGenerationDigest();
   /** The marker changed since the last check (a new one that disagrees with the running digest is worth a recount). */
   private markerChanged = false;
   private holdTimer: NodeJS.Timeout | undefined;
@@ -71,12 +69,7 @@ export class SnapshotSource {
           continue;
         }
         this.dirty.add(change.key);
-        const old = this.hashes.get(change.key);
-        if (old !== undefined) this.digest.remove(change.key, old);
-        if (change.op === 'put' && change.value?.kind === 'resource') {
-          this.digest.add(change.key, change.value.envelope.hash);
-          this.hashes.set(change.key, change.value.envelope.hash);
-        } else this.hashes.delete(change.key);
+        this.digest.set(change.key, change.op === 'put' && change.value?.kind === 'resource' ? change.value.envelope.hash : undefined);
       }
       this.consider();
     });
@@ -131,7 +124,7 @@ export class SnapshotSource {
     if (!this.mirror.isInitiallySynced) return undefined;
     const held = this.mirror.get(XDS_GENERATION_KEY);
     const marker = held?.kind === 'marker' ? held.marker : undefined;
-    const count = this.hashes.size;
+    const count = this.digest.size;
     let digest = this.digest.hex;
     if (marker && this.markerChanged && marker.count === count && marker.digest !== digest) digest = this.recount();
     this.markerChanged = false;
@@ -152,20 +145,14 @@ export class SnapshotSource {
    * which this repairs. Writers put the marker after its batch, so this is rare.
    */
   private recount(): string {
-    const hashes = new Map<string, string>();
-    for (const [key, entry] of this.mirror.values()) if (entry.kind === 'resource') hashes.set(key, entry.envelope.hash);
-    const digest = generationDigest(hashes);
-    if (digest !== this.digest.hex) {
+    const counted = new KeyedGenerationDigest(this.mirror.values().flatMap(([key, entry]) => (entry.kind === 'resource' ? [[key, entry.envelope.hash] as [string, string]] : [])));
+    if (counted.hex !== this.digest.hex) {
       this.logger.warn(`running digest of ${BUCKETS.xds} disagreed with its contents; recomputed`);
-      this.digest = new GenerationDigest();
-      this.hashes.clear();
-      for (const [key, hash] of hashes) {
-        this.digest.add(key, hash);
-        this.hashes.set(key, hash);
-      }
+      this.digest = counted;
     }
-    return digest;
+    return counted.hex;
   }
+
 
   private build(): void {
     const ready = this.check();

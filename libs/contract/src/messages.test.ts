@@ -4,6 +4,7 @@ import {
   ContractError,
   envelopeBytes,
   GenerationDigest,
+  KeyedGenerationDigest,
   generationDigest,
   kubeObjectCodec,
   lbServiceCodec,
@@ -89,5 +90,20 @@ describe('message codecs', () => {
     }
     for (const [key, hash] of held) digest.remove(key, hash);
     assert.equal(digest.hex, generationDigest([]), 'everything removed: the empty digest');
+  });
+
+  it('keeps the digest of keys set, replaced and deleted (KeyedGenerationDigest), equal to one computed from scratch', () => {
+    const keyed = new KeyedGenerationDigest();
+    const held = new Map<string, string>();
+    for (let i = 0; i < 200; i++) {
+      const key = `cluster.k${i % 23}`;
+      const hash = i % 6 === 5 ? undefined : String(i % 9).repeat(64);
+      keyed.set(key, hash);
+      if (hash === undefined) held.delete(key);
+      else held.set(key, hash);
+      assert.equal(keyed.hex, generationDigest(held), `after step ${i}`);
+      assert.equal(keyed.size, held.size);
+    }
+    assert.equal(new KeyedGenerationDigest(held).hex, keyed.hex, 'the same keys given at once');
   });
 });

@@ -81,6 +81,37 @@ export function generationDigest(entries: Iterable<[key: string, hash: string]>)
 
 const DIGEST_MODULUS = 1n << 256n;
 
+/** generationDigest() of a set of keys, each with its hash: setting a key replaces its pair. */
+export class KeyedGenerationDigest {
+  private readonly digest = new GenerationDigest();
+  private readonly hashes = new Map<string, string>();
+
+  constructor(entries: Iterable<[key: string, hash: string]> = []) {
+    for (const [key, hash] of entries) this.set(key, hash);
+  }
+
+  /** Key `key` now has `hash` (undefined: it is gone). */
+  set(key: string, hash: string | undefined): void {
+    const old = this.hashes.get(key);
+    if (old === hash) return;
+    if (old !== undefined) this.digest.remove(key, old);
+    if (hash === undefined) this.hashes.delete(key);
+    else {
+      this.digest.add(key, hash);
+      this.hashes.set(key, hash);
+    }
+  }
+
+  /** Number of keys. */
+  get size(): number {
+    return this.hashes.size;
+  }
+
+  get hex(): string {
+    return this.digest.hex;
+  }
+}
+
 /** generationDigest() kept up to date as pairs come and go. */
 export class GenerationDigest {
   private sum = 0n;
