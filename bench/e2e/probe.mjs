@@ -1,0 +1,95 @@
+// The client of bench/e2e.mjs: a child process that first moves itself into the cgroup named by its
+// argument (so the datapath's socket load balancer handles its connect()s), then probes VIPs on the
+// parent's orders. A probe is an HTTP GET over a fresh TCP connection; it succeeds when the echo
+// backend that answers is the one expected (header x-tendril-backend), or any backend when none is.
+//
+// Orders (IPC messages):
+//   { type: 'until', id, targets: [{ host, port, backend? }], window, retryMs, timeoutMs }
+// Replies: { type: 'progress', id, answered, total } every second, then
+//   { type: 'done', id, answered, total, times: [ms since the epoch of each target's first success, or null] }
+import { writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+
+const cgroup = process.argv[2];
+writeFileSync(join(cgroup, 'cgroup.procs'), String(process.pid));
+
+/** Wall-clock time in ms with sub-ms resolution, comparable with the parent's. */
+const now = () => performance.timeOrigin + performance.now();
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const ATTEMPT_TIMEOUT_MS = 2000;
+
+/** One HTTP GET to host:port on a new connection; resolves to the answering backend or undefined. */
+function attempt({ host, port }) {
+  return new Promise((resolve) => {
+    let received = '';
+    const socket = connect({ host, port });
+    const finish = (backend) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(backend);
+    };
+    const timer = setTimeout(() => finish(undefined), ATTEMPT_TIMEOUT_MS);
+    socket.setNoDelay(true);
+    socket.once('connect', () => socket.write(`GET / HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`));
+    socket.on('data', (chunk) => {
+      received += chunk.toString('latin1');
+      const end = received.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const header = /\r\nx-tendril-backend:\s*([^\r\n]+)/i.exec(received.slice(0, end));
+      finish(header ? header[1].trim() : '');
+    });
+    socket.once('error', () => finish(undefined));
+    socket.once('close', () => finish(undefined));
+  });
+}
+
+/**
+ * Probes every target until it answers as expected or the time is up. Sweeps over the targets not yet
+ * answered, `window` connections at a time, at most one sweep per `retryMs`. A sweep in which nothing
+ * answered is followed by samples of at most 100 targets until one answers again, so that waiting for
+ * a system still starting costs the machine little (every target that answers is noticed within one
+ * sweep of the moment it first could).
+ */
+async function until({ id, targets, window = 64, retryMs = 100, timeoutMs = 300000 }) {
+  const times = new Array(targets.length).fill(null);
+  let pending = targets.map((_, index) => index);
+  const deadline = now() + timeoutMs;
+  const progress = setInterval(() => process.send({ type: 'progress', id, answered: targets.length - pending.length, total: targets.length }), 1000);
+  let sampling = false;
+  while (pending.length && now() < deadline) {
+    const started = now();
+    let batch = pending;
+    if (sampling && pending.length > 100) {
+      batch = [];
+      for (let i = 0; i < 100; i++) batch.push(pending[Math.floor(Math.random() * pending.length)]);
+    }
+    let next = 0;
+    let answered = 0;
+    const worker = async () => {
+      while (next < batch.length) {
+        const index = batch[next++];
+        if (times[index] !== null) continue;
+        const target = targets[index];
+        const backend = await attempt(target);
+        if (backend !== undefined && (!target.backend || backend === target.backend)) {
+          times[index] = now();
+          answered++;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(window, batch.length) }, worker));
+    pending = pending.filter((index) => times[index] === null);
+    sampling = answered === 0;
+    const rest = retryMs - (now() - started);
+    if (pending.length && rest > 0) await sleep(rest);
+  }
+  clearInterval(progress);
+  process.send({ type: 'done', id, answered: targets.length - pending.length, total: targets.length, times });
+}
+
+process.on('message', (message) => {
+  if (message.type === 'until') void until(message);
+});
+process.on('disconnect', () => process.exit(0));
+process.send({ type: 'ready' });
