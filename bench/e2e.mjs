@@ -86,6 +86,7 @@ async function startProbe(cgroup) {
   const waiting = new Map();
   let nextId = 1;
   const exited = new Promise((done) => child.once('exit', done));
+  child.on('error', () => undefined); // a send after the probe died: its exit is handled below
   child.on('message', (message) => waiting.get(message.id ?? 'ready')?.(message));
   await new Promise((done, fail) => {
     waiting.set('ready', done);
@@ -94,6 +95,10 @@ async function startProbe(cgroup) {
   return {
     child,
     exited,
+    /** Ends every probing in progress (each resolves with what answered so far). */
+    cancelAll() {
+      for (const id of waiting.keys()) if (id !== 'ready' && child.connected) child.send({ type: 'cancel', id });
+    },
     /** Probes the targets until each answers as expected; onProgress(answered, total) every second. */
     until(targets, { window: size, retryMs, timeoutMs: limit }, onProgress = () => undefined) {
       const id = nextId++;
@@ -141,23 +146,29 @@ async function diagnose(run) {
   for (const [name, lines] of run.tails) say(`  --- ${name} (last lines) ---\n${lines.slice(-15).map((l) => `  ${l}`).join('\n')}`);
 }
 
-/** Stops what the run started (probe, services, nats-server, backends) and removes its sandbox. */
-async function teardown(run) {
-  if (!run || run.tornDown) return;
-  run.tornDown = true;
-  if (run.probe) {
-    run.probe.child.kill('SIGKILL');
-    await run.probe.exited;
-  }
-  await run.processes?.stop();
-  for (const server of run.servers ?? []) server.close();
-  for (const problem of run.sandbox.remove()) say(`cleanup: ${problem}`);
+/** Stops what the run started (probe, services, nats-server, backends) and removes its sandbox, once. */
+function teardown(run) {
+  if (!run) return Promise.resolve();
+  run.teardown ??= (async () => {
+    run.stopping = true;
+    if (run.probe) {
+      run.probe.child.kill('SIGKILL');
+      await run.probe.exited;
+    }
+    await run.processes?.stop();
+    for (const server of run.servers ?? []) server.close();
+    if (!run.removed) {
+      run.removed = true;
+      for (const problem of run.sandbox.remove()) say(`cleanup: ${problem}`);
+    }
+  })();
+  return run.teardown;
 }
 
 /** Synchronous last resort (process 'exit'): kill what is left, then remove the sandbox. */
 function teardownNow(run) {
-  if (!run || run.tornDown) return;
-  run.tornDown = true;
+  if (!run || run.removed) return;
+  run.removed = true;
   run.probe?.child.kill('SIGKILL');
   run.processes?.killAll();
   for (const problem of run.sandbox.remove()) console.error(`cleanup: ${problem}`);
@@ -202,7 +213,10 @@ async function coldStart(index) {
       run.tails.set(name, tail);
       if (logs) appendFileSync(join(logs, `run-${index}-${name}.log`), line + '\n');
     },
-    onExit: (name, code, signal) => run.failures.push(`${name} exited (${signal ?? code}) during the run`),
+    onExit: (name, code, signal) => {
+      run.failures.push(`${name} exited (${signal ?? code}) during the run`);
+      run.probe?.cancelAll();
+    },
   });
 
   const started = now();
@@ -228,7 +242,7 @@ async function coldStart(index) {
   let readyAt;
   const readiness = (async () => {
     const deadline = started + timeoutMs;
-    while (now() < deadline && !run.tornDown) {
+    while (now() < deadline && !run.stopping && !run.failures.length) {
       const states = await Promise.all(run.ports.map(([, httpPort]) => readyz(httpPort)));
       if (states.every((s) => s.status === 200)) return (readyAt = now() - started);
       await sleep(100);
@@ -239,6 +253,7 @@ async function coldStart(index) {
   const targets = Array.from({ length: count }, (_, i) => ({ host: vipOf(i), port: VIP_PORT, backend: backendName(backends[i % backends.length]) }));
   let lastReport = 0;
   const cold = await run.probe.until(targets, { window, retryMs: 100, timeoutMs }, (answered, total) => {
+    if (run.failures.length) run.probe.cancelAll();
     if (now() - lastReport < 10000) return;
     lastReport = now();
     say(`  ${((now() - started) / 1000).toFixed(0)} s: ${answered} of ${total} VIPs answer`);
@@ -256,7 +271,7 @@ async function coldStart(index) {
     rssCold: rssOfAll(run.processes),
     failures: run.failures,
   };
-  if (!result.converged) result.failures.push(`cold start: ${cold.answered} of ${count} VIPs answered within ${timeoutMs / 1000} s`);
+  if (!result.converged) result.failures.push(`cold start: ${cold.answered} of ${count} VIPs answered ${result.failures.length ? 'until then' : `within ${timeoutMs / 1000} s`}`);
 
   if (result.converged && samples > 0) {
     const single = { window: 1, retryMs: 1, timeoutMs: SAMPLE_TIMEOUT_MS };
@@ -288,6 +303,7 @@ async function coldStart(index) {
     }
     result.rssAfterChanges = rssOfAll(run.processes);
   }
+  await unlessInterrupted();
   if (result.failures.length) await diagnose(run);
   await teardown(run);
   current = undefined;
@@ -306,6 +322,7 @@ function rssLine(rss) {
   return `${Object.entries(rss).map(([name, mib]) => `${name} ${mib === undefined ? '-' : mib.toFixed(0)}`).join(', ')} MiB; watcher+translator+xds-server+NATS ${controlPlane.toFixed(0)} MiB`;
 }
 
+/** Ctrl-C: the run in progress is stopped and removed, nothing more is measured or printed. */
 async function interrupted(signal) {
   if (interrupted.once) return;
   interrupted.once = true;
@@ -313,6 +330,9 @@ async function interrupted(signal) {
   await teardown(current).catch((error) => console.error(`cleanup: ${error.message}`));
   process.exit(130);
 }
+const unlessInterrupted = async () => {
+  if (interrupted.once) await new Promise(() => undefined); // the signal handler cleans up and exits
+};
 process.on('SIGINT', () => void interrupted('SIGINT'));
 process.on('SIGTERM', () => void interrupted('SIGTERM'));
 process.on('exit', () => teardownNow(current));
@@ -331,12 +351,13 @@ for (let index = 1; index <= runs; index++) {
   try {
     result = await coldStart(index);
   } catch (error) {
-    if (interrupted.once) await new Promise(() => undefined); // the signal handler cleans up and exits
+    await unlessInterrupted();
     if (current) await diagnose(current).catch(() => undefined);
     await teardown(current).catch((cleanup) => say(`cleanup: ${cleanup.message}`));
     current = undefined;
     result = { run: index, converged: false, failures: [`error: ${error.message}`] };
   }
+  await unlessInterrupted();
   results.push(result);
   say(`  (c) cold start: ${result.converged ? `every VIP answered after ${fmtMs(result.coldMs)}` : `FAILED (${result.answered ?? 0} of ${count} VIPs answered)`}; every /readyz 200 after ${result.readyMs === undefined ? 'never' : fmtMs(result.readyMs)}; first VIP ${result.firstVipMs === undefined ? 'never' : fmtMs(result.firstVipMs)}, half ${result.halfVipsMs === undefined ? 'never' : fmtMs(result.halfVipsMs)}`);
   if (result.newService) say(`  (a) new Service file -> its VIP reaches the backend: ${describe(result.newService)}`);

@@ -5,6 +5,7 @@
 //
 // Orders (IPC messages):
 //   { type: 'until', id, targets: [{ host, port, backend? }], window, retryMs, timeoutMs }
+//   { type: 'cancel', id }: stop probing for that order and reply at once
 // Replies: { type: 'progress', id, answered, total } every second, then
 //   { type: 'done', id, answered, total, times: [ms since the epoch of each target's first success, or null] }
 import { writeFileSync } from 'node:fs';
@@ -18,6 +19,7 @@ writeFileSync(join(cgroup, 'cgroup.procs'), String(process.pid));
 const now = () => performance.timeOrigin + performance.now();
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const ATTEMPT_TIMEOUT_MS = 2000;
+const cancelled = new Set();
 
 /** One HTTP GET to host:port on a new connection; resolves to the answering backend or undefined. */
 function attempt({ host, port }) {
@@ -57,7 +59,8 @@ async function until({ id, targets, window = 64, retryMs = 100, timeoutMs = 3000
   const deadline = now() + timeoutMs;
   const progress = setInterval(() => process.send({ type: 'progress', id, answered: targets.length - pending.length, total: targets.length }), 1000);
   let sampling = false;
-  while (pending.length && now() < deadline) {
+  const going = () => pending.length && now() < deadline && !cancelled.has(id);
+  while (going()) {
     const started = now();
     let batch = pending;
     if (sampling && pending.length > 100) {
@@ -67,7 +70,7 @@ async function until({ id, targets, window = 64, retryMs = 100, timeoutMs = 3000
     let next = 0;
     let answered = 0;
     const worker = async () => {
-      while (next < batch.length) {
+      while (next < batch.length && !cancelled.has(id)) {
         const index = batch[next++];
         if (times[index] !== null) continue;
         const target = targets[index];
@@ -82,14 +85,16 @@ async function until({ id, targets, window = 64, retryMs = 100, timeoutMs = 3000
     pending = pending.filter((index) => times[index] === null);
     sampling = answered === 0;
     const rest = retryMs - (now() - started);
-    if (pending.length && rest > 0) await sleep(rest);
+    if (going() && rest > 0) await sleep(rest);
   }
   clearInterval(progress);
+  cancelled.delete(id);
   process.send({ type: 'done', id, answered: targets.length - pending.length, total: targets.length, times });
 }
 
 process.on('message', (message) => {
   if (message.type === 'until') void until(message);
+  if (message.type === 'cancel') cancelled.add(message.id);
 });
 process.on('disconnect', () => process.exit(0));
 process.send({ type: 'ready' });
