@@ -20,6 +20,18 @@ const now = () => performance.timeOrigin + performance.now();
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const ATTEMPT_TIMEOUT_MS = 2000;
 const cancelled = new Set();
+const SAMPLE = 100;
+
+/** Up to `size` distinct elements of `list`, picked at random. */
+function sample(list, size) {
+  if (list.length <= size) return list;
+  const copy = [...list];
+  for (let i = 0; i < size; i++) {
+    const j = i + Math.floor(Math.random() * (copy.length - i));
+    [copy[i], copy[j]] = [copy[j], copy[i]];
+  }
+  return copy.slice(0, size);
+}
 
 /** One HTTP GET to host:port on a new connection; resolves to the answering backend or undefined. */
 function attempt({ host, port }) {
@@ -47,32 +59,30 @@ function attempt({ host, port }) {
 }
 
 /**
- * Probes every target until it answers as expected or the time is up. Sweeps over the targets not yet
- * answered, `window` connections at a time, at most one sweep per `retryMs`. A sweep in which nothing
- * answered is followed by samples of at most 100 targets until one answers again, so that waiting for
- * a system still starting costs the machine little (every target that answers is noticed within one
- * sweep of the moment it first could).
+ * Probes every target until it answers as expected or the time is up, `window` connections at a time,
+ * one round per `retryMs` at most. A round tries a random sample of SAMPLE targets not answered yet;
+ * when at least half of a round answered, the next one tries all of them (a sweep). So waiting for a
+ * system still starting, or one programming its VIPs slowly, costs the machine little (a connect()
+ * that fails is not free on 2 cores), while a batch of VIPs arriving at once is noticed within about
+ * one sweep; once SAMPLE or fewer are left every round tries them all, so the last VIP's time is
+ * exact to about a round. The times of the others are when a round found them, later than they
+ * could first answer when VIPs trickle in.
  */
 async function until({ id, targets, window = 64, retryMs = 100, timeoutMs = 300000 }) {
   const times = new Array(targets.length).fill(null);
   let pending = targets.map((_, index) => index);
   const deadline = now() + timeoutMs;
   const progress = setInterval(() => process.send({ type: 'progress', id, answered: targets.length - pending.length, total: targets.length }), 1000);
-  let sampling = false;
+  let sweep = false;
   const going = () => pending.length && now() < deadline && !cancelled.has(id);
   while (going()) {
     const started = now();
-    let batch = pending;
-    if (sampling && pending.length > 100) {
-      batch = [];
-      for (let i = 0; i < 100; i++) batch.push(pending[Math.floor(Math.random() * pending.length)]);
-    }
+    const batch = sweep ? pending : sample(pending, SAMPLE);
     let next = 0;
     let answered = 0;
     const worker = async () => {
       while (next < batch.length && !cancelled.has(id)) {
         const index = batch[next++];
-        if (times[index] !== null) continue;
         const target = targets[index];
         const backend = await attempt(target);
         if (backend !== undefined && (!target.backend || backend === target.backend)) {
@@ -83,7 +93,7 @@ async function until({ id, targets, window = 64, retryMs = 100, timeoutMs = 3000
     };
     await Promise.all(Array.from({ length: Math.min(window, batch.length) }, worker));
     pending = pending.filter((index) => times[index] === null);
-    sampling = answered === 0;
+    sweep = answered * 2 >= batch.length;
     const rest = retryMs - (now() - started);
     if (going() && rest > 0) await sleep(rest);
   }
