@@ -15,9 +15,10 @@
 // any other Tendril on this machine; every process, cgroup and pin it made is removed at the end, on
 // failure and on Ctrl-C.
 // Needs root (the datapath's BPF programs), nats-server, and a build: npm run build.
-// Run: node bench/e2e.mjs [services=1000] [--runs K] [--samples S] [--timeout seconds] [--window W] [--logs dir]
+// Run: node bench/e2e.mjs [services=1000] [--runs K] [--samples S] [--timeout seconds] [--window W]
+//        [--logs dir (every process's output)] [--json file (the figures)]
 import { fork, execFileSync } from 'node:child_process';
-import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, release } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,6 +36,7 @@ const { values: options, positionals } = parseArgs({
     timeout: { type: 'string', default: '300' },
     window: { type: 'string', default: '64' },
     logs: { type: 'string' },
+    json: { type: 'string' },
   },
 });
 const count = Number(positionals[0] ?? 1000);
@@ -44,11 +46,13 @@ const timeoutMs = Number(options.timeout) * 1000;
 const window = Number(options.window);
 const logs = options.logs ? resolve(options.logs) : undefined;
 const SAMPLE_TIMEOUT_MS = 60000;
+/** Quiet time after the cold start before the changes, so they do not queue behind its last writes. */
+const SETTLE_MS = 3000;
 const BACKEND_ADDRESSES = ['127.0.2.1', '127.0.2.2', '127.0.2.3', '127.0.2.4'];
 const command = `node bench/e2e.mjs ${process.argv.slice(2).join(' ')}`.trim();
 
 if (!(count >= 1 && count <= 60000) || !(runs >= 1) || !(samples >= 0) || !(timeoutMs > 0) || !(window >= 1)) {
-  console.error('usage: node bench/e2e.mjs [services=1000 (1..60000)] [--runs K] [--samples S] [--timeout seconds] [--window W] [--logs dir]');
+  console.error('usage: node bench/e2e.mjs [services=1000 (1..60000)] [--runs K] [--samples S] [--timeout seconds] [--window W] [--logs dir] [--json file]');
   process.exit(2);
 }
 if (process.getuid?.() !== 0) {
@@ -275,6 +279,7 @@ async function coldStart(index) {
 
   if (result.converged && samples > 0) {
     const single = { window: 1, retryMs: 1, timeoutMs: SAMPLE_TIMEOUT_MS };
+    await sleep(SETTLE_MS);
     // (a) new Service files
     result.newService = [];
     for (let j = 0; j < samples && !result.failures.length; j++) {
@@ -340,7 +345,8 @@ process.on('exit', () => teardownNow(current));
 const cpuModel = cpus()[0]?.model.trim() ?? 'unknown CPU';
 say(`bench/e2e: ${count} Services (one file each: Service + EndpointSlice), ${runs} cold start(s), ${samples} samples of each change`);
 say(`machine: ${cpuModel} x${cpus().length}, kernel ${release()}, node ${process.version}, ${execFileSync('nats-server', ['--version']).toString().trim()}`);
-say(`load average at start: ${load()}`);
+const startLoad = load();
+say(`load average at start: ${startLoad}`);
 const settings = Object.entries(process.env).filter(([key]) => key.startsWith('TENDRIL_'));
 if (settings.length) say(`environment passed to the services: ${settings.map(([k, v]) => `${k}=${v}`).join(' ')}`);
 
@@ -375,6 +381,8 @@ if (colds.length) say(`  (c) cold start until every VIP answers: ${colds.map(fmt
 const all = (key) => results.flatMap((r) => r[key] ?? []);
 if (all('newService').length) say(`  (a) new Service: ${describe(all('newService'))}`);
 if (all('sliceEdit').length) say(`  (b) EndpointSlice edit: ${describe(all('sliceEdit'))}`);
-say(`load average at the end: ${load()}`);
+const endLoad = load();
+say(`load average at the end: ${endLoad}`);
 say(`repeat: ${command}`);
+if (options.json) writeFileSync(options.json, JSON.stringify({ command, services: count, machine: { cpu: cpuModel, cores: cpus().length, kernel: release(), node: process.version }, loadAtStart: startLoad, loadAtEnd: endLoad, results }, null, 2));
 process.exit(failed.length ? 1 : 0);
