@@ -16,8 +16,10 @@ export interface DatapathConfig {
   pinPath: string;
   /** TENDRIL_CGROUP_PATH: the cgroup v2 directory whose sockets are load-balanced (and all below it). */
   cgroupPath: string;
-  /** Where the service id allocation is kept (under TENDRIL_DATA_DIR). */
+  /** Where the service id allocation is kept (under TENDRIL_DATA_DIR): an append-only log. */
   idsFile: string;
+  /** The JSON file older agents kept the allocation in: read once into the log, then removed. */
+  legacyIdsFile: string;
   /** TENDRIL_FLOW_INTERVAL_MS: how often connection counts go to tendril.flows.<node> (0: never). */
   flowIntervalMs: number;
   /** TENDRIL_MAGLEV_TABLE_SIZE: entries of each Maglev service's lookup table (a prime). */
@@ -36,7 +38,8 @@ export function readDatapathConfig(dataDir: string): DatapathConfig {
     objectPath: resolve(envString('TENDRIL_BPF_OBJECT', resolve(repoRoot, 'bpf', 'build', 'sock_lb.o'))),
     pinPath: envString('TENDRIL_BPF_PIN_PATH', '/sys/fs/bpf/tendril'),
     cgroupPath: envString('TENDRIL_CGROUP_PATH', '/sys/fs/cgroup/unified'),
-    idsFile: resolve(dataDir, 'datapath-service-ids.json'),
+    idsFile: resolve(dataDir, 'datapath-service-ids.log'),
+    legacyIdsFile: resolve(dataDir, 'datapath-service-ids.json'),
     flowIntervalMs: envInt('TENDRIL_FLOW_INTERVAL_MS', 1000, 0),
     reconcileIntervalMs: envInt('TENDRIL_RECONCILE_INTERVAL_MS', 60000, 0),
     maglevTableSize: maglevTableSize(envInt('TENDRIL_MAGLEV_TABLE_SIZE', DEFAULT_MAGLEV_TABLE_SIZE, 3)),

@@ -108,8 +108,7 @@ test('a restarted agent adopts the pinned maps: traffic flows in between and not
   assert.ok(programmer.reconcile(services) > 0);
   programmer.close();
   assert.ok(existsSync(dir.idsFile));
-  const ids = JSON.parse(readFileSync(dir.idsFile, 'utf8')) as { ids: Record<string, number> };
-  assert.deepEqual(Object.keys(ids.ids), ['127.100.1.4:80/TCP']);
+  assert.match(readFileSync(dir.idsFile, 'utf8'), /^\+ \d+ 127\.100\.1\.4:80\/TCP$/m);
 
   // no agent at all: the cgroup keeps the programs, the pins keep the maps
   assert.equal((await runClient({ host: '127.100.1.4', port: 80, cgroupPath: dir.cgroupPath }))[0]!.reply, `127.0.0.7:${backend.port}`);
@@ -142,4 +141,47 @@ test('l7Proxy: the VIP leads to the local proxy port on 127.0.0.1', async (t) =>
   programmer.reconcile([['default.test.web', lbService('web', '127.100.1.6', [backend], { l7Proxy: { port: proxy.port } })]]);
   assert.deepEqual((await runClient({ host: '127.100.1.6', port: 80, cgroupPath: dir.cgroupPath }))[0], { reply: `127.0.0.1:${proxy.port}`, peer: '127.100.1.6:80' });
   assert.equal(backend.peers.length, 0);
+});
+
+test('service ids survive a restart after incremental changes and a compaction of their log; the entry count follows every write', async (t) => {
+  const { dir, programmer } = setup(t);
+  const backend = await tcpBackend('127.0.0.10');
+  t.after(() => backend.close());
+  const vip = (i: number) => `127.100.${20 + (i >> 8)}.${i & 255}`;
+  const service = (i: number): [string, LbService] => [`default.test.svc-${i}`, lbService(`svc-${i}`, vip(i), [backend])];
+  const live = new Map<string, LbService>();
+  programmer.reconcile([]);
+  const compactionsBefore = programmer.idLogCompactions;
+  // Services come and go one by one: each change appends to the log, and the churn compacts it.
+  for (let i = 0; i < 1500; i++) {
+    const [key, value] = service(i);
+    live.set(key, value);
+    programmer.apply([{ key, service: value }], () => [...live]);
+    if (i % 3 !== 0) {
+      live.delete(key);
+      programmer.apply([{ key }], () => [...live]);
+    }
+  }
+  assert.ok(programmer.idLogCompactions > compactionsBefore, 'the log was compacted');
+  // one more change after the compaction, appended to the new log
+  const [lastKey, lastValue] = service(2000);
+  live.set(lastKey, lastValue);
+  programmer.apply([{ key: lastKey, service: lastValue }], () => [...live]);
+  const before = new Map(programmer.dump().flatMap((service) => service.frontends.map((frontend) => [frontend.frontend, frontend.serviceId] as const)));
+  assert.equal(before.size, 501);
+  // every key written is counted: one service entry and one backend slot per live service
+  assert.equal(programmer.mapEntries(), 2 * live.size);
+  programmer.close();
+
+  // the ids on disk alone (no adoption yet) are those the kernel uses
+  const restarted = new LbProgrammer(dir, quiet);
+  t.after(() => restarted.close());
+  for (const [frontend, id] of before) assert.equal(restarted.idOf(frontend), id, frontend);
+  restarted.install();
+  assert.equal(restarted.reconcile([...live]), 0, 'nothing to rewrite after the restart');
+  assert.equal(restarted.mapEntries(), 2 * live.size);
+  const [key, value] = service(1);
+  restarted.apply([{ key, service: value }], () => [...live, [key, value]]);
+  assert.equal((await runClient({ host: vip(2000), port: 80, cgroupPath: dir.cgroupPath }))[0]!.reply, `127.0.0.10:${backend.port}`);
+  assert.equal((await runClient({ host: vip(1), port: 80, cgroupPath: dir.cgroupPath }))[0]!.reply, `127.0.0.10:${backend.port}`);
 });

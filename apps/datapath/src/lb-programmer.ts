@@ -1,17 +1,16 @@
 /**
  * Executes the datapath's plans against the kernel: installs the programs, holds the pinned maps,
- * writes planned operations in order, and keeps the service id allocation on disk. No NATS here,
+ * writes planned operations in order, and keeps the service id allocation on disk (an append-only log). No NATS here,
  * so tests drive it directly.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import type { LbService } from '@tendril/contract';
 import {
   FlowAggregator,
   LEGACY_MAP_NAMES,
   LbTable,
   MAP_NAMES,
-  ServiceIds,
   lb4BackendKey,
   lb4FlowEvent,
   lb6FlowEvent,
@@ -28,6 +27,7 @@ import { PinnedMap, PinnedRingBuffer, installPrograms, mountBpffs, programsAttac
 import type { Logger } from '@tendril/platform';
 import { SLOT_L7, SLOT_REFUSED } from '@tendril/datapath-core';
 import type { DatapathConfig } from './config.js';
+import { ServiceIdLog } from './service-id-log.js';
 
 const WRITTEN_MAPS: LbMap[] = ['services', 'backends', 'services6', 'backends6', 'maglev'];
 
@@ -49,14 +49,17 @@ export class LbProgrammer {
   private flows6?: PinnedRingBuffer;
   private readonly flowCounts = new FlowAggregator();
   private programs: AttachedProgram[] = [];
-  private savedRevision = -1;
+  private readonly idLog: ServiceIdLog;
+  /** Entries in the written maps: counted when read back (reconcile), then kept up to date by every write. */
+  private entries = 0;
   errors = 0;
 
   constructor(
-    private readonly config: Pick<DatapathConfig, 'objectPath' | 'pinPath' | 'cgroupPath' | 'idsFile'> & Partial<Pick<DatapathConfig, 'maglevTableSize'>>,
+    private readonly config: Pick<DatapathConfig, 'objectPath' | 'pinPath' | 'cgroupPath' | 'idsFile'> & Partial<Pick<DatapathConfig, 'maglevTableSize' | 'legacyIdsFile'>>,
     private readonly logger: Logger,
   ) {
-    this.table = new LbTable(this.loadIds(), { maglevTableSize: config.maglevTableSize });
+    this.idLog = new ServiceIdLog(config.idsFile, logger, config.legacyIdsFile);
+    this.table = new LbTable(this.idLog.load(), { maglevTableSize: config.maglevTableSize });
   }
 
   /** Loads the object (adopting pinned maps) and attaches its programs, replacing an older agent's in place. */
@@ -88,6 +91,7 @@ export class LbProgrammer {
     const maps = this.maps();
     const actual = Object.fromEntries(WRITTEN_MAPS.map((map) => [map, maps[map].entries()])) as Record<LbMap, [Buffer, Buffer][]>;
     const ops = this.table.reconcile(actual, services);
+    this.entries = WRITTEN_MAPS.reduce((total, map) => total + actual[map].length, 0);
     this.run(ops);
     return ops.length;
   }
@@ -113,10 +117,22 @@ export class LbProgrammer {
     return this.table.backendSlotCount;
   }
 
-  /** Entries in the maps the agent writes, counted in the kernel. */
+  /**
+   * Entries in the maps the agent writes: the count read back at the last reconcile, plus the keys
+   * each write since created, minus those it deleted (no walk over the maps).
+   */
   mapEntries(): number {
-    if (!this.maps_) return 0;
-    return WRITTEN_MAPS.reduce((total, map) => total + this.maps_![map].keys().length, 0);
+    return this.maps_ ? this.entries : 0;
+  }
+
+  /** The service id a frontend (`127.100.0.1:80/TCP`) holds, if any. */
+  idOf(frontend: string): number | undefined {
+    return this.table.ids.get(frontend);
+  }
+
+  /** Times the service id log was rewritten whole. */
+  get idLogCompactions(): number {
+    return this.idLog.compactions;
   }
 
   /** The kernel's per-CPU connection counters, summed over CPUs and named after what they count. */
@@ -167,6 +183,7 @@ export class LbProgrammer {
 
   /** Closes the maps; programs stay attached and maps pinned, so traffic survives the agent. */
   close(): void {
+    this.idLog.close();
     for (const map of Object.values(this.maps_ ?? {})) map.close();
     this.counters?.close();
     this.flows?.close();
@@ -219,33 +236,18 @@ export class LbProgrammer {
       let end = start + 1;
       if (first.op === 'update') while (end < ops.length && ops[end]!.op === 'update' && ops[end]!.map === first.map) end++;
       try {
-        if (first.op === 'delete') maps[first.map].delete(first.key);
-        else maps[first.map].updateBatch(ops.slice(start, end).map((op) => [op.key, op.value!] as const));
+        if (first.op === 'delete') {
+          if (maps[first.map].delete(first.key)) this.entries--;
+        } else {
+          maps[first.map].updateBatch(ops.slice(start, end).map((op) => [op.key, op.value!] as const));
+          for (let index = start; index < end; index++) if (ops[index]!.created) this.entries++;
+        }
       } catch (error) {
         const failed = ops[start + Math.min((error as { done?: number }).done ?? 0, end - start - 1)]!;
         throw new Error(`${failed.op} ${failed.describe}: ${(error as Error).message}`);
       }
       start = end;
     }
-    this.saveIds();
-  }
-
-  private loadIds(): ServiceIds {
-    try {
-      if (existsSync(this.config.idsFile)) return ServiceIds.fromJSON(JSON.parse(readFileSync(this.config.idsFile, 'utf8')));
-    } catch (error) {
-      this.logger.warn(`ignoring ${this.config.idsFile}: ${(error as Error).message} (ids are re-adopted from the pinned maps)`);
-    }
-    return new ServiceIds();
-  }
-
-  private saveIds(): void {
-    if (this.table.ids.revision === this.savedRevision) return;
-    const text = JSON.stringify(this.table.ids, null, 1);
-    mkdirSync(dirname(this.config.idsFile), { recursive: true });
-    const temporary = `${this.config.idsFile}.${process.pid}.tmp`;
-    writeFileSync(temporary, text);
-    renameSync(temporary, this.config.idsFile);
-    this.savedRevision = this.table.ids.revision;
+    this.idLog.save(this.table.ids);
   }
 }

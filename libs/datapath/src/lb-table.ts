@@ -35,6 +35,8 @@ export interface MapOp {
   readonly value?: Uint8Array | undefined;
   /** For logs and tests: what the entry is. */
   readonly describe: string;
+  /** An update of a key the maps did not hold (as far as the plan knows): the entry count grows by one. */
+  readonly created?: boolean;
 }
 
 /** Raw contents of the maps the agent writes, as read back from the kernel. */
@@ -76,6 +78,7 @@ class PlannedOp implements MapOp {
     readonly key: Uint8Array,
     readonly value: Uint8Array | undefined,
     private readonly describeEntry: () => string,
+    readonly created = false,
   ) {}
 
   get describe(): string {
@@ -124,7 +127,7 @@ function diff(from: Entries, to: Iterable<[id: string, entry: Entry]>): MapOp[] 
   for (const [id, entry] of to) {
     const held = from.get(id);
     if (held) from.delete(id);
-    if (!held || !sameBytes(held.value, entry.value)) writes.get(entry.map)!.push(new PlannedOp(entry.map, 'update', entry.key, entry.value, entry.describe));
+    if (!held || !sameBytes(held.value, entry.value)) writes.get(entry.map)!.push(new PlannedOp(entry.map, 'update', entry.key, entry.value, entry.describe, !held));
   }
   for (const entry of from.values()) removals.get(entry.map)!.push(new PlannedOp(entry.map, 'delete', entry.key, undefined, entry.describe));
   return [...WRITE_ORDER.flatMap((map) => writes.get(map)!), ...REMOVE_ORDER.flatMap((map) => removals.get(map)!)];

@@ -34,7 +34,7 @@ export function scratch(): Scratch {
     cgroupPath,
     pinPath,
     dataDir,
-    idsFile: join(dataDir, 'datapath-service-ids.json'),
+    idsFile: join(dataDir, 'datapath-service-ids.log'),
     objectPath: OBJECT_PATH,
     dispose() {
       if (existsSync(cgroupPath)) rmdirSync(cgroupPath);
