@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // The dev launcher behind `npm start`: a local nats-server with JetStream (data in .data/), echo
 // backends for every local endpoint in the manifest folder, and the five services as separate
-// processes. Ctrl-C (or SIGTERM) stops everything in reverse order and exits 0. The parts are in
-// tools/dev/system.mjs, which bench/e2e.mjs starts the same way.
+// processes. Ctrl-C (or SIGTERM) stops everything in reverse order, nats-server last, and exits 0;
+// each child runs in a process group of its own, so the terminal's SIGINT reaches the launcher alone
+// and a second Ctrl-C kills what is left of the services. The parts are in tools/dev/system.mjs,
+// which bench/e2e.mjs starts the same way.
 import { join, resolve } from 'node:path';
 import { Processes, SERVICES, localEndpoints, natsServerArgs, natsUsers, portOpen, root, serviceCommand, startEchoBackends, waitUntil } from './system.mjs';
 
@@ -10,7 +12,13 @@ const dataDir = resolve(process.env.TENDRIL_DATA_DIR ?? join(root, '.data'));
 const manifests = resolve(process.env.TENDRIL_MANIFESTS ?? join(root, 'examples'));
 const natsPort = Number(process.env.TENDRIL_NATS_PORT ?? 4222);
 const natsUrl = process.env.TENDRIL_NATS_URL ?? `nats://127.0.0.1:${natsPort}`;
+const natsMonitorPort = Number(process.env.TENDRIL_NATS_MONITOR_PORT ?? 8222);
 const startBackends = process.env.TENDRIL_START_BACKENDS !== 'false';
+// TENDRIL_LAUNCH_SERVICES (a comma-separated subset) and TENDRIL_LAUNCH_HTTP_PORT_BASE (the first
+// service's port, the others following in order) let a test run the launcher beside a running Tendril
+const portBase = Number(process.env.TENDRIL_LAUNCH_HTTP_PORT_BASE ?? SERVICES[0][1]);
+const chosen = process.env.TENDRIL_LAUNCH_SERVICES?.split(',').map((name) => name.trim());
+const services = SERVICES.map(([name], index) => [name, portBase + index]).filter(([name]) => !chosen || chosen.includes(name));
 const colours = { 'k8s-watcher': 36, translator: 32, 'xds-server': 35, datapath: 33, metrics: 34, 'nats-server': 90 };
 let servers = [];
 let stopping = false;
@@ -26,7 +34,7 @@ const processes = new Processes({
 });
 
 async function shutdown(code = 0) {
-  if (stopping) return;
+  if (stopping) return void processes.stop(); // a second Ctrl-C: no more waiting for the services
   stopping = true;
   say('stopping…');
   await processes.stop();
@@ -41,8 +49,9 @@ async function waitFor(what, check, timeoutMs) {
   return done;
 }
 
-process.on('SIGINT', () => shutdown(0));
-process.on('SIGTERM', () => shutdown(0));
+for (const name of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(name, () => void shutdown(0));
+// children in process groups of their own outlive a launcher that dies of an error: take them along
+process.on('exit', () => processes.killAll());
 
 const { credentials, credentialsFile, authConfig, serverEnv } = natsUsers(dataDir);
 
@@ -51,9 +60,9 @@ if (!process.env.TENDRIL_NATS_URL) {
     say(`something already listens on 127.0.0.1:${natsPort}; is Tendril already running? Stop it first.`);
     process.exit(1);
   }
-  processes.start('nats-server', 'nats-server', natsServerArgs({ port: natsPort, monitorPort: 8222, dataDir, authConfig }), serverEnv);
+  processes.start('nats-server', 'nats-server', natsServerArgs({ port: natsPort, monitorPort: natsMonitorPort, dataDir, authConfig }), serverEnv);
   if (!(await waitFor('nats-server', () => portOpen(natsPort), 15000))) await shutdown(1);
-  say(`nats-server with JetStream on ${natsUrl} (monitoring http://127.0.0.1:8222, data in ${join(dataDir, 'nats')})`);
+  say(`nats-server with JetStream on ${natsUrl} (monitoring http://127.0.0.1:${natsMonitorPort}, data in ${join(dataDir, 'nats')})`);
 }
 if (startBackends) {
   servers = await startEchoBackends(localEndpoints(manifests, say), say);
@@ -62,7 +71,7 @@ if (startBackends) {
 
 const env = { TENDRIL_NATS_URL: natsUrl, TENDRIL_MANIFESTS: manifests, TENDRIL_DATA_DIR: dataDir };
 const auth = (name) => (process.env.TENDRIL_NATS_URL ? {} : { TENDRIL_NATS_USER: name, TENDRIL_NATS_PASSWORD: credentials[name] });
-for (const [name] of SERVICES) processes.start(name, ...serviceCommand(name), { ...env, ...auth(name) });
+for (const [name, port] of services) processes.start(name, ...serviceCommand(name), { ...env, ...auth(name), TENDRIL_HTTP_PORT: String(port) });
 
 const ready = async (port) => {
   try {
@@ -71,10 +80,10 @@ const ready = async (port) => {
     return false;
   }
 };
-await Promise.all(SERVICES.map(([name, port]) => waitFor(`${name} readiness`, () => ready(port), 60000)));
+await Promise.all(services.map(([name, port]) => waitFor(`${name} readiness`, () => ready(port), 60000)));
 if (!stopping) {
   say('Tendril is up:');
-  for (const [name, port] of SERVICES) say(`  ${name.padEnd(11)} http://127.0.0.1:${port}/readyz  /metrics`);
+  for (const [name, port] of services) say(`  ${name.padEnd(11)} http://127.0.0.1:${port}/readyz  /metrics`);
   say(`  xDS (ADS gRPC)  127.0.0.1:18000`);
   say(`  NATS            ${natsUrl} (a user per service; passwords in ${credentialsFile})`);
   say(`  CLI             npx tendril status   (uses the read-only cli user from there)`);

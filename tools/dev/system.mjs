@@ -148,7 +148,10 @@ export class Processes {
   }
 
   start(name, command, args, env) {
-    const child = spawn(command, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // detached: each child leads a process group of its own, out of reach of the terminal's Ctrl-C
+    // (SIGINT to the foreground group), so nats-server is not stopped at once beside the services
+    // but last, after the translator released its lease through it
+    const child = spawn(command, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     for (const stream of ['stdout', 'stderr']) {
       let rest = '';
       child[stream].on('data', (chunk) => {
@@ -164,20 +167,26 @@ export class Processes {
     return child;
   }
 
-  /** SIGTERM to the services in reverse start order (SIGKILL after 10 s), then to nats-server (5 s). */
+  /**
+   * SIGTERM to the services in reverse start order (SIGKILL after 10 s), then to nats-server (5 s).
+   * Called again while stopping (a second Ctrl-C), it kills the services at once; NATS still goes last.
+   */
   async stop() {
-    this.stopping = true;
-    const running = ({ child }) => child.exitCode === null && child.signalCode === null;
-    const exited = ({ child }) => (running({ child }) ? new Promise((r) => child.once('exit', r)) : Promise.resolve());
     const services = this.children.filter((c) => c.name !== 'nats-server').reverse();
-    for (const { child } of services) if (running({ child })) child.kill('SIGTERM');
+    if (this.stopping) {
+      for (const { child } of services) signal(child, 'SIGKILL');
+      return;
+    }
+    this.stopping = true;
+    const exited = ({ child }) => (running(child) ? new Promise((r) => child.once('exit', r)) : Promise.resolve());
+    for (const { child } of services) signal(child, 'SIGTERM');
     await Promise.race([Promise.all(services.map(exited)), new Promise((r) => setTimeout(r, 10000))]);
-    for (const service of services) if (running(service)) service.child.kill('SIGKILL');
+    for (const { child } of services) signal(child, 'SIGKILL');
     await Promise.all(services.map(exited));
     for (const nats of this.children.filter((c) => c.name === 'nats-server')) {
-      if (running(nats)) nats.child.kill('SIGTERM');
+      signal(nats.child, 'SIGTERM');
       await Promise.race([exited(nats), new Promise((r) => setTimeout(r, 5000))]);
-      if (running(nats)) nats.child.kill('SIGKILL');
+      signal(nats.child, 'SIGKILL');
       await exited(nats);
     }
   }
@@ -185,6 +194,18 @@ export class Processes {
   /** SIGKILL to whatever still runs (synchronous: usable in a process 'exit' handler). */
   killAll() {
     this.stopping = true;
-    for (const { child } of this.children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    for (const { child } of this.children) signal(child, 'SIGKILL');
+  }
+}
+
+const running = (child) => child.exitCode === null && child.signalCode === null;
+
+/** Signals a child's whole process group (it leads one), or the child alone when that fails. */
+function signal(child, name) {
+  if (!running(child)) return;
+  try {
+    process.kill(-child.pid, name);
+  } catch {
+    child.kill(name);
   }
 }

@@ -32,6 +32,12 @@ export const SUBJECTS = {
    * standbys pass endpoint requests on to it): `tendril.<service>.active.<verb>`
    */
   active: (service: ServiceName, verb: string) => `tendril.${service}.active.${verb}`,
+  /**
+   * Answered by one replica of a lease-holding service for as long as its NATS connection lives
+   * (subscribed before it ever takes the lease): a standby asks the holder the lease names, and no
+   * responder means the holder is gone. `tendril.<service>.active.lease-holder.<instance, base64url>`
+   */
+  leaseHolder: (service: string, instance: string) => `tendril.${service}.active.lease-holder.${nodeToken(instance)}`,
   /** An endpoint of one node's instance (the datapath's maps on that node): `tendril.<service>.<verb>.<node>` */
   nodeEndpoint: (service: ServiceName, verb: string, node: string) => `tendril.${service}.${verb}.${nodeToken(node)}`,
 } as const;

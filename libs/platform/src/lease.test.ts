@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { BUCKETS, leaseCodec } from '@tendril/contract';
+import { BUCKETS, SUBJECTS, leaseCodec } from '@tendril/contract';
 import { startNatsServer, waitFor, type TestNatsServer } from '@tendril/testing';
 import { KvLease, NatsClient, type LeaseState, type Logger } from './index.js';
 
@@ -63,21 +63,47 @@ describe('KvLease against a real nats-server', () => {
     assert.ok(performance.now() - released < TIMING.durationMs, 'taken over before the lease could expire: the release freed it');
   });
 
-  it('when the holder loses NATS it steps down, and the standby takes over only after that', async () => {
+  it('when the holder loses NATS the standby finds nothing answering for it and takes over at once; the old holder steps down on its own clock', async () => {
     const a = replica('crash', 'crash-a');
     const b = replica('crash', 'crash-b');
     await a.lease.start();
     await b.lease.start();
     assert.equal(a.lease.role, 'active');
     const cut = performance.now();
-    await a.client.nc.close(); // the holder's connection is gone: it can renew no more
+    await a.client.nc.close(); // the holder's connection is gone: it can renew (and write) no more
     await waitFor('the standby to take over', () => b.lease.active, 15000, 20);
     await waitFor('the old holder to step down', () => !a.lease.active, 15000, 20);
     const stepDown = a.changes.find((change) => change.role === 'standby' && change.at > cut)!;
     const takeOver = b.changes.find((change) => change.role === 'active')!;
-    assert.ok(stepDown.at <= takeOver.at, `the old holder stepped down (${Math.round(stepDown.at - cut)} ms) before the standby took over (${Math.round(takeOver.at - cut)} ms)`);
-    assert.ok(takeOver.at - cut >= TIMING.durationMs, 'the standby waited out the lease duration');
+    assert.ok(takeOver.at - cut < TIMING.durationMs, `taken over after ${Math.round(takeOver.at - cut)} ms, before the lease could expire`);
     assert.match(stepDown.reason, /not renewed|cannot renew/);
+  });
+
+  it('a lease left by a holder that is gone is taken at once by a replica starting; one whose holder answers is waited out, saying so', async () => {
+    const setup = replica('setup', 'setup-writer');
+    await setup.client.connect();
+    const kv = await setup.client.bucket(BUCKETS.leases);
+    const lease = (holder: string) => leaseCodec.encode({ v: 1, holder, durationMs: 3000, acquiredAt: new Date().toISOString(), renewedAt: new Date().toISOString() });
+
+    // the predecessor was killed (or NATS restarted): its lease is still there, nothing answers for it
+    await kv.put('left', lease('killed-predecessor'));
+    const fresh = replica('left', 'left-b');
+    const started = performance.now();
+    await fresh.lease.start();
+    await waitFor('the lease taken', () => fresh.lease.active, 10000, 20);
+    assert.ok(performance.now() - started < 2000, 'taken without waiting for the lease to expire');
+
+    // a holder that is alive but does not renew (hung writes, a long pause): waited out, and the reason says so
+    const ghost = setup.client.nc.subscribe(SUBJECTS.leaseHolder('hung', 'hung-holder'), { callback: (_error, msg) => msg.respond(new Uint8Array()) });
+    await kv.put('hung', lease('hung-holder'));
+    const waiting = replica('hung', 'hung-b');
+    const since = performance.now();
+    await waiting.lease.start();
+    await waitFor('a waiting reason', () => /waiting for the lease held by hung-holder \(not renewed for \d+ s; expires in \d+ s\)/.test(waiting.lease.snapshot().reason), 10000, 20);
+    assert.equal(waiting.lease.role, 'standby');
+    await waitFor('the lease taken after it expired', () => waiting.lease.active, 15000, 20);
+    assert.ok(performance.now() - since >= 3000, 'the live holder was waited out');
+    ghost.unsubscribe();
   });
 
   it('a holder whose lease was overwritten steps down at its next renewal', async () => {

@@ -6,9 +6,15 @@
  * the holder steps down once it has not renewed for the shorter renew deadline, so before any standby
  * may take over (the standby observes a renewal after the holder sent it). The timing and its
  * variables are the k8s-watcher's Kubernetes Lease's (client-go's leader election).
+ *
+ * A holder that is gone is not waited for: every replica answers on its own lease-holder subject
+ * (SUBJECTS.leaseHolder) from before it can take the lease, and a standby that finds the lease not
+ * renewed since its last look asks the holder it names; when NATS says nobody listens there (the
+ * holder's connection is closed: it stopped without releasing, was killed, or NATS restarted under
+ * it), the standby takes the lease at once by compare-and-set instead of waiting out its duration.
  */
-import type { KV } from 'nats';
-import { BUCKETS, leaseCodec, type Lease } from '@tendril/contract';
+import { ErrorCode, type KV, type NatsError, type Subscription } from 'nats';
+import { BUCKETS, SUBJECTS, leaseCodec, type Lease } from '@tendril/contract';
 import { ConfigError, envInt } from './config.js';
 import type { Logger } from './logger.js';
 import type { NatsClient } from './nats.js';
@@ -63,6 +69,9 @@ export class KvLease {
   private stopped = false;
   private ticking = false;
   private lastProblem?: string;
+  private alive?: Subscription;
+  /** Whether look() ran before: the first look asks after the holder at once (a restart finding its predecessor's lease). */
+  private lookedBefore = false;
 
   constructor(
     private readonly nats: NatsClient,
@@ -90,6 +99,13 @@ export class KvLease {
   async start(): Promise<void> {
     this.kv = await this.nats.bucket(this.options.bucket ?? BUCKETS.leases);
     if (this.stopped) return;
+    // answered for as long as this process's connection lives, and in place before any acquire
+    this.alive = this.nats.nc.subscribe(SUBJECTS.leaseHolder(this.options.name, this.options.holder), {
+      callback: (error, msg) => {
+        if (!error) msg.respond(new TextEncoder().encode(JSON.stringify({ holder: this.options.holder, role: this.state.role })));
+      },
+    });
+    await this.nats.nc.flush();
     // the holder steps down on its own clock even while a renewal hangs on a lost connection
     this.watchdog = setInterval(() => {
       if (this.active && performance.now() - this.renewedAt >= this.options.renewDeadlineMs) this.stepDown(`not renewed for ${this.options.renewDeadlineMs} ms`);
@@ -108,6 +124,8 @@ export class KvLease {
       this.set({ role: 'standby', reason: 'stopped' });
       await this.kv.delete(this.options.name, { previousSeq: revision }).catch((error: Error) => this.options.logger.warn(`releasing the lease: ${error.message}`));
     }
+    this.alive?.unsubscribe();
+    this.alive = undefined;
   }
 
   private async tick(): Promise<void> {
@@ -167,13 +185,39 @@ export class KvLease {
       return;
     }
     const durationMs = Math.max(lease?.durationMs ?? this.options.durationMs, this.options.durationMs);
-    if (this.observed?.revision !== entry.revision) {
-      this.observed = { revision: entry.revision, at: now };
+    const renewed = this.observed?.revision !== entry.revision;
+    if (renewed) this.observed = { revision: entry.revision, at: now };
+    // first sight of this revision at start, or not renewed since the last look: is its holder still there?
+    const firstLook = renewed && this.lookedBefore === false;
+    this.lookedBefore = true;
+    if ((!renewed || firstLook) && lease && (await this.holderGone(lease.holder))) {
+      await this.acquire(() => kv.update(this.options.name, this.value(true), entry.revision), `${lease.holder} is gone: nothing answers on its lease-holder subject`, now);
+      return;
+    }
+    if (renewed) {
       this.set({ role: 'standby', ...(lease ? { holder: lease.holder } : {}), reason: `standby: ${lease?.holder ?? 'another replica'} is active` });
       return;
     }
-    if (now - this.observed.at >= durationMs) {
+    const still = now - this.observed!.at;
+    if (still >= durationMs) {
       await this.acquire(() => kv.update(this.options.name, this.value(true), entry.revision), `${lease?.holder ?? 'the holder'} did not renew for ${durationMs} ms`, now);
+      return;
+    }
+    const holder = lease?.holder ?? 'another replica';
+    this.set({
+      role: 'standby',
+      ...(lease ? { holder: lease.holder } : {}),
+      reason: `standby: waiting for the lease held by ${holder} (not renewed for ${Math.round(still / 1000)} s; expires in ${Math.ceil((durationMs - still) / 1000)} s)`,
+    });
+  }
+
+  /** True only when NATS says nothing listens on the holder's lease-holder subject (a timeout proves nothing). */
+  private async holderGone(holder: string): Promise<boolean> {
+    try {
+      await this.nats.nc.request(SUBJECTS.leaseHolder(this.options.name, holder), new Uint8Array(), { timeout: Math.min(2000, this.options.retryMs) });
+      return false;
+    } catch (error) {
+      return (error as NatsError).code === ErrorCode.NoResponders;
     }
   }
 
