@@ -82,7 +82,7 @@ export class System {
       TENDRIL_STATS_INTERVAL_MS: '300',
       TENDRIL_DEBOUNCE_MS: '20',
       TENDRIL_NODE_NAME: `node-${this.name}`,
-      // a restarted translator waits out its dead predecessor's lease: short here, 15 s by default
+      // a translator waits out the lease of a predecessor that answers but does not renew: short here, 15 s by default
       TENDRIL_LEASE_DURATION_MS: '3000',
       TENDRIL_LEASE_RENEW_DEADLINE_MS: '2000',
       TENDRIL_LEASE_RETRY_MS: '500',

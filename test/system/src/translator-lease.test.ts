@@ -1,7 +1,7 @@
 /**
  * Two real translator processes and a real nats-server: one writes (it holds tendril-leases/translator),
  * the other is a hot standby that translates but writes nothing. SIGKILL of the writer lets the standby
- * take over within the lease time, and the KV converges to the same output, with no second writer.
+ * take over at once (nothing answers for the killed holder), and the KV converges to the same output, with no second writer.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -105,7 +105,9 @@ describe('translator: one active writer by a lease in NATS KV, a hot standby tak
     system.writeManifest('shop.yaml', manifest(['127.0.91.2', '127.0.91.3']));
     await waitFor('the next endpoint published', () => endpointsHold('127.0.91.3'), 30000);
     // counted once quiet: the stream's messages are exactly the active replica's puts and deletes
-    await waitFor('writes counted by the active replica equal the stream', async () => (await figure(first, 'resources_written')) === (await xdsWrites()), 20000, 200);
+    await waitFor('writes counted by the active replica equal the stream', async () => (await figure(first, 'resources_written')) === (await xdsWrites()), 20000, 200).catch(async (error: Error) => {
+      throw new Error(`${error.message}: the active replica counted ${await figure(first, 'resources_written')}, the stream holds ${await xdsWrites()}\n${first.output.slice(-30).join('\n')}`);
+    });
     assert.equal(await figure(second, 'resources_written'), 0, 'the standby wrote nothing');
     assert.ok((await figure(second, 'translations')) >= 3, 'the standby translated every change');
     assert.equal(await figure(first, 'lease_active'), 1);
@@ -133,22 +135,20 @@ describe('translator: one active writer by a lease in NATS KV, a hot standby tak
     }
   });
 
-  it('SIGKILL of the active replica: the standby takes over within the lease time and the KV converges', async () => {
+  it('SIGKILL of the active replica: nothing answers for it, the standby takes over before the lease could expire, and the KV converges', async () => {
     const before = await xdsContent();
     const writesBefore = await xdsWrites();
     const killedAt = Date.now();
     first.process.kill('SIGKILL');
     await first.exit;
-    // a change nobody may write yet: the standby translates it but must wait for the lease
+    // a change made while the holder is dead: the standby translates it and writes it once it holds the lease
     system.writeManifest('shop.yaml', manifest(['127.0.91.3', '127.0.91.4']));
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-    assert.equal(await xdsWrites(), writesBefore, 'nothing written while the dead holder still holds the lease');
-    assert.match((await readyz(second))!.checks['lease']!.reason, /^standby/);
 
     const takenAt = await waitFor('the standby to take over', async () => ((await readyz(second))?.checks['lease']?.reason.startsWith('active') ? Date.now() : undefined), 30000, 50);
     const takeover = takenAt - killedAt;
-    assert.ok(takeover >= DURATION_MS - RETRY_MS, `took over after ${takeover} ms: not before the lease could expire`);
-    assert.ok(takeover <= DURATION_MS + 3 * RETRY_MS + 2000, `took over after ${takeover} ms: within the lease time (${DURATION_MS} ms, renewals every ${RETRY_MS} ms)`);
+    // the holder's connection is gone, so its lease-holder subject has no listener: no need to wait the lease out
+    assert.ok(takeover < DURATION_MS, `took over after ${takeover} ms: before the lease (${DURATION_MS} ms) could expire`);
+    assert.match(second.output.join('\n'), /lease translator: acquired by \S+ \(\S+ is gone: nothing answers on its lease-holder subject\)/);
     assert.ok((await holder())?.length, 'the lease names the new holder');
 
     await waitFor('the change made during the gap published', () => endpointsHold('127.0.91.4'), 30000);
@@ -160,6 +160,8 @@ describe('translator: one active writer by a lease in NATS KV, a hot standby tak
     const cluster = [...after.entries.keys()].find((key) => key.startsWith('cluster.'))!;
     assert.equal(after.entries.get(cluster), before.entries.get(cluster), 'the unchanged cluster was not rewritten');
     assert.ok(after.marker!.generation > before.marker!.generation, 'the generation continues from the old writer');
-    await waitFor('every write since the takeover is the new writer', async () => (await figure(second, 'resources_written')) === (await xdsWrites()) - writesBefore, 20000, 200);
+    await waitFor('every write since the takeover is the new writer', async () => (await figure(second, 'resources_written')) === (await xdsWrites()) - writesBefore, 20000, 200).catch(async (error: Error) => {
+      throw new Error(`${error.message}: the new writer counted ${await figure(second, 'resources_written')}, the stream holds ${(await xdsWrites()) - writesBefore} more\n${second.output.slice(-30).join('\n')}`);
+    });
   });
 });
