@@ -21,9 +21,9 @@ export interface WatcherConfig {
   leaseNamespace?: string;
   /** TENDRIL_LEASE_DURATION_MS / TENDRIL_LEASE_RENEW_DEADLINE_MS / TENDRIL_LEASE_RETRY_MS, read (and checked) as the translator's KV lease reads them. */
   leaseTiming: ReturnType<typeof readLeaseTiming>;
-  /** TENDRIL_WATCH_TIMEOUT_S: server-side end of each watch request (it is then reopened). */
+  /** TENDRIL_WATCH_TIMEOUT_S: server-side end of each watch request (timeoutSeconds; it is then reopened). */
   watchTimeoutSeconds: number;
-  /** TENDRIL_WATCH_STALL_MS: a watch with no event or bookmark for this long is dead. */
+  /** TENDRIL_WATCH_STALL_MS: a watch with no byte for the watch timeout plus this long is dead (a half-open connection). */
   watchStallMs: number;
   /** TENDRIL_CRD_RETRY_MS: how often a kind the API server does not serve is looked for again. */
   crdRetryMs: number;
@@ -55,8 +55,8 @@ export function readWatcherConfig(): WatcherConfig {
     leaseName: envString('TENDRIL_LEASE_NAME', 'tendril-k8s-watcher'),
     ...(leaseNamespace ? { leaseNamespace } : {}),
     leaseTiming: readLeaseTiming(),
-    watchTimeoutSeconds: envInt('TENDRIL_WATCH_TIMEOUT_S', 300, 1),
-    watchStallMs: envInt('TENDRIL_WATCH_STALL_MS', 90000, 500),
+    watchTimeoutSeconds: envInt('TENDRIL_WATCH_TIMEOUT_S', 120, 1),
+    watchStallMs: envInt('TENDRIL_WATCH_STALL_MS', 15000, 100),
     crdRetryMs: envInt('TENDRIL_CRD_RETRY_MS', 30000, 100),
     statusConflictRetries: envInt('TENDRIL_STATUS_CONFLICT_RETRIES', 5, 1, 100),
     gatewayController: envString('TENDRIL_GATEWAY_CONTROLLER', 'io.cilium/gateway-controller'),

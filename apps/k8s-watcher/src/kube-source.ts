@@ -2,23 +2,27 @@
  * Kubernetes mode: list+watch every kind the mesh needs and mirror it into KV `tendril-objects`.
  * Every replica keeps warm caches; only the Lease holder writes. Writes are diffs against what the
  * bucket holds (canonical JSON), so a restart or a failover rewrites nothing unchanged, and each
- * (re)list reconciles exactly: keys of objects that no longer exist are deleted.
+ * (re)list reconciles exactly: keys of objects that no longer exist are deleted. Each object is
+ * decoded and written on its own: one that does not decode or whose write fails is named (log,
+ * metric, `tendril.k8s-watcher.errors`, readiness) and retried with backoff, and blocks no other.
  */
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Gauge } from 'prom-client';
-import { BUCKETS, canonicalJson, kubeObjectCodec, objectKey, objectKeyFilter, withoutManagedFields, type KubeObject } from '@tendril/contract';
+import { BUCKETS, canonicalJson, kubeObjectCodec, objectKey, objectKeyFilter, parseObjectKey, withoutManagedFields, type KubeObject } from '@tendril/contract';
 import {
   KubeApiError,
   KubeClient,
   KvMirror,
   LeaseElector,
   Metrics,
+  MicroRegistration,
   NatsClient,
   PLATFORM_CONFIG,
   Readiness,
   ResilientInformer,
   collectionPath,
+  describeError,
   loadKubeConfig,
   type LoadedKubeConfig,
   type PlatformConfig,
@@ -57,9 +61,16 @@ export class KubeConnection implements OnModuleDestroy {
       logger: new Logger('lease'),
     });
     // a standby is ready (its caches are warm); the check's detail says which role this replica has
-    this.role = readiness.register('leader-election', `campaigning for Lease ${namespace}/${config.leaseName}`);
-    const describe = () =>
-      this.elector.isLeader ? `leader (Lease ${namespace}/${config.leaseName}, ${platform.instance})` : `standby (leader: ${this.elector.holder || 'none yet'})`;
+    // and who leads, by the identity the leader wrote into the Lease
+    const lease = `Lease ${namespace}/${config.leaseName}`;
+    this.role = readiness.register('leader-election', `campaigning for ${lease}`);
+    const describe = (): string => {
+      const { elector } = this;
+      if (elector.isLeader) return `leader: this replica (${platform.instance}) holds ${lease}`;
+      if (!elector.holder) return elector.lastError ? `standby: ${lease} not readable (${elector.lastError})` : `standby: no leader yet (${lease} free)`;
+      if (elector.holder === platform.instance) return `standby: stepped down, ${lease} could not be renewed${elector.lastError ? ` (${elector.lastError})` : ''}`;
+      return `standby: the leader is ${elector.holder} (${lease})`;
+    };
     this.elector.onChange(() => this.role.pass(describe()));
     const timer = setInterval(() => this.role.pass(describe()), 1000);
     timer.unref();
@@ -80,7 +91,27 @@ interface KindWatch {
   retry?: NodeJS.Timeout;
 }
 
-type Op = { key: string; object?: KubeObject };
+/** A change to write: an object's encoded value (a put), or none (a delete). */
+interface Op {
+  key: string;
+  /** `namespace/Kind/name`, for log lines and the errors endpoint. */
+  who: string;
+  text?: string;
+  bytes?: Uint8Array;
+}
+
+/** Why an object is not (or not as it is now) in the bucket: refused (it does not decode) or its write failed. */
+export interface ObjectProblem {
+  key: string;
+  object: string;
+  reason: 'Refused' | 'WriteFailed';
+  message: string;
+  /** ISO time of the first failure of this kind for this key. */
+  since: string;
+  attempts: number;
+  /** Date.now() of the next attempt. */
+  retryAt: number;
+}
 
 /** What a watch cache needs of an object nobody reads: its identity and resourceVersion (no data, no annotations). */
 function identityOnly(object: KubernetesObject): KubernetesObject {
@@ -88,6 +119,10 @@ function identityOnly(object: KubernetesObject): KubernetesObject {
   return { apiVersion: object.apiVersion, kind: object.kind, metadata: { name, namespace, uid, resourceVersion } };
 }
 
+/** Puts in flight at once: enough to keep NATS busy, few enough that a slow bucket does not pile up promises. */
+const WRITE_WINDOW = 256;
+const RETRY_INITIAL_MS = 1000;
+const RETRY_MAX_MS = 60_000;
 const QUEUE_COMPACT_AT = 50_000;
 
 @Injectable()
@@ -97,14 +132,23 @@ export class KubeSource implements OnApplicationBootstrap, OnModuleDestroy {
   /** True once this replica leads and has read what the bucket holds: only then does it write. */
   private writing = false;
   private readonly kinds: KindWatch[];
-  /** What the bucket holds, as canonical JSON, for the keys of this cluster. */
+  /** What the bucket holds, as canonical JSON, for the keys of this cluster: set only once a put succeeded. */
   private readonly written = new Map<string, string>();
-  private queue: Op[] = [];
+  /** The last value sent for keys with a write in flight (null: a delete). */
+  private readonly inflight = new Map<string, string | null>();
+  /** Sequence of the latest op per key: a failure of an op a newer one replaced is not a problem. */
+  private readonly latest = new Map<string, number>();
+  private sequence = 0;
+  private queue: (Op & { seq: number })[] = [];
+  private head = 0;
   private compactAt = QUEUE_COMPACT_AT;
-  private flushing?: Promise<void>;
+  private active = 0;
+  private idle: (() => void)[] = [];
+  private readonly problems = new Map<string, ObjectProblem>();
   private stopped = false;
   private objectsWritten = 0;
   private readonly events;
+  private readonly failures;
   private readonly gauges: { relists: Gauge<'kind'>; restarts: Gauge<'kind'>; age: Gauge<'kind'> };
 
   constructor(
@@ -114,10 +158,12 @@ export class KubeSource implements OnApplicationBootstrap, OnModuleDestroy {
     @Inject(KubeConnection) private readonly connection: KubeConnection,
     @Inject(Readiness) readiness: Readiness,
     @Inject(Metrics) metrics: Metrics,
+    @Inject(MicroRegistration) micro: MicroRegistration,
   ) {
     this.synced = readiness.register('initial-sync', 'kinds not listed yet');
     this.kinds = API_KINDS.map((kind) => ({ kind, state: 'resolving', detail: 'not listed yet' }));
     this.events = metrics.counter('tendril_watch_events_total', 'Watch events received, by kind and type (BOOKMARK included)', ['kind', 'type']);
+    this.failures = metrics.counter('tendril_object_errors_total', 'Objects refused (they do not decode) or whose write to tendril-objects failed, by kind and reason', ['kind', 'reason']);
     this.gauges = {
       relists: metrics.gauge('tendril_watch_relists', 'Lists after the first (410 Gone, lost place), by kind', ['kind']),
       restarts: metrics.gauge('tendril_watch_restarts', 'Watches reopened after a drop, timeout, stall or error, by kind', ['kind']),
@@ -125,13 +171,26 @@ export class KubeSource implements OnApplicationBootstrap, OnModuleDestroy {
     };
     metrics.figure('objects_written', 'Puts and deletes written to tendril-objects since start', () => this.objectsWritten);
     metrics.figure('objects_seen', 'Objects held in the watch caches', () => this.kinds.reduce((sum, k) => sum + (k.informer?.objects().length ?? 0), 0));
+    metrics.figure('object_errors', 'Objects not in tendril-objects as they are in the API: refused, or their write failed (retrying)', () => this.problems.size);
     metrics.figure('kinds_not_installed', 'Kinds the API server does not serve (CRD missing)', () => this.kinds.filter((k) => k.state === 'not-installed').length);
-    const timer = setInterval(() => this.updateGauges(), 1000);
+    // tendril.k8s-watcher.errors: every object not written, with why (as standalone mode lists refused documents)
+    micro.endpoint('errors', () => new TextEncoder().encode(JSON.stringify(this.objectErrors())));
+    const timer = setInterval(() => {
+      this.updateGauges();
+      this.retryDue();
+    }, 1000);
     timer.unref();
     this.connection.elector.onChange((leading) => {
       this.writing = false;
+      // what failed to be written is the leader's to retry: a replica standing by forgets it
+      if (!leading) for (const [key, problem] of this.problems) if (problem.reason === 'WriteFailed') this.problems.delete(key);
       if (leading) void this.takeOver();
     });
+  }
+
+  /** Objects not written, as the errors endpoint lists them (`source` says where they come from, as for refused manifests). */
+  objectErrors(): (ObjectProblem & { source: string })[] {
+    return [...this.problems.values()].sort((a, b) => a.key.localeCompare(b.key)).map((problem) => ({ source: 'kubernetes', ...problem }));
   }
 
   onApplicationBootstrap(): void {
@@ -157,7 +216,7 @@ export class KubeSource implements OnApplicationBootstrap, OnModuleDestroy {
         return;
       } catch (error) {
         if (error instanceof KubeApiError && error.statusCode === 404) continue;
-        failure = (error as Error).message;
+        failure = describeError(error);
         break;
       }
     }
@@ -175,17 +234,19 @@ export class KubeSource implements OnApplicationBootstrap, OnModuleDestroy {
       {
         path: collectionPath(kind.group, watch.version!, kind.plural),
         name: kind.kind,
+        // a real API server leaves apiVersion and kind off the items of a built-in kind's list
+        typeMeta: { apiVersion: kind.group ? `${kind.group}/${watch.version!}` : watch.version!, kind: kind.kind },
         ...(kind.fieldSelector ? { fieldSelector: kind.fieldSelector } : {}),
         // objects of a filtered kind (ConfigMaps) that are not mirrored stay in the cache as their identity only
         ...(kind.mirrors ? { transform: (object: KubernetesObject) => (isMirroredObject(kind, object as Record<string, unknown>) ? object : identityOnly(object)) } : {}),
         watchTimeoutSeconds: this.config.watchTimeoutSeconds,
-        stallMs: this.config.watchStallMs,
+        stallMarginMs: this.config.watchStallMs,
         notFoundRetryMs: this.config.crdRetryMs,
         logger: this.logger,
       },
       {
         upsert: (object) => this.upsert(kind, object),
-        delete: (object) => this.enqueue({ key: this.keyOf(kind, object) }),
+        delete: (object) => this.remove(kind, object),
         listed: (_objects, relist) => {
           if (relist) this.logger.log(`${kind.kind}: relisted`);
           this.reconcile(watch);
@@ -201,20 +262,51 @@ export class KubeSource implements OnApplicationBootstrap, OnModuleDestroy {
     return objectKey({ cluster: this.platform.cluster, kind: kind.key, ...(kind.namespaced ? { namespace: object.metadata?.namespace ?? 'default' } : {}), name: object.metadata?.name ?? '' });
   }
 
+  private whoOf(kind: ApiKind, object: KubernetesObject): string {
+    return `${kind.namespaced ? `${object.metadata?.namespace ?? 'default'}/` : ''}${kind.kind}/${object.metadata?.name ?? '?'}`;
+  }
+
+  /** Decodes one object on its own: one that does not decode is refused and named, and blocks nothing else. */
   private upsert(kind: ApiKind, object: KubernetesObject): void {
     // the field selector already filters; this guards a server that ignores it (and never logs the data)
     if (kind.key === 'secret' && (object as { type?: string }).type !== 'kubernetes.io/tls') return;
-    // an object that stops qualifying (a ConfigMap that lost ca.crt) leaves the bucket; flush skips keys never written
-    if (!isMirroredObject(kind, object as Record<string, unknown>)) return this.enqueue({ key: this.keyOf(kind, object) });
-    const clean = withoutManagedFields(object as KubeObject);
-    this.enqueue({ key: this.keyOf(kind, object), object: clean });
+    const key = this.keyOf(kind, object);
+    const who = this.whoOf(kind, object);
+    // an object that stops qualifying (a ConfigMap that lost ca.crt) leaves the bucket; the writer skips keys never written
+    if (!isMirroredObject(kind, object as Record<string, unknown>)) return this.enqueue({ key, who });
+    // every replica decodes (a standby names refused objects too); only the leader writes
+    let bytes: Uint8Array;
+    let text: string;
+    try {
+      const clean = withoutManagedFields(object as KubeObject);
+      bytes = kubeObjectCodec.encode(clean);
+      text = canonicalJson(clean);
+    } catch (error) {
+      // what the bucket holds for the key (an earlier version that decoded) stays: the last good state
+      this.latest.set(key, ++this.sequence);
+      this.problem(key, who, 'Refused', (error as Error).message);
+      return;
+    }
+    if (!this.writing) {
+      if (this.problems.get(key)?.reason === 'Refused') this.problems.delete(key);
+      return;
+    }
+    this.enqueue({ key, who, text, bytes });
+  }
+
+  private remove(kind: ApiKind, object: KubernetesObject): void {
+    const key = this.keyOf(kind, object);
+    if (!this.writing) this.problems.delete(key);
+    this.enqueue({ key, who: this.whoOf(kind, object) });
   }
 
   private enqueue(op: Op): void {
     if (!this.writing || this.stopped) return;
-    this.queue.push(op);
-    if (this.queue.length > this.compactAt) this.compactQueue();
-    this.flushing ??= this.flush().finally(() => (this.flushing = undefined));
+    const seq = ++this.sequence;
+    this.latest.set(op.key, seq);
+    this.queue.push({ ...op, seq });
+    if (this.queue.length - this.head > this.compactAt) this.compactQueue();
+    this.pump();
   }
 
   /**
@@ -223,43 +315,99 @@ export class KubeSource implements OnApplicationBootstrap, OnModuleDestroy {
    * more than one entry per object.
    */
   private compactQueue(): void {
+    const waiting = this.queue.slice(this.head);
     const last = new Map<string, number>();
-    this.queue.forEach((op, index) => last.set(op.key, index));
-    const before = this.queue.length;
-    this.queue = this.queue.filter((op, index) => last.get(op.key) === index);
+    waiting.forEach((op, index) => last.set(op.key, index));
+    this.queue = waiting.filter((op, index) => last.get(op.key) === index);
+    this.head = 0;
     // distinct keys cannot be compacted: wait for the queue to double before trying again
     this.compactAt = Math.max(QUEUE_COMPACT_AT, this.queue.length * 2);
-    if (this.queue.length < before) this.logger.warn(`write queue compacted from ${before} to ${this.queue.length} changes (NATS slower than the API server)`);
+    if (this.queue.length < waiting.length) this.logger.warn(`write queue compacted from ${waiting.length} to ${this.queue.length} changes (NATS slower than the API server)`);
   }
 
-  /** Writes queued changes in order, many in flight at once (one connection keeps them in order). */
-  private async flush(): Promise<void> {
-    const kv = await this.nats.bucket(BUCKETS.objects);
-    while (this.queue.length > 0 && !this.stopped) {
-      const batch = this.queue.splice(0, 512);
-      const pending: Promise<unknown>[] = [];
-      for (const { key, object } of batch) {
-        if (object) {
-          const text = canonicalJson(object);
-          if (this.written.get(key) === text) continue;
-          this.written.set(key, text);
-          pending.push(kv.put(key, kubeObjectCodec.encode(object)));
-        } else {
-          if (!this.written.has(key)) continue;
-          this.written.delete(key);
-          pending.push(kv.delete(key));
-        }
+  /**
+   * Writes queued changes in the API server's order with up to WRITE_WINDOW puts in flight (one
+   * connection keeps them in order). A key counts as written only once its put succeeded; a write
+   * that fails is named and retried on its own, and never stops the others.
+   */
+  private pump(): void {
+    while (this.active < WRITE_WINDOW && this.head < this.queue.length && this.writing && !this.stopped) {
+      const op = this.queue[this.head++]!;
+      const holds = this.inflight.has(op.key) ? (this.inflight.get(op.key) ?? undefined) : this.written.get(op.key);
+      if (holds === op.text) {
+        // the bucket has (or is about to have) exactly this: nothing to write, nothing wrong
+        if (op.seq === this.latest.get(op.key)) this.problems.delete(op.key);
+        continue;
       }
-      const results = await Promise.allSettled(pending);
-      this.objectsWritten += results.length;
-      const failed = results.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
-      if (failed) {
-        // the bucket's view is uncertain now: forget it and reconcile everything once NATS answers
-        this.logger.warn(`writing tendril-objects failed: ${(failed.reason as Error).message}; reconciling again`);
-        this.queue = [];
-        await new Promise((resolve) => setTimeout(resolve, 1000));
-        if (this.connection.elector.isLeader) void this.takeOver();
-      }
+      this.active++;
+      this.inflight.set(op.key, op.text ?? null);
+      void this.write(op).finally(() => {
+        this.active--;
+        if (this.inflight.get(op.key) === (op.text ?? null)) this.inflight.delete(op.key);
+        this.pump();
+      });
+    }
+    if (this.head >= this.queue.length) {
+      this.queue = [];
+      this.head = 0;
+    } else if (this.head > 4096) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+    if (this.active === 0 && this.head >= this.queue.length) {
+      for (const resolve of this.idle.splice(0)) resolve();
+      this.checkSynced();
+    }
+  }
+
+  private async write(op: Op & { seq: number }): Promise<void> {
+    try {
+      const kv = await this.nats.bucket(BUCKETS.objects);
+      if (op.bytes) await kv.put(op.key, op.bytes);
+      else await kv.delete(op.key);
+    } catch (error) {
+      if (op.seq === this.latest.get(op.key)) this.problem(op.key, op.who, 'WriteFailed', `writing ${BUCKETS.objects}: ${(error as Error).message}`);
+      return;
+    }
+    this.objectsWritten++;
+    if (op.text !== undefined) this.written.set(op.key, op.text);
+    else this.written.delete(op.key);
+    if (op.seq === this.latest.get(op.key)) this.forget(op.key);
+  }
+
+  /** Names an object not written (log line once per reason, metric, errors endpoint) and schedules its retry. */
+  private problem(key: string, who: string, reason: ObjectProblem['reason'], message: string): void {
+    const previous = this.problems.get(key);
+    const same = previous?.reason === reason && previous.message === message;
+    const attempts = (same ? previous.attempts : 0) + 1;
+    const delay = Math.min(RETRY_MAX_MS, RETRY_INITIAL_MS * 2 ** Math.min(attempts - 1, 16));
+    this.problems.set(key, { key, object: who, reason, message, since: same ? previous.since : new Date().toISOString(), attempts, retryAt: Date.now() + delay });
+    if (!same) {
+      this.failures.inc({ kind: key.split('.')[1] ?? '', reason });
+      this.logger.warn(`${reason === 'Refused' ? 'refused' : 'could not write'} ${who}: ${message}; retrying with backoff`);
+    } else if (attempts % 10 === 0) this.logger.warn(`${who}: still not written after ${attempts} attempts: ${message}`);
+    this.checkSynced();
+  }
+
+  private forget(key: string): void {
+    const problem = this.problems.get(key);
+    if (!problem) return;
+    this.problems.delete(key);
+    this.logger.log(`${problem.object}: written after ${problem.attempts} failed attempt${problem.attempts === 1 ? '' : 's'}`);
+  }
+
+  /** Retries, with backoff, objects not written: from the watch cache as it is now (written, refused again, or deleted). */
+  private retryDue(): void {
+    if (!this.writing || this.stopped) return;
+    const now = Date.now();
+    for (const problem of [...this.problems.values()]) {
+      if (problem.retryAt > now) continue;
+      problem.retryAt = Number.POSITIVE_INFINITY; // until this attempt's outcome sets the next one
+      const ref = parseObjectKey(problem.key);
+      const watch = this.kinds.find((k) => k.kind.key === ref.kind);
+      const object = watch?.state === 'not-installed' ? undefined : watch?.informer?.get(ref.name, watch.kind.namespaced ? ref.namespace : undefined);
+      if (object && watch) this.upsert(watch.kind, object);
+      else this.enqueue({ key: problem.key, who: problem.object });
     }
   }
 
@@ -270,6 +418,7 @@ export class KubeSource implements OnApplicationBootstrap, OnModuleDestroy {
   private async takeOver(): Promise<void> {
     this.writing = false;
     this.queue = [];
+    this.head = 0;
     const snapshot = new KvMirror<unknown>(this.nats, { bucket: BUCKETS.objects, create: true, decode: (_key, bytes) => JSON.parse(new TextDecoder().decode(bytes)), logger: this.logger });
     try {
       await snapshot.start();
@@ -277,6 +426,12 @@ export class KubeSource implements OnApplicationBootstrap, OnModuleDestroy {
       this.written.clear();
       const prefix = `${this.platform.cluster}.`;
       for (const [key, object] of snapshot.values()) if (key.startsWith(prefix)) this.written.set(key, canonicalJson(object));
+    } catch (error) {
+      this.logger.warn(`reading ${BUCKETS.objects} to take over failed: ${(error as Error).message}; trying again`);
+      setTimeout(() => {
+        if (this.connection.elector.isLeader && !this.stopped) void this.takeOver();
+      }, 2000).unref();
+      return;
     } finally {
       snapshot.stop();
     }
@@ -298,21 +453,27 @@ export class KubeSource implements OnApplicationBootstrap, OnModuleDestroy {
       this.upsert(watch.kind, object);
     }
     const prefix = objectKeyFilter(watch.kind.key, this.platform.cluster).slice(0, -1);
-    for (const key of this.written.keys()) if (key.startsWith(prefix) && !desired.has(key)) this.enqueue({ key });
+    for (const key of this.written.keys()) if (key.startsWith(prefix) && !desired.has(key)) this.enqueue({ key, who: key });
+    for (const key of this.problems.keys()) if (key.startsWith(prefix) && !desired.has(key)) this.problems.delete(key);
   }
 
   private reconcileAll(): void {
     for (const watch of this.kinds) if (watch.state === 'synced' || watch.state === 'not-installed') this.reconcile(watch);
-    void this.checkSynced();
+    this.checkSynced();
   }
 
   private setState(watch: KindWatch, state: KindWatch['state'], detail: string): void {
     watch.state = state;
     watch.detail = detail;
-    void this.checkSynced();
+    this.checkSynced();
   }
 
-  private async checkSynced(): Promise<void> {
+  /**
+   * Ready when every kind is listed (or known not installed), and every listed object is in the
+   * bucket or refused with a reason; not ready, saying why, while writes are pending or failing and
+   * while the API server cannot be reached (the bucket then holds a stale view).
+   */
+  private checkSynced(): void {
     const pending = this.kinds.filter((k) => k.state === 'resolving' || k.state === 'failing');
     if (pending.length > 0) {
       const byDetail = new Map<string, string[]>();
@@ -320,15 +481,36 @@ export class KubeSource implements OnApplicationBootstrap, OnModuleDestroy {
       this.synced.fail(`waiting for ${[...byDetail].map(([detail, kinds]) => `${kinds.join(', ')} (${detail})`).join('; ')}`);
       return;
     }
+    const count = this.kinds.reduce((sum, k) => sum + (k.informer?.objects().length ?? 0), 0);
+    const unreachable = this.kinds.filter((k) => k.informer && k.informer.failingSince > 0);
+    if (unreachable.length > 0) {
+      const since = Math.min(...unreachable.map((k) => k.informer!.failingSince));
+      const first = unreachable[0]!.informer!;
+      this.synced.fail(
+        `API server unreachable since ${new Date(since).toISOString()} (${unreachable.map((k) => k.kind.kind).join(', ')}: ${first.lastError}); ` +
+          `stale view: ${BUCKETS.objects} keeps the last state seen (${count} objects)`,
+      );
+      return;
+    }
     if (!this.connection.elector.holder || (this.connection.elector.isLeader && !this.writing)) {
       this.synced.fail(this.connection.elector.isLeader ? 'leading; reading the bucket' : 'every kind listed; waiting for the Lease election');
       return;
     }
-    await this.flushing;
-    if (this.kinds.some((k) => k.state === 'resolving' || k.state === 'failing')) return;
+    const failed = [...this.problems.values()].filter((p) => p.reason === 'WriteFailed');
+    const refused = [...this.problems.values()].filter((p) => p.reason === 'Refused');
+    const queued = this.queue.length - this.head + this.active;
+    if (this.connection.elector.isLeader && (failed.length > 0 || queued > 0)) {
+      const parts = [`${queued} writes pending`];
+      if (failed.length > 0) parts.push(`${failed.length} objects not written: ${describeProblems(failed)}`);
+      if (refused.length > 0) parts.push(`${refused.length} refused: ${describeProblems(refused)}`);
+      this.synced.fail(parts.join('; '));
+      return;
+    }
     const missing = this.kinds.filter((k) => k.state === 'not-installed').map((k) => k.kind.kind);
-    const count = this.kinds.reduce((sum, k) => sum + (k.informer?.objects().length ?? 0), 0);
-    this.synced.pass(`${count} objects from ${this.kinds.length - missing.length} kinds${missing.length ? `; not installed (retrying): ${missing.join(', ')}` : ''}`);
+    const notes = [`${count} objects from ${this.kinds.length - missing.length} kinds`];
+    if (refused.length > 0) notes.push(`${refused.length} refused (see tendril.k8s-watcher.errors): ${describeProblems(refused)}`);
+    if (missing.length > 0) notes.push(`not installed (retrying): ${missing.join(', ')}`);
+    this.synced.pass(notes.join('; '));
   }
 
   private updateGauges(): void {
@@ -341,7 +523,7 @@ export class KubeSource implements OnApplicationBootstrap, OnModuleDestroy {
       if (informer.lastEventAt) this.gauges.age.set({ kind: watch.kind.key }, (now - informer.lastEventAt) / 1000);
     }
     // a synced kind flips to pending only by restart; refresh the readiness detail now and then
-    void this.checkSynced();
+    this.checkSynced();
   }
 
   /** The live cache of one kind (for the status writer's version lookup). */
@@ -350,12 +532,27 @@ export class KubeSource implements OnApplicationBootstrap, OnModuleDestroy {
     return { ...watch!.kind, ...(watch?.version ? { version: watch.version } : {}) };
   }
 
+  /** Resolves once nothing is queued or in flight. */
+  private drained(): Promise<void> {
+    if (this.active === 0 && this.head >= this.queue.length) return Promise.resolve();
+    return new Promise((resolve) => this.idle.push(resolve));
+  }
+
   async onModuleDestroy(): Promise<void> {
-    this.stopped = true;
     for (const watch of this.kinds) {
       if (watch.retry) clearTimeout(watch.retry);
       watch.informer?.stop();
     }
-    await this.flushing;
+    // what is in flight finishes; nothing new starts
+    this.stopped = true;
+    this.queue = [];
+    this.head = 0;
+    if (this.active > 0) await this.drained();
   }
+}
+
+/** The first few problems, named, with their messages. */
+function describeProblems(problems: ObjectProblem[]): string {
+  const shown = problems.slice(0, 3).map((p) => `${p.object} (${p.message})`);
+  return shown.join(', ') + (problems.length > 3 ? `, and ${problems.length - 3} more` : '');
 }

@@ -51,6 +51,23 @@ async function readyz(watcher: Watcher): Promise<{ status: number; body: any }> 
   return { status: response.status, body: await response.json() };
 }
 
+async function watcherErrors(nc: NatsConnection): Promise<any[]> {
+  return JSON.parse(new TextDecoder().decode((await nc.request('tendril.k8s-watcher.errors', new Uint8Array(), { timeout: 5000 })).data));
+}
+
+/** One object of every kind the watcher mirrors (TLSRoute aside: its CRD comes later). */
+const EVERY_KIND = [
+  { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'web-1', namespace: 'default', labels: { 'kubernetes.io/service-name': 'web' } }, addressType: 'IPv4', endpoints: [{ addresses: ['198.18.0.10'] }], ports: [{ port: 8080 }] },
+  { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: { name: 'web', namespace: 'default' }, spec: { ingressClassName: 'cilium', defaultBackend: { service: { name: 'web', port: { number: 80 } } } } },
+  { apiVersion: 'networking.k8s.io/v1', kind: 'IngressClass', metadata: { name: 'cilium' }, spec: { controller: 'cilium.io/ingress-controller' } },
+  { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: 'cilium' }, spec: { controllerName: 'io.cilium/gateway-controller' } },
+  { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: 'gw', namespace: 'default' }, spec: { gatewayClassName: 'cilium', listeners: [{ name: 'http', port: 80, protocol: 'HTTP' }] } },
+  { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GRPCRoute', metadata: { name: 'grpc', namespace: 'default' }, spec: { parentRefs: [{ name: 'gw' }] } },
+  { apiVersion: 'gateway.networking.k8s.io/v1beta1', kind: 'ReferenceGrant', metadata: { name: 'grant', namespace: 'default' }, spec: { from: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', namespace: 'other' }], to: [{ group: '', kind: 'Service' }] } },
+  { apiVersion: 'cilium.io/v2', kind: 'CiliumEnvoyConfig', metadata: { name: 'cec', namespace: 'default' }, spec: { resources: [] } },
+  { apiVersion: 'cilium.io/v2', kind: 'CiliumClusterwideEnvoyConfig', metadata: { name: 'ccec' }, spec: { resources: [] } },
+];
+
 async function metric(watcher: Watcher, pattern: RegExp): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${watcher.port}/metrics`)).text();
   return text
@@ -80,10 +97,14 @@ describe('k8s-watcher in Kubernetes mode, against a list/watch API server', () =
   };
 
   before(async () => {
-    nats = await startNatsServer();
+    // a small max_payload, so that an object too large for NATS is a write that fails
+    nats = await startNatsServer({ maxPayload: 256 * 1024 });
     api = await startKubeApiServer({ bookmarkIntervalMs: 300 });
     api.unserve('TLSRoute'); // its CRD is not installed at first
-    for (let i = 0; i < 1000; i++) api.create(service('bulk', `svc-${i}`));
+    for (let i = 0; i < 1000; i++) if (i !== 500) api.create(service('bulk', `svc-${i}`));
+    // stored as a client could never write it (a label that is a number): the watcher cannot decode it
+    api.create({ ...service('bulk', 'svc-500'), metadata: { name: 'svc-500', namespace: 'bulk', labels: { app: 7 as unknown as string } } }, { raw: true });
+    for (const object of EVERY_KIND) api.create(object);
     api.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'bulk' } });
     api.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'cert', namespace: 'default' }, type: 'kubernetes.io/tls', data: { 'tls.crt': 'Y2VydA==', 'tls.key': SECRET_DATA } });
     api.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'password', namespace: 'default' }, type: 'Opaque', data: { password: SECRET_DATA } });
@@ -105,7 +126,8 @@ describe('k8s-watcher in Kubernetes mode, against a list/watch API server', () =
       TENDRIL_LEASE_RENEW_DEADLINE_MS: '2000',
       TENDRIL_LEASE_RETRY_MS: '300',
       TENDRIL_CRD_RETRY_MS: '500',
-      TENDRIL_WATCH_STALL_MS: '2000',
+      TENDRIL_WATCH_TIMEOUT_S: '3',
+      TENDRIL_WATCH_STALL_MS: '1500',
     };
     nc = await connect({ servers: nats.url });
     leader = await startWatcher(env);
@@ -124,11 +146,22 @@ describe('k8s-watcher in Kubernetes mode, against a list/watch API server', () =
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('syncs 1,000 objects before it says ready, TLS Secrets only, managedFields dropped, a missing CRD reported', async () => {
+  it('syncs 1,000 objects but one it cannot decode, names that one, and says so in /readyz', async () => {
     const ready = await waitFor('readyz 200', async () => ((await readyz(leader).catch(() => undefined))?.status === 200 ? readyz(leader) : undefined), 30000);
     assert.match(ready.body.checks['initial-sync'].reason, /not installed \(retrying\): TLSRoute/);
-    assert.match(ready.body.checks['leader-election'].reason, /^leader/);
-    assert.equal((await keys('default.service.bulk.')).length, 1000);
+    assert.match(ready.body.checks['initial-sync'].reason, /1 refused .*bulk\/Service\/svc-500 \(kube object: metadata\.labels\.app: /);
+    assert.match(ready.body.checks['leader-election'].reason, /^leader: this replica \(.+\) holds Lease default\/tendril-k8s-watcher$/);
+    const bulk = await keys('default.service.bulk.');
+    assert.equal(bulk.length, 999);
+    assert.ok(!bulk.includes('default.service.bulk.svc-500'));
+    const errors = await watcherErrors(nc);
+    assert.deepEqual(
+      errors.map((e) => [e.key, e.object, e.reason]),
+      [['default.service.bulk.svc-500', 'bulk/Service/svc-500', 'Refused']],
+    );
+    assert.match(errors[0].message, /labels\.app/);
+    assert.match(leader.output, /refused bulk\/Service\/svc-500: kube object: metadata\.labels\.app/);
+    assert.equal(await metric(leader, /^tendril_object_errors_total\{.*kind="service".*reason="Refused"/), 1);
     assert.deepEqual(await keys('default.secret.'), ['default.secret.default.cert']);
     assert.deepEqual(await keys('default.namespace.'), ['default.namespace._.bulk']);
     assert.deepEqual(await keys('default.configmap.'), ['default.configmap.default.client-ca'], 'only ConfigMaps holding ca.crt');
@@ -137,6 +170,52 @@ describe('k8s-watcher in Kubernetes mode, against a list/watch API server', () =
     assert.equal(svc.spec.ports[0].targetPort, 8080);
     assert.ok(svc.metadata.resourceVersion);
     assert.ok(!leader.output.includes(SECRET_DATA), 'secret data never logged');
+  });
+
+  it('writes the refused object once it is fixed, and forgets its error', async () => {
+    api.update(service('bulk', 'svc-500'));
+    await waitFor('fixed object written', async () => (await object('default.service.bulk.svc-500')) !== undefined, 15000);
+    assert.equal((await keys('default.service.bulk.')).length, 1000);
+    await waitFor('error forgotten', async () => (await watcherErrors(nc)).length === 0);
+    await waitFor('readyz no longer names it', async () => !(await readyz(leader)).body.checks['initial-sync'].reason.includes('refused'));
+  });
+
+  it('mirrors every kind from lists that leave apiVersion and kind off built-in items', async () => {
+    // the fixture lists as a real API server does: built-in items without TypeMeta, custom resources with it
+    const list = async (path: string) => (await (await fetch(`${api.url}${path}`)).json()) as { items: any[] };
+    assert.equal((await list('/apis/discovery.k8s.io/v1/endpointslices')).items[0].apiVersion, undefined);
+    assert.equal((await list('/apis/gateway.networking.k8s.io/v1/gateways')).items[0].apiVersion, 'gateway.networking.k8s.io/v1');
+    for (const sent of EVERY_KIND) {
+      const key = `default.${sent.kind.toLowerCase()}.${sent.metadata.namespace ?? '_'}.${sent.metadata.name}`;
+      const held = await object(key);
+      assert.ok(held, `${key} mirrored`);
+      assert.equal(held.apiVersion, sent.apiVersion, key);
+      assert.equal(held.kind, sent.kind, key);
+    }
+    const svc = await object('default.service.bulk.svc-1');
+    assert.deepEqual([svc.apiVersion, svc.kind], ['v1', 'Service']);
+  });
+
+  it('names an object whose write fails, is not ready while it does, writes every other, and writes it once it fits', async () => {
+    const big = (size: number) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'big-ca', namespace: 'default' }, data: { 'ca.crt': 'x'.repeat(size) } });
+    api.create(big(300 * 1024)); // over the server's max_payload
+    api.create(service('default', 'next-to-big'));
+    await waitFor('the other object written', async () => (await object('default.service.default.next-to-big')) !== undefined, 10000);
+    const notReady = await waitFor('readyz 503 naming it', async () => {
+      const state = await readyz(leader);
+      return state.status === 503 && /not written: default\/ConfigMap\/big-ca/.test(state.body.checks['initial-sync'].reason) ? state : undefined;
+    }, 10000);
+    assert.match(notReady.body.checks['initial-sync'].reason, /payload/i);
+    const errors = await watcherErrors(nc);
+    assert.equal(errors.find((e) => e.key === 'default.configmap.default.big-ca')?.reason, 'WriteFailed');
+    assert.equal(await object('default.configmap.default.big-ca'), undefined, 'not counted as written');
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    const attempts = (await watcherErrors(nc)).find((e) => e.key === 'default.configmap.default.big-ca')?.attempts;
+    assert.ok(attempts >= 2, `retried (${attempts} attempts)`);
+    api.update(big(1024));
+    await waitFor('written once it fits', async () => (await object('default.configmap.default.big-ca'))?.data['ca.crt'].length === 1024, 15000);
+    await waitFor('ready again', async () => (await readyz(leader)).status === 200, 10000);
+    assert.deepEqual(await watcherErrors(nc), []);
   });
 
   it('mirrors a ConfigMap once it holds ca.crt and removes it when it no longer does', async () => {
@@ -170,7 +249,7 @@ describe('k8s-watcher in Kubernetes mode, against a list/watch API server', () =
     api.silenceWatches();
     api.create(service('default', 'after-silence'));
     await waitFor('object created on a silent watch mirrored', async () => (await object('default.service.default.after-silence')) !== undefined, 10000);
-    assert.match(leader.output, /watch silent for 2000 ms; reopening it/);
+    assert.match(leader.output, /watch silent for 4500 ms, past its 3 s server-side timeout; reopening it/);
     await waitFor('restarts counted', async () => (await metric(leader, /^tendril_watch_restarts\{.*kind="service"/)) >= restartsBefore + 2);
     assert.ok((await metric(leader, /^tendril_watch_events_total\{.*kind="service".*type="BOOKMARK"/)) > 0, 'bookmarks counted');
   });
@@ -229,6 +308,63 @@ describe('k8s-watcher in Kubernetes mode, against a list/watch API server', () =
     assert.equal(api.requests.filter((r) => r.method === 'PATCH').length, patches);
   });
 
+  it('writes a status once when the server prunes part of it (a field the installed CRD version lacks)', async () => {
+    // a Gateway API release whose GatewayClass status has conditions but no supportedFeatures
+    api.installCrd({
+      spec: {
+        group: 'gateway.networking.k8s.io',
+        names: { kind: 'GatewayClass', plural: 'gatewayclasses' },
+        scope: 'Cluster',
+        versions: [
+          {
+            name: 'v1',
+            served: true,
+            schema: {
+              openAPIV3Schema: {
+                type: 'object',
+                properties: {
+                  spec: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
+                  status: {
+                    type: 'object',
+                    properties: {
+                      conditions: {
+                        type: 'array',
+                        items: { type: 'object', properties: { type: { type: 'string' }, status: { type: 'string' }, reason: { type: 'string' }, message: { type: 'string' }, observedGeneration: { type: 'integer' }, lastTransitionTime: { type: 'string' } } },
+                      },
+                    },
+                  },
+                },
+              },
+            },
+          },
+        ],
+      },
+    });
+    const statuses = await nc.jetstream().views.kv(BUCKETS.status, { history: 1 });
+    const desired = {
+      v: 1 as const,
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'GatewayClass',
+      name: 'cilium',
+      observedGeneration: 1,
+      status: { conditions: [{ type: 'Accepted', status: 'True', reason: 'Accepted', message: 'ours', observedGeneration: 1 }], supportedFeatures: [{ name: 'Gateway' }, { name: 'HTTPRoute' }] },
+    };
+    const patches = () => api.requests.filter((r) => r.method === 'PATCH' && r.path.endsWith('/gatewayclasses/cilium/status')).length;
+    await statuses.put('default.gatewayclass._.cilium', objectStatusCodec.encode(desired));
+    const written = await waitFor('status written', () => (api.get('GatewayClass', undefined, 'cilium') as any)?.status?.conditions?.[0]?.message === 'ours' ? api.get('GatewayClass', undefined, 'cilium') : undefined);
+    assert.equal((written as any).status.supportedFeatures, undefined, 'pruned by the server');
+    assert.equal(patches(), 1);
+    for (let i = 0; i < 3; i++) {
+      await statuses.put('default.gatewayclass._.cilium', objectStatusCodec.encode(desired));
+      await new Promise((resolve) => setTimeout(resolve, 400));
+    }
+    assert.equal(patches(), 1, 'the pruned field does not make every write differ');
+    // a real change is still written
+    await statuses.put('default.gatewayclass._.cilium', objectStatusCodec.encode({ ...desired, status: { ...desired.status, conditions: [{ ...desired.status.conditions[0]!, message: 'changed' }] } }));
+    await waitFor('change written', () => (api.get('GatewayClass', undefined, 'cilium') as any).status.conditions[0].message === 'changed');
+    assert.equal(patches(), 2);
+  });
+
   it('fails over to a warm standby that writes nothing while standing by and rewrites nothing unchanged', async () => {
     const standby = await startWatcher(env);
     watchers.push(standby);
@@ -236,6 +372,10 @@ describe('k8s-watcher in Kubernetes mode, against a list/watch API server', () =
       const state = await readyz(standby).catch(() => undefined);
       return state?.status === 200 && /^standby/.test(state.body.checks['leader-election'].reason);
     }, 30000);
+    const role = (await readyz(standby)).body.checks['leader-election'].reason;
+    const leaderRole = (await readyz(leader)).body.checks['leader-election'].reason as string;
+    const leaderIdentity = /this replica \((.+)\) holds/.exec(leaderRole)![1]!;
+    assert.equal(role, `standby: the leader is ${leaderIdentity} (Lease default/tendril-k8s-watcher)`);
     // written by the leader after the standby started; deleted while nobody leads
     api.create(service('default', 'short-lived'));
     await waitFor('leader writes it', async () => (await object('default.service.default.short-lived')) !== undefined);
@@ -254,8 +394,8 @@ describe('k8s-watcher in Kubernetes mode, against a list/watch API server', () =
   });
 });
 
-describe('k8s-watcher when the API server is down at start', () => {
-  it('stays unready until the API server answers, then syncs (keys under TENDRIL_CLUSTER)', async () => {
+describe('k8s-watcher when the API server is down', () => {
+  it('stays unready until the API server answers, then syncs (keys under TENDRIL_CLUSTER), and says when it goes away', async () => {
     const nats = await startNatsServer();
     const port = await freePort();
     const dir = mkdtempSync(join(tmpdir(), 'tendril-kube-'));
@@ -275,6 +415,16 @@ describe('k8s-watcher when the API server is down at start', () => {
       const kv = await nc.jetstream().views.kv(BUCKETS.objects, { bindOnly: true });
       assert.ok(await kv.get('east.service.default.late'), 'keys carry TENDRIL_CLUSTER');
       await nc.close();
+      // the API server goes away after the sync: not silently green, but saying the view is stale
+      await api.close();
+      const stale = await waitFor('readyz says the API server is unreachable', async () => {
+        const state = await readyz(watcher);
+        return state.status === 503 && /API server unreachable/.test(state.body.checks['initial-sync'].reason) ? state : undefined;
+      }, 30000);
+      assert.match(stale.body.checks['initial-sync'].reason, /fetch failed/);
+      assert.match(stale.body.checks['initial-sync'].reason, /stale view: tendril-objects keeps the last state seen \(1 objects\)/);
+      await api.start();
+      await waitFor('ready again once it answers', async () => (await readyz(watcher)).status === 200, 30000);
     } finally {
       await stopWatcher(watcher);
       await api.close();

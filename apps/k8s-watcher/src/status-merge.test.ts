@@ -62,3 +62,13 @@ describe('the status written back', () => {
     ]);
   });
 });
+
+describe('the merge patch of a status write', () => {
+  it('names with null what the new status no longer has, at every depth, and nothing unchanged', async () => {
+    const { mergePatchBetween } = await import('./status-writer.js');
+    const before = { loadBalancer: { ingress: [{ ip: '198.18.0.1' }] }, conditions: [{ type: 'Accepted' }], other: 1 };
+    assert.deepEqual(mergePatchBetween(before, { loadBalancer: {}, conditions: [{ type: 'Accepted' }], other: 1 }), { loadBalancer: { ingress: null } });
+    assert.deepEqual(mergePatchBetween(before, { conditions: [{ type: 'Accepted', status: 'True' }], other: 1 }), { loadBalancer: null, conditions: [{ type: 'Accepted', status: 'True' }] });
+    assert.deepEqual(mergePatchBetween({}, { listeners: [{ name: 'http' }], addresses: { a: null, b: 1 } }), { listeners: [{ name: 'http' }], addresses: { b: 1 } });
+  });
+});

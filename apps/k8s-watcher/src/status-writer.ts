@@ -3,6 +3,12 @@
  * status subresource of GatewayClass, Gateway, HTTPRoute, GRPCRoute, TLSRoute and Ingress — by the
  * Lease holder only, only when it differs, never touching spec. Route parents and conditions that
  * belong to other controllers are kept; a 409 Conflict is retried on a freshly read object.
+ *
+ * "Differs" is judged as the API server stores status, not as we send it: the server prunes fields
+ * the installed CRD version does not know (a newer status field on an older Gateway API release)
+ * and applies defaults, so what we wrote may never read back equal. The status a write returned is
+ * kept per object; when the object still holds exactly that, and we would send exactly what we sent
+ * then, there is nothing to write (else every change would rewrite it forever).
  */
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { BUCKETS, canonicalJson, objectStatusCodec, parseObjectKey, type ObjectStatus } from '@tendril/contract';
@@ -23,6 +29,8 @@ export class StatusWriter implements OnApplicationBootstrap, OnModuleDestroy {
   private stopped = false;
   private written = 0;
   private conflicts = 0;
+  /** Per key: the status we last sent, and the status the server stored from it (both canonical JSON). */
+  private readonly stored = new Map<string, { sent: string; kept: string }>();
 
   constructor(
     @Inject(PLATFORM_CONFIG) private readonly platform: PlatformConfig,
@@ -85,15 +93,22 @@ export class StatusWriter implements OnApplicationBootstrap, OnModuleDestroy {
       try {
         current = await this.connection.client.request<Json>('GET', path);
       } catch (error) {
-        if (error instanceof KubeApiError && error.statusCode === 404) return; // gone: nothing to write
+        if (error instanceof KubeApiError && error.statusCode === 404) {
+          this.stored.delete(key);
+          return; // gone: nothing to write
+        }
         throw error;
       }
       const before = (current['status'] as Json | undefined) ?? {};
       const after = mergeStatus(ref.kind, before, desired.status, this.config.gatewayController, new Date().toISOString().replace(/\.\d+Z$/, 'Z'));
       if (canonicalJson(after) === canonicalJson(before)) return;
+      const last = this.stored.get(key);
+      if (last && last.sent === canonicalJson(after) && last.kept === canonicalJson(before)) return; // the server keeps what it kept of it last time
       const resourceVersion = (current['metadata'] as Json)['resourceVersion'];
       try {
-        await this.connection.client.request('PATCH', `${path}/status`, { metadata: { resourceVersion }, status: after }, 'application/merge-patch+json');
+        const patch = mergePatchBetween(before, after);
+        const updated = await this.connection.client.request<Json>('PATCH', `${path}/status`, { metadata: { resourceVersion }, status: patch }, 'application/merge-patch+json');
+        this.stored.set(key, { sent: canonicalJson(after), kept: canonicalJson((updated?.['status'] as Json | undefined) ?? {}) });
         this.written++;
         this.logger.log(`${who}: status written`);
         return;
@@ -139,6 +154,33 @@ export function mergeStatus(kind: string, current: Json, desired: Json, controll
     out['parents'] = [...previous.filter((p) => !ourControllers.has(p['controllerName'])), ...ours];
   }
   return out;
+}
+
+/**
+ * The JSON merge patch (RFC 7386) that turns `from` into `to`: a merge patch merges objects field by
+ * field, so a field `to` no longer has must be named with null, at every depth (an Ingress whose
+ * load balancer lost its address: `{loadBalancer: {ingress: null}}`, not `{loadBalancer: {}}`).
+ */
+export function mergePatchBetween(from: Json, to: Json): Json {
+  const patch: Json = {};
+  for (const field of Object.keys(from)) if (!(field in to)) patch[field] = null;
+  for (const [field, value] of Object.entries(to)) {
+    const previous = from[field];
+    if (isPlainObject(value) && isPlainObject(previous)) {
+      const inner = mergePatchBetween(previous, value);
+      if (Object.keys(inner).length > 0) patch[field] = inner;
+    } else if (canonicalJson(value) !== canonicalJson(previous)) patch[field] = isPlainObject(value) ? withoutNulls(value) : value;
+  }
+  return patch;
+}
+
+function isPlainObject(value: unknown): value is Json {
+  return !!value && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** A merge patch cannot set null inside a new object (null means delete): such fields are left out. */
+function withoutNulls(value: Json): Json {
+  return Object.fromEntries(Object.entries(value).filter(([, inner]) => inner !== null).map(([field, inner]) => [field, isPlainObject(inner) ? withoutNulls(inner) : inner]));
 }
 
 function mergeConditions(current: unknown, desired: Json[], now: string): Json[] {

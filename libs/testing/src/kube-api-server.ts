@@ -1,17 +1,36 @@
 /**
  * A small Kubernetes API server for tests, speaking the real list/watch protocol over HTTP so the real
- * @kubernetes/client-node is exercised, never stubbed: lists carry a resourceVersion; watches are
- * chunked streams of JSON lines that replay history after the given resourceVersion, send BOOKMARKs
- * when asked, answer a too-old resourceVersion with an ERROR event carrying 410 Gone, and end after
- * timeoutSeconds; objects can be read, created, replaced, merge-patched and deleted, with the status
- * subresource and resourceVersion preconditions (409 Conflict). Leases are ordinary objects.
+ * @kubernetes/client-node is exercised, never stubbed. It copies what a real kube-apiserver does, each
+ * behaviour commented where it happens:
+ * - lists of built-in kinds leave `apiVersion` and `kind` off their items (the list carries them);
+ *   custom resources keep them, with the version the request named;
+ * - lists honour `limit` and `continue`; a list's resourceVersion is the store's, each item its own;
+ * - watches are chunked streams of JSON lines: from resourceVersion "" or "0" every current object
+ *   comes first as ADDED, from a later one the history after it is replayed; one older than the
+ *   history answers an ERROR event with 410 Expired ("too old resource version"); a watch ends after
+ *   `timeoutSeconds`; BOOKMARKs are sent only to watches that asked (`allowWatchBookmarks=true`) and
+ *   only by a server with a watch cache (`watchCache`, on by default);
+ * - objects are read, created (409 AlreadyExists), replaced and merge-patched, with the status
+ *   subresource (status only; the main resource never changes status) and resourceVersion
+ *   preconditions (409 Conflict: what two Lease candidates meet); generation moves with the spec;
+ * - admission (kube-admission.ts): EndpointSlice addresses in the loopback range and other special
+ *   ranges are refused (422 Invalid naming the field); custom resources installed with their CRD
+ *   (installCrd) are pruned of fields their schema lacks and defaulted.
+ * Not reproduced (assumptions, see also kube-admission.ts): authentication and RBAC (every token may
+ * do everything); server-side apply; garbage collection; finalizers; list `resourceVersion` /
+ * `resourceVersionMatch` (a list is always the latest state); a watch from a resourceVersion newer
+ * than the store's (a real server waits up to a few seconds, then answers 504); the periodic
+ * bookmark interval of a real watch cache (about a minute; here `bookmarkIntervalMs`); conversion
+ * webhooks (every served version of a kind is the same object under another apiVersion).
  *
  * Test hooks change the world behind the client's back: objects changed directly, watches dropped or
- * silenced, history compacted, a kind served or not (a CRD installed or not), conflicts injected.
+ * silenced, history compacted, a kind served or not (a CRD installed or not), conflicts injected,
+ * the whole server stopped and started again on its port.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import { KubeInvalidError, pruneAndDefault, validateBuiltIn, type StructuralSchema } from './kube-admission.js';
 
 export interface KubeResourceType {
   group: string;
@@ -19,6 +38,10 @@ export interface KubeResourceType {
   plural: string;
   kind: string;
   namespaced: boolean;
+  /** A custom resource (served because a CRD is installed): list items keep apiVersion and kind. */
+  custom?: boolean;
+  /** The CRD version's openAPIV3Schema: custom resources are pruned and defaulted by it. */
+  schema?: StructuralSchema;
 }
 
 export interface KubeObjectLike {
@@ -52,14 +75,14 @@ export const STANDARD_RESOURCE_TYPES: readonly KubeResourceType[] = [
   { group: 'discovery.k8s.io', version: 'v1', plural: 'endpointslices', kind: 'EndpointSlice', namespaced: true },
   { group: 'networking.k8s.io', version: 'v1', plural: 'ingresses', kind: 'Ingress', namespaced: true },
   { group: 'networking.k8s.io', version: 'v1', plural: 'ingressclasses', kind: 'IngressClass', namespaced: false },
-  { group: 'gateway.networking.k8s.io', version: 'v1', plural: 'gatewayclasses', kind: 'GatewayClass', namespaced: false },
-  { group: 'gateway.networking.k8s.io', version: 'v1', plural: 'gateways', kind: 'Gateway', namespaced: true },
-  { group: 'gateway.networking.k8s.io', version: 'v1', plural: 'httproutes', kind: 'HTTPRoute', namespaced: true },
-  { group: 'gateway.networking.k8s.io', version: 'v1', plural: 'grpcroutes', kind: 'GRPCRoute', namespaced: true },
-  { group: 'gateway.networking.k8s.io', version: 'v1alpha2', plural: 'tlsroutes', kind: 'TLSRoute', namespaced: true },
-  { group: 'gateway.networking.k8s.io', version: 'v1beta1', plural: 'referencegrants', kind: 'ReferenceGrant', namespaced: true },
-  { group: 'cilium.io', version: 'v2', plural: 'ciliumenvoyconfigs', kind: 'CiliumEnvoyConfig', namespaced: true },
-  { group: 'cilium.io', version: 'v2', plural: 'ciliumclusterwideenvoyconfigs', kind: 'CiliumClusterwideEnvoyConfig', namespaced: false },
+  { group: 'gateway.networking.k8s.io', version: 'v1', plural: 'gatewayclasses', kind: 'GatewayClass', namespaced: false, custom: true },
+  { group: 'gateway.networking.k8s.io', version: 'v1', plural: 'gateways', kind: 'Gateway', namespaced: true, custom: true },
+  { group: 'gateway.networking.k8s.io', version: 'v1', plural: 'httproutes', kind: 'HTTPRoute', namespaced: true, custom: true },
+  { group: 'gateway.networking.k8s.io', version: 'v1', plural: 'grpcroutes', kind: 'GRPCRoute', namespaced: true, custom: true },
+  { group: 'gateway.networking.k8s.io', version: 'v1alpha2', plural: 'tlsroutes', kind: 'TLSRoute', namespaced: true, custom: true },
+  { group: 'gateway.networking.k8s.io', version: 'v1beta1', plural: 'referencegrants', kind: 'ReferenceGrant', namespaced: true, custom: true },
+  { group: 'cilium.io', version: 'v2', plural: 'ciliumenvoyconfigs', kind: 'CiliumEnvoyConfig', namespaced: true, custom: true },
+  { group: 'cilium.io', version: 'v2', plural: 'ciliumclusterwideenvoyconfigs', kind: 'CiliumClusterwideEnvoyConfig', namespaced: false, custom: true },
   { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', kind: 'Lease', namespaced: true },
 ];
 
@@ -69,6 +92,11 @@ export interface KubeApiServerOptions {
   types?: readonly KubeResourceType[];
   /** How often an open watch that asked for bookmarks gets one. */
   bookmarkIntervalMs?: number;
+  /**
+   * Whether the server runs with a watch cache (a real kube-apiserver's default, `--watch-cache`):
+   * without one, watches are served from etcd and get no BOOKMARKs even when they ask.
+   */
+  watchCache?: boolean;
   /** Events kept for watches to resume from; older resourceVersions get 410 Gone. */
   historyLimit?: number;
 }
@@ -116,7 +144,8 @@ export class KubeApiServer {
   async start(): Promise<this> {
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen(this.options.port ?? 0, '127.0.0.1', () => resolve());
+      // a restart after close() comes back on the same port, as an API server behind a fixed address
+      this.server.listen(this.port, '127.0.0.1', () => resolve());
     });
     this.port = (this.server.address() as AddressInfo).port;
     return this;
@@ -152,30 +181,54 @@ export class KubeApiServer {
     if (!this.store.has(storeKey(type))) this.store.set(storeKey(type), new Map());
   }
 
+  /**
+   * Applies a CustomResourceDefinition (apiextensions.k8s.io/v1, as a manifest): each served version
+   * answers from now on with the version's schema (pruning and defaulting); versions no longer served
+   * answer 404. Objects of the kind are kept across versions.
+   */
+  installCrd(crd: { spec: { group: string; names: { kind: string; plural: string }; scope: string; versions: { name: string; served: boolean; schema?: { openAPIV3Schema?: StructuralSchema } }[] } }): void {
+    const { group, names, scope, versions } = crd.spec;
+    for (const [key, type] of this.served) if (type.group === group && type.kind === names.kind) this.served.delete(key);
+    for (const version of versions) {
+      if (!version.served) continue;
+      const schema = version.schema?.openAPIV3Schema;
+      this.serve({ group, version: version.name, plural: names.plural, kind: names.kind, namespaced: scope === 'Namespaced', custom: true, ...(schema ? { schema } : {}) });
+    }
+  }
+
   /** Removes a kind from discovery: its list and watch answer 404, as for a CRD not installed. */
   unserve(kind: string): void {
     for (const [key, type] of this.served) if (type.kind === kind) this.served.delete(key);
   }
 
-  create(object: KubeObjectLike): KubeObjectLike {
+  /**
+   * Creates an object as another client would: admission applies (422 Invalid is thrown as
+   * KubeInvalidError). `raw` stores it as given, as data written before a rule existed or straight to
+   * etcd: what a client must survive reading.
+   */
+  create(object: KubeObjectLike, options: { raw?: boolean } = {}): KubeObjectLike {
     const type = this.typeOf(object);
     const objects = this.store.get(storeKey(type))!;
     const id = objectId(object.metadata.namespace, object.metadata.name);
     if (objects.has(id)) throw new Error(`${id} exists`);
-    const stored = this.stamp(type, structuredClone(object), undefined);
+    const stored = this.stamp(type, this.admit(type, structuredClone(object), options.raw), undefined);
     objects.set(id, stored);
     this.record('ADDED', type, stored);
     return structuredClone(stored);
   }
 
   /** Replaces an object as another client would; generation moves when anything but status and metadata does. */
-  update(object: KubeObjectLike): KubeObjectLike {
+  update(object: KubeObjectLike, options: { raw?: boolean } = {}): KubeObjectLike {
     const type = this.typeOf(object);
     const objects = this.store.get(storeKey(type))!;
     const id = objectId(object.metadata.namespace, object.metadata.name);
     const current = objects.get(id);
     if (!current) throw new Error(`${id} does not exist`);
-    const stored = this.stamp(type, structuredClone(object), current);
+    const admitted = this.admit(type, structuredClone(object), options.raw);
+    // a real server does not store a write that changes nothing (after admission): no new
+    // resourceVersion, no watch event (a status the server prunes back to what it holds is such a write)
+    if (sameContent(admitted, current)) return structuredClone(current);
+    const stored = this.stamp(type, admitted, current);
     objects.set(id, stored);
     this.record('MODIFIED', type, stored);
     return structuredClone(stored);
@@ -212,7 +265,10 @@ export class KubeApiServer {
     return count;
   }
 
-  /** Open watches stay connected but receive nothing more, not even bookmarks (a half-open connection). */
+  /**
+   * Open watches stay connected but receive nothing more, not even bookmarks or their end at
+   * timeoutSeconds (a half-open connection: whatever the server sends never arrives).
+   */
   silenceWatches(): void {
     for (const watch of this.watches) watch.silenced = true;
   }
@@ -257,10 +313,7 @@ export class KubeApiServer {
     if (method === 'GET' && !name) {
       const watching = url.searchParams.get('watch');
       if (watching === 'true' || watching === '1') return this.watch(request, response, type, namespace, url.searchParams);
-      const fieldSelector = url.searchParams.get('fieldSelector') ?? undefined;
-      const items = [...objects.values()].filter((o) => (!namespace || o.metadata.namespace === namespace) && matchesFields(o, fieldSelector));
-      items.sort((a, b) => objectId(a.metadata.namespace, a.metadata.name).localeCompare(objectId(b.metadata.namespace, b.metadata.name)));
-      return this.reply(response, request, 200, { apiVersion: apiVersionOf(type), kind: `${type.kind}List`, metadata: { resourceVersion: this.resourceVersion }, items });
+      return this.list(request, response, type, namespace, url.searchParams);
     }
     const body = method === 'GET' || method === 'DELETE' ? undefined : ((await readJson(request)) as KubeObjectLike);
     if (method === 'POST' && !name) {
@@ -269,13 +322,13 @@ export class KubeApiServer {
       if (objects.has(objectId(body.metadata.namespace, body.metadata.name))) {
         return this.reply(response, request, 409, status(409, `${type.plural} "${body.metadata.name}" already exists`, 'AlreadyExists'));
       }
-      return this.reply(response, request, 201, this.create({ ...body, apiVersion: apiVersionOf(type), kind: type.kind }));
+      return this.admitted(request, response, 201, () => this.create({ ...body, apiVersion: apiVersionOf(type), kind: type.kind }));
     }
     if (!name) return this.reply(response, request, 405, status(405, 'method not allowed'));
     const id = objectId(namespace, name);
     const current = objects.get(id);
     if (!current) return this.reply(response, request, 404, status(404, `${type.plural} "${name}" not found`));
-    if (method === 'GET') return this.reply(response, request, 200, current);
+    if (method === 'GET') return this.reply(response, request, 200, served(type, current));
     if (method === 'DELETE') {
       this.remove(type.kind, namespace, name);
       return this.reply(response, request, 200, status(200, 'deleted', 'Success'));
@@ -302,19 +355,60 @@ export class KubeApiServer {
     const merged: KubeObjectLike =
       subresource === 'status' ? { ...current, status: next['status'] } : { ...next, metadata: { ...next.metadata, name, namespace: current.metadata.namespace }, status: current['status'] };
     if (merged['status'] === undefined) delete merged['status'];
-    return this.reply(response, request, 200, this.update(merged));
+    return this.admitted(request, response, 200, () => this.update({ ...merged, apiVersion: apiVersionOf(type), kind: type.kind }));
+  }
+
+  /** A write through admission: 422 Invalid with the refused fields, else the stored object as this version serves it. */
+  private admitted(request: IncomingMessage, response: ServerResponse, code: number, write: () => KubeObjectLike): void {
+    let stored: KubeObjectLike;
+    try {
+      stored = write();
+    } catch (error) {
+      if (error instanceof KubeInvalidError) return this.reply(response, request, 422, error.status());
+      throw error;
+    }
+    const type = this.typeOf(stored);
+    return this.reply(response, request, code, served(type, stored));
+  }
+
+  private list(request: IncomingMessage, response: ServerResponse, type: KubeResourceType, namespace: string | undefined, params: URLSearchParams): void {
+    const fieldSelector = params.get('fieldSelector') ?? undefined;
+    const objects = this.store.get(storeKey(type))!;
+    let items = [...objects.values()].filter((o) => (!namespace || o.metadata.namespace === namespace) && matchesFields(o, fieldSelector));
+    items.sort((a, b) => objectId(a.metadata.namespace, a.metadata.name).localeCompare(objectId(b.metadata.namespace, b.metadata.name)));
+    // limit and continue: a page, and a token to the next (here the last id served; a real server's token is opaque)
+    const after = params.get('continue');
+    if (after) items = items.filter((o) => objectId(o.metadata.namespace, o.metadata.name) > Buffer.from(after, 'base64url').toString());
+    const limit = Number(params.get('limit') ?? '0');
+    const metadata: Record<string, string> = { resourceVersion: this.resourceVersion };
+    if (limit > 0 && items.length > limit) {
+      items = items.slice(0, limit);
+      const last = items[items.length - 1]!;
+      metadata['continue'] = Buffer.from(objectId(last.metadata.namespace, last.metadata.name)).toString('base64url');
+    }
+    // a real server leaves TypeMeta off the items of a built-in kind's list: the list's own apiVersion
+    // and kind say what they are; custom resources keep theirs
+    const shown = items.map((item) => {
+      const out = served(type, item);
+      if (type.custom) return out;
+      const { apiVersion: _apiVersion, kind: _kind, ...rest } = out;
+      return rest as KubeObjectLike;
+    });
+    return this.reply(response, request, 200, { apiVersion: apiVersionOf(type), kind: `${type.kind}List`, metadata, items: shown });
   }
 
   private watch(request: IncomingMessage, response: ServerResponse, type: KubeResourceType, namespace: string | undefined, params: URLSearchParams): void {
     const begin = () => {
       if (response.destroyed) return;
       const from = params.get('resourceVersion') ?? '';
-      const watch: OpenWatch = { type, namespace, response, silenced: false, bookmarks: params.get('allowWatchBookmarks') === 'true', timers: [] };
+      // bookmarks come from the watch cache, and only to watches that ask for them
+      const bookmarks = params.get('allowWatchBookmarks') === 'true' && this.options.watchCache !== false;
+      const watch: OpenWatch = { type, namespace, response, silenced: false, bookmarks, timers: [] };
       response.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
       this.requests.push({ method: 'WATCH', path: request.url ?? '', status: 200, authorization: request.headers.authorization });
       const send = (event: object) => response.write(`${JSON.stringify(event)}\n`);
       if (from === '' || from === '0') {
-        for (const object of this.store.get(storeKey(type))!.values()) if (!namespace || object.metadata.namespace === namespace) send({ type: 'ADDED', object });
+        for (const object of this.store.get(storeKey(type))!.values()) if (!namespace || object.metadata.namespace === namespace) send({ type: 'ADDED', object: served(type, object) });
       } else {
         const since = Number(from);
         if (!Number.isInteger(since) || since < this.oldestResumable) {
@@ -323,13 +417,13 @@ export class KubeApiServer {
           return;
         }
         for (const event of this.history) {
-          if (event.rv > since && sameType(event.object, type) && (!namespace || event.object.metadata.namespace === namespace)) send({ type: event.type, object: event.object });
+          if (event.rv > since && sameType(event.object, type) && (!namespace || event.object.metadata.namespace === namespace)) send({ type: event.type, object: served(type, event.object) });
         }
       }
       this.watches.add(watch);
       response.on('close', () => this.endWatch(watch, false));
       const timeout = Number(params.get('timeoutSeconds') ?? '0');
-      if (timeout > 0) watch.timers.push(setTimeout(() => this.endWatch(watch, false), timeout * 1000));
+      if (timeout > 0) watch.timers.push(setTimeout(() => !watch.silenced && this.endWatch(watch, false), timeout * 1000));
       if (watch.bookmarks) {
         watch.timers.push(
           setInterval(() => {
@@ -381,6 +475,15 @@ export class KubeApiServer {
     return type;
   }
 
+  /** Admission before storage: validation of built-in kinds, pruning and defaulting of custom resources. */
+  private admit(type: KubeResourceType, object: KubeObjectLike, raw = false): KubeObjectLike {
+    if (raw) return object;
+    const causes = validateBuiltIn(type.group, type.kind, object);
+    if (causes.length > 0) throw new KubeInvalidError(type.kind, type.group, object.metadata.name, causes);
+    if (type.custom && type.schema) pruneAndDefault(object, type.schema);
+    return object;
+  }
+
   private stamp(type: KubeResourceType, object: KubeObjectLike, current: KubeObjectLike | undefined): KubeObjectLike {
     this.revision++;
     const { status: _status, metadata: _metadata, ...spec } = object;
@@ -410,9 +513,9 @@ export class KubeApiServer {
       this.oldestResumable = dropped[dropped.length - 1]!.rv;
     }
     for (const watch of this.watches) {
-      if (watch.silenced || watch.type !== type) continue;
+      if (watch.silenced || storeKey(watch.type) !== storeKey(type)) continue;
       if (watch.namespace && object.metadata.namespace !== watch.namespace) continue;
-      watch.response.write(`${JSON.stringify({ type: kind, object: event.object })}\n`);
+      watch.response.write(`${JSON.stringify({ type: kind, object: served(watch.type, event.object) })}\n`);
     }
   }
 }
@@ -432,6 +535,27 @@ function storeKey(type: KubeResourceType): string {
 
 function apiVersionOf(type: KubeResourceType): string {
   return type.group ? `${type.group}/${type.version}` : type.version;
+}
+
+/** An object as the version a request named serves it: every served version is the same object under its own apiVersion. */
+function served(type: KubeResourceType, object: KubeObjectLike): KubeObjectLike {
+  return object.apiVersion === apiVersionOf(type) ? object : { ...object, apiVersion: apiVersionOf(type) };
+}
+
+/** Equal but for what the server sets itself (resourceVersion, uid, generation, creationTimestamp, managedFields). */
+function sameContent(next: KubeObjectLike, current: KubeObjectLike): boolean {
+  const content = (object: KubeObjectLike) => {
+    const { resourceVersion: _rv, uid: _uid, generation: _generation, creationTimestamp: _created, managedFields: _managed, ...metadata } = object.metadata;
+    const { apiVersion: _apiVersion, ...rest } = object;
+    return sortedJson({ ...rest, metadata });
+  };
+  return content(next) === content(current);
+}
+
+function sortedJson(value: unknown): string {
+  return JSON.stringify(value, (_key, inner: unknown) =>
+    inner && typeof inner === 'object' && !Array.isArray(inner) ? Object.fromEntries(Object.entries(inner as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : inner,
+  );
 }
 
 function sameType(object: KubeObjectLike, type: KubeResourceType): boolean {

@@ -32,6 +32,8 @@ export interface NatsServerOptions {
   auth?: boolean;
   /** Require TLS from every client (the server's certificate and key; `ca` + `verify` ask clients for a certificate). */
   tls?: NatsServerTls;
+  /** The largest message the server accepts (nats-server's `max_payload`; its default is 1 MB). */
+  maxPayload?: number;
 }
 
 export interface NatsServerTls {
@@ -51,6 +53,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   let credentials: Record<NatsUser, NatsCredentials> | undefined;
   const config: string[] = [];
   if (options.tls) config.push(tlsBlock(options.tls));
+  if (options.maxPayload) config.push(`max_payload: ${options.maxPayload}`);
   if (options.auth) {
     config.push(natsAuthorizationConfig());
     credentials = {} as Record<NatsUser, NatsCredentials>;

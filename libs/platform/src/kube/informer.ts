@@ -4,8 +4,13 @@
  * vanished meanwhile) wrapped so that:
  * - an informer that stopped on an error (API server down, 500, connection refused) is restarted
  *   with exponential backoff and jitter, resuming from its last resourceVersion;
- * - watches ask for BOOKMARKs and end server-side after `watchTimeoutSeconds`, and a watch with no
- *   event or bookmark for `stallMs` is taken for dead (a half-open connection) and reopened;
+ * - watches ask for BOOKMARKs and end server-side after `watchTimeoutSeconds` (a real API server
+ *   honours the client's timeoutSeconds); a watch silent for that long plus `stallMarginMs` is taken
+ *   for dead (a half-open connection) and reopened. A quiet kind on a server that sends no bookmarks
+ *   (no watch cache, or one that sends them only near the timeout) is not stalled: its watch simply
+ *   ends at the timeout and is reopened without a warning;
+ * - objects get the `apiVersion` and `kind` of the collection where the server leaves them off (a
+ *   real server does for the items of a built-in kind's list);
  * - a kind the server does not serve (404: its CRD is not installed) is retried every
  *   `notFoundRetryMs` and reported, never fatal.
  */
@@ -21,13 +26,16 @@ export interface InformerOptions {
   /** For log lines and metrics: the kind. */
   name: string;
   fieldSelector?: string;
+  /** The apiVersion and kind of the collection's objects, filled in where the server leaves them off. */
+  typeMeta?: { apiVersion: string; kind: string };
   /**
    * Applied to every listed or watched object before the cache holds it: what the owner never needs
    * (the data of ConfigMaps it does not mirror) is not kept.
    */
   transform?: (object: KubernetesObject) => KubernetesObject;
   watchTimeoutSeconds?: number;
-  stallMs?: number;
+  /** How long past watchTimeoutSeconds a watch with no byte is taken for dead (default 15 s). */
+  stallMarginMs?: number;
   backoffInitialMs?: number;
   backoffMaxMs?: number;
   notFoundRetryMs?: number;
@@ -51,12 +59,13 @@ class TrackedWatch extends Watch {
     config: KubeConfig,
     private readonly owner: { watching(): void; sawEvent(type: string): void; ended(error: unknown): void },
     private readonly timeoutSeconds: number,
-    stallMs: number,
-    private readonly transform?: (object: KubernetesObject) => KubernetesObject,
+    stallAfterMs: number,
+    private readonly prepare: (object: KubernetesObject) => KubernetesObject,
   ) {
     super(config);
-    // client-node's inactivity timeout: no byte (event or bookmark) for this long and the watch ends
-    (this as unknown as { requestTimeoutMs: number }).requestTimeoutMs = stallMs;
+    // client-node's inactivity timeout: no byte for this long and the watch ends. The server ends
+    // every watch after timeoutSeconds, so only a watch silent past that (plus a margin) is dead.
+    (this as unknown as { requestTimeoutMs: number }).requestTimeoutMs = stallAfterMs;
   }
 
   override async watch(path: string, query: Record<string, string | number | boolean | undefined>, callback: (phase: string, object: unknown, watchObject?: unknown) => void, done: (error: unknown) => void): Promise<AbortController> {
@@ -66,7 +75,7 @@ class TrackedWatch extends Watch {
       { ...query, allowWatchBookmarks: true, timeoutSeconds: this.timeoutSeconds },
       (phase, object, watchObject) => {
         this.owner.sawEvent(phase);
-        const keep = this.transform && object && phase !== 'BOOKMARK' && phase !== 'ERROR' ? this.transform(object as KubernetesObject) : object;
+        const keep = object && phase !== 'BOOKMARK' && phase !== 'ERROR' ? this.prepare(object as KubernetesObject) : object;
         callback(phase, keep, watchObject);
       },
       (error) => {
@@ -92,18 +101,26 @@ export class ResilientInformer<T extends KubernetesObject = KubernetesObject> {
   /** Date.now() of the last watch event or bookmark (0: none yet). */
   lastEventAt = 0;
   lastError = '';
+  /** Date.now() of the first failed list or watch since the last watch opened (0: none failing). */
+  failingSince = 0;
 
   constructor(
     private readonly client: KubeClient,
     private readonly options: InformerOptions,
     private readonly handlers: InformerHandlers<T>,
   ) {
-    const watch = new TrackedWatch(client.config, this, options.watchTimeoutSeconds ?? 300, options.stallMs ?? 90_000, options.transform);
+    const timeoutSeconds = options.watchTimeoutSeconds ?? 300;
+    const watch = new TrackedWatch(client.config, this, timeoutSeconds, this.stallAfterMs, (object) => this.prepare(object));
     this.informer = new ListWatch<T>(options.path, watch, () => this.list(), false, undefined, options.fieldSelector);
     this.informer.on(ADD, (object) => handlers.upsert(object));
     this.informer.on(UPDATE, (object) => handlers.upsert(object));
     this.informer.on(DELETE, (object) => handlers.delete(object));
     this.informer.on(ERROR, (error) => this.failed(error));
+  }
+
+  /** How long a watch may stay silent before it is taken for dead: the server-side timeout plus the margin. */
+  get stallAfterMs(): number {
+    return (this.options.watchTimeoutSeconds ?? 300) * 1000 + (this.options.stallMarginMs ?? 15_000);
   }
 
   get currentState(): InformerState {
@@ -113,6 +130,11 @@ export class ResilientInformer<T extends KubernetesObject = KubernetesObject> {
   /** The objects the informer holds now (its warm cache). */
   objects(): T[] {
     return [...this.informer.list()];
+  }
+
+  /** One object of the cache, by name (and namespace for a namespaced kind). */
+  get(name: string, namespace?: string): T | undefined {
+    return this.informer.get(name, namespace);
   }
 
   start(): void {
@@ -135,12 +157,18 @@ export class ResilientInformer<T extends KubernetesObject = KubernetesObject> {
   private async list(): Promise<KubernetesListObject<T>> {
     const query = this.options.fieldSelector ? `?fieldSelector=${encodeURIComponent(this.options.fieldSelector)}` : '';
     const list = await this.client.request<KubernetesListObject<T>>('GET', this.options.path + query);
-    const transform = this.options.transform;
-    if (transform && list.items) list.items = list.items.map((item) => transform(item) as T);
+    if (list.items) list.items = list.items.map((item) => this.prepare(item) as T);
     this.lists++;
     if (this.lists > 1) this.relists++;
     this.listedSinceWatch = true;
     return list;
+  }
+
+  /** TypeMeta filled in (a real server leaves it off a built-in kind's list items), then the owner's transform. */
+  private prepare(object: KubernetesObject): KubernetesObject {
+    const typeMeta = this.options.typeMeta;
+    const typed = typeMeta && (!object.apiVersion || !object.kind) ? { ...object, apiVersion: object.apiVersion || typeMeta.apiVersion, kind: object.kind || typeMeta.kind } : object;
+    return this.options.transform ? this.options.transform(typed) : typed;
   }
 
   /** Called by the watch as it opens: if a list came just before, its items are all delivered now. */
@@ -150,6 +178,8 @@ export class ResilientInformer<T extends KubernetesObject = KubernetesObject> {
       this.handlers.listed?.([...this.informer.list()], this.lists > 1);
     }
     this.failures = 0;
+    this.failingSince = 0;
+    this.lastError = '';
     this.setState('synced', `watching ${this.options.path}`);
   }
 
@@ -162,14 +192,17 @@ export class ResilientInformer<T extends KubernetesObject = KubernetesObject> {
   ended(error: unknown): void {
     if (this.stopped) return;
     this.restarts++;
-    if (error && (error as Error).name === 'TimeoutError') this.options.logger.warn(`${this.options.name}: watch silent for ${this.options.stallMs ?? 90_000} ms; reopening it`);
+    if (error && (error as Error).name === 'TimeoutError') {
+      this.options.logger.warn(`${this.options.name}: watch silent for ${this.stallAfterMs} ms, past its ${this.options.watchTimeoutSeconds ?? 300} s server-side timeout; reopening it`);
+    }
   }
 
   private failed(error: unknown): void {
     if (this.stopped) return;
     const statusCode = error instanceof KubeApiError ? error.statusCode : (error as { statusCode?: number }).statusCode;
-    const message = (error as Error).message ?? String(error);
+    const message = describeError(error);
     this.lastError = message;
+    this.failingSince ||= Date.now();
     if (statusCode === 404) {
       if (this.state !== 'not-installed') this.options.logger.warn(`${this.options.name}: not served by the API server (CRD not installed?); retrying in the background`);
       this.setState('not-installed', `${this.options.path} not served; retrying every ${this.options.notFoundRetryMs ?? 30_000} ms`);
@@ -201,4 +234,11 @@ export class ResilientInformer<T extends KubernetesObject = KubernetesObject> {
     this.state = state;
     if (changed) this.handlers.stateChanged?.(state, detail);
   }
+}
+
+/** A failure's message, with the network cause fetch hides under "fetch failed" (ECONNREFUSED, ...). */
+export function describeError(error: unknown): string {
+  const message = (error as Error)?.message ?? String(error);
+  const cause = (error as { cause?: { code?: string; message?: string } })?.cause;
+  return cause && (cause.code || cause.message) ? `${message} (${cause.code ?? cause.message})` : message;
 }

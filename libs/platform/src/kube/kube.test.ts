@@ -89,7 +89,7 @@ describe('ResilientInformer and LeaseElector against the test API server', () =>
     const states: InformerState[] = [];
     api.create(service('a'));
     api.failRequests(3); // the first list and two retries answer 500
-    const informer = new ResilientInformer(client, { path: '/api/v1/services', name: 'Service', backoffInitialMs: 20, stallMs: 1000, logger: quiet }, {
+    const informer = new ResilientInformer(client, { path: '/api/v1/services', name: 'Service', backoffInitialMs: 20, stallMarginMs: 1000, logger: quiet }, {
       upsert: (o) => held.set(o.metadata!.name!, o),
       delete: (o) => held.delete(o.metadata!.name!),
       stateChanged: (state) => states.push(state),
@@ -154,6 +154,52 @@ describe('ResilientInformer and LeaseElector against the test API server', () =>
       assert.ok(api.requests.filter((r) => r.method === 'WATCH' && r.path.includes('/namespaces/timeouts/') && r.path.includes('timeoutSeconds=1') && r.path.includes('allowWatchBookmarks=true')).length >= 3);
     } finally {
       informer.stop();
+    }
+  });
+
+  it('fills apiVersion and kind into list items the server leaves them off', async () => {
+    api.create({ ...service('typed'), metadata: { name: 'typed', namespace: 'typemeta' } });
+    const listed = (await client.request<{ items: { apiVersion?: string }[] }>('GET', '/api/v1/namespaces/typemeta/services')).items;
+    assert.equal(listed[0]!.apiVersion, undefined, 'a real server leaves TypeMeta off built-in list items');
+    const seen: unknown[] = [];
+    const informer = new ResilientInformer(client, { path: '/api/v1/namespaces/typemeta/services', name: 'Service', typeMeta: { apiVersion: 'v1', kind: 'Service' }, logger: quiet }, {
+      upsert: (o) => seen.push([o.apiVersion, o.kind, o.metadata!.name]),
+      delete: () => undefined,
+    });
+    informer.start();
+    try {
+      await waitFor('listed', () => seen.length === 1, 5000, 10);
+      assert.deepEqual(seen, [['v1', 'Service', 'typed']]);
+      assert.deepEqual([informer.get('typed', 'typemeta')?.apiVersion, informer.get('typed', 'typemeta')?.kind], ['v1', 'Service']);
+    } finally {
+      informer.stop();
+    }
+  });
+
+  it('leaves a quiet watch on a server without bookmarks alone until its server-side timeout, and reopens a silent one past it', async () => {
+    const bare = await startKubeApiServer({ watchCache: false });
+    const bareDir = mkdtempSync(join(tmpdir(), 'tendril-kubeconfig-'));
+    writeFileSync(join(bareDir, 'config'), bare.kubeconfig());
+    const warnings: string[] = [];
+    const logger = { ...quiet, warn: (line: string) => warnings.push(line) };
+    const informer = new ResilientInformer(new KubeClient(loadKubeConfig({ env: { KUBECONFIG: join(bareDir, 'config') } }).config), { path: '/api/v1/services', name: 'Service', watchTimeoutSeconds: 1, stallMarginMs: 700, logger }, {
+      upsert: () => undefined,
+      delete: () => undefined,
+    });
+    informer.start();
+    try {
+      await waitFor('synced', () => informer.currentState === 'synced', 5000, 10);
+      await new Promise((resolve) => setTimeout(resolve, 3500));
+      assert.equal(informer.lastEventAt, 0, 'no event and no bookmark: the server has no watch cache');
+      assert.ok(informer.restarts >= 2, `reopened at each server-side end (${informer.restarts})`);
+      assert.deepEqual(warnings, [], 'a quiet watch is not a stalled one');
+      bare.silenceWatches();
+      bare.holdWatches(); // the reopened watch hangs too: nothing answers
+      await waitFor('a watch silent past its timeout is taken for dead', () => warnings.some((w) => /watch silent for 1700 ms, past its 1 s server-side timeout/.test(w)), 8000, 20);
+    } finally {
+      informer.stop();
+      await bare.close();
+      rmSync(bareDir, { recursive: true, force: true });
     }
   });
 

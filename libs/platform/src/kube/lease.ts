@@ -104,6 +104,7 @@ export class LeaseElector {
     } catch (error) {
       if (!(error instanceof KubeApiError) || error.statusCode !== 404) throw error;
     }
+    this.lastError = ''; // the Lease was read: whatever failed before no longer does
     const durationSeconds = Math.max(1, Math.round(this.options.leaseDurationMs / 1000));
     if (!lease) {
       try {
