@@ -1,5 +1,5 @@
 /** The translator's own settings (the platform reads the shared ones), from the environment. */
-import { ConfigError, envInt, envString } from '@tendril/platform';
+import { ConfigError, envBool, envInt, envString } from '@tendril/platform';
 import type { TranslationOptions } from '@tendril/translation';
 
 export interface TranslatorConfig {
@@ -29,6 +29,7 @@ export function readTranslatorConfig(): TranslatorConfig {
     proxyPortCount: envInt('TENDRIL_PROXY_PORT_COUNT', 1000, 1, 65535),
     alsCluster: alsCluster === 'none' ? '' : alsCluster,
     gatewayClassName: envString('TENDRIL_GATEWAY_CLASS', 'cilium'),
+    gatewayClassAssumed: envBool('TENDRIL_GATEWAY_CLASS_ASSUMED', true),
     gatewayControllerName: envString('TENDRIL_GATEWAY_CONTROLLER', 'io.cilium/gateway-controller'),
     gatewayCidr: envString('TENDRIL_GATEWAY_CIDR', '127.102.0.0/16'),
   };

@@ -26,8 +26,15 @@ export interface TranslationOptions {
    * (API listeners) has no access log.
    */
   alsCluster: string;
-  /** GatewayClass whose absence means Cilium's installed one (ours) is assumed. Cilium: `cilium`. */
+  /** GatewayClass whose absence means Cilium's installed one (ours) is assumed (see gatewayClassAssumed). Cilium: `cilium`. */
   gatewayClassName: string;
+  /**
+   * Whether a GatewayClass named gatewayClassName that does not exist is taken as installed and ours.
+   * A manifest folder has no Helm chart to install it, so standalone mode assumes it (the default);
+   * in a cluster the class is installed (k8s/ ships it) and a Gateway is served only when its class
+   * exists and names our controller, as Cilium does: k8s/ sets TENDRIL_GATEWAY_CLASS_ASSUMED=false.
+   */
+  gatewayClassAssumed: boolean;
   /** GatewayClasses with this spec.controllerName are ours. Cilium: `io.cilium/gateway-controller`. */
   gatewayControllerName: string;
   /**
@@ -46,6 +53,7 @@ export const DEFAULT_TRANSLATION_OPTIONS: TranslationOptions = {
   proxyPortCount: 1000,
   alsCluster: 'tendril-als',
   gatewayClassName: 'cilium',
+  gatewayClassAssumed: true,
   gatewayControllerName: 'io.cilium/gateway-controller',
   gatewayCidr: '127.102.0.0/16',
 };

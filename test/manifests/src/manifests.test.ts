@@ -104,15 +104,31 @@ describe('least privilege', { skip: kubectlMissing }, () => {
     }
   });
 
-  it('the watcher may write status but never create or delete the objects it watches', () => {
-    const rules = objects.filter((o) => o.kind === 'ClusterRole' || o.kind === 'Role').flatMap((r) => r['rules']);
-    for (const rule of rules) {
-      const writes = rule.verbs.filter((v: string) => ['create', 'update', 'patch', 'delete'].includes(v));
-      if (writes.length === 0) continue;
-      const allowed = rule.resources.every((r: string) => r.endsWith('/status') || r === 'leases');
-      assert.ok(allowed, `write verbs ${writes} on ${rule.resources}`);
-      assert.ok(!rule.verbs.includes('delete'), `delete on ${rule.resources}`);
+  it('the watcher is granted exactly what it uses: watch what it mirrors, write status back, its Lease, and the Services and EndpointSlices it owns', () => {
+    const granted = new Set<string>();
+    for (const role of objects.filter((o) => o.kind === 'ClusterRole' || o.kind === 'Role')) {
+      for (const rule of role['rules']) for (const group of rule.apiGroups) for (const resource of rule.resources) for (const verb of rule.verbs) granted.add(`${role.kind} ${group || 'core'}/${resource} ${verb}`);
     }
+    const expected = new Set<string>();
+    const grant = (role: string, group: string, resources: string[], verbs: string[]) => {
+      for (const resource of resources) for (const verb of verbs) expected.add(`${role} ${group}/${resource} ${verb}`);
+    };
+    // mirrored into tendril-objects (list+watch), and read fresh before a status write (get)
+    grant('ClusterRole', 'core', ['secrets', 'configmaps', 'namespaces'], ['list', 'watch']);
+    grant('ClusterRole', 'cilium.io', ['ciliumenvoyconfigs', 'ciliumclusterwideenvoyconfigs'], ['list', 'watch']);
+    grant('ClusterRole', 'networking.k8s.io', ['ingressclasses'], ['list', 'watch']);
+    grant('ClusterRole', 'gateway.networking.k8s.io', ['referencegrants'], ['list', 'watch']);
+    grant('ClusterRole', 'networking.k8s.io', ['ingresses'], ['get', 'list', 'watch']);
+    grant('ClusterRole', 'gateway.networking.k8s.io', ['gatewayclasses', 'gateways', 'httproutes', 'grpcroutes', 'tlsroutes'], ['get', 'list', 'watch']);
+    // status written back with a merge patch of the status subresource
+    grant('ClusterRole', 'networking.k8s.io', ['ingresses/status'], ['patch']);
+    grant('ClusterRole', 'gateway.networking.k8s.io', ['gatewayclasses/status', 'gateways/status', 'httproutes/status', 'grpcroutes/status', 'tlsroutes/status'], ['patch']);
+    // owned objects: created, applied, read back, deleted
+    grant('ClusterRole', 'core', ['services'], ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete']);
+    grant('ClusterRole', 'discovery.k8s.io', ['endpointslices'], ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete']);
+    // leader election: read, take (create or update) and release (update) the Lease
+    grant('Role', 'coordination.k8s.io', ['leases'], ['get', 'create', 'update']);
+    assert.deepEqual([...granted].sort(), [...expected].sort());
   });
 
   it('NATS in k8s runs with exactly the permissions of the contract, a user per service from the Secret', () => {
@@ -165,5 +181,23 @@ describe('production overlay: TLS to NATS, one translator writer', { skip: kubec
     const translator = workloads.find((o) => o.metadata.name === 'translator')!;
     assert.equal(translator['spec'].replicas, 2);
     assert.notEqual(translator['spec'].strategy?.type, 'Recreate');
+  });
+});
+
+describe('kubectl kustomize k8s/gateway-api', { skip: kubectlMissing }, () => {
+  it('installs the GatewayClass cilium of our controller (the Gateway API CRDs come first)', () => {
+    const objects = render('k8s/gateway-api');
+    assert.deepEqual(
+      objects.map((o) => [o.apiVersion, o.kind, o.metadata.name, o['spec'].controllerName]),
+      [['gateway.networking.k8s.io/v1', 'GatewayClass', 'cilium', 'io.cilium/gateway-controller']],
+    );
+  });
+});
+
+describe('the IngressClass', { skip: kubectlMissing }, () => {
+  it('k8s/base installs IngressClass cilium, not as the cluster default', () => {
+    const ingressClass = render('k8s/base').find((o) => o.kind === 'IngressClass');
+    assert.equal(ingressClass?.metadata.name, 'cilium');
+    assert.equal((ingressClass?.metadata as { annotations?: Record<string, string> } | undefined)?.annotations?.['ingressclass.kubernetes.io/is-default-class'], undefined);
   });
 });

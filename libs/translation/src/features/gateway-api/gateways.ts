@@ -2,8 +2,9 @@
  * GatewayClasses and Gateways: which are ours, and each Gateway listener's state before routes
  * attach (protocol, TLS certificates, allowed route kinds, conflicts). Decisions:
  * - a GatewayClass is ours when spec.controllerName is options.gatewayControllerName; when no
- *   GatewayClass named options.gatewayClassName exists at all, Tendril behaves as if Cilium's Helm
- *   chart had installed it (so manifests without one, like the seed examples, work standalone);
+ *   GatewayClass named options.gatewayClassName exists at all and options.gatewayClassAssumed is set
+ *   (standalone), Tendril behaves as if Cilium's Helm chart had installed it (so manifests without
+ *   one, like the seed examples, work); in a cluster a Gateway's class must exist;
  * - TLS listeners pass through (mode Passthrough) or terminate (mode Terminate) and hand the bytes of
  *   their TLSRoutes to the backends; both may share a port with HTTPS listeners, told apart by SNI;
  * - parametersRef (GatewayClass and Gateway infrastructure): Tendril reads no parameter kinds, so a
@@ -71,7 +72,7 @@ export function ourClasses(context: TranslationContext): Set<string> {
   const { options } = context;
   const views = context.index.local('gatewayclass').map((entry) => ({ entry, view: context.view(entry.object, 'gatewayclass', context.problems, (sink) => readGatewayClass(entry, sink)) }));
   const ours = new Set<string>();
-  if (!views.some(({ view }) => view.name === options.gatewayClassName)) ours.add(options.gatewayClassName);
+  if (options.gatewayClassAssumed && !views.some(({ view }) => view.name === options.gatewayClassName)) ours.add(options.gatewayClassName);
   for (const { entry, view } of views) {
     if (view.controllerName !== options.gatewayControllerName) continue;
     ours.add(view.name);
