@@ -157,6 +157,20 @@ describe('tendril CLI against a running system', { timeout: 180000 }, () => {
     assert.deepEqual(json.map((o) => `${o.kind}/${o.name}`).sort(), ['EndpointSlice/shop-1', 'Ingress/shop', 'Service/shop']);
   });
 
+  it('objects names what the watcher refused, with why', async () => {
+    system.writeManifest('broken.yaml', 'apiVersion: v1\nkind: Service\nmetadata: { name: broken, namespace: default }\nspec: { ports: [{ port: 80 }], notAField: 1 }\n');
+    try {
+      const result = await waitFor('refusal listed', async () => {
+        const out = await tendril(['objects', '--nats', nats, '--kind', 'service']);
+        return /^Service\s+default\s+broken\s+-\s+NOT MIRRORED \(Refused: .*notAField/m.test(out.stdout) ? out : undefined;
+      }, 20000, 300);
+      assert.equal(result.code, 0);
+      assert.match(result.stdout, /^Service\s+default\s+shop\s+1\s+-$/m, 'the others as before');
+    } finally {
+      system.removeManifest('broken.yaml');
+    }
+  });
+
   it('observe prints the flows of connections through the datapath', async () => {
     const observing = tendril(['observe', '--nats', nats, '--seconds', '20', '--last', '1']);
     let done = false;

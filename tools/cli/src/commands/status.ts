@@ -17,7 +17,7 @@ export interface InstanceStatus {
 
 /** The figures worth a column: one or two per service, the rest in -o json. */
 const KEY_FIGURES: Record<string, string[]> = {
-  'k8s-watcher': ['objects_seen', 'manifest_errors'],
+  'k8s-watcher': ['objects_seen', 'manifest_errors', 'object_errors'],
   translator: ['xds_resources', 'lb_entries', 'translation_errors'],
   'xds-server': ['proxies_connected', 'xds_nacks'],
   datapath: ['services_programmed', 'map_entries', 'sync_errors'],
