@@ -1,5 +1,6 @@
 /** The watcher's own settings (the platform's are in libs/platform). */
 import { resolve } from 'node:path';
+import { DEFAULT_MANIFEST_LIMITS, type ManifestLimits } from '@tendril/kube';
 import { ConfigError, envInt, envString, kubernetesDetected, readLeaseTiming } from '@tendril/platform';
 
 export type WatcherMode = 'standalone' | 'kubernetes';
@@ -16,6 +17,10 @@ export interface WatcherConfig {
   serviceCidr: string;
   /** TENDRIL_MANIFESTS_DEBOUNCE_MS: quiet time after a file change before re-reading. */
   debounceMs: number;
+  /** TENDRIL_MANIFESTS_MAX_FILE_BYTES / TENDRIL_MANIFESTS_MAX_DOCUMENT_BYTES, and the fixed YAML alias and nesting limits. */
+  limits: ManifestLimits;
+  /** TENDRIL_WATCHER_WRITE_WINDOW: KV writes in flight at once (pipelined, unacknowledged). */
+  writeWindow: number;
   /** TENDRIL_LEASE_NAME / TENDRIL_LEASE_NAMESPACE: the Lease the watchers of a cluster elect their leader with. */
   leaseName: string;
   leaseNamespace?: string;
@@ -52,6 +57,12 @@ export function readWatcherConfig(): WatcherConfig {
     manifests: resolve(envString('TENDRIL_MANIFESTS', 'examples/')),
     serviceCidr: envString('TENDRIL_SERVICE_CIDR', '127.96.0.0/16'),
     debounceMs: envInt('TENDRIL_MANIFESTS_DEBOUNCE_MS', 100, 0, 10000),
+    limits: {
+      ...DEFAULT_MANIFEST_LIMITS,
+      maxFileBytes: envInt('TENDRIL_MANIFESTS_MAX_FILE_BYTES', DEFAULT_MANIFEST_LIMITS.maxFileBytes, 1024),
+      maxDocumentBytes: envInt('TENDRIL_MANIFESTS_MAX_DOCUMENT_BYTES', DEFAULT_MANIFEST_LIMITS.maxDocumentBytes, 1024),
+    },
+    writeWindow: envInt('TENDRIL_WATCHER_WRITE_WINDOW', 128, 1, 100000),
     leaseName: envString('TENDRIL_LEASE_NAME', 'tendril-k8s-watcher'),
     ...(leaseNamespace ? { leaseNamespace } : {}),
     leaseTiming: readLeaseTiming(),

@@ -1,31 +1,60 @@
 /**
- * Standalone mode: the manifest folder is the API server. Every change under the folder re-reads it
- * and mirrors the result into KV `tendril-objects`: new and changed objects are put, objects whose
- * file or document went away are deleted, unchanged ones are left alone. Bad documents are logged
- * with their file, object and field, and everything else keeps flowing.
+ * Standalone mode: the manifest folder is the API server. The folder is read once at start; after
+ * that each change the file watcher reports reads only the paths it names (manifest-folder.ts) and
+ * writes only the keys whose objects changed, through a bounded window of pipelined KV writes.
+ * Objects no file holds any more are deleted, except those another part of Tendril owns (labelled
+ * `app.kubernetes.io/managed-by: tendril`), which only a file holding the same object replaces.
+ * Refused documents, ignored ones and refused writes are listed by `tendril.k8s-watcher.errors`,
+ * each logged once; nothing a file holds stops another file's changes.
  */
 import { createHash } from 'node:crypto';
+import { basename, join } from 'node:path';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { watch, type FSWatcher } from 'chokidar';
 import { BUCKETS, canonicalJson, kubeObjectCodec, type KubeObject } from '@tendril/contract';
-import { standaloneUid, type ManifestError } from '@tendril/kube';
+import { ClusterIpAllocator, standaloneUid, type ManifestError, type ManifestObject } from '@tendril/kube';
 import { KvMirror, Metrics, MicroRegistration, NatsClient, PLATFORM_CONFIG, Readiness, type PlatformConfig, type ReadinessCheck } from '@tendril/platform';
 import { WATCHER_CONFIG, type WatcherConfig } from './config.js';
-import { scanFolder } from './manifest-folder.js';
+import { ManifestFolder } from './manifest-folder.js';
+import { WindowedKvWriter } from './kv-writer.js';
+
+/** Objects other parts of Tendril write into tendril-objects carry this label; the folder never deletes them. */
+export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+export const MANAGED_BY_TENDRIL = 'tendril';
+
+/** What the source needs to know of a value in the bucket (the mirror keeps this, not the objects). */
+interface Stored {
+  hash: string;
+  specHash: string;
+  generation: number;
+  creationTimestamp?: string;
+  clusterIP?: string;
+  managedByTendril: boolean;
+}
 
 @Injectable()
 export class StandaloneSource implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('standalone');
   private readonly synced: ReadinessCheck;
-  private readonly mirror: KvMirror<KubeObject>;
+  private readonly mirror: KvMirror<Stored>;
+  private readonly folder: ManifestFolder;
+  private readonly writer: WindowedKvWriter;
+  private readonly ips: ClusterIpAllocator;
+  /** What this process wrote (undefined: deleted) until the mirror shows the same. */
+  private readonly written = new Map<string, Stored | undefined>();
+  /** Writes NATS refused, by key: listed with the refusals until the object changes or goes. */
+  private readonly writeErrors = new Map<string, ManifestError>();
+  private readonly retryKeys = new Set<string>();
+  private pendingPaths = new Set<string>();
   private watcher?: FSWatcher;
   private timer?: NodeJS.Timeout;
   private running: Promise<void> = Promise.resolve();
-  private rescanQueued = false;
+  private flushQueued = false;
   private stopped = false;
+  private firstScanDone = false;
+  private folderFailed = false;
   private errors: ManifestError[] = [];
   private loggedErrors = new Set<string>();
-  private objectsSeen = 0;
   private objectsWritten = 0;
 
   constructor(
@@ -37,13 +66,26 @@ export class StandaloneSource implements OnApplicationBootstrap, OnModuleDestroy
     @Inject(MicroRegistration) micro: MicroRegistration,
   ) {
     this.synced = readiness.register('initial-sync', `manifests in ${config.manifests} not published yet`);
-    this.mirror = new KvMirror(nats, { bucket: BUCKETS.objects, create: true, decode: (_key, bytes) => kubeObjectCodec.decode(bytes), logger: this.logger });
-    metrics.figure('objects_seen', 'Objects accepted from the manifest folder in the last read', () => this.objectsSeen);
-    metrics.figure('manifest_errors', 'Documents refused in the last read of the manifest folder', () => this.errors.length);
+    this.mirror = new KvMirror(nats, { bucket: BUCKETS.objects, create: true, decode: (_key, bytes) => storedOf(kubeObjectCodec.decode(bytes)), logger: this.logger });
+    this.mirror.onChange((changes) => {
+      for (const change of changes) {
+        const mine = this.written.get(change.key);
+        if (!this.written.has(change.key)) continue;
+        if ((change.op === 'delete' && mine === undefined) || (change.op === 'put' && mine?.hash === change.value?.hash)) this.written.delete(change.key);
+      }
+    });
+    this.folder = new ManifestFolder(config.manifests, platform.cluster, config.limits);
+    this.writer = new WindowedKvWriter(() => nats.bucket(BUCKETS.objects), config.writeWindow);
+    this.ips = new ClusterIpAllocator(config.serviceCidr);
+    metrics.figure('objects_seen', 'Objects accepted from the manifest folder', () => this.folder.objectCount);
+    metrics.figure('manifest_files', 'Manifest files read from the folder', () => this.folder.fileCount);
+    metrics.figure('manifest_errors', 'Documents, files and writes refused in the manifest folder', () => this.errors.filter((error) => error.severity !== 'ignored').length);
+    metrics.figure('manifest_ignored', 'Documents and files of the manifest folder read but not mirrored (kinds Tendril does not read, empty files)', () => this.errors.filter((error) => error.severity === 'ignored').length);
     metrics.figure('objects_written', 'Puts and deletes written to tendril-objects since start', () => this.objectsWritten);
     micro.endpoint('errors', () => new TextEncoder().encode(JSON.stringify(this.errors)));
   }
 
+  /** Refusals and notes: every file's, duplicates, and writes NATS refused. */
   get manifestErrors(): ManifestError[] {
     return this.errors;
   }
@@ -54,11 +96,37 @@ export class StandaloneSource implements OnApplicationBootstrap, OnModuleDestroy
 
   private async start(): Promise<void> {
     this.logger.log(`standalone mode: mirroring manifests under ${this.config.manifests}`);
-    this.watcher = watch(this.config.manifests, { ignoreInitial: true, awaitWriteFinish: false });
-    this.watcher.on('all', () => this.schedule());
-    this.watcher.on('error', (error) => this.logger.warn(`watching ${this.config.manifests}: ${String(error)}`));
+    this.watch();
     await this.mirror.start();
+    this.pendingPaths.add(this.config.manifests);
     this.schedule(0);
+  }
+
+  /** Starts (or starts again) the file watcher: its events name the paths to read again. */
+  private watch(): void {
+    void this.watcher?.close();
+    let loopsReported = false;
+    // links are followed as kubectl follows them; the folder's own listing refuses loops with a reason
+    this.watcher = watch(this.config.manifests, { ignoreInitial: true, awaitWriteFinish: false, followSymlinks: true });
+    this.watcher.on('all', (_event, path) => {
+      this.pendingPaths.add(path);
+      this.schedule();
+    });
+    // a link whose target does not exist gets no event of its own (the file watcher cannot stat it): the raw one names it
+    this.watcher.on('raw', (_event, name, details) => {
+      const watched = (details as { watchedPath?: string } | undefined)?.watchedPath;
+      if (!watched || !name) return;
+      this.pendingPaths.add(basename(watched) === name ? watched : join(watched, name));
+      this.schedule();
+    });
+    this.watcher.on('error', (error) => {
+      // a link loop makes the file watcher descend until the kernel says ELOOP: said once, reported per link in the errors list
+      if ((error as NodeJS.ErrnoException).code === 'ELOOP') {
+        if (loopsReported) return;
+        loopsReported = true;
+      }
+      this.logger.warn(`watching ${this.config.manifests}: ${String(error)}`);
+    });
   }
 
   private schedule(delay = this.config.debounceMs): void {
@@ -66,79 +134,163 @@ export class StandaloneSource implements OnApplicationBootstrap, OnModuleDestroy
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      this.requestRescan();
+      this.requestFlush();
     }, delay);
   }
 
-  /** One scan at a time; changes during a scan queue exactly one more. */
-  private requestRescan(): void {
-    if (this.rescanQueued) return;
-    this.rescanQueued = true;
+  /** One flush at a time; changes during a flush queue exactly one more. */
+  private requestFlush(): void {
+    if (this.flushQueued) return;
+    this.flushQueued = true;
     this.running = this.running.then(async () => {
-      this.rescanQueued = false;
+      this.flushQueued = false;
       if (this.stopped) return;
       try {
-        await this.rescan();
+        await this.flush();
       } catch (error) {
-        this.logger.error(`reading ${this.config.manifests} failed: ${(error as Error).message}; retrying`);
+        this.logger.error(`applying changes of ${this.config.manifests} failed: ${(error as Error).stack ?? (error as Error).message}; retrying`);
+        this.pendingPaths.add(this.config.manifests);
         setTimeout(() => this.schedule(0), 1000).unref();
       }
     });
   }
 
-  private async rescan(): Promise<void> {
-    const scan = await scanFolder(this.config.manifests, this.platform.cluster, this.config.serviceCidr);
-    this.reportErrors(scan.errors);
-    const desired = new Map<string, KubeObject>();
-    for (const { key, object } of scan.objects) desired.set(key, this.stamp(key, object));
-    const kv = await this.nats.bucket(BUCKETS.objects);
-    let puts = 0;
-    let deletes = 0;
-    for (const [key, object] of [...desired].sort(([a], [b]) => a.localeCompare(b))) {
-      const current = this.mirror.get(key);
-      if (current && canonicalJson(current) === canonicalJson(object)) continue;
-      await kv.put(key, kubeObjectCodec.encode(object));
-      puts++;
+  private async flush(): Promise<void> {
+    const paths = this.pendingPaths;
+    this.pendingPaths = new Set();
+    const started = performance.now();
+    const result = await this.folder.refresh(paths);
+    if (result.failure) {
+      // nothing can be decided from a folder that cannot be read: keep the bucket as it is
+      if (!this.folderFailed) this.logger.error(`${result.failure}; retrying every second, the bucket kept as it is`);
+      this.folderFailed = true;
+      this.synced.fail(result.failure);
+      this.pendingPaths.add(this.config.manifests);
+      setTimeout(() => this.schedule(0), 1000).unref();
+      return;
     }
-    const prefix = `${this.platform.cluster}.`;
-    for (const key of this.mirror.keys()) {
-      if (key.startsWith(prefix) && !desired.has(key)) {
-        await kv.delete(key);
-        deletes++;
+    if (this.folderFailed) {
+      // the folder is back (perhaps another one at the same path): watch it afresh
+      this.folderFailed = false;
+      this.logger.log(`${this.config.manifests} can be read again`);
+      this.watch();
+    }
+    const keys = new Set([...result.touched, ...this.retryKeys]);
+    this.retryKeys.clear();
+    if (!this.firstScanDone) {
+      // the first complete read decides about every key in the bucket, also those no file holds any more
+      const prefix = `${this.platform.cluster}.`;
+      for (const key of this.mirror.keys()) if (key.startsWith(prefix)) keys.add(key);
+    }
+    const counts = { puts: 0, deletes: 0 };
+    const queue = [...keys].sort();
+    while (queue.length > 0) this.reconcile(queue.shift()!, counts, queue);
+    await this.writer.drain();
+    this.reportErrors();
+    if (counts.puts + counts.deletes > 0 || !this.firstScanDone) {
+      const refused = this.errors.filter((error) => error.severity !== 'ignored').length;
+      this.logger.log(
+        `${this.folder.fileCount} files, ${this.folder.objectCount} objects: ${counts.puts} put, ${counts.deletes} deleted, ${refused} refused, ${this.errors.length - refused} ignored (${Math.round(performance.now() - started)} ms)`,
+      );
+    }
+    this.firstScanDone = true;
+    this.synced.pass(`${this.folder.objectCount} objects from ${this.config.manifests}`);
+    if (this.retryKeys.size > 0) setTimeout(() => this.schedule(0), 1000).unref();
+  }
+
+  private current(key: string): Stored | undefined {
+    return this.written.has(key) ? this.written.get(key) : this.mirror.get(key);
+  }
+
+  /** Brings one key of the bucket in line with what the folder holds for it; more keys may need it (a moved ClusterIP). */
+  private reconcile(key: string, counts: { puts: number; deletes: number }, more: string[]): void {
+    const claim = this.folder.claim(key);
+    // a duplicate keeps what it last had until only one file holds it
+    if (claim === 'duplicate') return;
+    const current = this.current(key);
+    if (claim === undefined) {
+      this.ips.release(key);
+      this.writeErrors.delete(key);
+      if (!current || current.managedByTendril || !key.startsWith(`${this.platform.cluster}.`)) return;
+      counts.deletes++;
+      this.written.set(key, undefined);
+      void this.writer.delete(key).then((outcome) => {
+        if (outcome.ok) return void this.objectsWritten++;
+        this.written.delete(key);
+        this.retry(key, `deleting ${key} failed: ${outcome.error.message}`);
+      });
+      return;
+    }
+    const object = this.withClusterIp(claim, current, more);
+    const stamped = stamp(key, object, current);
+    const stored = storedOf(stamped);
+    if (current && current.hash === stored.hash) {
+      this.writeErrors.delete(key);
+      return;
+    }
+    let bytes: Uint8Array;
+    try {
+      bytes = kubeObjectCodec.encode(stamped);
+    } catch (error) {
+      this.writeErrors.set(key, { source: claim.source, file: fileOf(claim.source), object: describe(claim), severity: 'error', message: `cannot be encoded: ${(error as Error).message}` });
+      return;
+    }
+    counts.puts++;
+    this.written.set(key, stored);
+    void this.writer.put(key, bytes).then((outcome) => {
+      if (outcome.ok) {
+        this.objectsWritten++;
+        if (this.writeErrors.delete(key)) this.reportErrors();
+        return;
       }
-    }
-    this.objectsSeen = desired.size;
-    this.objectsWritten += puts + deletes;
-    if (puts + deletes > 0 || !this.synced.ok) {
-      this.logger.log(`${scan.files} files, ${desired.size} objects: ${puts} put, ${deletes} deleted, ${scan.errors.length} refused`);
-    }
-    this.synced.pass(`${desired.size} objects from ${this.config.manifests}`);
+      if (this.written.get(key) === stored) this.written.delete(key);
+      const message = outcome.error.message;
+      if (/max_payload|maximum payload|MAX_PAYLOAD/i.test(message)) {
+        // it would fail the same way until the object changes: refused, not retried
+        this.writeErrors.set(key, { source: claim.source, file: fileOf(claim.source), object: describe(claim), severity: 'error', message: `object is ${bytes.length.toLocaleString('en-US')} bytes encoded, over what NATS accepts in one message (${message}); not written` });
+        this.reportErrors();
+        return;
+      }
+      this.retry(key, `writing ${key} failed: ${message}`);
+    });
   }
 
-  /**
-   * What an API server adds: a uid, a creationTimestamp, a generation that moves when the spec
-   * changes, a resourceVersion that moves with any change. Kept stable across restarts by reading them back from the bucket.
-   */
-  private stamp(key: string, object: KubeObject): KubeObject {
-    const current = this.mirror.get(key);
-    const specHash = hash(withoutMeta(object));
-    const previousSpecHash = current ? hash(withoutMeta(current)) : undefined;
-    const previousGeneration = current?.metadata.generation ?? 0;
-    const generation = previousSpecHash === specHash ? Math.max(previousGeneration, 1) : previousGeneration + 1;
-    // the first time an object is seen, kept across edits and restarts as an API server keeps it
-    const creationTimestamp = current?.metadata.creationTimestamp ?? new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-    const stamped: KubeObject = { ...object, metadata: { ...object.metadata, uid: standaloneUid(key), generation, creationTimestamp } };
-    stamped.metadata.resourceVersion = hash(stamped).slice(0, 16);
-    return stamped;
+  private retry(key: string, why: string): void {
+    this.logger.warn(`${why}; retrying`);
+    this.retryKeys.add(key);
+    setTimeout(() => this.schedule(0), 1000).unref();
   }
 
-  private reportErrors(errors: ManifestError[]): void {
+  /** A Service gets its ClusterIP here (kept from the bucket when it has one), not in the cached object. */
+  private withClusterIp(claim: ManifestObject, current: Stored | undefined, more: string[]): KubeObject {
+    const object = claim.object;
+    if (object.kind !== 'Service') return object;
+    const spec = ((object as Record<string, unknown>)['spec'] ?? {}) as Record<string, unknown>;
+    const requested = spec['clusterIP'];
+    if (typeof requested === 'string' && requested !== '') {
+      if (requested !== 'None') more.push(...this.ips.claim(claim.key, requested));
+      return object;
+    }
+    if (spec['type'] === 'ExternalName') {
+      this.ips.release(claim.key);
+      return object;
+    }
+    const ip = this.ips.allocate(claim.key, `${claim.ref.namespace}/${claim.ref.name}`, current?.clusterIP);
+    if (!ip) return object;
+    return { ...object, spec: { ...spec, clusterIP: ip, clusterIPs: [ip] } } as KubeObject;
+  }
+
+  private reportErrors(): void {
+    const errors = [...this.folder.problems(), ...this.writeErrors.values()];
     this.errors = errors;
     const now = new Set<string>();
     for (const error of errors) {
       const line = `${error.source}: ${error.object ? `${error.object}: ` : ''}${error.message}`;
       now.add(line);
-      if (!this.loggedErrors.has(line)) this.logger.warn(`refused ${line}`);
+      if (!this.loggedErrors.has(line)) {
+        if (error.severity === 'ignored') this.logger.log(`ignored ${line}`);
+        else this.logger.warn(`refused ${line}`);
+      }
     }
     this.loggedErrors = now;
   }
@@ -148,8 +300,46 @@ export class StandaloneSource implements OnApplicationBootstrap, OnModuleDestroy
     if (this.timer) clearTimeout(this.timer);
     await this.watcher?.close();
     await this.running;
+    await this.writer.drain();
     this.mirror.stop();
   }
+}
+
+function describe(object: ManifestObject): string {
+  return object.ref.namespace ? `${object.ref.namespace}/${object.object.kind}/${object.ref.name}` : `${object.object.kind}/${object.ref.name}`;
+}
+
+function fileOf(source: string): string {
+  const hash = source.lastIndexOf('#');
+  return hash < 0 ? source : source.slice(0, hash);
+}
+
+/**
+ * What an API server adds: a uid, a creationTimestamp, a generation that moves when the spec
+ * changes, a resourceVersion that moves with any change. Kept stable across restarts by reading them back from the bucket.
+ */
+function stamp(key: string, object: KubeObject, current: Stored | undefined): KubeObject {
+  const specHash = hash(withoutMeta(object));
+  const previousGeneration = current?.generation ?? 0;
+  const generation = current?.specHash === specHash ? Math.max(previousGeneration, 1) : previousGeneration + 1;
+  // the first time an object is seen, kept across edits and restarts as an API server keeps it
+  const creationTimestamp = current?.creationTimestamp ?? new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  const stamped: KubeObject = { ...object, metadata: { ...object.metadata, uid: standaloneUid(key), generation, creationTimestamp } };
+  stamped.metadata.resourceVersion = hash(stamped).slice(0, 16);
+  return stamped;
+}
+
+function storedOf(object: KubeObject): Stored {
+  const spec = (object as Record<string, unknown>)['spec'] as Record<string, unknown> | undefined;
+  const clusterIP = object.kind === 'Service' && typeof spec?.['clusterIP'] === 'string' ? spec['clusterIP'] : undefined;
+  return {
+    hash: hash(object),
+    specHash: hash(withoutMeta(object)),
+    generation: object.metadata.generation ?? 0,
+    ...(object.metadata.creationTimestamp ? { creationTimestamp: object.metadata.creationTimestamp } : {}),
+    ...(clusterIP ? { clusterIP } : {}),
+    managedByTendril: object.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY_TENDRIL,
+  };
 }
 
 function withoutMeta(object: KubeObject): unknown {

@@ -63,7 +63,7 @@ describe('k8s-watcher in standalone mode', () => {
       const bucket = await nc.jetstream().views.kv(BUCKETS.objects, { bindOnly: true });
       await bucket.status();
       return bucket;
-    });
+    }, 1120000);
   });
   after(async () => {
     if (watcher.exitCode === null) await stopWatcher();
@@ -72,7 +72,7 @@ describe('k8s-watcher in standalone mode', () => {
   });
 
   it('mirrors every manifest under the folder, with API defaults and an allocated ClusterIP', async () => {
-    await waitFor('readyz 200', async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200, 20000);
+    await waitFor('readyz 200', async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200, 120000);
     assert.deepEqual(await keys(), ['default.service.default.alpha', 'default.service.default.beta']);
     const beta = (await object('default.service.default.beta')) as any;
     assert.match(beta.spec.clusterIP, /^127\.96\.\d+\.\d+$/);
@@ -100,8 +100,8 @@ describe('k8s-watcher in standalone mode', () => {
     writeFileSync(join(folder, 'a.yaml'), SERVICE('alpha', '127.100.9.2'));
     writeFileSync(join(folder, 'c.yml'), SERVICE('gamma', '127.100.9.3'));
     rmSync(join(folder, 'nested', 'b.yaml'));
-    await waitFor('changes mirrored', async () => (await keys()).join() === 'default.service.default.alpha,default.service.default.gamma');
-    await waitFor('edit mirrored', async () => ((await object('default.service.default.alpha')) as any)?.spec.clusterIP === '127.100.9.2');
+    await waitFor('changes mirrored', async () => (await keys()).join() === 'default.service.default.alpha,default.service.default.gamma', 60000);
+    await waitFor('edit mirrored', async () => ((await object('default.service.default.alpha')) as any)?.spec.clusterIP === '127.100.9.2', 60000);
     assert.equal(((await object('default.service.default.alpha')) as any).metadata.generation, 2);
   });
 
@@ -118,7 +118,7 @@ spec:
       - backend: {service: {name: details, port: {number: 9080}}, path: /details, pathType: Prefix}
 `,
     );
-    await waitFor('refusal logged', () => output.includes('default/Ingress/broken'));
+    await waitFor('refusal logged', () => output.includes('default/Ingress/broken'), 60000);
     assert.match(output, /bad\.yaml#1: default\/Ingress\/broken: .*backend\.path: unknown field/);
     assert.ok(!(await keys()).includes('default.ingress.default.broken'));
     assert.deepEqual(await keys(), ['default.service.default.alpha', 'default.service.default.gamma']);
@@ -139,7 +139,7 @@ spec:
     assert.equal(await stopWatcher(), 0);
     output = '';
     startWatcher();
-    await waitFor('ready again', async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200, 20000);
+    await waitFor('ready again', async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200, 120000);
     assert.equal((await kv.status()).streamInfo.state.last_seq, before);
     assert.equal(((await object('default.service.default.alpha')) as any).metadata.generation, 2);
   });

@@ -35,6 +35,7 @@ export class StatusLog implements OnApplicationBootstrap, OnModuleDestroy {
   private refusals(): Record<string, unknown> {
     const out: Record<string, unknown> = {};
     for (const error of this.source.manifestErrors) {
+      if (error.severity === 'ignored') continue;
       out[`refused:${error.source}`] = {
         source: error.source,
         object: error.object ?? null,

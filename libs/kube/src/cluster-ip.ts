@@ -57,3 +57,71 @@ export function allocateClusterIPs(objects: ManifestObject[], range: string): Ma
   }
   return assigned;
 }
+
+/**
+ * The same allocation kept up to date one Service at a time, for a folder read incrementally: a
+ * Service keeps the address it holds (or held before a restart, `preferred`) while it is free; an
+ * address a Service asks for explicitly is taken from an allocated one, which then moves.
+ */
+export class ClusterIpAllocator {
+  private readonly cidr: Cidr4;
+  private readonly owners = new Map<string, { key: string; explicit: boolean }>();
+  private readonly addresses = new Map<string, string>();
+
+  constructor(range: string) {
+    this.cidr = parseCidr4(range);
+  }
+
+  /**
+   * Records the address a Service asks for; returns the keys of allocated Services that held it and
+   * must be given another one.
+   */
+  claim(key: string, ip: string): string[] {
+    this.release(key);
+    const owner = this.owners.get(ip);
+    const displaced = owner && !owner.explicit ? [owner.key] : [];
+    for (const other of displaced) this.addresses.delete(other);
+    // two Services asking for one address both keep it, as the manifests say (the first owner is kept)
+    if (!owner || !owner.explicit) this.owners.set(ip, { key, explicit: true });
+    this.addresses.set(key, ip);
+    return displaced;
+  }
+
+  /** An address for a Service without one: the one it has, else `preferred` if free and in range, else by hash with probing. */
+  allocate(key: string, namespacedName: string, preferred?: string): string | undefined {
+    const held = this.addresses.get(key);
+    if (held && this.owners.get(held)?.key === key && !this.owners.get(held)!.explicit) return held;
+    this.release(key);
+    const usable = this.cidr.size - 2;
+    const inRange = (ip: string) => {
+      const n = ipNumber(ip);
+      return n !== undefined && n > this.cidr.base && n < this.cidr.base + this.cidr.size - 1;
+    };
+    let ip: string | undefined;
+    if (preferred && inRange(preferred) && !this.owners.has(preferred)) ip = preferred;
+    const start = fnv1a(namespacedName) % usable;
+    for (let probe = 0; ip === undefined && probe < usable; probe++) {
+      const candidate = toIp(this.cidr.base + 1 + ((start + probe) % usable));
+      if (!this.owners.has(candidate)) ip = candidate;
+    }
+    if (ip === undefined) return undefined;
+    this.owners.set(ip, { key, explicit: false });
+    this.addresses.set(key, ip);
+    return ip;
+  }
+
+  release(key: string): void {
+    const ip = this.addresses.get(key);
+    if (ip === undefined) return;
+    this.addresses.delete(key);
+    if (this.owners.get(ip)?.key === key) this.owners.delete(ip);
+  }
+}
+
+function ipNumber(ip: string): number | undefined {
+  const match = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(ip);
+  if (!match) return undefined;
+  const octets = match.slice(1, 5).map(Number);
+  if (octets.some((o) => o > 255)) return undefined;
+  return ((octets[0]! << 24) | (octets[1]! << 16) | (octets[2]! << 8) | octets[3]!) >>> 0;
+}

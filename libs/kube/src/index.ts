@@ -8,3 +8,4 @@ export * from './validate.js';
 export * from './defaults.js';
 export * from './manifests.js';
 export * from './cluster-ip.js';
+export * from './object-size.js';
