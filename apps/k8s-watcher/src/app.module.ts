@@ -1,14 +1,18 @@
-import { Module } from '@nestjs/common';
+import { Module, type Provider } from '@nestjs/common';
 import { PlatformModule } from '@tendril/platform';
 import { WATCHER_CONFIG, readWatcherConfig, readWatcherMode } from './config.js';
-import { KubeConnection, KubeSource } from './kube-source.js';
 import { StandaloneSource } from './standalone-source.js';
 import { StatusLog } from './status-log.js';
-import { StatusWriter } from './status-writer.js';
 
-// the mode decides which source runs: the manifest folder, or the Kubernetes API (with status written back)
-const providers =
-  readWatcherMode() === 'kubernetes' ? [KubeConnection, KubeSource, StatusWriter] : [StandaloneSource, StatusLog];
+// The mode decides which source runs: the manifest folder, or the Kubernetes API (with status written
+// back). The Kubernetes side is loaded only in that mode: its client is tens of MiB a standalone
+// watcher has no use for.
+const providers = readWatcherMode() === 'kubernetes' ? await kubernetesProviders() : [StandaloneSource, StatusLog];
+
+async function kubernetesProviders(): Promise<Provider[]> {
+  const [{ KubeConnection, KubeSource }, { StatusWriter }] = await Promise.all([import('./kube-source.js'), import('./status-writer.js')]);
+  return [KubeConnection, KubeSource, StatusWriter];
+}
 
 @Module({
   imports: [PlatformModule.forRoot({ service: 'k8s-watcher', description: 'Tendril k8s-watcher: Kubernetes objects (or a manifest folder) into NATS KV' })],

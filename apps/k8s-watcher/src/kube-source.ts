@@ -10,24 +10,8 @@ import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleD
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Gauge } from 'prom-client';
 import { BUCKETS, canonicalJson, kubeObjectCodec, objectKey, objectKeyFilter, parseObjectKey, withoutManagedFields, type KubeObject } from '@tendril/contract';
-import {
-  KubeApiError,
-  KubeClient,
-  KvMirror,
-  LeaseElector,
-  Metrics,
-  MicroRegistration,
-  NatsClient,
-  PLATFORM_CONFIG,
-  Readiness,
-  ResilientInformer,
-  collectionPath,
-  describeError,
-  loadKubeConfig,
-  type LoadedKubeConfig,
-  type PlatformConfig,
-  type ReadinessCheck,
-} from '@tendril/platform';
+import { KvMirror, Metrics, MicroRegistration, NatsClient, PLATFORM_CONFIG, Readiness, type PlatformConfig, type ReadinessCheck } from '@tendril/platform';
+import { KubeApiError, KubeClient, LeaseElector, ResilientInformer, collectionPath, describeError, loadKubeConfig, type LoadedKubeConfig } from '@tendril/platform/kube';
 import { WATCHER_CONFIG, type WatcherConfig } from './config.js';
 import { isMirroredObject } from '@tendril/kube';
 import { API_KINDS, type ApiKind } from './kube-kinds.js';

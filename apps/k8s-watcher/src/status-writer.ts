@@ -12,7 +12,8 @@
  */
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { BUCKETS, canonicalJson, objectStatusCodec, parseObjectKey, type ObjectStatus } from '@tendril/contract';
-import { KubeApiError, KvMirror, Metrics, NatsClient, PLATFORM_CONFIG, collectionPath, type PlatformConfig } from '@tendril/platform';
+import { KvMirror, Metrics, NatsClient, PLATFORM_CONFIG, type PlatformConfig } from '@tendril/platform';
+import { KubeApiError, collectionPath } from '@tendril/platform/kube';
 import { WATCHER_CONFIG, type WatcherConfig } from './config.js';
 import { KubeConnection, KubeSource } from './kube-source.js';
 import { STATUS_KINDS } from './kube-kinds.js';

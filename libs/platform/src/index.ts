@@ -13,7 +13,8 @@ export * from './micro.js';
 export * from './stats-publisher.js';
 export * from './nest/platform.module.js';
 export * from './nest/bootstrap.js';
-export * from './kube/index.js';
+// the Kubernetes API adapter is its own entry point (@tendril/platform/kube): only the watcher loads it
+export { type KubeConfigSource, kubernetesDetected } from './kube/detect.js';
 export * from './lease.js';
 export * from './grpc-shutdown.js';
 export * from './database.js';

@@ -5,8 +5,9 @@
  */
 import { delimiter } from 'node:path';
 import { HttpMethod, IsomorphicFetchHttpLibrary, KubeConfig, RequestContext } from '@kubernetes/client-node';
+import { type KubeConfigSource, kubernetesDetected } from './detect.js';
 
-export type KubeConfigSource = 'in-cluster' | 'kubeconfig';
+export { type KubeConfigSource, kubernetesDetected };
 
 export interface LoadedKubeConfig {
   config: KubeConfig;
@@ -14,13 +15,6 @@ export interface LoadedKubeConfig {
   /** The service account's namespace in a cluster, the context's namespace otherwise, else `default`. */
   namespace: string;
   server: string;
-}
-
-/** Whether this process can reach a cluster: in a pod, or given a kubeconfig through KUBECONFIG. */
-export function kubernetesDetected(env: NodeJS.ProcessEnv = process.env): KubeConfigSource | undefined {
-  if (env['KUBERNETES_SERVICE_HOST'] && env['KUBERNETES_SERVICE_PORT']) return 'in-cluster';
-  if (env['KUBECONFIG']) return 'kubeconfig';
-  return undefined;
 }
 
 /**
