@@ -6,13 +6,13 @@
 // each stream received per change, and the server's memory per stream (RSS growth / N).
 // The server is the real xds-server (dist/main.js) with a real nats-server; the clients run in W
 // worker processes so their decoding does not slow the server down on the same event loop.
-// Run: npm run build && node bench/xds-streams.mjs [streams=1000] [mode=delta|sotw] [clusters=100] [changes=5] [workers=2]
+// Run: npm run build && node bench/xds-streams.mjs [streams=1000] [mode=delta|sotw] [clusters=100] [changes=5] [workers=4]
 import { fork, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
-const [streams = 1000, mode = 'delta', clusters = 100, changes = 5, workers = 2] = process.argv.slice(2).map((v, i) => (i === 1 ? v : Number(v)));
+const [streams = 1000, mode = 'delta', clusters = 100, changes = 5, workers = 4] = process.argv.slice(2).map((v, i) => (i === 1 ? v : Number(v)));
 
 if (process.env.TENDRIL_BENCH_WORKER) await worker();
 else await main();
@@ -47,12 +47,18 @@ async function main() {
   await marker();
 
   const [grpcPort, httpPort] = [await freePort(), await freePort()];
-  const server = spawn(process.execPath, [...(process.env.TENDRIL_BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean), fileURLToPath(new URL('../apps/xds-server/dist/main.js', import.meta.url))], {
+  const server = spawn(process.execPath, [...(process.env.TENDRIL_BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean), process.env.TENDRIL_BENCH_SERVER ?? fileURLToPath(new URL('../apps/xds-server/dist/main.js', import.meta.url))], {
     env: { ...process.env, TENDRIL_NATS_URL: nats.url, TENDRIL_HTTP_PORT: String(httpPort), TENDRIL_HTTP_HOST: '127.0.0.1', TENDRIL_XDS_HOST: '127.0.0.1', TENDRIL_XDS_PORT: String(grpcPort), TENDRIL_XDS_DEBOUNCE_MS: '0', TENDRIL_LOG_LEVEL: 'warn', NO_COLOR: '1' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  await waitFor('xds-server ready', async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`).catch(() => undefined))?.ok, 30000);
+  await waitFor('xds-server ready', async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`).catch(() => undefined))?.ok, 120000);
   const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${server.pid}/status`, 'utf8'))[1]) * 1024;
+  // user + system CPU time of the server in ms (clock ticks of 10 ms): on a shared machine the
+  // latencies move with the load, the CPU the server spends per change much less
+  const cpuMs = () => {
+    const fields = readFileSync(`/proc/${server.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  };
   await new Promise((resolve) => setTimeout(resolve, 500));
   const rssBefore = rss();
 
@@ -79,7 +85,9 @@ async function main() {
   const latencies = [];
   const lastMs = [];
   const bytes = [];
+  const cpuPerChange = [];
   for (let change = 1; change <= changes; change++) {
+    const cpuBefore = cpuMs();
     const done = fromAll('changed');
     for (const child of children) child.send({ kind: 'arm' });
     await fromAll('armed');
@@ -91,7 +99,9 @@ async function main() {
     latencies.push(...all);
     lastMs.push(Math.max(...all));
     bytes.push(reports.reduce((sum, r) => sum + r.bytes, 0) / streams);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // the ACKs and the proxy-state writes that follow the push belong to the change too
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    cpuPerChange.push(cpuMs() - cpuBefore);
   }
   for (const child of children) child.send({ kind: 'exit' });
   await Promise.all(children.map((child) => new Promise((resolve) => child.once('exit', resolve))));
@@ -104,9 +114,10 @@ async function main() {
   const pct = (p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
   const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
   console.log(`xds-streams: ${streams} ${mode} streams (CDS wildcard + EDS x ${clusters} clusters each), ${changes} single-endpoint changes, ${workers} client workers`);
-  console.log(`machine: ${cpus()[0]?.model} x${cpus().length}, node ${process.version}`);
+  console.log(`machine: ${cpus()[0]?.model} x${cpus().length}, node ${process.version}, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   console.log(`connect + initial sync of all streams: ${connectMs.toFixed(0)} ms`);
   console.log(`KV write -> stream has the change: p50 ${pct(50).toFixed(1)} ms, p99 ${pct(99).toFixed(1)} ms, last stream (median over changes) ${median(lastMs).toFixed(1)} ms`);
+  console.log(`server CPU per change (push, ACKs, proxy states; median): ${median(cpuPerChange).toFixed(0)} ms, ${((median(cpuPerChange) / streams) * 1000).toFixed(0)} µs per stream`);
   console.log(`bytes per change per stream: ${median(bytes).toFixed(0)}`);
   console.log(`server memory per stream: ${((rssAfter - rssBefore) / streams / 1024).toFixed(1)} KiB (RSS ${(rssBefore / 2 ** 20).toFixed(0)} -> ${(rssAfter / 2 ** 20).toFixed(0)} MiB)`);
   console.log(`command: node bench/xds-streams.mjs ${streams} ${mode} ${clusters} ${changes} ${workers}`);

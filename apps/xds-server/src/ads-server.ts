@@ -21,12 +21,17 @@ import { shutdownGrpcServer } from '@tendril/platform';
 import { type AdsEvent, type AdsResponse, AdsStreamState, type DeltaResponse, DeltaStreamState, type XdsSnapshot } from '@tendril/xds';
 import type { XdsTlsConfig } from './config.js';
 import type { ProxyRecorder } from './proxy-recorder.js';
+import { deltaResponseBytes, sotwResponseBytes } from './response-wire.js';
 import type { SnapshotSource } from './snapshot-source.js';
 import { nodeIdRefusal, xdsServerCredentials } from './xds-tls.js';
 
+// Responses are written as bytes (response-wire.ts); the method's serializer passes them through.
+type SotwCall = grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse | Uint8Array>;
+type DeltaCall = grpc.ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse | Uint8Array>;
+
 type Session =
-  | { kind: 'sotw'; call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>; state: AdsStreamState; connectedAt: string; closed: boolean }
-  | { kind: 'delta'; call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>; state: DeltaStreamState; connectedAt: string; closed: boolean };
+  | { kind: 'sotw'; call: SotwCall; state: AdsStreamState; connectedAt: string; closed: boolean }
+  | { kind: 'delta'; call: DeltaCall; state: DeltaStreamState; connectedAt: string; closed: boolean };
 
 export interface AdsCounters {
   acks: number;
@@ -49,14 +54,14 @@ export class AdsServer {
     private readonly tls?: XdsTlsConfig,
   ) {
     this.server.addService(aggregatedDiscoveryService as unknown as grpc.ServiceDefinition, {
-      StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>) => this.stream(call),
-      DeltaAggregatedResources: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>) => this.delta(call),
+      StreamAggregatedResources: (call: SotwCall) => this.stream(call),
+      DeltaAggregatedResources: (call: DeltaCall) => this.delta(call),
     });
     for (const service of Object.values(typedDiscoveryServices)) {
       const definition = { [service.stream.originalName]: service.stream, [service.delta.originalName]: service.delta };
       this.server.addService(definition as unknown as grpc.ServiceDefinition, {
-        [service.stream.originalName]: (call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>) => this.stream(call, service.typeUrl),
-        [service.delta.originalName]: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>) => this.delta(call, service.typeUrl),
+        [service.stream.originalName]: (call: SotwCall) => this.stream(call, service.typeUrl),
+        [service.delta.originalName]: (call: DeltaCall) => this.delta(call, service.typeUrl),
       });
     }
     source.onSnapshot((snapshot) => this.push(snapshot));
@@ -87,7 +92,7 @@ export class AdsServer {
       .map((s) => ({ nodeId: s.state.node!.id, nodeCluster: s.state.node!.cluster, connectedAt: s.connectedAt, types: s.state.typeStates(), delta: s.kind === 'delta' }));
   }
 
-  private stream(call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>, onlyType?: string): void {
+  private stream(call: SotwCall, onlyType?: string): void {
     const session: Session = { kind: 'sotw', call, state: new AdsStreamState(onlyType), connectedAt: new Date().toISOString(), closed: false };
     this.open(session);
     call.on('data', (request: DiscoveryRequest) => {
@@ -99,7 +104,7 @@ export class AdsServer {
     });
   }
 
-  private delta(call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>, onlyType?: string): void {
+  private delta(call: DeltaCall, onlyType?: string): void {
     const session: Session = { kind: 'delta', call, state: new DeltaStreamState(onlyType), connectedAt: new Date().toISOString(), closed: false };
     this.open(session);
     call.on('data', (request: DeltaDiscoveryRequest) => {
@@ -179,13 +184,7 @@ export class AdsServer {
     for (const response of responses) {
       if (session.closed) return;
       this.counters.responses++;
-      session.call.write({
-        versionInfo: response.versionInfo,
-        typeUrl: response.typeUrl,
-        nonce: response.nonce,
-        resources: response.resources.map((r) => ({ typeUrl: r.typeUrl, value: r.bytes })),
-        controlPlane: { identifier: this.replica },
-      });
+      session.call.write(sotwResponseBytes(response, this.replica));
     }
   }
 
@@ -193,14 +192,7 @@ export class AdsServer {
     for (const response of responses) {
       if (session.closed) return;
       this.counters.responses++;
-      session.call.write({
-        systemVersionInfo: response.systemVersionInfo,
-        typeUrl: response.typeUrl,
-        nonce: response.nonce,
-        resources: response.resources.map((r) => ({ name: r.name, version: r.hash, resource: { typeUrl: r.typeUrl, value: r.bytes } })),
-        removedResources: response.removedResources,
-        controlPlane: { identifier: this.replica },
-      });
+      session.call.write(deltaResponseBytes(response, this.replica));
     }
   }
 

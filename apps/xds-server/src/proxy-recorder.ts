@@ -1,67 +1,144 @@
 /**
  * What the xds-server tells the rest of the mesh about its proxies: ACK/NACK/connect/disconnect
- * events on `tendril.xds.proxy.<node>` and each proxy's state in KV `tendril-proxies`. Writes for one
- * node are chained so the bucket never goes back to an older state, and coalesced: a burst of changes
- * (thousands of proxies ACKing one push) costs at most two writes per node.
+ * events on `tendril.xds.proxy.<node>` and each proxy's state in KV `tendril-proxies`. A push to
+ * thousands of streams is followed by thousands of ACKs, so both are batched: events are published
+ * together a few milliseconds after the first (one socket write for a burst, in order); the states
+ * they change are held for a short hold-off (from the last change, up to a ceiling from the first),
+ * then written once per node, each read when its write happens, with a bounded number of puts in
+ * flight. One batch is written at a time, so a node's state in the bucket never goes back to an older one.
  */
 import { Logger } from '@nestjs/common';
 import { BUCKETS, type ProxyState, SUBJECTS, type XdsProxyEvent, nodeToken, proxyStateCodec, xdsProxyEventCodec } from '@tendril/contract';
 import type { NatsClient } from '@tendril/platform';
 import type { KV } from 'nats';
 
+export interface ProxyStateBatching {
+  /** Quiet time after the last state change before a batch is written. */
+  holdMs: number;
+  /** The longest a state change waits, however many follow it. */
+  maxHoldMs: number;
+  /** Puts in flight at once. */
+  window: number;
+}
+
+export const DEFAULT_PROXY_STATE_BATCHING: ProxyStateBatching = { holdMs: 50, maxHoldMs: 500, window: 64 };
+
+/** How long an event waits for others to be published with. */
+const EVENT_BATCH_MS = 5;
+
+type Reader = { nodeId: string; read: () => Omit<ProxyState, 'v' | 'replica'> };
+
 export class ProxyRecorder {
   private readonly logger = new Logger('proxies');
   private kv: Promise<KV> | undefined;
-  private readonly chains = new Map<string, Promise<void>>();
-  private readonly latest = new Map<string, { nodeId: string; read: () => Omit<ProxyState, 'v' | 'replica'> }>();
+  /** States changed since the batch being written was taken, by node key. */
+  private pending = new Map<string, Reader>();
+  private pendingSince = 0;
+  private lastChange = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private events: XdsProxyEvent[] = [];
+  private eventTimer: NodeJS.Timeout | undefined;
+  private writing: Promise<void> | undefined;
+  /** State puts done since start. */
+  writes = 0;
 
   constructor(
     private readonly nats: NatsClient,
     private readonly replica: string,
+    private readonly batching: ProxyStateBatching = DEFAULT_PROXY_STATE_BATCHING,
   ) {}
 
   event(event: Omit<XdsProxyEvent, 'v' | 'replica' | 'at'>): void {
     if (!this.nats.connected) return;
-    const message: XdsProxyEvent = { v: 1, replica: this.replica, at: new Date().toISOString(), ...event };
-    try {
-      this.nats.nc.publish(SUBJECTS.xdsProxy(event.nodeId), xdsProxyEventCodec.encode(message));
-    } catch (error) {
-      this.logger.warn(`event for ${event.nodeId}: ${(error as Error).message}`);
+    this.events.push({ v: 1, replica: this.replica, at: new Date().toISOString(), ...event });
+    this.eventTimer ??= setTimeout(() => this.publishEvents(), EVENT_BATCH_MS);
+  }
+
+  private publishEvents(): void {
+    clearTimeout(this.eventTimer);
+    this.eventTimer = undefined;
+    const events = this.events;
+    this.events = [];
+    if (!this.nats.connected) return;
+    for (const message of events) {
+      try {
+        this.nats.nc.publish(SUBJECTS.xdsProxy(message.nodeId), xdsProxyEventCodec.encode(message));
+      } catch (error) {
+        this.logger.warn(`event for ${message.nodeId}: ${(error as Error).message}`);
+      }
     }
+  }
+
+  /** Writes a proxy's state, read from `read` when the write happens, with the next batch. */
+  state(nodeId: string, read: () => Omit<ProxyState, 'v' | 'replica'>): void {
+    this.pending.set(nodeToken(nodeId), { nodeId, read });
+    this.schedule();
   }
 
   /**
-   * Writes a proxy's state, read from `read` when the write happens; while a write for the node is in
-   * flight only the latest reader waits.
+   * The hold-off: quiet time since the last change, within the ceiling from the first. A change only
+   * notes its time (thousands come in a burst); the timer, when it fires early, waits out the rest.
    */
-  state(nodeId: string, read: () => Omit<ProxyState, 'v' | 'replica'>): void {
-    const key = nodeToken(nodeId);
-    const queued = this.latest.has(key);
-    this.latest.set(key, { nodeId, read });
-    if (queued || this.chains.has(key)) return;
-    this.chains.set(key, this.drain(key));
+  private schedule(): void {
+    this.lastChange = Date.now();
+    if (this.timer) return;
+    this.pendingSince = this.lastChange;
+    this.arm(this.batching.holdMs);
   }
 
-  private async drain(key: string): Promise<void> {
-    try {
-      for (let next = this.latest.get(key); next; next = this.latest.get(key)) {
-        this.latest.delete(key);
+  private arm(delay: number): void {
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      const due = Math.min(this.lastChange + this.batching.holdMs, this.pendingSince + this.batching.maxHoldMs);
+      const wait = due - Date.now();
+      if (wait > 0) this.arm(wait);
+      else void this.writeBatch();
+    }, delay);
+  }
+
+  /** Writes one batch; a batch already being written is waited for first (and the next one follows). */
+  private writeBatch(): Promise<void> {
+    if (this.writing) return this.writing;
+    if (this.pending.size === 0) return Promise.resolve();
+    const batch = [...this.pending];
+    this.pending = new Map();
+    this.writing = this.put(batch).finally(() => {
+      this.writing = undefined;
+      // what changed meanwhile goes with the next batch
+      if (this.pending.size > 0 && !this.timer) {
+        this.pendingSince = Date.now();
+        this.arm(0);
+      }
+    });
+    return this.writing;
+  }
+
+  private async put(batch: [string, Reader][]): Promise<void> {
+    let next = 0;
+    const worker = async () => {
+      while (next < batch.length) {
+        const [key, { nodeId, read }] = batch[next++]!;
         try {
           this.kv ??= this.nats.bucket(BUCKETS.proxies);
           const kv = await this.kv;
-          await kv.put(key, proxyStateCodec.encode({ v: 1, replica: this.replica, ...next.read() }));
+          await kv.put(key, proxyStateCodec.encode({ v: 1, replica: this.replica, ...read() }));
+          this.writes++;
         } catch (error) {
           this.kv = undefined;
-          this.logger.warn(`proxy state of ${next.nodeId}: ${(error as Error).message}`);
+          this.logger.warn(`proxy state of ${nodeId}: ${(error as Error).message}`);
         }
       }
-    } finally {
-      this.chains.delete(key);
-    }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.batching.window, batch.length) }, worker));
   }
 
-  /** Waits for queued state writes (shutdown, tests). */
+  /** Publishes the events and writes every state changed so far, without the hold-offs (shutdown, tests). */
   async flush(): Promise<void> {
-    while (this.chains.size > 0) await Promise.all([...this.chains.values()]);
+    this.publishEvents();
+    while (this.writing || this.pending.size > 0) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      await this.writeBatch();
+    }
   }
 }

@@ -7,6 +7,14 @@ import type protobuf from 'protobufjs';
 import { lookupMessage } from './protos.js';
 import type { AnyMessage } from './resources.js';
 import { ENVOY_TYPE_URLS, type XdsType } from './types.js';
+import {
+  decodeDeltaDiscoveryRequestWire,
+  decodeDiscoveryRequestWire,
+  encodeAnyWire,
+  encodeDeltaDiscoveryResponseWire,
+  encodeDeltaResourceWire,
+  encodeDiscoveryResponseWire,
+} from './wire.js';
 
 export interface XdsNode {
   id: string;
@@ -79,10 +87,39 @@ function wireCodec<T>(messageName: string): MessageCodec<T> {
   };
 }
 
-export const discoveryRequestCodec = wireCodec<DiscoveryRequest>('envoy.service.discovery.v3.DiscoveryRequest');
-export const discoveryResponseCodec = wireCodec<DiscoveryResponse>('envoy.service.discovery.v3.DiscoveryResponse');
-export const deltaDiscoveryRequestCodec = wireCodec<DeltaDiscoveryRequest>('envoy.service.discovery.v3.DeltaDiscoveryRequest');
-export const deltaDiscoveryResponseCodec = wireCodec<DeltaDiscoveryResponse>('envoy.service.discovery.v3.DeltaDiscoveryResponse');
+// Requests are encoded with the .proto definitions (clients, tests) and read by hand (wire.ts): a
+// server reads one per ACK, and needs only the fields it acts on.
+export const discoveryRequestCodec: MessageCodec<DiscoveryRequest> = {
+  encode: wireCodec<DiscoveryRequest>('envoy.service.discovery.v3.DiscoveryRequest').encode,
+  decode: decodeDiscoveryRequestWire,
+};
+// Responses are encoded by hand (wire.ts): the server's hot path, and no message definitions needed.
+export const discoveryResponseCodec: MessageCodec<DiscoveryResponse> = {
+  encode: (message) =>
+    encodeDiscoveryResponseWire(
+      { versionInfo: message.versionInfo, typeUrl: message.typeUrl, nonce: message.nonce, controlPlaneIdentifier: message.controlPlane?.identifier },
+      message.resources.map((any) => encodeAnyWire(any.typeUrl, any.value)),
+    ),
+  decode: wireCodec<DiscoveryResponse>('envoy.service.discovery.v3.DiscoveryResponse').decode,
+};
+export const deltaDiscoveryRequestCodec: MessageCodec<DeltaDiscoveryRequest> = {
+  encode: wireCodec<DeltaDiscoveryRequest>('envoy.service.discovery.v3.DeltaDiscoveryRequest').encode,
+  decode: decodeDeltaDiscoveryRequestWire,
+};
+export const deltaDiscoveryResponseCodec: MessageCodec<DeltaDiscoveryResponse> = {
+  encode: (message) =>
+    encodeDeltaDiscoveryResponseWire(
+      {
+        systemVersionInfo: message.systemVersionInfo,
+        typeUrl: message.typeUrl,
+        nonce: message.nonce,
+        removedResources: message.removedResources,
+        controlPlaneIdentifier: message.controlPlane?.identifier,
+      },
+      message.resources.map((resource) => encodeDeltaResourceWire(resource.name, resource.version, resource.resource)),
+    ),
+  decode: wireCodec<DeltaDiscoveryResponse>('envoy.service.discovery.v3.DeltaDiscoveryResponse').decode,
+};
 
 /** Shape of a grpc-js MethodDefinition, without importing grpc here. */
 export interface StreamMethod<Req, Res> {
@@ -92,7 +129,8 @@ export interface StreamMethod<Req, Res> {
   responseStream: true;
   requestSerialize: (value: Req) => Buffer;
   requestDeserialize: (bytes: Buffer) => Req;
-  responseSerialize: (value: Res) => Buffer;
+  /** Takes the message, or its bytes already encoded. */
+  responseSerialize: (value: Res | Uint8Array) => Buffer;
   responseDeserialize: (bytes: Buffer) => Res;
 }
 
@@ -112,7 +150,8 @@ function streamMethod<Req, Res>(name: string, request: MessageCodec<Req>, respon
     responseStream: true,
     requestSerialize: (value) => toBuffer(request.encode(value)),
     requestDeserialize: (bytes) => request.decode(bytes),
-    responseSerialize: (value) => toBuffer(response.encode(value)),
+    // a response may come encoded already (the server shares each resource's bytes between streams)
+    responseSerialize: (value) => toBuffer(value instanceof Uint8Array ? value : response.encode(value)),
     responseDeserialize: (bytes) => response.decode(bytes),
   };
 }

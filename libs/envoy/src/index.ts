@@ -19,4 +19,5 @@ export {
   validateResource,
 } from './resources.js';
 export * from './discovery.js';
+export * from './wire.js';
 export * from './accesslog.js';
