@@ -61,7 +61,8 @@ export async function startXdsServer(natsUrl: string, options: XdsServerOptions 
     await waitFor(
       options.name ?? 'xds-server ready',
       async () => child.exitCode === null && (await fetch(`${http}/readyz`).catch(() => undefined))?.ok,
-      options.readyTimeoutMs ?? 20000,
+      // a loaded machine starts a process slowly: a generous wait, never a tight one
+      options.readyTimeoutMs ?? 60000,
     );
   } catch (error) {
     child.kill('SIGKILL');
