@@ -320,7 +320,10 @@ export class KubeSource implements OnApplicationBootstrap, OnModuleDestroy {
       const holds = this.inflight.has(op.key) ? (this.inflight.get(op.key) ?? undefined) : this.written.get(op.key);
       if (holds === op.text) {
         // the bucket has (or is about to have) exactly this: nothing to write, nothing wrong
-        if (op.seq === this.latest.get(op.key)) this.problems.delete(op.key);
+        if (op.seq === this.latest.get(op.key)) {
+          this.problems.delete(op.key);
+          if (op.text === undefined && !this.inflight.has(op.key)) this.latest.delete(op.key); // gone for good: forget the key
+        }
         continue;
       }
       this.active++;
@@ -356,7 +359,9 @@ export class KubeSource implements OnApplicationBootstrap, OnModuleDestroy {
     this.objectsWritten++;
     if (op.text !== undefined) this.written.set(op.key, op.text);
     else this.written.delete(op.key);
-    if (op.seq === this.latest.get(op.key)) this.forget(op.key);
+    if (op.seq !== this.latest.get(op.key)) return;
+    this.forget(op.key);
+    if (op.text === undefined) this.latest.delete(op.key); // deleted: nothing more to order for this key
   }
 
   /** Names an object not written (log line once per reason, metric, errors endpoint) and schedules its retry. */
@@ -447,8 +452,12 @@ export class KubeSource implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   private setState(watch: KindWatch, state: KindWatch['state'], detail: string): void {
+    const removed = state === 'not-installed' && watch.state !== 'not-installed';
+    const returned = state === 'synced' && watch.state === 'not-installed';
     watch.state = state;
     watch.detail = detail;
+    // a CRD deleted takes its objects with it: their keys leave the bucket, and come back with the CRD
+    if (removed || returned) this.reconcile(watch);
     this.checkSynced();
   }
 

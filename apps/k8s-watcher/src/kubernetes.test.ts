@@ -136,7 +136,7 @@ describe('k8s-watcher in Kubernetes mode, against a list/watch API server', () =
       const bucket = await nc.jetstream().views.kv(BUCKETS.objects, { bindOnly: true });
       await bucket.status();
       return bucket;
-    });
+    }, 60000); // a loaded machine may take a while to start the watcher
   });
   after(async () => {
     for (const watcher of watchers) await stopWatcher(watcher);
@@ -147,7 +147,7 @@ describe('k8s-watcher in Kubernetes mode, against a list/watch API server', () =
   });
 
   it('syncs 1,000 objects but one it cannot decode, names that one, and says so in /readyz', async () => {
-    const ready = await waitFor('readyz 200', async () => ((await readyz(leader).catch(() => undefined))?.status === 200 ? readyz(leader) : undefined), 30000);
+    const ready = await waitFor('readyz 200', async () => ((await readyz(leader).catch(() => undefined))?.status === 200 ? readyz(leader) : undefined), 60000);
     assert.match(ready.body.checks['initial-sync'].reason, /not installed \(retrying\): TLSRoute/);
     assert.match(ready.body.checks['initial-sync'].reason, /1 refused .*bulk\/Service\/svc-500 \(kube object: metadata\.labels\.app: /);
     assert.match(ready.body.checks['leader-election'].reason, /^leader: this replica \(.+\) holds Lease default\/tendril-k8s-watcher$/);
@@ -243,7 +243,9 @@ describe('k8s-watcher in Kubernetes mode, against a list/watch API server', () =
 
   it('recovers a watch dropped mid-stream, and one gone silent', async () => {
     const restartsBefore = await metric(leader, /^tendril_watch_restarts\{.*kind="service"/);
-    assert.ok(api.dropWatches() >= 13, 'one watch per served kind dropped');
+    // watches end every TENDRIL_WATCH_TIMEOUT_S and are reopened: drop them while they are all open
+    await waitFor('every served kind watched', () => api.openWatches >= 13, 20000, 20);
+    assert.ok(api.dropWatches() >= 10, 'the watches of the served kinds dropped');
     api.create(service('default', 'after-drop'));
     await waitFor('object created after the drop mirrored', async () => (await object('default.service.default.after-drop')) !== undefined, 10000);
     api.silenceWatches();
@@ -273,6 +275,19 @@ describe('k8s-watcher in Kubernetes mode, against a list/watch API server', () =
     api.create({ apiVersion: 'gateway.networking.k8s.io/v1alpha2', kind: 'TLSRoute', metadata: { name: 'tls', namespace: 'default' }, spec: { parentRefs: [{ name: 'gw' }] } });
     await waitFor('TLSRoute mirrored', async () => (await object('default.tlsroute.default.tls')) !== undefined, 10000);
     await waitFor('readiness no longer reports it missing', async () => !(await readyz(leader)).body.checks['initial-sync'].reason.includes('TLSRoute'));
+  });
+
+  it('takes a CRD removed for not installed, not for an unreachable API server, and its objects back when it returns', async () => {
+    api.unserve('TLSRoute');
+    await waitFor('TLSRoute gone from the bucket', async () => (await object('default.tlsroute.default.tls')) === undefined, 15000);
+    const state = await waitFor('readyz names it not installed', async () => {
+      const current = await readyz(leader);
+      return /not installed \(retrying\): TLSRoute/.test(current.body.checks['initial-sync'].reason) ? current : undefined;
+    }, 15000);
+    assert.equal(state.status, 200);
+    assert.doesNotMatch(state.body.checks['initial-sync'].reason, /unreachable/);
+    api.serve(TLS_ROUTE);
+    await waitFor('TLSRoute back', async () => (await object('default.tlsroute.default.tls')) !== undefined, 15000);
   });
 
   it('writes status back: our parent entry added, the other controller kept, a conflict retried, spec untouched', async () => {
@@ -371,7 +386,7 @@ describe('k8s-watcher in Kubernetes mode, against a list/watch API server', () =
     await waitFor('standby ready', async () => {
       const state = await readyz(standby).catch(() => undefined);
       return state?.status === 200 && /^standby/.test(state.body.checks['leader-election'].reason);
-    }, 30000);
+    }, 60000);
     const role = (await readyz(standby)).body.checks['leader-election'].reason;
     const leaderRole = (await readyz(leader)).body.checks['leader-election'].reason as string;
     const leaderIdentity = /this replica \((.+)\) holds/.exec(leaderRole)![1]!;
@@ -403,7 +418,7 @@ describe('k8s-watcher when the API server is down', () => {
     writeFileSync(join(dir, 'kubeconfig'), api.kubeconfig());
     const watcher = await startWatcher({ TENDRIL_NATS_URL: nats.url, KUBECONFIG: join(dir, 'kubeconfig'), TENDRIL_LEASE_RETRY_MS: '300', TENDRIL_CRD_RETRY_MS: '500', TENDRIL_CLUSTER: 'east' });
     try {
-      const down = await waitFor('readyz answers', () => readyz(watcher).catch(() => undefined), 20000);
+      const down = await waitFor('readyz answers', () => readyz(watcher).catch(() => undefined), 60000);
       await new Promise((resolve) => setTimeout(resolve, 1500));
       const still = await readyz(watcher);
       assert.equal(down.status, 503);

@@ -43,7 +43,10 @@ export class StatusWriter implements OnApplicationBootstrap, OnModuleDestroy {
   ) {
     this.mirror = new KvMirror(nats, { bucket: BUCKETS.status, decode: (_key, bytes) => objectStatusCodec.decode(bytes), logger: this.logger });
     this.mirror.onChange((changes) => {
-      for (const change of changes) if (change.op === 'put') this.request(change.key);
+      for (const change of changes) {
+        if (change.op === 'put') this.request(change.key);
+        else this.stored.delete(change.key);
+      }
     });
     this.connection.elector.onChange((leading) => {
       if (leading) for (const key of this.mirror.keys()) this.request(key);

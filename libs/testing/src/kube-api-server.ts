@@ -199,6 +199,8 @@ export class KubeApiServer {
   /** Removes a kind from discovery: its list and watch answer 404, as for a CRD not installed. */
   unserve(kind: string): void {
     for (const [key, type] of this.served) if (type.kind === kind) this.served.delete(key);
+    // a real server ends the open watches of a kind whose CRD goes away
+    for (const watch of [...this.watches]) if (watch.type.kind === kind) this.endWatch(watch, false);
   }
 
   /**

@@ -202,13 +202,14 @@ export class ResilientInformer<T extends KubernetesObject = KubernetesObject> {
     const statusCode = error instanceof KubeApiError ? error.statusCode : (error as { statusCode?: number }).statusCode;
     const message = describeError(error);
     this.lastError = message;
-    this.failingSince ||= Date.now();
     if (statusCode === 404) {
       if (this.state !== 'not-installed') this.options.logger.warn(`${this.options.name}: not served by the API server (CRD not installed?); retrying in the background`);
       this.setState('not-installed', `${this.options.path} not served; retrying every ${this.options.notFoundRetryMs ?? 30_000} ms`);
       this.schedule(this.options.notFoundRetryMs ?? 30_000);
       return;
     }
+    // the server answers but fails, or cannot be reached: the cache is what it last saw
+    this.failingSince ||= Date.now();
     this.failures++;
     const initial = this.options.backoffInitialMs ?? 500;
     const ceiling = this.options.backoffMaxMs ?? 30_000;
