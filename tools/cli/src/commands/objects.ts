@@ -31,6 +31,8 @@ interface WatcherError {
   message: string;
   key?: string;
   reason?: string;
+  /** Standalone: `ignored` for documents that are fine but not mirrored (kinds Tendril does not read). */
+  severity?: string;
 }
 
 /** The watcher's errors; none when no watcher answers (the table then shows what the bucket holds). */
@@ -79,6 +81,7 @@ export async function objects(session: Session, format: OutputFormat, kind?: str
   }
   // objects the watcher refused or could not write: named with why (an older version may be in the bucket)
   for (const error of await watcherErrors(session)) {
+    if (error.severity === 'ignored') continue;
     const why = `${error.reason ?? 'Refused'}: ${error.message}`;
     const row = error.key ? rows.find((r) => r.key === error.key) : undefined;
     if (row) {
@@ -86,7 +89,8 @@ export async function objects(session: Session, format: OutputFormat, kind?: str
       continue;
     }
     const ref = error.key ? parseObjectKey(error.key) : undefined;
-    const named = splitObject(error.object ?? error.source);
+    // a refusal of a whole file (or a document that did not get as far as its name) names the file
+    const named = error.object ? splitObject(error.object) : { kind: '-', namespace: '', name: error.source };
     const errorKind = named.kind;
     if (kind && errorKind.toLowerCase() !== kind.toLowerCase() && ref?.kind !== kind.toLowerCase()) continue;
     rows.push({ key: error.key ?? error.source, cluster: ref?.cluster ?? '', kind: errorKind, namespace: ref?.namespace ?? named.namespace, name: ref?.name ?? named.name, generation: null, conditions: [], status: null, error: why });
