@@ -24,6 +24,17 @@ const KEY_FIGURES: Record<string, string[]> = {
   metrics: ['services_reporting'],
 };
 
+/**
+ * The role of a replica elected by a Kubernetes Lease (the k8s-watcher in a cluster), from its
+ * `leader-election` readiness check: `leader: …` writes (active), `standby: …` does not.
+ */
+function leaseRole(info: ServiceInfo | undefined): 'active' | 'standby' | undefined {
+  const reason = info?.readiness['leader-election']?.reason ?? '';
+  if (reason.startsWith('leader:')) return 'active';
+  if (reason.startsWith('standby:')) return 'standby';
+  return undefined;
+}
+
 export async function status(session: Session, format: OutputFormat): Promise<void> {
   const instances = await waiting('asking every Tendril service', async () => {
     const found: InstanceStatus[] = [];
@@ -42,7 +53,7 @@ export async function status(session: Session, format: OutputFormat): Promise<vo
         uptimeSeconds: Math.max(0, Math.round((Date.now() - Date.parse(reply.started)) / 1000)),
         ready: info?.ready ?? false,
         reason: info ? (failing ? `${failing[0]}: ${failing[1].reason}` : 'ready') : 'no readiness reported',
-        ...(info?.role ? { role: info.role } : {}),
+        ...(info?.role ? { role: info.role } : leaseRole(info) ? { role: leaseRole(info)! } : {}),
         figures: info?.figures ?? {},
       });
     }
