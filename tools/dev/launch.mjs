@@ -81,8 +81,42 @@ const ready = async (port) => {
   }
 };
 await Promise.all(services.map(([name, port]) => waitFor(`${name} readiness`, () => ready(port), 60000)));
+
+/** A figure of a service's /metrics (`tendril_<name>`), or undefined. */
+async function figure(port, name) {
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const match = new RegExp(`^tendril_${name}(?:\\{[^}]*\\})? (-?[0-9.e+]+)$`, 'm').exec(text);
+    return match ? Number(match[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+const portOf = (name) => services.find(([service]) => service === name)?.[1];
+
+/**
+ * Served, not only started: the translator holds every object the watcher wrote and has published
+ * their translation, the xds-server holds that generation to push, and the datapath has programmed it
+ * into the kernel's maps. Judged twice in a row, so a translation still on its way is waited for.
+ */
+async function served() {
+  const watcher = portOf('k8s-watcher');
+  const translator = portOf('translator');
+  if (translator === undefined) return true;
+  const generation = await figure(translator, 'generation');
+  if (generation === undefined || generation < 1) return false;
+  if (watcher !== undefined && (await figure(watcher, 'objects_seen')) !== (await figure(translator, 'objects_seen'))) return false;
+  const xds = portOf('xds-server');
+  if (xds !== undefined && !((await figure(xds, 'generation')) >= generation)) return false;
+  const datapath = portOf('datapath');
+  if (datapath !== undefined && !((await figure(datapath, 'generation_applied')) >= generation && (await figure(datapath, 'generation_lag')) === 0)) return false;
+  return (await figure(translator, 'generation')) === generation;
+}
+let settled = 0;
+if (!stopping) await waitFor('the manifests to reach the kernel', async () => ((await served()) ? ++settled : (settled = 0)) >= 2, 120000);
 if (!stopping) {
-  say('Tendril is up:');
+  const generation = portOf('translator') === undefined ? undefined : await figure(portOf('translator'), 'generation');
+  say(`Tendril is up${generation === undefined ? '' : `: generation ${generation} of the manifests served${portOf('datapath') ? ' and in the kernel' : ''}`}:`);
   for (const [name, port] of services) say(`  ${name.padEnd(11)} http://127.0.0.1:${port}/readyz  /metrics`);
   say(`  xDS (ADS gRPC)  127.0.0.1:18000`);
   say(`  NATS            ${natsUrl} (a user per service; passwords in ${credentialsFile})`);

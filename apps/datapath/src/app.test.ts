@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { connect, type NatsConnection } from 'nats';
-import { BUCKETS, SUBJECTS, flowEventCodec, lbKey, lbServiceCodec, type LbService } from '@tendril/contract';
+import { BUCKETS, LB_GENERATION_KEY, SUBJECTS, flowEventCodec, lbGenerationCodec, lbKey, lbServiceCodec, type LbService } from '@tendril/contract';
 import { startNatsServer, waitFor } from '@tendril/testing';
 import { startAgent, stopAgent as stop } from './testing/agent.js';
 import { runClient, scratch, tcpBackend, type Backend, type Scratch } from './testing/kernel.js';
@@ -36,7 +36,7 @@ test('the agent programs tendril-lb into the kernel, follows changes, and surviv
   const first = await startAgent(dir, nats.url);
   agents.push(first.child);
   const readiness = (await (await fetch(`${first.http}/readyz`)).json()) as { checks: Record<string, { ok: boolean }> };
-  assert.deepEqual(Object.keys(readiness.checks).sort(), ['lb-sync', 'nats', 'programs']);
+  assert.deepEqual(Object.keys(readiness.checks).sort(), ['generation', 'lb-sync', 'nats', 'programs']);
   const flows = nc.subscribe(SUBJECTS.flows('node-a'), { max: 1, timeout: 5000 });
   assert.equal(await reply(dir), `127.0.1.1:${one.port}`, 'initial sync is in the kernel once ready');
   for await (const message of flows) {
@@ -69,4 +69,44 @@ test('the agent programs tendril-lb into the kernel, follows changes, and surviv
 
   await kv.delete(key);
   await waitFor('the deletion to reach the kernel', async () => (await reply(dir)) === 'ECONNREFUSED', 10000, 100);
+});
+
+test('the agent reports the generation it applied: /readyz waits for the marker the translator wrote after the entries', async (t) => {
+  const dir = scratch();
+  const nats = await startNatsServer();
+  const backend = await tcpBackend('127.0.1.3');
+  const nc: NatsConnection = await connect({ servers: nats.url });
+  const agents: ChildProcess[] = [];
+  t.after(async () => {
+    for (const agent of agents) await stop(agent);
+    await nc.close();
+    await nats.dispose();
+    await backend.close();
+    dir.dispose();
+  });
+  const kv = await nc.jetstream().views.kv(BUCKETS.lb, { history: 1 });
+  const key = lbKey({ cluster: 'default', namespace: 'shop', name: 'web' });
+  const digest = (n: number) => n.toString(16).padStart(64, '0');
+  await kv.put(key, lbServiceCodec.encode(web([backend])));
+  await kv.put(LB_GENERATION_KEY, lbGenerationCodec.encode({ v: 1, generation: 4, digest: digest(4), count: 1 }));
+  const agent = await startAgent(dir, nats.url);
+  agents.push(agent.child);
+  type Readyz = { ready: boolean; checks: Record<string, { ok: boolean; reason: string }> };
+  const readyz = async () => (await (await fetch(`${agent.http}/readyz`)).json()) as Readyz;
+  assert.match((await readyz()).checks['generation']!.reason, /^generation 4 in the maps \(1 services\)$/);
+  const figures = async () => {
+    const text = await (await fetch(`${agent.http}/metrics`)).text();
+    const value = (name: string) => Number(new RegExp(`^tendril_${name}\\{[^}]*\\} (-?\\d+)$`, 'm').exec(text)?.[1]);
+    return { applied: value('generation_applied'), lag: value('generation_lag') };
+  };
+  assert.deepEqual(await figures(), { applied: 4, lag: 0 });
+  assert.equal(await reply(dir), `127.0.1.3:${backend.port}`);
+
+  // the next generation: entries first, then the marker; the agent follows to it
+  await kv.delete(key);
+  await kv.put(LB_GENERATION_KEY, lbGenerationCodec.encode({ v: 1, generation: 5, digest: digest(5), count: 0 }));
+  await waitFor('generation 5 applied', async () => (await figures()).applied === 5, 10000, 100);
+  assert.equal(await reply(dir), 'ECONNREFUSED', 'the entries before the marker are in the kernel');
+  assert.equal((await readyz()).ready, true);
+  assert.equal(agent.log().includes('lb service'), false, 'the marker is not taken for a service');
 });

@@ -4,7 +4,7 @@
  * service map. Addresses are named by service through a mirror of tendril-lb.
  */
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import { BUCKETS, lbServiceCodec, type FlowEvent, type LbService } from '@tendril/contract';
+import { BUCKETS, isLbServiceKey, lbServiceCodec, type FlowEvent, type LbService } from '@tendril/contract';
 import type { StreamAccessLogsMessage } from '@tendril/envoy';
 import { KvMirror, Metrics, NatsClient } from '@tendril/platform';
 import { LabelBudget, ServiceDirectory, ServiceMap, UNKNOWN, observeAccessLog, type ServiceMapSnapshot } from '@tendril/traffic';
@@ -18,7 +18,7 @@ export class TrafficService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly directory = new ServiceDirectory();
   private readonly services: LabelBudget;
   readonly map: ServiceMap;
-  private readonly lb: KvMirror<LbService>;
+  private readonly lb: KvMirror<LbService | null>;
   private readonly requests;
   private readonly durations;
   private readonly tcpConnections;
@@ -32,8 +32,9 @@ export class TrafficService implements OnApplicationBootstrap, OnModuleDestroy {
   ) {
     this.services = new LabelBudget(config.maxServiceLabels);
     this.map = new ServiceMap(config.serviceMapWindowSeconds, config.maxServiceLabels * 10);
-    this.lb = new KvMirror(nats, { bucket: BUCKETS.lb, decode: (_key, bytes) => lbServiceCodec.decode(bytes), logger: this.logger });
-    this.lb.onChange(() => this.directory.update(this.lb.values().map(([, service]) => service)));
+    // the generation marker is no service: held as null and left out
+    this.lb = new KvMirror<LbService | null>(nats, { bucket: BUCKETS.lb, decode: (key, bytes) => (isLbServiceKey(key) ? lbServiceCodec.decode(bytes) : null), logger: this.logger });
+    this.lb.onChange(() => this.directory.update(this.lb.values().flatMap(([, service]) => (service ? [service] : []))));
     this.requests = metrics.counter('tendril_http_requests_total', 'HTTP requests seen in Envoy access logs', ['source', 'destination', 'method', 'status']);
     this.durations = metrics.histogram('tendril_http_request_duration_seconds', 'HTTP request duration from Envoy access logs', ['source', 'destination'], DURATION_BUCKETS);
     this.tcpConnections = metrics.counter('tendril_tcp_connections_total', 'TCP connections seen in Envoy access logs', ['source', 'destination', 'outcome']);

@@ -1,13 +1,16 @@
 /**
  * Publishes a translation: xDS resources to `tendril-xds` (referenced types first, removals last,
- * then the generation marker), L4 services to `tendril-lb`, desired statuses to `tendril-status`.
+ * then the generation marker), L4 services to `tendril-lb` (then its own generation marker, naming
+ * the same generation), desired statuses to `tendril-status`.
  * Each bucket is diffed against what it holds, so unchanged output writes nothing.
  */
 import {
   BUCKETS,
+  LB_GENERATION_KEY,
   XDS_GENERATION_KEY,
   KeyedGenerationDigest,
   contentHash,
+  lbGenerationCodec,
   lbKey,
   lbServiceCodec,
   objectStatusCodec,
@@ -23,7 +26,7 @@ import {
 import { encodeResource } from '@tendril/envoy';
 import type { Logger, NatsClient } from '@tendril/platform';
 import { XDS_TYPE_ORDER, type TranslationError, type TranslationOutput, type XdsOutput } from '@tendril/translation';
-import { BucketWriter, type WriteResult } from './bucket-writer.js';
+import { BucketWriter, type WriteOptions, type WriteResult } from './bucket-writer.js';
 
 type XdsValue = { kind: 'resource'; envelope: XdsResourceEnvelope } | { kind: 'generation'; generation: XdsGeneration };
 
@@ -58,6 +61,8 @@ interface Published {
   /** generationDigest() of `xds`, kept up to date key by key. */
   digest: KeyedGenerationDigest;
   lb: Map<string, Desired>;
+  /** generationDigest() of `lb`, kept up to date key by key. */
+  lbDigest: KeyedGenerationDigest;
   status: Map<string, Desired>;
   /** The statuses array published (a patch changes it in place). */
   statuses: TranslationOutput['statuses'];
@@ -91,7 +96,7 @@ export class Publisher {
       onDrift(bucket, key);
     };
     this.xds = new BucketWriter(nats, BUCKETS.xds, decodeXds, logger, drift(BUCKETS.xds), canWrite);
-    this.lb = new BucketWriter(nats, BUCKETS.lb, (_key, bytes) => (lbServiceCodec.decode(bytes), null), logger, drift(BUCKETS.lb), canWrite);
+    this.lb = new BucketWriter(nats, BUCKETS.lb, (key, bytes) => ((key === LB_GENERATION_KEY ? lbGenerationCodec : lbServiceCodec).decode(bytes), null), logger, drift(BUCKETS.lb), canWrite);
     this.status = new BucketWriter(nats, BUCKETS.status, (_key, bytes) => (objectStatusCodec.decode(bytes), null), logger, drift(BUCKETS.status), canWrite);
   }
 
@@ -108,6 +113,12 @@ export class Publisher {
   get generation(): number {
     const marker = this.xds.get(XDS_GENERATION_KEY)?.value;
     return marker?.kind === 'generation' ? marker.generation.generation : 0;
+  }
+
+  /** Number of LB entries (not counting the marker) the bucket holds. */
+  get lbCount(): number {
+    const held = this.lb.current();
+    return held.size - (held.has(LB_GENERATION_KEY) ? 1 : 0);
   }
 
   /** Number of xDS resources (not counting the marker) the bucket holds. */
@@ -141,6 +152,7 @@ export class Publisher {
     keyOf: (item: T) => string,
     valueOf: (item: T) => V,
     encode: (value: V) => Uint8Array,
+    options: WriteOptions = {},
   ): Promise<WriteResult> {
     const entry = (item: T) => {
       const value = valueOf(item);
@@ -149,7 +161,7 @@ export class Publisher {
     if (!incremental) {
       desired.clear();
       for (const item of all) desired.set(keyOf(item), entry(item));
-      return writer.write(desired);
+      return writer.write(desired, options);
     }
     const keys: string[] = [];
     for (const item of put) {
@@ -160,7 +172,7 @@ export class Publisher {
       desired.delete(keyOf(item));
       keys.push(keyOf(item));
     }
-    return keys.length ? writer.writeKeys(desired, keys) : NOTHING_WRITTEN;
+    return keys.length ? writer.writeKeys(desired, keys, options) : NOTHING_WRITTEN;
   }
 
   /** The bucket entry of one resource, or an error naming it when Envoy's protos refuse it. */
@@ -196,7 +208,16 @@ export class Publisher {
     const incremental = output.patch !== undefined && last !== undefined && last.serial !== undefined && output.patch.base === last.serial;
     const published: Published = incremental
       ? last!
-      : { serial: undefined, xds: new Map(), digest: last?.digest ?? new KeyedGenerationDigest(), lb: new Map(), status: new Map(), statuses: [], encodeErrors: new Map() };
+      : {
+          serial: undefined,
+          xds: new Map(),
+          digest: last?.digest ?? new KeyedGenerationDigest(),
+          lb: new Map(),
+          lbDigest: last?.lbDigest ?? new KeyedGenerationDigest(),
+          status: new Map(),
+          statuses: [],
+          encodeErrors: new Map(),
+        };
     const encodeErrors = published.encodeErrors;
     const previousXds = last?.xds ?? new Map<string, DesiredXds>();
 
@@ -246,7 +267,17 @@ export class Publisher {
       markerWrites = (await this.xds.writeKeys(new Map([[XDS_GENERATION_KEY, markerValue]]), [XDS_GENERATION_KEY])).puts;
     }
 
-    const lbResult = await this.writeValues(this.lb, published.lb, incremental, output.lb, output.patch?.lb, output.patch?.removed.lb, lbKey, (service) => service, (service) => lbServiceCodec.encode(service));
+    const keepLbMarker = { keep: (key: string) => key === LB_GENERATION_KEY };
+    const lbResult = await this.writeValues(this.lb, published.lb, incremental, output.lb, output.patch?.lb, output.patch?.removed.lb, lbKey, (service) => service, (service) => lbServiceCodec.encode(service), keepLbMarker);
+    // The LB marker comes after the entries and names the generation just published with them.
+    if (incremental) {
+      for (const service of [...(output.patch!.lb ?? []), ...(output.patch!.removed.lb ?? [])]) published.lbDigest.set(lbKey(service), published.lb.get(lbKey(service))?.hash);
+    } else {
+      for (const key of last?.lb.keys() ?? []) if (!published.lb.has(key)) published.lbDigest.set(key, undefined);
+      for (const [key, entry] of published.lb) published.lbDigest.set(key, entry.hash);
+    }
+    const lbMarkerBytes = lbGenerationCodec.encode({ v: 1, generation: this.generation, digest: published.lbDigest.hex, count: published.lb.size });
+    const lbMarkerWrites = (await this.lb.writeKeys(new Map([[LB_GENERATION_KEY, { bytes: lbMarkerBytes, hash: contentHash(lbMarkerBytes), value: null }]]), [LB_GENERATION_KEY])).puts;
     // Statuses: a patch's own (same array as published, changed in place), else all of them (the
     // proxies' rejections, overlaid on a copy, are published whole).
     const statusResult = await this.writeValues(
@@ -284,7 +315,7 @@ export class Publisher {
     return {
       changes: { added: parts.flatMap((part) => part.added), changed: parts.flatMap((part) => part.changed), removed: parts.flatMap((part) => part.removed) },
       xdsWrites: xdsResult.puts + xdsResult.deletes + markerWrites,
-      lbWrites: lbResult.puts + lbResult.deletes,
+      lbWrites: lbResult.puts + lbResult.deletes + lbMarkerWrites,
       statusWrites: statusResult.puts + statusResult.deletes,
       generation: this.generation,
       encodeErrors: [...encodeErrors.values()],

@@ -92,7 +92,8 @@ export class TranslatorService implements OnApplicationBootstrap, OnApplicationS
     metrics.figure('objects_seen', 'Objects in tendril-objects', () => this.objects.size);
     metrics.figure('resources_written', 'Puts and deletes to tendril-xds since start (generation marker included)', () => this.resourcesWritten);
     metrics.figure('xds_resources', 'xDS resources in tendril-xds', () => this.publisher.xdsCount);
-    metrics.figure('lb_entries', 'Entries in tendril-lb', () => this.publisher.lb.current().size);
+    metrics.figure('lb_entries', 'Entries in tendril-lb', () => this.publisher.lbCount);
+    metrics.figure('generation', 'The generation last published (the generation markers in tendril-xds and tendril-lb); consumers compare theirs with it', () => this.publisher.generation);
     metrics.figure('translation_errors', 'Errors in the last translation', () => this.lastErrors.size);
     metrics.figure('translations', 'Translations run since start', () => this.translations);
     metrics.figure('translations_patched', 'Translations patched into the last output (no full pass: patch/ in @tendril/translation)', () => this.patched);

@@ -4,10 +4,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { connect, type KV } from 'nats';
 import {
+  LB_GENERATION_KEY,
   XDS_GENERATION_KEY,
+  contentHash,
   envelopeBytes,
   generationDigest,
   kubeObjectCodec,
+  lbGenerationCodec,
   lbKey,
   lbServiceCodec,
   objectKey,
@@ -120,7 +123,13 @@ test('objects in, xDS + LB out; restart rewrites nothing; deletes remove keys', 
     const entry = lbServiceCodec.decode((await present(lb, lbKey({ cluster: 'c1', namespace: 'default', name: 'echo' })))!);
     assert.deepEqual(entry.frontends.map((f) => `${f.address}:${f.port}`), ['127.96.0.10:80']);
     assert.deepEqual(entry.backends.map((b) => `${b.address}:${b.port} ${b.state}`), ['127.0.0.11:50051 active', '127.0.0.12:50051 terminating']);
-    assert.equal(await figure(httpPort, 'resources_written'), 7); // cluster, endpoints, 2 listeners, 2 routes, marker
+    // counted once the publish is complete (the LB marker and the statuses come after the entry read above)
+    await waitFor('the first publish counted', async () => (await figure(httpPort, 'resources_written')) === 7, 15000); // cluster, endpoints, 2 listeners, 2 routes, marker
+    // tendril-lb's own marker, after its entries: the same generation, a digest of exactly what it holds
+    const echoKey = lbKey({ cluster: 'c1', namespace: 'default', name: 'echo' });
+    const lbMarker = lbGenerationCodec.decode((await present(lb, LB_GENERATION_KEY))!);
+    assert.deepEqual(lbMarker, { v: 1, generation: marker.generation, count: 1, digest: generationDigest([[echoKey, contentHash((await lb.get(echoKey))!.value)]]) });
+    assert.equal(await figure(httpPort, 'generation'), marker.generation);
 
     const dump = JSON.parse(new TextDecoder().decode((await nc.request('tendril.translator.dump', new Uint8Array(), { timeout: 5000 })).data)) as { xds: { name: string }[]; generation: number };
     assert.deepEqual(dump.xds.map((x) => x.name), ['default/echo:80', 'default/echo:80', l7Name, proxylessName, l7Name, proxylessName]);

@@ -3,7 +3,8 @@
  * (its KV timestamp) to this replica serving that generation to its streams. The marker's
  * timestamp comes from a watch of that one key (the snapshot source's mirror keeps no times);
  * whichever of the two arrives second completes the figure. As a histogram on /metrics and as
- * figures on tendril.stats.xds-server (which metrics shows as tendril_mesh_*).
+ * figures on tendril.stats.xds-server (which metrics shows as tendril_mesh_*). The newest marker seen
+ * is also what the generation served is compared with (`latest`, onLatest()).
  */
 import { Logger } from '@nestjs/common';
 import { KvWatchInclude, type QueuedIterator, type KvEntry } from 'nats';
@@ -23,6 +24,9 @@ export class GenerationLag {
   private measured = 0;
   private stopped = false;
   private watch?: QueuedIterator<KvEntry>;
+  /** The newest generation the translator wrote, as far as this replica knows. */
+  latest?: number;
+  private readonly latestListeners: (() => void)[] = [];
 
   constructor(
     private readonly nats: NatsClient,
@@ -41,6 +45,9 @@ export class GenerationLag {
           const kv = await this.nats.bindBucket(BUCKETS.xds);
           if (this.stopped) return;
           this.watch = await kv.watch({ key: XDS_GENERATION_KEY, include: KvWatchInclude.UpdatesOnly });
+          // the marker written before this replica watched: the latest, though its write time is not a push lag
+          const current = await kv.get(XDS_GENERATION_KEY);
+          if (current?.operation === 'PUT') this.seen(xdsGenerationCodec.decode(current.value).generation);
           for await (const entry of this.watch) {
             if (entry.operation !== 'PUT') continue;
             this.markerWritten(xdsGenerationCodec.decode(entry.value).generation, entry.created.getTime());
@@ -58,7 +65,19 @@ export class GenerationLag {
     this.watch?.stop();
   }
 
+  /** Called whenever `latest` moves. */
+  onLatest(listener: () => void): void {
+    this.latestListeners.push(listener);
+  }
+
+  private seen(generation: number): void {
+    if (this.latest !== undefined && generation <= this.latest) return;
+    this.latest = generation;
+    for (const listener of this.latestListeners) listener();
+  }
+
   markerWritten(generation: number, at: number): void {
+    this.seen(generation);
     const served = this.served.get(generation);
     if (served === undefined) return this.remember(this.written, generation, at);
     this.served.delete(generation);

@@ -39,7 +39,25 @@ export class XdsService implements OnApplicationBootstrap, OnApplicationShutdown
     micro.endpoint('dump', () => new TextEncoder().encode(JSON.stringify(this.dump())));
     // after the ADS server's listener: measured once the pushes are written
     this.lag = new GenerationLag(nats, metrics);
-    this.source.onSnapshot((snapshot) => this.lag.pushed(snapshot.generation));
+    const generationCheck = readiness.register('generation', "the translator's latest generation not loaded yet");
+    // available to push = the snapshot holds the newest generation marker the translator wrote
+    const judge = () => {
+      const served = this.source.current?.generation;
+      const latest = this.lag.latest;
+      if (served === undefined) return generationCheck.fail(latest === undefined ? 'no snapshot loaded yet' : `no snapshot loaded yet; the translator published generation ${latest}`);
+      if (latest === undefined || served >= latest) return generationCheck.pass(`serving generation ${served}`);
+      const waiting = this.source.waitingFor;
+      generationCheck.fail(`${latest - served} generation${latest - served === 1 ? '' : 's'} behind: serving ${served}, the translator published ${latest}${waiting ? ` (${waiting})` : ''}`);
+    };
+    this.source.onSnapshot((snapshot) => {
+      this.lag.pushed(snapshot.generation);
+      judge();
+    });
+    this.lag.onLatest(judge);
+    metrics.figure('generation_latest', 'The newest generation marker the translator wrote to tendril-xds, as this replica saw it (-1: none)', () => this.lag.latest ?? -1);
+    metrics.figure('generation_lag', "Generations the snapshot served is behind the translator's latest (0: up to date)", () =>
+      this.lag.latest === undefined ? 0 : Math.max(0, this.lag.latest - (this.source.current?.generation ?? 0)),
+    );
   }
 
   dump(): object {

@@ -155,6 +155,17 @@ export function lbKey(ref: LbRef): string {
   return [escapeKeyPart(ref.cluster, false), escapeKeyPart(ref.namespace, false), escapeKeyPart(ref.name, true)].join('.');
 }
 
+/**
+ * Key of the generation marker in `tendril-lb`: not a service (two tokens, where every LB key has
+ * three). Written after the LB entries of each publish, so a reader that has applied it holds them.
+ */
+export const LB_GENERATION_KEY = 'meta.generation';
+
+/** Whether a `tendril-lb` key names a service (and not the generation marker). */
+export function isLbServiceKey(key: string): boolean {
+  return key !== LB_GENERATION_KEY;
+}
+
 export function parseLbKey(key: string): LbRef {
   const [cluster, namespace, name] = splitHead(key, 3, 'lb');
   return { cluster: unescapeKeyPart(cluster!), namespace: unescapeKeyPart(namespace!), name: unescapeKeyPart(name!) };

@@ -14,6 +14,7 @@ import {
   BUCKETS,
   XDS_GENERATION_KEY,
   kubeObjectCodec,
+  isLbServiceKey,
   lbServiceCodec,
   objectStatusCodec,
   parseXdsKey,
@@ -104,7 +105,7 @@ export class ConformanceSystem {
     const bump = () => this.bump();
     this.objects = new BucketCopy(await bind(BUCKETS.objects), (_k, b) => kubeObjectCodec.decode(b), bump);
     this.status = new BucketCopy(await bind(BUCKETS.status), (_k, b) => objectStatusCodec.decode(b), bump);
-    this.lb = new BucketCopy(await bind(BUCKETS.lb), (_k, b) => lbServiceCodec.decode(b), bump);
+    this.lb = new BucketCopy(await bind(BUCKETS.lb), (k, b) => (isLbServiceKey(k) ? lbServiceCodec.decode(b) : undefined), bump);
     this.xds = new BucketCopy(await bind(BUCKETS.xds), (key, bytes) => {
       if (key === XDS_GENERATION_KEY) return { generation: (JSON.parse(new TextDecoder().decode(bytes)) as { generation: number }).generation };
       const envelope = xdsResourceCodec.decode(bytes);

@@ -51,3 +51,20 @@ export const lbServiceSchema = z.object({
 });
 export type LbService = z.infer<typeof lbServiceSchema>;
 export const lbServiceCodec = jsonCodec('lb service', lbServiceSchema);
+
+/**
+ * The generation marker of `tendril-lb` (key LB_GENERATION_KEY), written by the translator after a
+ * publish's LB entries whenever the generation or the entries changed: the generation is the one the
+ * translator published to `tendril-xds` with them, the digest covers every LB key and content hash
+ * (generationDigest()). A datapath that has applied the marker has applied every entry before it, so
+ * comparing the marker it applied with the bucket's tells how far behind it is.
+ */
+export const lbGenerationSchema = z.object({
+  v: z.literal(1),
+  generation: z.number().int().nonnegative(),
+  digest: z.string().regex(/^[0-9a-f]{64}$/),
+  /** Number of LB entries (the marker not counted). */
+  count: z.number().int().nonnegative(),
+});
+export type LbGeneration = z.infer<typeof lbGenerationSchema>;
+export const lbGenerationCodec = jsonCodec('lb generation', lbGenerationSchema);

@@ -1,5 +1,5 @@
 /** `tendril services`: the L4 table the datapath programs (VIP, backends, algorithm, L7 redirect). */
-import { BUCKETS, SUBJECTS, lbServiceCodec, type LbService } from '@tendril/contract';
+import { BUCKETS, SUBJECTS, isLbServiceKey, lbServiceCodec, type LbService } from '@tendril/contract';
 import { NotFoundError, print, table, type OutputFormat } from '../output.js';
 import { waiting, type Session } from '../session.js';
 
@@ -32,7 +32,8 @@ export async function nodeServices(session: Session, format: OutputFormat, node:
 
 export async function services(session: Session, format: OutputFormat, namespace?: string): Promise<void> {
   const entries: LbService[] = [];
-  for (const [, bytes] of await session.entries(BUCKETS.lb)) {
+  for (const [key, bytes] of await session.entries(BUCKETS.lb)) {
+    if (!isLbServiceKey(key)) continue; // the generation marker
     const entry = lbServiceCodec.decode(bytes);
     if (!namespace || entry.namespace === namespace) entries.push(entry);
   }

@@ -12,7 +12,22 @@ export interface InstanceStatus {
   reason: string;
   /** Services with one active replica (the translator): active or standby. */
   role?: 'active' | 'standby';
+  /** A standby waiting out a lease its holder does not renew: for how long, and who holds it. */
+  waiting?: string;
   figures: Record<string, number>;
+}
+
+/**
+ * The translator: the generation it published; the xds-server and the datapath: the one they hold
+ * (loaded to push, or programmed into the maps) and how far behind the translator's they are.
+ */
+function generationColumn(instance: InstanceStatus): string {
+  const { figures } = instance;
+  if (instance.service === 'translator') return 'generation' in figures ? String(figures['generation']) : '-';
+  const held = instance.service === 'xds-server' ? figures['generation'] : figures['generation_applied'];
+  if (held === undefined || held < 0) return '-';
+  const lag = figures['generation_lag'] ?? 0;
+  return lag > 0 ? `${held} (${lag} behind)` : String(held);
 }
 
 /** The figures worth a column: one or two per service, the rest in -o json. */
@@ -54,6 +69,7 @@ export async function status(session: Session, format: OutputFormat): Promise<vo
         ready: info?.ready ?? false,
         reason: info ? (failing ? `${failing[0]}: ${failing[1].reason}` : 'ready') : 'no readiness reported',
         ...(info?.role ? { role: info.role } : leaseRole(info) ? { role: leaseRole(info)! } : {}),
+        ...(/waiting for the lease/.test(info?.readiness['lease']?.reason ?? '') ? { waiting: info!.readiness['lease']!.reason.replace(/^standby: /, '') } : {}),
         figures: info?.figures ?? {},
       });
     }
@@ -68,7 +84,8 @@ export async function status(session: Session, format: OutputFormat): Promise<vo
         { header: 'VERSION', value: (i) => i.version },
         { header: 'UPTIME', value: (i) => formatDuration(i.uptimeSeconds) },
         { header: 'READY', value: (i) => (i.ready ? 'yes' : `no (${i.reason})`) },
-        { header: 'ROLE', value: (i) => i.role ?? '-' },
+        { header: 'ROLE', value: (i) => (i.role === 'standby' && i.waiting ? `standby (${i.waiting})` : (i.role ?? '-')) },
+        { header: 'GENERATION', value: generationColumn },
         { header: 'FIGURES', value: (i) => (KEY_FIGURES[i.service] ?? []).filter((f) => f in i.figures).map((f) => `${f}=${i.figures[f]}`).join(' ') },
       ]),
     ];
