@@ -50,5 +50,10 @@ test('xds-server reports the lag from a generation marker to its pushes, on /met
   await publish('3s');
   await waitFor('and the next one', async () => (await measured()) >= before + 2);
   const reported = await waitFor('figures on tendril.stats.xds-server', () => stats.findLast((figures) => figures['xds_push_lags_measured']! >= before + 2));
+  // ready means available to push: the snapshot holds the newest marker the translator wrote
+  const readyz = (await (await fetch(`${server.http}/readyz`)).json()) as { checks: Record<string, { ok: boolean; reason: string }> };
+  assert.deepEqual(readyz.checks['generation'], { ok: true, reason: `serving generation ${bucket.generation}` });
+  assert.equal(reported['generation_lag'], 0);
+  assert.ok(reported['generation_latest']! >= bucket.generation - 1, 'the newest marker is reported');
   assert.ok(reported['last_xds_push_lag_seconds']! >= 0 && reported['last_xds_push_lag_seconds']! < 30, `${reported['last_xds_push_lag_seconds']}`);
 });
