@@ -27,8 +27,9 @@ const main = fileURLToPath(new URL('./main.js', import.meta.url));
 function startTranslator(natsUrl: string, httpPort: number, log: string[]): ChildProcess {
   const child = spawn(process.execPath, [main], {
     env: { ...process.env, TENDRIL_NATS_URL: natsUrl, TENDRIL_HTTP_HOST: '127.0.0.1', TENDRIL_HTTP_PORT: String(httpPort), TENDRIL_CLUSTER: 'c1', TENDRIL_DEBOUNCE_MS: '20', TENDRIL_DEBOUNCE_MAX_MS: '200',
-      // a restart after SIGKILL waits out the dead process's lease (tendril-leases/translator): short here
-      TENDRIL_LEASE_DURATION_MS: '3000', TENDRIL_LEASE_RENEW_DEADLINE_MS: '2000', TENDRIL_LEASE_RETRY_MS: '300' },
+      // a restart after SIGKILL takes the dead process's lease (tendril-leases/translator) at once: nothing
+      // answers for it; a long renew deadline keeps a loaded machine from making the writer step down
+      TENDRIL_LEASE_DURATION_MS: '15000', TENDRIL_LEASE_RENEW_DEADLINE_MS: '10000', TENDRIL_LEASE_RETRY_MS: '300' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout!.on('data', (chunk: Buffer) => log.push(chunk.toString()));
