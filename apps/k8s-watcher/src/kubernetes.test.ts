@@ -386,7 +386,7 @@ describe('k8s-watcher in Kubernetes mode, against a list/watch API server', () =
     await waitFor('standby ready', async () => {
       const state = await readyz(standby).catch(() => undefined);
       return state?.status === 200 && /^standby/.test(state.body.checks['leader-election'].reason);
-    }, 60000);
+    }, 120000); // a second process listing 1,000 objects on a loaded machine
     const role = (await readyz(standby)).body.checks['leader-election'].reason;
     const leaderRole = (await readyz(leader)).body.checks['leader-election'].reason as string;
     const leaderIdentity = /this replica \((.+)\) holds/.exec(leaderRole)![1]!;
@@ -436,7 +436,8 @@ describe('k8s-watcher when the API server is down', () => {
         const state = await readyz(watcher);
         return state.status === 503 && /API server unreachable/.test(state.body.checks['initial-sync'].reason) ? state : undefined;
       }, 30000);
-      assert.match(stale.body.checks['initial-sync'].reason, /fetch failed/);
+      // the kinds and the network error (its wording depends on how the connection went: refused, reset, closed)
+      assert.match(stale.body.checks['initial-sync'].reason, /^API server unreachable since \S+ \((\w+, )*Service(, \w+)*: .+\); /);
       assert.match(stale.body.checks['initial-sync'].reason, /stale view: tendril-objects keeps the last state seen \(1 objects\)/);
       await api.start();
       await waitFor('ready again once it answers', async () => (await readyz(watcher)).status === 200, 30000);
