@@ -4,8 +4,8 @@
  * thousands of streams is followed by thousands of ACKs, so both are batched: events are published
  * together a few milliseconds after the first (one socket write for a burst, in order); the states
  * they change are held for a short hold-off (from the last change, up to a ceiling from the first),
- * then written once per node, each read when its write happens, with a bounded number of puts in
- * flight. One batch is written at a time, so a node's state in the bucket never goes back to an older one.
+ * then written once per node, each read when its write happens (plain publishes closed by one
+ * acknowledged put; a failed batch is tried again a second later). One batch is written at a time, so a node's state in the bucket never goes back to an older one.
  */
 import { Logger } from '@nestjs/common';
 import { BUCKETS, type ProxyState, SUBJECTS, type XdsProxyEvent, nodeToken, proxyStateCodec, xdsProxyEventCodec } from '@tendril/contract';
@@ -17,11 +17,12 @@ export interface ProxyStateBatching {
   holdMs: number;
   /** The longest a state change waits, however many follow it. */
   maxHoldMs: number;
-  /** Puts in flight at once. */
-  window: number;
 }
 
-export const DEFAULT_PROXY_STATE_BATCHING: ProxyStateBatching = { holdMs: 50, maxHoldMs: 500, window: 64 };
+export const DEFAULT_PROXY_STATE_BATCHING: ProxyStateBatching = { holdMs: 50, maxHoldMs: 500 };
+
+/** How long a failed batch of states waits before it is written again. */
+const RETRY_MS = 1000;
 
 /** How long an event waits for others to be published with. */
 const EVENT_BATCH_MS = 5;
@@ -35,6 +36,8 @@ export class ProxyRecorder {
   private pending = new Map<string, Reader>();
   private pendingSince = 0;
   private lastChange = 0;
+  /** After a failed batch: not before this time. */
+  private retryAt = 0;
   private timer: NodeJS.Timeout | undefined;
   private events: XdsProxyEvent[] = [];
   private eventTimer: NodeJS.Timeout | undefined;
@@ -89,7 +92,7 @@ export class ProxyRecorder {
   private arm(delay: number): void {
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      const due = Math.min(this.lastChange + this.batching.holdMs, this.pendingSince + this.batching.maxHoldMs);
+      const due = Math.max(this.retryAt, Math.min(this.lastChange + this.batching.holdMs, this.pendingSince + this.batching.maxHoldMs));
       const wait = due - Date.now();
       if (wait > 0) this.arm(wait);
       else void this.writeBatch();
@@ -113,29 +116,38 @@ export class ProxyRecorder {
     return this.writing;
   }
 
+  /**
+   * Writes a batch: every state but the last as a plain publish to the key's KV subject (nats.js
+   * sends the lot in one socket write, where an acknowledged put costs a round trip and a captured
+   * Error each), the last one as an acknowledged put. One connection delivers in order, so the
+   * acknowledgement of the last says the stream has taken the ones before it; if it fails, the
+   * whole batch is written again with the next one (unless a newer state of a node is pending).
+   */
   private async put(batch: [string, Reader][]): Promise<void> {
-    let next = 0;
-    const worker = async () => {
-      while (next < batch.length) {
-        const [key, { nodeId, read }] = batch[next++]!;
-        try {
-          this.kv ??= this.nats.bucket(BUCKETS.proxies);
-          const kv = await this.kv;
-          await kv.put(key, proxyStateCodec.encode({ v: 1, replica: this.replica, ...read() }));
-          this.writes++;
-        } catch (error) {
-          this.kv = undefined;
-          this.logger.warn(`proxy state of ${nodeId}: ${(error as Error).message}`);
-        }
+    try {
+      this.kv ??= this.nats.bucket(BUCKETS.proxies);
+      const kv = await this.kv;
+      const encode = ({ read }: Reader) => proxyStateCodec.encode({ v: 1, replica: this.replica, ...read() });
+      for (let i = 0; i < batch.length - 1; i++) {
+        const [key, reader] = batch[i]!;
+        this.nats.nc.publish(`$KV.${BUCKETS.proxies}.${key}`, encode(reader));
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.batching.window, batch.length) }, worker));
+      const [lastKey, last] = batch[batch.length - 1]!;
+      await kv.put(lastKey, encode(last));
+      this.writes += batch.length;
+    } catch (error) {
+      this.kv = undefined;
+      this.logger.warn(`proxy states of ${batch.length} node(s) (${batch[0]![1].nodeId}${batch.length > 1 ? ', ...' : ''}): ${(error as Error).message}; written again with the next batch`);
+      for (const [key, reader] of batch) if (!this.pending.has(key)) this.pending.set(key, reader);
+      this.retryAt = Date.now() + RETRY_MS;
+    }
   }
 
   /** Publishes the events and writes every state changed so far, without the hold-offs (shutdown, tests). */
   async flush(): Promise<void> {
     this.publishEvents();
-    while (this.writing || this.pending.size > 0) {
+    // a batch in flight, then what is pending, then one more try of a batch that failed
+    for (let round = 0; round < 3 && (this.writing || this.pending.size > 0); round++) {
       clearTimeout(this.timer);
       this.timer = undefined;
       await this.writeBatch();
