@@ -13,9 +13,14 @@
 import { readdir, readFile, realpath, stat, lstat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
-import { DEFAULT_MANIFEST_LIMITS, parseManifestFile, type ManifestError, type ManifestLimits, type ManifestObject } from '@tendril/kube';
+import { Worker } from 'node:worker_threads';
+import { DEFAULT_MANIFEST_LIMITS, parseManifestFile, type ManifestError, type ManifestLimits, type ManifestObject, type ParsedManifests } from '@tendril/kube';
 
 const MANIFEST = /\.(ya?ml|json)$/i;
+/** Files larger than this are parsed in a worker thread of their own (parse-worker.ts). */
+const WORKER_THRESHOLD_BYTES = 1024 * 1024;
+/** Heap a parse worker may use: a file needing more is refused, the watcher stays up. */
+const WORKER_HEAP_MB = 1024;
 /** Files read at once during a listing. */
 const READ_CONCURRENCY = 16;
 
@@ -254,7 +259,7 @@ export class ManifestFolder {
     try {
       const bytes = await readFile(path);
       const real = await realpath(path).catch(() => path);
-      const parsed = parseManifestFile(bytes, source, this.cluster, this.limits);
+      const parsed = bytes.length > WORKER_THRESHOLD_BYTES ? await parseInWorker(bytes, source, this.cluster, this.limits) : parseManifestFile(bytes, source, this.cluster, this.limits);
       const objects = keepLastAccepted(parsed.objects, parsed.errors, previous);
       entry = { path, source, real, signature: signatureOf(stats), objects, errors: [...parsed.errors, ...parsed.notes] };
     } catch (error) {
@@ -324,6 +329,23 @@ export class ManifestFolder {
     const source = relative(this.root, path) || '.';
     return { source, file: source, severity: 'error', message };
   }
+}
+
+function parseInWorker(bytes: Uint8Array, file: string, cluster: string, limits: ManifestLimits): Promise<ParsedManifests> {
+  return new Promise((resolve) => {
+    const refused = (message: string): ParsedManifests => ({ objects: [], notes: [], skipped: 0, errors: [{ source: file, file, severity: 'error', message }] });
+    const worker = new Worker(new URL('./parse-worker.js', import.meta.url), { workerData: { bytes, file, cluster, limits }, resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB } });
+    let settled = false;
+    const settle = (result: ParsedManifests) => {
+      if (settled) return;
+      settled = true;
+      resolve(result);
+      void worker.terminate();
+    };
+    worker.once('message', (result: ParsedManifests) => settle(result));
+    worker.once('error', (error: Error) => settle(refused(/memory/i.test(error.message) ? `needs more than ${WORKER_HEAP_MB} MiB to read: ${error.message}` : `could not be read: ${error.message}`)));
+    worker.once('exit', (code) => settle(refused(`could not be read: the parser stopped (exit code ${code})`)));
+  });
 }
 
 /**
