@@ -6,6 +6,10 @@
  * are not served (UNIMPLEMENTED): they would bypass the stream's state and its checks. With TLS and
  * a node check (TENDRIL_XDS_TLS_*), a stream whose node id is not an identity of its client
  * certificate ends with PERMISSION_DENIED before anything is served.
+ *
+ * Secrets go only to a stream whose node id is proven (the node check, or a loopback client of a
+ * loopback-bound listener) and only those its node's listeners and clusters refer to (XdsSnapshot's
+ * rule); any other secret a stream names is answered as absent, counted and logged.
  */
 import * as grpc from '@grpc/grpc-js';
 import { Logger } from '@nestjs/common';
@@ -18,6 +22,7 @@ import {
   typedDiscoveryServices,
 } from '@tendril/envoy';
 import { shutdownGrpcServer } from '@tendril/platform';
+import { XDS_TYPES } from '@tendril/contract';
 import { type AdsEvent, type AdsResponse, AdsStreamState, type DeltaResponse, DeltaStreamState, type XdsSnapshot } from '@tendril/xds';
 import type { XdsTlsConfig } from './config.js';
 import type { ProxyRecorder } from './proxy-recorder.js';
@@ -29,23 +34,31 @@ import { nodeIdRefusal, xdsServerCredentials } from './xds-tls.js';
 type SotwCall = grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse | Uint8Array>;
 type DeltaCall = grpc.ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse | Uint8Array>;
 
-type Session =
-  | { kind: 'sotw'; call: SotwCall; state: AdsStreamState; connectedAt: string; closed: boolean }
-  | { kind: 'delta'; call: DeltaCall; state: DeltaStreamState; connectedAt: string; closed: boolean };
+interface SessionBase {
+  connectedAt: string;
+  closed: boolean;
+  /** Secret names this stream asked for that were judged already (refusals are counted once per stream). */
+  secretsJudged: Set<string>;
+}
+type Session = (SessionBase & { kind: 'sotw'; call: SotwCall; state: AdsStreamState }) | (SessionBase & { kind: 'delta'; call: DeltaCall; state: DeltaStreamState });
 
 export interface AdsCounters {
   acks: number;
   nacks: number;
   /** Responses written, all streams. */
   responses: number;
+  /** Secrets asked for by a node that may not have them (not proven, or not referred to by its config). */
+  secretsRefused: number;
 }
 
 export class AdsServer {
   private readonly logger = new Logger('ads');
   private readonly server = new grpc.Server();
   private readonly sessions = new Set<Session>();
-  readonly counters: AdsCounters = { acks: 0, nacks: 0, responses: 0 };
+  readonly counters: AdsCounters = { acks: 0, nacks: 0, responses: 0, secretsRefused: 0 };
   boundPort = 0;
+  /** The listener is bound on a loopback address: a loopback client of it is a local process. */
+  private loopbackListener = false;
 
   constructor(
     private readonly source: SnapshotSource,
@@ -69,6 +82,7 @@ export class AdsServer {
 
   async listen(host: string, port: number): Promise<number> {
     const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+    this.loopbackListener = isLoopbackAddress(host);
     this.boundPort = await new Promise<number>((resolve, reject) =>
       this.server.bindAsync(address, xdsServerCredentials(this.tls), (error, bound) => (error ? reject(error) : resolve(bound))),
     );
@@ -86,34 +100,65 @@ export class AdsServer {
     return [...this.sessions].filter((s) => s.state.node).length;
   }
 
-  proxies(): { nodeId: string; nodeCluster: string; connectedAt: string; types: ReturnType<AdsStreamState['typeStates']>; delta: boolean }[] {
+  proxies(): { nodeId: string; nodeCluster: string; proven: boolean; connectedAt: string; types: ReturnType<AdsStreamState['typeStates']>; delta: boolean }[] {
     return [...this.sessions]
       .filter((s) => s.state.node)
-      .map((s) => ({ nodeId: s.state.node!.id, nodeCluster: s.state.node!.cluster, connectedAt: s.connectedAt, types: s.state.typeStates(), delta: s.kind === 'delta' }));
+      .map((s) => ({ nodeId: s.state.node!.id, nodeCluster: s.state.node!.cluster, proven: s.state.node!.proven ?? false, connectedAt: s.connectedAt, types: s.state.typeStates(), delta: s.kind === 'delta' }));
   }
 
   private stream(call: SotwCall, onlyType?: string): void {
-    const session: Session = { kind: 'sotw', call, state: new AdsStreamState(onlyType), connectedAt: new Date().toISOString(), closed: false };
+    const session: Session = { kind: 'sotw', call, state: new AdsStreamState(onlyType, this.proves(call)), connectedAt: new Date().toISOString(), closed: false, secretsJudged: new Set() };
     this.open(session);
     call.on('data', (request: DiscoveryRequest) => {
       if (!this.admit(session, request.node?.id)) return;
       const knew = session.state.node !== undefined;
       const step = session.state.handleRequest(request, this.source.current);
+      if ((request.typeUrl || onlyType) === XDS_TYPES.secret) this.judgeSecrets(session, request.resourceNames);
       this.after(session, knew, step.events, step.responses.length);
       this.sendSotw(session, step.responses);
     });
   }
 
   private delta(call: DeltaCall, onlyType?: string): void {
-    const session: Session = { kind: 'delta', call, state: new DeltaStreamState(onlyType), connectedAt: new Date().toISOString(), closed: false };
+    const session: Session = { kind: 'delta', call, state: new DeltaStreamState(onlyType, this.proves(call)), connectedAt: new Date().toISOString(), closed: false, secretsJudged: new Set() };
     this.open(session);
     call.on('data', (request: DeltaDiscoveryRequest) => {
       if (!this.admit(session, request.node?.id)) return;
       const knew = session.state.node !== undefined;
       const step = session.state.handleRequest(request, this.source.current);
+      if ((request.typeUrl || onlyType) === XDS_TYPES.secret) this.judgeSecrets(session, request.resourceNamesSubscribe);
       this.after(session, knew, step.events, step.responses.length);
       this.sendDelta(session, step.responses);
     });
+  }
+
+  /**
+   * Whether the connection proves the node id its stream will claim: with the node check on, admit()
+   * ends any stream whose id its client certificate does not name; else only a loopback client of a
+   * loopback-bound listener (a process of this machine, for local use) counts as proven.
+   */
+  private proves(call: SotwCall | DeltaCall): boolean {
+    if (this.nodeCheck) return true;
+    if (!this.loopbackListener) return false;
+    // grpc-js: `<remote address>:<remote port>` of the TCP socket (an IPv6 address without brackets)
+    const remote = /^(.+):\d+$/.exec(call.getPeer())?.[1];
+    return remote !== undefined && isLoopbackAddress(remote);
+  }
+
+  /** Counts and logs, once per stream, each secret name asked for that this node may not have. */
+  private judgeSecrets(session: Session, names: string[]): void {
+    const snapshot = this.source.current;
+    const node = session.state.node;
+    if (!snapshot || !node) return;
+    for (const name of names) {
+      if (name === '*' || session.secretsJudged.has(name)) continue;
+      session.secretsJudged.add(name);
+      const refusal = snapshot.secretRefusal(name, node);
+      if (!refusal) continue;
+      this.counters.secretsRefused++;
+      const why = refusal === 'unproven' ? 'the connection does not prove its node id (no client certificate naming it, not loopback)' : 'no listener or cluster served to it refers to it';
+      this.logger.warn(`refused secret "${name}" to node "${node.id}" (${session.call.getPeer()}): ${why}; answered as not found`);
+    }
   }
 
   private get nodeCheck(): boolean {
@@ -212,4 +257,10 @@ export class AdsServer {
     // Read when the write happens: a burst of ACKs costs one snapshot of the stream's state, not one each.
     this.recorder.state(node.id, () => ({ nodeId: node.id, nodeCluster: node.cluster, connectedAt: session.connectedAt, connected, types: session.state.typeStates() }));
   }
+}
+
+/** 127.0.0.0/8, ::1, IPv4-mapped loopback, or the name localhost. */
+export function isLoopbackAddress(address: string): boolean {
+  const bare = address.replace(/^\[|\]$/g, '').toLowerCase();
+  return bare === 'localhost' || bare === '::1' || /^(::ffff:)?127\.\d+\.\d+\.\d+$/.test(bare);
 }

@@ -5,7 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import { BUCKETS, XDS_TYPES, type XdsResourceEnvelope, nodeToken, proxyStateCodec, xdsEnvelope } from '@tendril/contract';
 import { encodeResource, typedDiscoveryServices } from '@tendril/envoy';
 import { AdsTestClient, DeltaTestClient, startNatsServer, waitFor, type TestNatsServer } from '@tendril/testing';
-import { TestXdsBucket, edsCluster, startXdsServer, type XdsServerProcess } from './testing/xds-process.js';
+import { TestXdsBucket, edsCluster, startXdsServer, tlsListener, type XdsServerProcess } from './testing/xds-process.js';
 
 const CDS = XDS_TYPES.cluster;
 const EDS = XDS_TYPES.endpoint;
@@ -42,7 +42,7 @@ describe('xds-server: delta xDS and the per-type services', () => {
     nats = await startNatsServer();
     nc = await connect({ servers: nats.url });
     bucket = await TestXdsBucket.open(nc);
-    await publish({ put: [edsCluster('default/a'), assignment('default/a', 8081), edsCluster('default/b'), assignment('default/b', 8082), secret('gw/cert', ['gateway-1'])] });
+    await publish({ put: [edsCluster('default/a'), assignment('default/a', 8081), edsCluster('default/b'), assignment('default/b', 8082), secret('gw/cert', ['gateway-1']), tlsListener('gw/443', ['gw/cert'], ['gateway-1'])] });
     ({ grpcPort } = await startReplica('replica-1'));
   });
 

@@ -20,7 +20,8 @@ import {
   xdsResourceCodec,
 } from '@tendril/contract';
 import { KvMirror, type NatsClient, type ReadinessCheck } from '@tendril/platform';
-import { XdsSnapshot, resourceOfEnvelope } from '@tendril/xds';
+import { sdsSecretNames } from '@tendril/envoy';
+import { type SnapshotResource, XdsSnapshot, resourceOfEnvelope } from '@tendril/xds';
 
 type Entry = { kind: 'marker'; marker: XdsGeneration } | { kind: 'resource'; envelope: XdsResourceEnvelope };
 
@@ -165,7 +166,7 @@ export class SnapshotSource {
         const removed = [];
         for (const key of this.dirty) {
           const entry = this.mirror.get(key);
-          if (entry?.kind === 'resource') put.push(resourceOfEnvelope(entry.envelope));
+          if (entry?.kind === 'resource') put.push(snapshotResource(entry.envelope));
           else if (!entry) {
             const ref = parseXdsKey(key);
             removed.push({ typeUrl: XDS_TYPES[ref.type], name: ref.name });
@@ -174,9 +175,9 @@ export class SnapshotSource {
         snapshot = this.snapshot.apply(generation, put, removed);
         this.builds.incremental++;
       } else {
-        const envelopes = [];
-        for (const [, entry] of this.mirror.values()) if (entry.kind === 'resource') envelopes.push(entry.envelope);
-        snapshot = XdsSnapshot.fromEnvelopes(generation, envelopes);
+        const resources = [];
+        for (const [, entry] of this.mirror.values()) if (entry.kind === 'resource') resources.push(snapshotResource(entry.envelope));
+        snapshot = XdsSnapshot.fromResources(generation, resources);
         this.builds.full++;
       }
       this.dirty.clear();
@@ -200,4 +201,16 @@ export class SnapshotSource {
     this.logger.log(`serving generation ${snapshot.generation}: ${snapshot.count} resources`);
     for (const listener of this.listeners) listener(snapshot);
   }
+}
+
+/** A resource as streams serve it, with the SDS secrets a listener or cluster refers to (who may have a Secret). */
+function snapshotResource(envelope: XdsResourceEnvelope): SnapshotResource {
+  const resource = resourceOfEnvelope(envelope);
+  let secrets: string[];
+  try {
+    secrets = sdsSecretNames(resource.typeUrl, resource.bytes);
+  } catch {
+    return resource; // bytes that do not decode refer to nothing: no secret is served for them
+  }
+  return secrets.length > 0 ? { ...resource, secrets } : resource;
 }

@@ -13,7 +13,7 @@ import { connect, type NatsConnection } from 'nats';
 import { XDS_TYPES, xdsEnvelope } from '@tendril/contract';
 import { encodeResource } from '@tendril/envoy';
 import { AdsTestClient, DeltaTestClient, makeTestCertificates, startNatsServer, waitFor, type TestCertificates, type TestNatsServer } from '@tendril/testing';
-import { TestXdsBucket, edsCluster, startXdsServer, xdsServerMain, type XdsServerProcess } from './testing/xds-process.js';
+import { TestXdsBucket, edsCluster, startXdsServer, tlsListener, xdsServerMain, type XdsServerProcess } from './testing/xds-process.js';
 
 const CDS = XDS_TYPES.cluster;
 const SDS = XDS_TYPES.secret;
@@ -52,6 +52,8 @@ describe('xds-server: TLS and mTLS on the xDS port', () => {
         edsCluster('default/a'),
         // Only the node named "client" (the client certificate's CN) may have this one.
         xdsEnvelope('secret', 'gw/cert', encodeResource('secret', { name: 'gw/cert', genericSecret: { secret: { inlineString: 'for client only' } } }), { nodeIds: ['client'] }),
+        // ... and it needs it: its listener serves that certificate
+        tlsListener('gw/443', ['gw/cert'], ['client']),
       ],
     });
   });

@@ -34,6 +34,7 @@ export class XdsService implements OnApplicationBootstrap, OnApplicationShutdown
     metrics.figure('xds_acks', 'ACKs received since start', () => this.ads.counters.acks);
     metrics.figure('xds_nacks', 'NACKs received since start', () => this.ads.counters.nacks);
     metrics.figure('xds_responses', 'Responses written on all streams since start', () => this.ads.counters.responses);
+    metrics.figure('xds_secrets_refused', 'Secrets asked for by a node that may not have them (node id not proven, or no listener or cluster of its refers to them), answered as not found', () => this.ads.counters.secretsRefused);
     metrics.figure('xds_snapshots_incremental', 'Snapshots built from the changed keys alone', () => this.source.builds.incremental);
     metrics.figure('generation', 'Generation of the snapshot being served', () => this.source.current?.generation ?? -1);
     micro.endpoint('dump', () => new TextEncoder().encode(JSON.stringify(this.dump())));

@@ -21,3 +21,4 @@ export {
 export * from './discovery.js';
 export * from './wire.js';
 export * from './accesslog.js';
+export { sdsSecretNames } from './sds-refs.js';

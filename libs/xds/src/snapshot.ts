@@ -12,13 +12,23 @@ export interface SnapshotResource {
   hash: string;
   bytes: Uint8Array;
   nodeSelector?: NodeSelector;
+  /** Listeners and clusters: the SDS secret names their transport sockets refer to (sdsSecretNames of @tendril/envoy). */
+  secrets?: readonly string[];
 }
 
 /** The proxy a stream serves, as far as selection cares. */
 export interface NodeIdentity {
   id: string;
   cluster: string;
+  /**
+   * The connection proved the node id (a client certificate naming it, or loopback to a loopback
+   * listener): only then may the stream be served Secrets.
+   */
+  proven?: boolean;
 }
+
+/** Why a node may not have a secret, or undefined when it may (see XdsSnapshot.secretRefusal). */
+export type SecretRefusal = 'unproven' | 'unreferenced';
 
 /**
  * The order xDS wants changes in: secrets and clusters before the endpoints that fill them, both before
@@ -86,6 +96,8 @@ export class XdsSnapshot {
     private readonly byType: ReadonlyMap<string, ReadonlyMap<string, SnapshotResource>>,
     /** Names changed (put or removed) since the previous snapshot, by type; undefined = unknown (a full build). */
     private readonly changes?: ReadonlyMap<string, ReadonlySet<string>>,
+    /** Secret name -> the listeners and clusters referring to it (by `<typeUrl> <name>`). */
+    private readonly referrers: ReadonlyMap<string, ReadonlyMap<string, SnapshotResource>> = referrersOf(byType),
   ) {}
 
   /**
@@ -95,6 +107,7 @@ export class XdsSnapshot {
   apply(generation: number, put: Iterable<SnapshotResource>, removed: Iterable<{ typeUrl: string; name: string }>): XdsSnapshot {
     const byType = new Map(this.byType);
     const changes = new Map<string, Set<string>>();
+    const referrers = new Referrers(this.referrers);
     const writable = (typeUrl: string) => {
       let names = changes.get(typeUrl);
       if (!names) {
@@ -105,14 +118,35 @@ export class XdsSnapshot {
     };
     for (const { typeUrl, name } of removed) {
       const { names, ofType } = writable(typeUrl);
+      const old = ofType.get(name);
       if (ofType.delete(name)) names.add(name);
+      if (old) referrers.replace(old, undefined);
     }
     for (const resource of put) {
       const { names, ofType } = writable(resource.typeUrl);
-      if (ofType.get(resource.name)?.hash !== resource.hash || !sameSelector(ofType.get(resource.name)?.nodeSelector, resource.nodeSelector)) names.add(resource.name);
+      const old = ofType.get(resource.name);
+      if (old?.hash !== resource.hash || !sameSelector(old?.nodeSelector, resource.nodeSelector)) {
+        names.add(resource.name);
+        referrers.replace(old, resource);
+      }
       ofType.set(resource.name, resource);
     }
-    return new XdsSnapshot(generation, byType, changes);
+    // A secret whose referrers changed may now go to other nodes (or no longer): streams look at it again.
+    if (referrers.touched.size > 0) {
+      const { names } = writable(XDS_TYPES.secret);
+      for (const name of referrers.touched) names.add(name);
+    }
+    return new XdsSnapshot(generation, byType, changes, referrers.result());
+  }
+
+  /**
+   * Why this node may not have the secret, or undefined when it may: a node is served a Secret only
+   * when its connection proved its node id and a listener or cluster it is served refers to it.
+   */
+  secretRefusal(name: string, node: NodeIdentity | undefined): SecretRefusal | undefined {
+    if (!node?.proven) return 'unproven';
+    for (const referrer of this.referrers.get(name)?.values() ?? []) if (selects(referrer.nodeSelector, node)) return undefined;
+    return 'unreferenced';
   }
 
   /** Names of a type changed since the previous snapshot; undefined when unknown (treat all as changed). */
@@ -124,7 +158,8 @@ export class XdsSnapshot {
   /** One resource of a type, if it exists and this node sees it. */
   get(typeUrl: string, name: string, node: NodeIdentity | undefined): SnapshotResource | undefined {
     const resource = this.byType.get(typeUrl)?.get(name);
-    return resource && selects(resource.nodeSelector, node) ? resource : undefined;
+    if (!resource || !selects(resource.nodeSelector, node)) return undefined;
+    return typeUrl === XDS_TYPES.secret && this.secretRefusal(name, node) ? undefined : resource;
   }
 
   static empty(generation = 0): XdsSnapshot {
@@ -149,7 +184,11 @@ export class XdsSnapshot {
   /** Resources of one type this node sees, by name. */
   visible(typeUrl: string, node: NodeIdentity | undefined): Map<string, SnapshotResource> {
     const out = new Map<string, SnapshotResource>();
-    for (const [name, resource] of this.byType.get(typeUrl) ?? []) if (selects(resource.nodeSelector, node)) out.set(name, resource);
+    const secrets = typeUrl === XDS_TYPES.secret;
+    if (secrets && !node?.proven) return out;
+    for (const [name, resource] of this.byType.get(typeUrl) ?? []) {
+      if (selects(resource.nodeSelector, node) && !(secrets && this.secretRefusal(name, node))) out.set(name, resource);
+    }
     return out;
   }
 
@@ -169,6 +208,53 @@ export class XdsSnapshot {
 }
 
 const EMPTY: ReadonlySet<string> = new Set();
+
+const referrerKey = (resource: SnapshotResource) => `${resource.typeUrl} ${resource.name}`;
+
+function referrersOf(byType: ReadonlyMap<string, ReadonlyMap<string, SnapshotResource>>): Map<string, Map<string, SnapshotResource>> {
+  const out = new Map<string, Map<string, SnapshotResource>>();
+  for (const typeUrl of [XDS_TYPES.listener, XDS_TYPES.cluster]) {
+    for (const resource of byType.get(typeUrl)?.values() ?? []) {
+      for (const secret of resource.secrets ?? []) {
+        let of = out.get(secret);
+        if (!of) out.set(secret, (of = new Map()));
+        of.set(referrerKey(resource), resource);
+      }
+    }
+  }
+  return out;
+}
+
+/** The secret -> referrers index of the next snapshot, copied only where it changes; notes the secrets touched. */
+class Referrers {
+  readonly touched = new Set<string>();
+  private copy: Map<string, Map<string, SnapshotResource>> | undefined;
+  private readonly copied = new Set<string>();
+
+  constructor(private readonly base: ReadonlyMap<string, ReadonlyMap<string, SnapshotResource>>) {}
+
+  /** A listener or cluster `old` is now `next` (undefined: absent); other types refer to no secret. */
+  replace(old: SnapshotResource | undefined, next: SnapshotResource | undefined): void {
+    for (const secret of old?.secrets ?? []) this.writable(secret).delete(referrerKey(old!));
+    for (const secret of next?.secrets ?? []) this.writable(secret).set(referrerKey(next!), next!);
+  }
+
+  private writable(secret: string): Map<string, SnapshotResource> {
+    this.touched.add(secret);
+    this.copy ??= new Map(this.base as Map<string, Map<string, SnapshotResource>>);
+    if (!this.copied.has(secret)) {
+      this.copied.add(secret);
+      this.copy.set(secret, new Map(this.base.get(secret)));
+    }
+    return this.copy.get(secret)!;
+  }
+
+  result(): ReadonlyMap<string, ReadonlyMap<string, SnapshotResource>> {
+    if (!this.copy) return this.base;
+    for (const secret of this.copied) if (this.copy.get(secret)!.size === 0) this.copy.delete(secret);
+    return this.copy;
+  }
+}
 
 function sameSelector(a: NodeSelector | undefined, b: NodeSelector | undefined): boolean {
   return JSON.stringify(a?.nodeIds ?? []) === JSON.stringify(b?.nodeIds ?? []) && JSON.stringify(a?.clusters ?? []) === JSON.stringify(b?.clusters ?? []);

@@ -30,8 +30,14 @@ export abstract class TypedStreamState<State extends Subscription> {
   private nonceCounter = 0;
   private identity: NodeIdentity | undefined;
 
-  /** Restricts the stream to one type (the per-type services); undefined = aggregated. */
-  constructor(private readonly onlyType?: string) {}
+  /**
+   * `onlyType` restricts the stream to one type (the per-type services; undefined = aggregated);
+   * `proven`: the connection proved the node id the stream claims, so it may be served Secrets.
+   */
+  constructor(
+    private readonly onlyType?: string,
+    private readonly proven = false,
+  ) {}
 
   get node(): NodeIdentity | undefined {
     return this.identity;
@@ -52,7 +58,7 @@ export abstract class TypedStreamState<State extends Subscription> {
    * type's state is made on its first request (`first`).
    */
   protected accept(request: { typeUrl: string; node?: { id: string; cluster: string } | null }, create: () => State): { typeUrl: string; state: State; first: boolean } | undefined {
-    if (request.node?.id && !this.identity) this.identity = { id: request.node.id, cluster: request.node.cluster ?? '' };
+    if (request.node?.id && !this.identity) this.identity = { id: request.node.id, cluster: request.node.cluster ?? '', proven: this.proven };
     const typeUrl = request.typeUrl || this.onlyType;
     if (!typeUrl || (this.onlyType && typeUrl !== this.onlyType)) return undefined;
     let state = this.types.get(typeUrl);

@@ -89,6 +89,33 @@ export function edsCluster(name: string, connectTimeout = '1s'): XdsResourceEnve
 }
 
 /**
+ * The envelope of a TLS listener (for the nodes of `nodeIds`, or all) whose one filter chain serves
+ * the certificates `secrets` over SDS: what makes a node need those Secrets.
+ */
+export function tlsListener(name: string, secrets: string[], nodeIds?: string[]): XdsResourceEnvelope {
+  const sds = (secret: string) => ({ name: secret, sdsConfig: { ads: {}, resourceApiVersion: 'V3' } });
+  const listener = {
+    name,
+    address: { socketAddress: { address: '127.0.0.1', portValue: 10443 } },
+    filterChains: [
+      {
+        filters: [{ name: 'tcp', typedConfig: { '@type': 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy', statPrefix: 'tls', cluster: 'default/a' } }],
+        transportSocket: {
+          name: 'envoy.transport_sockets.tls',
+          typedConfig: { '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext', commonTlsContext: { tlsCertificateSdsSecretConfigs: secrets.map(sds) } },
+        },
+      },
+    ],
+  };
+  return xdsEnvelope('listener', name, encodeResource('listener', listener), nodeIds ? { nodeIds } : undefined);
+}
+
+/** The envelope of a Secret holding a generic secret. */
+export function genericSecret(name: string, value = 'key material', nodeIds?: string[]): XdsResourceEnvelope {
+  return xdsEnvelope('secret', name, encodeResource('secret', { name, genericSecret: { secret: { inlineString: value } } }), nodeIds ? { nodeIds } : undefined);
+}
+
+/**
  * tendril-xds as the translator writes it: resource envelopes, then a generation marker whose digest
  * covers every key written so far.
  */
