@@ -29,7 +29,7 @@ export const METRICS_CONFIG = Symbol('METRICS_CONFIG');
 
 export function readMetricsConfig(): MetricsConfig {
   return {
-    alsHost: envString('TENDRIL_ALS_HOST', '0.0.0.0'),
+    alsHost: envString('TENDRIL_ALS_HOST', '127.0.0.1'),
     alsPort: envInt('TENDRIL_ALS_PORT', PORTS.accessLogGrpc, 0, 65535),
     flowsStore: flowsStore(envString('TENDRIL_FLOWS_STORE', 'db')),
     dbUrl: envString('TENDRIL_DB_URL', ''),

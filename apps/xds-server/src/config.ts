@@ -35,7 +35,7 @@ export const XDS_SERVER_CONFIG = Symbol('XDS_SERVER_CONFIG');
 
 export function readXdsServerConfig(): XdsServerConfig {
   return {
-    grpcHost: envString('TENDRIL_XDS_HOST', '0.0.0.0'),
+    grpcHost: envString('TENDRIL_XDS_HOST', '127.0.0.1'),
     grpcPort: envInt('TENDRIL_XDS_PORT', PORTS.xdsGrpc, 0, 65535),
     debounceMs: envInt('TENDRIL_XDS_DEBOUNCE_MS', 10, 0, 60_000),
     debounceMaxMs: envInt('TENDRIL_XDS_DEBOUNCE_MAX_MS', 100, 0, 600_000),

@@ -73,7 +73,7 @@ export function readPlatformConfig(service: ServiceName): PlatformConfig {
     ...natsCredentials(),
     ...natsTlsConfig(envString('TENDRIL_NATS_URL', `nats://127.0.0.1:${PORTS.natsClient}`)),
     cluster: envString('TENDRIL_CLUSTER', 'default'),
-    httpHost: envString('TENDRIL_HTTP_HOST', '0.0.0.0'),
+    httpHost: envString('TENDRIL_HTTP_HOST', '127.0.0.1'),
     httpPort: envInt('TENDRIL_HTTP_PORT', PORTS[service], 0, 65535),
     nodeName,
     instance: `${nodeName}-${process.pid}-${randomBytes(3).toString('hex')}`,

@@ -131,6 +131,22 @@ describe('least privilege', { skip: kubectlMissing }, () => {
     assert.deepEqual([...granted].sort(), [...expected].sort());
   });
 
+  it('each service listens on its pod address (the downward API), never on a default that Services cannot reach', () => {
+    // Tendril's listeners bind 127.0.0.1 unless configured; a Service, a probe or a scrape reaches the pod address.
+    const listeners: Record<string, string[]> = { 'xds-server': ['TENDRIL_HTTP_HOST', 'TENDRIL_XDS_HOST'], metrics: ['TENDRIL_HTTP_HOST', 'TENDRIL_ALS_HOST'] };
+    for (const name of ['k8s-watcher', 'translator', 'xds-server', 'datapath', 'metrics']) {
+      const workload = objects.find((o) => WORKLOADS.has(o.kind) && o.metadata.name === name)!;
+      const env = workload['spec'].template.spec.containers[0].env as any[];
+      assert.equal(env.find((e) => e.name === 'POD_IP')?.valueFrom?.fieldRef?.fieldPath, 'status.podIP', `${name}: POD_IP from the downward API`);
+      const podIp = env.findIndex((e) => e.name === 'POD_IP');
+      for (const variable of listeners[name] ?? ['TENDRIL_HTTP_HOST']) {
+        const index = env.findIndex((e) => e.name === variable);
+        assert.equal(env[index]?.value, '$(POD_IP)', `${name}: ${variable}`);
+        assert.ok(index > podIp, `${name}: ${variable} comes after POD_IP (Kubernetes expands only earlier variables)`);
+      }
+    }
+  });
+
   it('NATS in k8s runs with exactly the permissions of the contract, a user per service from the Secret', () => {
     const shipped = readFileSync(join(repoRoot, 'k8s/base/nats/auth.conf'), 'utf8').replace(/^#.*\n/, '');
     assert.equal(shipped, natsAuthorizationConfig(), 'k8s/base/nats/auth.conf is stale: run node tools/k8s/render-nats-auth.mjs');

@@ -11,6 +11,7 @@ import { BUCKETS, SERVICES, XDS_GENERATION_KEY, XDS_TYPES, generationDigest, mic
 import { AdsTestClient, waitFor, type AdsTestResponse } from '@tendril/testing';
 import { System } from './system.js';
 import { connectFromCgroup, startTcpBackend, type TcpBackend } from './clients.js';
+import { isLoopback, listeningSockets } from './sockets.js';
 
 const VIP = '127.100.77.7';
 const BACKEND_IP = '127.0.77.8';
@@ -85,6 +86,21 @@ describe('spine: manifest -> NATS -> translator -> xds-server / datapath -> metr
     for (const name of SERVICES) assert.ok(infos.get(microServiceName(name))?.includes(`tendril.${name}.info`), `${name} info endpoint`);
     const reply = await nc.request('tendril.translator.info', new Uint8Array(), { timeout: 2000 });
     assert.equal(JSON.parse(new TextDecoder().decode(reply.data)).service, 'translator');
+  });
+
+  it('with no host configured, every service listens on loopback only (HTTP, xDS, access logs)', () => {
+    const found: string[] = [];
+    for (const service of system.services.values()) {
+      const sockets = listeningSockets(service.process.pid!);
+      assert.ok(sockets.length > 0, `${service.name} listens somewhere`);
+      for (const socket of sockets) {
+        found.push(`${service.name} ${socket.address}:${socket.port}`);
+        assert.ok(isLoopback(socket.address), `${service.name} listens on ${socket.address}:${socket.port}`);
+      }
+    }
+    // the ports the services were given are among them: the check looked at the right sockets
+    assert.ok(found.includes(`xds-server 127.0.0.1:${system.xdsPort}`), found.join(', '));
+    for (const service of system.services.values()) assert.ok(found.includes(`${service.name} 127.0.0.1:${service.httpPort}`), found.join(', '));
   });
 
   it('a Service + EndpointSlice manifest reaches an xDS client as a Cluster and a ClusterLoadAssignment, ACKed', async () => {

@@ -67,13 +67,11 @@ export class System {
       TENDRIL_NATS_URL: this.nats.url,
       TENDRIL_NATS_USER: credentials.user,
       TENDRIL_NATS_PASSWORD: credentials.password,
-      TENDRIL_HTTP_HOST: '127.0.0.1',
+      // no TENDRIL_*_HOST: the services' defaults (loopback) are what runs, and what the spine checks
       TENDRIL_HTTP_PORT: String(this.ports.get(name)),
       TENDRIL_XDS_PORT: String(this.xdsPort),
       // the metrics service's access log gRPC port: any free one, so parallel systems do not collide
-      TENDRIL_ALS_HOST: '127.0.0.1',
       TENDRIL_ALS_PORT: '0',
-      TENDRIL_XDS_HOST: '127.0.0.1',
       TENDRIL_MANIFESTS: this.manifests,
       TENDRIL_MANIFESTS_DEBOUNCE_MS: '20',
       TENDRIL_DATA_DIR: join(this.dataDir, name),
