@@ -24,6 +24,30 @@ export const BUCKET_OWNERS: Record<string, ServiceName> = {
   [BUCKETS.proxies]: 'xds-server',
 };
 
+/**
+ * Who reads each bucket besides its owner (an owner always reads what it writes: the watcher diffs
+ * against tendril-objects, a standby translator mirrors its outputs). Read rights are per bucket: a
+ * user can look up, get and watch only these streams, so the Secrets mirrored into tendril-objects
+ * and the SDS resources in tendril-xds stay with the services that need them and the read-only CLI.
+ */
+export const BUCKET_READERS: Record<string, readonly NatsUser[]> = {
+  [BUCKETS.objects]: ['translator', 'cli'],
+  [BUCKETS.status]: ['k8s-watcher', 'cli'],
+  [BUCKETS.xds]: ['xds-server', 'cli'],
+  [BUCKETS.lb]: ['datapath', 'metrics', 'cli'],
+  [BUCKETS.proxies]: ['translator', 'metrics', 'cli'],
+  [BUCKETS.leases]: [],
+};
+
+/** The buckets a user may read: those it owns, holds a lease in, or is a reader of. */
+export function bucketsReadBy(user: NatsUser): string[] {
+  const buckets = new Set<string>();
+  for (const [bucket, owner] of Object.entries(BUCKET_OWNERS)) if (owner === user) buckets.add(bucket);
+  for (const [bucket, readers] of Object.entries(BUCKET_READERS)) if (readers.includes(user)) buckets.add(bucket);
+  if (user !== 'cli' && LEASE_HOLDERS.includes(user)) buckets.add(BUCKETS.leases);
+  return [...buckets].sort();
+}
+
 /** Services that run one active replica and hold their lease in `tendril-leases` (their own key only). */
 export const LEASE_HOLDERS: readonly ServiceName[] = ['translator'];
 
@@ -37,32 +61,41 @@ const EVENTS: Record<ServiceName, { publish: string[]; subscribe: string[] }> = 
   metrics: { publish: ['tendril.metrics.flows-gather'], subscribe: ['tendril.stats.>', 'tendril.xds.proxy.>', 'tendril.flows.>'] },
 };
 
-/** What reading any KV bucket takes: stream info, watch/keys consumers, direct and message gets. */
-const KV_READ = [
-  '$JS.API.INFO',
-  '$JS.API.STREAM.INFO.*',
-  '$JS.API.STREAM.NAMES',
-  '$JS.API.STREAM.MSG.GET.*',
-  '$JS.API.DIRECT.GET.*',
-  '$JS.API.DIRECT.GET.*.>',
-  '$JS.API.CONSUMER.CREATE.*',
-  '$JS.API.CONSUMER.CREATE.*.>',
-  '$JS.API.CONSUMER.DELETE.*.*',
-  '$JS.API.CONSUMER.INFO.*.*',
-  '$JS.FC.>',
-  '$JS.ACK.>',
-];
+/** What any JetStream user needs: account info and the names of streams (no content). */
+const JS_BASE = ['$JS.API.INFO', '$JS.API.STREAM.NAMES'];
+
+/**
+ * What reading one KV bucket takes, and nothing of another's: its stream's info, direct and message
+ * gets, the consumers of watches and key listings (created, looked at, deleted), and their flow
+ * control replies and acks.
+ */
+export function kvReadSubjects(bucket: string): string[] {
+  const stream = `KV_${bucket}`;
+  return [
+    `$JS.API.STREAM.INFO.${stream}`,
+    `$JS.API.STREAM.MSG.GET.${stream}`,
+    `$JS.API.DIRECT.GET.${stream}`,
+    `$JS.API.DIRECT.GET.${stream}.>`,
+    `$JS.API.CONSUMER.CREATE.${stream}`,
+    `$JS.API.CONSUMER.CREATE.${stream}.>`,
+    `$JS.API.CONSUMER.DELETE.${stream}.*`,
+    `$JS.API.CONSUMER.INFO.${stream}.*`,
+    `$JS.FC.${stream}.>`,
+    `$JS.ACK.${stream}.>`,
+  ];
+}
 
 export function natsPermissions(user: NatsUser): NatsPermissions {
   if (user === 'cli') {
-    return { publish: [...KV_READ, '$SRV.>', 'tendril.*.info', 'tendril.*.dump', 'tendril.*.dump.*', 'tendril.*.history', 'tendril.*.errors', 'tendril.*.status'], subscribe: ['_INBOX.>', 'tendril.flows.>', 'tendril.xds.proxy.>'] };
+    return { publish: [...JS_BASE, ...bucketsReadBy(user).flatMap(kvReadSubjects), '$SRV.>', 'tendril.*.info', 'tendril.*.dump', 'tendril.*.dump.*', 'tendril.*.history', 'tendril.*.errors', 'tendril.*.status'], subscribe: ['_INBOX.>', 'tendril.flows.>', 'tendril.xds.proxy.>'] };
   }
   const owned = Object.entries(BUCKET_OWNERS)
     .filter(([, owner]) => owner === user)
     .map(([bucket]) => bucket);
   return {
     publish: [
-      ...KV_READ,
+      ...JS_BASE,
+      ...bucketsReadBy(user).flatMap(kvReadSubjects),
       ...owned.flatMap((bucket) => [`$JS.API.STREAM.CREATE.KV_${bucket}`, `$JS.API.STREAM.UPDATE.KV_${bucket}`, `$KV.${bucket}.>`]),
       // a lease holder's own key, and requests a standby passes on to the active replica
       ...(LEASE_HOLDERS.includes(user) ? [`$JS.API.STREAM.CREATE.KV_${BUCKETS.leases}`, `$JS.API.STREAM.UPDATE.KV_${BUCKETS.leases}`, `$KV.${BUCKETS.leases}.${user}`, `tendril.${user}.active.>`] : []),

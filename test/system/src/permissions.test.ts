@@ -1,11 +1,13 @@
 /**
  * NATS least privilege with the real nats-server and the users libs/contract defines: a service
- * writes the buckets it owns and nothing else; the CLI user reads but never writes.
+ * writes the buckets it owns and nothing else, and reads only those of its table (bucketsReadBy):
+ * every lookup, direct get, message get and consumer of another bucket is refused; the CLI user reads
+ * but never writes.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { connect, type NatsConnection } from 'nats';
-import { BUCKETS, type NatsUser } from '@tendril/contract';
+import { AckPolicy, DeliverPolicy, connect, type NatsConnection } from 'nats';
+import { BUCKETS, NATS_USERS, type NatsUser, bucketsReadBy } from '@tendril/contract';
 import { startNatsServer, type TestNatsServer } from '@tendril/testing';
 
 describe('NATS permissions per service', () => {
@@ -26,12 +28,12 @@ describe('NATS permissions per service', () => {
     await server.dispose();
   });
 
-  it('the translator creates and writes tendril-xds; the datapath can read it but not write it', async () => {
+  it('the translator creates and writes tendril-xds; the xds-server can read it but not write it', async () => {
     const translator = await as('translator');
     const xds = await translator.jetstream().views.kv(BUCKETS.xds, { history: 1 });
     await xds.put('cluster.YQ', new TextEncoder().encode('{}'));
-    const datapath = await as('datapath');
-    const readOnly = await datapath.jetstream().views.kv(BUCKETS.xds, { bindOnly: true });
+    const reader = await as('xds-server');
+    const readOnly = await reader.jetstream().views.kv(BUCKETS.xds, { bindOnly: true });
     assert.equal((await readOnly.get('cluster.YQ'))?.operation, 'PUT');
     await assert.rejects(() => readOnly.put('cluster.YQ', new TextEncoder().encode('tampered')), /permission/i);
     assert.equal(new TextDecoder().decode((await xds.get('cluster.YQ'))!.value), '{}');
@@ -49,6 +51,71 @@ describe('NATS permissions per service', () => {
     const objects = await cli.jetstream().views.kv(BUCKETS.objects, { bindOnly: true });
     assert.equal((await objects.get('default.service.default.a'))?.operation, 'PUT');
     await assert.rejects(() => objects.put('default.service.default.a', new TextEncoder().encode('x')), /permission/i);
+  });
+
+  describe('reads are per bucket: outside its table a user can neither get nor watch', () => {
+    const encoder = new TextEncoder();
+    const all = Object.values(BUCKETS);
+    const denied = /permission|timeout/i;
+    const request = (nc: NatsConnection, subject: string, body?: object) => nc.request(subject, body ? encoder.encode(JSON.stringify(body)) : new Uint8Array(), { timeout: 3000 });
+
+    before(async () => {
+      // every bucket exists and holds a key, written by its owner
+      const owners: Record<string, NatsUser> = { [BUCKETS.objects]: 'k8s-watcher', [BUCKETS.status]: 'translator', [BUCKETS.xds]: 'translator', [BUCKETS.lb]: 'translator', [BUCKETS.proxies]: 'xds-server' };
+      for (const [bucket, owner] of Object.entries(owners)) {
+        const kv = await (await as(owner)).jetstream().views.kv(bucket, { history: 1 });
+        await kv.put('a.b', encoder.encode('{"secret":"material"}'));
+      }
+      const translator = await as('translator');
+      await (await translator.jetstream().views.kv(BUCKETS.leases, { history: 1 })).put('translator', encoder.encode('{}'));
+    });
+
+    for (const user of NATS_USERS) {
+      it(`${user}: reads ${bucketsReadBy(user).join(', ') || 'no bucket'}, and nothing else`, async () => {
+        const nc = await as(user);
+        const readable = new Set(bucketsReadBy(user));
+        for (const bucket of all) {
+          const stream = `KV_${bucket}`;
+          const key = bucket === BUCKETS.leases ? 'translator' : 'a.b';
+          const lookups: [string, string, object?][] = [
+            ['stream info', `$JS.API.STREAM.INFO.${stream}`],
+            ['direct get', `$JS.API.DIRECT.GET.${stream}`, { last_by_subj: `$KV.${bucket}.${key}` }],
+            ['direct get by subject', `$JS.API.DIRECT.GET.${stream}.$KV.${bucket}.${key}`],
+            ['message get', `$JS.API.STREAM.MSG.GET.${stream}`, { last_by_subj: `$KV.${bucket}.${key}` }],
+            ['consumer creation', `$JS.API.CONSUMER.CREATE.${stream}`, { stream_name: stream, config: { ack_policy: 'none', deliver_subject: `_INBOX.${user}.x`, inactive_threshold: 1e9 } }],
+            ['filtered consumer creation', `$JS.API.CONSUMER.CREATE.${stream}.c-${user}.$KV.${bucket}.>`, { stream_name: stream, config: { name: `c-${user}`, ack_policy: 'none', deliver_subject: `_INBOX.${user}.y`, filter_subject: `$KV.${bucket}.>`, inactive_threshold: 1e9 } }],
+          ];
+          if (readable.has(bucket)) {
+            // the same requests work for a reader: the refusals below are the permissions, not the requests
+            for (const [what, subject, body] of lookups) {
+              const reply = await request(nc, subject, body);
+              const text = new TextDecoder().decode(reply.data);
+              assert.ok(!reply.headers?.code && !/"error"/.test(text), `${user}: ${what} on ${bucket}: ${reply.headers?.code ?? ''} ${text.slice(0, 200)}`);
+            }
+            continue;
+          }
+          for (const [what, subject, body] of lookups) await assert.rejects(() => request(nc, subject, body), denied, `${user}: ${what} on ${bucket} must be refused`);
+          await assert.rejects(async () => (await nc.jetstream().views.kv(bucket, { bindOnly: true })).get('a.b'), denied, `${user}: a KV get on ${bucket}`);
+        }
+      });
+    }
+
+    it('a push consumer delivering into another bucket\'s subject is refused on a stream the user does not read, and writes nothing where it may', async () => {
+      const datapath = await as('datapath');
+      // tendril-objects is not the datapath's: no consumer of it, whatever it delivers to
+      await assert.rejects(
+        () => request(datapath, `$JS.API.CONSUMER.CREATE.KV_${BUCKETS.objects}`, { stream_name: `KV_${BUCKETS.objects}`, config: { ack_policy: 'none', deliver_policy: 'all', deliver_subject: `$KV.${BUCKETS.lb}.a.b` } }),
+        denied,
+      );
+      // on its own stream (tendril-lb), nats-server takes any deliver subject, but what it delivers is
+      // not a publish of the user's: nothing lands in the bucket named
+      const jsm = await datapath.jetstreamManager();
+      const consumer = await jsm.consumers.add(`KV_${BUCKETS.lb}`, { ack_policy: AckPolicy.None, deliver_policy: DeliverPolicy.All, deliver_subject: `$KV.${BUCKETS.xds}.planted` });
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      const xds = await (await as('xds-server')).jetstream().views.kv(BUCKETS.xds, { bindOnly: true });
+      assert.equal(await xds.get('planted'), null);
+      await jsm.consumers.delete(`KV_${BUCKETS.lb}`, consumer.name);
+    });
   });
 
   it('only the datapath may publish flows', async () => {
