@@ -2,11 +2,13 @@
  * Keeps one KV bucket equal to a desired set of values while writing as little as possible: only
  * keys whose bytes changed are put, keys no longer wanted are deleted. What the bucket holds is known
  * from a mirror of it (read at start, so a restart rewrites nothing that is already right) plus this
- * writer's own writes; a change made by anyone else is noticed and reported as drift.
+ * writer's own writes; a change made by anyone else is noticed and reported as drift. Writes are
+ * pipelined (a bounded window of unacknowledged ones, in order), with every put of a batch
+ * acknowledged before its first delete.
  */
 import type { KV } from 'nats';
 import { contentHash } from '@tendril/contract';
-import { KvMirror, type Logger, type NatsClient } from '@tendril/platform';
+import { KvMirror, WriteWindow, type Logger, type NatsClient } from '@tendril/platform';
 
 export interface Stored<T> {
   /** sha256 of the stored bytes */
@@ -57,6 +59,8 @@ export class BucketWriter<T> {
     private readonly onDrift: (key: string) => void,
     /** Asked before every put and delete: a replica that lost its lease stops in the middle of a batch. */
     private readonly canWrite: () => boolean = () => true,
+    /** Puts or deletes in flight at once. */
+    private readonly windowSize?: number,
   ) {
     this.mirror = new KvMirror(nats, { bucket, create: true, logger, decode: (key, bytes) => ({ hash: contentHash(bytes), value: decode(key, bytes) }) });
   }
@@ -139,28 +143,41 @@ export class BucketWriter<T> {
     deletes.sort(options.deleteOrder ?? defaultOrder);
     const added: string[] = [];
     const changed: string[] = [];
-    for (const { key, value, hash } of puts) {
-      this.checkWriting();
-      (this.get(key) ? changed : added).push(key);
-      this.inFlight.set(key, hash);
-      try {
-        const revision = await kv.put(key, value.bytes);
-        const echoed = this.known.get(key);
-        this.known.set(key, { stored: { hash, value: value.value }, revision: Math.max(revision, echoed?.revision ?? 0) });
-      } finally {
-        this.inFlight.delete(key);
+    const window = new WriteWindow(this.windowSize);
+    try {
+      for (const { key, value, hash } of puts) {
+        this.checkWriting();
+        (this.get(key) ? changed : added).push(key);
+        this.inFlight.set(key, hash);
+        await window.add(async () => {
+          try {
+            const revision = await kv.put(key, value.bytes);
+            const echoed = this.known.get(key);
+            this.known.set(key, { stored: { hash, value: value.value }, revision: Math.max(revision, echoed?.revision ?? 0) });
+          } finally {
+            this.inFlight.delete(key);
+          }
+        });
       }
-    }
-    for (const key of deletes) {
-      this.checkWriting();
-      const revision = this.known.get(key)?.revision ?? 0;
-      this.inFlight.set(key, undefined);
-      try {
-        await kv.delete(key);
-        this.known.set(key, { revision: Math.max(revision, this.known.get(key)?.revision ?? 0) });
-      } finally {
-        this.inFlight.delete(key);
+      // removals only once what replaces them is stored
+      await window.drain();
+      for (const key of deletes) {
+        this.checkWriting();
+        this.inFlight.set(key, undefined);
+        await window.add(async () => {
+          try {
+            await kv.delete(key);
+            this.known.set(key, { revision: this.known.get(key)?.revision ?? 0 });
+          } finally {
+            this.inFlight.delete(key);
+          }
+        });
       }
+      await window.drain();
+    } finally {
+      // nothing of this batch is left in flight when it returns or fails: what follows (the generation
+      // marker, a retry) comes after all of it
+      await window.drain().catch(() => undefined);
     }
     if (puts.length + deletes.length > 0) this.logger.log(`${this.bucket}: ${puts.length} put, ${deletes.length} deleted`);
     return { puts: puts.length, deletes: deletes.length, added: added.sort(defaultOrder), changed: changed.sort(defaultOrder), removed: [...deletes].sort(defaultOrder) };
