@@ -32,7 +32,13 @@ const port = await freePort();
 const started = performance.now();
 const translator = spawn(process.execPath, [main], {
   env: { ...process.env, TENDRIL_NATS_URL: nats.url, TENDRIL_CLUSTER: 'c', TENDRIL_HTTP_PORT: String(port), TENDRIL_HTTP_HOST: '127.0.0.1', TENDRIL_DEBOUNCE_MS: '1', TENDRIL_PROXY_PORT_COUNT: '20000', TENDRIL_DATA_DIR: `/tmp/tendril-bench-${process.pid}` },
-  stdio: 'ignore',
+  stdio: ['ignore', 'pipe', 'ignore'],
+});
+// the translator's account of its cold start (replay, translation, writes)
+let firstPublishLine = '';
+translator.stdout.on('data', (chunk) => {
+  const line = chunk.toString().split('\n').find((l) => l.includes('first publish done'));
+  if (line) firstPublishLine = line.replace(/^.*first publish done: /, '');
 });
 const figure = async (name) => {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
@@ -67,6 +73,7 @@ try {
   const quantile = (values, q) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * q))];
   const rss = await figure('process_resident_memory_bytes');
   console.log(`translator-lag: ${services} Services x 3 endpoints, ${ingresses} Ingresses; first publish ${(firstMs / 1000).toFixed(1)} s after start; translator RSS ${(rss / 2 ** 20).toFixed(0)} MiB`);
+  console.log(`  first publish: ${firstPublishLine}`);
   console.log(`  EndpointSlice change -> marker: p50 ${quantile(sliceMs, 0.5).toFixed(1)} ms, p90 ${quantile(sliceMs, 0.9).toFixed(1)} ms (${sliceMs.length} changes, ${patched} patched)`);
   console.log(`  Ingress edit -> marker:         p50 ${quantile(ingressMs, 0.5).toFixed(1)} ms, p90 ${quantile(ingressMs, 0.9).toFixed(1)} ms (${ingressMs.length} changes, ${ingressPatched} patched)`);
   console.log(`  on ${cpus()[0]?.model ?? 'unknown cpu'} x${cpus().length}, node ${process.version}; repeat: node bench/translator-lag.mjs ${services} ${changes}`);

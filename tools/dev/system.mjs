@@ -11,7 +11,7 @@ import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseManifests } from '@tendril/kube';
-import { NATS_USERS, natsAuthorizationConfig, natsPasswordVariable } from '@tendril/contract';
+import { NATS_USERS, natsAuthorizationConfig, natsPasswordVariable, natsServerLimitsConfig } from '@tendril/contract';
 
 export const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 
@@ -37,7 +37,8 @@ export function natsUsers(dataDir) {
   for (const user of NATS_USERS) if (!/^[a-z][a-z0-9]+$/i.test(credentials[user] ?? '')) credentials[user] = `p${randomBytes(16).toString('hex')}`;
   writeFileSync(credentialsFile, JSON.stringify(credentials, null, 2), { mode: 0o600 });
   const authConfig = join(dataDir, 'nats', 'auth.conf');
-  writeFileSync(authConfig, natsAuthorizationConfig());
+  // max_payload raised as in every configuration Tendril renders (libs/contract large-values.ts)
+  writeFileSync(authConfig, natsServerLimitsConfig() + natsAuthorizationConfig());
   /** The environment nats-server reads the passwords from (auth.conf names the variables). */
   const serverEnv = Object.fromEntries(NATS_USERS.map((user) => [natsPasswordVariable(user), credentials[user]]));
   return { credentials, credentialsFile, authConfig, serverEnv };

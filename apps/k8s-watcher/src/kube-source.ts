@@ -349,7 +349,8 @@ export class KubeSource implements OnApplicationBootstrap, OnModuleDestroy {
 
   private async write(op: Op & { seq: number }): Promise<void> {
     try {
-      const kv = await this.nats.bucket(BUCKETS.objects);
+      // values over max_payload go in chunks
+      const kv = await this.nats.values(BUCKETS.objects);
       if (op.bytes) await kv.put(op.key, op.bytes);
       else await kv.delete(op.key);
     } catch (error) {

@@ -4,7 +4,8 @@
  * Writes of the same key are chained, so a delete and a later put of that key (or two puts) reach
  * the bucket in the order they were asked for, whatever the acknowledgements do.
  */
-import type { KV } from 'nats';
+/** What it writes through: a bucket, or the platform's KvValues (values over max_payload in chunks). */
+type KV = { put(key: string, value: Uint8Array): Promise<unknown>; delete(key: string): Promise<void> };
 
 export type WriteOutcome = { ok: true } | { ok: false; error: Error };
 

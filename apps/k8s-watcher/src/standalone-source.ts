@@ -75,7 +75,8 @@ export class StandaloneSource implements OnApplicationBootstrap, OnModuleDestroy
       }
     });
     this.folder = new ManifestFolder(config.manifests, platform.cluster, config.limits);
-    this.writer = new WindowedKvWriter(() => nats.bucket(BUCKETS.objects), config.writeWindow);
+    // values over max_payload go in chunks; the mirror knows the chunks a replaced value leaves
+    this.writer = new WindowedKvWriter(() => nats.values(BUCKETS.objects, (key) => this.mirror.chunkedHead(key)), config.writeWindow);
     this.ips = new ClusterIpAllocator(config.serviceCidr);
     metrics.figure('objects_seen', 'Objects accepted from the manifest folder', () => this.folder.objectCount);
     metrics.figure('manifest_files', 'Manifest files read from the folder', () => this.folder.fileCount);

@@ -6,9 +6,8 @@
  * pipelined (a bounded window of unacknowledged ones, in order), with every put of a batch
  * acknowledged before its first delete.
  */
-import type { KV } from 'nats';
 import { contentHash } from '@tendril/contract';
-import { KvMirror, WriteWindow, type Logger, type NatsClient } from '@tendril/platform';
+import { KvMirror, WriteWindow, type KvValues, type Logger, type NatsClient } from '@tendril/platform';
 
 export interface Stored<T> {
   /** sha256 of the stored bytes */
@@ -49,7 +48,7 @@ export class BucketWriter<T> {
   private readonly known = new Map<string, Known<T>>();
   /** Writes on their way: the watch may deliver their echo before the put's acknowledgement. */
   private readonly inFlight = new Map<string, string | undefined>();
-  private kv?: KV;
+  private store?: KvValues;
 
   constructor(
     private readonly nats: NatsClient,
@@ -66,7 +65,8 @@ export class BucketWriter<T> {
   }
 
   async start(): Promise<void> {
-    this.kv = await this.nats.bucket(this.bucket);
+    // values over max_payload go in chunks; the mirror knows the chunks a replaced value leaves
+    this.store = await this.nats.values(this.bucket, (key) => this.mirror.chunkedHead(key));
     await this.mirror.start();
     for (const [key, stored] of this.mirror.values()) this.known.set(key, { stored, revision: 0 });
     this.mirror.onChange((changes) => {
@@ -138,7 +138,7 @@ export class BucketWriter<T> {
   }
 
   private async apply(puts: { key: string; value: DesiredValue & { value: T }; hash: string }[], deletes: string[], options: WriteOptions): Promise<WriteResult> {
-    const kv = this.kv!;
+    const kv = this.store!;
     puts.sort((a, b) => (options.putOrder ?? defaultOrder)(a.key, b.key));
     deletes.sort(options.deleteOrder ?? defaultOrder);
     const added: string[] = [];

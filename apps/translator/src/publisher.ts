@@ -9,6 +9,7 @@ import {
   LB_GENERATION_KEY,
   XDS_GENERATION_KEY,
   KeyedGenerationDigest,
+  MAX_KV_VALUE_BYTES,
   contentHash,
   lbGenerationCodec,
   lbKey,
@@ -190,6 +191,11 @@ export class Publisher {
       }
       const envelope = xdsEnvelope(item.type, item.name, bytes, item.nodeSelector);
       const entry = xdsResourceCodec.encode(envelope);
+      if (entry.length > MAX_KV_VALUE_BYTES) {
+        // refused here, not by the write: a write that must fail would be retried forever
+        encodeErrors.set(xdsKey(item), { object: `${item.type}/${item.name}`, message: `${entry.length} bytes in ${BUCKETS.xds}, over the limit of ${MAX_KV_VALUE_BYTES} bytes per value` });
+        return undefined;
+      }
       encoded = { selector, bytes: entry, hash: contentHash(entry), envelope };
       this.encoded.set(item.resource, encoded);
     }

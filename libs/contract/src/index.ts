@@ -15,5 +15,6 @@ export * from './messages/flow.js';
 export * from './messages/service-stats.js';
 export * from './messages/service-info.js';
 export * from './permissions.js';
+export * from './large-values.js';
 export * from './messages/config-history.js';
 export * from './messages/lease.js';

@@ -10,6 +10,7 @@ export * from './metrics.js';
 export * from './nats.js';
 export * from './kv-mirror.js';
 export * from './write-window.js';
+export * from './kv-values.js';
 export * from './micro.js';
 export * from './stats-publisher.js';
 export * from './nest/platform.module.js';

@@ -4,9 +4,12 @@
  * re-created (with backoff), its abandoned consumer deleted, and the fresh initial values are diffed
  * against the copy, so listeners see exactly the puts and deletes that happened and nothing twice.
  * A watch that is making progress, a long initial replay on a starved CPU included, is never
- * restarted. Values that do not decode are logged with their key and left out.
+ * restarted. Values split into chunks (libs/contract large-values.ts) are assembled and checked
+ * before listeners see them; chunk keys are never entries. Values that do not decode are logged with
+ * their key and left out.
  */
 import type { JetStreamManager, KV, KvEntry } from 'nats';
+import { chunkKeys, decodeChunkedHead, parseChunkKey, sha256Hex, type ChunkedHead } from '@tendril/contract';
 import type { NatsClient } from './nats.js';
 import type { Logger } from './logger.js';
 
@@ -42,6 +45,12 @@ interface Held<T> {
 
 export class KvMirror<T> {
   private readonly entries = new Map<string, Held<T>>();
+  /** Chunks not yet assembled into a value, by chunk key. */
+  private chunks = new Map<string, Uint8Array>();
+  /** Heads whose value is chunked, by key: what a writer replacing them must delete. */
+  private chunkedHeads = new Map<string, ChunkedHead>();
+  /** Live heads that arrived before all their chunks, by key. */
+  private readonly waiting = new Map<string, { entry: KvEntry; head: ChunkedHead }>();
   private readonly listeners = new Set<(changes: MirrorChange<T>[]) => void>();
   private kv?: KV;
   private watchGeneration = 0;
@@ -93,6 +102,11 @@ export class KvMirror<T> {
     return [...this.entries].map(([key, held]) => [key, held.value]);
   }
 
+  /** The chunk list of the key's current value, when it is chunked. */
+  chunkedHead(key: string): ChunkedHead | undefined {
+    return this.chunkedHeads.get(key);
+  }
+
   /** values() without the copy: walked lazily, so whoever only needs a few pays for a few. */
   *entriesNow(): IterableIterator<[string, T]> {
     for (const [key, held] of this.entries) yield [key, held.value];
@@ -137,6 +151,7 @@ export class KvMirror<T> {
   private startWatch(): void {
     const generation = ++this.watchGeneration;
     const fresh = new Map<string, Held<T>>();
+    const replay: Replay = { chunks: new Map(), heads: new Map(), pending: new Map() };
     let initial = true;
     let stopIterator: (() => void) | undefined;
     let cancelled = false;
@@ -152,6 +167,7 @@ export class KvMirror<T> {
       if (!initial || generation !== this.watchGeneration) return;
       initial = false;
       this.failedWatches = 0;
+      this.assembleReplay(fresh, replay);
       this.resync(fresh);
     };
     void (async () => {
@@ -169,7 +185,7 @@ export class KvMirror<T> {
           if (generation !== this.watchGeneration) break;
           this.delivered++;
           this.lastRevision = Math.max(this.lastRevision, entry.revision);
-          if (initial) this.collect(fresh, entry);
+          if (initial) this.collect(fresh, replay, entry);
           else this.apply(entry);
           // Queued entries are handed over in microtasks, which starve the socket: give it a turn
           // now and then, so heartbeats and flow control are answered during a long replay.
@@ -192,24 +208,84 @@ export class KvMirror<T> {
     })();
   }
 
-  private decode(entry: KvEntry): T | undefined {
+  private decode(key: string, bytes: Uint8Array): T | undefined {
     try {
-      return this.options.decode(entry.key, entry.value);
+      return this.options.decode(key, bytes);
     } catch (error) {
       this.decodeFailures++;
-      this.options.logger.warn(`${this.options.bucket}: ignoring key ${entry.key}: ${(error as Error).message}`);
+      this.options.logger.warn(`${this.options.bucket}: ignoring key ${key}: ${(error as Error).message}`);
       return undefined;
     }
   }
 
-  private collect(fresh: Map<string, Held<T>>, entry: KvEntry): void {
-    if (entry.operation !== 'PUT') {
-      fresh.delete(entry.key);
+  /** The chunk list a head names; undefined for a plain value, null (logged) for a head that is broken. */
+  private headOf(entry: KvEntry): ChunkedHead | undefined | null {
+    try {
+      return decodeChunkedHead(entry.value);
+    } catch (error) {
+      this.decodeFailures++;
+      this.options.logger.warn(`${this.options.bucket}: ignoring key ${entry.key}: ${(error as Error).message}`);
+      return null;
+    }
+  }
+
+  /** The value a chunked head names, from `chunks` (used chunks taken out); undefined while one is missing. */
+  private assemble(key: string, head: ChunkedHead, chunks: Map<string, Uint8Array>): { bytes: Uint8Array } | { error: string } | undefined {
+    const keys = chunkKeys(key, head);
+    const parts: Uint8Array[] = [];
+    for (const chunk of keys) {
+      const part = chunks.get(chunk);
+      if (!part) return undefined;
+      parts.push(part);
+    }
+    for (const chunk of keys) chunks.delete(chunk);
+    const bytes = Buffer.concat(parts);
+    if (bytes.length !== head.size || sha256Hex(bytes) !== head.sha256) return { error: `its ${head.chunks} chunks do not make the ${head.size} bytes its head names` };
+    return { bytes };
+  }
+
+  private collect(fresh: Map<string, Held<T>>, replay: Replay, entry: KvEntry): void {
+    if (parseChunkKey(entry.key)) {
+      if (entry.operation === 'PUT') replay.chunks.set(entry.key, entry.value);
+      else replay.chunks.delete(entry.key);
       return;
     }
-    const value = this.decode(entry);
-    if (value === undefined) fresh.delete(entry.key);
-    else fresh.set(entry.key, { value, revision: entry.revision });
+    fresh.delete(entry.key);
+    replay.heads.delete(entry.key);
+    replay.pending.delete(entry.key);
+    if (entry.operation !== 'PUT') return;
+    const head = this.headOf(entry);
+    if (head === null) return;
+    if (head) {
+      // chunks may come after their head in a replay (rewritten with the same content): assembled at its end
+      replay.heads.set(entry.key, head);
+      replay.pending.set(entry.key, entry);
+      return;
+    }
+    const value = this.decode(entry.key, entry.value);
+    if (value !== undefined) fresh.set(entry.key, { value, revision: entry.revision });
+  }
+
+  private assembleReplay(fresh: Map<string, Held<T>>, replay: Replay): void {
+    this.waiting.clear();
+    for (const [key, entry] of replay.pending) {
+      const head = replay.heads.get(key)!;
+      const assembled = this.assemble(key, head, replay.chunks);
+      if (!assembled) {
+        // its writer has not finished: it is served once the last chunk arrives
+        this.waiting.set(key, { entry, head });
+        continue;
+      }
+      if ('error' in assembled) {
+        this.decodeFailures++;
+        this.options.logger.warn(`${this.options.bucket}: ignoring key ${key}: ${assembled.error}`);
+        continue;
+      }
+      const value = this.decode(key, assembled.bytes);
+      if (value !== undefined) fresh.set(key, { value, revision: entry.revision });
+    }
+    this.chunks = replay.chunks;
+    this.chunkedHeads = replay.heads;
   }
 
   private resync(fresh: Map<string, Held<T>>): void {
@@ -232,14 +308,44 @@ export class KvMirror<T> {
   }
 
   private apply(entry: KvEntry): void {
-    const previous = this.entries.get(entry.key);
-    if (entry.operation !== 'PUT') {
-      if (!previous) return;
-      this.entries.delete(entry.key);
-      this.emit([{ op: 'delete', key: entry.key, previous: previous.value, revision: entry.revision, at: entry.created }]);
+    const chunk = parseChunkKey(entry.key);
+    if (chunk) {
+      if (entry.operation !== 'PUT') {
+        this.chunks.delete(entry.key);
+        return;
+      }
+      this.chunks.set(entry.key, entry.value);
+      const waiting = this.waiting.get(chunk.head);
+      if (waiting && waiting.head.sha256 === chunk.sha256) this.apply(waiting.entry);
       return;
     }
-    const value = this.decode(entry);
+    this.waiting.delete(entry.key);
+    const previous = this.entries.get(entry.key);
+    const remove = () => {
+      this.chunkedHeads.delete(entry.key);
+      if (!previous) return;
+      this.entries.delete(entry.key);
+      this.emit([{ op: 'delete', key: entry.key, previous: previous.value, revision: entry.revision, ...(entry.operation !== 'PUT' ? { at: entry.created } : {}) }]);
+    };
+    if (entry.operation !== 'PUT') return remove();
+    const head = this.headOf(entry);
+    if (head === null) return remove();
+    let bytes = entry.value;
+    if (head) {
+      const assembled = this.assemble(entry.key, head, this.chunks);
+      if (!assembled) {
+        this.waiting.set(entry.key, { entry, head });
+        return;
+      }
+      if ('error' in assembled) {
+        this.decodeFailures++;
+        this.options.logger.warn(`${this.options.bucket}: ignoring key ${entry.key}: ${assembled.error}`);
+        return remove();
+      }
+      bytes = assembled.bytes;
+      this.chunkedHeads.set(entry.key, head);
+    } else this.chunkedHeads.delete(entry.key);
+    const value = this.decode(entry.key, bytes);
     if (value === undefined) {
       if (previous) {
         this.entries.delete(entry.key);
@@ -298,6 +404,13 @@ export class KvMirror<T> {
       this.options.logger.warn(`checking ${this.options.bucket} failed: ${(error as Error).message}`);
     }
   }
+}
+
+/** What a watch's initial replay gathered besides plain values: chunks, and the chunked heads to assemble at its end. */
+interface Replay {
+  chunks: Map<string, Uint8Array>;
+  heads: Map<string, ChunkedHead>;
+  pending: Map<string, KvEntry>;
 }
 
 /** How long the mirror works through queued entries before it lets the event loop read the socket. */

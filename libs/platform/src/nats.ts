@@ -4,7 +4,9 @@
  * hands out KV buckets: `bucket()` creates (for the writer), `bindBucket()` waits for the writer.
  */
 import { connect, type ConnectionOptions, type KV, type NatsConnection, type JetStreamClient, type JetStreamManager, Events, DebugEvents } from 'nats';
+import type { ChunkedHead } from '@tendril/contract';
 import type { NatsTlsSettings } from './config.js';
+import { KvValues } from './kv-values.js';
 import type { ReadinessCheck } from './readiness.js';
 import type { Logger } from './logger.js';
 
@@ -163,6 +165,29 @@ export class NatsClient {
     if (!this.connection) throw new Error('NATS is not connected yet');
     return this.connection;
   }
+
+  /** The server's max_payload, from its INFO (nats-server's default until connected). */
+  get maxPayload(): number {
+    return this.connection?.info?.max_payload ?? 1024 * 1024;
+  }
+
+  /**
+   * The writer of `bucket` (opened with bucket()) that takes values of any size up to the contract's
+   * limit, chunking those over max_payload; `previous` (given by the first caller) tells it the
+   * chunked heads the bucket holds that it did not write itself. One per bucket and connection.
+   */
+  values(name: string, previous?: (key: string) => ChunkedHead | undefined): Promise<KvValues> {
+    // one writer per bucket: it remembers the chunks it wrote, to delete them when they are replaced
+    let opened = this.valueWriters.get(name);
+    if (!opened) {
+      opened = this.bucket(name).then((kv) => new KvValues(kv, { bucket: name, maxPayload: () => this.maxPayload, ...(previous ? { previous } : {}) }));
+      this.valueWriters.set(name, opened);
+      opened.catch(() => this.valueWriters.delete(name));
+    }
+    return opened;
+  }
+
+  private readonly valueWriters = new Map<string, Promise<KvValues>>();
 
   get js(): JetStreamClient {
     return this.nc.jetstream();

@@ -5,7 +5,7 @@ import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node
 import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NATS_USERS, natsAuthorizationConfig, natsPasswordVariable, type NatsUser } from '@tendril/contract';
+import { NATS_USERS, natsAuthorizationConfig, natsPasswordVariable, natsServerLimitsConfig, type NatsUser } from '@tendril/contract';
 import { freePort, waitFor } from './ports.js';
 
 export interface NatsCredentials {
@@ -30,6 +30,11 @@ export interface TestNatsServer {
 export interface NatsServerOptions {
   /** Run with the least-privilege users the contract defines (as `npm start` does). */
   auth?: boolean;
+  /**
+   * The server's max_payload in bytes; by default what Tendril's configurations set (the contract's
+   * NATS_MAX_PAYLOAD). A small one makes every larger value travel in chunks.
+   */
+  maxPayload?: number;
   /** Require TLS from every client (the server's certificate and key; `ca` + `verify` ask clients for a certificate). */
   tls?: NatsServerTls;
   /** The largest message the server accepts (nats-server's `max_payload`; its default is 1 MB). */
@@ -51,7 +56,8 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   const args = ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir];
   const env: Record<string, string> = {};
   let credentials: Record<NatsUser, NatsCredentials> | undefined;
-  const config: string[] = [];
+  // as every configuration Tendril renders (npm start, k8s/): max_payload raised
+  const config: string[] = [options.maxPayload === undefined ? natsServerLimitsConfig() : `max_payload: ${options.maxPayload}\n`];
   if (options.tls) config.push(tlsBlock(options.tls));
   if (options.maxPayload) config.push(`max_payload: ${options.maxPayload}`);
   if (options.auth) {
@@ -64,11 +70,9 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
       env[natsPasswordVariable(user)] = password;
     }
   }
-  if (config.length > 0) {
-    const configFile = join(storeDir, 'server.conf');
-    writeFileSync(configFile, config.join('\n'));
-    args.push('-c', configFile);
-  }
+  const configFile = join(storeDir, 'server.conf');
+  writeFileSync(configFile, config.join('\n'));
+  args.push('-c', configFile);
   let child: ChildProcess | undefined;
   const start = async () => {
     const log = join(storeDir, 'server.log');

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { natsAuthorizationConfig } from '@tendril/contract';
+import { NATS_MAX_PAYLOAD, natsAuthorizationConfig } from '@tendril/contract';
 import { kubectlMissing, render, repoRoot, secretFile, validateAgainstSchema, type K8sObject } from './render.js';
 
 const WORKLOADS = new Set(['Deployment', 'DaemonSet', 'StatefulSet']);
@@ -144,6 +144,13 @@ describe('least privilege', { skip: kubectlMissing }, () => {
         assert.equal(env[index]?.value, '$(POD_IP)', `${name}: ${variable}`);
         assert.ok(index > podIp, `${name}: ${variable} comes after POD_IP (Kubernetes expands only earlier variables)`);
       }
+    }
+  });
+
+  it("NATS in k8s takes values up to the contract's max_payload in one message", () => {
+    for (const file of ['k8s/base/nats/nats.conf', 'k8s/overlays/production/nats/nats.conf']) {
+      const setting = /^max_payload:\s*(\d+)\s*$/m.exec(readFileSync(join(repoRoot, file), 'utf8'));
+      assert.equal(Number(setting?.[1]), NATS_MAX_PAYLOAD, `${file} sets max_payload to NATS_MAX_PAYLOAD`);
     }
   });
 

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { KV, NatsConnection } from 'nats';
 import yoctoSpinner from 'yocto-spinner';
 import { connectOnce, envString, natsCredentials, natsTlsConfig, type NatsTlsSettings } from '@tendril/platform/light';
+import { chunkKeys, decodeChunkedHead, isChunkKey } from '@tendril/contract';
 import { UnreachableError } from './output.js';
 
 export interface GlobalOptions {
@@ -45,8 +46,18 @@ export class Session {
     for await (const key of await kv.keys(filter)) keys.push(key);
     const out: [string, Uint8Array][] = [];
     for (const key of keys.sort()) {
+      if (isChunkKey(key)) continue;
       const entry = await kv.get(key);
-      if (entry && entry.operation === 'PUT') out.push([key, entry.value]);
+      if (!entry || entry.operation !== 'PUT') continue;
+      // a value over max_payload: its head names the chunks (libs/contract large-values.ts)
+      const head = decodeChunkedHead(entry.value);
+      if (!head) {
+        out.push([key, entry.value]);
+        continue;
+      }
+      const parts = await Promise.all(chunkKeys(key, head).map((chunk) => kv.get(chunk)));
+      if (parts.some((part) => !part || part.operation !== 'PUT')) continue; // replaced meanwhile
+      out.push([key, Buffer.concat(parts.map((part) => part!.value))]);
     }
     return out;
   }
