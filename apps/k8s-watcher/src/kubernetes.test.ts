@@ -97,8 +97,9 @@ describe('k8s-watcher in Kubernetes mode, against a list/watch API server', () =
   };
 
   before(async () => {
-    // a small max_payload, so that an object too large for NATS is a write that fails
-    nats = await startNatsServer({ maxPayload: 256 * 1024 });
+    // values over max_payload travel in chunks; a bucket an operator made with a value size limit
+    // is what refuses a write here
+    nats = await startNatsServer();
     api = await startKubeApiServer({ bookmarkIntervalMs: 300 });
     api.unserve('TLSRoute'); // its CRD is not installed at first
     for (let i = 0; i < 1000; i++) if (i !== 500) api.create(service('bulk', `svc-${i}`));
@@ -130,6 +131,7 @@ describe('k8s-watcher in Kubernetes mode, against a list/watch API server', () =
       TENDRIL_WATCH_STALL_MS: '1500',
     };
     nc = await connect({ servers: nats.url });
+    await nc.jetstream().views.kv(BUCKETS.objects, { history: 1, maxValueSize: 256 * 1024 });
     leader = await startWatcher(env);
     watchers.push(leader);
     objects = await waitFor('tendril-objects bucket', async () => {
@@ -198,14 +200,14 @@ describe('k8s-watcher in Kubernetes mode, against a list/watch API server', () =
 
   it('names an object whose write fails, is not ready while it does, writes every other, and writes it once it fits', async () => {
     const big = (size: number) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'big-ca', namespace: 'default' }, data: { 'ca.crt': 'x'.repeat(size) } });
-    api.create(big(300 * 1024)); // over the server's max_payload
+    api.create(big(300 * 1024)); // over the bucket's value size limit
     api.create(service('default', 'next-to-big'));
     await waitFor('the other object written', async () => (await object('default.service.default.next-to-big')) !== undefined, 10000);
     const notReady = await waitFor('readyz 503 naming it', async () => {
       const state = await readyz(leader);
       return state.status === 503 && /not written: default\/ConfigMap\/big-ca/.test(state.body.checks['initial-sync'].reason) ? state : undefined;
     }, 10000);
-    assert.match(notReady.body.checks['initial-sync'].reason, /payload/i);
+    assert.match(notReady.body.checks['initial-sync'].reason, /size|payload/i);
     const errors = await watcherErrors(nc);
     assert.equal(errors.find((e) => e.key === 'default.configmap.default.big-ca')?.reason, 'WriteFailed');
     assert.equal(await object('default.configmap.default.big-ca'), undefined, 'not counted as written');

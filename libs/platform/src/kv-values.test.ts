@@ -71,13 +71,15 @@ describe('values over max_payload (a nats-server with max_payload 64 KiB)', () =
     const mirror = new KvMirror(client, { bucket: 'test-restart', create: true, decode: (_key, bytes) => bytes.length, logger: quiet });
     await mirror.start();
     assert.equal(mirror.get('k'), 200 * 1024);
-    const fresh = await client.values('test-restart', (key) => mirror.chunkedHead(key));
+    const restarted = new NatsClient({ url: server.url, name: 'restarted-again', kvReplicas: 1, logger: quiet });
+    const fresh = await restarted.values('test-restart', (key) => mirror.chunkedHead(key));
     await fresh.put('k', randomBytes(150 * 1024));
     await waitFor('the new value', () => mirror.get('k') === 150 * 1024);
     const keys: string[] = [];
     for await (const key of await (await client.bucket('test-restart')).keys()) keys.push(key);
     assert.equal(keys.filter(isChunkKey).length, 3, `only the new value's 3 chunks remain (${keys.length} keys)`);
     mirror.stop();
+    await restarted.drain();
     await client.drain();
   });
 

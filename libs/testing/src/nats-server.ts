@@ -37,8 +37,6 @@ export interface NatsServerOptions {
   maxPayload?: number;
   /** Require TLS from every client (the server's certificate and key; `ca` + `verify` ask clients for a certificate). */
   tls?: NatsServerTls;
-  /** The largest message the server accepts (nats-server's `max_payload`; its default is 1 MB). */
-  maxPayload?: number;
 }
 
 export interface NatsServerTls {
@@ -59,7 +57,6 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   // as every configuration Tendril renders (npm start, k8s/): max_payload raised
   const config: string[] = [options.maxPayload === undefined ? natsServerLimitsConfig() : `max_payload: ${options.maxPayload}\n`];
   if (options.tls) config.push(tlsBlock(options.tls));
-  if (options.maxPayload) config.push(`max_payload: ${options.maxPayload}`);
   if (options.auth) {
     config.push(natsAuthorizationConfig());
     credentials = {} as Record<NatsUser, NatsCredentials>;
