@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { basename, join } from 'node:path';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { watch, type FSWatcher } from 'chokidar';
-import { BUCKETS, canonicalJson, kubeObjectCodec, type KubeObject } from '@tendril/contract';
+import { BUCKETS, ValueTooLargeError, canonicalJson, kubeObjectCodec, type KubeObject } from '@tendril/contract';
 import { ClusterIpAllocator, standaloneUid, type ManifestError, type ManifestObject } from '@tendril/kube';
 import { KvMirror, Metrics, MicroRegistration, NatsClient, PLATFORM_CONFIG, Readiness, type PlatformConfig, type ReadinessCheck } from '@tendril/platform';
 import { WATCHER_CONFIG, type WatcherConfig } from './config.js';
@@ -246,9 +246,9 @@ export class StandaloneSource implements OnApplicationBootstrap, OnModuleDestroy
       }
       if (this.written.get(key) === stored) this.written.delete(key);
       const message = outcome.error.message;
-      if (/max_payload|maximum payload|MAX_PAYLOAD/i.test(message)) {
+      if (outcome.error instanceof ValueTooLargeError || /max_payload|maximum payload|MAX_PAYLOAD/i.test(message)) {
         // it would fail the same way until the object changes: refused, not retried
-        this.writeErrors.set(key, { source: claim.source, file: fileOf(claim.source), object: describe(claim), severity: 'error', message: `object is ${bytes.length.toLocaleString('en-US')} bytes encoded, over what NATS accepts in one message (${message}); not written` });
+        this.writeErrors.set(key, { source: claim.source, file: fileOf(claim.source), object: describe(claim), severity: 'error', message: `object is ${bytes.length.toLocaleString('en-US')} bytes encoded, over what NATS accepts (${message}); not written` });
         this.reportErrors();
         return;
       }
