@@ -96,14 +96,14 @@ describe('NatsClient and KvMirror against a real nats-server', () => {
     const logs: string[] = [];
     const mirror = new KvMirror(reader, {
       bucket: 'test-starved',
-      // every entry costs 0.05 ms more CPU: the replay lasts seconds, dozens of checks
+      // every entry costs 0.05 ms more CPU: the replay lasts seconds, many checks
       decode: (_key, value) => {
         const until = performance.now() + 0.05;
         while (performance.now() < until);
         return text(value);
       },
       logger: { ...quiet, log: (m) => logs.push(m), warn: (m) => logs.push(m) },
-      checkIntervalMs: 100,
+      checkIntervalMs: 500,
     });
     // the head keeps moving during the replay
     let writing = true;
