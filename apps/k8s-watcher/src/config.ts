@@ -15,6 +15,13 @@ export interface WatcherConfig {
   manifests: string;
   /** TENDRIL_SERVICE_CIDR: where standalone mode allocates ClusterIPs for Services without one. */
   serviceCidr: string;
+  /**
+   * TENDRIL_INGRESS_CIDR / TENDRIL_GATEWAY_CIDR: the pools standalone mode's LB-IPAM gives the owned
+   * LoadBalancer Services of Ingress and Gateway load balancers their addresses from (the translator's
+   * defaults: 127.101.0.0/16 and 127.102.0.0/16).
+   */
+  ingressCidr: string;
+  gatewayCidr: string;
   /** TENDRIL_MANIFESTS_DEBOUNCE_MS: quiet time after a file change before re-reading. */
   debounceMs: number;
   /** TENDRIL_MANIFESTS_MAX_FILE_BYTES / TENDRIL_MANIFESTS_MAX_DOCUMENT_BYTES, and the fixed YAML alias and nesting limits. */
@@ -56,6 +63,8 @@ export function readWatcherConfig(): WatcherConfig {
     mode: readWatcherMode(),
     manifests: resolve(envString('TENDRIL_MANIFESTS', 'examples/')),
     serviceCidr: envString('TENDRIL_SERVICE_CIDR', '127.96.0.0/16'),
+    ingressCidr: envString('TENDRIL_INGRESS_CIDR', '127.101.0.0/16'),
+    gatewayCidr: envString('TENDRIL_GATEWAY_CIDR', '127.102.0.0/16'),
     debounceMs: envInt('TENDRIL_MANIFESTS_DEBOUNCE_MS', 100, 0, 10000),
     limits: {
       ...DEFAULT_MANIFEST_LIMITS,

@@ -15,6 +15,7 @@ const API: Record<string, { versions: readonly string[]; plural: string; fieldSe
   Service: { versions: ['v1'], plural: 'services' },
   EndpointSlice: { versions: ['v1'], plural: 'endpointslices' },
   Namespace: { versions: ['v1'], plural: 'namespaces' },
+  Node: { versions: ['v1'], plural: 'nodes' },
   Secret: { versions: ['v1'], plural: 'secrets', fieldSelector: 'type=kubernetes.io/tls' },
   // no selector can pick ConfigMaps by a data key: the watch sees them all, only those with ca.crt are mirrored (KindInfo.mirrors)
   ConfigMap: { versions: ['v1'], plural: 'configmaps' },

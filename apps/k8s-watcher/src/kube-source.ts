@@ -13,7 +13,7 @@ import { BUCKETS, canonicalJson, kubeObjectCodec, objectKey, objectKeyFilter, pa
 import { KvMirror, Metrics, MicroRegistration, NatsClient, PLATFORM_CONFIG, Readiness, type PlatformConfig, type ReadinessCheck } from '@tendril/platform';
 import { KubeApiError, KubeClient, LeaseElector, ResilientInformer, collectionPath, describeError, loadKubeConfig, type LoadedKubeConfig } from '@tendril/platform/kube';
 import { WATCHER_CONFIG, type WatcherConfig } from './config.js';
-import { isMirroredObject } from '@tendril/kube';
+import { isMirroredObject, mirroredForm } from '@tendril/kube';
 import { API_KINDS, type ApiKind } from './kube-kinds.js';
 
 /** The API connection and the Lease, shared by the source and the status writer. */
@@ -262,7 +262,7 @@ export class KubeSource implements OnApplicationBootstrap, OnModuleDestroy {
     let bytes: Uint8Array;
     let text: string;
     try {
-      const clean = withoutManagedFields(object as KubeObject);
+      const clean = mirroredForm(kind, withoutManagedFields(object as KubeObject));
       bytes = kubeObjectCodec.encode(clean);
       text = canonicalJson(clean);
     } catch (error) {

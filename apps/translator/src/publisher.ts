@@ -1,7 +1,8 @@
 /**
  * Publishes a translation: xDS resources to `tendril-xds` (referenced types first, removals last,
  * then the generation marker), L4 services to `tendril-lb` (then its own generation marker, naming
- * the same generation), desired statuses to `tendril-status`.
+ * the same generation), desired statuses to `tendril-status`, the objects Tendril owns in the cluster
+ * to `tendril-owned`.
  * Each bucket is diffed against what it holds, so unchanged output writes nothing.
  */
 import {
@@ -11,6 +12,7 @@ import {
   KeyedGenerationDigest,
   MAX_KV_VALUE_BYTES,
   contentHash,
+  kubeObjectCodec,
   lbGenerationCodec,
   lbKey,
   lbServiceCodec,
@@ -35,6 +37,7 @@ export interface PublishResult {
   xdsWrites: number;
   lbWrites: number;
   statusWrites: number;
+  ownedWrites: number;
   generation: number;
   /** Resources that could not be encoded, as errors naming the resource. */
   encodeErrors: TranslationError[];
@@ -65,6 +68,9 @@ interface Published {
   /** generationDigest() of `lb`, kept up to date key by key. */
   lbDigest: KeyedGenerationDigest;
   status: Map<string, Desired>;
+  owned: Map<string, Desired>;
+  /** The owned array published (translate() hands back the same array while it is unchanged). */
+  ownedOutput?: TranslationOutput['owned'];
   /** The statuses array published (a patch changes it in place). */
   statuses: TranslationOutput['statuses'];
   /** Resources left out because they could not be encoded, by key (reported on every publish while so). */
@@ -88,6 +94,7 @@ export class Publisher {
   readonly xds: BucketWriter<XdsValue>;
   readonly lb: BucketWriter<null>;
   readonly status: BucketWriter<null>;
+  readonly owned: BucketWriter<null>;
 
   /** `canWrite`: whether this replica holds the lease; asked before every write. */
   constructor(nats: NatsClient, logger: Logger, onDrift: (bucket: string, key: string) => void, canWrite: () => boolean = () => true) {
@@ -99,16 +106,18 @@ export class Publisher {
     this.xds = new BucketWriter(nats, BUCKETS.xds, decodeXds, logger, drift(BUCKETS.xds), canWrite);
     this.lb = new BucketWriter(nats, BUCKETS.lb, (key, bytes) => ((key === LB_GENERATION_KEY ? lbGenerationCodec : lbServiceCodec).decode(bytes), null), logger, drift(BUCKETS.lb), canWrite);
     this.status = new BucketWriter(nats, BUCKETS.status, (_key, bytes) => (objectStatusCodec.decode(bytes), null), logger, drift(BUCKETS.status), canWrite);
+    this.owned = new BucketWriter(nats, BUCKETS.owned, (_key, bytes) => (kubeObjectCodec.decode(bytes), null), logger, drift(BUCKETS.owned), canWrite);
   }
 
   async start(): Promise<void> {
-    await Promise.all([this.xds.start(), this.lb.start(), this.status.start()]);
+    await Promise.all([this.xds.start(), this.lb.start(), this.status.start(), this.owned.start()]);
   }
 
   stop(): void {
     this.xds.stop();
     this.lb.stop();
     this.status.stop();
+    this.owned.stop();
   }
 
   get generation(): number {
@@ -221,6 +230,7 @@ export class Publisher {
           lb: new Map(),
           lbDigest: last?.lbDigest ?? new KeyedGenerationDigest(),
           status: new Map(),
+          owned: new Map(),
           statuses: [],
           encodeErrors: new Map(),
         };
@@ -297,6 +307,12 @@ export class Publisher {
       (entry) => entry.status,
       (status) => objectStatusCodec.encode(status),
     );
+    // Owned objects: few (two or three per load balancer) and whole in every output; written when the array changed.
+    const ownedResult =
+      incremental && output.owned === last!.ownedOutput
+        ? NOTHING_WRITTEN
+        : await this.writeValues(this.owned, published.owned, false, output.owned, [], [], (entry) => entry.key, (entry) => entry.object, (object) => kubeObjectCodec.encode(object));
+    published.ownedOutput = output.owned;
     published.statuses = output.statuses;
     published.serial = output.serial;
     // Someone else wrote meanwhile: what the buckets hold is not this, so the next publish diffs them all.
@@ -317,12 +333,14 @@ export class Publisher {
         return `lb ${ref.namespace}/${ref.name}`;
       }),
       named(statusResult, (key) => `status ${key}`),
+      named(ownedResult, (key) => `owned ${key}`),
     ];
     return {
       changes: { added: parts.flatMap((part) => part.added), changed: parts.flatMap((part) => part.changed), removed: parts.flatMap((part) => part.removed) },
       xdsWrites: xdsResult.puts + xdsResult.deletes + markerWrites,
       lbWrites: lbResult.puts + lbResult.deletes + lbMarkerWrites,
       statusWrites: statusResult.puts + statusResult.deletes,
+      ownedWrites: ownedResult.puts + ownedResult.deletes,
       generation: this.generation,
       encodeErrors: [...encodeErrors.values()],
       incremental,

@@ -23,6 +23,7 @@ export const OBJECT_KINDS = [
   'ciliumenvoyconfig',
   'ciliumclusterwideenvoyconfig',
   'configmap',
+  'node',
 ] as const;
 export type ObjectKind = (typeof OBJECT_KINDS)[number];
 

@@ -7,10 +7,35 @@ export const BUCKETS = {
   xds: 'tendril-xds',
   lb: 'tendril-lb',
   proxies: 'tendril-proxies',
+  /**
+   * Objects the control plane owns in the cluster (the Services and EndpointSlices of Ingress and
+   * Gateway load balancers), keyed like `tendril-objects`: translator -> k8s-watcher, which applies
+   * them to the API server (Kubernetes mode) or puts them into `tendril-objects` (standalone).
+   */
+  owned: 'tendril-owned',
   /** One key per service that runs a single active replica: `<service>` -> leaseCodec (holder, ttl). */
   leases: 'tendril-leases',
 } as const;
 export type BucketName = (typeof BUCKETS)[keyof typeof BUCKETS];
+
+/**
+ * How objects in `tendril-owned` are marked, in the cluster and in `tendril-objects`: the label
+ * `app.kubernetes.io/managed-by: tendril` on every one (the k8s-watcher deletes only objects with it;
+ * the standalone manifest source leaves keys with it alone), and the server-side apply field manager.
+ */
+export const OWNED_MARK = {
+  label: 'app.kubernetes.io/managed-by',
+  value: 'tendril',
+  fieldManager: 'tendril',
+} as const;
+
+/** Cilium LB-IPAM's annotation asking for given load-balancer addresses (a Gateway's spec.addresses on its owned Service). */
+export const LB_IPAM_IPS_ANNOTATION = 'lbipam.cilium.io/ips';
+
+/** Whether an object carries the owned mark (OWNED_MARK). */
+export function isOwnedObject(object: { metadata?: { labels?: Record<string, string> } } | undefined): boolean {
+  return object?.metadata?.labels?.[OWNED_MARK.label] === OWNED_MARK.value;
+}
 
 export const SERVICES = ['k8s-watcher', 'translator', 'xds-server', 'datapath', 'metrics'] as const;
 export type ServiceName = (typeof SERVICES)[number];

@@ -21,6 +21,7 @@ export const BUCKET_OWNERS: Record<string, ServiceName> = {
   [BUCKETS.status]: 'translator',
   [BUCKETS.xds]: 'translator',
   [BUCKETS.lb]: 'translator',
+  [BUCKETS.owned]: 'translator',
   [BUCKETS.proxies]: 'xds-server',
 };
 
@@ -36,6 +37,7 @@ export const BUCKET_READERS: Record<string, readonly NatsUser[]> = {
   [BUCKETS.xds]: ['xds-server', 'cli'],
   [BUCKETS.lb]: ['datapath', 'metrics', 'cli'],
   [BUCKETS.proxies]: ['translator', 'metrics', 'cli'],
+  [BUCKETS.owned]: ['k8s-watcher', 'cli'],
   [BUCKETS.leases]: [],
 };
 

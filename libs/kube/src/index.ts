@@ -9,3 +9,4 @@ export * from './defaults.js';
 export * from './manifests.js';
 export * from './cluster-ip.js';
 export * from './object-size.js';
+export * from './lb-ipam.js';

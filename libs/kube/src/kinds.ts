@@ -13,6 +13,24 @@ export interface KindInfo {
    * so a cluster's many unrelated objects of a common kind (ConfigMaps) stay out of tendril-objects.
    */
   mirrors?: (object: Record<string, unknown>) => boolean;
+  /**
+   * The part of an object of this kind that Tendril keeps; absent: all of it (managedFields aside).
+   * A Node changes every few seconds (heartbeats, images, resourceVersion) in ways no mesh output
+   * reads: only its name, uid, labels and addresses are mirrored, so those changes never reach NATS.
+   */
+  form?: (object: Record<string, unknown>) => Record<string, unknown>;
+}
+
+/** A Node as Tendril mirrors it: identity, labels and addresses (what the owned EndpointSlices need). */
+export function nodeForm(object: Record<string, unknown>): Record<string, unknown> {
+  const metadata = (object['metadata'] ?? {}) as Record<string, unknown>;
+  const status = (object['status'] ?? {}) as Record<string, unknown>;
+  const kept: Record<string, unknown> = { name: metadata['name'] };
+  if (metadata['uid'] !== undefined) kept['uid'] = metadata['uid'];
+  if (metadata['labels'] !== undefined) kept['labels'] = metadata['labels'];
+  const form: Record<string, unknown> = { apiVersion: object['apiVersion'] ?? 'v1', kind: 'Node', metadata: kept };
+  if (Array.isArray(status['addresses'])) form['status'] = { addresses: status['addresses'] };
+  return form;
 }
 
 /** The key of a CA bundle in a ConfigMap (Gateway frontend client-certificate validation, BackendTLSPolicy). */
@@ -34,6 +52,7 @@ export const KINDS: readonly KindInfo[] = [
   { kind: 'IngressClass', groups: ['networking.k8s.io'], key: 'ingressclass', namespaced: false },
   { kind: 'Secret', groups: [''], key: 'secret', namespaced: true },
   { kind: 'Namespace', groups: [''], key: 'namespace', namespaced: false },
+  { kind: 'Node', groups: [''], key: 'node', namespaced: false, form: nodeForm },
   { kind: 'ConfigMap', groups: [''], key: 'configmap', namespaced: true, mirrors: holdsCaCertificate },
   { kind: 'GatewayClass', groups: GATEWAY, key: 'gatewayclass', namespaced: false },
   { kind: 'Gateway', groups: GATEWAY, key: 'gateway', namespaced: true },
@@ -51,6 +70,11 @@ export const KINDS: readonly KindInfo[] = [
 export function apiGroup(apiVersion: string): string {
   const slash = apiVersion.indexOf('/');
   return slash < 0 ? '' : apiVersion.slice(0, slash);
+}
+
+/** The form of an object that Tendril mirrors (see KindInfo.form). */
+export function mirroredForm<T extends Record<string, unknown>>(info: KindInfo, object: T): T {
+  return info.form ? (info.form(object) as T) : object;
 }
 
 /** Whether Tendril mirrors this object of a known kind (see KindInfo.mirrors). */

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { Composer, Parser, type Document } from 'yaml';
 import { objectKey, withoutManagedFields, type KubeObject, type ObjectRef } from '@tendril/contract';
-import { isMirroredObject, kindInfo } from './kinds.js';
+import { isMirroredObject, kindInfo, mirroredForm } from './kinds.js';
 import { validateObject } from './validate.js';
 import { applyDefaults } from './defaults.js';
 import { storedSizeProblem } from './object-size.js';
@@ -276,7 +276,7 @@ function accept(value: unknown, where: Where, cluster: string, out: ParsedManife
     out.notes.push({ ...where, object: described, severity: 'ignored', message: `a ${info.kind} Tendril does not read (see the README for which it mirrors)` });
     return;
   }
-  const defaulted = applyDefaults(object, info.namespaced);
+  const defaulted = applyDefaults(mirroredForm(info, object), info.namespaced);
   const tooLarge = storedSizeProblem(defaulted);
   if (tooLarge) {
     out.errors.push({ ...where, object: described, severity: 'error', message: tooLarge });

@@ -41,6 +41,8 @@ export const INGRESS_ANNOTATIONS = {
   tlsPassthrough: 'tls-passthrough',
   /** enabled: plaintext requests for hosts with TLS are redirected to https. */
   forceHttps: 'force-https',
+  /** spec.loadBalancerClass of the load balancer's Service (LoadBalancer type only). */
+  loadBalancerClass: 'loadbalancer-class',
   /** Whole-request timeout of every route, as a duration (`30s`, `1m`, `0` for none). */
   requestTimeout: 'request-timeout',
 } as const;

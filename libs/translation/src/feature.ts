@@ -5,6 +5,7 @@ import type { ProxyPorts } from './allocate/proxy-ports.js';
 import type { Stashes } from './memo.js';
 import { readService, type ServiceView } from './kube/service.js';
 import type { IndexedObject, ObjectIndex } from './objects.js';
+import type { OwnedLoadBalancer } from './owned/owned-objects.js';
 import type { TranslationOptions } from './options.js';
 import type { Problems } from './problems.js';
 
@@ -35,6 +36,11 @@ export interface TranslationContext {
    * patch/ to patch a change into the output without the pass. Nothing without a memo.
    */
   stash<K extends keyof Stashes>(feature: K, state: Stashes[K]): void;
+  /**
+   * Declares a load balancer's Service that Tendril owns in the cluster (owned/), by the feature that
+   * picked its node-proxy ports; called outside units, once per load balancer and pass.
+   */
+  own(balancer: OwnedLoadBalancer): void;
   /** `read(problems)` of an object, computed once per object while it is unchanged (see memo.ts). */
   view<T>(object: object, kind: string, problems: Problems, read: (problems: Problems) => T): T;
 }

@@ -2,19 +2,19 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { translate, type TranslationOutput } from './index.js';
-import { TEST_CLUSTER, checkGolden, goldenCases, manifestObjects, orphanOutputs, toYaml } from './testing/golden.js';
+import { TEST_CLUSTER, checkGolden, goldenCases, manifestObjects, orphanOutputs, toYaml, withOwnedObjects } from './testing/golden.js';
 import { XDS_TYPE_ORDER } from './xds/index.js';
 
 const testdata = fileURLToPath(new URL('../testdata/', import.meta.url));
 
-/** What a reviewer reads: outputs per xDS type, lb entries, statuses, errors (the IR is left out). */
+/** What a reviewer reads: outputs per xDS type, lb entries, statuses, owned objects, errors (the IR is left out). */
 function render(output: TranslationOutput): string {
   const xds: Record<string, unknown[]> = {};
   for (const type of XDS_TYPE_ORDER) {
     const resources = output.xds.filter((item) => item.type === type).map(({ name, nodeSelector, resource }) => (nodeSelector ? { name, nodeSelector, resource } : { name, resource }));
     if (resources.length) xds[type] = resources;
   }
-  return toYaml({ xds, lb: output.lb, statuses: output.statuses, errors: output.errors });
+  return toYaml({ xds, lb: output.lb, statuses: output.statuses, ...(output.owned.length ? { owned: output.owned } : {}), errors: output.errors });
 }
 
 const cases = goldenCases(testdata);
@@ -25,7 +25,8 @@ test('there are golden cases', () => {
 
 for (const golden of cases) {
   test(`golden: ${golden.name}`, () => {
-    const objects = manifestObjects(golden.input);
+    // as the cluster holds them once the owned Services are applied and have their addresses
+    const objects = withOwnedObjects(TEST_CLUSTER, manifestObjects(golden.input));
     const rendered = render(translate({ cluster: TEST_CLUSTER, objects }));
     assert.equal(checkGolden(golden, rendered), undefined);
     assert.equal(render(translate({ cluster: TEST_CLUSTER, objects: [...objects].reverse() })), rendered, 'reversed input changed the output');

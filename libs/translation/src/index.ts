@@ -19,3 +19,4 @@ export { envoyConfigStatus, withRefusedResources } from './envoy-config/status.j
 export { listenerPort, qualifiedName, resourceReferences } from './envoy-config/names.js';
 export { ENVOY_CONFIG_TYPE_URLS, HOSTNAME_LABEL } from './features/envoy-config.js';
 export { withProxyRejections, resourceOwners, sourceKey, REJECTED_BY_PROXY_REASON, DEFAULT_GATEWAY_CONTROLLER, type ProxyRejection, type RejectionNote, type OverlayOptions } from './proxy-rejections.js';
+export { ownedObjects, readNodes, type OwnedOutput, type OwnedLoadBalancer, type OwnedNode, ENDPOINT_SLICE_MANAGER } from './owned/owned-objects.js';

@@ -21,6 +21,7 @@ import { emptyIR, type IRProblem, type MeshIR } from '@tendril/model';
 import type { TranslationOptions } from './options.js';
 import type { PatchState } from './patch/state.js';
 import type { ProxyPorts } from './allocate/proxy-ports.js';
+import type { OwnedLoadBalancer, OwnedNode } from './owned/owned-objects.js';
 import type { GatewayStash } from './features/gateway-api/index.js';
 import type { IngressStash } from './features/ingress.js';
 import type { ServicesStash } from './features/services.js';
@@ -74,6 +75,13 @@ export class TranslationMemo {
   stash: Partial<Stashes> = {};
   /** Clusters whose endpoints a feature copied outside the services unit in the last full pass. */
   endpointReads = new Set<string>();
+  /**
+   * The owned load balancers (owned/) of the last translation, by `namespace/name`, and the nodes; a
+   * patched Ingress updates its entry (patch/), and `ownedVersion` moves with every change.
+   */
+  owned = new Map<string, OwnedLoadBalancer>();
+  ownedNodes: OwnedNode[] = [];
+  ownedVersion = 0;
   /** What the last output was made of, for patch/; set at the end of each translation. */
   patchState?: PatchState;
   private serial = 0;

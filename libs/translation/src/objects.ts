@@ -24,6 +24,7 @@ export const KIND_NAMES: Record<ObjectKind, string> = {
   ciliumenvoyconfig: 'CiliumEnvoyConfig',
   ciliumclusterwideenvoyconfig: 'CiliumClusterwideEnvoyConfig',
   configmap: 'ConfigMap',
+  node: 'Node',
 };
 
 /** Other spellings of a Kind under the same key kind: the seed calls the cluster-wide config CiliumClusterEnvoyConfig. */

@@ -3,7 +3,7 @@
  * order, whatever order the objects came in. A feature that throws on unexpected input costs only its
  * own output; the error names the feature so the bug can be found.
  */
-import { lbKey, type KubeObject, type NodeSelector, type LbService, type ObjectStatus, type XdsType } from '@tendril/contract';
+import { canonicalJson, lbKey, type KubeObject, type NodeSelector, type LbService, type ObjectStatus, type XdsType } from '@tendril/contract';
 import { emptyIR, validate, type MeshIR } from '@tendril/model';
 import type { TranslationContext } from './feature.js';
 import { FEATURES } from './features/index.js';
@@ -15,6 +15,27 @@ import { replayUnit, type TranslationMemo } from './memo.js';
 import { patchChanges, recordPatchState } from './patch/index.js';
 import { Problems, compare, type TranslationError } from './problems.js';
 import { XDS_EMITTERS, XDS_TYPE_ORDER, type Resource } from './xds/index.js';
+import { ownedObjects, readNodes, type OwnedLoadBalancer, type OwnedOutput } from './owned/owned-objects.js';
+
+const OWNED_OUTPUTS = new WeakMap<TranslationMemo, { version: number; cluster: string; output: OwnedOutput[] }>();
+
+/** The owned objects of the memo's load balancers and nodes, made again only when they changed. */
+function ownedOf(memo: TranslationMemo, cluster: string): OwnedOutput[] {
+  const last = OWNED_OUTPUTS.get(memo);
+  if (last && last.version === memo.ownedVersion && last.cluster === cluster) return last.output;
+  const output = ownedObjects(cluster, memo.owned.values(), memo.ownedNodes);
+  OWNED_OUTPUTS.set(memo, { version: memo.ownedVersion, cluster, output });
+  return output;
+}
+
+function sameOwned(a: Map<string, OwnedLoadBalancer>, b: Map<string, OwnedLoadBalancer>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [id, balancer] of a) {
+    const other = b.get(id);
+    if (!other || canonicalJson(other) !== canonicalJson(balancer)) return false;
+  }
+  return true;
+}
 
 export interface TranslationInput {
   /** The cluster this control plane serves (first token of object keys). */
@@ -66,6 +87,11 @@ export interface TranslationOutput {
   lb: LbService[];
   /** Sorted by key. */
   statuses: StatusOutput[];
+  /**
+   * The objects Tendril owns in the cluster (owned/): the Services and EndpointSlices of the Ingress and
+   * Gateway load balancers, by `tendril-owned` key, sorted by key. Always whole (a patched output too).
+   */
+  owned: OwnedOutput[];
   /** Sorted by object, then message. */
   errors: TranslationError[];
   /** The IR the outputs were built from, for dumps and debugging. */
@@ -93,11 +119,12 @@ export function translate(input: TranslationInput): TranslationOutput {
   const memo = input.memo;
   if (memo && input.changes) {
     const patched = patchChanges(memo, input.cluster, options, input.changes);
-    if (patched) return patched;
+    if (patched) return { ...patched, owned: ownedOf(memo, input.cluster) };
   }
   const problems = new Problems();
   const ir = emptyIR();
   const statuses = new Map<string, ObjectStatus>();
+  const owned = new Map<string, OwnedLoadBalancer>();
   memo?.begin(options, input.cluster);
   const base = {
     index: new ObjectIndex(input.cluster, input.objects, problems, memo?.keys),
@@ -111,6 +138,7 @@ export function translate(input: TranslationInput): TranslationOutput {
       ir,
       problems,
       setStatus,
+      own: (balancer) => owned.set(`${balancer.namespace}/${balancer.name}`, balancer),
       stash: (feature, state) => {
         if (memo) memo.stash[feature] = state;
       },
@@ -162,10 +190,19 @@ export function translate(input: TranslationInput): TranslationOutput {
     .sort((a, b) => compare(a.key, b.key))
     .map(({ entry }) => entry);
 
+  const nodes = readNodes(base.index.local('node').map((entry) => ({ name: entry.ref.name, object: entry.object })));
+  let ownedOutput: OwnedOutput[];
+  if (memo) {
+    if (!sameOwned(memo.owned, owned) || canonicalJson(memo.ownedNodes) !== canonicalJson(nodes)) memo.ownedVersion++;
+    memo.owned = owned;
+    memo.ownedNodes = nodes;
+    ownedOutput = ownedOf(memo, input.cluster);
+  } else ownedOutput = ownedObjects(input.cluster, owned.values(), nodes);
   const output: TranslationOutput = {
     xds,
     lb,
     statuses: [...statuses].sort(([a], [b]) => compare(a, b)).map(([key, status]) => ({ key, status })),
+    owned: ownedOutput,
     errors: problems.sorted(),
     ir,
   };

@@ -8,7 +8,6 @@
  */
 import type { FilterChainIR, HttpRouteRuleIR, L4FrontendIR, L4ServiceIR, ListenerIR, PathMatchIR, RouteIR, SourceObject, VirtualHostIR } from '@tendril/model';
 import { DEFAULT_CLASS_ANNOTATION, INGRESS_ANNOTATIONS, INGRESS_ANNOTATION_PREFIXES, INGRESS_CLASS_ANNOTATION, parseDurationMs } from '../annotations.js';
-import { allocateAddresses as allocateFromCidr } from '../allocate/stable-hash.js';
 import { serviceView, type Feature, type TranslationContext } from '../feature.js';
 import { FieldReader } from '../kube/fields.js';
 import { readIngress, type IngressBackendView, type IngressPathView, type IngressView } from '../kube/ingress.js';
@@ -16,6 +15,8 @@ import type { ServiceView } from '../kube/service.js';
 import type { IndexedObject } from '../objects.js';
 import { ingressListenerName, ingressLoadBalancerName, ingressRouteName, ingressRuleName, serviceClusterName } from '../names.js';
 import { loadTlsSecret } from './tls-secret.js';
+import { ingressOwnedService } from '../owned/load-balancers.js';
+import { ownedAddress } from '../owned/addresses.js';
 import { Problems, compare } from '../problems.js';
 
 export interface IngressSettings {
@@ -26,6 +27,7 @@ export interface IngressSettings {
   passthrough: boolean;
   forceHttps: boolean;
   timeoutMs?: number;
+  loadBalancerClass?: string;
 }
 
 export interface TakenIngress {
@@ -81,7 +83,7 @@ export const ingressFeature = {
     }
     const addresses = allocateAddresses(context, found, [...balancers.keys()]);
     // What an Ingress created or deleted needs to be patched in without this pass (patch/): the ids
-    // whose address was picked from the CIDR, and every balancer's address.
+    // without an address, and every balancer's address.
     context.stash('ingress', { picked: [...balancers.keys()].filter((id) => addresses.get(id)?.fromService !== true), addresses } satisfies IngressStash);
     const services = context.ir.l4Services;
     context.ir.l4Services = []; // the units below add the LB entries here
@@ -91,6 +93,7 @@ export const ingressFeature = {
       // Picked here, in a stable order, not in the unit: the port allocator is shared by every listener.
       const port = shared ? context.proxyPorts.shared() : context.proxyPorts.portFor(ingressListenerName(namespace, name));
       const address = addresses.get(id);
+      if (port !== undefined) context.own(ingressOwnedService(balancer, port, balancer.ingresses[0]!.settings.loadBalancerClass));
       // One unit per load balancer: rebuilt only when one of its Ingresses, or a Service or Secret they
       // name, changed (or its port or address did).
       context.unit(ingressUnitId(id), ingressUnitInputs(balancer, found, address, port), (unit) => buildIngressUnit(unit, found, balancer, address, port));
@@ -119,7 +122,7 @@ export type LbAddress = { address: string; fromService: boolean };
 
 /** The feature's state after a pass, kept by the memo for patch/. */
 export interface IngressStash {
-  /** Balancer ids whose address is picked from options.ingressCidr (no Service of their name lends one). */
+  /** Balancer ids without an address (their Service has none yet). */
   picked: string[];
   addresses: Map<string, LbAddress>;
 }
@@ -208,6 +211,8 @@ export function readSettings(context: TranslationContext, view: IngressView): In
   if (insecure !== undefined) settings.insecureNodePort = insecure;
   const secure = nodePort(INGRESS_ANNOTATIONS.secureNodePort);
   if (secure !== undefined) settings.secureNodePort = secure;
+  const loadBalancerClass = annotation(view, INGRESS_ANNOTATIONS.loadBalancerClass);
+  if (loadBalancerClass && loadBalancerClass.value !== '') settings.loadBalancerClass = loadBalancerClass.value;
   const timeout = annotation(view, INGRESS_ANNOTATIONS.requestTimeout);
   if (timeout) {
     const ms = parseDurationMs(timeout.value);
@@ -218,28 +223,16 @@ export function readSettings(context: TranslationContext, view: IngressView): In
 }
 
 /**
- * The address of each LB entry: a Service of the same name, when one exists with an address (Cilium
- * creates that Service and its load-balancer IP lands in its status), else a stable pick from
- * options.ingressCidr.
+ * The address of each LB entry: that of the load balancer's own Service (the one Tendril owns, see
+ * owned/), from its status.loadBalancer (set by the cloud, MetalLB or Cilium's LB-IPAM; in standalone
+ * mode the k8s-watcher plays LB-IPAM), or its cluster IP when it is a NodePort Service. Never picked:
+ * until the Service has an address, the load balancer has none and its Ingresses' status says so.
  */
-function allocateAddresses(context: TranslationContext, found: Lookups, ids: string[]): Map<string, { address: string; fromService: boolean }> {
+function allocateAddresses(_context: TranslationContext, found: Lookups, ids: string[]): Map<string, { address: string; fromService: boolean }> {
   const out = new Map<string, { address: string; fromService: boolean }>();
-  const free: string[] = [];
   for (const id of ids) {
-    const view = found.services.get(id);
-    const address = view?.loadBalancerIPs[0] ?? view?.clusterIPs[0];
+    const address = ownedAddress(found.services.get(id));
     if (address) out.set(id, { address, fromService: true });
-    else free.push(id);
-  }
-  const picked = allocateFromCidr(free, context.options.ingressCidr);
-  if (!picked) {
-    for (const id of free) context.problems.raw(`${id}`, `no address: options.ingressCidr "${context.options.ingressCidr}" is not an IPv4 CIDR`);
-    return out;
-  }
-  for (const id of free) {
-    const address = picked.get(id);
-    if (address === undefined) context.problems.raw(id, `no address left in ${context.options.ingressCidr}`);
-    else out.set(id, { address, fromService: false });
   }
   return out;
 }
@@ -348,7 +341,8 @@ function buildLoadBalancer(
       kind: 'Ingress',
       namespace: ingress.view.source.namespace,
       name: ingress.view.source.name,
-      status: { loadBalancer: served ? { ingress: [{ ip: address.address }] } : {} },
+      // a NodePort load balancer's cluster IP is no address for clients outside: Cilium publishes none either
+      status: { loadBalancer: served && ingress.settings.serviceType === 'LoadBalancer' ? { ingress: [{ ip: address.address }] } : {} },
     });
   }
   if (!served) return undefined;

@@ -1,4 +1,5 @@
 /** A core/v1 Service read into the fields translation uses; every bad field is reported, not thrown. */
+import { OWNED_MARK } from '@tendril/contract';
 import { ipFamily, isPort, type IpFamily, type L4Protocol, type SourceObject } from '@tendril/model';
 import type { Problems } from '../problems.js';
 import { FieldReader, type Json } from './fields.js';
@@ -28,6 +29,8 @@ export interface ServiceView {
   sessionAffinity: 'None' | 'ClientIP';
   affinityTimeoutSeconds?: number;
   annotations: Record<string, string>;
+  /** Labelled `app.kubernetes.io/managed-by: tendril`: a load balancer's Service that Tendril owns (owned/). */
+  managedByTendril: boolean;
 }
 
 const PROTOCOLS = ['TCP', 'UDP', 'SCTP'] as const;
@@ -128,6 +131,7 @@ export function readService(object: Json, source: SourceObject & { namespace: st
     ports,
     sessionAffinity,
     annotations,
+    managedByTendril: (metadata['labels'] as Record<string, unknown> | undefined)?.[OWNED_MARK.label] === OWNED_MARK.value,
   };
   if (affinityTimeoutSeconds !== undefined) view.affinityTimeoutSeconds = affinityTimeoutSeconds;
   return view;

@@ -228,6 +228,7 @@ export function applyPlan(patching: Patching, plan: Plan): TranslationOutput | u
     xds: output.xds,
     lb: output.lb,
     statuses: output.statuses,
+    owned: output.owned, // made again by translate() from what the plans recorded (memo.owned)
     errors,
     ir: output.ir,
     serial: memo.nextSerial(),

@@ -70,6 +70,7 @@ export function unitContext(memo: TranslationMemo, cluster: string, options: Tra
     unit: (_id, _inputs, build) => build(context),
     endpointsOf: () => undefined,
     stash: () => {},
+    own: () => {},
     view: (object, kind, sink, read) => memo.view(object, kind, sink, read),
   };
   return context;

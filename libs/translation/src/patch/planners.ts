@@ -9,7 +9,6 @@ import type { TranslationContext } from '../feature.js';
 import { serviceView } from '../feature.js';
 import { buildIngressUnit, ingressUnitId, ingressUnitInputs, ingressView, isOurs, readSettings, type LbAddress, type Lookups } from '../features/ingress.js';
 import { FEATURES } from '../features/index.js';
-import { allocateAddresses } from '../allocate/stable-hash.js';
 import { buildServiceUnit, isGlobal, readSlice, remoteServiceOf, sliceServiceId, serviceUnitId, serviceUnitInputs, type ReadSlice, type RemoteSlice } from '../features/services.js';
 import { buildProxylessUnit, proxylessTargets, proxylessUnitId, proxylessUnitInputs } from '../features/proxyless.js';
 import { wantsL7 } from '../features/service-l7.js';
@@ -21,6 +20,8 @@ import { indexEntry, type IndexedObject } from '../objects.js';
 import { Problems, compare } from '../problems.js';
 import { changedEntry, count, refOf, reported, unitContext, type Patching, type Plan, type Swap } from './plan.js';
 import { mentions, noteEntry, type SliceRecord } from './state.js';
+import { ingressOwnedService } from '../owned/load-balancers.js';
+import type { OwnedLoadBalancer } from '../owned/owned-objects.js';
 
 export function planSlices(patching: Patching, changed: Map<string, KubeObject | undefined>): Plan | undefined {
   const { memo, state, cluster, options, context, quiet } = patching;
@@ -188,9 +189,11 @@ export function planIngress(patching: Patching, key: string, object: KubeObject 
     ({ port, address: lbAddress, adopt } = picks);
   }
   const swap: Swap = { id: unitId, ...(old ? { old } : {}) };
+  let owned: OwnedLoadBalancer | undefined;
   if (entry && newSettings) {
     const balancer = { namespace, name, ingresses: [{ key, object: entry.object, view: newView!, settings: newSettings }] };
     swap.record = memo.rebuild(ingressUnitInputs(balancer, found, lbAddress, port), (ir, problems, setStatus) => buildIngressUnit(unitContext(memo, cluster, options, ir, problems, setStatus), found, balancer, lbAddress, port));
+    if (port !== undefined) owned = ingressOwnedService(balancer, port, newSettings.loadBalancerClass);
   }
   return {
     swaps: [swap],
@@ -198,6 +201,11 @@ export function planIngress(patching: Patching, key: string, object: KubeObject 
     commit: () => {
       commitEntry();
       adopt();
+      // its Service as the full pass would own it (owned/)
+      const had = memo.owned.get(id);
+      if (owned) memo.owned.set(id, owned);
+      else memo.owned.delete(id);
+      if (canonicalJson(had ?? null) !== canonicalJson(owned ?? null)) memo.ownedVersion++;
       if (entry) state.unitIngresses.set(unitId, [key]);
       else state.unitIngresses.delete(unitId);
       state.readElsewhere.add(id);
@@ -212,10 +220,11 @@ export function planIngress(patching: Patching, key: string, object: KubeObject 
  * address, or the picks were not kept.
  */
 function repick(patching: Patching, id: string, adding: boolean): { port: number | undefined; address: LbAddress | undefined; adopt: () => void } | undefined {
-  const { memo, state, options } = patching;
+  const { memo, state } = patching;
   const ports = memo.stash['proxy-ports'];
   const ingress = memo.stash.ingress;
-  if (!ports || !ingress || state.services.has(id) || (adding && state.readElsewhere.has(id))) return undefined;
+  // A load balancer's address is its own Service's: one that comes has none yet (the full pass says so).
+  if (adding || !ports || !ingress || state.services.has(id)) return undefined;
   // One that found no address has a problem reported outside its unit: the full pass drops it.
   if (!adding && !ingress.addresses.has(id)) return undefined;
   const slash = id.indexOf('/');
@@ -232,21 +241,13 @@ function repick(patching: Patching, id: string, adding: boolean): { port: number
   }
   const replayed = ports.replay(picks);
   if (picks.some((pick) => pick.name !== listener && replayed.get(pick.name) !== pick.port)) return undefined;
-  // Addresses: from the CIDR for every balancer no Service lends one, by id.
-  const picked = adding ? [...ingress.picked, id] : ingress.picked.filter((other) => other !== id);
-  const addresses = allocateAddresses(picked, options.ingressCidr);
-  if (!addresses || picked.some((other) => other !== id && addresses.get(other) !== ingress.addresses.get(other)?.address)) return undefined;
-  const port = adding ? replayed.get(listener) : undefined;
-  const address = adding ? addresses.get(id) : undefined;
-  if (adding && (port === undefined || address === undefined)) return undefined; // the range is full: the pass reports it
   return {
-    port,
-    address: address === undefined ? undefined : { address, fromService: false },
+    port: undefined,
+    address: undefined,
     adopt: () => {
       ports.adopt(picks.map((pick) => ({ ...pick, port: replayed.get(pick.name) })));
-      ingress.picked = picked;
-      if (address !== undefined) ingress.addresses.set(id, { address, fromService: false });
-      else ingress.addresses.delete(id);
+      ingress.picked = ingress.picked.filter((other) => other !== id);
+      ingress.addresses.delete(id);
     },
   };
 }

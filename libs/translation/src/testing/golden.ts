@@ -7,6 +7,9 @@ import { readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'no
 import { join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
 import { objectKey, type KubeObject, type ObjectKind } from '@tendril/contract';
+import { translate } from '../translate.js';
+import { DEFAULT_TRANSLATION_OPTIONS, type TranslationOptions } from '../options.js';
+import { allocateAddresses } from '../allocate/stable-hash.js';
 
 export const TEST_CLUSTER = 'c1';
 /** Test-only annotations: put an object in another cluster, or under a key of the test's choosing. */
@@ -68,4 +71,32 @@ export function manifestObjects(text: string): [string, KubeObject][] {
 
 export function toYaml(value: unknown): string {
   return stringify(value, { lineWidth: 0 });
+}
+
+/**
+ * The objects as they stand once the owned objects of their translation are in the cluster (as the
+ * k8s-watcher puts them there) with addresses from LB-IPAM (the default options' Ingress and Gateway
+ * ranges; a NodePort Service's cluster IP from the Ingress range): what a translation reads after one
+ * round trip, so goldens show the load balancers served.
+ */
+export function withOwnedObjects(cluster: string, objects: [string, KubeObject][], options: Partial<TranslationOptions> = {}): [string, KubeObject][] {
+  const settings = { ...DEFAULT_TRANSLATION_OPTIONS, ...options };
+  const { owned } = translate({ cluster, objects, options });
+  // the cluster's LB provider, as this test stands for it: a stable pick per Service from its range
+  const services = owned.map(({ object }) => object).filter((object) => object.kind === 'Service');
+  const idOf = (object: KubeObject) => `${object.metadata.namespace}/${object.metadata.name}`;
+  const isGateway = (object: KubeObject) => object.metadata.labels?.['io.cilium.gateway/owning-gateway'] !== undefined;
+  const addresses = new Map([
+    ...(allocateAddresses(services.filter((object) => !isGateway(object)).map(idOf), settings.ingressCidr) ?? []),
+    ...(allocateAddresses(services.filter(isGateway).map(idOf), settings.gatewayCidr) ?? []),
+  ]);
+  const added = owned.map(({ key, object }): [string, KubeObject] => {
+    const address = addresses.get(`${object.metadata.namespace}/${object.metadata.name}`);
+    if (object.kind !== 'Service' || !address) return [key, object];
+    const spec = object['spec'] as { type: string };
+    if (spec.type === 'LoadBalancer') return [key, { ...object, status: { loadBalancer: { ingress: [{ ip: address }] } } }];
+    return [key, { ...object, spec: { ...spec, clusterIP: address, clusterIPs: [address] } }];
+  });
+  const keys = new Set(added.map(([key]) => key));
+  return [...objects.filter(([key]) => !keys.has(key)), ...added];
 }

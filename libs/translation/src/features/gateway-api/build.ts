@@ -59,8 +59,8 @@ function chainTls(listener: ListenerState): NonNullable<FilterChainIR['tls']> {
 }
 
 /** The valid listeners of a Gateway that can be served, by port (ascending). */
-export function servedPorts(gateway: GatewayState): [number, ListenerState[]][] {
-  if (gateway.notAccepted || gateway.address === undefined) return [];
+export function servedPorts(gateway: GatewayState, withoutAddress = false): [number, ListenerState[]][] {
+  if (gateway.notAccepted || (gateway.address === undefined && !withoutAddress)) return [];
   const byPort = new Map<number, ListenerState[]>();
   for (const listener of gateway.listeners) {
     if (!listener.family || listener.notAccepted || listener.conflicted) continue;
@@ -71,11 +71,12 @@ export function servedPorts(gateway: GatewayState): [number, ListenerState[]][] 
 
 /**
  * Node-proxy ports of a Gateway's served ports, allocated before its (memoized) build: the allocator
- * is state shared by every listener, which a replayed build must not depend on.
+ * is state shared by every listener, which a replayed build must not depend on. Allocated also while
+ * the Gateway has no address yet: its owned Service (owned/) needs them to get one.
  */
 export function gatewayProxyPorts(context: TranslationContext, gateway: GatewayState): Map<number, number | undefined> {
   const out = new Map<number, number | undefined>();
-  for (const [port] of servedPorts(gateway)) out.set(port, context.proxyPorts.portFor(gatewayListenerName(gateway.view.namespace, gateway.view.name, port)));
+  for (const [port] of servedPorts(gateway, true)) out.set(port, context.proxyPorts.portFor(gatewayListenerName(gateway.view.namespace, gateway.view.name, port)));
   return out;
 }
 

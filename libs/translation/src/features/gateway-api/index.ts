@@ -6,13 +6,15 @@
  *
  * Decisions taken (and kept): see gateways.ts (classes, parametersRef, conflicts), rules.ts (invalid
  * backends and filters), build.ts (listeners and isolation), gamma.ts. A Gateway's address comes from
- * spec.addresses (IPAddress), else a `cilium-gateway-<name>` Service with an address (Cilium creates
- * it), else a stable pick from options.gatewayCidr. Bad input never throws: it becomes a condition
+ * spec.addresses (IPAddress), else the `cilium-gateway-<name>` Service Tendril owns for it (owned/),
+ * once it has one (never picked from a range). Bad input never throws: it becomes a condition
  * with a reason and/or a problem naming object and field.
  */
 import type { Condition, ObjectStatus } from '@tendril/contract';
 import { ipFamily } from '@tendril/model';
-import { allocateAddresses, parseIPv4Cidr } from '../../allocate/stable-hash.js';
+import { parseIPv4Cidr } from '../../allocate/stable-hash.js';
+import { ownedAddress } from '../../owned/addresses.js';
+import { gatewayOwnedService } from '../../owned/load-balancers.js';
 import { serviceView, type Feature, type TranslationContext } from '../../feature.js';
 import { readReferenceGrant } from '../../kube/gateway-api.js';
 import { readRoute, type RouteKind, type RouteView } from '../../kube/routes.js';
@@ -80,6 +82,9 @@ export const gatewayApiFeature = {
     for (const gateway of gateways) {
       const proxyPorts = gatewayProxyPorts(context, gateway);
       proxyPortsOf.set(gateway, proxyPorts);
+      const { namespace, name } = gateway.view;
+      const owned = gatewayOwnedService({ object: gateway.object, apiVersion: gateway.apiVersion, namespace, name, serviceName: gatewayLoadBalancerName(name), requested: gateway.view.addresses.filter((address) => address.value !== '').map((address) => address.value) }, proxyPorts);
+      if (owned) context.own(owned);
       // One unit per Gateway: while the Gateway, what decides its listeners, and its routes (with what
       // their backends resolved to) are unchanged, the recorded listeners, routes, LB entry and status
       // are replayed (same IR objects, so their Envoy resources are not emitted again).
@@ -212,11 +217,10 @@ function resolvedRefs(route: RouteView, resolved: ResolvedRoute): Condition {
 
 /**
  * Each Gateway's address: an IPAddress in spec.addresses (another type, or an invalid IP: Accepted=False
- * UnsupportedAddress; outside options.gatewayCidr: Programmed=False AddressNotUsable), else the `cilium-gateway-<name>` Service's
- * load-balancer IP or cluster IP, else a stable pick from options.gatewayCidr (as Ingress does).
+ * UnsupportedAddress; outside options.gatewayCidr: Programmed=False AddressNotUsable), else the address
+ * of the `cilium-gateway-<name>` Service Tendril owns (owned/addresses.ts); none until it has one.
  */
 function assignAddresses(context: TranslationContext, gateways: GatewayState[], services: Map<string, ServiceView>): void {
-  const free: GatewayState[] = [];
   for (const gateway of gateways) {
     if (gateway.notAccepted) continue;
     // An entry without a value asks for an address of our choosing (GatewayAddressEmpty).
@@ -235,22 +239,9 @@ function assignAddresses(context: TranslationContext, gateways: GatewayState[], 
       else if (!usable) gateway.addressNotUsable = 'spec.addresses: no usable address';
       continue;
     }
-    const service = services.get(`${gateway.view.namespace}/${gatewayLoadBalancerName(gateway.view.name)}`);
-    const address = service?.loadBalancerIPs[0] ?? service?.clusterIPs[0];
+    // Else its own Service's (owned/): never picked from a range.
+    const address = ownedAddress(services.get(`${gateway.view.namespace}/${gatewayLoadBalancerName(gateway.view.name)}`));
     if (address) gateway.address = address;
-    else free.push(gateway);
-  }
-  if (free.length === 0) return;
-  const id = (gateway: GatewayState) => `${gateway.view.namespace}/${gatewayLoadBalancerName(gateway.view.name)}`;
-  const picked = allocateAddresses(free.map(id), context.options.gatewayCidr);
-  if (!picked) {
-    for (const gateway of free) context.problems.field(gateway.view.source, '', `no address: options.gatewayCidr "${context.options.gatewayCidr}" is not an IPv4 CIDR`);
-    return;
-  }
-  for (const gateway of free) {
-    const address = picked.get(id(gateway));
-    if (address === undefined) context.problems.field(gateway.view.source, '', `no address left in ${context.options.gatewayCidr}`);
-    else gateway.address = address;
   }
 }
 
