@@ -11,8 +11,8 @@ import { StatusLog } from './status-log.js';
 const providers = readWatcherMode() === 'kubernetes' ? await kubernetesProviders() : [StandaloneSource, StandaloneOwned, StatusLog];
 
 async function kubernetesProviders(): Promise<Provider[]> {
-  const [{ KubeConnection, KubeSource }, { StatusWriter }] = await Promise.all([import('./kube-source.js'), import('./status-writer.js')]);
-  return [KubeConnection, KubeSource, StatusWriter];
+  const [{ KubeConnection, KubeSource }, { StatusWriter }, { KubeOwned }] = await Promise.all([import('./kube-source.js'), import('./status-writer.js'), import('./owned-kube.js')]);
+  return [KubeConnection, KubeSource, StatusWriter, KubeOwned];
 }
 
 @Module({

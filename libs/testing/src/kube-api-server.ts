@@ -31,6 +31,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { KubeInvalidError, pruneAndDefault, validateBuiltIn, type StructuralSchema } from './kube-admission.js';
+import { matchesLabels, ownerUids, serverSideApply } from './kube-apply.js';
 
 export interface KubeResourceType {
   group: string;
@@ -100,6 +101,8 @@ export interface KubeApiServerOptions {
   watchCache?: boolean;
   /** Events kept for watches to resume from; older resourceVersions get 410 Gone. */
   historyLimit?: number;
+  /** How long after a delete (or a create) the garbage collector looks for dependents whose owners are gone (kube-apply.ts). */
+  gcDelayMs?: number;
 }
 
 export interface RequestRecord {
@@ -122,6 +125,9 @@ export class KubeApiServer {
   private heldWatches: (() => void)[] = [];
   private holdingWatches = false;
   private pendingConflicts = 0;
+  /** Server-side apply: each manager's last applied configuration, by manager and object. */
+  private readonly applied = new Map<string, Record<string, unknown>>();
+  private gcTimer?: NodeJS.Timeout;
   private failing = 0;
   readonly requests: RequestRecord[] = [];
   port = 0;
@@ -153,6 +159,7 @@ export class KubeApiServer {
   }
 
   async close(): Promise<void> {
+    if (this.gcTimer) clearTimeout(this.gcTimer);
     this.dropWatches();
     for (const release of this.heldWatches.splice(0)) release();
     if (!this.server.listening) return;
@@ -217,6 +224,7 @@ export class KubeApiServer {
     const stored = this.stamp(type, this.admit(type, structuredClone(object), options.raw), undefined);
     objects.set(id, stored);
     this.record('ADDED', type, stored);
+    if (ownerUids(stored).length) this.scheduleGarbageCollection(); // an owner that does not exist: collected
     return structuredClone(stored);
   }
 
@@ -247,6 +255,8 @@ export class KubeApiServer {
     this.revision++;
     const gone = { ...current, metadata: { ...current.metadata, resourceVersion: String(this.revision) } };
     this.record('DELETED', type, gone);
+    for (const key of [...this.applied.keys()]) if (key.endsWith(`|${storeKey(type)}|${objectId(namespace, name)}`)) this.applied.delete(key);
+    this.scheduleGarbageCollection();
   }
 
   get(kind: string, namespace: string | undefined, name: string): KubeObjectLike | undefined {
@@ -330,6 +340,7 @@ export class KubeApiServer {
     if (!name) return this.reply(response, request, 405, status(405, 'method not allowed'));
     const id = objectId(namespace, name);
     const current = objects.get(id);
+    if (method === 'PATCH' && !subresource && (request.headers['content-type'] ?? '').includes('apply-patch')) return this.apply(request, response, type, namespace, name, current, body!, url.searchParams);
     if (!current) return this.reply(response, request, 404, status(404, `${type.plural} "${name}" not found`));
     if (method === 'GET') return this.reply(response, request, 200, served(type, current));
     if (method === 'DELETE') {
@@ -377,7 +388,7 @@ export class KubeApiServer {
   private list(request: IncomingMessage, response: ServerResponse, type: KubeResourceType, namespace: string | undefined, params: URLSearchParams): void {
     const fieldSelector = params.get('fieldSelector') ?? undefined;
     const objects = this.store.get(storeKey(type))!;
-    let items = [...objects.values()].filter((o) => (!namespace || o.metadata.namespace === namespace) && matchesFields(o, fieldSelector));
+    let items = [...objects.values()].filter((o) => (!namespace || o.metadata.namespace === namespace) && matchesFields(o, fieldSelector) && matchesLabels(o, params.get('labelSelector')));
     items.sort((a, b) => objectId(a.metadata.namespace, a.metadata.name).localeCompare(objectId(b.metadata.namespace, b.metadata.name)));
     // limit and continue: a page, and a token to the next (here the last id served; a real server's token is opaque)
     const after = params.get('continue');
@@ -398,6 +409,37 @@ export class KubeApiServer {
       return rest as KubeObjectLike;
     });
     return this.reply(response, request, 200, { apiVersion: apiVersionOf(type), kind: `${type.kind}List`, metadata, items: shown });
+  }
+
+  /** Server-side apply (kube-apply.ts says what is reproduced and what is not). */
+  private apply(request: IncomingMessage, response: ServerResponse, type: KubeResourceType, namespace: string | undefined, name: string, current: KubeObjectLike | undefined, body: KubeObjectLike, params: URLSearchParams): void {
+    const manager = params.get('fieldManager');
+    if (!manager) return this.reply(response, request, 422, status(422, 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch'));
+    if (body.kind !== type.kind || body.apiVersion !== apiVersionOf(type)) return this.reply(response, request, 400, status(400, `the API version in the data (${body.apiVersion}) and kind (${body.kind}) do not match ${apiVersionOf(type)} ${type.kind}`, 'BadRequest'));
+    const appliedKey = `${manager}|${storeKey(type)}|${objectId(namespace, name)}`;
+    const next = serverSideApply(current as Record<string, unknown> | undefined, body as Record<string, unknown>, current ? this.applied.get(appliedKey) : undefined) as KubeObjectLike;
+    next.metadata = { ...next.metadata, name, ...(type.namespaced ? { namespace } : {}) };
+    this.applied.set(appliedKey, structuredClone(body) as Record<string, unknown>);
+    if (!current) return this.admitted(request, response, 201, () => this.create({ ...next, apiVersion: apiVersionOf(type), kind: type.kind }));
+    if (JSON.stringify(next) === JSON.stringify(current)) return this.reply(response, request, 200, served(type, current)); // a no-op apply changes nothing, not even resourceVersion
+    return this.admitted(request, response, 200, () => this.update({ ...next, apiVersion: apiVersionOf(type), kind: type.kind }));
+  }
+
+  /** What the garbage collector does some time after an owner goes: dependents all of whose owners are gone go too. */
+  private scheduleGarbageCollection(): void {
+    if (this.gcTimer) return;
+    this.gcTimer = setTimeout(() => {
+      this.gcTimer = undefined;
+      const uids = new Set<string>();
+      for (const objects of this.store.values()) for (const object of objects.values()) uids.add(object.metadata['uid'] as string);
+      for (const objects of this.store.values()) {
+        for (const object of [...objects.values()]) {
+          const owners = ownerUids(object);
+          if (owners.length && owners.every((uid) => !uids.has(uid))) this.remove(String(object.kind), object.metadata.namespace, object.metadata.name);
+        }
+      }
+    }, this.options.gcDelayMs ?? 100);
+    this.gcTimer.unref();
   }
 
   private watch(request: IncomingMessage, response: ServerResponse, type: KubeResourceType, namespace: string | undefined, params: URLSearchParams): void {

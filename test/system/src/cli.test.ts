@@ -153,8 +153,14 @@ describe('tendril CLI against a running system', { timeout: 180000 }, () => {
     const result = await tendril(['objects', '--nats', nats, '--kind', 'service']);
     assert.equal(result.code, 0);
     assert.match(result.stdout, /^Service\s+default\s+shop\s+1\s+-$/m);
-    const json = JSON.parse((await tendril(['objects', '--nats', nats, '-o', 'json'])).stdout) as { kind: string; name: string }[];
-    assert.deepEqual(json.map((o) => `${o.kind}/${o.name}`).sort(), ['EndpointSlice/shop-1', 'Ingress/shop', 'Service/shop']);
+    // the folder's objects, and the Service and EndpointSlice Tendril owns for the Ingress's load balancer
+    const expected = ['EndpointSlice/cilium-ingress-shop', 'EndpointSlice/shop-1', 'Ingress/shop', 'Service/cilium-ingress-shop', 'Service/shop'];
+    let listed: string[] = [];
+    await waitFor('the owned objects listed', async () => {
+      const json = JSON.parse((await tendril(['objects', '--nats', nats, '-o', 'json'])).stdout) as { kind: string; name: string }[];
+      listed = json.map((o) => `${o.kind}/${o.name}`).sort();
+      return listed.join() === expected.join();
+    }, 30000).catch(() => assert.deepEqual(listed, expected));
   });
 
   it('objects names what the watcher refused, with why', async () => {
