@@ -21,6 +21,8 @@ const MANIFEST = /\.(ya?ml|json)$/i;
 const WORKER_THRESHOLD_BYTES = 1024 * 1024;
 /** Heap a parse worker may use: a file needing more is refused, the watcher stays up. */
 const WORKER_HEAP_MB = 1024;
+/** A file whose presence makes standalone mode skip its folder and the folders below (examples/cluster/: manifests for a real cluster). */
+export const IGNORE_MARKER = '.tendril-ignore';
 /** Files read at once during a listing. */
 const READ_CONCURRENCY = 16;
 
@@ -130,12 +132,20 @@ export class ManifestFolder {
     return { touched };
   }
 
+  /** Whether `path` is in (or is) a folder below the root that holds IGNORE_MARKER. */
+  private async markedIgnored(path: string): Promise<boolean> {
+    for (let folder = path; folder !== this.root && isUnder(folder, this.root) && dirname(folder) !== folder; folder = dirname(folder)) {
+      if (await stat(join(folder, IGNORE_MARKER)).then(() => true, () => false)) return true;
+    }
+    return false;
+  }
+
   private async refreshPath(path: string, touched: Set<string>): Promise<void> {
     this.problemsCache = undefined;
     this.pathProblems.delete(path);
     // a path reached through a link loop is not read (the loop itself is refused where it starts)
     const ancestry = await this.ancestry(path).catch(() => undefined);
-    if (ancestry?.loop) {
+    if (ancestry?.loop || (await this.markedIgnored(path))) {
       this.dropUnder(path, touched);
       return;
     }
@@ -228,6 +238,7 @@ export class ManifestFolder {
       problems.set(dir, this.problemOf(dir, `cannot list folder: ${(error as Error).message}; its files keep what they last held`));
       return;
     }
+    if (!isRoot && entries.some((entry) => entry.name === IGNORE_MARKER)) return;
     for (const entry of entries) {
       if (entry.name.startsWith('.')) continue;
       const path = join(dir, entry.name);

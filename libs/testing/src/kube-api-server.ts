@@ -259,6 +259,12 @@ export class KubeApiServer {
     this.scheduleGarbageCollection();
   }
 
+  /** Every stored object of a kind (copies), as a list would return them. */
+  list(kind: string): KubeObjectLike[] {
+    const type = [...this.served.values(), ...STANDARD_RESOURCE_TYPES].find((t) => t.kind === kind);
+    return type ? [...(this.store.get(storeKey(type))?.values() ?? [])].map((object) => structuredClone(object)) : [];
+  }
+
   get(kind: string, namespace: string | undefined, name: string): KubeObjectLike | undefined {
     const type = [...this.served.values(), ...STANDARD_RESOURCE_TYPES].find((t) => t.kind === kind);
     const found = type && this.store.get(storeKey(type))?.get(objectId(namespace, name));
