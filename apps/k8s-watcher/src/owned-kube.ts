@@ -58,7 +58,7 @@ export class KubeOwned implements OnApplicationBootstrap, OnModuleDestroy {
       bucket: BUCKETS.owned,
       decode: (_key, bytes) => kubeObjectCodec.decode(bytes),
       logger: this.logger,
-      onWaiting: (reason) => this.logger.log(`waiting for bucket ${BUCKETS.owned} (the translator creates it): ${reason}`),
+      onWaiting: (reason) => this.waiting(reason),
     });
     this.owned.onChange(() => this.schedule());
     this.connection.elector.onChange((leading) => {
@@ -77,6 +77,14 @@ export class KubeOwned implements OnApplicationBootstrap, OnModuleDestroy {
     const every = Number(process.env['TENDRIL_OWNED_RESYNC_MS'] ?? 60000);
     this.resync = setInterval(() => this.schedule(), Number.isFinite(every) && every > 0 ? every : 60000);
     this.resync.unref();
+  }
+
+  private waitingLogged = false;
+
+  /** Said once: the bucket appears with the translator's first publish. */
+  private waiting(reason: string): void {
+    if (!this.waitingLogged) this.logger.log(`waiting for bucket ${BUCKETS.owned} (the translator creates it): ${reason}`);
+    this.waitingLogged = true;
   }
 
   private schedule(delay = 20): void {

@@ -100,7 +100,7 @@ export class StandaloneOwned implements OnApplicationBootstrap, OnModuleDestroy 
     @Inject(NatsClient) private readonly nats: NatsClient,
   ) {
     const decode = (_key: string, bytes: Uint8Array) => kubeObjectCodec.decode(bytes);
-    this.owned = new KvMirror(nats, { bucket: BUCKETS.owned, decode, logger: this.logger, onWaiting: (reason) => this.logger.log(`waiting for bucket ${BUCKETS.owned} (the translator creates it): ${reason}`) });
+    this.owned = new KvMirror(nats, { bucket: BUCKETS.owned, decode, logger: this.logger, onWaiting: (reason) => this.waiting(reason) });
     this.objects = new KvMirror(nats, { bucket: BUCKETS.objects, create: true, decode, logger: this.logger });
   }
 
@@ -117,6 +117,14 @@ export class StandaloneOwned implements OnApplicationBootstrap, OnModuleDestroy 
     this.owned.onChange(() => this.schedule());
     await this.owned.start();
     this.schedule();
+  }
+
+  private waitingLogged = false;
+
+  /** Said once: the bucket appears with the translator's first publish. */
+  private waiting(reason: string): void {
+    if (!this.waitingLogged) this.logger.log(`waiting for bucket ${BUCKETS.owned} (the translator creates it): ${reason}`);
+    this.waitingLogged = true;
   }
 
   private schedule(): void {

@@ -260,7 +260,7 @@ export class KubeApiServer {
   }
 
   /** Every stored object of a kind (copies), as a list would return them. */
-  list(kind: string): KubeObjectLike[] {
+  listObjects(kind: string): KubeObjectLike[] {
     const type = [...this.served.values(), ...STANDARD_RESOURCE_TYPES].find((t) => t.kind === kind);
     return type ? [...(this.store.get(storeKey(type))?.values() ?? [])].map((object) => structuredClone(object)) : [];
   }

@@ -8,9 +8,9 @@ export interface TranslationOptions {
   /** Namespace of the shared Ingress LB entry `cilium-ingress`. Cilium: its own namespace, kube-system. */
   ingressSharedNamespace: string;
   /**
-   * Where an Ingress load balancer's address comes from when no Service of its name (e.g. a
-   * `cilium-ingress-<name>` LoadBalancer Service with an address) exists: an IPv4 CIDR, one address per
-   * LB entry picked by a hash of its name.
+   * The range Ingress load balancers get addresses from where no cloud does (the standalone
+   * k8s-watcher's LB-IPAM pool, TENDRIL_INGRESS_CIDR). Translation never picks from it: an address is
+   * always the owned Service's (owned/addresses.ts); tests stand for the LB provider with it.
    */
   ingressCidr: string;
   /**
@@ -38,8 +38,9 @@ export interface TranslationOptions {
   /** GatewayClasses with this spec.controllerName are ours. Cilium: `io.cilium/gateway-controller`. */
   gatewayControllerName: string;
   /**
-   * Where a Gateway's address comes from when it has no spec.addresses and no `cilium-gateway-<name>`
-   * Service with an address: an IPv4 CIDR, one address per Gateway picked by a hash of its name.
+   * The range Gateway load balancers get addresses from where no cloud does (the standalone
+   * k8s-watcher's LB-IPAM pool, TENDRIL_GATEWAY_CIDR); spec.addresses outside it cannot be served.
+   * Translation never picks from it (see ingressCidr).
    */
   gatewayCidr: string;
 }

@@ -161,7 +161,7 @@ async function settled(system: System): Promise<{ objects: Map<string, Json>; ow
 function playLoadBalancerProvider(api: KubeApiServer): () => void {
   const timer = setInterval(() => {
     for (const [pool, gateway] of [[INGRESS_CIDR, false], [GATEWAY_CIDR, true]] as const) {
-      const services = api.list('Service').filter((service) => (service.metadata['labels'] as Record<string, string> | undefined)?.['app.kubernetes.io/managed-by'] === 'tendril' && ((service.metadata['labels'] as Record<string, string>)['io.cilium.gateway/owning-gateway'] !== undefined) === gateway);
+      const services = api.listObjects('Service').filter((service) => (service.metadata['labels'] as Record<string, string> | undefined)?.['app.kubernetes.io/managed-by'] === 'tendril' && ((service.metadata['labels'] as Record<string, string>)['io.cilium.gateway/owning-gateway'] !== undefined) === gateway);
       const requests = services.flatMap((service) => {
         const request = lbIpamRequest(service as unknown as KubeObject, pool);
         return request ? [request] : [];

@@ -10,10 +10,10 @@
  * - EndpointSlices (what changes most in a live cluster: every Pod started, stopped or made ready):
  *   the units of the Services they name (clusters, endpoints, L4 entry); another cluster's slice counts
  *   for our Service of its name when that Service is global in both clusters.
- * - An Ingress of this cluster edited, created or deleted that is and stays dedicated (or stays not
- *   ours): its load balancer's unit (listener, routes, SDS secrets, status, LB entry). One that comes or
- *   goes has its node-proxy port and address picked again over every name, as the pass picks them, and
- *   is taken only when no other load balancer's pick moves.
+ * - An Ingress of this cluster edited that is and stays dedicated (or stays not ours): its load
+ *   balancer's unit (listener, routes, SDS secrets, status, LB entry) and its owned Service (owned/).
+ *   One that comes or goes takes the full pass: its address is its owned Service's, which comes and
+ *   goes with it (repick() says so).
  * - A Service of this cluster edited, created or deleted, unless it is global, L7-balanced,
  *   ExternalName, or read by a route, a CiliumEnvoyConfig or as a load balancer's address: its unit,
  *   its proxyless target (added or removed with it) and the Ingress load balancers routing to it.
