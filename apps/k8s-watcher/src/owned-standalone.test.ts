@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, unlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it, test } from 'node:test';
@@ -61,6 +61,10 @@ describe('k8s-watcher in standalone mode with owned objects', () => {
     nats = await startNatsServer();
     folder = mkdtempSync(join(tmpdir(), 'tendril-owned-'));
     writeFileSync(join(folder, 'web.yaml'), 'apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  ports:\n  - port: 80\n');
+    // a folder for a real cluster (examples/cluster/), marked: not read
+    mkdirSync(join(folder, 'cluster'));
+    writeFileSync(join(folder, 'cluster', '.tendril-ignore'), '');
+    writeFileSync(join(folder, 'cluster', 'other.yaml'), 'apiVersion: v1\nkind: Service\nmetadata:\n  name: other\n  namespace: shop\nspec:\n  ports:\n  - port: 80\n');
     const port = await freePort();
     nc = await connect({ servers: nats.url });
     // the translator creates tendril-owned; here the test writes it
@@ -87,6 +91,13 @@ describe('k8s-watcher in standalone mode with owned objects', () => {
     await nc.close();
     await nats.dispose();
     rmSync(folder, { recursive: true, force: true });
+  });
+
+  it('does not read a folder that holds .tendril-ignore', async () => {
+    assert.equal(await get('default.service.shop.other'), undefined);
+    writeFileSync(join(folder, 'cluster', 'other.yaml'), 'apiVersion: v1\nkind: Service\nmetadata:\n  name: other\n  namespace: shop\nspec:\n  ports:\n  - port: 81\n');
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    assert.equal(await get('default.service.shop.other'), undefined, 'a change under the marked folder is not read either');
   });
 
   it('puts owned objects into tendril-objects with an address, keeps them through folder changes, deletes them when no longer owned', async () => {
