@@ -80,7 +80,7 @@ describe('k8s-watcher in Kubernetes mode with owned objects', () => {
       const bucket = await nc.jetstream().views.kv(BUCKETS.objects, { bindOnly: true });
       await bucket.status();
       return bucket;
-    }, 30000);
+    }, 60000); // the watcher's start, generous on a loaded machine
   });
   after(async () => {
     if (watcher.exitCode === null) {

@@ -79,8 +79,8 @@ describe('k8s-watcher in standalone mode with owned objects', () => {
       const bucket = await nc.jetstream().views.kv(BUCKETS.objects, { bindOnly: true });
       await bucket.status();
       return bucket;
-    });
-    await waitFor('the folder mirrored', async () => (await get('default.service.shop.web')) !== undefined, 30000);
+    }, 60000); // the watcher's start, generous on a loaded machine
+    await waitFor('the folder mirrored', async () => (await get('default.service.shop.web')) !== undefined, 60000);
   });
   after(async () => {
     if (watcher.exitCode === null) {
