@@ -147,7 +147,7 @@ async function settled(system: System): Promise<{ objects: Map<string, Json>; ow
         if (JSON.stringify([...again]) !== JSON.stringify([...status])) return undefined;
         return { objects: await contents(nc, BUCKETS.objects), owned: await contents(nc, BUCKETS.owned), status };
       },
-      90000,
+      180000,
       500,
     ).catch((error: Error) => {
       throw new Error(`${error.message}\nlast status: ${last}\n--- k8s-watcher ---\n${system.services.get('k8s-watcher')?.output.slice(-30).join('\n')}`);
@@ -195,7 +195,7 @@ describe('the same scenario in standalone and Kubernetes mode', () => {
 
   it('gives identical tendril-objects, tendril-owned and tendril-status', async () => {
     writeFileSync(join(standalone.manifests, 'scenario.yaml'), SCENARIO);
-    await standalone.start(['k8s-watcher', 'translator']);
+    await standalone.start(['k8s-watcher', 'translator'], 240000); // generous: a loaded machine starts a service slowly
     const fromFolder = await settled(standalone);
 
     api = await startKubeApiServer({ gcDelayMs: 200 });
@@ -203,7 +203,7 @@ describe('the same scenario in standalone and Kubernetes mode', () => {
     writeFileSync(join(dir, 'kubeconfig'), api.kubeconfig());
     stopProvider = playLoadBalancerProvider(api);
     kube = new System('modes-kube', { env: { ...env, TENDRIL_WATCHER_MODE: 'kubernetes', KUBECONFIG: join(dir, 'kubeconfig'), TENDRIL_LEASE_NAMESPACE: 'default' } });
-    await kube.start(['k8s-watcher', 'translator']);
+    await kube.start(['k8s-watcher', 'translator'], 240000);
     const fromCluster = await settled(kube);
 
     assert.ok(fromFolder.owned.size >= 4, `owned: ${[...fromFolder.owned.keys()].join(', ')}`);

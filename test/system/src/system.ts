@@ -51,14 +51,14 @@ export class System {
   }
 
   /** Starts nats-server and the given services (all five by default) and waits until they are ready. */
-  async start(names: readonly ServiceName[] = SERVICES): Promise<void> {
+  async start(names: readonly ServiceName[] = SERVICES, readyTimeoutMs = 60000): Promise<void> {
     // the same least-privilege users `npm start` runs with: a missing permission fails here first
     this.nats = await startNatsServer({ ...this.options.nats, auth: true });
     mkdirSync(this.cgroup, { recursive: true });
     this.xdsPort = await freePort();
     for (const name of SERVICES) this.ports.set(name, await freePort());
     for (const name of names) await this.startService(name);
-    await this.waitReady(names);
+    await this.waitReady(names, readyTimeoutMs);
   }
 
   env(name: ServiceName): Record<string, string> {
