@@ -13,7 +13,8 @@
  */
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { BUCKETS, isOwnedObject, kubeObjectCodec, objectKey, OWNED_MARK, parseObjectKey, type KubeObject } from '@tendril/contract';
-import { KubeApiError, KvMirror, Metrics, NatsClient, PLATFORM_CONFIG, collectionPath, type PlatformConfig } from '@tendril/platform';
+import { KvMirror, Metrics, NatsClient, PLATFORM_CONFIG, type PlatformConfig } from '@tendril/platform';
+import { KubeApiError, collectionPath } from '@tendril/platform/kube';
 import { KubeConnection } from './kube-source.js';
 
 /** The kinds owned objects may be, and where they live. */
