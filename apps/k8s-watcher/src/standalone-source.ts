@@ -183,6 +183,9 @@ export class StandaloneSource implements OnApplicationBootstrap, OnModuleDestroy
       const prefix = `${this.platform.cluster}.`;
       for (const key of this.mirror.keys()) if (key.startsWith(prefix)) keys.add(key);
     }
+    // the folder's refusals are listed before any write of this read lands, so whoever sees a later
+    // file's object in the bucket also sees this read's refusals; write failures are added after
+    this.reportErrors();
     const counts = { puts: 0, deletes: 0 };
     const queue = [...keys].sort();
     while (queue.length > 0) this.reconcile(queue.shift()!, counts, queue);

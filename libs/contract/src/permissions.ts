@@ -38,7 +38,8 @@ export const BUCKET_READERS: Record<string, readonly NatsUser[]> = {
   [BUCKETS.lb]: ['datapath', 'metrics', 'cli'],
   [BUCKETS.proxies]: ['translator', 'metrics', 'cli'],
   [BUCKETS.owned]: ['k8s-watcher', 'cli'],
-  [BUCKETS.leases]: [],
+  // who holds a lease, for operators (no key material in it)
+  [BUCKETS.leases]: ['cli'],
 };
 
 /** The buckets a user may read: those it owns, holds a lease in, or is a reader of. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { translate } from './index.js';
-import { TEST_CLUSTER, manifestObjects } from './testing/golden.js';
+import { TEST_CLUSTER, manifestObjects, withOwnedObjects } from './testing/golden.js';
 
 const GATEWAY = `
 apiVersion: gateway.networking.k8s.io/v1
@@ -20,7 +20,9 @@ spec: { controllerName: ${controllerName} }
 `;
 
 const run = (text: string, gatewayClassAssumed: boolean) => {
-  const output = translate({ cluster: TEST_CLUSTER, objects: manifestObjects(text), options: { gatewayClassAssumed } });
+  // one round trip: the owned Services in the cluster with their LB addresses, as the watcher leaves them
+  const objects = withOwnedObjects(TEST_CLUSTER, manifestObjects(text), { gatewayClassAssumed });
+  const output = translate({ cluster: TEST_CLUSTER, objects, options: { gatewayClassAssumed } });
   return {
     gateway: output.statuses.find((entry) => entry.status.kind === 'Gateway'),
     gatewayClass: output.statuses.find((entry) => entry.status.kind === 'GatewayClass'),

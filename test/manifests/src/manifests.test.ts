@@ -114,7 +114,7 @@ describe('least privilege', { skip: kubectlMissing }, () => {
       for (const resource of resources) for (const verb of verbs) expected.add(`${role} ${group}/${resource} ${verb}`);
     };
     // mirrored into tendril-objects (list+watch), and read fresh before a status write (get)
-    grant('ClusterRole', 'core', ['secrets', 'configmaps', 'namespaces'], ['list', 'watch']);
+    grant('ClusterRole', 'core', ['secrets', 'configmaps', 'namespaces', 'nodes'], ['list', 'watch']);
     grant('ClusterRole', 'cilium.io', ['ciliumenvoyconfigs', 'ciliumclusterwideenvoyconfigs'], ['list', 'watch']);
     grant('ClusterRole', 'networking.k8s.io', ['ingressclasses'], ['list', 'watch']);
     grant('ClusterRole', 'gateway.networking.k8s.io', ['referencegrants'], ['list', 'watch']);
@@ -126,6 +126,9 @@ describe('least privilege', { skip: kubectlMissing }, () => {
     // owned objects: created, applied, read back, deleted
     grant('ClusterRole', 'core', ['services'], ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete']);
     grant('ClusterRole', 'discovery.k8s.io', ['endpointslices'], ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete']);
+    // an ownerReference with blockOwnerDeletion on an owned object needs update on its owner's finalizers
+    grant('ClusterRole', 'networking.k8s.io', ['ingresses/finalizers'], ['update']);
+    grant('ClusterRole', 'gateway.networking.k8s.io', ['gateways/finalizers'], ['update']);
     // leader election: read, take (create or update) and release (update) the Lease
     grant('Role', 'coordination.k8s.io', ['leases'], ['get', 'create', 'update']);
     assert.deepEqual([...granted].sort(), [...expected].sort());

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { AckPolicy, DeliverPolicy, connect, type NatsConnection } from 'nats';
-import { BUCKETS, NATS_USERS, type NatsUser, bucketsReadBy } from '@tendril/contract';
+import { BUCKETS, BUCKET_OWNERS, NATS_USERS, type NatsUser, bucketsReadBy } from '@tendril/contract';
 import { startNatsServer, type TestNatsServer } from '@tendril/testing';
 
 describe('NATS permissions per service', () => {
@@ -61,8 +61,7 @@ describe('NATS permissions per service', () => {
 
     before(async () => {
       // every bucket exists and holds a key, written by its owner
-      const owners: Record<string, NatsUser> = { [BUCKETS.objects]: 'k8s-watcher', [BUCKETS.status]: 'translator', [BUCKETS.xds]: 'translator', [BUCKETS.lb]: 'translator', [BUCKETS.proxies]: 'xds-server' };
-      for (const [bucket, owner] of Object.entries(owners)) {
+      for (const [bucket, owner] of Object.entries(BUCKET_OWNERS) as [string, NatsUser][]) {
         const kv = await (await as(owner)).jetstream().views.kv(bucket, { history: 1 });
         await kv.put('a.b', encoder.encode('{"secret":"material"}'));
       }
