@@ -12,7 +12,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { connect } from 'nats';
+import { connect, type NatsConnection } from 'nats';
 import { BUCKETS, leaseCodec } from '@tendril/contract';
 import { freePort, waitFor } from '@tendril/testing';
 import { serviceManifest } from './fixtures.js';
@@ -43,8 +43,17 @@ describe('the dev launcher stopped with Ctrl-C', { timeout: 240000 }, () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'tendril-launch-data-'));
   const manifests = mkdtempSync(join(tmpdir(), 'tendril-launch-manifests-'));
   const launched: Launch[] = [];
-  after(() => {
-    for (const launch of launched) if (launch.child.exitCode === null && launch.child.signalCode === null) process.kill(-launch.child.pid!, 'SIGKILL');
+  const connections: NatsConnection[] = [];
+  after(async () => {
+    // a failed test leaves a launcher running: its children run in process groups of their own, so
+    // the launcher is asked to stop them (SIGINT) before it is killed, and the test's connections close
+    await Promise.all(connections.map((nc) => nc.close().catch(() => undefined)));
+    for (const launch of launched) {
+      if (launch.child.exitCode !== null || launch.child.signalCode !== null) continue;
+      process.kill(-launch.child.pid!, 'SIGINT');
+      const stopped = await Promise.race([launch.exit.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 20000))]);
+      if (!stopped) process.kill(-launch.child.pid!, 'SIGKILL');
+    }
     rmSync(dataDir, { recursive: true, force: true });
     rmSync(manifests, { recursive: true, force: true });
   });
@@ -88,6 +97,7 @@ describe('the dev launcher stopped with Ctrl-C', { timeout: 240000 }, () => {
     const first = await launch(env);
     const credentials = JSON.parse(readFileSync(join(dataDir, 'nats', 'credentials.json'), 'utf8')) as Record<string, string>;
     const nc = await connect({ servers: `nats://127.0.0.1:${natsPort}`, user: 'cli', pass: credentials.cli!, reconnect: false });
+    connections.push(nc);
     const leases = await nc.jetstream().views.kv(BUCKETS.leases, { bindOnly: true });
     await waitFor('the translator to hold its lease', async () => (await leases.get('translator'))?.operation === 'PUT', 60000);
     const holder = leaseCodec.decode((await leases.get('translator'))!.value).holder;
@@ -109,6 +119,7 @@ describe('the dev launcher stopped with Ctrl-C', { timeout: 240000 }, () => {
     await waitFor('the new translator to take the lease', () => /lease translator: acquired by \S+ \(the lease was free\)/.test(second.output()), 30000);
     assert.doesNotMatch(second.output(), /did not renew/, 'nothing waited for the old lease to expire');
     const again = await connect({ servers: `nats://127.0.0.1:${natsPort}`, user: 'cli', pass: credentials.cli! });
+    connections.push(again);
     const now = (await (await again.jetstream().views.kv(BUCKETS.leases, { bindOnly: true })).get('translator'))!;
     assert.notEqual(leaseCodec.decode(now.value).holder, holder);
     await again.close();
