@@ -105,7 +105,8 @@ async function served() {
   if (translator === undefined) return true;
   const generation = await figure(translator, 'generation');
   if (generation === undefined || generation < 1) return false;
-  if (watcher !== undefined && (await figure(watcher, 'objects_seen')) !== (await figure(translator, 'objects_seen'))) return false;
+  // the folder's objects and the load balancers' owned Services and EndpointSlices the watcher adds
+  if (watcher !== undefined && (await figure(watcher, 'objects_seen')) + ((await figure(watcher, 'owned_objects')) ?? 0) !== (await figure(translator, 'objects_seen'))) return false;
   const xds = portOf('xds-server');
   if (xds !== undefined && !((await figure(xds, 'generation')) >= generation)) return false;
   const datapath = portOf('datapath');

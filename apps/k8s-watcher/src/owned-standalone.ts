@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { BUCKETS, canonicalJson, isOwnedObject, kubeObjectCodec, parseObjectKey, type KubeObject } from '@tendril/contract';
 import { allocateClusterIPs, applyDefaults, assignLoadBalancerIPs, lbIpamRequest, standaloneUid, type LbIpamRequest, type ManifestObject } from '@tendril/kube';
-import { KvMirror, NatsClient, PLATFORM_CONFIG, type PlatformConfig } from '@tendril/platform';
+import { KvMirror, Metrics, NatsClient, PLATFORM_CONFIG, type PlatformConfig } from '@tendril/platform';
 import { WATCHER_CONFIG, type WatcherConfig } from './config.js';
 
 export interface StandaloneOwnedSettings {
@@ -93,12 +93,16 @@ export class StandaloneOwned implements OnApplicationBootstrap, OnModuleDestroy 
   private timer?: NodeJS.Timeout;
   private running: Promise<void> = Promise.resolve();
   private stopped = false;
+  private written = 0;
 
   constructor(
     @Inject(PLATFORM_CONFIG) private readonly platform: PlatformConfig,
     @Inject(WATCHER_CONFIG) private readonly config: WatcherConfig,
     @Inject(NatsClient) private readonly nats: NatsClient,
+    @Inject(Metrics) metrics: Metrics,
   ) {
+    // with objects_seen (the folder's), what the translator should hold of tendril-objects once caught up
+    metrics.figure('owned_objects', 'Owned objects (load balancer Services and EndpointSlices) written into tendril-objects', () => this.written);
     const decode = (_key: string, bytes: Uint8Array) => kubeObjectCodec.decode(bytes);
     this.owned = new KvMirror(nats, { bucket: BUCKETS.owned, decode, logger: this.logger, onWaiting: (reason) => this.waiting(reason) });
     this.objects = new KvMirror(nats, { bucket: BUCKETS.objects, create: true, decode, logger: this.logger });
@@ -159,6 +163,7 @@ export class StandaloneOwned implements OnApplicationBootstrap, OnModuleDestroy 
         deletes++;
       }
     }
+    this.written = desired.size;
     if (puts + deletes) this.logger.log(`owned objects: ${puts} put, ${deletes} deleted in ${BUCKETS.objects}`);
   }
 

@@ -83,6 +83,12 @@ describe('the dev launcher stopped with Ctrl-C', { timeout: 240000 }, () => {
 
   it('stops the services before nats-server: the translator releases its lease, and the next start takes it at once', async () => {
     writeFileSync(join(manifests, 'shop.yaml'), serviceManifest({ name: 'shop', clusterIP: '127.100.93.1', endpoints: ['127.0.93.1'] }));
+    // an Ingress: the watcher adds its load balancer's owned Service and EndpointSlice to what the
+    // translator reads, and "up" must still be said once they are all translated
+    writeFileSync(
+      join(manifests, 'ingress.yaml'),
+      'apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: { name: shop, namespace: default }\nspec:\n  ingressClassName: cilium\n  rules:\n  - http:\n      paths:\n      - { path: /, pathType: Prefix, backend: { service: { name: shop, port: { number: 80 } } } }\n',
+    );
     const natsPort = await freePort();
     const env = {
       TENDRIL_DATA_DIR: dataDir,
