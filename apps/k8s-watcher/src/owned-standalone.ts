@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { BUCKETS, canonicalJson, isOwnedObject, kubeObjectCodec, parseObjectKey, type KubeObject } from '@tendril/contract';
 import { allocateClusterIPs, applyDefaults, assignLoadBalancerIPs, lbIpamRequest, standaloneUid, type LbIpamRequest, type ManifestObject } from '@tendril/kube';
-import { KvMirror, Metrics, NatsClient, PLATFORM_CONFIG, type PlatformConfig } from '@tendril/platform';
+import { KvMirror, Metrics, NatsClient, PLATFORM_CONFIG, writeAll, type PlatformConfig } from '@tendril/platform';
 import { WATCHER_CONFIG, type WatcherConfig } from './config.js';
 
 export interface StandaloneOwnedSettings {
@@ -147,24 +147,18 @@ export class StandaloneOwned implements OnApplicationBootstrap, OnModuleDestroy 
     const services = this.objects.values().filter(([key]) => key.startsWith(`${this.platform.cluster}.service.`));
     const settings = { cluster: this.platform.cluster, serviceCidr: this.config.serviceCidr, ingressCidr: this.config.ingressCidr, gatewayCidr: this.config.gatewayCidr };
     const desired = standaloneOwnedObjects(this.owned.values(), (key) => this.objects.get(key), services, settings, new Date().toISOString().replace(/\.\d+Z$/, 'Z'));
-    const kv = await this.nats.bucket(BUCKETS.objects);
-    let puts = 0;
-    let deletes = 0;
-    for (const [key, object] of desired) {
+    // through the chunking writer, with a window of writes in flight, as the manifest folder's source writes
+    const kv = await this.nats.values(BUCKETS.objects, (key) => this.objects.chunkedHead(key));
+    const puts = [...desired].filter(([key, object]) => {
       const held = this.objects.get(key);
-      if (held && canonicalJson(held) === canonicalJson(object)) continue;
-      await kv.put(key, kubeObjectCodec.encode(object));
-      puts++;
-    }
+      return !held || canonicalJson(held) !== canonicalJson(object);
+    });
     const prefix = `${this.platform.cluster}.`;
-    for (const [key, object] of this.objects.values()) {
-      if (key.startsWith(prefix) && isOwnedObject(object) && !desired.has(key)) {
-        await kv.delete(key);
-        deletes++;
-      }
-    }
+    const deletes = this.objects.values().filter(([key, object]) => key.startsWith(prefix) && isOwnedObject(object) && !desired.has(key));
+    await writeAll(puts, ([key, object]) => kv.put(key, kubeObjectCodec.encode(object)));
+    await writeAll(deletes, ([key]) => kv.delete(key));
     this.written = desired.size;
-    if (puts + deletes) this.logger.log(`owned objects: ${puts} put, ${deletes} deleted in ${BUCKETS.objects}`);
+    if (puts.length + deletes.length) this.logger.log(`owned objects: ${puts.length} put, ${deletes.length} deleted in ${BUCKETS.objects}`);
   }
 
   async onModuleDestroy(): Promise<void> {
