@@ -3,6 +3,8 @@
 // only platform opens connections.
 import nx from '@nx/eslint-plugin';
 import tseslint from 'typescript-eslint';
+import importX from 'eslint-plugin-import-x';
+import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
 
 const impure = ['@nestjs/*', 'nats', '@grpc/*', '@kubernetes/*', 'typeorm', 'sqlite3', 'pg', 'express', 'protobufjs', 'protobufjs/*', 'node:http', 'node:fs', 'node:child_process', 'chokidar'];
 const noNestNoNats = ['@nestjs/*', 'nats', '@kubernetes/*', 'typeorm', 'express'];
@@ -46,6 +48,17 @@ export default [
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@nx/enforce-module-boundaries': boundaries(constraints),
     },
+  },
+  // No import cycles inside a lib: each module's dependencies form a tree readers can follow upward
+  // (type-only imports are not counted by the rule; keep those acyclic by hand).
+  {
+    files: ['libs/**/*.ts'],
+    plugins: { 'import-x': importX },
+    settings: {
+      ...importX.flatConfigs.typescript.settings,
+      'import-x/resolver-next': [createTypeScriptImportResolver({ project: 'libs/*/tsconfig.json', noWarnOnMultipleProjects: true })],
+    },
+    rules: { 'import-x/no-cycle': ['error', { ignoreExternal: true }] },
   },
   {
     files: ['**/*.test.ts', '**/testing/**/*.ts'],
