@@ -1,13 +1,14 @@
 #!/usr/bin/env node
-// Keeps README's list of claimed Gateway API features true (SUPPORTED_FEATURES of @tendril/translation).
+// Keeps the list of claimed Gateway API features in docs/features.md true (SUPPORTED_FEATURES of
+// @tendril/translation).
 // Needs the built project (npx nx run conformance-tests:build).
 //   node test/conformance/readme-features.mjs          print the list
-//   node test/conformance/readme-features.mjs --write  rewrite README.md's list
+//   node test/conformance/readme-features.mjs --write  rewrite the list in docs/features.md
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { claimedFeatures, featureListMarkdown, withFeatureList } from './dist/features.js';
+import { FEATURE_LIST_DOC, claimedFeatures, featureListMarkdown, withFeatureList } from './dist/features.js';
 
-const readme = fileURLToPath(new URL('../../README.md', import.meta.url));
+const doc = fileURLToPath(new URL(`../../${FEATURE_LIST_DOC}`, import.meta.url));
 const list = featureListMarkdown(await claimedFeatures());
-if (process.argv.includes('--write')) writeFileSync(readme, withFeatureList(readFileSync(readme, 'utf8'), list));
+if (process.argv.includes('--write')) writeFileSync(doc, withFeatureList(readFileSync(doc, 'utf8'), list));
 console.log(list);

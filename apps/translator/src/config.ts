@@ -9,7 +9,7 @@ export interface TranslatorConfig {
   debounceMaxMs: number;
   /** TENDRIL_RETRY_MS: wait before publishing again after NATS refused a write (default 1000). */
   retryMs: number;
-  /** Ingress, Gateway, node-proxy and access-log choices handed to translation (see README: TENDRIL_PROXY_PORT, TENDRIL_INGRESS_*, TENDRIL_GATEWAY_*, TENDRIL_ALS_CLUSTER). */
+  /** Ingress, Gateway, node-proxy and access-log choices handed to translation (docs/operations.md: TENDRIL_PROXY_PORT, TENDRIL_INGRESS_*, TENDRIL_GATEWAY_*, TENDRIL_ALS_CLUSTER). */
   translation: TranslationOptions;
 }
 

@@ -273,7 +273,7 @@ function accept(value: unknown, where: Where, cluster: string, out: ParsedManife
   }
   if (!isMirroredObject(info, object)) {
     out.skipped++;
-    out.notes.push({ ...where, object: described, severity: 'ignored', message: `a ${info.kind} Tendril does not read (see the README for which it mirrors)` });
+    out.notes.push({ ...where, object: described, severity: 'ignored', message: `a ${info.kind} Tendril does not read (docs/operations.md lists the kinds it mirrors)` });
     return;
   }
   const defaulted = applyDefaults(mirroredForm(info, object), info.namespaced);

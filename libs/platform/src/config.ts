@@ -1,6 +1,6 @@
 /**
  * Configuration from environment variables, read in one place, with defaults that run on a laptop.
- * Every variable a service reads is declared here or through envString/envInt, so README can list them.
+ * Every variable a service reads is declared here or through envString/envInt, so docs/operations.md can list them.
  */
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';

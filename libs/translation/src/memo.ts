@@ -1,6 +1,6 @@
 /**
  * What a translation may reuse from the ones before it, so that a change to one object re-translates
- * only what depends on it (issue 3, section 7). The caller (the translator) keeps one TranslationMemo
+ * only what depends on it. The caller (the translator) keeps one TranslationMemo
  * across translate() calls; translate() without one translates everything, and the output is the same
  * either way (memo.test.ts checks it on random edit sequences).
  *

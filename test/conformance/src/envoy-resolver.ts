@@ -24,9 +24,8 @@
  * - api-v3/config/listener/v3/listener_components.proto: FilterChainMatch order and specificity;
  * - api-v3/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto:
  *   strip_any_host_port, strip_matching_host_port (they rewrite the Host header the upstream gets too:
- *   envoyproxy/envoy PR 10960, "transform example:443 to example"; projectcontour/contour PR 3458, "this
- *   will strip the port from the Host/:authority header sent to upstreams"), upgrade_configs, rds / route_config;
- * - envoyproxy/envoy issue 17318: host_redirect without port_redirect drops the request's port.
+ *   `example:443` reaches the upstream as `example`), upgrade_configs, rds / route_config;
+ * - Envoy's redirects: a host_redirect without port_redirect drops the request's port.
  */
 import type { LbService } from '@tendril/contract';
 import { Headers } from './headers.js';

@@ -1,15 +1,15 @@
-/** README's list of claimed Gateway API features is SUPPORTED_FEATURES. */
+/** The list of claimed Gateway API features in docs/features.md is SUPPORTED_FEATURES. */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { repoRoot } from './corpus.js';
-import { claimedFeatures, featureListMarkdown, readmeFeatureList, withFeatureList } from './features.js';
+import { FEATURE_LIST_DOC, claimedFeatures, featureListMarkdown, documentFeatureList, withFeatureList } from './features.js';
 
-describe('claimed features in README', () => {
-  it('README lists exactly SUPPORTED_FEATURES (fix: node test/conformance/readme-features.mjs --write)', async () => {
-    const text = readFileSync(join(repoRoot, 'README.md'), 'utf8');
-    assert.equal(readmeFeatureList(text), featureListMarkdown(await claimedFeatures()));
+describe('claimed features in docs/features.md', () => {
+  it('docs/features.md lists exactly SUPPORTED_FEATURES (fix: node test/conformance/readme-features.mjs --write)', async () => {
+    const text = readFileSync(join(repoRoot, FEATURE_LIST_DOC), 'utf8');
+    assert.equal(documentFeatureList(text), featureListMarkdown(await claimedFeatures()));
   });
 
   it('the list is sorted and rewritten between the markers only', () => {

@@ -1,6 +1,6 @@
 /**
- * Envoy NACKs reach the status of the object that generated the rejected resource (issue 4 item 6,
- * issue 5 item 6), through the real services: a raw ADS (state of the world) and a delta client NACK
+ * Envoy NACKs reach the status of the object that generated the rejected resource, through
+ * the real services: a raw ADS (state of the world) and a delta client NACK
  * resources the translator made from a CiliumEnvoyConfig; the xds-server records which resources
  * each NACK rejected in tendril-proxies; the translator overlays tendril-status. The rejection goes
  * away when the proxy ACKs a fixed version, or disconnects.

@@ -1,5 +1,5 @@
 /**
- * Small changes without a translation pass (issue 3, section 7). When the caller says which objects
+ * Small changes without a translation pass. When the caller says which objects
  * changed (TranslationInput.changes), a change whose effect provably stays inside a few units is
  * patched into the last output: those units are rebuilt from the changed objects, each rebuilt
  * unit's items are put where its old items are in the output (same names, same places), and the
