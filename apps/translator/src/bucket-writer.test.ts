@@ -15,8 +15,8 @@ test('a writer that loses its lease stops before its next write, in the middle o
     await writer.start();
     const kv = await nats.bucket('test-fenced');
     const desired = new Map(['a', 'b', 'c', 'd'].map((key) => [key, { bytes: new TextEncoder().encode(key), value: null }]));
-    const counting = kv.put.bind(kv);
-    kv.put = async (...args: Parameters<typeof kv.put>) => {
+    const counting = nats.publisher.publish.bind(nats.publisher);
+    nats.publisher.publish = async (...args: Parameters<typeof counting>) => {
       writes++;
       return counting(...args);
     };
@@ -46,10 +46,12 @@ test('puts are pipelined in order, every put is acknowledged before the first de
     let acknowledged = 0;
     const started: string[] = [];
     const deletedWith: number[] = [];
-    const put = kv.put.bind(kv);
-    const remove = kv.delete.bind(kv);
-    kv.put = async (...args: Parameters<typeof kv.put>) => {
-      started.push(args[0]);
+    // every write goes out through the connection's publisher: the put of key k as a publish to $KV.<bucket>.k
+    const keyOf = (subject: string) => subject.slice('$KV.test-pipelined.'.length);
+    const put = nats.publisher.publish.bind(nats.publisher);
+    const remove = nats.publisher.deleteMarker.bind(nats.publisher);
+    nats.publisher.publish = async (...args: Parameters<typeof put>) => {
+      started.push(keyOf(args[0]));
       most = Math.max(most, ++inFlight);
       try {
         return await put(...args);
@@ -58,7 +60,7 @@ test('puts are pipelined in order, every put is acknowledged before the first de
         acknowledged++;
       }
     };
-    kv.delete = async (...args: Parameters<typeof kv.delete>) => {
+    nats.publisher.deleteMarker = async (...args: Parameters<typeof remove>) => {
       deletedWith.push(acknowledged);
       return remove(...args);
     };
@@ -71,8 +73,8 @@ test('puts are pipelined in order, every put is acknowledged before the first de
     assert.deepEqual(deletedWith, Array(10).fill(100), 'every delete waited for all 100 puts');
     for (const key of keys) assert.equal(new TextDecoder().decode((await kv.get(key))!.value), key);
 
-    kv.put = async (...args: Parameters<typeof kv.put>) => {
-      if (args[0] === 'more.5') throw new Error('refused');
+    nats.publisher.publish = async (...args: Parameters<typeof put>) => {
+      if (keyOf(args[0]) === 'more.5') throw new Error('refused');
       return put(...args);
     };
     deletedWith.length = 0;

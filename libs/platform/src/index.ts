@@ -11,6 +11,7 @@ export * from './nats.js';
 export * from './kv-mirror.js';
 export * from './write-window.js';
 export * from './kv-values.js';
+export * from './js-publisher.js';
 export * from './micro.js';
 export * from './stats-publisher.js';
 export * from './nest/platform.module.js';

@@ -6,6 +6,7 @@
 import { connect, type ConnectionOptions, type KV, type NatsConnection, type JetStreamClient, type JetStreamManager, Events, DebugEvents } from 'nats';
 import type { ChunkedHead } from '@tendril/contract';
 import type { NatsTlsSettings } from './config.js';
+import { JsPublisher } from './js-publisher.js';
 import { KvValues } from './kv-values.js';
 import type { ReadinessCheck } from './readiness.js';
 import type { Logger } from './logger.js';
@@ -180,7 +181,7 @@ export class NatsClient {
     // one writer per bucket: it remembers the chunks it wrote, to delete them when they are replaced
     let opened = this.valueWriters.get(name);
     if (!opened) {
-      opened = this.bucket(name).then((kv) => new KvValues(kv, { bucket: name, maxPayload: () => this.maxPayload, ...(previous ? { previous } : {}) }));
+      opened = this.bucket(name).then((kv) => new KvValues(kv, { bucket: name, maxPayload: () => this.maxPayload, publisher: this.publisher, ...(previous ? { previous } : {}) }));
       this.valueWriters.set(name, opened);
       opened.catch(() => this.valueWriters.delete(name));
     }
@@ -188,6 +189,9 @@ export class NatsClient {
   }
 
   private readonly valueWriters = new Map<string, Promise<KvValues>>();
+
+  /** The lean JetStream publisher every KvValues of this connection writes through. */
+  readonly publisher = new JsPublisher(() => this.nc);
 
   get js(): JetStreamClient {
     return this.nc.jetstream();

@@ -9,7 +9,7 @@
  */
 
 /** Writes in flight per window unless told otherwise: enough to hide the round trip, few enough to bound memory. */
-export const DEFAULT_WRITE_WINDOW = 128;
+export const DEFAULT_WRITE_WINDOW = 512;
 
 export class WriteWindow {
   private readonly inFlight = new Set<Promise<void>>();
