@@ -16,6 +16,8 @@ const API: Record<string, { versions: readonly string[]; plural: string; fieldSe
   EndpointSlice: { versions: ['v1'], plural: 'endpointslices' },
   Namespace: { versions: ['v1'], plural: 'namespaces' },
   Node: { versions: ['v1'], plural: 'nodes' },
+  Pod: { versions: ['v1'], plural: 'pods' },
+  NetworkPolicy: { versions: ['v1'], plural: 'networkpolicies' },
   Secret: { versions: ['v1'], plural: 'secrets', fieldSelector: 'type=kubernetes.io/tls' },
   // no selector can pick ConfigMaps by a data key: the watch sees them all, only those with ca.crt are mirrored (KindInfo.mirrors)
   ConfigMap: { versions: ['v1'], plural: 'configmaps' },
@@ -29,6 +31,8 @@ const API: Record<string, { versions: readonly string[]; plural: string; fieldSe
   ReferenceGrant: { versions: GATEWAY_VERSIONS, plural: 'referencegrants' },
   CiliumEnvoyConfig: { versions: ['v2'], plural: 'ciliumenvoyconfigs' },
   CiliumClusterwideEnvoyConfig: { versions: ['v2'], plural: 'ciliumclusterwideenvoyconfigs' },
+  CiliumNetworkPolicy: { versions: ['v2'], plural: 'ciliumnetworkpolicies' },
+  CiliumClusterwideNetworkPolicy: { versions: ['v2'], plural: 'ciliumclusterwidenetworkpolicies' },
 };
 
 // KINDS also knows names the API never serves (the seed's CiliumClusterEnvoyConfig): those are not watched

@@ -66,7 +66,26 @@ const EVERY_KIND = [
   { apiVersion: 'gateway.networking.k8s.io/v1beta1', kind: 'ReferenceGrant', metadata: { name: 'grant', namespace: 'default' }, spec: { from: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', namespace: 'other' }], to: [{ group: '', kind: 'Service' }] } },
   { apiVersion: 'cilium.io/v2', kind: 'CiliumEnvoyConfig', metadata: { name: 'cec', namespace: 'default' }, spec: { resources: [] } },
   { apiVersion: 'cilium.io/v2', kind: 'CiliumClusterwideEnvoyConfig', metadata: { name: 'ccec' }, spec: { resources: [] } },
+  { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'deny-all', namespace: 'default' }, spec: { podSelector: {}, policyTypes: ['Ingress'] } },
+  { apiVersion: 'cilium.io/v2', kind: 'CiliumNetworkPolicy', metadata: { name: 'cnp', namespace: 'default' }, spec: { endpointSelector: { matchLabels: { app: 'web' } }, ingress: [{ fromEntities: ['cluster'] }] } },
+  { apiVersion: 'cilium.io/v2', kind: 'CiliumClusterwideNetworkPolicy', metadata: { name: 'ccnp' }, spec: { endpointSelector: {}, egress: [{ toEntities: ['world'] }] } },
 ];
+
+/** A Pod as the kubelet reports it: most of its status changes with every probe and is no policy input. */
+const POD = {
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name: 'web-0', namespace: 'default', labels: { app: 'web' }, annotations: { note: 'x' } },
+  spec: { nodeName: 'n1', serviceAccountName: 'web', containers: [{ name: 'web', image: 'web:1' }] },
+  status: {
+    phase: 'Running',
+    podIP: '198.18.0.20',
+    podIPs: [{ ip: '198.18.0.20' }],
+    hostIP: '198.18.0.11',
+    conditions: [{ type: 'Ready', status: 'True', lastProbeTime: null, lastTransitionTime: '2026-01-01T00:00:00Z' }],
+    containerStatuses: [{ name: 'web', ready: true, restartCount: 0, image: 'web:1', imageID: 'sha256:1', started: true }],
+  },
+};
 
 async function metric(watcher: Watcher, pattern: RegExp): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${watcher.port}/metrics`)).text();
@@ -106,6 +125,7 @@ describe('k8s-watcher in Kubernetes mode, against a list/watch API server', () =
     // stored as a client could never write it (a label that is a number): the watcher cannot decode it
     api.create({ ...service('bulk', 'svc-500'), metadata: { name: 'svc-500', namespace: 'bulk', labels: { app: 7 as unknown as string } } }, { raw: true });
     for (const object of EVERY_KIND) api.create(object);
+    api.create(POD);
     api.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'bulk' } });
     api.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'cert', namespace: 'default' }, type: 'kubernetes.io/tls', data: { 'tls.crt': 'Y2VydA==', 'tls.key': SECRET_DATA } });
     api.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'password', namespace: 'default' }, type: 'Opaque', data: { password: SECRET_DATA } });
@@ -196,6 +216,24 @@ describe('k8s-watcher in Kubernetes mode, against a list/watch API server', () =
     }
     const svc = await object('default.service.bulk.svc-1');
     assert.deepEqual([svc.apiVersion, svc.kind], ['v1', 'Service']);
+  });
+
+  it('mirrors a Pod trimmed to what network policy reads; a probe changing its status writes nothing', async () => {
+    const pod = await waitFor('the Pod mirrored', () => object('default.pod.default.web-0'), 30000);
+    assert.equal(pod.metadata.uid, api.get('Pod', 'default', 'web-0')!['metadata']['uid'], 'the uid the server gave it');
+    assert.deepEqual(pod, {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'web-0', namespace: 'default', uid: pod.metadata.uid, labels: { app: 'web' } },
+      spec: { nodeName: 'n1', serviceAccountName: 'web' },
+      status: { phase: 'Running', podIP: '198.18.0.20', podIPs: [{ ip: '198.18.0.20' }], hostIP: '198.18.0.11' },
+    });
+    const before = (await objects.get('default.pod.default.web-0'))!.revision;
+    api.update({ ...POD, status: { ...POD.status, containerStatuses: [{ ...POD.status.containerStatuses[0]!, restartCount: 1 }] } });
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    assert.equal((await objects.get('default.pod.default.web-0'))!.revision, before, 'a status-only change writes nothing');
+    api.update({ ...POD, metadata: { ...POD.metadata, labels: { app: 'web', tier: 'front' } } });
+    await waitFor('the label change mirrored', async () => (await object('default.pod.default.web-0'))?.metadata.labels.tier === 'front', 15000);
   });
 
   it('names an object whose write fails, is not ready while it does, writes every other, and writes it once it fits', async () => {

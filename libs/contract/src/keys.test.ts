@@ -44,9 +44,9 @@ describe('object keys', () => {
   });
 
   it('refuses unknown kinds and the reserved namespace', () => {
-    assert.throws(() => objectKey({ cluster: 'c', kind: 'pod' as never, namespace: 'd', name: 'x' }), ContractError);
+    assert.throws(() => objectKey({ cluster: 'c', kind: 'deployment' as never, namespace: 'd', name: 'x' }), ContractError);
     assert.throws(() => objectKey({ cluster: 'c', kind: 'service', namespace: '_', name: 'x' }), ContractError);
-    assert.throws(() => parseObjectKey('default.pod.default.x'), /unknown kind/);
+    assert.throws(() => parseObjectKey('default.deployment.default.x'), /unknown kind/);
     assert.throws(() => parseObjectKey('default.service'), ContractError);
   });
 

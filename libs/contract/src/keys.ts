@@ -24,6 +24,10 @@ export const OBJECT_KINDS = [
   'ciliumclusterwideenvoyconfig',
   'configmap',
   'node',
+  'pod',
+  'networkpolicy',
+  'ciliumnetworkpolicy',
+  'ciliumclusterwidenetworkpolicy',
 ] as const;
 export type ObjectKind = (typeof OBJECT_KINDS)[number];
 

@@ -33,6 +33,27 @@ export function nodeForm(object: Record<string, unknown>): Record<string, unknow
   return form;
 }
 
+/**
+ * A Pod as Tendril mirrors it: what network policy reads (namespace, labels, addresses, node, service
+ * account, host networking) and nothing else. A Pod's status changes with every probe and container
+ * restart; those changes never reach NATS. `status.phase` is kept so a finished Pod's addresses can be
+ * released (its IP goes back to the node's pool and may belong to another Pod soon).
+ */
+export function podForm(object: Record<string, unknown>): Record<string, unknown> {
+  const metadata = (object['metadata'] ?? {}) as Record<string, unknown>;
+  const spec = (object['spec'] ?? {}) as Record<string, unknown>;
+  const status = (object['status'] ?? {}) as Record<string, unknown>;
+  const keptMetadata: Record<string, unknown> = { name: metadata['name'] };
+  for (const field of ['namespace', 'uid', 'labels']) if (metadata[field] !== undefined) keptMetadata[field] = metadata[field];
+  const keptSpec: Record<string, unknown> = {};
+  for (const field of ['nodeName', 'serviceAccountName', 'hostNetwork']) if (spec[field] !== undefined) keptSpec[field] = spec[field];
+  const keptStatus: Record<string, unknown> = {};
+  for (const field of ['phase', 'podIP', 'podIPs', 'hostIP']) if (status[field] !== undefined) keptStatus[field] = status[field];
+  const form: Record<string, unknown> = { apiVersion: object['apiVersion'] ?? 'v1', kind: 'Pod', metadata: keptMetadata, spec: keptSpec };
+  if (Object.keys(keptStatus).length > 0) form['status'] = keptStatus;
+  return form;
+}
+
 /** The key of a CA bundle in a ConfigMap (Gateway frontend client-certificate validation, BackendTLSPolicy). */
 export const CA_CERTIFICATE_KEY = 'ca.crt';
 
@@ -53,6 +74,8 @@ export const KINDS: readonly KindInfo[] = [
   { kind: 'Secret', groups: [''], key: 'secret', namespaced: true },
   { kind: 'Namespace', groups: [''], key: 'namespace', namespaced: false },
   { kind: 'Node', groups: [''], key: 'node', namespaced: false, form: nodeForm },
+  { kind: 'Pod', groups: [''], key: 'pod', namespaced: true, form: podForm },
+  { kind: 'NetworkPolicy', groups: ['networking.k8s.io'], key: 'networkpolicy', namespaced: true },
   { kind: 'ConfigMap', groups: [''], key: 'configmap', namespaced: true, mirrors: holdsCaCertificate },
   { kind: 'GatewayClass', groups: GATEWAY, key: 'gatewayclass', namespaced: false },
   { kind: 'Gateway', groups: GATEWAY, key: 'gateway', namespaced: true },
@@ -62,6 +85,8 @@ export const KINDS: readonly KindInfo[] = [
   { kind: 'ReferenceGrant', groups: GATEWAY, key: 'referencegrant', namespaced: true },
   { kind: 'CiliumEnvoyConfig', groups: CILIUM, key: 'ciliumenvoyconfig', namespaced: true },
   { kind: 'CiliumClusterwideEnvoyConfig', groups: CILIUM, key: 'ciliumclusterwideenvoyconfig', namespaced: false },
+  { kind: 'CiliumNetworkPolicy', groups: CILIUM, key: 'ciliumnetworkpolicy', namespaced: true },
+  { kind: 'CiliumClusterwideNetworkPolicy', groups: CILIUM, key: 'ciliumclusterwidenetworkpolicy', namespaced: false },
   // the seed's spelling; the translator accepts it under the same key
   { kind: 'CiliumClusterEnvoyConfig', groups: CILIUM, key: 'ciliumclusterwideenvoyconfig', namespaced: false, aliasOf: 'CiliumClusterwideEnvoyConfig' },
 ];

@@ -3,8 +3,8 @@
  * others (Gateway API, Cilium CRDs: validated by their own issues' translators) only the envelope.
  */
 import { z } from 'zod';
-import { configMapSchema, endpointSliceSchema, namespaceSchema, secretSchema, serviceSchema } from './schemas/core.js';
-import { ingressClassSchema, ingressSchema } from './schemas/networking.js';
+import { configMapSchema, endpointSliceSchema, namespaceSchema, podSchema, secretSchema, serviceSchema } from './schemas/core.js';
+import { ingressClassSchema, ingressSchema, networkPolicySchema } from './schemas/networking.js';
 import { metadataSchema } from './schemas/common.js';
 import { gatewayClassSchema, gatewaySchema, grpcRouteSchema, httpRouteSchema, referenceGrantSchema, tlsRouteSchema } from './schemas/gateway.js';
 
@@ -16,6 +16,8 @@ const SCHEMAS: Record<string, z.ZodType> = {
   Secret: secretSchema,
   ConfigMap: configMapSchema,
   Namespace: namespaceSchema,
+  Pod: podSchema,
+  NetworkPolicy: networkPolicySchema,
   Ingress: ingressSchema,
   IngressClass: ingressClassSchema,
   GatewayClass: gatewayClassSchema,

@@ -72,6 +72,8 @@ export const STANDARD_RESOURCE_TYPES: readonly KubeResourceType[] = [
   { group: '', version: 'v1', plural: 'services', kind: 'Service', namespaced: true },
   { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false },
   { group: '', version: 'v1', plural: 'nodes', kind: 'Node', namespaced: false },
+  { group: '', version: 'v1', plural: 'pods', kind: 'Pod', namespaced: true },
+  { group: 'networking.k8s.io', version: 'v1', plural: 'networkpolicies', kind: 'NetworkPolicy', namespaced: true },
   { group: '', version: 'v1', plural: 'secrets', kind: 'Secret', namespaced: true },
   { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true },
   { group: 'discovery.k8s.io', version: 'v1', plural: 'endpointslices', kind: 'EndpointSlice', namespaced: true },
@@ -85,6 +87,8 @@ export const STANDARD_RESOURCE_TYPES: readonly KubeResourceType[] = [
   { group: 'gateway.networking.k8s.io', version: 'v1beta1', plural: 'referencegrants', kind: 'ReferenceGrant', namespaced: true, custom: true },
   { group: 'cilium.io', version: 'v2', plural: 'ciliumenvoyconfigs', kind: 'CiliumEnvoyConfig', namespaced: true, custom: true },
   { group: 'cilium.io', version: 'v2', plural: 'ciliumclusterwideenvoyconfigs', kind: 'CiliumClusterwideEnvoyConfig', namespaced: false, custom: true },
+  { group: 'cilium.io', version: 'v2', plural: 'ciliumnetworkpolicies', kind: 'CiliumNetworkPolicy', namespaced: true, custom: true },
+  { group: 'cilium.io', version: 'v2', plural: 'ciliumclusterwidenetworkpolicies', kind: 'CiliumClusterwideNetworkPolicy', namespaced: false, custom: true },
   { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', kind: 'Lease', namespaced: true },
 ];
 

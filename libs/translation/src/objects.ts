@@ -25,6 +25,10 @@ export const KIND_NAMES: Record<ObjectKind, string> = {
   ciliumclusterwideenvoyconfig: 'CiliumClusterwideEnvoyConfig',
   configmap: 'ConfigMap',
   node: 'Node',
+  pod: 'Pod',
+  networkpolicy: 'NetworkPolicy',
+  ciliumnetworkpolicy: 'CiliumNetworkPolicy',
+  ciliumclusterwidenetworkpolicy: 'CiliumClusterwideNetworkPolicy',
 };
 
 /** Other spellings of a Kind under the same key kind: the seed calls the cluster-wide config CiliumClusterEnvoyConfig. */

@@ -114,9 +114,9 @@ describe('least privilege', { skip: kubectlMissing }, () => {
       for (const resource of resources) for (const verb of verbs) expected.add(`${role} ${group}/${resource} ${verb}`);
     };
     // mirrored into tendril-objects (list+watch), and read fresh before a status write (get)
-    grant('ClusterRole', 'core', ['secrets', 'configmaps', 'namespaces', 'nodes'], ['list', 'watch']);
-    grant('ClusterRole', 'cilium.io', ['ciliumenvoyconfigs', 'ciliumclusterwideenvoyconfigs'], ['list', 'watch']);
-    grant('ClusterRole', 'networking.k8s.io', ['ingressclasses'], ['list', 'watch']);
+    grant('ClusterRole', 'core', ['secrets', 'configmaps', 'namespaces', 'nodes', 'pods'], ['list', 'watch']);
+    grant('ClusterRole', 'cilium.io', ['ciliumenvoyconfigs', 'ciliumclusterwideenvoyconfigs', 'ciliumnetworkpolicies', 'ciliumclusterwidenetworkpolicies'], ['list', 'watch']);
+    grant('ClusterRole', 'networking.k8s.io', ['ingressclasses', 'networkpolicies'], ['list', 'watch']);
     grant('ClusterRole', 'gateway.networking.k8s.io', ['referencegrants'], ['list', 'watch']);
     grant('ClusterRole', 'networking.k8s.io', ['ingresses'], ['get', 'list', 'watch']);
     grant('ClusterRole', 'gateway.networking.k8s.io', ['gatewayclasses', 'gateways', 'httproutes', 'grpcroutes', 'tlsroutes'], ['get', 'list', 'watch']);

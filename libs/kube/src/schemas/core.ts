@@ -82,3 +82,28 @@ export const configMapSchema = objectSchema({
 });
 
 export const namespaceSchema = objectSchema({ spec: z.record(z.string(), z.unknown()).optional() });
+
+/**
+ * A Pod: its spec is the kubelet's business and passes through (only the fields network policy reads
+ * are checked); addresses in `status` are checked as IPs. In standalone mode there is no kubelet: a Pod
+ * in the folder declares its addresses in `status.podIPs` (or `status.podIP`) as the API server shows them.
+ */
+export const podSchema = objectSchema({
+  spec: z
+    .object({
+      nodeName: z.string().optional(),
+      serviceAccountName: z.string().optional(),
+      hostNetwork: z.boolean().optional(),
+    })
+    .loose()
+    .optional(),
+  status: z
+    .object({
+      phase: z.enum(['Pending', 'Running', 'Succeeded', 'Failed', 'Unknown']).optional(),
+      podIP: ip.optional(),
+      podIPs: z.array(z.object({ ip }).strict()).optional(),
+      hostIP: ip.optional(),
+    })
+    .loose()
+    .optional(),
+});
