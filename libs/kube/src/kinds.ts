@@ -35,7 +35,7 @@ export function nodeForm(object: Record<string, unknown>): Record<string, unknow
 
 /**
  * A Pod as Tendril mirrors it: what network policy reads (namespace, labels, addresses, node, service
- * account, host networking) and nothing else. A Pod's status changes with every probe and container
+ * account, host networking, named container ports) and nothing else. A Pod's status changes with every probe and container
  * restart; those changes never reach NATS. `status.phase` is kept so a finished Pod's addresses can be
  * released (its IP goes back to the node's pool and may belong to another Pod soon).
  */
@@ -47,6 +47,12 @@ export function podForm(object: Record<string, unknown>): Record<string, unknown
   for (const field of ['namespace', 'uid', 'labels']) if (metadata[field] !== undefined) keptMetadata[field] = metadata[field];
   const keptSpec: Record<string, unknown> = {};
   for (const field of ['nodeName', 'serviceAccountName', 'hostNetwork']) if (spec[field] !== undefined) keptSpec[field] = spec[field];
+  // named container ports: a policy may name a port (`port: http`) that each Pod maps to its own number
+  const containers = (Array.isArray(spec['containers']) ? spec['containers'] : []).flatMap((container: Record<string, unknown>) => {
+    const ports = (Array.isArray(container['ports']) ? container['ports'] : []).filter((port: Record<string, unknown>) => typeof port['name'] === 'string');
+    return ports.length === 0 ? [] : [{ name: container['name'], ports: ports.map((port: Record<string, unknown>) => ({ name: port['name'], containerPort: port['containerPort'], protocol: port['protocol'] ?? 'TCP' })) }];
+  });
+  if (containers.length > 0) keptSpec['containers'] = containers;
   const keptStatus: Record<string, unknown> = {};
   for (const field of ['phase', 'podIP', 'podIPs', 'hostIP']) if (status[field] !== undefined) keptStatus[field] = status[field];
   const form: Record<string, unknown> = { apiVersion: object['apiVersion'] ?? 'v1', kind: 'Pod', metadata: keptMetadata, spec: keptSpec };

@@ -9,7 +9,7 @@ metadata: { name: web-0, namespace: shop, labels: { app: web }, annotations: { a
 spec:
   nodeName: node-a
   serviceAccountName: web
-  containers: [{ name: web, image: "web:1", ports: [{ containerPort: 8080 }] }]
+  containers: [{ name: web, image: "web:1", ports: [{ name: http, containerPort: 8080 }, { containerPort: 9090 }] }, { name: sidecar, image: "s:1" }]
 status: { phase: Running, podIPs: [{ ip: 198.18.0.20 }, { ip: "2001:db8::20" }], conditions: [{ type: Ready, status: "True" }] }
 `;
   const parsed = parseManifests(text, 'pods.yaml', 'c1');
@@ -19,7 +19,7 @@ status: { phase: Running, podIPs: [{ ip: 198.18.0.20 }, { ip: "2001:db8::20" }],
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: { name: 'web-0', namespace: 'shop', labels: { app: 'web' } },
-    spec: { nodeName: 'node-a', serviceAccountName: 'web' },
+    spec: { nodeName: 'node-a', serviceAccountName: 'web', containers: [{ name: 'web', ports: [{ name: 'http', containerPort: 8080, protocol: 'TCP' }] }] },
     status: { phase: 'Running', podIPs: [{ ip: '198.18.0.20' }, { ip: '2001:db8::20' }] },
   });
 });
