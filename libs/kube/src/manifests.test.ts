@@ -49,6 +49,25 @@ describe('manifests', () => {
     assert.match(bad!.message, /spec\.ports\[0\]\.port/);
   });
 
+  it("checks a route rule's sessionPersistence as the CRD's rules do, in both spellings", () => {
+    const route = (name: string, session: string) =>
+      `apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: ${name}}\nspec: {rules: [{sessionPersistence: ${session}, backendRefs: [{name: web, port: 80}]}]}`;
+    const text = [
+      route('permanent', '{absoluteTimeout: 1h, cookie: {name: shop, lifetimeType: Permanent}}'),
+      route('older-spelling', '{sessionName: shop, absoluteTimeout: 10m, idleTimeout: 1m, cookieConfig: {lifetimeType: Permanent}}'),
+      route('header', '{type: Header, header: {name: X-Session}}'),
+      route('forever', '{cookie: {lifetimeType: Permanent}}'),
+      route('cookie-on-header', '{type: Header, header: {name: X-Session}, cookie: {name: shop}}'),
+      route('bad-duration', '{absoluteTimeout: 1 day}'),
+    ].join('\n---\n');
+    const parsed = parseManifests(text, 'sessions.yaml', 'default');
+    assert.deepEqual(parsed.objects.map((o) => o.key).sort(), ['default.httproute.default.header', 'default.httproute.default.older-spelling', 'default.httproute.default.permanent']);
+    const message = (name: string) => parsed.errors.find((e) => e.object === `default/HTTPRoute/${name}`)?.message ?? '';
+    assert.match(message('forever'), /AbsoluteTimeout must be specified when cookie lifetimeType is Permanent/);
+    assert.match(message('cookie-on-header'), /cookie must be nil if type is not Cookie/);
+    assert.match(message('bad-duration'), /spec\.rules\[0\]\.sessionPersistence\.absoluteTimeout/);
+  });
+
   it('applies API defaults: namespace, Service type and protocol, targetPort, EndpointSlice conditions', () => {
     const text = [
       'apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {ports: [{port: 80}], sessionAffinity: ClientIP}',

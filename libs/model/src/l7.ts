@@ -58,6 +58,8 @@ export interface HttpConnectionIR {
   upgrades?: string[];
   /** Run Envoy's CORS filter (routes carry their policies in HttpRouteRuleIR.cors). */
   cors?: boolean;
+  /** Run Envoy's stateful session filter (routes carry their settings in HttpRouteRuleIR.sessionPersistence). */
+  sessions?: boolean;
   /** gRPC's proxyless client needs the router and nothing that touches the socket. */
 }
 
@@ -185,7 +187,20 @@ export interface HttpRouteRuleIR {
   responseHeaders?: HeaderModifierIR;
   /** Cross-origin requests: Envoy answers preflights and adds the allow headers (needs HttpConnectionIR.cors). */
   cors?: CorsPolicyIR;
+  /** Requests of one session go to the endpoint that served its first (needs HttpConnectionIR.sessions). */
+  sessionPersistence?: SessionPersistenceIR;
 }
+
+/** Where a session remembers its endpoint: a cookie the proxy sets, or a header the client sends back. */
+export type SessionPersistenceIR =
+  | {
+      kind: 'cookie';
+      name: string;
+      path: string;
+      /** Max-Age of the cookie; absent: a session cookie, gone when the browser session ends. */
+      ttlSeconds?: number;
+    }
+  | { kind: 'header'; name: string };
 
 export interface CorsPolicyIR {
   /** Origins allowed, exactly or by an RE2 regex over the whole Origin. */

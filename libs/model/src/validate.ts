@@ -248,6 +248,12 @@ function validateRule(source: SourceObject, at: string, rule: HttpRouteRuleIR, c
   } else if (!(Number.isInteger(action.status) && action.status >= 200 && action.status <= 599)) {
     report(source, at + '.action.status', `${action.status} is not an HTTP status`);
   }
+  const session = rule.sessionPersistence;
+  if (session) {
+    if (!/^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$/.test(session.name)) report(source, at + '.sessionPersistence.name', `"${session.name}" is not a cookie or header name`);
+    if (session.kind === 'cookie' && !session.path.startsWith('/')) report(source, at + '.sessionPersistence.path', `"${session.path}" must start with /`);
+    if (session.kind === 'cookie' && session.ttlSeconds !== undefined && !(Number.isInteger(session.ttlSeconds) && session.ttlSeconds > 0)) report(source, at + '.sessionPersistence.ttlSeconds', 'must be a positive integer');
+  }
   checkHeaderNames(source, at, rule, report);
 }
 

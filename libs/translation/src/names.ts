@@ -2,6 +2,7 @@
  * Names of generated resources: stable and readable, built here and nowhere else. System tests and
  * proxyless clients address resources by these names.
  */
+import { fnv1a } from './allocate/stable-hash.js';
 
 /** EDS cluster (and ClusterLoadAssignment) of one Service port: `<namespace>/<service>:<port>`. */
 export function serviceClusterName(namespace: string, service: string, port: number): string {
@@ -71,6 +72,14 @@ export function gatewayHttpsRouteName(namespace: string, gateway: string, port: 
 /** One route of a Gateway API route, named after the field it comes from: `<namespace>/HTTPRoute/<name>/spec.rules[0].matches[1]`. */
 export function gatewayRuleName(namespace: string, kind: string, route: string, field: string): string {
   return `${namespace}/${kind}/${route}/${field}`;
+}
+
+/**
+ * The cookie or header of a route rule's session when the rule names none: unique per rule, as the
+ * Gateway API asks, and the same in every translation (`session-` and a hash of the rule's place).
+ */
+export function defaultSessionName(namespace: string, kind: string, route: string, rule: string): string {
+  return `session-${fnv1a(`${namespace}/${kind}/${route}/${rule}`).toString(16).padStart(8, '0')}`;
 }
 
 /** Listener and route configuration of a Service with GAMMA routes (an HTTPRoute whose parent is the Service). */

@@ -28,6 +28,30 @@ const backendRef = z
 const headerMatch = z.object({ type: z.enum(['Exact', 'RegularExpression']).optional(), name: z.string().min(1), value: z.string() }).loose();
 const filter = z.object({ type: z.string().min(1) }).loose();
 
+const duration = z.string().regex(/^([0-9]{1,5}(h|m|s|ms)){1,4}$/, 'a duration such as 1h, 30m, 10s or 500ms');
+const tokenName = z.string().min(1).max(256).regex(/^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$/, 'a cookie or header name (token characters)');
+
+/**
+ * A rule's sessionPersistence with the CRD's own checks, which the API server runs as CEL rules: a
+ * Permanent cookie needs absoluteTimeout; cookie settings only with type Cookie. Also accepts the
+ * fields of releases before 1.3 (sessionName, idleTimeout, cookieConfig).
+ */
+const sessionPersistence = z
+  .object({
+    type: z.enum(['Cookie', 'Header']).optional(),
+    absoluteTimeout: duration.optional(),
+    idleTimeout: duration.optional(),
+    sessionName: z.string().max(128).optional(),
+    cookie: z.object({ name: tokenName.optional(), path: z.string().max(1024).optional(), lifetimeType: z.enum(['Permanent', 'Session']).optional() }).loose().optional(),
+    header: z.object({ name: tokenName }).loose().optional(),
+    cookieConfig: z.object({ lifetimeType: z.enum(['Permanent', 'Session']).optional() }).loose().optional(),
+  })
+  .loose()
+  .refine((session) => (session.cookie?.lifetimeType ?? session.cookieConfig?.lifetimeType) !== 'Permanent' || session.absoluteTimeout !== undefined, {
+    message: 'AbsoluteTimeout must be specified when cookie lifetimeType is Permanent',
+  })
+  .refine((session) => session.cookie === undefined || (session.type ?? 'Cookie') === 'Cookie', { message: 'cookie must be nil if type is not Cookie' });
+
 const routeCommon = {
   parentRefs: z.array(parentRef).max(32).optional(),
   hostnames: z.array(z.string().min(1).max(253)).max(16).optional(),
@@ -101,6 +125,7 @@ export const httpRouteSchema = objectSchema({
               filters: z.array(filter).optional(),
               backendRefs: z.array(backendRef).optional(),
               timeouts: z.object({ request: z.string().optional(), backendRequest: z.string().optional() }).loose().optional(),
+              sessionPersistence: sessionPersistence.optional(),
             })
             .loose(),
         )
@@ -130,6 +155,7 @@ export const grpcRouteSchema = objectSchema({
                 .optional(),
               filters: z.array(filter).optional(),
               backendRefs: z.array(backendRef).optional(),
+              sessionPersistence: sessionPersistence.optional(),
             })
             .loose(),
         )

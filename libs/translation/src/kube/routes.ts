@@ -64,6 +64,23 @@ export interface RouteMatchView {
   method?: string;
 }
 
+/**
+ * A rule's sessionPersistence (Gateway API experimental channel): requests of one session go to the
+ * same backend endpoint, remembered in a cookie (the default) or a header named `sessionName`.
+ */
+export interface SessionPersistenceView {
+  type: 'Cookie' | 'Header';
+  /** `cookie.name` or `header.name`, else `sessionName` (the spelling of releases before 1.3). */
+  name?: string;
+  /** Cookie only: its Path attribute (`cookie.path`). */
+  path?: string;
+  absoluteTimeoutMs?: number;
+  idleTimeoutMs?: number;
+  /** Cookie only: `Permanent` cookies expire after absoluteTimeout; `Session` cookies (the default) with the browser session. */
+  lifetimeType: 'Permanent' | 'Session';
+  at: string;
+}
+
 export interface RouteRuleView {
   name?: string;
   /** At least one (a rule without matches matches every request). */
@@ -72,6 +89,7 @@ export interface RouteRuleView {
   backendRefs: BackendRefView[];
   timeouts: { requestMs?: number; backendRequestMs?: number };
   retry?: { codes: number[]; attempts?: number; backoffMs?: number };
+  sessionPersistence?: SessionPersistenceView;
   at: string;
 }
 
@@ -176,6 +194,30 @@ function readRule(read: FieldReader, kind: RouteKind, rule: Record<string, unkno
     if (attempts !== undefined) view.retry.attempts = attempts;
     const backoff = duration(retry['backoff'], `${at}.retry.backoff`);
     if (backoff !== undefined) view.retry.backoffMs = backoff;
+  }
+  const session = kind === 'TLSRoute' ? undefined : read.object(rule['sessionPersistence'], `${at}.sessionPersistence`);
+  if (session) {
+    const sessionAt = `${at}.sessionPersistence`;
+    // Gateway API 1.3 and later: cookie {name, path, lifetimeType}, header {name}; before: sessionName, cookieConfig {lifetimeType}
+    const cookie = read.object(session['cookie'], `${sessionAt}.cookie`);
+    const header = read.object(session['header'], `${sessionAt}.header`);
+    const cookieConfig = read.object(session['cookieConfig'], `${sessionAt}.cookieConfig`);
+    const type = read.oneOf(session['type'], `${sessionAt}.type`, ['Cookie', 'Header'] as const) ?? 'Cookie';
+    const lifetime = cookie?.['lifetimeType'] !== undefined ? ['cookie', cookie['lifetimeType']] : ['cookieConfig', cookieConfig?.['lifetimeType']];
+    view.sessionPersistence = {
+      type,
+      lifetimeType: read.oneOf(lifetime[1], `${sessionAt}.${lifetime[0]}.lifetimeType`, ['Permanent', 'Session'] as const) ?? 'Session',
+      at: sessionAt,
+    };
+    const name = type === 'Header' ? read.string(header?.['name'], `${sessionAt}.header.name`) : read.string(cookie?.['name'], `${sessionAt}.cookie.name`);
+    const sessionName = name ?? read.string(session['sessionName'], `${sessionAt}.sessionName`);
+    if (sessionName) view.sessionPersistence.name = sessionName;
+    const path = read.string(cookie?.['path'], `${sessionAt}.cookie.path`);
+    if (path) view.sessionPersistence.path = path;
+    const absoluteTimeoutMs = duration(session['absoluteTimeout'], `${sessionAt}.absoluteTimeout`);
+    if (absoluteTimeoutMs !== undefined) view.sessionPersistence.absoluteTimeoutMs = absoluteTimeoutMs;
+    const idleTimeoutMs = duration(session['idleTimeout'], `${sessionAt}.idleTimeout`);
+    if (idleTimeoutMs !== undefined) view.sessionPersistence.idleTimeoutMs = idleTimeoutMs;
   }
   return view;
 }

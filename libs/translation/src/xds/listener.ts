@@ -13,6 +13,7 @@ import { adsConfigSource, typed } from './config-source.js';
 const HCM = 'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 const ROUTER = 'envoy.extensions.filters.http.router.v3.Router';
 const CORS = 'envoy.extensions.filters.http.cors.v3.Cors';
+const STATEFUL_SESSION = 'envoy.extensions.filters.http.stateful_session.v3.StatefulSession';
 const TCP_PROXY = 'envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy';
 const TLS_INSPECTOR = 'envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector';
 const DOWNSTREAM_TLS = 'envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext';
@@ -82,7 +83,12 @@ function toConnectionManager(http: HttpConnectionIR, accessLog: Resource = {}): 
   return typed(HCM, {
     statPrefix: http.statPrefix,
     rds: { routeConfigName: http.routeName, configSource: adsConfigSource() },
-    httpFilters: [...(http.cors ? [{ name: 'envoy.filters.http.cors', typedConfig: typed(CORS) }] : []), { name: 'envoy.filters.http.router', typedConfig: typed(ROUTER) }],
+    httpFilters: [
+      ...(http.cors ? [{ name: 'envoy.filters.http.cors', typedConfig: typed(CORS) }] : []),
+      // no session state here: it does nothing but on routes whose per-route config gives one
+      ...(http.sessions ? [{ name: 'envoy.filters.http.stateful_session', typedConfig: typed(STATEFUL_SESSION) }] : []),
+      { name: 'envoy.filters.http.router', typedConfig: typed(ROUTER) },
+    ],
     ...(http.upgrades?.length ? { upgradeConfigs: http.upgrades.map((upgradeType) => ({ upgradeType })) } : {}),
     ...accessLog,
   });

@@ -19,11 +19,14 @@ import { pushTo } from './collections.js';
 
 /**
  * HTTP connection managers of Gateway listeners let WebSocket upgrades through to the backends (as
- * Cilium does) and run the CORS filter (routes with a CORS filter carry its policy). Their route configurations pick virtual hosts by the Host header without its port
+ * Cilium does) and run the CORS filter (routes with a CORS filter carry its policy); the stateful
+ * session filter runs only where a route of `hosts` keeps sessions, so other listeners pay nothing for
+ * it. Their route configurations pick virtual hosts by the Host header without its port
  * (Gateway API hostnames carry none; the backend still sees the port).
  */
-export function httpOptions(): { upgrades: string[]; cors: boolean } {
-  return { upgrades: ['websocket'], cors: true };
+export function httpOptions(hosts: readonly VirtualHostIR[]): { upgrades: string[]; cors: boolean; sessions?: boolean } {
+  const sessions = hosts.some((host) => host.routes.some((rule) => rule.sessionPersistence !== undefined));
+  return { upgrades: ['websocket'], cors: true, ...(sessions ? { sessions } : {}) };
 }
 
 export interface AttachedRoute {
@@ -89,8 +92,9 @@ export function buildGateway(context: TranslationContext, gateway: GatewayState,
     const chains: FilterChainIR[] = [];
     if (listeners[0]!.family === 'http') {
       const routeName = gatewayRouteName(namespace, name, port, 'http');
-      context.ir.routes.push({ name: routeName, virtualHosts: virtualHosts(listeners, attached, cache, { port, scheme: 'http' }), ignorePortInHostMatching: true, source });
-      chains.push({ name: 'http', match: { serverNames: [] }, action: { kind: 'http', routeName, statPrefix: listenerName, ...httpOptions() } });
+      const hosts = virtualHosts(listeners, attached, cache, { port, scheme: 'http' });
+      context.ir.routes.push({ name: routeName, virtualHosts: hosts, ignorePortInHostMatching: true, source });
+      chains.push({ name: 'http', match: { serverNames: [] }, action: { kind: 'http', routeName, statPrefix: listenerName, ...httpOptions(hosts) } });
       for (const listener of listeners) programmed.add(listener);
     } else {
       const usedNames = new Set<string>();
@@ -119,7 +123,7 @@ export function buildGateway(context: TranslationContext, gateway: GatewayState,
           misdirected.push({ name: `misdirected ${domain}`, domains: [domain], routes: [{ name: `${listenerName}/misdirected`, match: { path: { kind: 'prefix', value: '/' } }, action: { kind: 'direct-response', status: 421 } }] });
         }
         context.ir.routes.push({ name: routeName, virtualHosts: [...own, ...misdirected], ignorePortInHostMatching: true, source });
-        chains.push({ name: `https/${listener.view.name}`, match: { serverNames, transportProtocol: 'tls' }, tls: chainTls(listener), action: { kind: 'http', routeName, statPrefix: `${listenerName}/https`, ...httpOptions() } });
+        chains.push({ name: `https/${listener.view.name}`, match: { serverNames, transportProtocol: 'tls' }, tls: chainTls(listener), action: { kind: 'http', routeName, statPrefix: `${listenerName}/https`, ...httpOptions(own) } });
         programmed.add(listener);
       }
       for (const listener of listeners.filter((l) => l.family === 'tls')) {

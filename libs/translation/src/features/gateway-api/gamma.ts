@@ -34,13 +34,14 @@ export function buildGamma(context: TranslationContext, service: ServiceView, ro
     );
   }
   ranked.sort((a, b) => compareMatches(a.rank, b.rank));
-  context.ir.routes.push({ name, virtualHosts: [{ name: '*', domains: ['*'], routes: ranked.map((entry) => entry.rule) }], source: service.source });
+  const hosts = [{ name: '*', domains: ['*'], routes: ranked.map((entry) => entry.rule) }];
+  context.ir.routes.push({ name, virtualHosts: hosts, source: service.source });
   context.ir.listeners.push({
     name,
     kind: 'socket',
     address: '0.0.0.0',
     port,
-    filterChains: [{ name: 'http', match: { serverNames: [] }, action: { kind: 'http', routeName: name, statPrefix: name, ...httpOptions() } }],
+    filterChains: [{ name: 'http', match: { serverNames: [] }, action: { kind: 'http', routeName: name, statPrefix: name, ...httpOptions(hosts) } }],
     source: service.source,
   });
   redirectToProxy(context.ir, l4Index, port);

@@ -11,9 +11,9 @@
  * - a redirect or rewrite on the only backendRef of a rule applies to the rule; on one of several
  *   backends it is refused (that share fails), since Envoy rewrites per route.
  */
-import type { CorsPolicyIR, HeaderModifierIR, HttpRouteRuleIR, PathMatchIR, RequestMirrorIR, RouteMatchIR, WeightedClusterIR } from '@tendril/model';
-import type { FilterView, HeaderModifierView, RouteMatchView, RouteRuleView, RouteView } from '../../kube/routes.js';
-import { gatewayRuleName } from '../../names.js';
+import type { CorsPolicyIR, HeaderModifierIR, HttpRouteRuleIR, PathMatchIR, RequestMirrorIR, RouteMatchIR, SessionPersistenceIR, WeightedClusterIR } from '@tendril/model';
+import type { FilterView, HeaderModifierView, RouteMatchView, RouteRuleView, RouteView, SessionPersistenceView } from '../../kube/routes.js';
+import { defaultSessionName, gatewayRuleName } from '../../names.js';
 import type { BackendResolver, ResolvedRefsReason } from './backends.js';
 
 export interface RouteProblem {
@@ -177,8 +177,25 @@ export function toRuleIRs(route: RouteView, rule: ResolvedRule, listener: Listen
     if (rule.requestHeaders && out.action.kind !== 'direct-response') out.requestHeaders = rule.requestHeaders;
     if (rule.responseHeaders && out.action.kind !== 'direct-response') out.responseHeaders = rule.responseHeaders;
     if (rule.cors && out.action.kind !== 'direct-response') out.cors = rule.cors;
+    const session = rule.view.sessionPersistence;
+    if (session && out.action.kind === 'forward') out.sessionPersistence = toSession(session, defaultSessionName(route.namespace, route.kind, route.name, rule.view.at));
     return out;
   });
+}
+
+/**
+ * Gateway API sessionPersistence -> where Envoy keeps the session. The name is the cookie's or the
+ * header's (`cookie.name` / `header.name`, or `sessionName` as releases before 1.3 spell it), else one
+ * unique to the rule. A `Permanent` cookie lives for absoluteTimeout; a `Session` cookie (the default)
+ * until the browser session ends. Envoy's sessions have no idle timeout and do not expire a session
+ * cookie on their own: idleTimeout, and absoluteTimeout of a `Session` cookie, are not honoured.
+ */
+function toSession(session: SessionPersistenceView, fallbackName: string): SessionPersistenceIR {
+  const name = session.name ?? fallbackName;
+  if (session.type === 'Header') return { kind: 'header', name };
+  const cookie: SessionPersistenceIR = { kind: 'cookie', name, path: session.path ?? '/' };
+  if (session.lifetimeType === 'Permanent' && session.absoluteTimeoutMs !== undefined) cookie.ttlSeconds = Math.max(1, Math.ceil(session.absoluteTimeoutMs / 1000));
+  return cookie;
 }
 
 export function toMatch(match: RouteMatchView): RouteMatchIR {

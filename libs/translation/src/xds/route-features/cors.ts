@@ -24,6 +24,6 @@ export const withCors = {
     if (cors.maxAgeSeconds !== undefined) policy['maxAge'] = String(cors.maxAgeSeconds);
     if (cors.allowCredentials !== undefined) policy['allowCredentials'] = cors.allowCredentials;
     policy['forwardNotMatchingPreflights'] = false;
-    return { ...route, typedPerFilterConfig: { 'envoy.filters.http.cors': policy } };
+    return { ...route, typedPerFilterConfig: { ...(route['typedPerFilterConfig'] as Resource | undefined), 'envoy.filters.http.cors': policy } };
   },
 } satisfies RouteFeature;

@@ -7,7 +7,8 @@ import { withMatch } from './match.js';
 import { withMirrors } from './mirrors.js';
 import { withRetries } from './retries.js';
 import { withRewrites } from './rewrites.js';
+import { withSessionPersistence } from './session-persistence.js';
 import { withTimeouts } from './timeouts.js';
 
-export const ROUTE_FEATURES: readonly RouteFeature[] = [withMatch, withAction, withRewrites, withTimeouts, withRetries, withMirrors, withHeaderModifiers, withCors];
+export const ROUTE_FEATURES: readonly RouteFeature[] = [withMatch, withAction, withRewrites, withTimeouts, withRetries, withMirrors, withHeaderModifiers, withCors, withSessionPersistence];
 export type { RouteFeature } from './feature.js';
