@@ -7,7 +7,7 @@
 export { translate, type TranslationInput, type TranslationOutput, type XdsOutput, type StatusOutput } from './translate.js';
 export type { TranslationError } from './problems.js';
 export { TranslationMemo, type MemoStats } from './memo.js';
-export type { Feature, TranslationContext } from './feature.js';
+export type { Feature, TranslationContext } from './context.js';
 export { FEATURES } from './features/index.js';
 export { SUPPORTED_FEATURES } from './features/gateway-api/status.js';
 export { XDS_EMITTERS, XDS_TYPE_ORDER, type XdsEmitter, type Resource } from './xds/index.js';

@@ -405,16 +405,17 @@ test('an EndpointSlice change told to the memo patches the last output: only its
   l7.metadata['annotations'] = { 'service.cilium.io/lb-l7': 'enabled' };
   objects.set(`${TEST_CLUSTER}.service.default.svc-9`, l7 as unknown as KubeObject);
   const memo = new TranslationMemo();
+  let last: TranslationOutput | undefined;
   const change = (key: string, value: KubeObject | undefined) => {
     if (value) objects.set(key, value);
     else objects.delete(key);
-    const before = new Map((memo.patchState?.output.xds ?? []).map((item) => [`${item.type} ${item.name}`, item.resource]));
-    const output = translate({ cluster: TEST_CLUSTER, objects, memo, changes: [[key, value]] });
+    const before = new Map((last?.xds ?? []).map((item) => [`${item.type} ${item.name}`, item.resource]));
+    const output = (last = translate({ cluster: TEST_CLUSTER, objects, memo, changes: [[key, value]] }));
     const changed = output.xds.filter((item) => before.get(`${item.type} ${item.name}`) !== item.resource).map((item) => `${item.type} ${item.name}`);
     assert.equal(comparable(output), comparable(translate({ cluster: TEST_CLUSTER, objects })), `after ${key}`);
     return { output, changed };
   };
-  const first = translate({ cluster: TEST_CLUSTER, objects, memo });
+  const first = (last = translate({ cluster: TEST_CLUSTER, objects, memo }));
   assert.equal(memo.lastPass, 'full');
   const redirect = first.lb.find((entry) => entry.name === 'svc-9')!.l7Proxy;
   assert.ok(redirect, 'svc-9 is redirected');

@@ -19,21 +19,8 @@
 import { canonicalJson, type ObjectRef, type ObjectStatus } from '@tendril/contract';
 import { emptyIR, type IRProblem, type MeshIR } from '@tendril/model';
 import type { TranslationOptions } from './options.js';
-import type { PatchState } from './patch/state.js';
-import type { ProxyPorts } from './allocate/proxy-ports.js';
+import type { FeatureState } from './feature-state.js';
 import type { OwnedLoadBalancer, OwnedNode } from './owned/owned-objects.js';
-import type { GatewayStash } from './features/gateway-api/index.js';
-import type { IngressStash } from './features/ingress.js';
-import type { ServicesStash } from './features/services.js';
-
-/** What features keep after a full pass for patch/ to patch changes in without one (TranslationContext.stash). */
-export interface Stashes {
-  services: ServicesStash;
-  ingress: IngressStash;
-  'gateway-api': GatewayStash;
-  /** The node-proxy port picks, in order (translate() keeps them). */
-  'proxy-ports': ProxyPorts;
-}
 import { Problems, type TranslationError } from './problems.js';
 
 export interface UnitRecord {
@@ -71,8 +58,8 @@ export class TranslationMemo {
    * stays in a few units patched into the last output, patch/).
    */
   lastPass: 'full' | 'patch' = 'full';
-  /** Features' state after the last full pass (TranslationContext.stash). */
-  stash: Partial<Stashes> = {};
+  /** Features' state after the last full pass, by the owner's token (TranslationContext.keep). */
+  private states = new Map<FeatureState<unknown>, unknown>();
   /** Clusters whose endpoints a feature copied outside the services unit in the last full pass. */
   endpointReads = new Set<string>();
   /**
@@ -82,8 +69,6 @@ export class TranslationMemo {
   owned = new Map<string, OwnedLoadBalancer>();
   ownedNodes: OwnedNode[] = [];
   ownedVersion = 0;
-  /** What the last output was made of, for patch/; set at the end of each translation. */
-  patchState?: PatchState;
   private serial = 0;
 
   /** Numbers the outputs made with this memo (TranslationOutput.serial). */
@@ -105,8 +90,17 @@ export class TranslationMemo {
     this.stats = { built: 0, reused: 0 };
     this.lastPass = 'full';
     this.endpointReads = new Set();
-    this.stash = {};
-    this.patchState = undefined;
+    this.states = new Map();
+  }
+
+  /** The state kept under `token` since the last full pass (TranslationContext.keep). */
+  kept<T>(token: FeatureState<T>): T | undefined {
+    return this.states.get(token as FeatureState<unknown>) as T | undefined;
+  }
+
+  /** Keeps `state` under `token` until the next full pass. */
+  keep<T>(token: FeatureState<T>, state: T): void {
+    this.states.set(token as FeatureState<unknown>, state);
   }
 
   /** Whether a translation with these settings may reuse what was recorded (see begin()). */

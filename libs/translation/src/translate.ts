@@ -3,19 +3,22 @@
  * order, whatever order the objects came in. A feature that throws on unexpected input costs only its
  * own output; the error names the feature so the bug can be found.
  */
-import { canonicalJson, lbKey, type KubeObject, type NodeSelector, type LbService, type ObjectStatus, type XdsType } from '@tendril/contract';
+import { canonicalJson, lbKey, type ObjectStatus } from '@tendril/contract';
 import { emptyIR, validate, type MeshIR } from '@tendril/model';
-import type { TranslationContext } from './feature.js';
+import type { TranslationContext } from './context.js';
 import { FEATURES } from './features/index.js';
 import { desiredLbService } from './lb/lb-service.js';
-import { ProxyPorts } from './allocate/proxy-ports.js';
+import { PROXY_PORTS_STATE, ProxyPorts } from './allocate/proxy-ports.js';
 import { ObjectIndex } from './objects.js';
 import { DEFAULT_TRANSLATION_OPTIONS, type TranslationOptions } from './options.js';
 import { replayUnit, type TranslationMemo } from './memo.js';
 import { patchChanges, recordPatchState } from './patch/index.js';
-import { Problems, compare, type TranslationError } from './problems.js';
-import { XDS_EMITTERS, XDS_TYPE_ORDER, type Resource } from './xds/index.js';
+import { Problems, compare } from './problems.js';
+import { XDS_EMITTERS, XDS_TYPE_ORDER } from './xds/index.js';
 import { ownedObjects, readNodes, type OwnedLoadBalancer, type OwnedOutput } from './owned/owned-objects.js';
+import type { TranslationInput, TranslationOutput, XdsOutput } from './output.js';
+
+export type { TranslationInput, TranslationOutput, XdsOutput, StatusOutput } from './output.js';
 
 const OWNED_OUTPUTS = new WeakMap<TranslationMemo, { version: number; cluster: string; output: OwnedOutput[] }>();
 
@@ -35,83 +38,6 @@ function sameOwned(a: Map<string, OwnedLoadBalancer>, b: Map<string, OwnedLoadBa
     if (!other || canonicalJson(other) !== canonicalJson(balancer)) return false;
   }
   return true;
-}
-
-export interface TranslationInput {
-  /** The cluster this control plane serves (first token of object keys). */
-  cluster: string;
-  /** `tendril-objects` key -> object. */
-  objects: Iterable<readonly [string, KubeObject]>;
-  /** Deployment choices; each defaults to DEFAULT_TRANSLATION_OPTIONS (Cilium's behaviour). */
-  options?: Partial<TranslationOptions>;
-  /**
-   * Kept by the caller across translations so that unchanged objects are not translated again
-   * (memo.ts). The output is the same with or without it.
-   */
-  memo?: TranslationMemo;
-  /**
-   * The objects changed since the last translation with `memo` (undefined: deleted), when the caller
-   * knows them. With it, a change whose effect stays in a few units (EndpointSlices, an edited
-   * Ingress: patch/) patches the last output instead of running every feature; it must then be every change since that translation. The output is the
-   * same either way. A patched output shares its arrays with the output it was patched from (they are
-   * changed in place, which keeps a patch in proportion to the change): whoever keeps an output across
-   * such translations must copy what it keeps.
-   */
-  changes?: Iterable<readonly [string, KubeObject | undefined]>;
-}
-
-export interface XdsOutput {
-  type: XdsType;
-  name: string;
-  /** The Envoy resource in proto3 JSON. */
-  resource: Resource;
-  /** Only these proxies (by node id or node.cluster) get it; absent: every proxy. */
-  nodeSelector?: NodeSelector;
-  /**
-   * Set for hand-written resources (CiliumEnvoyConfig): the key of the object holding them. Envoy's
-   * own rules are checked on them before publishing; a refusal goes to that object's status.
-   */
-  objectKey?: string;
-}
-
-export interface StatusOutput {
-  /** The object's `tendril-objects` key, which is also its `tendril-status` key. */
-  key: string;
-  status: ObjectStatus;
-}
-
-export interface TranslationOutput {
-  /** Sorted by XDS_TYPE_ORDER, then name. */
-  xds: XdsOutput[];
-  /** Sorted by lbKey. */
-  lb: LbService[];
-  /** Sorted by key. */
-  statuses: StatusOutput[];
-  /**
-   * The objects Tendril owns in the cluster (owned/): the Services and EndpointSlices of the Ingress and
-   * Gateway load balancers, by `tendril-owned` key, sorted by key. Always whole (a patched output too).
-   */
-  owned: OwnedOutput[];
-  /** Sorted by object, then message. */
-  errors: TranslationError[];
-  /** The IR the outputs were built from, for dumps and debugging. */
-  ir: MeshIR;
-  /** Numbers the outputs made with one memo (absent without a memo). */
-  serial?: number;
-  /**
-   * Set when this output is output `base` (same memo) with a few items replaced, added or removed
-   * (patch/). Errors are the same array unless one came or went.
-   * A publisher that published `base` may write just these.
-   */
-  patch?: {
-    base: number;
-    /** Items put: new values, or new items. */
-    xds: XdsOutput[];
-    lb: LbService[];
-    statuses: StatusOutput[];
-    /** Items gone (their last values). */
-    removed: { xds: XdsOutput[]; lb: LbService[]; statuses: StatusOutput[] };
-  };
 }
 
 export function translate(input: TranslationInput): TranslationOutput {
@@ -139,9 +65,7 @@ export function translate(input: TranslationInput): TranslationOutput {
       problems,
       setStatus,
       own: (balancer) => owned.set(`${balancer.namespace}/${balancer.name}`, balancer),
-      stash: (feature, state) => {
-        if (memo) memo.stash[feature] = state;
-      },
+      keep: (token, state) => memo?.keep(token, state),
       endpointsOf: (clusterName) => {
         memo?.endpointReads.add(clusterName);
         return root.ir.endpoints.find((group) => group.clusterName === clusterName);
@@ -171,7 +95,7 @@ export function translate(input: TranslationInput): TranslationOutput {
       problems.raw(`feature/${feature.name}`, `translation failed: ${(error as Error).message}`);
     }
   }
-  if (memo) memo.stash['proxy-ports'] = base.proxyPorts; // the picks, for patch/ to add or drop a name
+  memo?.keep(PROXY_PORTS_STATE, base.proxyPorts); // the picks, for patch/ to add or drop a name
   for (const problem of validate(ir, memo?.checked)) problems.raw(problem.object, `${problem.path}: ${problem.message}`);
 
   const xds: XdsOutput[] = [];

@@ -4,6 +4,7 @@
  * shared Ingress, a stable pick above it for every other listener (by a hash of its name), skipping
  * the ports hand-written listeners bind (reserve()).
  */
+import { featureState } from '../feature-state.js';
 import { fnv1a } from './stable-hash.js';
 
 /** One pick, in the order they were asked for, with the feature that asked (patch/ replays them). */
@@ -13,6 +14,9 @@ export interface PortPick {
   /** Undefined when the range was full. */
   port: number | undefined;
 }
+
+/** The node-proxy port picks of the last full pass, in order (kept by translate()). */
+export const PROXY_PORTS_STATE = featureState<ProxyPorts>('proxy-ports');
 
 export class ProxyPorts {
   private readonly byName = new Map<string, number>();

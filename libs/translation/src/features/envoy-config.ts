@@ -8,7 +8,8 @@
  */
 import { redirectToProxy } from '../lb/redirect.js';
 import { describeSource as describe, type EndpointIR, type EnvoyConfigResourceIR, type EnvoyConfigResourceType, type ProxySelectorIR, type SourceObject } from '@tendril/model';
-import { serviceView, type Feature, type TranslationContext } from '../feature.js';
+import type { Feature, TranslationContext } from '../context.js';
+import { serviceView } from '../kube/service.js';
 import { FieldReader, type Json } from '../kube/fields.js';
 import { serviceClusterName } from '../names.js';
 import type { IndexedObject } from '../objects.js';

@@ -1,5 +1,5 @@
 /** Every translation feature, in the order they run. Later features may read what earlier ones built. */
-import type { Feature } from '../feature.js';
+import type { Feature } from '../context.js';
 import { envoyConfigFeature } from './envoy-config.js';
 import { gatewayApiFeature } from './gateway-api/index.js';
 import { ingressFeature } from './ingress.js';

@@ -8,10 +8,11 @@
  */
 import type { FilterChainIR, HttpRouteRuleIR, L4FrontendIR, L4ServiceIR, ListenerIR, PathMatchIR, RouteIR, SourceObject, VirtualHostIR } from '@tendril/model';
 import { DEFAULT_CLASS_ANNOTATION, INGRESS_ANNOTATIONS, INGRESS_ANNOTATION_PREFIXES, INGRESS_CLASS_ANNOTATION, parseDurationMs } from '../annotations.js';
-import { serviceView, type Feature, type TranslationContext } from '../feature.js';
+import type { Feature, TranslationContext } from '../context.js';
+import { serviceView, type ServiceView } from '../kube/service.js';
+import { featureState } from '../feature-state.js';
 import { FieldReader } from '../kube/fields.js';
 import { readIngress, type IngressBackendView, type IngressPathView, type IngressView } from '../kube/ingress.js';
-import type { ServiceView } from '../kube/service.js';
 import type { IndexedObject } from '../objects.js';
 import { ingressListenerName, ingressLoadBalancerName, ingressRouteName, ingressRuleName, serviceClusterName } from '../names.js';
 import { loadTlsSecret } from './tls-secret.js';
@@ -84,7 +85,7 @@ export const ingressFeature = {
     const addresses = allocateAddresses(context, found, [...balancers.keys()]);
     // What an Ingress created or deleted needs to be patched in without this pass (patch/): the ids
     // without an address, and every balancer's address.
-    context.stash('ingress', { picked: [...balancers.keys()].filter((id) => addresses.get(id)?.fromService !== true), addresses } satisfies IngressStash);
+    context.keep(INGRESS_STATE, { picked: [...balancers.keys()].filter((id) => addresses.get(id)?.fromService !== true), addresses } satisfies IngressStash);
     const services = context.ir.l4Services;
     context.ir.l4Services = []; // the units below add the LB entries here
     for (const [id, balancer] of [...balancers].sort(([a], [b]) => compare(a, b))) {
@@ -121,6 +122,8 @@ export function ingressUnitId(id: string): string {
 export type LbAddress = { address: string; fromService: boolean };
 
 /** The feature's state after a pass, kept by the memo for patch/. */
+export const INGRESS_STATE = featureState<IngressStash>('ingress');
+
 export interface IngressStash {
   /** Balancer ids without an address (their Service has none yet). */
   picked: string[];

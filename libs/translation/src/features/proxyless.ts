@@ -4,10 +4,10 @@
  * configuration of the same name, sending every request to that port's cluster (with the Service's
  * L7 policy). No socket, no node proxy: the client balances itself.
  */
-import { serviceView, type Feature, type TranslationContext } from '../feature.js';
+import type { Feature, TranslationContext } from '../context.js';
+import { serviceView, type ServiceView } from '../kube/service.js';
 import { proxylessTargetName, serviceClusterName } from '../names.js';
 import { Problems } from '../problems.js';
-import type { ServiceView } from '../kube/service.js';
 import type { IndexedObject } from '../objects.js';
 
 export const proxylessFeature = {

@@ -7,8 +7,8 @@
  */
 import type { VirtualHostIR } from '@tendril/model';
 import { ANNOTATIONS } from '../annotations.js';
-import { serviceView, type Feature, type TranslationContext } from '../feature.js';
-import type { ServiceView } from '../kube/service.js';
+import type { Feature, TranslationContext } from '../context.js';
+import { serviceView, type ServiceView } from '../kube/service.js';
 import { serviceClusterName, serviceL7Name } from '../names.js';
 import { redirectToProxy } from '../lb/redirect.js';
 import { Problems } from '../problems.js';

@@ -14,10 +14,11 @@ import {
   type UpstreamProtocol,
 } from '@tendril/model';
 import { ANNOTATIONS, APP_PROTOCOLS, DEFAULT_AFFINITY_TIMEOUT_SECONDS, L4_ALGORITHM_VALUES, LB_POLICY_VALUES, PROTOCOL_VALUES } from '../annotations.js';
-import { serviceView, type Feature, type TranslationContext } from '../feature.js';
+import type { Feature, TranslationContext } from '../context.js';
+import { serviceView, type ServicePortView, type ServiceView } from '../kube/service.js';
+import { featureState } from '../feature-state.js';
 import { FieldReader } from '../kube/fields.js';
 import { readEndpointSlice, type SliceView } from '../kube/endpoint-slice.js';
-import type { ServicePortView, ServiceView } from '../kube/service.js';
 import { serviceClusterName } from '../names.js';
 import type { IndexedObject } from '../objects.js';
 import { Problems, compare } from '../problems.js';
@@ -29,7 +30,7 @@ export const servicesFeature = {
     const slices = groupSlices(index.local('endpointslice').map((entry) => readSlice(context, entry, problems)));
     const { remote, global, remoteSlices } = remoteGlobalSlices(context);
     // What a change of another cluster's slice needs to be patched in without this pass (patch/).
-    context.stash('services', { global, remoteSlices, remote: new Map([...remote].map(([id, list]) => [id, list.map((slice) => remoteSlices.get(slice.key)!.entry)])) } satisfies ServicesStash);
+    context.keep(SERVICES_STATE, { global, remoteSlices, remote: new Map([...remote].map(([id, list]) => [id, list.map((slice) => remoteSlices.get(slice.key)!.entry)])) } satisfies ServicesStash);
     for (const entry of index.local('service')) {
       const service = serviceView(context, entry, problems);
       if (service.type === 'ExternalName') continue;
@@ -55,6 +56,8 @@ export interface RemoteSlice {
 }
 
 /** The feature's state after a pass, kept by the memo for patch/. */
+export const SERVICES_STATE = featureState<ServicesStash>('services');
+
 export interface ServicesStash {
   /** `<cluster>|<namespace>/<name>` of other clusters' Services that are global and shared. */
   global: Set<string>;

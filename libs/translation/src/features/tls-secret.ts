@@ -1,5 +1,5 @@
 /** A kubernetes.io/tls Secret loaded once per translation as an SDS secret (Ingress and Gateway listeners). */
-import type { TranslationContext } from '../feature.js';
+import type { TranslationContext } from '../context.js';
 import { tlsSecretName } from '../names.js';
 import type { IndexedObject } from '../objects.js';
 

@@ -1,6 +1,8 @@
 /** A core/v1 Service read into the fields translation uses; every bad field is reported, not thrown. */
 import { OWNED_MARK } from '@tendril/contract';
 import { ipFamily, isPort, type IpFamily, type L4Protocol, type SourceObject } from '@tendril/model';
+import type { TranslationContext } from '../context.js';
+import type { IndexedObject } from '../objects.js';
 import type { Problems } from '../problems.js';
 import { FieldReader, type Json } from './fields.js';
 
@@ -135,4 +137,21 @@ export function readService(object: Json, source: SourceObject & { namespace: st
   };
   if (affinityTimeoutSeconds !== undefined) view.affinityTimeoutSeconds = affinityTimeoutSeconds;
   return view;
+}
+
+/** `namespace/name` of the Service each view (by identity) was read from. */
+const SERVICE_IDS = new WeakMap<object, string>();
+
+/** A Service's view, read once per object while it is unchanged; its problems go to `problems`. */
+export function serviceView(context: TranslationContext, entry: IndexedObject, problems: Problems): ServiceView {
+  return context.view(entry.object, 'service', problems, (sink) => {
+    const view = readService(entry.object, { ...entry.source, namespace: entry.ref.namespace ?? '' }, sink);
+    SERVICE_IDS.set(view, `${entry.ref.namespace ?? ''}/${entry.ref.name}`);
+    return view;
+  });
+}
+
+/** The `namespace/name` of the Service a view came from (serviceView), if `value` is such a view. */
+export function serviceIdOf(value: object): string | undefined {
+  return SERVICE_IDS.get(value);
 }

@@ -12,7 +12,6 @@
  *   `lbipam.cilium.io/ips`.
  */
 import { LB_IPAM_IPS_ANNOTATION } from '@tendril/contract';
-import type { IngressSettings, LoadBalancer } from '../features/ingress.js';
 import type { OwnedLoadBalancer, OwnedPort, OwnerReference } from './owned-objects.js';
 
 export const INGRESS_LB_ANNOTATION_PREFIXES = ['service.beta.kubernetes.io', 'service.kubernetes.io', 'cloud.google.com'];
@@ -39,10 +38,17 @@ function strings(record: Record<string, unknown> | undefined): Record<string, st
   return out;
 }
 
+/** What the Service of an Ingress load balancer is made from (the ingress feature's LoadBalancer). */
+export interface IngressBalancer {
+  namespace: string;
+  name: string;
+  ingresses: readonly { object: object; view: { source: { name: string } }; settings: { mode: 'dedicated' | 'shared'; serviceType: 'LoadBalancer' | 'NodePort'; insecureNodePort?: number; secureNodePort?: number } }[];
+}
+
 /** The Service of an Ingress load balancer served on node-proxy port `proxyPort`. */
-export function ingressOwnedService(balancer: LoadBalancer, proxyPort: number, loadBalancerClass: string | undefined): OwnedLoadBalancer {
+export function ingressOwnedService(balancer: IngressBalancer, proxyPort: number, loadBalancerClass: string | undefined): OwnedLoadBalancer {
   const first = balancer.ingresses[0]!;
-  const settings: IngressSettings = first.settings;
+  const settings = first.settings;
   const ports: OwnedPort[] = [
     { name: 'http', port: 80, proxyPort, ...(settings.insecureNodePort !== undefined ? { nodePort: settings.insecureNodePort } : {}) },
     { name: 'https', port: 443, proxyPort, ...(settings.secureNodePort !== undefined ? { nodePort: settings.secureNodePort } : {}) },

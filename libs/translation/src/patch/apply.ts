@@ -4,7 +4,7 @@ import { emptyIR, validate, type KnownNames, type L4ServiceIR, type MeshIR, type
 import { desiredLbService } from '../lb/lb-service.js';
 import type { UnitRecord } from '../memo.js';
 import { compare, type TranslationError } from '../problems.js';
-import type { StatusOutput, TranslationOutput, XdsOutput } from '../translate.js';
+import type { StatusOutput, TranslationOutput, XdsOutput } from '../output.js';
 import { XDS_EMITTERS, XDS_TYPE_ORDER } from '../xds/index.js';
 import { count, type Patching, type Plan } from './plan.js';
 import { IR_LISTS, indexIngressUnit, ingressReads, nameOf, problemOfKey, type IrList, type IrOrL4, type PatchState } from './state.js';

@@ -20,7 +20,7 @@
  * - An edited Secret of this cluster that no Gateway names (a certificate rotated): the Ingress load
  *   balancers serving it.
  * - An HTTPRoute, GRPCRoute or TLSRoute edited, created or deleted: its status and the Gateways it is or
- *   was attached to (with the feature's state kept from the last pass, context.stash).
+ *   was attached to (with the feature's state kept from the last pass, context.keep).
  * A batch of such changes is patched one after the other (EndpointSlices together).
  *
  * Anything this cannot prove local goes through the full pass (which still replays unchanged units,
@@ -37,10 +37,11 @@ import { emptyIR } from '@tendril/model';
 import type { TranslationMemo } from '../memo.js';
 import type { TranslationOptions } from '../options.js';
 import { Problems } from '../problems.js';
-import type { StatusOutput, TranslationOutput, XdsOutput } from '../translate.js';
+import type { StatusOutput, TranslationOutput, XdsOutput } from '../output.js';
 import { refOf, unitContext, type Patching, type Plan } from './plan.js';
 import { ROUTE_KINDS, planIngress, planRoute, planSecret, planService, planSlices } from './planners.js';
 import { applyPlan } from './apply.js';
+import { PATCH_STATE } from './state.js';
 
 /** More changed objects than this go through the full pass (a burst is cheaper translated whole). */
 export const PATCH_LIMIT = 1024;
@@ -57,7 +58,7 @@ export function patchChanges(
   options: TranslationOptions,
   changes: Iterable<readonly [string, KubeObject | undefined]>,
 ): TranslationOutput | undefined {
-  const state = memo.patchState;
+  const state = memo.kept(PATCH_STATE);
   if (!state || state.cluster !== cluster || !memo.sameSettings(options, cluster)) return undefined;
   const changed = new Map<string, KubeObject | undefined>();
   for (const [key, object] of changes) {

@@ -1,7 +1,7 @@
 /** What a planner hands the applier, and the helpers planners share. */
 import type { KubeObject, ObjectRef, ObjectStatus } from '@tendril/contract';
 import type { MeshIR } from '@tendril/model';
-import type { TranslationContext } from '../feature.js';
+import type { TranslationContext } from '../context.js';
 import { ProxyPorts } from '../allocate/proxy-ports.js';
 import type { TranslationMemo, UnitRecord } from '../memo.js';
 import { ObjectIndex, indexEntry, parseKey, type IndexedObject } from '../objects.js';
@@ -69,7 +69,7 @@ export function unitContext(memo: TranslationMemo, cluster: string, options: Tra
     setStatus,
     unit: (_id, _inputs, build) => build(context),
     endpointsOf: () => undefined,
-    stash: () => {},
+    keep: () => {},
     own: () => {},
     view: (object, kind, sink, read) => memo.view(object, kind, sink, read),
   };

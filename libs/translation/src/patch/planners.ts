@@ -1,31 +1,31 @@
 /** One planner per kind of change: which units to rebuild, and how (see index.ts). */
 import { canonicalJson, type KubeObject } from '@tendril/contract';
 import { RuleCache, type AttachedRoute } from '../features/gateway-api/build.js';
-import { buildGatewayUnit, clustersOfRoute, gatewayUnitId, gatewayUnitInputs, routeParents, routeStatus, type RouteRecord } from '../features/gateway-api/index.js';
+import { GATEWAY_STATE, buildGatewayUnit, clustersOfRoute, gatewayUnitId, gatewayUnitInputs, routeParents, routeStatus, type RouteRecord } from '../features/gateway-api/index.js';
 import type { ListenerState } from '../features/gateway-api/gateways.js';
 import { readRoute, type RouteKind } from '../kube/routes.js';
 import { emptyIR } from '@tendril/model';
-import type { TranslationContext } from '../feature.js';
-import { serviceView } from '../feature.js';
-import { buildIngressUnit, ingressUnitId, ingressUnitInputs, ingressView, isOurs, readSettings, type LbAddress, type Lookups } from '../features/ingress.js';
+import type { TranslationContext } from '../context.js';
+import { serviceView, type ServiceView } from '../kube/service.js';
+import { INGRESS_STATE, buildIngressUnit, ingressUnitId, ingressUnitInputs, ingressView, isOurs, readSettings, type LbAddress, type Lookups } from '../features/ingress.js';
 import { FEATURES } from '../features/index.js';
-import { buildServiceUnit, isGlobal, readSlice, remoteServiceOf, sliceServiceId, serviceUnitId, serviceUnitInputs, type ReadSlice, type RemoteSlice } from '../features/services.js';
+import { SERVICES_STATE, buildServiceUnit, isGlobal, readSlice, remoteServiceOf, sliceServiceId, serviceUnitId, serviceUnitInputs, type ReadSlice, type RemoteSlice } from '../features/services.js';
 import { buildProxylessUnit, proxylessTargets, proxylessUnitId, proxylessUnitInputs } from '../features/proxyless.js';
 import { wantsL7 } from '../features/service-l7.js';
 import { INGRESS_CLASS_ANNOTATION } from '../annotations.js';
-import type { ServiceView } from '../kube/service.js';
 import type { UnitRecord } from '../memo.js';
 import { ingressListenerName, ingressLoadBalancerName } from '../names.js';
 import { indexEntry, type IndexedObject } from '../objects.js';
 import { Problems, compare } from '../problems.js';
 import { changedEntry, count, refOf, reported, unitContext, type Patching, type Plan, type Swap } from './plan.js';
 import { mentions, noteEntry, type SliceRecord } from './state.js';
+import { PROXY_PORTS_STATE } from '../allocate/proxy-ports.js';
 import { ingressOwnedService } from '../owned/load-balancers.js';
 import type { OwnedLoadBalancer } from '../owned/owned-objects.js';
 
 export function planSlices(patching: Patching, changed: Map<string, KubeObject | undefined>): Plan | undefined {
   const { memo, state, cluster, options, context, quiet } = patching;
-  const stash = memo.stash.services;
+  const stash = memo.kept(SERVICES_STATE);
   const counts = new Map<string, number>();
   // The slices after the change, by Service: copies of the lists the change touches (ours, and other
   // clusters' slices of global Services).
@@ -221,8 +221,8 @@ export function planIngress(patching: Patching, key: string, object: KubeObject 
  */
 function repick(patching: Patching, id: string, adding: boolean): { port: number | undefined; address: LbAddress | undefined; adopt: () => void } | undefined {
   const { memo, state } = patching;
-  const ports = memo.stash['proxy-ports'];
-  const ingress = memo.stash.ingress;
+  const ports = memo.kept(PROXY_PORTS_STATE);
+  const ingress = memo.kept(INGRESS_STATE);
   // A load balancer's address is its own Service's: one that comes has none yet (the full pass says so).
   if (adding || !ports || !ingress || state.services.has(id)) return undefined;
   // One that found no address has a problem reported outside its unit: the full pass drops it.
@@ -352,7 +352,7 @@ export const ROUTE_KINDS = [
  */
 export function planRoute(patching: Patching, key: string, object: KubeObject | undefined, kind: RouteKind, keyKind: RouteRecord['keyKind']): Plan | undefined {
   const { memo, state, cluster, options, context, quiet } = patching;
-  const stash = memo.stash['gateway-api'];
+  const stash = memo.kept(GATEWAY_STATE);
   if (!stash || state.refused.has(key)) return undefined;
   const before = stash.routes.get(key);
   if (before?.object === object || (!before && object === undefined)) return { swaps: [], counts: new Map(), commit: () => {} };

@@ -1,13 +1,14 @@
 /** What a patch needs to know of the last full translation, recorded at its end (recordPatchState). */
+import { featureState } from '../feature-state.js';
 import type { KnownNames, L4ServiceIR } from '@tendril/model';
-import type { TranslationContext } from '../feature.js';
+import type { TranslationContext } from '../context.js';
 import { gatewayLoadBalancerName } from '../names.js';
-import { serviceIdOf } from '../feature.js';
+import { serviceIdOf } from '../kube/service.js';
 import { readSlice, sliceServiceId } from '../features/services.js';
 import type { TranslationMemo } from '../memo.js';
 import type { IndexedObject } from '../objects.js';
 import { Problems, type TranslationError } from '../problems.js';
-import type { TranslationOutput } from '../translate.js';
+import type { TranslationOutput } from '../output.js';
 
 export interface SliceRecord {
   entry: IndexedObject;
@@ -33,6 +34,8 @@ const NAME_OF = new Map<IrOrL4, (item: unknown) => string>([
 export const nameOf = (list: IrOrL4, item: unknown) => NAME_OF.get(list)!(item);
 
 /** What the last output was made of, kept by the memo between translations. */
+export const PATCH_STATE = featureState<PatchState>('patch');
+
 export interface PatchState extends IngressIndex {
   cluster: string;
   output: TranslationOutput;
@@ -63,7 +66,7 @@ export interface PatchState extends IngressIndex {
    */
   readElsewhere: Set<string>;
   /**
-   * Services patched since the last full pass: the Gateway feature's state (context.stash) still
+   * Services patched since the last full pass: the Gateway feature's state (context.keep) still
    * holds them as they were, so a route naming one goes through the full pass.
    */
   patchedServices: Set<string>;
@@ -139,7 +142,7 @@ export function recordPatchState(memo: TranslationMemo, context: TranslationCont
   const secretsReadElsewhere = new Set(context.index.local('gateway').flatMap((entry) => mentions(entry)));
   const { ir } = output;
   const irAt = Object.fromEntries([...NAME_OF.keys()].map((list) => [list, positions(ir[list] as unknown[], NAME_OF.get(list)!)])) as PatchState['irAt'];
-  memo.patchState = {
+  memo.keep(PATCH_STATE, {
     cluster: context.index.cluster,
     output,
     slices,
@@ -162,7 +165,7 @@ export function recordPatchState(memo: TranslationMemo, context: TranslationCont
       caSecrets: new Set(ir.secrets.filter((secret) => secret.trustedCa !== undefined).map((secret) => secret.name)),
     },
     problemCounts,
-  } satisfies PatchState;
+  } satisfies PatchState);
 }
 
 /** What an Ingress load balancer's unit reads, by `namespace/name`: Services, Secrets, Services it misses. */

@@ -3,14 +3,13 @@
  * comes before it (clusters, endpoints, secrets, then listeners and routes).
  */
 import type { XdsType } from '@tendril/contract';
-import type { MeshIR, ProxySelectorIR } from '@tendril/model';
+import type { EnvoyConfigResourceType, MeshIR, ProxySelectorIR } from '@tendril/model';
 import { DEFAULT_TRANSLATION_OPTIONS, type TranslationOptions } from '../options.js';
 import { desiredCluster, type Resource } from './cluster.js';
 import { desiredClusterLoadAssignment } from './endpoint.js';
 import { desiredListener } from './listener.js';
 import { desiredRouteConfiguration } from './route.js';
 import { desiredSecret } from './secret.js';
-import { ENVOY_CONFIG_EMITTERS } from './envoy-config.js';
 
 /** Builds the resource of one IR item, or returns the one built for that same item before. */
 export type EmitOnce = <T>(node: object, build: () => T) => T;
@@ -30,6 +29,20 @@ export interface EmittedResource {
   objectKey?: string;
 }
 
+/**
+ * Hand-written Envoy resources (CiliumEnvoyConfig) as emitted: already proto3 JSON, so only their
+ * proxy selection and the object they came from travel with them.
+ */
+function envoyConfigEmitter(type: EnvoyConfigResourceType): XdsEmitter {
+  return {
+    type,
+    emit: (ir: MeshIR) =>
+      ir.envoyConfigs
+        .filter((item) => item.type === type)
+        .map((item) => ({ name: item.name, resource: item.resource, objectKey: item.objectKey, ...(item.proxies ? { nodeSelector: item.proxies } : {}) })),
+  };
+}
+
 export const XDS_EMITTERS: readonly XdsEmitter[] = [
   { type: 'cluster', emit: (ir, _options, once = always) => ir.clusters.map((cluster) => ({ name: cluster.name, resource: once(cluster, () => desiredCluster(cluster)) })) },
   {
@@ -44,7 +57,7 @@ export const XDS_EMITTERS: readonly XdsEmitter[] = [
       ir.listeners.map((listener) => ({ name: listener.name, resource: once(listener, () => desiredListener(listener, options)) })),
   },
   { type: 'route', emit: (ir, _options, once = always) => ir.routes.map((route) => ({ name: route.name, resource: once(route, () => desiredRouteConfiguration(route)) })) },
-  ...ENVOY_CONFIG_EMITTERS,
+  ...(['cluster', 'endpoint', 'secret', 'listener', 'route'] as const).map(envoyConfigEmitter),
 ];
 
 /** Publishing order of xDS types: referenced before referring; removals go in reverse. */

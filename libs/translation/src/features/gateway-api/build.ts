@@ -7,7 +7,7 @@
  * choice gives listener isolation; a virtual host holds the routes of its most specific listener.
  */
 import type { FilterChainIR, HttpRouteRuleIR, L4ServiceIR, ListenerIR, VirtualHostIR, WeightedClusterIR } from '@tendril/model';
-import type { TranslationContext } from '../../feature.js';
+import type { TranslationContext } from '../../context.js';
 import type { RouteView } from '../../kube/routes.js';
 import { gatewayHttpsRouteName, gatewayListenerName, gatewayLoadBalancerName, gatewayRouteName } from '../../names.js';
 import { compare } from '../../problems.js';

@@ -5,7 +5,7 @@
  * routes' rules, in the spec's precedence; requests none matches get Envoy's 404.
  */
 import type { HttpRouteRuleIR } from '@tendril/model';
-import type { TranslationContext } from '../../feature.js';
+import type { TranslationContext } from '../../context.js';
 import type { ServiceView } from '../../kube/service.js';
 import { redirectToProxy } from '../../lb/redirect.js';
 import { gammaName } from '../../names.js';

@@ -15,7 +15,7 @@
  *   HTTP listener ignores its port's entry); a listener whose CA references are all unusable is not
  *   accepted rather than served without the checks it asked for (see checkClientValidation).
  */
-import type { TranslationContext } from '../../feature.js';
+import type { TranslationContext } from '../../context.js';
 import { GATEWAY_GROUP, readGateway, readGatewayClass, type GatewayClassView, type GatewayView, type GroupKind, type ListenerView } from '../../kube/gateway-api.js';
 import type { IndexedObject } from '../../objects.js';
 import type { ClientValidationIR } from '@tendril/model';

@@ -15,10 +15,11 @@ import { ipFamily } from '@tendril/model';
 import { parseIPv4Cidr } from '../../allocate/stable-hash.js';
 import { ownedAddress } from '../../owned/addresses.js';
 import { gatewayOwnedService } from '../../owned/load-balancers.js';
-import { serviceView, type Feature, type TranslationContext } from '../../feature.js';
+import type { Feature, TranslationContext } from '../../context.js';
+import { serviceView, type ServiceView } from '../../kube/service.js';
+import { featureState } from '../../feature-state.js';
 import { readReferenceGrant } from '../../kube/gateway-api.js';
 import { readRoute, type RouteKind, type RouteView } from '../../kube/routes.js';
-import type { ServiceView } from '../../kube/service.js';
 import { gatewayLoadBalancerName } from '../../names.js';
 import { Problems, compare } from '../../problems.js';
 import { attachToGateway, isGatewayRef, isServiceRef } from './attach.js';
@@ -91,7 +92,7 @@ export const gatewayApiFeature = {
       context.unit(gatewayUnitId(gateway), gatewayUnitInputs(gateway, attached, proxyPorts), (unit) => buildGatewayUnit(unit, gateway, attached, cache, proxyPorts));
     }
     // What an edited route needs to be patched in without this pass (patch/).
-    context.stash('gateway-api', { ...routeContext, attached, routes, proxyPortsOf, gatewayOf: new Map(gateways.flatMap((gateway) => gateway.listeners.map((listener) => [listener, gateway] as const))) } satisfies GatewayStash);
+    context.keep(GATEWAY_STATE, { ...routeContext, attached, routes, proxyPortsOf, gatewayOf: new Map(gateways.flatMap((gateway) => gateway.listeners.map((listener) => [listener, gateway] as const))) } satisfies GatewayStash);
     // A Service of an LB entry's name (Cilium's own) lends its address; ours replaces its entry.
     const ours = new Set(context.ir.l4Services.filter((service) => service.source.kind === 'Gateway' && service.name.startsWith('cilium-gateway-')));
     const ids = new Set([...ours].map((entry) => `${entry.namespace}/${entry.name}`));
@@ -127,6 +128,8 @@ export interface RouteRecord {
 }
 
 /** The feature's state after a pass, kept by the memo for patch/. */
+export const GATEWAY_STATE = featureState<GatewayStash>('gateway-api');
+
 export interface GatewayStash extends RouteContext {
   attached: Map<ListenerState, AttachedRoute[]>;
   /** Routes by key. */

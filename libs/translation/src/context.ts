@@ -1,10 +1,12 @@
-/** What one translation feature gets to work with, and the shape every feature has. */
+/**
+ * What one translation feature gets to work with, and the shape every feature has. A leaf: it imports
+ * no feature, so every feature, the memo and translate() may import it.
+ */
 import type { ObjectStatus } from '@tendril/contract';
 import type { ClusterEndpointsIR, MeshIR } from '@tendril/model';
 import type { ProxyPorts } from './allocate/proxy-ports.js';
-import type { Stashes } from './memo.js';
-import { readService, type ServiceView } from './kube/service.js';
-import type { IndexedObject, ObjectIndex } from './objects.js';
+import type { FeatureState } from './feature-state.js';
+import type { ObjectIndex } from './objects.js';
 import type { OwnedLoadBalancer } from './owned/owned-objects.js';
 import type { TranslationOptions } from './options.js';
 import type { Problems } from './problems.js';
@@ -32,10 +34,11 @@ export interface TranslationContext {
    */
   endpointsOf(clusterName: string): ClusterEndpointsIR | undefined;
   /**
-   * Keeps a feature's state after a pass (its views, what attached where) with the memo, for
-   * patch/ to patch a change into the output without the pass. Nothing without a memo.
+   * Keeps a feature's state after a pass (its views, what attached where) with the memo, under the
+   * feature's own token, for patch/ to patch a change into the output without the pass. Nothing
+   * without a memo.
    */
-  stash<K extends keyof Stashes>(feature: K, state: Stashes[K]): void;
+  keep<T>(token: FeatureState<T>, state: T): void;
   /**
    * Declares a load balancer's Service that Tendril owns in the cluster (owned/), by the feature that
    * picked its node-proxy ports; called outside units, once per load balancer and pass.
@@ -51,21 +54,4 @@ export interface Feature {
   /** Runs before any feature builds: claims what must not be allocated to others (proxy ports). */
   reserve?(context: TranslationContext): void;
   build(context: TranslationContext): void;
-}
-
-/** `namespace/name` of the Service each view (by identity) was read from. */
-const SERVICE_IDS = new WeakMap<object, string>();
-
-/** A Service's view, read once per object while it is unchanged; its problems go to `problems`. */
-export function serviceView(context: TranslationContext, entry: IndexedObject, problems: Problems): ServiceView {
-  return context.view(entry.object, 'service', problems, (sink) => {
-    const view = readService(entry.object, { ...entry.source, namespace: entry.ref.namespace ?? '' }, sink);
-    SERVICE_IDS.set(view, `${entry.ref.namespace ?? ''}/${entry.ref.name}`);
-    return view;
-  });
-}
-
-/** The `namespace/name` of the Service a view came from (serviceView), if `value` is such a view. */
-export function serviceIdOf(value: object): string | undefined {
-  return SERVICE_IDS.get(value);
 }
