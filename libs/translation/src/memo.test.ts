@@ -302,8 +302,19 @@ test('route edits told to the memo patch the last output, equal to a fresh trans
   console.log(`# route edits: ${patched} of ${steps} patched`);
 });
 
-test('batches mixing EndpointSlices, Services, Ingresses, Secrets and routes are patched step by step, equal to a fresh translation', () => {
-  const mixed = (key: string) => key.startsWith(`${TEST_CLUSTER}.`) && /\.(endpointslice|service|ingress|secret|httproute|grpcroute|tlsroute)\./.test(key);
+test('Gateway, GatewayClass, ReferenceGrant and CiliumEnvoyConfig changes told to the memo give what a fresh translation gives', () => {
+  const picked = (key: string) => key.startsWith(`${TEST_CLUSTER}.`) && /\.(gateway|gatewayclass|referencegrant|ciliumenvoyconfig|ciliumclusterwideenvoyconfig)\./.test(key);
+  const { steps } = patchSequences(606, 30, picked, ({ original, objects }, keys, random, put) => {
+    const key = random.pick(keys);
+    // Edited, restored, deleted (and later restored or edited anew: created).
+    const choice = random.int(8);
+    put(key, choice === 0 ? original.get(key)! : choice === 1 ? undefined : edited(objects.get(key) ?? original.get(key)!, random));
+  });
+  assert.ok(steps >= 30 * 8, `only ${steps} steps ran`);
+});
+
+test('batches mixing EndpointSlices, Services, Ingresses, Secrets, routes, Gateways and CiliumEnvoyConfigs are patched step by step, equal to a fresh translation', () => {
+  const mixed = (key: string) => key.startsWith(`${TEST_CLUSTER}.`) && /\.(endpointslice|service|ingress|secret|httproute|grpcroute|tlsroute|gateway|ciliumenvoyconfig)\./.test(key);
   const { steps, patched } = patchSequences(
     99,
     20,
@@ -321,6 +332,7 @@ test('batches mixing EndpointSlices, Services, Ingresses, Secrets and routes are
           : kind === 'service' ? serviceEdit(current, random)
           : kind === 'ingress' ? ingressEdit(current, names('Service'), names('Secret'), random)
           : kind === 'secret' ? ({ ...current, metadata: { ...current.metadata, labels: { step: String(step) } } } as KubeObject)
+          : kind === 'gateway' || kind === 'ciliumenvoyconfig' ? edited(current, random)
           : routeEdit(current, names('Service'), random);
         changed.set(key, value);
         put(key, value);
@@ -342,11 +354,11 @@ test('one changed EndpointSlice rebuilds only its Service: the other resources a
   const memo = new TranslationMemo();
   const first = translate({ cluster: TEST_CLUSTER, objects, memo });
   assert.equal(memo.stats.reused, 0);
-  assert.equal(memo.stats.built, 400, 'a services unit and a proxyless unit per Service');
+  assert.equal(memo.stats.built, 600, 'a unit of each slice (its own problems), a services unit and a proxyless unit per Service');
 
   objects.set(`${TEST_CLUSTER}.endpointslice.default.svc-7-a`, slice(7, '127.0.9.9'));
   const second = translate({ cluster: TEST_CLUSTER, objects, memo });
-  assert.deepEqual(memo.stats, { built: 1, reused: 399 });
+  assert.deepEqual(memo.stats, { built: 2, reused: 598 }, 'the slice and its Service');
   const before = new Map(first.xds.map((item) => [`${item.type} ${item.name}`, item.resource]));
   const changed = second.xds.filter((item) => before.get(`${item.type} ${item.name}`) !== item.resource).map((item) => `${item.type} ${item.name}`);
   // The Service's unit was rebuilt (cluster and endpoints, equal cluster content); nothing else was.
@@ -358,10 +370,10 @@ test('one changed EndpointSlice rebuilds only its Service: the other resources a
   // Deleting a Service forgets its units; other options start over.
   objects.delete(`${TEST_CLUSTER}.service.default.svc-3`);
   const third = translate({ cluster: TEST_CLUSTER, objects, memo });
-  assert.deepEqual(memo.stats, { built: 0, reused: 398 });
+  assert.deepEqual(memo.stats, { built: 0, reused: 598 }, 'its slice stays, its two units go');
   assert.equal(third.xds.some((item) => item.name === 'default/svc-3:80'), false);
   translate({ cluster: TEST_CLUSTER, objects, memo, options: { alsCluster: '' } });
-  assert.deepEqual(memo.stats, { built: 398, reused: 0 });
+  assert.deepEqual(memo.stats, { built: 598, reused: 0 });
 });
 
 test('an edited Ingress rebuilds its load balancer alone; an EndpointSlice change rebuilds no load balancer', () => {
@@ -380,15 +392,15 @@ test('an edited Ingress rebuilds its load balancer alone; an EndpointSlice chang
   for (let g = 0; g < 20; g++) objects.set(`${TEST_CLUSTER}.ingress.default.web-${g}`, ingress(g, '/a'));
   const memo = new TranslationMemo();
   translate({ cluster: TEST_CLUSTER, objects, memo });
-  assert.equal(memo.stats.built, 40 + 40 + 20, 'services, proxyless targets, load balancers');
+  assert.equal(memo.stats.built, 40 + 40 + 40 + 20, 'slices, services, proxyless targets, load balancers');
 
   objects.set(`${TEST_CLUSTER}.endpointslice.default.svc-5-a`, slice(5, '127.0.1.5'));
   translate({ cluster: TEST_CLUSTER, objects, memo });
-  assert.deepEqual(memo.stats, { built: 1, reused: 99 });
+  assert.deepEqual(memo.stats, { built: 2, reused: 138 }, 'the slice and its Service');
 
   objects.set(`${TEST_CLUSTER}.ingress.default.web-3`, ingress(3, '/b'));
   const edited = translate({ cluster: TEST_CLUSTER, objects, memo });
-  assert.deepEqual(memo.stats, { built: 1, reused: 99 });
+  assert.deepEqual(memo.stats, { built: 1, reused: 139 });
   const route = edited.xds.find((item) => item.type === 'route' && item.name.includes('web-3'))!;
   assert.match(JSON.stringify(route.resource), /\/b0/);
   assert.equal(comparable(edited), comparable(translate({ cluster: TEST_CLUSTER, objects })));
@@ -424,7 +436,7 @@ test('an EndpointSlice change told to the memo patches the last output: only its
   let { output } = patched;
   const { changed } = patched;
   assert.equal(memo.lastPass, 'patch');
-  assert.deepEqual(memo.stats, { built: 1, reused: 0 });
+  assert.deepEqual(memo.stats, { built: 2, reused: 0 }, 'the slice and its Service');
   assert.deepEqual(changed, ['endpoint default/svc-7:80'], 'the cluster keeps its resource; nothing else changes');
   assert.deepEqual(output.patch?.xds.map((item) => item.name), ['default/svc-7:80']);
   assert.deepEqual(output.patch?.lb.map((entry) => entry.name), ['svc-7']);

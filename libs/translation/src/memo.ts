@@ -1,33 +1,55 @@
 /**
  * What a translation may reuse from the ones before it, so that a change to one object re-translates
- * only what depends on it. The caller (the translator) keeps one TranslationMemo
- * across translate() calls; translate() without one translates everything, and the output is the same
- * either way (memo.test.ts checks it on random edit sequences).
+ * only what depends on it. The caller (the translator) keeps one TranslationMemo across translate()
+ * calls; translate() without one translates everything, and the output is the same either way
+ * (memo.test.ts checks it on random edit sequences).
  *
- * Reuse is by identity. The KV mirror replaces an object only when its entry changes, so an unchanged
- * object is the same JS object as last time. A unit of work (one Service with its EndpointSlices, one
- * proxyless target...) declares its inputs; when every input is identical (===) to last time, its
- * recorded output (IR items, problems, statuses) is replayed instead of built. Views of objects
- * (readService...) and emitted Envoy resources are cached per object in WeakMaps, so they go when the
- * object goes. Units not used by a translation are dropped at its end: the memo never outgrows the
- * input.
+ * A unit of work (one Service with its EndpointSlices, one Ingress load balancer, one Gateway...) is
+ * built by its feature's own code through a TranslationContext that records what it read (reads.ts):
+ * objects by key, index queries, IR items of earlier features. A full pass replays a unit whose reads
+ * give what they gave last time (the KV mirror replaces an object only when its entry changes, so an
+ * unchanged object is the same JS object) and whose parameters (what its feature decided for it
+ * outside: a port, the Ingresses of a load balancer) are identical. A told change rebuilds only the
+ * units whose reads it touched (patch/). Views of objects (readService...) and emitted Envoy resources
+ * are cached per object in WeakMaps, so they go when the object goes. Units not used by a translation
+ * are dropped at its end: the memo never outgrows the input.
  *
- * Rules for a unit's build function: it reads only its inputs (and the options, which reset the memo
- * when they change), never stateful allocators (proxy ports, address pools). No feature changes an IR
+ * Rules for a unit's build function: it reads objects and earlier features' output only through its
+ * context, and captures nothing but its parameters; never stateful allocators (proxy ports, address
+ * pools), whose picks its feature makes outside and hands in as parameters. No feature changes an IR
  * item in place: one that must (a redirect to the node proxy) replaces it with a copy (lb/redirect.ts).
  */
 import { canonicalJson, type ObjectRef, type ObjectStatus } from '@tendril/contract';
 import { emptyIR, type IRProblem, type MeshIR } from '@tendril/model';
-import type { TranslationOptions } from './options.js';
+import type { TranslationContext } from './context.js';
 import type { FeatureState } from './feature-state.js';
+import type { ObjectIndex } from './objects.js';
+import type { TranslationOptions } from './options.js';
 import type { OwnedLoadBalancer, OwnedNode } from './owned/owned-objects.js';
+import { Dependents } from './reads.js';
 import { Problems, type TranslationError } from './problems.js';
 
 export interface UnitRecord {
-  inputs: readonly unknown[];
+  /** The feature that built it. */
+  feature: string;
+  params: readonly unknown[];
+  /** What it read (read keys, reads.ts) with what each gave, for the full pass to compare. */
+  reads: Map<string, unknown>;
+  /** Builds it again (patch/): its feature's code, with nothing captured but its parameters. */
+  build: (context: TranslationContext) => void;
   ir: MeshIR;
   errors: TranslationError[];
   statuses: [string, ObjectStatus][];
+}
+
+/** What a feature's own code outside its units read and made in the last pass. */
+export interface RootRecord {
+  reads: Set<string>;
+  errors: TranslationError[];
+  statuses: [string, ObjectStatus][];
+  owned: OwnedLoadBalancer[];
+  /** The ids of its units, in the order it built them. */
+  units: string[];
 }
 
 interface ViewRecord {
@@ -36,11 +58,14 @@ interface ViewRecord {
 }
 
 export interface MemoStats {
-  /** Units built in the last translation (their inputs changed or were new). */
+  /** Units built in the last translation (their reads or parameters changed, or they were new). */
   built: number;
-  /** Units replayed unchanged in the last translation. */
+  /** Units replayed unchanged in the last translation (a full pass). */
   reused: number;
 }
+
+/** The reader id of a feature's own code outside its units. */
+export const rootReader = (feature: string) => `root ${feature}`;
 
 export class TranslationMemo {
   private units = new Map<string, UnitRecord>();
@@ -64,11 +89,17 @@ export class TranslationMemo {
   endpointReads = new Set<string>();
   /**
    * The owned load balancers (owned/) of the last translation, by `namespace/name`, and the nodes; a
-   * patched Ingress updates its entry (patch/), and `ownedVersion` moves with every change.
+   * patch updates them, and `ownedVersion` moves with every change.
    */
   owned = new Map<string, OwnedLoadBalancer>();
   ownedNodes: OwnedNode[] = [];
   ownedVersion = 0;
+  /** The objects of the last translation, kept up to date by patches. */
+  index?: ObjectIndex;
+  /** Who read what in the last translation (units by id, features' own code by rootReader()). */
+  dependents = new Dependents();
+  /** Each feature's own code outside its units in the last translation. */
+  roots = new Map<string, RootRecord>();
   private serial = 0;
 
   /** Numbers the outputs made with this memo (TranslationOutput.serial). */
@@ -91,6 +122,9 @@ export class TranslationMemo {
     this.lastPass = 'full';
     this.endpointReads = new Set();
     this.states = new Map();
+    this.dependents = new Dependents();
+    this.roots = new Map();
+    this.index = undefined;
   }
 
   /** The state kept under `token` since the last full pass (TranslationContext.keep). */
@@ -118,39 +152,38 @@ export class TranslationMemo {
     return this.units.get(id);
   }
 
-  /** Builds unit `id` anew outside a translation pass (patch/) and records it in place of the old. */
-  rebuild(inputs: readonly unknown[], build: (ir: MeshIR, problems: Problems, setStatus: (key: string, status: ObjectStatus) => void) => void): UnitRecord {
-    const record = buildRecord(inputs, build);
-    this.stats.built++;
-    return record;
-  }
-
-  /** Puts a record rebuilt by rebuild() in place, once the patch using it is certain. */
+  /** Puts a record rebuilt outside a pass (patch/) in place, once the patch using it is certain. */
   replace(id: string, record: UnitRecord): void {
     this.units.set(id, record);
+    this.dependents.set(id, record.reads.keys());
   }
 
-  /** Forgets unit `id` (its object is gone), once the patch removing it is certain. */
+  /** Forgets unit `id` (it is gone), once the patch removing it is certain. */
   forget(id: string): void {
     this.units.delete(id);
+    this.dependents.drop(id);
   }
 
   /** Ends a translation: units it did not use are forgotten. */
   end(liveKeys: number): void {
     this.units = this.touched;
     this.touched = new Map();
+    for (const [id, record] of this.units) this.dependents.set(id, record.reads.keys());
     if (this.keys.size > 2 * liveKeys + 1024) this.keys = new Map(); // deleted keys accumulate; start over now and then
   }
 
-  /** The recorded output of unit `id` when its inputs are unchanged; else builds and records it. */
-  unit(id: string, inputs: readonly unknown[], build: (ir: MeshIR, problems: Problems, setStatus: (key: string, status: ObjectStatus) => void) => void): UnitRecord {
+  /**
+   * Unit `id` of a full pass: its recorded output when `same(record)` says its reads and parameters
+   * are unchanged; else built (by `build`, which records what it reads) and recorded.
+   */
+  unit(id: string, same: (record: UnitRecord) => boolean, build: () => UnitRecord): UnitRecord {
     const known = this.units.get(id) ?? this.touched.get(id);
-    if (known && sameInputs(known.inputs, inputs)) {
+    if (known && same(known)) {
       this.touched.set(id, known);
       this.stats.reused++;
       return known;
     }
-    const record = buildRecord(inputs, build);
+    const record = build();
     this.touched.set(id, record);
     this.stats.built++;
     return record;
@@ -179,15 +212,12 @@ export class TranslationMemo {
   }
 }
 
-function buildRecord(inputs: readonly unknown[], build: (ir: MeshIR, problems: Problems, setStatus: (key: string, status: ObjectStatus) => void) => void): UnitRecord {
-  const ir = emptyIR();
-  const problems = new Problems();
-  const statuses: [string, ObjectStatus][] = [];
-  build(ir, problems, (key, status) => statuses.push([key, status]));
-  return { inputs: [...inputs], ir, errors: problems.entries(), statuses };
+/** An empty record of unit `id` of `feature`, to be filled by its build. */
+export function emptyRecord(feature: string, params: readonly unknown[], build: UnitRecord['build']): UnitRecord {
+  return { feature, params: [...params], reads: new Map(), build, ir: emptyIR(), errors: [], statuses: [] };
 }
 
-function sameInputs(a: readonly unknown[], b: readonly unknown[]): boolean {
+export function sameParams(a: readonly unknown[], b: readonly unknown[]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;

@@ -4,14 +4,15 @@
  * own output; the error names the feature so the bug can be found.
  */
 import { canonicalJson, lbKey, type ObjectStatus } from '@tendril/contract';
-import { emptyIR, validate, type MeshIR } from '@tendril/model';
-import type { TranslationContext } from './context.js';
-import { FEATURES } from './features/index.js';
+import { emptyIR, validate } from '@tendril/model';
+import type { IrList, TranslationContext } from './context.js';
+import { FEATURES, QUERIES, QUERY_BY_NAME } from './features/index.js';
 import { desiredLbService } from './lb/lb-service.js';
 import { PROXY_PORTS_STATE, ProxyPorts } from './allocate/proxy-ports.js';
 import { ObjectIndex } from './objects.js';
 import { DEFAULT_TRANSLATION_OPTIONS, type TranslationOptions } from './options.js';
-import { replayUnit, type TranslationMemo } from './memo.js';
+import { replayUnit, rootReader, sameParams, type RootRecord, type TranslationMemo } from './memo.js';
+import { buildUnit, irName, makeContext, readsUnchanged, type Env } from './run.js';
 import { patchChanges, recordPatchState } from './patch/index.js';
 import { Problems, compare } from './problems.js';
 import { XDS_EMITTERS, XDS_TYPE_ORDER } from './xds/index.js';
@@ -52,56 +53,78 @@ export function translate(input: TranslationInput): TranslationOutput {
   const statuses = new Map<string, ObjectStatus>();
   const owned = new Map<string, OwnedLoadBalancer>();
   memo?.begin(options, input.cluster);
-  const base = {
-    index: new ObjectIndex(input.cluster, input.objects, problems, memo?.keys),
+  const index = new ObjectIndex(input.cluster, input.objects, problems, memo?.keys, QUERIES);
+  const proxyPorts = new ProxyPorts(options.proxyPort, options.proxyPortCount);
+  // Whether an earlier feature made an item: name sets made again only when their list changed.
+  const nameSets = new Map<IrList, { items: unknown[]; length: number; names: Set<string> }>();
+  const env: Env = {
+    index,
+    queries: QUERY_BY_NAME,
     options,
-    proxyPorts: new ProxyPorts(options.proxyPort, options.proxyPortCount),
+    proxyPorts,
+    made: (list, name) => {
+      const items = ir[list] as unknown[];
+      let known = nameSets.get(list);
+      if (!known || known.items !== items || known.length !== items.length) nameSets.set(list, (known = { items, length: items.length, names: new Set(items.map((item) => irName(list, item))) }));
+      return known.names.has(name);
+    },
+    endpointsOf: (clusterName) => {
+      memo?.endpointReads.add(clusterName);
+      return ir.endpoints.find((group) => group.clusterName === clusterName);
+    },
+    keep: (token, state) => memo?.keep(token, state),
     view: <T>(object: object, kind: string, sink: Problems, read: (sink: Problems) => T): T => (memo ? memo.view(object, kind, sink, read) : read(sink)),
   };
-  const contextOf = (ir: MeshIR, problems: Problems, setStatus: TranslationContext['setStatus'], nested: boolean): TranslationContext => {
-    const context: TranslationContext = {
-      ...base,
-      ir,
-      problems,
-      setStatus,
-      own: (balancer) => owned.set(`${balancer.namespace}/${balancer.name}`, balancer),
-      keep: (token, state) => memo?.keep(token, state),
-      endpointsOf: (clusterName) => {
-        memo?.endpointReads.add(clusterName);
-        return root.ir.endpoints.find((group) => group.clusterName === clusterName);
-      },
-      unit: (id, unitInputs, build) => {
-        if (!memo || nested) return build(context);
-        const record = memo.unit(id, unitInputs, (unitIr, unitProblems, unitSetStatus) => build(contextOf(unitIr, unitProblems, unitSetStatus, true)));
-        replayUnit(record, ir, problems, setStatus);
-      },
+  const setStatus = (key: string, status: ObjectStatus) => statuses.set(key, status);
+  // Each feature's own code runs in a context of its own, recording what it reads and makes outside units.
+  const roots = FEATURES.map((feature) => {
+    const record: RootRecord = { reads: new Set(), errors: [], statuses: [], owned: [], units: [] };
+    const reads = new Map<string, unknown>();
+    const rootProblems = new Problems();
+    const unit: TranslationContext['unit'] = (id, params, build) => {
+      record.units.push(id);
+      if (!memo) return build(context);
+      const built = memo.unit(id, (known) => known.feature === feature.name && sameParams(known.params, params) && readsUnchanged(env, known.reads), () => buildUnit(env, feature.name, params, build));
+      replayUnit(built, ir, problems, setStatus);
     };
-    return context;
+    const own = (balancer: OwnedLoadBalancer) => {
+      record.owned.push(balancer);
+      owned.set(`${balancer.namespace}/${balancer.name}`, balancer);
+    };
+    const rootSetStatus = (key: string, status: ObjectStatus) => {
+      record.statuses.push([key, status]);
+      setStatus(key, status);
+    };
+    const context = makeContext(env, { ir, problems: rootProblems, setStatus: rootSetStatus }, reads, false, unit, own);
+    return { feature, context, record, reads, rootProblems };
+  });
+  const guarded = (name: string, run: () => void) => {
+    try {
+      run();
+    } catch (error) {
+      problems.raw(`feature/${name}`, `translation failed: ${(error as Error).message}`);
+    }
   };
-  const context = contextOf(ir, problems, (key, status) => statuses.set(key, status), false);
-  const root = context;
-  for (const feature of FEATURES) {
-    try {
-      feature.reserve?.(context);
-    } catch (error) {
-      problems.raw(`feature/${feature.name}`, `translation failed: ${(error as Error).message}`);
-    }
+  for (const { feature, context } of roots) if (feature.reserve) guarded(feature.name, () => feature.reserve!(context));
+  for (const { feature, context } of roots) {
+    proxyPorts.phase = feature.name;
+    guarded(feature.name, () => feature.build(context));
   }
-  for (const feature of FEATURES) {
-    base.proxyPorts.phase = feature.name;
-    try {
-      feature.build(context);
-    } catch (error) {
-      problems.raw(`feature/${feature.name}`, `translation failed: ${(error as Error).message}`);
-    }
+  for (const { feature, record, reads, rootProblems } of roots) {
+    record.errors = rootProblems.entries();
+    for (const error of record.errors) problems.raw(error.object, error.message);
+    record.reads = new Set(reads.keys());
+    memo?.roots.set(feature.name, record);
+    memo?.dependents.set(rootReader(feature.name), record.reads);
   }
-  memo?.keep(PROXY_PORTS_STATE, base.proxyPorts); // the picks, for patch/ to add or drop a name
+  if (memo) memo.index = index;
+  memo?.keep(PROXY_PORTS_STATE, proxyPorts); // the picks, for patch/ to add or drop a name
   for (const problem of validate(ir, memo?.checked)) problems.raw(problem.object, `${problem.path}: ${problem.message}`);
 
   const xds: XdsOutput[] = [];
   const emitOnce = memo ? <T>(node: object, build: () => T) => memo.emit(node, build) : <T>(_node: object, build: () => T) => build();
   for (const emitter of XDS_EMITTERS) for (const item of emitter.emit(ir, options, emitOnce)) xds.push({ type: emitter.type, ...item });
-  memo?.end(base.index.size);
+  memo?.end(index.size);
   const rank = new Map(XDS_TYPE_ORDER.map((type, i) => [type, i]));
   xds.sort((a, b) => rank.get(a.type)! - rank.get(b.type)! || compare(a.name, b.name));
 
@@ -114,7 +137,7 @@ export function translate(input: TranslationInput): TranslationOutput {
     .sort((a, b) => compare(a.key, b.key))
     .map(({ entry }) => entry);
 
-  const nodes = readNodes(base.index.local('node').map((entry) => ({ name: entry.ref.name, object: entry.object })));
+  const nodes = readNodes(index.local('node').map((entry) => ({ name: entry.ref.name, object: entry.object })));
   let ownedOutput: OwnedOutput[];
   if (memo) {
     if (!sameOwned(memo.owned, owned) || canonicalJson(memo.ownedNodes) !== canonicalJson(nodes)) memo.ownedVersion++;
@@ -131,6 +154,6 @@ export function translate(input: TranslationInput): TranslationOutput {
     ir,
   };
   if (memo) output.serial = memo.nextSerial();
-  if (memo) recordPatchState(memo, context, problems.entries(), output);
+  if (memo) recordPatchState(memo, problems.entries(), output);
   return output;
 }

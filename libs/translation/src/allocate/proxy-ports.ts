@@ -4,6 +4,7 @@
  * shared Ingress, a stable pick above it for every other listener (by a hash of its name), skipping
  * the ports hand-written listeners bind (reserve()).
  */
+import type { PortAllocator } from '../context.js';
 import { featureState } from '../feature-state.js';
 import { fnv1a } from './stable-hash.js';
 
@@ -18,7 +19,7 @@ export interface PortPick {
 /** The node-proxy port picks of the last full pass, in order (kept by translate()). */
 export const PROXY_PORTS_STATE = featureState<ProxyPorts>('proxy-ports');
 
-export class ProxyPorts {
+export class ProxyPorts implements PortAllocator {
   private readonly byName = new Map<string, number>();
   private readonly used = new Set<number>();
   /** Slots hand-written listeners hold (reserve()). */
@@ -78,6 +79,11 @@ export class ProxyPorts {
     return new Map(picks.map(({ name }) => [name, this.pick(name, used)] as const));
   }
 
+  /** The port picked for `name`, if it was. */
+  known(name: string): number | undefined {
+    return this.byName.get(name);
+  }
+
   /** Adopts `picks` (from replay()) as what was picked. */
   adopt(picks: PortPick[]): void {
     this.byName.clear();
@@ -91,5 +97,59 @@ export class ProxyPorts {
         this.used.add(pick.port - this.first - 1);
       }
     }
+  }
+}
+
+/**
+ * The picks of one feature made again by its own code alone (patch/): names picked before keep their
+ * port; a new name gets the port it would get with this feature's names in place of its old ones.
+ * verify() says whether every pick, this feature's and the others', comes out as the full pass would
+ * make it, and answers the picks to adopt.
+ */
+export class PhasePorts implements PortAllocator {
+  private readonly asked: string[] = [];
+  private readonly answered = new Map<string, number | undefined>();
+
+  constructor(
+    private readonly kept: ProxyPorts,
+    private readonly phase: string,
+    /** Whether a phase runs before this one (the full pass asks in feature order). */
+    private readonly before: (phase: string) => boolean,
+  ) {}
+
+  shared(): number {
+    return this.kept.shared();
+  }
+
+  reserve(): void {
+    throw new Error('ports are reserved by the full pass only');
+  }
+
+  portFor(name: string): number | undefined {
+    if (this.answered.has(name)) return this.answered.get(name);
+    this.asked.push(name);
+    const port = this.kept.known(name) ?? this.kept.replay(this.picks()).get(name);
+    this.answered.set(name, port);
+    return port;
+  }
+
+  /** The picks in full-pass order with this phase's names as asked now. */
+  private picks(): PortPick[] {
+    const others = this.kept.picks.filter((pick) => pick.phase !== this.phase);
+    const at = others.findIndex((pick) => !this.before(pick.phase));
+    const mine = this.asked.map((name) => ({ name, phase: this.phase, port: undefined }));
+    return at < 0 ? [...others, ...mine] : [...others.slice(0, at), ...mine, ...others.slice(at)];
+  }
+
+  /** The picks to adopt when every port comes out as answered and as kept; undefined otherwise. */
+  verify(): PortPick[] | undefined {
+    const picks = this.picks();
+    const replayed = this.kept.replay(picks);
+    for (const pick of picks) {
+      const port = replayed.get(pick.name);
+      const expected = pick.phase === this.phase ? this.answered.get(pick.name) : this.kept.known(pick.name);
+      if (port !== expected) return undefined;
+    }
+    return picks.map((pick) => ({ ...pick, port: replayed.get(pick.name) }));
   }
 }

@@ -10,7 +10,6 @@ import type { FilterChainIR, HttpRouteRuleIR, L4FrontendIR, L4ServiceIR, Listene
 import { DEFAULT_CLASS_ANNOTATION, INGRESS_ANNOTATIONS, INGRESS_ANNOTATION_PREFIXES, INGRESS_CLASS_ANNOTATION, parseDurationMs } from '../annotations.js';
 import type { Feature, TranslationContext } from '../context.js';
 import { serviceView, type ServiceView } from '../kube/service.js';
-import { featureState } from '../feature-state.js';
 import { FieldReader } from '../kube/fields.js';
 import { readIngress, type IngressBackendView, type IngressPathView, type IngressView } from '../kube/ingress.js';
 import type { IndexedObject } from '../objects.js';
@@ -44,10 +43,7 @@ export interface LoadBalancer {
   ingresses: TakenIngress[];
 }
 
-/**
- * What Ingress translation looks up, indexed once per translation (lookups per path stay O(1)); by
- * `namespace/name`. patch/ answers the same from what it keeps between translations.
- */
+/** What Ingress translation looks up, by `namespace/name`: each lookup is a read of its context. */
 export interface Lookups {
   services: { get(id: string): ServiceView | undefined };
   secrets: { get(id: string): IndexedObject | undefined };
@@ -56,16 +52,22 @@ export interface Lookups {
 
 function lookups(context: TranslationContext): Lookups {
   const quiet = new Problems();
-  const services = new Map<string, ServiceView>();
-  for (const entry of context.index.local('service')) {
-    services.set(`${entry.ref.namespace}/${entry.ref.name}`, serviceView(context, entry, quiet));
-  }
-  const secrets = new Map(context.index.local('secret').map((entry) => [`${entry.ref.namespace}/${entry.ref.name}`, entry] as const));
-  return { services, secrets, clusters: new Set(context.ir.clusters.map((cluster) => cluster.name)) };
+  const split = (id: string) => [id.slice(0, id.indexOf('/')), id.slice(id.indexOf('/') + 1)] as const;
+  return {
+    services: {
+      get: (id) => {
+        const entry = context.object('service', ...split(id));
+        return entry && serviceView(context, entry, quiet);
+      },
+    },
+    secrets: { get: (id) => context.object('secret', ...split(id)) },
+    clusters: { has: (name) => context.made('clusters', name) },
+  };
 }
 
 export const ingressFeature = {
   name: 'ingress',
+  rerunnable: true,
   build(context: TranslationContext): void {
     const found = lookups(context);
     const taken = context.index
@@ -83,9 +85,6 @@ export const ingressFeature = {
       balancers.set(id, balancer);
     }
     const addresses = allocateAddresses(context, found, [...balancers.keys()]);
-    // What an Ingress created or deleted needs to be patched in without this pass (patch/): the ids
-    // without an address, and every balancer's address.
-    context.keep(INGRESS_STATE, { picked: [...balancers.keys()].filter((id) => addresses.get(id)?.fromService !== true), addresses } satisfies IngressStash);
     const services = context.ir.l4Services;
     context.ir.l4Services = []; // the units below add the LB entries here
     for (const [id, balancer] of [...balancers].sort(([a], [b]) => compare(a, b))) {
@@ -97,7 +96,11 @@ export const ingressFeature = {
       if (port !== undefined) context.own(ingressOwnedService(balancer, port, balancer.ingresses[0]!.settings.loadBalancerClass));
       // One unit per load balancer: rebuilt only when one of its Ingresses, or a Service or Secret they
       // name, changed (or its port or address did).
-      context.unit(ingressUnitId(id), ingressUnitInputs(balancer, found, address, port), (unit) => buildIngressUnit(unit, found, balancer, address, port));
+      const params = [port, address?.address, address?.fromService, ...balancer.ingresses.map((ingress) => ingress.object)];
+      context.unit(ingressUnitId(id), params, (unit) => {
+        const entry = buildLoadBalancer(unit, lookups(unit), balancer, address, port);
+        if (entry) unit.ir.l4Services.push(entry);
+      });
     }
     const entries = context.ir.l4Services;
     // A Service of an LB entry's name (Cilium's own) lends its address; ours replaces its entry.
@@ -117,43 +120,6 @@ export function ingressView(context: TranslationContext, entry: IndexedObject, p
 /** The unit of load balancer `id` (`namespace/name`). */
 export function ingressUnitId(id: string): string {
   return `ingress ${id}`;
-}
-
-export type LbAddress = { address: string; fromService: boolean };
-
-/** The feature's state after a pass, kept by the memo for patch/. */
-export const INGRESS_STATE = featureState<IngressStash>('ingress');
-
-export interface IngressStash {
-  /** Balancer ids without an address (their Service has none yet). */
-  picked: string[];
-  addresses: Map<string, LbAddress>;
-}
-
-/** What a load balancer's unit reads: its port and address, its Ingresses and the Services and Secrets they name. */
-export function ingressUnitInputs(balancer: LoadBalancer, found: Lookups, address: LbAddress | undefined, port: number | undefined): unknown[] {
-  return [port, address?.address, address?.fromService, ...unitInputs(balancer, found)];
-}
-
-/** A load balancer's listener, routes, secrets, statuses and LB entry. */
-export function buildIngressUnit(unit: TranslationContext, found: Lookups, balancer: LoadBalancer, address: LbAddress | undefined, port: number | undefined): void {
-  const entry = buildLoadBalancer(unit, found, balancer, address, port);
-  if (entry) unit.ir.l4Services.push(entry);
-}
-
-/** Everything a load balancer's translation reads besides its port and address, in a stable order. */
-function unitInputs(balancer: LoadBalancer, found: Lookups): unknown[] {
-  const inputs: unknown[] = [];
-  for (const ingress of balancer.ingresses) {
-    const namespace = ingress.view.source.namespace;
-    inputs.push(ingress.object);
-    const backends = ingress.view.rules.flatMap((rule) => rule.paths.map((path) => path.backend));
-    if (ingress.view.defaultBackend) backends.push(ingress.view.defaultBackend);
-    // Service views are cached per object, so the same view means the same Service (and its clusters).
-    for (const backend of backends) inputs.push(found.services.get(`${namespace}/${backend.service}`) ?? `no Service ${backend.service}`);
-    for (const tls of ingress.view.tls) if (tls.secretName) inputs.push(found.secrets.get(`${namespace}/${tls.secretName}`)?.object ?? `no Secret ${tls.secretName}`);
-  }
-  return inputs;
 }
 
 /** Whether the Ingress is of our class (an Ingress without a class asks our IngressClass whether it is the default). */

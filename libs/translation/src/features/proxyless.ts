@@ -5,47 +5,30 @@
  * L7 policy). No socket, no node proxy: the client balances itself.
  */
 import type { Feature, TranslationContext } from '../context.js';
-import { serviceView, type ServiceView } from '../kube/service.js';
+import { serviceView } from '../kube/service.js';
 import { proxylessTargetName, serviceClusterName } from '../names.js';
 import { Problems } from '../problems.js';
-import type { IndexedObject } from '../objects.js';
 
 export const proxylessFeature = {
   name: 'proxyless-grpc',
+  rerunnable: true,
   build(context: TranslationContext): void {
-    const quiet = new Problems();
-    const clusters = new Set(context.ir.clusters.map((cluster) => cluster.name));
-    for (const entry of context.index.local('service')) {
-      const service = serviceView(context, entry, quiet);
-      const targets = proxylessTargets(service, clusters);
-      if (targets.length === 0) continue;
-      context.unit(proxylessUnitId(entry), proxylessUnitInputs(entry, targets), (unit) => buildProxylessUnit(unit, service, targets));
+    for (const entry of context.index.keys('service')) {
+      const { namespace, name } = entry.ref;
+      context.unit(`proxyless ${entry.key}`, [], (unit) => buildProxylessUnit(unit, namespace, name));
     }
   },
 } satisfies Feature;
 
-export interface ProxylessTarget {
-  port: number;
-  cluster: string;
-}
-
-/** The Service's ports that have a cluster (in `clusters`), each a proxyless target. */
-export function proxylessTargets(service: ServiceView, clusters: { has(name: string): boolean }): ProxylessTarget[] {
-  return service.ports.map((port) => ({ port: port.port, cluster: serviceClusterName(service.namespace, service.name, port.port) })).filter(({ cluster }) => clusters.has(cluster));
-}
-
-export function proxylessUnitId(service: IndexedObject): string {
-  return `proxyless ${service.key}`;
-}
-
-export function proxylessUnitInputs(service: IndexedObject, targets: ProxylessTarget[]): unknown[] {
-  return [service.object, targets.map(({ cluster }) => cluster).join('|')];
-}
-
-/** An API listener and a route configuration per target. */
-export function buildProxylessUnit(unit: TranslationContext, service: ServiceView, targets: ProxylessTarget[]): void {
-  for (const { port, cluster } of targets) {
-    const name = proxylessTargetName(service.namespace, service.name, port);
+/** An API listener and a route configuration per port of the Service that has a cluster. */
+function buildProxylessUnit(unit: TranslationContext, namespace: string | undefined, serviceName: string): void {
+  const entry = unit.object('service', namespace, serviceName);
+  if (!entry) return;
+  const service = serviceView(unit, entry, new Problems());
+  for (const port of service.ports) {
+    const cluster = serviceClusterName(service.namespace, service.name, port.port);
+    if (!unit.made('clusters', cluster)) continue;
+    const name = proxylessTargetName(service.namespace, service.name, port.port);
     unit.ir.routes.push({
       name,
       virtualHosts: [{ name, domains: ['*'], routes: [{ name, match: { path: { kind: 'prefix', value: '/' } }, action: { kind: 'forward', backends: [{ clusterName: cluster, weight: 1 }] } }] }],

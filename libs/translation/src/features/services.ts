@@ -16,30 +16,45 @@ import {
 import { ANNOTATIONS, APP_PROTOCOLS, DEFAULT_AFFINITY_TIMEOUT_SECONDS, L4_ALGORITHM_VALUES, LB_POLICY_VALUES, PROTOCOL_VALUES } from '../annotations.js';
 import type { Feature, TranslationContext } from '../context.js';
 import { serviceView, type ServicePortView, type ServiceView } from '../kube/service.js';
-import { featureState } from '../feature-state.js';
 import { FieldReader } from '../kube/fields.js';
-import { readEndpointSlice, type SliceView } from '../kube/endpoint-slice.js';
+import { readEndpointSlice, sliceServiceName, type SliceView } from '../kube/endpoint-slice.js';
 import { serviceClusterName } from '../names.js';
-import type { IndexedObject } from '../objects.js';
+import type { IndexedObject, ObjectQuery } from '../objects.js';
+import { pushTo } from './gateway-api/collections.js';
 import { Problems, compare } from '../problems.js';
+
+/**
+ * The EndpointSlices naming a Service (label kubernetes.io/service-name), by
+ * `<cluster>|<namespace>/<service>`: this cluster's, and other clusters' (for global Services).
+ */
+export const SLICES_OF_SERVICE: ObjectQuery = {
+  name: 'slices-of-service',
+  kinds: ['endpointslice'],
+  paramsOf: (entry) => {
+    const service = sliceServiceName(entry.object);
+    return service === undefined || entry.ref.namespace === undefined ? [] : [`${entry.ref.cluster}|${entry.ref.namespace}/${service}`];
+  },
+};
 
 export const servicesFeature = {
   name: 'services',
+  rerunnable: true,
+  queries: [SLICES_OF_SERVICE],
   build(context: TranslationContext): void {
-    const { index, problems } = context;
-    const slices = groupSlices(index.local('endpointslice').map((entry) => readSlice(context, entry, problems)));
-    const { remote, global, remoteSlices } = remoteGlobalSlices(context);
-    // What a change of another cluster's slice needs to be patched in without this pass (patch/).
-    context.keep(SERVICES_STATE, { global, remoteSlices, remote: new Map([...remote].map(([id, list]) => [id, list.map((slice) => remoteSlices.get(slice.key)!.entry)])) } satisfies ServicesStash);
-    for (const entry of index.local('service')) {
-      const service = serviceView(context, entry, problems);
-      if (service.type === 'ExternalName') continue;
-      const id = `${service.namespace}/${service.name}`;
-      const own = slices.get(id) ?? [];
-      const global = isGlobal(service);
-      const others = global ? (remote.get(id) ?? []) : [];
+    // Each slice's own problems, in a unit of its own: rebuilt only when the slice changes.
+    for (const entry of context.index.keys('endpointslice')) {
+      const { namespace, name } = entry.ref;
+      context.unit(`endpointslice ${entry.key}`, [], (unit) => {
+        const slice = unit.object('endpointslice', namespace, name);
+        if (slice) readSlice(unit, slice, unit.problems);
+      });
+    }
+    const global = globalClusters(context);
+    for (const entry of context.index.keys('service')) {
+      const { namespace, name } = entry.ref;
       // One unit per Service: rebuilt only when the Service or one of its slices changed.
-      context.unit(serviceUnitId(entry), serviceUnitInputs(entry, own, others), (unit) => buildServiceUnit(unit, service, own, others));
+      const clusters = global.get(`${namespace}/${name}`) ?? '';
+      context.unit(serviceUnitId(entry), [clusters], (unit) => buildServiceUnit(unit, namespace, name, clusters));
     }
   },
 } satisfies Feature;
@@ -50,35 +65,25 @@ export interface ReadSlice {
   view: SliceView;
 }
 
-export interface RemoteSlice {
-  entry: IndexedObject;
-  service?: string;
-}
-
-/** The feature's state after a pass, kept by the memo for patch/. */
-export const SERVICES_STATE = featureState<ServicesStash>('services');
-
-export interface ServicesStash {
-  /** `<cluster>|<namespace>/<name>` of other clusters' Services that are global and shared. */
-  global: Set<string>;
-  /** Every slice of other clusters by key, with the `<cluster>|<namespace>/<service>` it names. */
-  remoteSlices: Map<string, RemoteSlice>;
-  /** The slices of `global` Services by `namespace/name`, in key order: what a global Service of ours merges. */
-  remote: Map<string, readonly IndexedObject[]>;
-}
-
-/** The unit of one Service with its slices (also rebuilt alone by an endpoint-only change, patch/). */
+/** The unit of one Service with its slices. */
 export function serviceUnitId(service: IndexedObject): string {
   return `service ${service.key}`;
 }
 
-/** What a Service's unit reads: the Service, its own slices (by key), and other clusters' slices of it when global. */
-export function serviceUnitInputs(service: IndexedObject, own: readonly ReadSlice[], others: readonly ReadSlice[]): unknown[] {
-  return [service.object, ...own.map((slice) => slice.object), '|', ...others.map((slice) => slice.object)];
-}
-
-/** A Service's clusters, endpoints and L4 entry from its slices (`others`: other clusters', for a global Service). */
-export function buildServiceUnit(unit: TranslationContext, service: ServiceView, own: readonly ReadSlice[], others: readonly ReadSlice[]): void {
+/**
+ * A Service's clusters, endpoints and L4 entry from its slices, and, when it is global, those of the
+ * other clusters where it is global and shared too (`clusters`, comma-separated).
+ */
+function buildServiceUnit(unit: TranslationContext, namespace: string | undefined, name: string, clusters: string): void {
+  const entry = unit.object('service', namespace, name);
+  if (!entry) return;
+  const service = serviceView(unit, entry, unit.problems);
+  if (service.type === 'ExternalName') return;
+  const id = `${service.namespace}/${service.name}`;
+  const quiet = new Problems(); // each slice's problems are its own unit's
+  const own = unit.query(SLICES_OF_SERVICE, `${unit.index.cluster}|${id}`).map((slice) => readSlice(unit, slice, quiet));
+  const remote = isGlobal(service) && clusters ? clusters.split(',').flatMap((cluster) => unit.query(SLICES_OF_SERVICE, `${cluster}|${id}`)) : [];
+  const others = [...remote].sort((a, b) => compare(a.key, b.key)).map((slice) => readSlice(unit, slice, quiet));
   checkSlicePorts(service, own.map((slice) => slice.view), unit.problems);
   const affinity = isGlobal(service) ? globalAffinity(unit, service) : 'none';
   buildService(unit, service, { own: own.map((slice) => slice.view), remote: others.map((slice) => slice.view), affinity });
@@ -87,23 +92,6 @@ export function buildServiceUnit(unit: TranslationContext, service: ServiceView,
 /** An EndpointSlice's view, read once per object while it is unchanged; its problems go to `problems`. */
 export function readSlice(context: TranslationContext, entry: IndexedObject, problems: Problems): ReadSlice {
   return { key: entry.key, object: entry.object, view: context.view(entry.object, 'endpointslice', problems, (sink) => readEndpointSlice(entry.object, entry.source, sink)) };
-}
-
-/** `namespace/name` of the Service a slice names (its kubernetes.io/service-name label), if any. */
-export function sliceServiceId(view: SliceView): string | undefined {
-  return view.serviceName !== undefined && view.source.namespace !== undefined ? `${view.source.namespace}/${view.serviceName}` : undefined;
-}
-
-function groupSlices(slices: ReadSlice[]): Map<string, ReadSlice[]> {
-  const out = new Map<string, ReadSlice[]>();
-  for (const slice of slices) {
-    const id = sliceServiceId(slice.view);
-    if (id === undefined) continue;
-    const list = out.get(id);
-    if (list) list.push(slice);
-    else out.set(id, [slice]);
-  }
-  return out;
 }
 
 /** Where a global Service's endpoints are preferred: Cilium's service.cilium.io/affinity (default none). */
@@ -129,31 +117,20 @@ export function isGlobal(service: ServiceView): boolean {
   return service.annotations[ANNOTATIONS.globalService] === 'true' || service.annotations[ANNOTATIONS.globalServiceNew] === 'true';
 }
 
-/** Slices of other clusters' Services that are global there too; their errors are the other cluster's to report. */
-function remoteGlobalSlices(context: TranslationContext): { remote: Map<string, ReadSlice[]>; global: Set<string>; remoteSlices: ServicesStash['remoteSlices'] } {
+/**
+ * By `namespace/name`, the other clusters (sorted, comma-separated) whose Service of that name is
+ * global and shared there; their errors are the other cluster's to report.
+ */
+function globalClusters(context: TranslationContext): Map<string, string> {
   const quiet = new Problems();
-  const global = new Set<string>();
+  const clusters = new Map<string, string[]>();
   for (const entry of context.index.remote('service')) {
     const view = serviceView(context, entry, quiet);
     // service.cilium.io/shared: false keeps a cluster's endpoints to itself.
     const shared = view.annotations[ANNOTATIONS.globalShared]?.trim().toLowerCase() !== 'false';
-    if (isGlobal(view) && shared) global.add(`${entry.ref.cluster}|${view.namespace}/${view.name}`);
+    if (isGlobal(view) && shared) pushTo(clusters, `${view.namespace}/${view.name}`, entry.ref.cluster);
   }
-  const remoteSlices: ServicesStash['remoteSlices'] = new Map();
-  const slices: ReadSlice[] = [];
-  for (const entry of context.index.remote('endpointslice')) {
-    const slice = readSlice(context, entry, quiet);
-    const service = remoteServiceOf(entry, slice);
-    remoteSlices.set(entry.key, service === undefined ? { entry } : { entry, service });
-    if (service !== undefined && global.has(service)) slices.push(slice);
-  }
-  return { remote: groupSlices(slices), global, remoteSlices };
-}
-
-/** `<cluster>|<namespace>/<service>` of another cluster's slice (the key of ServicesStash.global). */
-export function remoteServiceOf(entry: IndexedObject, slice: ReadSlice): string | undefined {
-  const id = sliceServiceId(slice.view);
-  return id === undefined ? undefined : `${entry.ref.cluster}|${id}`;
+  return new Map([...clusters].map(([id, list]) => [id, [...new Set(list)].sort(compare).join(',')]));
 }
 
 function checkSlicePorts(service: ServiceView, slices: SliceView[], problems: Problems): void {

@@ -3,8 +3,14 @@ import type { TranslationContext } from '../context.js';
 import { tlsSecretName } from '../names.js';
 import type { IndexedObject } from '../objects.js';
 
+/** SDS secrets already made, by name. */
+export interface LoadedSecrets {
+  has(name: string): boolean;
+  add(name: string): unknown;
+}
+
 /** The SDS name of Secret `namespace/name` (pushed to the IR the first time), or why it cannot serve. */
-export function loadTlsSecret(context: TranslationContext, secrets: { get(id: string): IndexedObject | undefined }, loaded: Set<string>, namespace: string, name: string): string | { problem: string } {
+export function loadTlsSecret(context: TranslationContext, secrets: { get(id: string): IndexedObject | undefined }, loaded: LoadedSecrets, namespace: string, name: string): string | { problem: string } {
   const entry = secrets.get(`${namespace}/${name}`);
   if (!entry) return { problem: `Secret ${namespace}/${name} not found` };
   const secretName = tlsSecretName(namespace, name);

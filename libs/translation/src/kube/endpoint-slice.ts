@@ -84,3 +84,10 @@ export function readEndpointSlice(object: Json, source: SourceObject, problems: 
   if (serviceName) view.serviceName = serviceName;
   return view;
 }
+
+/** The Service an EndpointSlice's label names, read as readEndpointSlice() reads it (none when absent or not a string). */
+export function sliceServiceName(object: Json): string | undefined {
+  const record = (value: unknown) => (typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Json) : undefined);
+  const name = record(record(object['metadata'])?.['labels'])?.[SERVICE_NAME_LABEL];
+  return typeof name === 'string' && name !== '' ? name : undefined;
+}

@@ -139,19 +139,7 @@ export function readService(object: Json, source: SourceObject & { namespace: st
   return view;
 }
 
-/** `namespace/name` of the Service each view (by identity) was read from. */
-const SERVICE_IDS = new WeakMap<object, string>();
-
 /** A Service's view, read once per object while it is unchanged; its problems go to `problems`. */
 export function serviceView(context: TranslationContext, entry: IndexedObject, problems: Problems): ServiceView {
-  return context.view(entry.object, 'service', problems, (sink) => {
-    const view = readService(entry.object, { ...entry.source, namespace: entry.ref.namespace ?? '' }, sink);
-    SERVICE_IDS.set(view, `${entry.ref.namespace ?? ''}/${entry.ref.name}`);
-    return view;
-  });
-}
-
-/** The `namespace/name` of the Service a view came from (serviceView), if `value` is such a view. */
-export function serviceIdOf(value: object): string | undefined {
-  return SERVICE_IDS.get(value);
+  return context.view(entry.object, 'service', problems, (sink) => readService(entry.object, { ...entry.source, namespace: entry.ref.namespace ?? '' }, sink));
 }

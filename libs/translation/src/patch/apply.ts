@@ -7,7 +7,7 @@ import { compare, type TranslationError } from '../problems.js';
 import type { StatusOutput, TranslationOutput, XdsOutput } from '../output.js';
 import { XDS_EMITTERS, XDS_TYPE_ORDER } from '../xds/index.js';
 import { count, type Patching, type Plan } from './plan.js';
-import { IR_LISTS, indexIngressUnit, ingressReads, nameOf, problemOfKey, type IrList, type IrOrL4, type PatchState } from './state.js';
+import { IR_LISTS, countMade, nameOf, problemOfKey, type IrList, type IrOrL4, type PatchState } from './state.js';
 
 /** What one plan does to the output, decided in full before any of it is done. */
 interface Edits {
@@ -87,6 +87,19 @@ export function applyPlan(patching: Patching, plan: Plan): TranslationOutput | u
     return true;
   };
 
+  // How many units make each name once the plan is done: a name another unit (or a feature's own
+  // code) makes too decides by the full pass which item the output holds.
+  const made = new Map<string, number>();
+  for (const { old, record } of plan.swaps) {
+    if (old) countMade(made, old.ir, -1);
+    if (record) countMade(made, record.ir, +1);
+  }
+  for (const [key, delta] of made) {
+    const before = state.made.get(key) ?? 0;
+    if (before > 1 || before + delta > 1) {
+      if (!sameTwins(plan, key)) return undefined;
+    }
+  }
   for (const { old, record } of plan.swaps) {
     if (old?.ir.envoyConfigs.length || record?.ir.envoyConfigs.length) return undefined;
     for (const { list, type } of IR_LISTS) {
@@ -206,10 +219,14 @@ export function applyPlan(patching: Patching, plan: Plan): TranslationOutput | u
 
   // Certain now: record and answer.
   plan.commit();
+  for (const [key, delta] of made) {
+    const after = (state.made.get(key) ?? 0) + delta;
+    if (after) state.made.set(key, after);
+    else state.made.delete(key);
+  }
   for (const { id, record } of plan.swaps) {
     if (record) memo.replace(id, record);
     else memo.forget(id);
-    if (id.startsWith('ingress ')) indexIngressUnit(state, id, record && ingressReads(record.inputs));
   }
   for (const [key, delta] of counts) {
     const after = (state.problemCounts.get(key) ?? 0) + delta;
@@ -285,4 +302,15 @@ export function isRedirectOf(copy: L4ServiceIR, original: L4ServiceIR): boolean 
   const keys = Object.keys(original) as (keyof L4ServiceIR)[];
   if (Object.keys(copy).length !== keys.length) return false;
   return keys.every((key) => key === 'l7Redirect' || copy[key] === original[key]);
+}
+
+/**
+ * Whether a name made more than once is only SDS secrets that every swap of the plan rebuilds alike
+ * (load balancers serving one Secret: the same resource whichever comes first, ingress.ts).
+ */
+function sameTwins(plan: Plan, key: string): boolean {
+  if (!key.startsWith('secrets|')) return false;
+  const name = key.slice('secrets|'.length);
+  const items = plan.swaps.flatMap(({ old, record }) => [...(old?.ir.secrets ?? []), ...(record?.ir.secrets ?? [])].filter((secret) => secret.name === name));
+  return items.length > 0 && plan.swaps.every(({ old, record }) => (old?.ir.secrets.some((secret) => secret.name === name) ?? false) === (record?.ir.secrets.some((secret) => secret.name === name) ?? false)) && new Set(plan.swaps.flatMap(({ record }) => (record?.ir.secrets ?? []).filter((secret) => secret.name === name).map((secret) => canonicalJson(secret)))).size <= 1;
 }

@@ -1,57 +1,45 @@
 /**
- * Small changes without a translation pass. When the caller says which objects
- * changed (TranslationInput.changes), a change whose effect provably stays inside a few units is
- * patched into the last output: those units are rebuilt from the changed objects, each rebuilt
- * unit's items are put where its old items are in the output (same names, same places), and the
- * problems are swapped — work in proportion to the change, not to the mesh
- * (bench/translate-ingress.mjs, bench/translator-lag.mjs).
+ * Small changes without a translation pass. When the caller says which objects changed
+ * (TranslationInput.changes), the units whose recorded reads a change touches (reads.ts: an object by
+ * key, an index query whose answer moved, an IR item an earlier unit made) are built again by their
+ * feature's own code, feature by feature in pass order; a feature whose own code outside units read
+ * something touched runs that code again when it may (Feature.rerunnable: its units whose reads and
+ * parameters are unchanged are kept, those it no longer builds go), and otherwise the change takes the
+ * full pass. Each rebuilt unit's items are put where its old items are in the output (same names,
+ * same places, apply.ts), and the problems and statuses are swapped: work in proportion to the change,
+ * not to the mesh (bench/translate-ingress.mjs, bench/translator-lag.mjs).
  *
- * Patched today:
- * - EndpointSlices (what changes most in a live cluster: every Pod started, stopped or made ready):
- *   the units of the Services they name (clusters, endpoints, L4 entry); another cluster's slice counts
- *   for our Service of its name when that Service is global in both clusters.
- * - An Ingress of this cluster edited that is and stays dedicated (or stays not ours): its load
- *   balancer's unit (listener, routes, SDS secrets, status, LB entry) and its owned Service (owned/).
- *   One that comes or goes takes the full pass: its address is its owned Service's, which comes and
- *   goes with it (repick() says so).
- * - A Service of this cluster edited, created or deleted, unless it is global, L7-balanced,
- *   ExternalName, or read by a route, a CiliumEnvoyConfig or as a load balancer's address: its unit,
- *   its proxyless target (added or removed with it) and the Ingress load balancers routing to it.
- * - An edited Secret of this cluster that no Gateway names (a certificate rotated): the Ingress load
- *   balancers serving it.
- * - An HTTPRoute, GRPCRoute or TLSRoute edited, created or deleted: its status and the Gateways it is or
- *   was attached to (with the feature's state kept from the last pass, context.keep).
- * A batch of such changes is patched one after the other (EndpointSlices together).
- *
- * Anything this cannot prove local goes through the full pass (which still replays unchanged units,
- * memo.ts): an Ingress whose coming or going moves another's port or address, a GAMMA route, an edited
- * global Service, endpoints a feature copied (TranslationContext.endpointsOf), an item some feature
- * replaced, a rebuilt unit whose items are not the same names as before, a new name already taken, an
- * object that disagrees with its key, any other kind. Outputs stay sorted (found by binary search); IR
- * lists do not keep the pass's order (additions go last, a removed item's place takes the last one),
- * which means nothing: every output is sorted. The output is the same as a full translation's either
- * way: memo.test.ts compares them on random edit sequences.
+ * Decisions spanning units are checked, not assumed: node-proxy ports a feature picks again are
+ * replayed over every pick in pass order and taken only when no other pick moves (PhasePorts); an
+ * item whose name another unit also makes, a listener whose socket moves, endpoints a feature copied,
+ * an item some feature replaced: the full pass. Routes are planned by hand still (routes.ts). Outputs
+ * stay sorted (found by binary search); IR lists do not keep the pass's order (additions go last, a
+ * removed item's place takes the last one), which means nothing: every output is sorted. The output is
+ * the same as a full translation's either way: memo.test.ts compares them on random edit sequences.
  */
-import { lbKey, type KubeObject, type LbService } from '@tendril/contract';
-import { emptyIR } from '@tendril/model';
-import type { TranslationMemo } from '../memo.js';
+import { lbKey, type KubeObject, type LbService, type ObjectStatus } from '@tendril/contract';
+import { canonicalJson } from '@tendril/contract';
+import { emptyIR, type MeshIR } from '@tendril/model';
+import type { IrList, TranslationContext } from '../context.js';
+import { PhasePorts, PROXY_PORTS_STATE } from '../allocate/proxy-ports.js';
+import { FEATURES, QUERY_BY_NAME } from '../features/index.js';
+import { rootReader, sameParams, type RootRecord, type TranslationMemo } from '../memo.js';
 import type { TranslationOptions } from '../options.js';
+import type { OwnedLoadBalancer } from '../owned/owned-objects.js';
 import { Problems } from '../problems.js';
+import { SOCKETS_READ, touchedBy } from '../reads.js';
+import { buildUnit, irName, makeContext, type Env } from '../run.js';
 import type { StatusOutput, TranslationOutput, XdsOutput } from '../output.js';
-import { refOf, unitContext, type Patching, type Plan } from './plan.js';
-import { ROUTE_KINDS, planIngress, planRoute, planSecret, planService, planSlices } from './planners.js';
+import { count, refOf, type Patching, type Plan, type Swap } from './plan.js';
+import { ROUTE_KINDS, planRoute } from './routes.js';
 import { applyPlan } from './apply.js';
-import { PATCH_STATE } from './state.js';
+import { IR_LISTS, PATCH_STATE } from './state.js';
 
 /** More changed objects than this go through the full pass (a burst is cheaper translated whole). */
 export const PATCH_LIMIT = 1024;
 
-/**
- * The output of a translation after `changes`, patched into the last output when the change is one
- * this can prove local (see above); undefined otherwise (the caller runs the full pass). A plan is
- * recorded only when it succeeds whole; when a later plan of a batch cannot be made, what the earlier
- * ones recorded stays, and the full pass (which reads every object) decides the output.
- */
+const ITEM_LISTS: readonly IrList[] = [...IR_LISTS.map((entry) => entry.list), 'l4Services'];
+
 export function patchChanges(
   memo: TranslationMemo,
   cluster: string,
@@ -65,25 +53,45 @@ export function patchChanges(
     changed.set(key, object);
     if (changed.size > PATCH_LIMIT) return undefined;
   }
+  const index = memo.index;
+  if (!index) return undefined;
   memo.stats = { built: 0, reused: 0 };
   const quiet = new Problems();
-  const patching: Patching = { memo, state, cluster, options, context: unitContext(memo, cluster, options, emptyIR(), quiet), quiet };
-  // The EndpointSlices together, every other object on its own, one after the other: each plan reads
-  // what the ones before it recorded. A plan that cannot be made sends the whole change to the full
-  // pass, which reads every object and so is right whatever was patched before.
-  const slices = new Map([...changed].filter(([key]) => refOf(patching, key)?.kind === 'endpointslice'));
-  const plans: (() => Plan | undefined)[] = slices.size ? [() => planSlices(patching, slices)] : [];
+  // Names of the output's items, with what this patch added and removed so far (for features later in pass order).
+  const added = new Set<string>();
+  const removed = new Set<string>();
+  const env: Env = {
+    index,
+    queries: QUERY_BY_NAME,
+    options,
+    proxyPorts: memo.kept(PROXY_PORTS_STATE)!,
+    made: (list, name) => added.has(`${list}|${name}`) || (!removed.has(`${list}|${name}`) && state.irAt[list].has(name)),
+    endpointsOf: (clusterName) => state.output.ir.endpoints[state.irAt.endpoints.get(clusterName) ?? -1],
+    keep: () => {},
+    view: (object, kind, sink, read) => memo.view(object, kind, sink, read),
+  };
+  const context = makeContext(env, { ir: emptyIR(), problems: quiet, setStatus: () => {} }, new Map(), false, (_id, _params, build) => build(context), () => {});
+  const patching: Patching = { memo, state, cluster, options, env, context, quiet };
+
+  // The objects as changed; what they touch, but routes (planned by hand, after the rest).
+  const touched: string[] = [];
+  const routes: [string, KubeObject | undefined, (typeof ROUTE_KINDS)[number]][] = [];
+  const services = new Set<string>();
   for (const [key, object] of changed) {
-    if (slices.has(key)) continue;
     const ref = refOf(patching, key);
-    if (!ref || ref.cluster !== cluster) return undefined; // another cluster's Service decides what is global
+    if (!ref) return undefined;
+    const now = index.get(key);
+    if (now !== undefined ? now.object === object : object === undefined && !index.refused.has(key)) continue;
+    const moved = index.put(key, object);
+    if (!moved) return undefined; // a key the index refuses: the full pass reports it
     const route = ROUTE_KINDS.find(([, keyKind]) => keyKind === ref.kind);
-    if (ref.kind === 'ingress') plans.push(() => planIngress(patching, key, object));
-    else if (ref.kind === 'service') plans.push(() => planService(patching, key, object));
-    else if (ref.kind === 'secret') plans.push(() => planSecret(patching, key, object));
-    else if (route) plans.push(() => planRoute(patching, key, object, route[0], route[1]));
-    else return undefined;
+    if (route && ref.cluster === cluster) routes.push([key, object, route]);
+    else touched.push(...touchedBy(index, moved.before, moved.after));
+    if (ref.kind === 'service' && ref.cluster === cluster) services.add(`${ref.namespace}/${ref.name}`);
   }
+  const plans: (() => Plan | undefined)[] = [];
+  if (touched.length) plans.push(() => planTouched(patching, touched, added, removed, services));
+  for (const [key, object, [kind, keyKind]] of routes) plans.push(() => planRoute(patching, key, object, kind, keyKind));
   // Nothing changed (a translation asked for another reason): the same output, as a patch of nothing.
   if (plans.length === 0) plans.push(() => ({ swaps: [], counts: new Map(), commit: () => {} }));
   const base = state.output;
@@ -121,3 +129,156 @@ export function patchChanges(
 }
 
 export { recordPatchState, type PatchState } from './state.js';
+
+/**
+ * The units whose reads `touched` names, built again by their features in pass order (and the
+ * features' own code, where it read something touched), as one plan; undefined when some change
+ * cannot be patched (see above).
+ */
+function planTouched(patching: Patching, touched: string[], added: Set<string>, removed: Set<string>, services: Set<string>): Plan | undefined {
+  const { memo, state, env } = patching;
+  const dirty = memo.dependents.of(touched);
+  const swaps: Swap[] = [];
+  const counts = new Map<string, number>();
+  const statusSwaps: NonNullable<Plan['statusSwaps']> = [];
+  const commits: (() => void)[] = [];
+  for (const feature of FEATURES) {
+    const first = swaps.length;
+    const root = memo.roots.get(feature.name);
+    if (!root) return undefined;
+    if (dirty.has(rootReader(feature.name))) {
+      if (!feature.rerunnable) return undefined;
+      const rerun = rerunRoot(patching, feature, root, dirty, swaps);
+      if (!rerun) return undefined;
+      count(counts, root.errors, -1);
+      count(counts, rerun.record.errors, +1);
+      statusSwaps.push(...rootStatusSwaps(root, rerun.record));
+      commits.push(rerun.commit);
+    } else {
+      for (const id of dirty) {
+        const old = memo.recorded(id);
+        if (old?.feature !== feature.name) continue;
+        swaps.push({ id, old, record: buildUnit(env, feature.name, old.params, old.build) });
+        memo.stats.built++;
+      }
+    }
+    // What the rebuilt units changed of the IR: readers later in pass order are built again too.
+    memo.dependents.of(irTouched(swaps.slice(first), added, removed), dirty);
+  }
+  return {
+    swaps,
+    counts,
+    statusSwaps,
+    commit: () => {
+      for (const commit of commits) commit();
+      for (const id of services) state.patchedServices.add(id);
+    },
+  };
+}
+
+/** A feature's own code run again alone; its units kept where their reads and parameters are unchanged. */
+function rerunRoot(patching: Patching, feature: (typeof FEATURES)[number], root: RootRecord, dirty: Set<string>, swaps: Swap[]): { record: RootRecord; commit: () => void } | undefined {
+  const { memo, env } = patching;
+  const kept = memo.kept(PROXY_PORTS_STATE);
+  if (!kept) return undefined;
+  const phase = FEATURES.findIndex((candidate) => candidate === feature);
+  const ports = new PhasePorts(kept, feature.name, (other) => FEATURES.findIndex((candidate) => candidate.name === other) < phase);
+  const record: RootRecord = { reads: new Set(), errors: [], statuses: [], owned: [], units: [] };
+  const reads = new Map<string, unknown>();
+  const problems = new Problems();
+  const ir = emptyIR();
+  const own = { ...env, proxyPorts: ports };
+  const unit: TranslationContext['unit'] = (id, params, build) => {
+    record.units.push(id);
+    const old = memo.recorded(id);
+    if (old && old.feature === feature.name && sameParams(old.params, params) && !dirty.has(id)) return;
+    swaps.push({ id, ...(old ? { old } : {}), record: buildUnit(own, feature.name, params, build) });
+    memo.stats.built++;
+  };
+  const context = makeContext(own, { ir, problems, setStatus: (key, status) => record.statuses.push([key, status]) }, reads, false, unit, (balancer) => record.owned.push(balancer));
+  feature.build(context);
+  // Its own code writes no item outside units (Feature.rerunnable); one that did takes the full pass.
+  if (ITEM_LISTS.some((list) => (ir[list] as unknown[]).length > 0) || ir.envoyConfigs.length) return undefined;
+  const now = new Set(record.units);
+  for (const id of root.units) {
+    const old = memo.recorded(id);
+    if (!now.has(id) && old) swaps.push({ id, old });
+  }
+  const picks = ports.verify();
+  if (!picks) return undefined;
+  record.errors = problems.entries();
+  record.reads = new Set(reads.keys());
+  return {
+    record,
+    commit: () => {
+      kept.adopt(picks);
+      memo.roots.set(feature.name, record);
+      memo.dependents.set(rootReader(feature.name), record.reads);
+      updateOwned(memo, root.owned, record.owned);
+    },
+  };
+}
+
+/** The statuses a feature's own code set before and now, as swaps (the last one set of a key wins). */
+function rootStatusSwaps(before: RootRecord, after: RootRecord): NonNullable<Plan['statusSwaps']> {
+  const [old, now] = [new Map(before.statuses), new Map(after.statuses)];
+  const swaps: NonNullable<Plan['statusSwaps']> = [];
+  for (const key of new Set([...old.keys(), ...now.keys()])) {
+    const [a, b] = [old.get(key), now.get(key)];
+    if (a === b || (a && b && canonicalJson(a) === canonicalJson(b))) continue;
+    swaps.push({ key, ...(a ? { before: a } : {}), ...(b ? { after: b } : {}) } as { key: string; before?: ObjectStatus; after?: ObjectStatus });
+  }
+  return swaps;
+}
+
+/** The owned load balancers a feature declares now in place of those it declared (memo.owned). */
+function updateOwned(memo: TranslationMemo, before: OwnedLoadBalancer[], after: OwnedLoadBalancer[]): void {
+  const id = (balancer: OwnedLoadBalancer) => `${balancer.namespace}/${balancer.name}`;
+  const next = new Map(after.map((balancer) => [id(balancer), balancer] as const));
+  let moved = false;
+  for (const balancer of before) {
+    if (!next.has(id(balancer))) {
+      memo.owned.delete(id(balancer));
+      moved = true;
+    }
+  }
+  for (const [key, balancer] of next) {
+    const had = memo.owned.get(key);
+    if (had && canonicalJson(had) === canonicalJson(balancer)) continue;
+    memo.owned.set(key, balancer);
+    moved = true;
+  }
+  if (moved) memo.ownedVersion++;
+}
+
+/** The IR read keys rebuilt units touch (items added, removed or changed; sockets), noting names added and removed. */
+function irTouched(swaps: readonly Swap[], added: Set<string>, removed: Set<string>): string[] {
+  const keys: string[] = [];
+  for (const { old, record } of swaps) {
+    for (const list of ITEM_LISTS) {
+      const before = new Map(((old?.ir[list] ?? []) as unknown[]).map((item) => [irName(list, item), item] as const));
+      const after = new Map(((record?.ir[list] ?? []) as unknown[]).map((item) => [irName(list, item), item] as const));
+      for (const name of new Set([...before.keys(), ...after.keys()])) {
+        const [a, b] = [before.get(name), after.get(name)];
+        const key = `${list}|${name}`;
+        if (a === undefined || b === undefined) {
+          keys.push(`p|${key}`, `i|${key}`);
+          if (b === undefined) {
+            removed.add(key);
+            added.delete(key);
+          } else {
+            added.add(key);
+            removed.delete(key);
+          }
+        } else if (canonicalJson(a) !== canonicalJson(b)) keys.push(`i|${key}`);
+        if (list === 'listeners' && sockets(a) !== sockets(b)) keys.push(SOCKETS_READ);
+      }
+    }
+  }
+  return keys;
+}
+
+const sockets = (listener: unknown) => {
+  const item = listener as MeshIR['listeners'][number] | undefined;
+  return item?.kind === 'socket' ? `${item.address}|${item.port}` : '';
+};

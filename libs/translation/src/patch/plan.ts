@@ -1,12 +1,11 @@
-/** What a planner hands the applier, and the helpers planners share. */
+/** What a plan hands the applier, and what plans share. */
 import type { KubeObject, ObjectRef, ObjectStatus } from '@tendril/contract';
-import type { MeshIR } from '@tendril/model';
 import type { TranslationContext } from '../context.js';
-import { ProxyPorts } from '../allocate/proxy-ports.js';
 import type { TranslationMemo, UnitRecord } from '../memo.js';
-import { ObjectIndex, indexEntry, parseKey, type IndexedObject } from '../objects.js';
+import { indexEntry, parseKey, type IndexedObject } from '../objects.js';
 import type { TranslationOptions } from '../options.js';
 import { Problems, type TranslationError } from '../problems.js';
+import type { Env } from '../run.js';
 import type { PatchState } from './state.js';
 export { count } from './state.js';
 
@@ -17,11 +16,11 @@ export interface Swap {
   record?: UnitRecord;
 }
 
-/** What a planner found: units to swap, problems that came and went besides theirs, and its own state to record. */
+/** What a plan found: units to swap, problems that came and went besides theirs, and its own state to record. */
 export interface Plan {
   swaps: Swap[];
   counts: Map<string, number>;
-  /** Statuses set outside any unit (a route's), old and new. */
+  /** Statuses set outside any unit, old and new. */
   statusSwaps?: { key: string; before?: ObjectStatus; after?: ObjectStatus }[];
   commit(): void;
 }
@@ -31,7 +30,9 @@ export interface Patching {
   state: PatchState;
   cluster: string;
   options: TranslationOptions;
-  /** A context for views and rebuilt units (no index: units read only their inputs). */
+  /** What contexts of this patch share: the objects as changed, the output's names. */
+  env: Env;
+  /** A context for views (its reads are recorded nowhere). */
   context: TranslationContext;
   quiet: Problems;
 }
@@ -56,22 +57,4 @@ export function refOf(patching: Patching, key: string): ObjectRef | undefined {
 export function changedEntry(patching: Patching, key: string, object: KubeObject, kind: string): IndexedObject | undefined {
   const entry = indexEntry(patching.cluster, key, object, new Problems(), patching.memo.keys);
   return entry && entry.ref.kind === kind && entry.ref.cluster === patching.cluster ? entry : undefined;
-}
-
-/** A context for building one unit outside a pass: units read nothing but their inputs and the options. */
-export function unitContext(memo: TranslationMemo, cluster: string, options: TranslationOptions, ir: MeshIR, problems: Problems, setStatus: TranslationContext['setStatus'] = () => {}): TranslationContext {
-  const context: TranslationContext = {
-    index: new ObjectIndex(cluster, [], problems),
-    ir,
-    problems,
-    options,
-    proxyPorts: new ProxyPorts(options.proxyPort, options.proxyPortCount),
-    setStatus,
-    unit: (_id, _inputs, build) => build(context),
-    endpointsOf: () => undefined,
-    keep: () => {},
-    own: () => {},
-    view: (object, kind, sink, read) => memo.view(object, kind, sink, read),
-  };
-  return context;
 }

@@ -11,7 +11,7 @@ import { GATEWAY_GROUP } from '../../kube/gateway-api.js';
 import type { BackendRefView, RouteKind } from '../../kube/routes.js';
 import type { ServiceView } from '../../kube/service.js';
 import { INVALID_BACKEND_CLUSTER, serviceClusterName, serviceHttp2ClusterName } from '../../names.js';
-import { pushTo } from './collections.js';
+import { pushTo, type NamedLookup } from './collections.js';
 
 export type ResolvedRefsReason = 'RefNotPermitted' | 'InvalidKind' | 'BackendNotFound' | 'UnsupportedProtocol';
 
@@ -25,7 +25,7 @@ export class BackendResolver {
 
   constructor(
     private ir: MeshIR,
-    private readonly services: Map<string, ServiceView>,
+    private readonly services: NamedLookup<ServiceView>,
     grants: ReferenceGrantView[],
     /** TranslationContext.endpointsOf: the twin copies its cluster's endpoints. */
     private readonly endpointsOf: (clusterName: string) => ClusterEndpointsIR | undefined,

@@ -20,7 +20,8 @@ import { GATEWAY_GROUP, readGateway, readGatewayClass, type GatewayClassView, ty
 import type { IndexedObject } from '../../objects.js';
 import type { ClientValidationIR } from '@tendril/model';
 import { gatewayClientCaSecretName } from '../../names.js';
-import { loadTlsSecret } from '../tls-secret.js';
+import { loadTlsSecret, type LoadedSecrets } from '../tls-secret.js';
+import { byName, type NamedLookup } from './collections.js';
 import type { BackendResolver } from './backends.js';
 import { condition } from './status.js';
 import { SUPPORTED_FEATURES } from './status.js';
@@ -95,9 +96,11 @@ export function apiVersionOf(entry: IndexedObject): string {
 
 /** Our Gateways with their listeners checked (certificates loaded into the IR as SDS secrets). */
 export function readGateways(context: TranslationContext, classes: Set<string>, resolver: BackendResolver): GatewayState[] {
-  const secrets = new Map(context.index.local('secret').map((entry) => [`${entry.ref.namespace}/${entry.ref.name}`, entry] as const));
-  const configMaps = new Map(context.index.local('configmap').map((entry) => [`${entry.ref.namespace}/${entry.ref.name}`, entry] as const));
-  const loaded = new Set(context.ir.secrets.map((secret) => secret.name));
+  const secrets = byName(context, 'secret', (entry) => entry);
+  const configMaps = byName(context, 'configmap', (entry) => entry);
+  // SDS secrets already made (by an Ingress load balancer, or a listener before): each look-up is a read.
+  const own = new Set<string>();
+  const loaded: LoadedSecrets = { has: (name) => own.has(name) || context.made('secrets', name), add: (name) => own.add(name) };
   const out: GatewayState[] = [];
   for (const entry of context.index.local('gateway')) {
     const view = context.view(entry.object, 'gateway', context.problems, (sink) => readGateway(entry, sink));
@@ -122,8 +125,8 @@ function checkListener(
   gateway: GatewayView,
   view: ListenerView,
   resolver: BackendResolver,
-  secrets: Map<string, IndexedObject>,
-  loaded: Set<string>,
+  secrets: NamedLookup<IndexedObject>,
+  loaded: LoadedSecrets,
 ): ListenerState {
   const state: ListenerState = { view, supportedKinds: [], secretNames: [], attachedRoutes: new Set() };
   const mode = view.tls?.mode ?? 'Terminate';
@@ -186,8 +189,8 @@ function checkClientValidation(
   gateway: GatewayView,
   state: ListenerState,
   resolver: BackendResolver,
-  sources: Record<'Secret' | 'ConfigMap', Map<string, IndexedObject>>,
-  loaded: Set<string>,
+  sources: Record<'Secret' | 'ConfigMap', NamedLookup<IndexedObject>>,
+  loaded: LoadedSecrets,
 ): void {
   if (!(state.family === 'https' || state.terminate) || state.notAccepted) return;
   const port = state.view.port;

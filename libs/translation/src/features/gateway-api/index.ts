@@ -29,7 +29,7 @@ import { buildGamma } from './gamma.js';
 import { apiVersionOf, gatewayStatus, ourClasses, readGateways, type GatewayState, type ListenerState } from './gateways.js';
 import { resolveRoute, type ResolvedRoute } from './rules.js';
 import { condition } from './status.js';
-import { pushTo } from './collections.js';
+import { byName, pushTo, type NamedLookup } from './collections.js';
 import type { IndexedObject } from '../../objects.js';
 
 export { SUPPORTED_FEATURES } from './status.js';
@@ -45,8 +45,8 @@ export const gatewayApiFeature = {
   build(context: TranslationContext): void {
     const classes = ourClasses(context);
     const quiet = new Problems();
-    const services = new Map<string, ServiceView>();
-    for (const entry of context.index.local('service')) services.set(`${entry.ref.namespace}/${entry.ref.name}`, serviceView(context, entry, quiet));
+    // Services by `namespace/name`, read as looked up: a change to another Service is no concern of this feature.
+    const services = byName(context, 'service', (entry) => serviceView(context, entry, quiet));
     const grants = context.index.local('referencegrant').map((entry) => context.view(entry.object, 'referencegrant', context.problems, (sink) => readReferenceGrant(entry, sink)));
     const resolver = new BackendResolver(context.ir, services, grants, (name) => context.endpointsOf(name));
     const gateways = readGateways(context, classes, resolver);
@@ -110,7 +110,7 @@ export interface RouteContext {
   gatewayById: Map<string, GatewayState>;
   namespaceLabels: Map<string, Record<string, string>>;
   resolver: BackendResolver;
-  services: Map<string, ServiceView>;
+  services: NamedLookup<ServiceView>;
   controllerName: string;
 }
 
@@ -223,7 +223,7 @@ function resolvedRefs(route: RouteView, resolved: ResolvedRoute): Condition {
  * UnsupportedAddress; outside options.gatewayCidr: Programmed=False AddressNotUsable), else the address
  * of the `cilium-gateway-<name>` Service Tendril owns (owned/addresses.ts); none until it has one.
  */
-function assignAddresses(context: TranslationContext, gateways: GatewayState[], services: Map<string, ServiceView>): void {
+function assignAddresses(context: TranslationContext, gateways: GatewayState[], services: NamedLookup<ServiceView>): void {
   for (const gateway of gateways) {
     if (gateway.notAccepted) continue;
     // An entry without a value asks for an address of our choosing (GatewayAddressEmpty).
