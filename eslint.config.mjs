@@ -6,7 +6,7 @@ import tseslint from 'typescript-eslint';
 import importX from 'eslint-plugin-import-x';
 import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
 
-const impure = ['@nestjs/*', 'nats', '@grpc/*', '@kubernetes/*', 'typeorm', 'sqlite3', 'pg', 'express', 'protobufjs', 'protobufjs/*', 'node:http', 'node:fs', 'node:child_process', 'chokidar'];
+const impure = ['@nestjs/*', 'nats', '@grpc/*', '@kubernetes/*', 'typeorm', 'sqlite3', 'pg', 'express', 'protobufjs', 'protobufjs/*', 'node:http', 'node:fs', 'node:child_process'];
 const noNestNoNats = ['@nestjs/*', 'nats', '@kubernetes/*', 'typeorm', 'express'];
 
 // Production code may use test support nowhere; test files may use it everywhere.

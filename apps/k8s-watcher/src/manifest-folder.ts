@@ -10,8 +10,8 @@
  * had: a duplicate is never settled by file names. A document refused after it was accepted keeps its
  * last accepted objects, as an API server keeps an object whose update it refused.
  */
-import { readdir, readFile, realpath, stat, lstat } from 'node:fs/promises';
-import type { Stats } from 'node:fs';
+import { readFile, realpath, stat, lstat } from 'node:fs/promises';
+import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { DEFAULT_MANIFEST_LIMITS, parseManifestFile, type ManifestError, type ManifestLimits, type ManifestObject, type ParsedManifests } from '@tendril/kube';
@@ -23,14 +23,23 @@ const WORKER_THRESHOLD_BYTES = 1024 * 1024;
 const WORKER_HEAP_MB = 1024;
 /** A file whose presence makes standalone mode skip its folder and the folders below (examples/cluster/: manifests for a real cluster). */
 export const IGNORE_MARKER = '.tendril-ignore';
-/** Files read at once during a listing. */
-const READ_CONCURRENCY = 16;
+/**
+ * Files up to this size are read with blocking calls: for a small file the five round trips of the
+ * promise API through the thread pool (open, stat, read, close, realpath) cost far more than the
+ * reads, and a cold start reads thousands of them. Larger files are read without blocking.
+ */
+const SYNC_READ_BYTES = 256 * 1024;
+/** Longest the event loop is held by blocking reads before the next batch waits a turn. */
+const SYNC_SLICE_MS = 10;
+const yieldTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 interface FileEntry {
   path: string;
   source: string;
   /** The file the path resolves to through links: two paths to one file are one file, not duplicates. */
   real: string;
+  /** The path itself is a symbolic link (its target's changes are watched through the link). */
+  link: boolean;
   signature: string;
   objects: ManifestObject[];
   /** The file's refusals and notes (duplicates are worked out across files, in problems()). */
@@ -54,6 +63,8 @@ export class ManifestFolder {
   /** Problems of paths that are not files read: unreadable folders, link loops, broken links. */
   private readonly pathProblems = new Map<string, ManifestError>();
   private readonly claims = new Map<string, Claim[]>();
+  /** Every folder listed (under the root, links to folders included), the root too: what a watcher watches. */
+  private readonly directories = new Set<string>();
   private problemsCache?: ManifestError[];
 
   constructor(
@@ -80,6 +91,17 @@ export class ManifestFolder {
     const claims = this.claims.get(key);
     if (!claims || claims.length === 0) return undefined;
     return isUnique(claims, this.files) ? claims[0]!.object : 'duplicate';
+  }
+
+  /**
+   * What a watcher of the folder must watch to hear of every change: each folder listed (a change of
+   * its entries) and each file that is a symbolic link (its target may live anywhere).
+   */
+  watchedPaths(): Map<string, 'folder' | 'link'> {
+    const out = new Map<string, 'folder' | 'link'>();
+    for (const dir of this.directories) out.set(dir, 'folder');
+    for (const entry of this.files.values()) if (entry.link) out.set(entry.path, 'link');
+    return out;
   }
 
   /** Where a key comes from, for errors that arise later (a write NATS refused). */
@@ -147,6 +169,8 @@ export class ManifestFolder {
     const ancestry = await this.ancestry(path).catch(() => undefined);
     if (ancestry?.loop || (await this.markedIgnored(path))) {
       this.dropUnder(path, touched);
+      // the folder holding the marker stays watched: the marker going away is a change
+      if (!ancestry?.loop && existsSync(join(path, IGNORE_MARKER))) this.directories.add(path);
       return;
     }
     let stats: Stats;
@@ -185,7 +209,10 @@ export class ManifestFolder {
       this.problem(dir, `symbolic link loop: it leads back to a folder above it; not followed`);
       return;
     }
-    await this.list(dir, ancestry.chain, found, problems, isRoot);
+    const listed = new Set<string>();
+    await this.list(dir, ancestry.chain, found, problems, isRoot, listed);
+    for (const folder of [...this.directories]) if (isUnder(folder, dir)) this.directories.delete(folder);
+    for (const folder of listed) this.directories.add(folder);
     for (const path of [...this.pathProblems.keys()]) if (isUnder(path, dir)) this.pathProblems.delete(path);
     for (const [path, problem] of problems) this.pathProblems.set(path, problem);
     // files under a folder that could not be listed keep what they held
@@ -193,15 +220,15 @@ export class ManifestFolder {
     for (const path of [...this.files.keys()]) {
       if (isUnder(path, dir) && !found.has(path) && !unlisted.some((folder) => isUnder(path, folder))) this.dropFile(path, touched);
     }
-    const reads = [...found].filter(([path, stats]) => this.files.get(path)?.signature !== signatureOf(stats));
-    let next = 0;
-    const worker = async () => {
-      while (next < reads.length) {
-        const [path, stats] = reads[next++]!;
-        await this.readFile(path, stats, touched);
+    let slice = performance.now();
+    for (const [path, stats] of found) {
+      if (this.files.get(path)?.signature === signatureOf(stats)) continue;
+      await this.readFile(path, stats, touched);
+      if (performance.now() - slice > SYNC_SLICE_MS) {
+        await yieldTurn();
+        slice = performance.now();
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, reads.length) }, worker));
+    }
     this.problemsCache = undefined;
   }
 
@@ -229,22 +256,29 @@ export class ManifestFolder {
     return { chain, loop };
   }
 
-  private async list(dir: string, chain: Set<string>, found: Map<string, Stats>, problems: Map<string, ManifestError>, isRoot: boolean): Promise<void> {
+  private async list(dir: string, chain: Set<string>, found: Map<string, Stats>, problems: Map<string, ManifestError>, isRoot: boolean, listed: Set<string>): Promise<void> {
     let entries;
     try {
-      entries = await readdir(dir, { withFileTypes: true });
+      entries = readdirSync(dir, { withFileTypes: true });
     } catch (error) {
       if (isRoot) throw error;
       problems.set(dir, this.problemOf(dir, `cannot list folder: ${(error as Error).message}; its files keep what they last held`));
       return;
     }
+    // watched even when marked ignored: the marker going away is a change
+    listed.add(dir);
     if (!isRoot && entries.some((entry) => entry.name === IGNORE_MARKER)) return;
+    let slice = performance.now();
     for (const entry of entries) {
       if (entry.name.startsWith('.')) continue;
+      if (performance.now() - slice > SYNC_SLICE_MS) {
+        await yieldTurn();
+        slice = performance.now();
+      }
       const path = join(dir, entry.name);
       let stats: Stats;
       try {
-        stats = entry.isSymbolicLink() ? await stat(path) : await lstat(path);
+        stats = entry.isSymbolicLink() ? statSync(path) : lstatSync(path);
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === 'ENOENT' && !entry.isSymbolicLink()) continue;
         problems.set(path, this.problemOf(path, linkProblem(error as NodeJS.ErrnoException)));
@@ -256,7 +290,7 @@ export class ManifestFolder {
           problems.set(path, this.problemOf(path, `symbolic link loop: it leads back to ${relative(this.root, real) || '.'} (${real}), a folder above it; not followed`));
           continue;
         }
-        await this.list(path, new Set([...chain, real]), found, problems, false);
+        await this.list(path, new Set([...chain, real]), found, problems, false, listed);
       } else if (stats.isFile() && MANIFEST.test(entry.name)) {
         found.set(path, stats);
       }
@@ -268,11 +302,13 @@ export class ManifestFolder {
     const previous = this.files.get(path);
     let entry: FileEntry;
     try {
-      const bytes = await readFile(path);
-      const real = await realpath(path).catch(() => path);
+      const small = stats.size <= SYNC_READ_BYTES;
+      const bytes = small ? readFileSync(path) : await readFile(path);
+      const link = lstatSync(path).isSymbolicLink();
+      const real = small ? realpathOrSelf(path) : await realpath(path).catch(() => path);
       const parsed = bytes.length > WORKER_THRESHOLD_BYTES ? await parseInWorker(bytes, source, this.cluster, this.limits) : parseManifestFile(bytes, source, this.cluster, this.limits);
       const objects = keepLastAccepted(parsed.objects, parsed.errors, previous);
-      entry = { path, source, real, signature: signatureOf(stats), objects, errors: [...parsed.errors, ...parsed.notes] };
+      entry = { path, source, real, link, signature: signatureOf(stats), objects, errors: [...parsed.errors, ...parsed.notes] };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
         this.dropFile(path, touched);
@@ -283,6 +319,7 @@ export class ManifestFolder {
         path,
         source,
         real: previous?.real ?? path,
+        link: previous?.link ?? false,
         signature: '',
         objects: previous?.objects ?? [],
         errors: [{ source, file: source, severity: 'error', message: `cannot read: ${(error as Error).message}${previous?.objects.length ? '; its objects keep what they last held' : ''}` }],
@@ -317,6 +354,7 @@ export class ManifestFolder {
     }
     for (const file of [...this.files.keys()]) if (isUnder(file, path)) this.dropFile(file, touched);
     for (const problem of [...this.pathProblems.keys()]) if (isUnder(problem, path)) this.pathProblems.delete(problem);
+    for (const folder of [...this.directories]) if (isUnder(folder, path)) this.directories.delete(folder);
     this.problemsCache = undefined;
   }
 
@@ -395,6 +433,14 @@ function isUnique(claims: Claim[], files: Map<string, FileEntry>): boolean {
   const place = (claim: Claim) => `${files.get(claim.path)?.real ?? claim.path}#${claim.object.source.slice(claim.object.source.lastIndexOf('#') + 1)}`;
   const firstPlace = place(first);
   return claims.every((claim) => place(claim) === firstPlace);
+}
+
+function realpathOrSelf(path: string): string {
+  try {
+    return realpathSync.native(path);
+  } catch {
+    return path;
+  }
 }
 
 function signatureOf(stats: Stats): string {

@@ -127,6 +127,29 @@ describe('k8s-watcher standalone: bad files are refused one by one, the rest kee
     assert.ok(!(await watcher.errors()).some((error) => /duplicate/.test(error.message)));
   });
 
+  it('hears edits through links, new folders filled at once, folders removed and ignore markers', async () => {
+    // the target of a linked file lives outside every watched folder: its edit still arrives
+    writeFileSync(join(outside, 'target.yaml'), service('linked-file', { edited: 'yes' }));
+    await waitFor('the linked file edit', async () => (await watcher.object(key('linked-file')))?.metadata.annotations?.['edited'] === 'yes', WAIT, 200);
+    writeFileSync(join(outside, 'dir', 'second.yaml'), service('linked-dir-second'));
+    await waitFor('a file added in a linked folder', async () => (await watcher.object(key('linked-dir-second'))) !== undefined, WAIT, 200);
+    // a folder made and filled at once, two levels deep, before any watch of it can exist
+    mkdirSync(join(folder, 'new', 'deeper'), { recursive: true });
+    writeFileSync(join(folder, 'new', 'one.yaml'), service('new-one'));
+    writeFileSync(join(folder, 'new', 'deeper', 'two.yaml'), service('new-two'));
+    await waitFor('files of a new folder', async () => (await watcher.object(key('new-one'))) !== undefined && (await watcher.object(key('new-two'))) !== undefined, WAIT, 200);
+    // and later files in it, once it is watched
+    writeFileSync(join(folder, 'new', 'deeper', 'three.yaml'), service('new-three'));
+    await waitFor('a later file of the new folder', async () => (await watcher.object(key('new-three'))) !== undefined, WAIT, 200);
+    writeFileSync(join(folder, 'new', '.tendril-ignore'), '');
+    await waitFor('an ignored folder drops its objects', async () => (await watcher.object(key('new-one'))) === undefined && (await watcher.object(key('new-three'))) === undefined, WAIT, 200);
+    rmSync(join(folder, 'new', '.tendril-ignore'));
+    await waitFor('the marker gone, they are back', async () => (await watcher.object(key('new-one'))) !== undefined && (await watcher.object(key('new-three'))) !== undefined, WAIT, 200);
+    rmSync(join(folder, 'new'), { recursive: true });
+    await waitFor('a removed folder drops its objects', async () => (await watcher.object(key('new-one'))) === undefined && (await watcher.object(key('new-two'))) === undefined, WAIT, 200);
+    await othersKeepFlowing();
+  });
+
   it('an unknown kind and an empty file are reported as ignored, not skipped in silence', async () => {
     writeFileSync(join(folder, 'deploy.yaml'), 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec: {}\n');
     writeFileSync(join(folder, 'empty.yaml'), '');

@@ -8,14 +8,13 @@
  * each logged once; nothing a file holds stops another file's changes.
  */
 import { createHash } from 'node:crypto';
-import { basename, join } from 'node:path';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import { watch, type FSWatcher } from 'chokidar';
 import { BUCKETS, ValueTooLargeError, canonicalJson, kubeObjectCodec, type KubeObject } from '@tendril/contract';
 import { ClusterIpAllocator, standaloneUid, type ManifestError, type ManifestObject } from '@tendril/kube';
 import { KvMirror, Metrics, MicroRegistration, NatsClient, PLATFORM_CONFIG, Readiness, type PlatformConfig, type ReadinessCheck } from '@tendril/platform';
 import { WATCHER_CONFIG, type WatcherConfig } from './config.js';
-import { ManifestFolder } from './manifest-folder.js';
+import { FolderWatcher } from './folder-watcher.js';
+import { IGNORE_MARKER, ManifestFolder } from './manifest-folder.js';
 import { WindowedKvWriter } from './kv-writer.js';
 
 /** Objects other parts of Tendril write into tendril-objects carry this label; the folder never deletes them. */
@@ -46,7 +45,7 @@ export class StandaloneSource implements OnApplicationBootstrap, OnModuleDestroy
   private readonly writeErrors = new Map<string, ManifestError>();
   private readonly retryKeys = new Set<string>();
   private pendingPaths = new Set<string>();
-  private watcher?: FSWatcher;
+  private readonly watcher: FolderWatcher;
   private timer?: NodeJS.Timeout;
   private running: Promise<void> = Promise.resolve();
   private flushQueued = false;
@@ -75,6 +74,10 @@ export class StandaloneSource implements OnApplicationBootstrap, OnModuleDestroy
       }
     });
     this.folder = new ManifestFolder(config.manifests, platform.cluster, config.limits);
+    this.watcher = new FolderWatcher((path) => {
+      this.pendingPaths.add(path);
+      this.schedule();
+    }, new Set([IGNORE_MARKER]));
     // values over max_payload go in chunks; the mirror knows the chunks a replaced value leaves
     this.writer = new WindowedKvWriter(() => nats.values(BUCKETS.objects, (key) => this.mirror.chunkedHead(key)), config.writeWindow);
     this.ips = new ClusterIpAllocator(config.serviceCidr);
@@ -103,31 +106,17 @@ export class StandaloneSource implements OnApplicationBootstrap, OnModuleDestroy
     this.schedule(0);
   }
 
-  /** Starts (or starts again) the file watcher: its events name the paths to read again. */
+  /**
+   * Watches what the folder's last read listed; a folder watched for the first time is listed once
+   * more, for what changed in it before its watch began. The root is watched before the first read.
+   */
   private watch(): void {
-    void this.watcher?.close();
-    let loopsReported = false;
-    // links are followed as kubectl follows them; the folder's own listing refuses loops with a reason
-    this.watcher = watch(this.config.manifests, { ignoreInitial: true, awaitWriteFinish: false, followSymlinks: true });
-    this.watcher.on('all', (_event, path) => {
-      this.pendingPaths.add(path);
-      this.schedule();
-    });
-    // a link whose target does not exist gets no event of its own (the file watcher cannot stat it): the raw one names it
-    this.watcher.on('raw', (_event, name, details) => {
-      const watched = (details as { watchedPath?: string } | undefined)?.watchedPath;
-      if (!watched || !name) return;
-      this.pendingPaths.add(basename(watched) === name ? watched : join(watched, name));
-      this.schedule();
-    });
-    this.watcher.on('error', (error) => {
-      // a link loop makes the file watcher descend until the kernel says ELOOP: said once, reported per link in the errors list
-      if ((error as NodeJS.ErrnoException).code === 'ELOOP') {
-        if (loopsReported) return;
-        loopsReported = true;
-      }
-      this.logger.warn(`watching ${this.config.manifests}: ${String(error)}`);
-    });
+    const paths = this.folder.watchedPaths();
+    if (!this.firstScanDone) paths.set(this.config.manifests, 'folder');
+    const added = this.watcher.sync(paths);
+    if (!this.firstScanDone || added.length === 0) return;
+    for (const path of added) this.pendingPaths.add(path);
+    this.schedule(0);
   }
 
   private schedule(delay = this.config.debounceMs): void {
@@ -174,7 +163,7 @@ export class StandaloneSource implements OnApplicationBootstrap, OnModuleDestroy
       // the folder is back (perhaps another one at the same path): watch it afresh
       this.folderFailed = false;
       this.logger.log(`${this.config.manifests} can be read again`);
-      this.watch();
+      this.watcher.close();
     }
     const keys = new Set([...result.touched, ...this.retryKeys]);
     this.retryKeys.clear();
@@ -188,7 +177,7 @@ export class StandaloneSource implements OnApplicationBootstrap, OnModuleDestroy
     this.reportErrors();
     const counts = { puts: 0, deletes: 0 };
     const queue = [...keys].sort();
-    while (queue.length > 0) this.reconcile(queue.shift()!, counts, queue);
+    for (let next = 0; next < queue.length; next++) this.reconcile(queue[next]!, counts, queue);
     await this.writer.drain();
     this.reportErrors();
     if (counts.puts + counts.deletes > 0 || !this.firstScanDone) {
@@ -198,6 +187,8 @@ export class StandaloneSource implements OnApplicationBootstrap, OnModuleDestroy
       );
     }
     this.firstScanDone = true;
+    // what the read listed is watched from now on (a first watch of a folder lists it once more)
+    this.watch();
     this.synced.pass(`${this.folder.objectCount} objects from ${this.config.manifests}`);
     if (this.retryKeys.size > 0) setTimeout(() => this.schedule(0), 1000).unref();
   }
@@ -302,7 +293,7 @@ export class StandaloneSource implements OnApplicationBootstrap, OnModuleDestroy
   async onModuleDestroy(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
-    await this.watcher?.close();
+    this.watcher.close();
     await this.running;
     await this.writer.drain();
     this.mirror.stop();

@@ -158,14 +158,18 @@ export class JsPublisher {
   private sweepLater(): void {
     if (this.sweeper || this.inFlight.size === 0) return;
     this.sweeper = setTimeout(() => {
-      this.sweeper = undefined;
-      const now = Date.now();
-      for (const [id, write] of this.inFlight) {
-        if (write.deadline > now) break;
-        this.inFlight.delete(id);
-        write.reject(new JetStreamPublishError(write.subject, `no acknowledgement within ${this.timeoutMs} ms`, 408));
-      }
-      this.sweepLater();
+      // decided after this turn's I/O: an acknowledgement already in the socket, unread because the
+      // process was busy, is taken before its write is called late
+      setImmediate(() => {
+        this.sweeper = undefined;
+        const now = Date.now();
+        for (const [id, write] of this.inFlight) {
+          if (write.deadline > now) break;
+          this.inFlight.delete(id);
+          write.reject(new JetStreamPublishError(write.subject, `no acknowledgement within ${this.timeoutMs} ms`, 408));
+        }
+        this.sweepLater();
+      });
     }, Math.min(1000, this.timeoutMs));
     this.sweeper.unref();
   }
