@@ -65,7 +65,7 @@ export function readWatcherConfig(): WatcherConfig {
     serviceCidr: envString('TENDRIL_SERVICE_CIDR', '127.96.0.0/16'),
     ingressCidr: envString('TENDRIL_INGRESS_CIDR', '127.101.0.0/16'),
     gatewayCidr: envString('TENDRIL_GATEWAY_CIDR', '127.102.0.0/16'),
-    debounceMs: envInt('TENDRIL_MANIFESTS_DEBOUNCE_MS', 100, 0, 10000),
+    debounceMs: envInt('TENDRIL_MANIFESTS_DEBOUNCE_MS', 20, 0, 10000),
     limits: {
       ...DEFAULT_MANIFEST_LIMITS,
       maxFileBytes: envInt('TENDRIL_MANIFESTS_MAX_FILE_BYTES', DEFAULT_MANIFEST_LIMITS.maxFileBytes, 1024),

@@ -1,11 +1,14 @@
 /**
- * Runs a task after a burst of triggers has been quiet for `holdMs`, but never later than `maxMs`
- * after the first trigger of the burst, and never twice at once: triggers during a run start a new
- * burst that runs after it.
+ * Runs a task for a trigger that comes after a quiet time (none in the last `holdMs`) at once, on the
+ * next turn of the event loop, so that one change costs no hold-off; triggers that follow closer
+ * than that make a burst, run when it has been quiet for `holdMs` but never later than `maxMs` after
+ * its first trigger. Never twice at once: triggers during a run start a burst that runs after it.
  */
 export class Debouncer {
   private timer?: NodeJS.Timeout;
   private firstAt?: number;
+  private lastTriggerAt?: number;
+  private leading = false;
   private running = false;
   private again = false;
   private stopped = false;
@@ -20,9 +23,18 @@ export class Debouncer {
   trigger(): void {
     if (this.stopped) return;
     const now = Date.now();
+    const quiet = this.lastTriggerAt === undefined || now - this.lastTriggerAt >= this.holdMs;
+    this.lastTriggerAt = now;
     this.firstAt ??= now;
     if (this.running) {
       this.again = true;
+      return;
+    }
+    // a run about to start at once takes every trigger until it starts
+    if (this.leading) return;
+    if (quiet && !this.timer) {
+      this.leading = true;
+      this.timer = setTimeout(() => this.fire(), 0);
       return;
     }
     if (this.timer) clearTimeout(this.timer);
@@ -39,6 +51,7 @@ export class Debouncer {
 
   private fire(): void {
     this.timer = undefined;
+    this.leading = false;
     this.firstAt = undefined;
     this.running = true;
     this.idle = this.task()
