@@ -90,7 +90,7 @@ for (const name of SERVICES) {
   const httpPort = await freePort();
   const credentials = nats.credentials[name];
   const execArgv = snapshots ? [`--heapsnapshot-signal=SIGUSR2`, `--diagnostic-dir=${snapshots}`] : [];
-  const child = spawn(process.execPath, [...execArgv, '--enable-source-maps', join(root, 'apps', name, 'dist', 'main.js')], {
+  const child = spawn(process.execPath, [...execArgv, join(root, 'apps', name, 'dist', 'main.js')], {
     cwd: root,
     env: {
       ...process.env,
