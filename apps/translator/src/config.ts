@@ -9,6 +9,8 @@ export interface TranslatorConfig {
   debounceMaxMs: number;
   /** TENDRIL_RETRY_MS: wait before publishing again after NATS refused a write (default 1000). */
   retryMs: number;
+  /** TENDRIL_CLUSTER_ID: this cluster's id (0-255); numeric identities come from its range (Cilium's layout: id << 16). */
+  clusterId: number;
   /** Ingress, Gateway, node-proxy and access-log choices handed to translation (docs/operations.md: TENDRIL_PROXY_PORT, TENDRIL_INGRESS_*, TENDRIL_GATEWAY_*, TENDRIL_ALS_CLUSTER). */
   translation: TranslationOptions;
 }
@@ -34,5 +36,5 @@ export function readTranslatorConfig(): TranslatorConfig {
     gatewayCidr: envString('TENDRIL_GATEWAY_CIDR', '127.102.0.0/16'),
   };
   if (translation.proxyPort + translation.proxyPortCount - 1 > 65535) throw new ConfigError('TENDRIL_PROXY_PORT + TENDRIL_PROXY_PORT_COUNT - 1 is above 65535');
-  return { debounceMs, debounceMaxMs, retryMs: envInt('TENDRIL_RETRY_MS', 1000, 10, 600000), translation };
+  return { debounceMs, debounceMaxMs, retryMs: envInt('TENDRIL_RETRY_MS', 1000, 10, 600000), clusterId: envInt('TENDRIL_CLUSTER_ID', 0, 0, 255), translation };
 }

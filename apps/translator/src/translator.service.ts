@@ -4,7 +4,7 @@
  * what the output buckets hold, so a restart after SIGKILL converges without rewriting what is right.
  */
 import { Inject, Injectable, Logger, Optional, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { BUCKETS, kubeObjectCodec, type KubeObject } from '@tendril/contract';
+import { BUCKETS, kubeObjectCodec, parseObjectKey, type KubeObject } from '@tendril/contract';
 import { KvLease, KvMirror, Metrics, MicroRegistration, NatsClient, PLATFORM_CONFIG, Readiness, type PlatformConfig, type ReadinessCheck } from '@tendril/platform';
 import { TranslationMemo, translate, type TranslationError } from '@tendril/translation';
 import { readTranslatorConfig } from './config.js';
@@ -16,6 +16,16 @@ import { ProxyRejections } from './proxy-rejections.js';
 import { Publisher } from './publisher.js';
 import { TranslationTiming } from './timing.js';
 import { WriterRole } from './writer-role.js';
+
+/** Kinds only network policy reads (./policy): their changes never start an xDS translation. */
+const POLICY_ONLY_KINDS = new Set(['pod', 'networkpolicy', 'ciliumnetworkpolicy', 'ciliumclusterwidenetworkpolicy']);
+function isPolicyOnly(key: string): boolean {
+  try {
+    return POLICY_ONLY_KINDS.has(parseObjectKey(key).kind);
+  } catch {
+    return false;
+  }
+}
 
 export interface TranslationSummary {
   generation: number;
@@ -102,8 +112,10 @@ export class TranslatorService implements OnApplicationBootstrap, OnApplicationS
     metrics.figure('publishes_incremental', 'Publishes that wrote only what a patched translation replaced (no full diff)', () => this.incrementalPublishes);
     this.timing = new TranslationTiming(metrics);
     this.objects.onChange((changes) => {
-      this.timing.changed(changes);
-      for (const change of changes) {
+      const translated = changes.filter((change) => !isPolicyOnly(change.key));
+      if (translated.length === 0) return;
+      this.timing.changed(translated);
+      for (const change of translated) {
         this.changedKeys.add(change.key);
         this.inputs.change(change.key, change.previous, change.op === 'put' ? change.value : undefined);
       }
@@ -120,7 +132,9 @@ export class TranslatorService implements OnApplicationBootstrap, OnApplicationS
     // Outputs first: the first translation must be diffed against what they already hold.
     await this.publisher.start();
     this.rejections.start();
-    this.objects.onChange(() => this.debouncer.trigger());
+    this.objects.onChange((changes) => {
+      if (changes.some((change) => !isPolicyOnly(change.key))) this.debouncer.trigger();
+    });
     await this.objects.start();
     this.syncedAfterS = process.uptime();
     if (this.stopped) return;

@@ -18,3 +18,4 @@ export * from './permissions.js';
 export * from './large-values.js';
 export * from './messages/config-history.js';
 export * from './messages/lease.js';
+export * from './messages/policy.js';

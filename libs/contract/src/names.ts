@@ -13,6 +13,13 @@ export const BUCKETS = {
    * them to the API server (Kubernetes mode) or puts them into `tendril-objects` (standalone).
    */
   owned: 'tendril-owned',
+  /**
+   * Numeric security identities, allocated by compare-and-set so that every replica and restart
+   * agrees: `id.<number>` and `labels.<sha256 of the label set>` (messages/policy.ts). translator only.
+   */
+  identities: 'tendril-identities',
+  /** Compiled network policy: identities, the address table, per-identity rules, errors. translator -> datapath, cli. */
+  policy: 'tendril-policy',
   /** One key per service that runs a single active replica: `<service>` -> leaseCodec (holder, ttl). */
   leases: 'tendril-leases',
 } as const;

@@ -23,6 +23,8 @@ export const BUCKET_OWNERS: Record<string, ServiceName> = {
   [BUCKETS.lb]: 'translator',
   [BUCKETS.owned]: 'translator',
   [BUCKETS.proxies]: 'xds-server',
+  [BUCKETS.identities]: 'translator',
+  [BUCKETS.policy]: 'translator',
 };
 
 /**
@@ -38,6 +40,8 @@ export const BUCKET_READERS: Record<string, readonly NatsUser[]> = {
   [BUCKETS.lb]: ['datapath', 'metrics', 'cli'],
   [BUCKETS.proxies]: ['translator', 'metrics', 'cli'],
   [BUCKETS.owned]: ['k8s-watcher', 'cli'],
+  [BUCKETS.identities]: ['cli'],
+  [BUCKETS.policy]: ['datapath', 'cli'],
   // who holds a lease, for operators (no key material in it)
   [BUCKETS.leases]: ['cli'],
 };

@@ -19,5 +19,6 @@ export * from './nest/bootstrap.js';
 // the Kubernetes API adapter is its own entry point (@tendril/platform/kube): only the watcher loads it
 export { type KubeConfigSource, kubernetesDetected } from './kube/detect.js';
 export * from './lease.js';
+export * from './identity-allocator.js';
 export * from './grpc-shutdown.js';
 export * from './database.js';
