@@ -64,3 +64,28 @@ test('triggers during a run cause exactly one more run, never two at once', asyn
   assert.equal(runs, 2);
   await debouncer.stop();
 });
+
+test('the rest of a change that arrives during its run at once follows at once; more after that is held', async () => {
+  const starts: number[] = [];
+  const start = Date.now();
+  const debouncer = new Debouncer(
+    async () => {
+      starts.push(Date.now() - start);
+      await sleep(50);
+    },
+    400,
+    5000,
+  );
+  debouncer.trigger(); // a Service
+  await sleep(20);
+  debouncer.trigger(); // its EndpointSlice, while the Service is being translated
+  await sleep(100);
+  assert.equal(starts.length, 2, `runs at ${starts.join(', ')} ms`);
+  assert.ok(starts[1]! < 400, `the follow-up started after ${starts[1]} ms: it waited for the hold-off`);
+  debouncer.trigger(); // during or just after the follow-up: a burst, held
+  await sleep(200);
+  assert.equal(starts.length, 2, 'a third change so soon waits for the hold-off');
+  await sleep(600);
+  assert.equal(starts.length, 3);
+  await debouncer.stop();
+});

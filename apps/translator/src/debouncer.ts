@@ -2,7 +2,9 @@
  * Runs a task for a trigger that comes after a quiet time (none in the last `holdMs`) at once, on the
  * next turn of the event loop, so that one change costs no hold-off; triggers that follow closer
  * than that make a burst, run when it has been quiet for `holdMs` but never later than `maxMs` after
- * its first trigger. Never twice at once: triggers during a run start a burst that runs after it.
+ * its first trigger. Never twice at once: triggers during a run start a burst that runs after it —
+ * at once after a run that was itself at once (the rest of one change that arrived in two parts, as
+ * a Service and its EndpointSlice written one after the other), after the hold-off otherwise.
  */
 export class Debouncer {
   private timer?: NodeJS.Timeout;
@@ -49,7 +51,7 @@ export class Debouncer {
     await this.idle;
   }
 
-  private fire(): void {
+  private fire(kind: 'at-once' | 'follow-up' | 'held' = this.leading ? 'at-once' : 'held'): void {
     this.timer = undefined;
     this.leading = false;
     this.firstAt = undefined;
@@ -58,8 +60,12 @@ export class Debouncer {
       .catch(() => undefined) // the task reports its own failures
       .finally(() => {
         this.running = false;
-        if (this.again) {
-          this.again = false;
+        if (!this.again || this.stopped) return;
+        this.again = false;
+        if (kind === 'at-once') {
+          this.leading = true;
+          this.timer = setTimeout(() => this.fire('follow-up'), 0);
+        } else {
           this.trigger();
         }
       });
