@@ -177,7 +177,15 @@ export class StandaloneSource implements OnApplicationBootstrap, OnModuleDestroy
     this.reportErrors();
     const counts = { puts: 0, deletes: 0 };
     const queue = [...keys].sort();
-    for (let next = 0; next < queue.length; next++) this.reconcile(queue[next]!, counts, queue);
+    // in slices: the writes of the first keys leave (and their acknowledgements are read) while later keys are worked out
+    let slice = performance.now();
+    for (let next = 0; next < queue.length; next++) {
+      this.reconcile(queue[next]!, counts, queue);
+      if (performance.now() - slice > 10) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        slice = performance.now();
+      }
+    }
     await this.writer.drain();
     this.reportErrors();
     if (counts.puts + counts.deletes > 0 || !this.firstScanDone) {

@@ -11,11 +11,16 @@
  * asked for after another lands after it, acknowledged or not — the property the write windows
  * (write-window.ts) build on. An acknowledgement carrying a JetStream error, a "no responders"
  * status (no stream takes the subject) or no answer within the timeout rejects that write alone.
+ * A write past its timeout is still waited for while acknowledgements keep arriving (a starved
+ * process or server answering late, in order), up to PROGRESS_GRACE timeouts: what times out is a
+ * connection that stopped answering, not a busy one.
  */
 import { createInbox, headers as natsHeaders, type MsgHdrs, type NatsConnection, type Subscription } from 'nats';
 
 /** How long a write waits for its acknowledgement (nats.js's own JetStream default). */
 export const DEFAULT_PUBLISH_TIMEOUT_MS = 5000;
+/** How many timeouts a write may wait in all while other writes are still being acknowledged. */
+const PROGRESS_GRACE = 6;
 
 interface Asked {
   subject: string;
@@ -53,6 +58,7 @@ export class JsPublisher {
   /** In flight by request id; a Map keeps insertion order, which is deadline order. */
   private readonly inFlight = new Map<number, InFlight>();
   private sweeper?: NodeJS.Timeout;
+  private lastAnswerAt = 0;
   private readonly decoder = new TextDecoder();
 
   constructor(
@@ -136,6 +142,7 @@ export class JsPublisher {
 
   private answer(subject: string, data: Uint8Array, headers: MsgHdrs | undefined): void {
     const id = Number(subject.slice(subject.lastIndexOf('.') + 1));
+    this.lastAnswerAt = Date.now();
     const write = this.inFlight.get(id);
     if (!write) return; // timed out already
     this.inFlight.delete(id);
@@ -163,8 +170,10 @@ export class JsPublisher {
       setImmediate(() => {
         this.sweeper = undefined;
         const now = Date.now();
+        const progressing = now - this.lastAnswerAt < this.timeoutMs;
         for (const [id, write] of this.inFlight) {
           if (write.deadline > now) break;
+          if (progressing && now < write.deadline + (PROGRESS_GRACE - 1) * this.timeoutMs) break;
           this.inFlight.delete(id);
           write.reject(new JetStreamPublishError(write.subject, `no acknowledgement within ${this.timeoutMs} ms`, 408));
         }
