@@ -9,3 +9,4 @@ export * from './maglev.js';
 export * from './service-ids.js';
 export * from './lb-table.js';
 export * from './flows.js';
+export * from './policy-maps.js';
