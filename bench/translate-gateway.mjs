@@ -100,6 +100,27 @@ function measure(routes, gateways) {
     output = translate({ cluster: 'c', objects, memo, changes: [['c.httproute.apps.route-new', undefined]] });
     if (run > 0) churnMs.push(created + (performance.now() - start));
   }
+  // One Gateway edited (a label: its status and unit read it), and one CiliumEnvoyConfig created and deleted.
+  const gatewayMs = [];
+  const configMs = [];
+  let gatewayPass = '';
+  for (let run = 0; run < runs + 1; run++) {
+    const gateway = structuredClone(objects.get('c.gateway.infra.gateway-0'));
+    gateway.metadata.labels = { run: String(run) };
+    objects.set('c.gateway.infra.gateway-0', gateway);
+    let start = performance.now();
+    translate({ cluster: 'c', objects, memo, changes: [['c.gateway.infra.gateway-0', gateway]] });
+    if (run > 0) gatewayMs.push(performance.now() - start);
+    gatewayPass = memo.lastPass;
+    const config = { apiVersion: 'cilium.io/v2', kind: 'CiliumEnvoyConfig', metadata: { name: 'hand', namespace: 'apps' }, spec: { resources: [{ '@type': 'type.googleapis.com/envoy.config.cluster.v3.Cluster', name: 'hand', type: 'STATIC', connectTimeout: '1s' }] } };
+    objects.set('c.ciliumenvoyconfig.apps.hand', config);
+    start = performance.now();
+    translate({ cluster: 'c', objects, memo, changes: [['c.ciliumenvoyconfig.apps.hand', config]] });
+    objects.delete('c.ciliumenvoyconfig.apps.hand');
+    output = translate({ cluster: 'c', objects, memo, changes: [['c.ciliumenvoyconfig.apps.hand', undefined]] });
+    if (run > 0) configMs.push(performance.now() - start);
+  }
+  console.log(`        one Gateway edited ${median(gatewayMs).toFixed(1)} ms (${gatewayPass}), one CiliumEnvoyConfig created and deleted ${median(configMs).toFixed(1)} ms (${memo.lastPass})`);
   const count = (type) => output.xds.filter((item) => item.type === type).length;
   const routesServed = output.ir.routes.filter((r) => r.name.includes('cilium-gateway')).reduce((sum, r) => sum + r.virtualHosts.reduce((n, v) => n + v.routes.length, 0), 0);
   console.log(

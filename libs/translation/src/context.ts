@@ -67,6 +67,12 @@ export interface TranslationContext {
    */
   unit(id: string, params: readonly unknown[], build: (context: TranslationContext) => void): void;
   /**
+   * One unit per object of `kind` in this cluster, `<prefix> <key>`, built by `build` with the
+   * object's namespace and name (read it with object()). An object created or deleted adds or removes
+   * its unit alone, without running the feature's own code again.
+   */
+  eachObject(kind: ObjectKind, prefix: string, build: (unit: TranslationContext, namespace: string | undefined, name: string) => void): void;
+  /**
    * The endpoints an earlier feature built for cluster `clusterName`, for a feature that copies them
    * (an HTTP/2 twin, a CiliumEnvoyConfig backendService). Use this, never `ir.endpoints` directly.
    */

@@ -50,6 +50,14 @@ export interface RootRecord {
   owned: OwnedLoadBalancer[];
   /** The ids of its units, in the order it built them. */
   units: string[];
+  /** Its loops of one unit per object (TranslationContext.eachObject). */
+  loops: ObjectLoop[];
+}
+
+export interface ObjectLoop {
+  kind: string;
+  prefix: string;
+  build: (unit: TranslationContext, namespace: string | undefined, name: string) => void;
 }
 
 interface ViewRecord {
@@ -85,8 +93,6 @@ export class TranslationMemo {
   lastPass: 'full' | 'patch' = 'full';
   /** Features' state after the last full pass, by the owner's token (TranslationContext.keep). */
   private states = new Map<FeatureState<unknown>, unknown>();
-  /** Clusters whose endpoints a feature copied outside the services unit in the last full pass. */
-  endpointReads = new Set<string>();
   /**
    * The owned load balancers (owned/) of the last translation, by `namespace/name`, and the nodes; a
    * patch updates them, and `ownedVersion` moves with every change.
@@ -120,7 +126,6 @@ export class TranslationMemo {
     this.touched = new Map();
     this.stats = { built: 0, reused: 0 };
     this.lastPass = 'full';
-    this.endpointReads = new Set();
     this.states = new Map();
     this.dependents = new Dependents();
     this.roots = new Map();

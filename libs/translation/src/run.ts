@@ -7,7 +7,7 @@ import type { ObjectStatus } from '@tendril/contract';
 import type { ClusterEndpointsIR, MeshIR } from '@tendril/model';
 import type { IrList, PortAllocator, TranslationContext } from './context.js';
 import type { FeatureState } from './feature-state.js';
-import { emptyRecord, type UnitRecord } from './memo.js';
+import { emptyRecord, type ObjectLoop, type UnitRecord } from './memo.js';
 import type { ObjectIndex, ObjectQuery } from './objects.js';
 import type { TranslationOptions } from './options.js';
 import type { OwnedLoadBalancer } from './owned/owned-objects.js';
@@ -38,9 +38,17 @@ export function makeContext(
   values: boolean,
   unit: TranslationContext['unit'],
   own: (balancer: OwnedLoadBalancer) => void,
+  loops: ObjectLoop[] = [],
 ): TranslationContext {
   const { index } = env;
   return {
+    eachObject: (kind, prefix, build) => {
+      loops.push({ kind, prefix, build });
+      for (const entry of index.local(kind)) {
+        const { namespace, name } = entry.ref;
+        unit(`${prefix} ${entry.key}`, [], (context) => build(context, namespace, name));
+      }
+    },
     index: {
       cluster: index.cluster,
       local: (kind) => (reads.set(`a|${kind}`, undefined), index.local(kind)),

@@ -68,17 +68,14 @@ export function translate(input: TranslationInput): TranslationOutput {
       if (!known || known.items !== items || known.length !== items.length) nameSets.set(list, (known = { items, length: items.length, names: new Set(items.map((item) => irName(list, item))) }));
       return known.names.has(name);
     },
-    endpointsOf: (clusterName) => {
-      memo?.endpointReads.add(clusterName);
-      return ir.endpoints.find((group) => group.clusterName === clusterName);
-    },
+    endpointsOf: (clusterName) => ir.endpoints.find((group) => group.clusterName === clusterName),
     keep: (token, state) => memo?.keep(token, state),
     view: <T>(object: object, kind: string, sink: Problems, read: (sink: Problems) => T): T => (memo ? memo.view(object, kind, sink, read) : read(sink)),
   };
   const setStatus = (key: string, status: ObjectStatus) => statuses.set(key, status);
   // Each feature's own code runs in a context of its own, recording what it reads and makes outside units.
   const roots = FEATURES.map((feature) => {
-    const record: RootRecord = { reads: new Set(), errors: [], statuses: [], owned: [], units: [] };
+    const record: RootRecord = { reads: new Set(), errors: [], statuses: [], owned: [], units: [], loops: [] };
     const reads = new Map<string, unknown>();
     const rootProblems = new Problems();
     const unit: TranslationContext['unit'] = (id, params, build) => {
@@ -95,7 +92,7 @@ export function translate(input: TranslationInput): TranslationOutput {
       record.statuses.push([key, status]);
       setStatus(key, status);
     };
-    const context = makeContext(env, { ir, problems: rootProblems, setStatus: rootSetStatus }, reads, false, unit, own);
+    const context = makeContext(env, { ir, problems: rootProblems, setStatus: rootSetStatus }, reads, false, unit, own, record.loops);
     return { feature, context, record, reads, rootProblems };
   });
   const guarded = (name: string, run: () => void) => {

@@ -143,6 +143,8 @@ export class PhasePorts implements PortAllocator {
 
   /** The picks to adopt when every port comes out as answered and as kept; undefined otherwise. */
   verify(): PortPick[] | undefined {
+    const before = this.kept.picks.filter((pick) => pick.phase === this.phase);
+    if (before.length === this.asked.length && before.every((pick, i) => pick.name === this.asked[i])) return this.kept.picks; // the same names: nothing moves
     const picks = this.picks();
     const replayed = this.kept.replay(picks);
     for (const pick of picks) {

@@ -74,7 +74,8 @@ export const ingressFeature = {
       .local('ingress')
       .map((entry) => ({ entry, view: ingressView(context, entry, context.problems) }))
       .filter(({ view }) => isOurs(context, view))
-      .map(({ entry, view }) => ({ key: entry.key, object: entry.object, view, settings: readSettings(context, view) }));
+      // Read once per object while it is unchanged: this code runs again on every Ingress change.
+      .map(({ entry, view }) => ({ key: entry.key, object: entry.object, view, settings: context.view(entry.object, 'ingress-settings', context.problems, (sink) => readSettings({ ...context, problems: sink }, view)) }));
     const balancers = new Map<string, LoadBalancer>();
     for (const ingress of taken) {
       const namespace = ingress.settings.mode === 'shared' ? context.options.ingressSharedNamespace : ingress.view.source.namespace;
@@ -93,7 +94,8 @@ export const ingressFeature = {
       // Picked here, in a stable order, not in the unit: the port allocator is shared by every listener.
       const port = shared ? context.proxyPorts.shared() : context.proxyPorts.portFor(ingressListenerName(namespace, name));
       const address = addresses.get(id);
-      if (port !== undefined) context.own(ingressOwnedService(balancer, port, balancer.ingresses[0]!.settings.loadBalancerClass));
+      const first = balancer.ingresses[0]!;
+      if (port !== undefined) context.own(context.view(first.object, `owned-service ${id} ${port}`, context.problems, () => ingressOwnedService(balancer, port, first.settings.loadBalancerClass)));
       // One unit per load balancer: rebuilt only when one of its Ingresses, or a Service or Secret they
       // name, changed (or its port or address did).
       const params = [port, address?.address, address?.fromService, ...balancer.ingresses.map((ingress) => ingress.object)];

@@ -13,10 +13,7 @@ export const proxylessFeature = {
   name: 'proxyless-grpc',
   rerunnable: true,
   build(context: TranslationContext): void {
-    for (const entry of context.index.keys('service')) {
-      const { namespace, name } = entry.ref;
-      context.unit(`proxyless ${entry.key}`, [], (unit) => buildProxylessUnit(unit, namespace, name));
-    }
+    context.eachObject('service', 'proxyless', buildProxylessUnit);
   },
 } satisfies Feature;
 

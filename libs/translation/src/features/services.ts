@@ -20,7 +20,6 @@ import { FieldReader } from '../kube/fields.js';
 import { readEndpointSlice, sliceServiceName, type SliceView } from '../kube/endpoint-slice.js';
 import { serviceClusterName } from '../names.js';
 import type { IndexedObject, ObjectQuery } from '../objects.js';
-import { pushTo } from './gateway-api/collections.js';
 import { Problems, compare } from '../problems.js';
 
 /**
@@ -36,26 +35,25 @@ export const SLICES_OF_SERVICE: ObjectQuery = {
   },
 };
 
+/** The Services of every cluster by `namespace/name`: a global Service's namesakes in other clusters. */
+export const SERVICES_BY_NAME: ObjectQuery = {
+  name: 'services-by-name',
+  kinds: ['service'],
+  paramsOf: (entry) => [`${entry.ref.namespace ?? ''}/${entry.ref.name}`],
+};
+
 export const servicesFeature = {
   name: 'services',
   rerunnable: true,
-  queries: [SLICES_OF_SERVICE],
+  queries: [SLICES_OF_SERVICE, SERVICES_BY_NAME],
   build(context: TranslationContext): void {
     // Each slice's own problems, in a unit of its own: rebuilt only when the slice changes.
-    for (const entry of context.index.keys('endpointslice')) {
-      const { namespace, name } = entry.ref;
-      context.unit(`endpointslice ${entry.key}`, [], (unit) => {
-        const slice = unit.object('endpointslice', namespace, name);
-        if (slice) readSlice(unit, slice, unit.problems);
-      });
-    }
-    const global = globalClusters(context);
-    for (const entry of context.index.keys('service')) {
-      const { namespace, name } = entry.ref;
-      // One unit per Service: rebuilt only when the Service or one of its slices changed.
-      const clusters = global.get(`${namespace}/${name}`) ?? '';
-      context.unit(serviceUnitId(entry), [clusters], (unit) => buildServiceUnit(unit, namespace, name, clusters));
-    }
+    context.eachObject('endpointslice', 'endpointslice', (unit, namespace, name) => {
+      const slice = unit.object('endpointslice', namespace, name);
+      if (slice) readSlice(unit, slice, unit.problems);
+    });
+    // One unit per Service: rebuilt only when the Service, one of its slices, or a namesake in another cluster changed.
+    context.eachObject('service', 'service', buildServiceUnit);
   },
 } satisfies Feature;
 
@@ -65,24 +63,20 @@ export interface ReadSlice {
   view: SliceView;
 }
 
-/** The unit of one Service with its slices. */
-export function serviceUnitId(service: IndexedObject): string {
-  return `service ${service.key}`;
-}
-
 /**
  * A Service's clusters, endpoints and L4 entry from its slices, and, when it is global, those of the
- * other clusters where it is global and shared too (`clusters`, comma-separated).
+ * other clusters where it is global and shared too.
  */
-function buildServiceUnit(unit: TranslationContext, namespace: string | undefined, name: string, clusters: string): void {
+function buildServiceUnit(unit: TranslationContext, namespace: string | undefined, name: string): void {
   const entry = unit.object('service', namespace, name);
   if (!entry) return;
   const service = serviceView(unit, entry, unit.problems);
   if (service.type === 'ExternalName') return;
   const id = `${service.namespace}/${service.name}`;
-  const quiet = new Problems(); // each slice's problems are its own unit's
+  const quiet = new Problems(); // each slice's problems are its own unit's, another cluster's Service's that cluster's
   const own = unit.query(SLICES_OF_SERVICE, `${unit.index.cluster}|${id}`).map((slice) => readSlice(unit, slice, quiet));
-  const remote = isGlobal(service) && clusters ? clusters.split(',').flatMap((cluster) => unit.query(SLICES_OF_SERVICE, `${cluster}|${id}`)) : [];
+  const clusters = isGlobal(service) ? globalClusters(unit, id, quiet) : [];
+  const remote = clusters.flatMap((cluster) => unit.query(SLICES_OF_SERVICE, `${cluster}|${id}`));
   const others = [...remote].sort((a, b) => compare(a.key, b.key)).map((slice) => readSlice(unit, slice, quiet));
   checkSlicePorts(service, own.map((slice) => slice.view), unit.problems);
   const affinity = isGlobal(service) ? globalAffinity(unit, service) : 'none';
@@ -117,20 +111,17 @@ export function isGlobal(service: ServiceView): boolean {
   return service.annotations[ANNOTATIONS.globalService] === 'true' || service.annotations[ANNOTATIONS.globalServiceNew] === 'true';
 }
 
-/**
- * By `namespace/name`, the other clusters (sorted, comma-separated) whose Service of that name is
- * global and shared there; their errors are the other cluster's to report.
- */
-function globalClusters(context: TranslationContext): Map<string, string> {
-  const quiet = new Problems();
-  const clusters = new Map<string, string[]>();
-  for (const entry of context.index.remote('service')) {
-    const view = serviceView(context, entry, quiet);
-    // service.cilium.io/shared: false keeps a cluster's endpoints to itself.
-    const shared = view.annotations[ANNOTATIONS.globalShared]?.trim().toLowerCase() !== 'false';
-    if (isGlobal(view) && shared) pushTo(clusters, `${view.namespace}/${view.name}`, entry.ref.cluster);
-  }
-  return new Map([...clusters].map(([id, list]) => [id, [...new Set(list)].sort(compare).join(',')]));
+/** The other clusters whose Service `id` is global and shared there. */
+function globalClusters(unit: TranslationContext, id: string, quiet: Problems): string[] {
+  return unit
+    .query(SERVICES_BY_NAME, id)
+    .filter((entry) => entry.ref.cluster !== unit.index.cluster)
+    .filter((entry) => {
+      const view = serviceView(unit, entry, quiet);
+      // service.cilium.io/shared: false keeps a cluster's endpoints to itself.
+      return isGlobal(view) && view.annotations[ANNOTATIONS.globalShared]?.trim().toLowerCase() !== 'false';
+    })
+    .map((entry) => entry.ref.cluster);
 }
 
 function checkSlicePorts(service: ServiceView, slices: SliceView[], problems: Problems): void {

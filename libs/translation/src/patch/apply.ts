@@ -115,8 +115,6 @@ export function applyPlan(patching: Patching, plan: Plan): TranslationOutput | u
             (record.ir[list] as unknown[])[i] = before[i];
             continue;
           }
-          // Copied by another feature (an HTTP/2 twin, a CiliumEnvoyConfig backendService): full pass.
-          if ((list === 'endpoints' || list === 'clusters') && memo.endpointReads.has(name)) return undefined;
           // A listener's socket is checked against every other listener's: it must not move.
           if (list === 'listeners') {
             const [a, b] = [before[i] as MeshIR['listeners'][number], after[i] as MeshIR['listeners'][number]];
@@ -132,7 +130,7 @@ export function applyPlan(patching: Patching, plan: Plan): TranslationOutput | u
       for (const item of before) {
         const name = nameOf(list, item);
         const where = locate(output.xds, xdsOrder(type, name));
-        if (memo.endpointReads.has(name) || !inIr(list, name, item) || !where.found) return undefined;
+        if (!inIr(list, name, item) || !where.found) return undefined;
         edits.ir.push({ list, name, before: item });
         edits.xds.set(`${type} ${name}`, { removed: output.xds[where.at]! });
       }

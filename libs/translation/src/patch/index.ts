@@ -20,11 +20,12 @@
 import { lbKey, type KubeObject, type LbService, type ObjectStatus } from '@tendril/contract';
 import { canonicalJson } from '@tendril/contract';
 import { emptyIR, type MeshIR } from '@tendril/model';
-import type { IrList, TranslationContext } from '../context.js';
+import type { TranslationContext } from '../context.js';
 import { PhasePorts, PROXY_PORTS_STATE } from '../allocate/proxy-ports.js';
 import { FEATURES, QUERY_BY_NAME } from '../features/index.js';
 import { rootReader, sameParams, type RootRecord, type TranslationMemo } from '../memo.js';
 import type { TranslationOptions } from '../options.js';
+import type { IndexedObject } from '../objects.js';
 import type { OwnedLoadBalancer } from '../owned/owned-objects.js';
 import { Problems } from '../problems.js';
 import { SOCKETS_READ, touchedBy } from '../reads.js';
@@ -33,12 +34,10 @@ import type { StatusOutput, TranslationOutput, XdsOutput } from '../output.js';
 import { count, refOf, type Patching, type Plan, type Swap } from './plan.js';
 import { ROUTE_KINDS, planRoute } from './routes.js';
 import { applyPlan } from './apply.js';
-import { IR_LISTS, PATCH_STATE } from './state.js';
+import { ALL_LISTS, PATCH_STATE } from './state.js';
 
 /** More changed objects than this go through the full pass (a burst is cheaper translated whole). */
 export const PATCH_LIMIT = 1024;
-
-const ITEM_LISTS: readonly IrList[] = [...IR_LISTS.map((entry) => entry.list), 'l4Services'];
 
 export function patchChanges(
   memo: TranslationMemo,
@@ -77,6 +76,8 @@ export function patchChanges(
   const touched: string[] = [];
   const routes: [string, KubeObject | undefined, (typeof ROUTE_KINDS)[number]][] = [];
   const services = new Set<string>();
+  // Objects of this cluster created or deleted: units of one per object come or go (eachObject).
+  const comings: { entry: IndexedObject; gone: boolean }[] = [];
   for (const [key, object] of changed) {
     const ref = refOf(patching, key);
     if (!ref) return undefined;
@@ -87,10 +88,11 @@ export function patchChanges(
     const route = ROUTE_KINDS.find(([, keyKind]) => keyKind === ref.kind);
     if (route && ref.cluster === cluster) routes.push([key, object, route]);
     else touched.push(...touchedBy(index, moved.before, moved.after));
+    if (ref.cluster === cluster && (moved.before === undefined) !== (moved.after === undefined)) comings.push({ entry: (moved.after ?? moved.before)!, gone: moved.after === undefined });
     if (ref.kind === 'service' && ref.cluster === cluster) services.add(`${ref.namespace}/${ref.name}`);
   }
   const plans: (() => Plan | undefined)[] = [];
-  if (touched.length) plans.push(() => planTouched(patching, touched, added, removed, services));
+  if (touched.length) plans.push(() => planTouched(patching, touched, comings, added, removed, services));
   for (const [key, object, [kind, keyKind]] of routes) plans.push(() => planRoute(patching, key, object, kind, keyKind));
   // Nothing changed (a translation asked for another reason): the same output, as a patch of nothing.
   if (plans.length === 0) plans.push(() => ({ swaps: [], counts: new Map(), commit: () => {} }));
@@ -135,7 +137,7 @@ export { recordPatchState, type PatchState } from './state.js';
  * features' own code, where it read something touched), as one plan; undefined when some change
  * cannot be patched (see above).
  */
-function planTouched(patching: Patching, touched: string[], added: Set<string>, removed: Set<string>, services: Set<string>): Plan | undefined {
+function planTouched(patching: Patching, touched: string[], comings: { entry: IndexedObject; gone: boolean }[], added: Set<string>, removed: Set<string>, services: Set<string>): Plan | undefined {
   const { memo, state, env } = patching;
   const dirty = memo.dependents.of(touched);
   const swaps: Swap[] = [];
@@ -155,9 +157,30 @@ function planTouched(patching: Patching, touched: string[], added: Set<string>, 
       statusSwaps.push(...rootStatusSwaps(root, rerun.record));
       commits.push(rerun.commit);
     } else {
+      // The units of objects created or deleted (a loop of one unit per object), then the dirty ones.
+      const handled = new Set<string>();
+      for (const loop of root.loops) {
+        for (const { entry, gone } of comings) {
+          if (entry.ref.kind !== loop.kind) continue;
+          const id = `${loop.prefix} ${entry.key}`;
+          const old = memo.recorded(id);
+          handled.add(id);
+          if (gone) {
+            if (old) swaps.push({ id, old });
+          } else {
+            const { namespace, name } = entry.ref;
+            swaps.push({ id, ...(old ? { old } : {}), record: buildUnit(env, feature.name, [], (unit) => loop.build(unit, namespace, name)) });
+            memo.stats.built++;
+          }
+          commits.push(() => {
+            root.units = root.units.filter((other) => other !== id);
+            if (!gone) root.units.push(id);
+          });
+        }
+      }
       for (const id of dirty) {
         const old = memo.recorded(id);
-        if (old?.feature !== feature.name) continue;
+        if (old?.feature !== feature.name || handled.has(id)) continue;
         swaps.push({ id, old, record: buildUnit(env, feature.name, old.params, old.build) });
         memo.stats.built++;
       }
@@ -183,7 +206,7 @@ function rerunRoot(patching: Patching, feature: (typeof FEATURES)[number], root:
   if (!kept) return undefined;
   const phase = FEATURES.findIndex((candidate) => candidate === feature);
   const ports = new PhasePorts(kept, feature.name, (other) => FEATURES.findIndex((candidate) => candidate.name === other) < phase);
-  const record: RootRecord = { reads: new Set(), errors: [], statuses: [], owned: [], units: [] };
+  const record: RootRecord = { reads: new Set(), errors: [], statuses: [], owned: [], units: [], loops: [] };
   const reads = new Map<string, unknown>();
   const problems = new Problems();
   const ir = emptyIR();
@@ -195,10 +218,10 @@ function rerunRoot(patching: Patching, feature: (typeof FEATURES)[number], root:
     swaps.push({ id, ...(old ? { old } : {}), record: buildUnit(own, feature.name, params, build) });
     memo.stats.built++;
   };
-  const context = makeContext(own, { ir, problems, setStatus: (key, status) => record.statuses.push([key, status]) }, reads, false, unit, (balancer) => record.owned.push(balancer));
+  const context = makeContext(own, { ir, problems, setStatus: (key, status) => record.statuses.push([key, status]) }, reads, false, unit, (balancer) => record.owned.push(balancer), record.loops);
   feature.build(context);
   // Its own code writes no item outside units (Feature.rerunnable); one that did takes the full pass.
-  if (ITEM_LISTS.some((list) => (ir[list] as unknown[]).length > 0) || ir.envoyConfigs.length) return undefined;
+  if (ALL_LISTS.some((list) => (ir[list] as unknown[]).length > 0) || ir.envoyConfigs.length) return undefined;
   const now = new Set(record.units);
   for (const id of root.units) {
     const old = memo.recorded(id);
@@ -211,9 +234,9 @@ function rerunRoot(patching: Patching, feature: (typeof FEATURES)[number], root:
   return {
     record,
     commit: () => {
-      kept.adopt(picks);
+      if (picks !== kept.picks) kept.adopt(picks);
       memo.roots.set(feature.name, record);
-      memo.dependents.set(rootReader(feature.name), record.reads);
+      if (record.reads.size !== root.reads.size || [...record.reads].some((key) => !root.reads.has(key))) memo.dependents.set(rootReader(feature.name), record.reads);
       updateOwned(memo, root.owned, record.owned);
     },
   };
@@ -244,7 +267,7 @@ function updateOwned(memo: TranslationMemo, before: OwnedLoadBalancer[], after: 
   }
   for (const [key, balancer] of next) {
     const had = memo.owned.get(key);
-    if (had && canonicalJson(had) === canonicalJson(balancer)) continue;
+    if (had === balancer || (had && canonicalJson(had) === canonicalJson(balancer))) continue;
     memo.owned.set(key, balancer);
     moved = true;
   }
@@ -255,7 +278,7 @@ function updateOwned(memo: TranslationMemo, before: OwnedLoadBalancer[], after: 
 function irTouched(swaps: readonly Swap[], added: Set<string>, removed: Set<string>): string[] {
   const keys: string[] = [];
   for (const { old, record } of swaps) {
-    for (const list of ITEM_LISTS) {
+    for (const list of ALL_LISTS) {
       const before = new Map(((old?.ir[list] ?? []) as unknown[]).map((item) => [irName(list, item), item] as const));
       const after = new Map(((record?.ir[list] ?? []) as unknown[]).map((item) => [irName(list, item), item] as const));
       for (const name of new Set([...before.keys(), ...after.keys()])) {

@@ -4,23 +4,21 @@ import { emptyIR, type KnownNames, type L4ServiceIR, type MeshIR } from '@tendri
 import type { TranslationMemo } from '../memo.js';
 import type { TranslationError } from '../problems.js';
 import type { TranslationOutput } from '../output.js';
+import { irName } from '../run.js';
 
 /** The IR lists a unit's items live in, with the xDS type each is emitted as. */
 export const IR_LISTS = [
-  { list: 'clusters', type: 'cluster', name: (item: { name: string }) => item.name },
-  { list: 'endpoints', type: 'endpoint', name: (item: { clusterName: string }) => item.clusterName },
-  { list: 'secrets', type: 'secret', name: (item: { name: string }) => item.name },
-  { list: 'listeners', type: 'listener', name: (item: { name: string }) => item.name },
-  { list: 'routes', type: 'route', name: (item: { name: string }) => item.name },
+  { list: 'clusters', type: 'cluster' },
+  { list: 'endpoints', type: 'endpoint' },
+  { list: 'secrets', type: 'secret' },
+  { list: 'listeners', type: 'listener' },
+  { list: 'routes', type: 'route' },
 ] as const;
 export type IrList = (typeof IR_LISTS)[number]['list'];
 /** An IR list whose items a patch places by name (an L4 service by `namespace/name`). */
 export type IrOrL4 = IrList | 'l4Services';
-const NAME_OF = new Map<IrOrL4, (item: unknown) => string>([
-  ...IR_LISTS.map((entry) => [entry.list, entry.name as (item: unknown) => string] as const),
-  ['l4Services', (item) => `${(item as L4ServiceIR).namespace}/${(item as L4ServiceIR).name}`],
-]);
-export const nameOf = (list: IrOrL4, item: unknown) => NAME_OF.get(list)!(item);
+export const ALL_LISTS: readonly IrOrL4[] = [...IR_LISTS.map((entry) => entry.list), 'l4Services'];
+export const nameOf = irName;
 
 /** What the last output was made of, kept by the memo between translations. */
 export const PATCH_STATE = featureState<PatchState>('patch');
@@ -76,7 +74,7 @@ function positions<T>(items: readonly T[], keyOf: (item: T) => string | undefine
 
 /** Adds the items of `ir` to the counts of names made (`by` -1 when they go). */
 export function countMade(made: Map<string, number>, ir: MeshIR, by: number): void {
-  for (const list of [...NAME_OF.keys()]) {
+  for (const list of ALL_LISTS) {
     for (const item of ir[list] as unknown[]) {
       const key = `${list}|${nameOf(list, item)}`;
       const count = (made.get(key) ?? 0) + by;
@@ -91,18 +89,18 @@ export function recordPatchState(memo: TranslationMemo, problems: TranslationErr
   const problemCounts = new Map<string, number>();
   count(problemCounts, problems, +1);
   const { ir } = output;
-  const irAt = Object.fromEntries([...NAME_OF.keys()].map((list) => [list, positions(ir[list] as unknown[], NAME_OF.get(list)!)])) as PatchState['irAt'];
+  const irAt = Object.fromEntries(ALL_LISTS.map((list) => [list, positions(ir[list] as unknown[], (item: unknown) => irName(list, item))])) as PatchState['irAt'];
   // Names made by units, and by features' own code (the output's items no unit made).
   const made = new Map<string, number>();
   const ofUnits = new Set<unknown>();
   for (const [, record] of memo.recordedUnits()) {
     countMade(made, record.ir, +1);
-    for (const list of NAME_OF.keys()) for (const item of record.ir[list] as unknown[]) ofUnits.add(item);
+    for (const list of ALL_LISTS) for (const item of record.ir[list] as unknown[]) ofUnits.add(item);
   }
   const outside = emptyIR();
   // An L4 entry redirected to the node proxy is a copy of a unit's (lb/redirect.ts), not an item of its own.
   const copy = (list: IrOrL4, item: unknown) => list === 'l4Services' && (item as L4ServiceIR).l7Redirect !== null && made.has(`l4Services|${nameOf(list, item)}`);
-  for (const list of NAME_OF.keys()) (outside[list] as unknown[]).push(...(ir[list] as unknown[]).filter((item) => !ofUnits.has(item) && !copy(list, item)));
+  for (const list of ALL_LISTS) (outside[list] as unknown[]).push(...(ir[list] as unknown[]).filter((item) => !ofUnits.has(item) && !copy(list, item)));
   countMade(made, outside, +1);
   memo.keep(PATCH_STATE, {
     cluster: memo.index!.cluster,
