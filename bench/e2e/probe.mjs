@@ -61,7 +61,8 @@ function attempt({ host, port }) {
 /**
  * Probes every target until it answers as expected or the time is up, `window` connections at a time,
  * one round per `retryMs` at most. A round tries a random sample of SAMPLE targets not answered yet;
- * when at least half of a round answered, the next one tries all of them (a sweep). So waiting for a
+ * when at least half of a round answered, or its share of answers over all pending ones makes more
+ * than 4 x SAMPLE likely to answer, the next one tries all of them (a sweep). So waiting for a
  * system still starting, or one programming its VIPs slowly, costs the machine little (a connect()
  * that fails is not free on 2 cores), while a batch of VIPs arriving at once is noticed within about
  * one sweep; once SAMPLE or fewer are left every round tries them all, so the last VIP's time is
@@ -92,8 +93,11 @@ async function until({ id, targets, window = 64, retryMs = 100, timeoutMs = 3000
       }
     };
     await Promise.all(Array.from({ length: Math.min(window, batch.length) }, worker));
+    const before = pending.length;
     pending = pending.filter((index) => times[index] === null);
-    sweep = answered * 2 >= batch.length;
+    // sweep when half the round answered, or when the round's share of answers, over everything
+    // still pending, means many VIPs answer that a sample would find only a few at a time
+    sweep = answered * 2 >= batch.length || (answered / batch.length) * before >= 4 * SAMPLE;
     const rest = retryMs - (now() - started);
     if (going() && rest > 0) await sleep(rest);
   }
