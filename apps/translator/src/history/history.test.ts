@@ -148,7 +148,8 @@ test('config history: one record per publish that changed something, served on t
       } catch {
         return false;
       }
-    });
+      // a process start on a machine busy with other builds can take longer than the default wait
+    }, 60000);
     await new Promise((resolve) => setTimeout(resolve, 500));
     assert.deepEqual(await history(nc, 100), before);
     await assert.rejects(nc.request('tendril.translator.history', new TextEncoder().encode('{"last": 0}'), { timeout: 5000 }).then((reply) => {
