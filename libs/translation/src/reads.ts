@@ -32,23 +32,25 @@ export function touchedBy(index: ObjectIndex, before: IndexedObject | undefined,
 /** Who read what, both ways: readers by read key, and each reader's reads. */
 export class Dependents {
   private readonly readers = new Map<string, Set<string>>();
-  private readonly readsOf = new Map<string, readonly string[]>();
+  private readonly readsOf = new Map<string, Set<string>>();
 
   /** Records that `reader` read `reads` (instead of what it read before). */
   set(reader: string, reads: Iterable<string>): void {
     this.drop(reader);
-    const list = [...reads];
-    this.readsOf.set(reader, list);
-    for (const key of list) {
-      const set = this.readers.get(key);
-      if (set) set.add(reader);
-      else this.readers.set(key, new Set([reader]));
-    }
+    this.add(reader, reads);
   }
 
   /** Adds reads to what `reader` read. */
   add(reader: string, reads: Iterable<string>): void {
-    this.set(reader, [...(this.readsOf.get(reader) ?? []), ...reads]);
+    let mine = this.readsOf.get(reader);
+    if (!mine) this.readsOf.set(reader, (mine = new Set()));
+    for (const key of reads) {
+      if (mine.has(key)) continue;
+      mine.add(key);
+      const set = this.readers.get(key);
+      if (set) set.add(reader);
+      else this.readers.set(key, new Set([reader]));
+    }
   }
 
   drop(reader: string): void {

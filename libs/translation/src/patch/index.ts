@@ -32,7 +32,8 @@ import { SOCKETS_READ, touchedBy } from '../reads.js';
 import { buildUnit, irName, makeContext, type Env } from '../run.js';
 import type { StatusOutput, TranslationOutput, XdsOutput } from '../output.js';
 import { count, refOf, type Patching, type Plan, type Swap } from './plan.js';
-import { ROUTE_KINDS, planRoute } from './routes.js';
+import { ROUTE_KINDS } from '../features/gateway-api/index.js';
+import { planRoute } from './routes.js';
 import { applyPlan } from './apply.js';
 import { ALL_LISTS, PATCH_STATE } from './state.js';
 

@@ -7,7 +7,7 @@
 import { canonicalJson, type KubeObject } from '@tendril/contract';
 import { emptyIR } from '@tendril/model';
 import { RuleCache, type AttachedRoute } from '../features/gateway-api/build.js';
-import { GATEWAY_STATE, buildGatewayUnit, clustersOfRoute, gatewayApiFeature, gatewayUnitId, gatewayUnitInputs, routeParents, routeStatus, type RouteRecord } from '../features/gateway-api/index.js';
+import { GATEWAY_STATE, ROUTE_KINDS, buildGatewayUnit, clustersOfRoute, gatewayApiFeature, gatewayUnitId, gatewayUnitInputs, routeParents, routeStatus, type RouteRecord } from '../features/gateway-api/index.js';
 import type { ListenerState } from '../features/gateway-api/gateways.js';
 import { readRoute, type RouteKind } from '../kube/routes.js';
 import { rootReader } from '../memo.js';
@@ -17,11 +17,6 @@ import { objectRead } from '../reads.js';
 import { buildUnit } from '../run.js';
 import { changedEntry, count, refOf, reported, type Patching, type Plan, type Swap } from './plan.js';
 
-export const ROUTE_KINDS = [
-  ['HTTPRoute', 'httproute'],
-  ['GRPCRoute', 'grpcroute'],
-  ['TLSRoute', 'tlsroute'],
-] as const satisfies readonly (readonly [RouteKind, RouteRecord['keyKind']])[];
 
 /**
  * A route (HTTPRoute, GRPCRoute, TLSRoute) of this cluster edited, created or deleted, when it is no

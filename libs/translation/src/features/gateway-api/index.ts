@@ -34,11 +34,12 @@ import type { IndexedObject } from '../../objects.js';
 
 export { SUPPORTED_FEATURES } from './status.js';
 
-const ROUTE_KINDS: readonly [RouteKind, 'httproute' | 'grpcroute' | 'tlsroute'][] = [
+/** The route kinds with their key kinds, in the order a Gateway's routes are taken. */
+export const ROUTE_KINDS = [
   ['HTTPRoute', 'httproute'],
   ['GRPCRoute', 'grpcroute'],
   ['TLSRoute', 'tlsroute'],
-];
+] as const satisfies readonly (readonly [RouteKind, 'httproute' | 'grpcroute' | 'tlsroute'])[];
 
 export const gatewayApiFeature = {
   name: 'gateway-api',
