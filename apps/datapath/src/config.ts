@@ -24,6 +24,10 @@ export interface DatapathConfig {
   flowIntervalMs: number;
   /** TENDRIL_MAGLEV_TABLE_SIZE: entries of each Maglev service's lookup table (a prime). */
   maglevTableSize: number;
+  /** TENDRIL_BPF_POLICY_OBJECT: the network policy programs (default: the repo's bpf/build/policy.o); `none` turns enforcement off. */
+  policyObjectPath: string;
+  /** TENDRIL_POLICY_RESCAN_MS: how often the cgroups of this node's Pods are looked for again (new containers). */
+  policyRescanMs: number;
   /** TENDRIL_RECONCILE_INTERVAL_MS: how often the maps are compared with tendril-lb and drift repaired (0: never). */
   reconcileIntervalMs: number;
 }
@@ -42,6 +46,8 @@ export function readDatapathConfig(dataDir: string): DatapathConfig {
     legacyIdsFile: resolve(dataDir, 'datapath-service-ids.json'),
     flowIntervalMs: envInt('TENDRIL_FLOW_INTERVAL_MS', 1000, 0),
     reconcileIntervalMs: envInt('TENDRIL_RECONCILE_INTERVAL_MS', 60000, 0),
+    policyObjectPath: envString('TENDRIL_BPF_POLICY_OBJECT', resolve(repoRoot, 'bpf', 'build', 'policy.o')),
+    policyRescanMs: envInt('TENDRIL_POLICY_RESCAN_MS', 1000, 0),
     maglevTableSize: maglevTableSize(envInt('TENDRIL_MAGLEV_TABLE_SIZE', DEFAULT_MAGLEV_TABLE_SIZE, 3)),
   };
 }

@@ -12,6 +12,7 @@ import type { KV } from 'nats';
 import { Gauge } from 'prom-client';
 import { DATAPATH_CONFIG, type DatapathConfig } from './config.js';
 import { LbProgrammer } from './lb-programmer.js';
+import { PolicyProgrammer } from './policy-programmer.js';
 
 const RETRY_MS = 2000;
 /** How often the marker the bucket holds is read (what the applied one is compared with). */
@@ -24,6 +25,8 @@ const sameMarker = (a?: LbGeneration, b?: LbGeneration) => a?.generation === b?.
 export class DatapathService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('datapath');
   private readonly programmer: LbProgrammer;
+  private readonly policy?: PolicyProgrammer;
+  private policyStarted = false;
   private readonly mirror: KvMirror<LbEntry>;
   private readonly programsCheck: ReadinessCheck;
   private readonly syncCheck: ReadinessCheck;
@@ -53,6 +56,12 @@ export class DatapathService implements OnApplicationBootstrap, OnApplicationShu
     @Inject(MicroRegistration) micro: MicroRegistration,
   ) {
     this.programmer = new LbProgrammer(config, this.logger);
+    if (config.policyObjectPath !== 'none') {
+      this.policy = new PolicyProgrammer(nats, { policyObjectPath: config.policyObjectPath, pinPath: config.pinPath, cgroupPath: config.cgroupPath, nodeName: platform.nodeName, rescanMs: config.policyRescanMs }, new Logger('policy'));
+      metrics.figure('policy_endpoints', 'Workloads on this node under network policy (cgroups programmed)', () => this.policy?.endpoints ?? 0);
+      metrics.figure('policy_rules', 'Allow and deny rule entries programmed for the workloads on this node', () => this.policy?.rules ?? 0);
+      metrics.figure('policy_errors', 'Failures programming network policy', () => this.policy?.errors ?? 0);
+    }
     this.programsCheck = readiness.register('programs', `not attached to ${config.cgroupPath} yet`);
     this.syncCheck = readiness.register('lb-sync', `initial sync of ${BUCKETS.lb} not applied yet`);
     this.generationCheck = readiness.register('generation', `the translator's latest generation not applied yet`);
@@ -100,6 +109,7 @@ export class DatapathService implements OnApplicationBootstrap, OnApplicationShu
     if (this.reconcileTimer) clearInterval(this.reconcileTimer);
     if (this.markerTimer) clearInterval(this.markerTimer);
     this.mirror.stop();
+    this.policy?.stop();
     this.programmer.close();
   }
 
@@ -117,6 +127,14 @@ export class DatapathService implements OnApplicationBootstrap, OnApplicationShu
       this.logger.error(`installing the programs failed: ${(error as Error).message}`);
       if (!this.stopped) this.retry = setTimeout(() => void this.start(), RETRY_MS);
       return;
+    }
+    // after the load balancer's programs: connect() is judged against the backend it chose
+    if (this.policy && !this.policyStarted) {
+      this.policyStarted = true;
+      void this.policy.start().catch((error: Error) => {
+        this.policy!.errors++;
+        this.logger.error(`network policy not enforced: ${error.message}`);
+      });
     }
     try {
       await this.mirror.start();

@@ -34,6 +34,8 @@ export interface AddressEntry {
   identity: string;
   /** the Pod (`namespace/name`) or Node the address belongs to */
   owner?: string;
+  /** the Pod's uid: how a node's datapath finds its cgroup */
+  uid?: string;
   node?: string;
 }
 
@@ -79,6 +81,7 @@ export interface CompiledPolicy {
 
 interface Workload {
   pod: string;
+  uid?: string;
   identity: string;
   addresses: string[];
   node?: string;
@@ -155,7 +158,7 @@ export function compilePolicy(input: PolicyInput): CompiledPolicy {
     });
     const key = identityKey(labels);
     identityLabels.set(key, labels);
-    workloads.push({ pod: `${namespace}/${String(metadata['name'])}`, identity: key, addresses: podAddresses(status), ...(typeof spec['nodeName'] === 'string' ? { node: spec['nodeName'] } : {}), ports: podPorts(spec) });
+    workloads.push({ pod: `${namespace}/${String(metadata['name'])}`, ...(typeof metadata['uid'] === 'string' ? { uid: metadata['uid'] } : {}), identity: key, addresses: podAddresses(status), ...(typeof spec['nodeName'] === 'string' ? { node: spec['nodeName'] } : {}), ports: podPorts(spec) });
   }
   const reserved = Object.keys(RESERVED_IDENTITIES) as ReservedName[];
   const reservedEntries = reserved.map((name) => ({ key: reservedKey(name), labels: reservedLabels(name) }));
@@ -259,7 +262,7 @@ export function compilePolicy(input: PolicyInput): CompiledPolicy {
   for (const workload of workloads) {
     for (const address of workload.addresses) {
       const host = parsePrefix(address) as Prefix;
-      addresses.push({ prefix: host.text, identity: workload.identity, owner: workload.pod, ...(workload.node ? { node: workload.node } : {}) });
+      addresses.push({ prefix: host.text, identity: workload.identity, owner: workload.pod, ...(workload.uid ? { uid: workload.uid } : {}), ...(workload.node ? { node: workload.node } : {}) });
     }
   }
   for (const node of nodes) {

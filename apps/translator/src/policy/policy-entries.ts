@@ -41,7 +41,7 @@ export function policyEntries(compiled: CompiledPolicy, allocated: ReadonlyMap<s
     const key = policyKey('address', address.prefix);
     // an address two Pods claim (one leaving, one arriving) keeps the first in order
     if (entries.has(key)) continue;
-    entries.set(key, addressEntryCodec.encode({ v: 1, prefix: address.prefix, identity: numberOf(address.identity), ...(address.owner ? { owner: address.owner } : {}), ...(address.node ? { node: address.node } : {}) }));
+    entries.set(key, addressEntryCodec.encode({ v: 1, prefix: address.prefix, identity: numberOf(address.identity), ...(address.owner ? { owner: address.owner } : {}), ...(address.uid ? { uid: address.uid } : {}), ...(address.node ? { node: address.node } : {}) }));
   }
   const rule = (compiled: CompiledRule): PolicyRuleEntry => ({
     verdict: compiled.verdict,

@@ -58,7 +58,8 @@ export const identityEntrySchema = z.object({ v: z.literal(1), id: z.number().in
 export type IdentityEntryValue = z.infer<typeof identityEntrySchema>;
 export const identityEntryCodec = jsonCodec('identity', identityEntrySchema);
 
-export const addressEntrySchema = z.object({ v: z.literal(1), prefix: z.string(), identity: z.number().int().positive(), owner: z.string().optional(), node: z.string().optional() });
+/** `uid`: the Pod's, for the datapath of its node to find the Pod's cgroup */
+export const addressEntrySchema = z.object({ v: z.literal(1), prefix: z.string(), identity: z.number().int().positive(), owner: z.string().optional(), uid: z.string().optional(), node: z.string().optional() });
 export type AddressEntryValue = z.infer<typeof addressEntrySchema>;
 export const addressEntryCodec = jsonCodec('address', addressEntrySchema);
 
