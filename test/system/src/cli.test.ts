@@ -137,7 +137,8 @@ describe('tendril CLI against a running system', { timeout: 180000 }, () => {
       if (result.code !== 0) return undefined;
       const parsed = JSON.parse(result.stdout) as { generation: number; added: string[] }[];
       return parsed.some((r) => r.added.includes('cluster default/shop:80')) ? parsed : undefined;
-    }, 20000, 500);
+      // the first publish with the shop's cluster: a minute, for a machine busy with other work
+    }, 60000, 500);
     const latest = records[0]!.generation;
     const diff = await tendril(['history', 'diff', '0', String(latest), '--nats', nats]);
     assert.equal(diff.code, 0, diff.stderr);
