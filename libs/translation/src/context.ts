@@ -51,6 +51,8 @@ export interface TranslationContext {
   object(kind: ObjectKind, namespace: string | undefined, name: string): IndexedObject | undefined;
   /** The objects answering an index query (objects.ts ObjectQuery), sorted by key; recorded as read. */
   query(query: ObjectQuery, param: string): readonly IndexedObject[];
+  /** The parameters `entry` answers `query` under; recorded as read (a change that keeps them does not touch it). */
+  paramsOf(query: ObjectQuery, entry: IndexedObject): readonly string[];
   /** Whether an earlier feature made IR item `name` of `list`; recorded as read (its presence only). */
   made(list: IrList, name: string): boolean;
   /**

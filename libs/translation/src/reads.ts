@@ -8,7 +8,8 @@
  * - `o|cluster|kind|namespace|name`: one object (there or not);
  * - `l|kind`: which objects of a kind exist in this cluster (not their contents);
  * - `a|kind`, `A|kind`: every object of a kind in this cluster, in other clusters (contents too);
- * - `q|query|param`: the answer of an index query (objects.ts ObjectQuery);
+ * - `q|query|param`: the answer of an index query (objects.ts ObjectQuery); `v|query|key`: only the
+ *   parameters one object answers a query under;
  * - `i|list|name`: an IR item an earlier feature made (its contents); `p|list|name`: only whether
  *   it is there; `s|sockets`: which node-proxy sockets the listeners bind.
  */
@@ -25,7 +26,9 @@ export function touchedBy(index: ObjectIndex, before: IndexedObject | undefined,
   const local = cluster === index.cluster;
   const keys = [objectRead(cluster, kind, namespace, name), local ? `a|${kind}` : `A|${kind}`];
   if (local && (before === undefined) !== (after === undefined)) keys.push(`l|${kind}`);
-  for (const side of [before, after]) if (side) for (const answer of index.answersOf(side)) keys.push(`q|${answer}`);
+  const [was, is] = [before ? index.answersOf(before) : [], after ? index.answersOf(after) : []];
+  for (const answer of [...was, ...is]) keys.push(`q|${answer}`);
+  if (was.join('\n') !== is.join('\n')) for (const query of new Set([...was, ...is].map((answer) => answer.slice(0, answer.indexOf('|'))))) keys.push(`v|${query}|${entry.key}`);
   return keys;
 }
 

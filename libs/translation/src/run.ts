@@ -70,6 +70,10 @@ export function makeContext(
       reads.set(`q|${query.name}|${param}`, values ? answer.map((entry) => entry.object) : undefined);
       return answer;
     },
+    paramsOf: (query, entry) => {
+      reads.set(`v|${query.name}|${entry.key}`, undefined);
+      return query.paramsOf(entry);
+    },
     made: (list, name) => {
       const there = env.made(list, name);
       reads.set(`p|${list}|${name}`, there);

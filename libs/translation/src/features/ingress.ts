@@ -12,7 +12,7 @@ import type { Feature, TranslationContext } from '../context.js';
 import { serviceView, type ServiceView } from '../kube/service.js';
 import { FieldReader } from '../kube/fields.js';
 import { readIngress, type IngressBackendView, type IngressPathView, type IngressView } from '../kube/ingress.js';
-import type { IndexedObject } from '../objects.js';
+import type { IndexedObject, ObjectQuery } from '../objects.js';
 import { ingressListenerName, ingressLoadBalancerName, ingressRouteName, ingressRuleName, serviceClusterName } from '../names.js';
 import { loadTlsSecret } from './tls-secret.js';
 import { ingressOwnedService } from '../owned/load-balancers.js';
@@ -65,17 +65,52 @@ function lookups(context: TranslationContext): Lookups {
   };
 }
 
+/** Annotations only a load balancer's own unit reads: a change to them leaves every placement as it is. */
+const UNIT_ONLY = new Set(INGRESS_ANNOTATION_PREFIXES.flatMap((prefix) => [INGRESS_ANNOTATIONS.requestTimeout, INGRESS_ANNOTATIONS.forceHttps, INGRESS_ANNOTATIONS.tlsPassthrough].map((name) => prefix + name)));
+
+/**
+ * What decides an Ingress's load balancer and that balancer's owned Service: its annotations (as
+ * readIngress reads them) but those only its unit reads, its class, its uid.
+ */
+export const INGRESS_PLACEMENT: ObjectQuery = {
+  name: 'ingress-placement',
+  kinds: ['ingress'],
+  paramsOf: (entry) => {
+    const record = (value: unknown) => (typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {});
+    const metadata = record(entry.object['metadata']);
+    const annotations = Object.entries(record(metadata['annotations'])).filter(([key, value]) => typeof value === 'string' && !UNIT_ONLY.has(key));
+    const className = record(entry.object['spec'])['ingressClassName'];
+    return [JSON.stringify([annotations.sort(([a], [b]) => compare(a, b)), typeof className === 'string' ? className : null, metadata['uid'] ?? null])];
+  },
+};
+
+/** An Ingress as its placement says (INGRESS_PLACEMENT): enough to take it, group it and own its Service. */
+function placed(entry: IndexedObject, param: string): { object: object; view: IngressView } {
+  const [annotations, className, uid] = JSON.parse(param) as [[string, string][], string | null, unknown];
+  const view: IngressView = { source: { ...entry.source, namespace: entry.ref.namespace ?? 'default' }, annotations: Object.fromEntries(annotations), rules: [], tls: [] };
+  if (className !== null) view.className = className;
+  return { object: { metadata: { annotations: view.annotations, ...(uid !== null ? { uid } : {}) } }, view };
+}
+
 export const ingressFeature = {
   name: 'ingress',
   rerunnable: true,
+  queries: [INGRESS_PLACEMENT],
   build(context: TranslationContext): void {
+    // Each Ingress's own problems, in a unit of its own.
+    context.eachObject('ingress', 'ingress-object', (unit, namespace, name) => {
+      const entry = unit.object('ingress', namespace, name);
+      if (entry) ingressView(unit, entry, unit.problems);
+    });
     const found = lookups(context);
+    const quiet = new Problems();
+    // Only which Ingresses there are and their placements: an edit of rules, paths, TLS or the
+    // annotations only a unit reads leaves this code alone, and rebuilds the load balancer's unit.
     const taken = context.index
-      .local('ingress')
-      .map((entry) => ({ entry, view: ingressView(context, entry, context.problems) }))
+      .keys('ingress')
+      .map((entry) => ({ entry, ...placed(entry, context.paramsOf(INGRESS_PLACEMENT, entry)[0]!) }))
       .filter(({ view }) => isOurs(context, view))
-      // Read once per object while it is unchanged: this code runs again on every Ingress change.
-      .map(({ entry, view }) => ({ key: entry.key, object: entry.object, view, settings: context.view(entry.object, 'ingress-settings', context.problems, (sink) => readSettings({ ...context, problems: sink }, view)) }));
+      .map(({ entry, object, view }) => ({ key: entry.key, object, view, settings: context.view(object, 'ingress-settings', quiet, (sink) => readSettings({ ...context, problems: sink }, view)) }));
     const balancers = new Map<string, LoadBalancer>();
     for (const ingress of taken) {
       const namespace = ingress.settings.mode === 'shared' ? context.options.ingressSharedNamespace : ingress.view.source.namespace;
@@ -98,9 +133,17 @@ export const ingressFeature = {
       if (port !== undefined) context.own(context.view(first.object, `owned-service ${id} ${port}`, context.problems, () => ingressOwnedService(balancer, port, first.settings.loadBalancerClass)));
       // One unit per load balancer: rebuilt only when one of its Ingresses, or a Service or Secret they
       // name, changed (or its port or address did).
-      const params = [port, address?.address, address?.fromService, ...balancer.ingresses.map((ingress) => ingress.object)];
-      context.unit(ingressUnitId(id), params, (unit) => {
-        const entry = buildLoadBalancer(unit, lookups(unit), balancer, address, port);
+      const keys = balancer.ingresses.map((ingress) => ingress.key);
+      const refs = balancer.ingresses.map((ingress) => [ingress.key, ingress.view.source.namespace, ingress.view.source.name] as const);
+      context.unit(ingressUnitId(id), [port, address?.address, address?.fromService, keys.join('\n')], (unit) => {
+        // Its Ingresses read whole here: what they route, and their settings (whose problems it reports).
+        const ingresses = refs.flatMap(([key, ingressNamespace, ingressName]) => {
+          const entry = unit.object('ingress', ingressNamespace, ingressName);
+          if (!entry) return [];
+          const view = ingressView(unit, entry, quiet);
+          return [{ key, object: entry.object, view, settings: unit.view(entry.object, 'ingress-settings', unit.problems, (sink) => readSettings({ ...unit, problems: sink }, view)) }];
+        });
+        const entry = buildLoadBalancer(unit, lookups(unit), { namespace, name, ingresses }, address, port);
         if (entry) unit.ir.l4Services.push(entry);
       });
     }
