@@ -1,5 +1,6 @@
 /**
- * Kubernetes mode: list+watch every kind the mesh needs and mirror it into KV `tendril-objects`.
+ * Kubernetes mode: list+watch every kind the mesh needs and mirror it into KV `tendril-objects`
+ * (Secrets into `tendril-secrets`, which only the translator reads).
  * Every replica keeps warm caches; only the Lease holder writes. Writes are diffs against what the
  * bucket holds (canonical JSON), so a restart or a failover rewrites nothing unchanged, and each
  * (re)list reconciles exactly: keys of objects that no longer exist are deleted. Each object is
@@ -9,7 +10,7 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Gauge } from 'prom-client';
-import { BUCKETS, canonicalJson, kubeObjectCodec, objectKey, objectKeyFilter, parseObjectKey, withoutManagedFields, type KubeObject } from '@tendril/contract';
+import { BUCKETS, canonicalJson, kubeObjectCodec, objectBucketOf, objectKey, objectKeyFilter, parseObjectKey, withoutManagedFields, type KubeObject } from '@tendril/contract';
 import { KvMirror, Metrics, MicroRegistration, NatsClient, PLATFORM_CONFIG, Readiness, type PlatformConfig, type ReadinessCheck } from '@tendril/platform';
 import { KubeApiError, KubeClient, LeaseElector, ResilientInformer, collectionPath, describeError, loadKubeConfig, type LoadedKubeConfig } from '@tendril/platform/kube';
 import { WATCHER_CONFIG, type WatcherConfig } from './config.js';
@@ -182,7 +183,7 @@ export class KubeSource implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   private async start(): Promise<void> {
-    await this.nats.bucket(BUCKETS.objects);
+    await Promise.all([this.nats.bucket(BUCKETS.objects), this.nats.bucket(BUCKETS.secrets)]);
     this.connection.elector.start();
     for (const watch of this.kinds) void this.resolve(watch);
   }
@@ -350,11 +351,11 @@ export class KubeSource implements OnApplicationBootstrap, OnModuleDestroy {
   private async write(op: Op & { seq: number }): Promise<void> {
     try {
       // values over max_payload go in chunks
-      const kv = await this.nats.values(BUCKETS.objects);
+      const kv = await this.nats.values(objectBucketOf(op.key));
       if (op.bytes) await kv.put(op.key, op.bytes);
       else await kv.delete(op.key);
     } catch (error) {
-      if (op.seq === this.latest.get(op.key)) this.problem(op.key, op.who, 'WriteFailed', `writing ${BUCKETS.objects}: ${(error as Error).message}`);
+      if (op.seq === this.latest.get(op.key)) this.problem(op.key, op.who, 'WriteFailed', `writing ${objectBucketOf(op.key)}: ${(error as Error).message}`);
       return;
     }
     this.objectsWritten++;
@@ -409,26 +410,60 @@ export class KubeSource implements OnApplicationBootstrap, OnModuleDestroy {
     this.writing = false;
     this.queue = [];
     this.head = 0;
-    const snapshot = new KvMirror<unknown>(this.nats, { bucket: BUCKETS.objects, create: true, decode: (_key, bytes) => JSON.parse(new TextDecoder().decode(bytes)), logger: this.logger });
+    const snapshots = [BUCKETS.objects, BUCKETS.secrets].map((bucket) => ({
+      bucket,
+      mirror: new KvMirror<unknown>(this.nats, { bucket, create: true, decode: (_key, bytes) => JSON.parse(new TextDecoder().decode(bytes)), logger: this.logger }),
+    }));
+    const misplaced: string[] = [];
     try {
-      await snapshot.start();
-      await snapshot.synced;
+      await Promise.all(snapshots.map((snapshot) => snapshot.mirror.start()));
       this.written.clear();
       const prefix = `${this.platform.cluster}.`;
-      for (const [key, object] of snapshot.values()) if (key.startsWith(prefix)) this.written.set(key, canonicalJson(object));
+      for (const snapshot of snapshots) {
+        for (const [key, object] of snapshot.mirror.values()) {
+          // a Secret an older version wrote into tendril-objects: deleted there once this replica writes
+          if (objectBucketOf(key) !== snapshot.bucket) misplaced.push(key);
+          else if (key.startsWith(prefix)) this.written.set(key, canonicalJson(object));
+        }
+      }
     } catch (error) {
-      this.logger.warn(`reading ${BUCKETS.objects} to take over failed: ${(error as Error).message}; trying again`);
+      this.logger.warn(`reading ${BUCKETS.objects} and ${BUCKETS.secrets} to take over failed: ${(error as Error).message}; trying again`);
       setTimeout(() => {
         if (this.connection.elector.isLeader && !this.stopped) void this.takeOver();
       }, 2000).unref();
       return;
     } finally {
-      snapshot.stop();
+      for (const snapshot of snapshots) snapshot.mirror.stop();
     }
     if (!this.connection.elector.isLeader || this.stopped) return;
     this.writing = true;
-    this.logger.log(`leading: ${this.written.size} keys in ${BUCKETS.objects}; reconciling`);
+    this.logger.log(`leading: ${this.written.size} keys in ${BUCKETS.objects} and ${BUCKETS.secrets}; reconciling`);
     this.reconcileAll();
+    if (misplaced.length > 0) void this.dropMisplacedSecrets(misplaced);
+  }
+
+  /**
+   * Deletes the Secrets an older version left in tendril-objects, each once tendril-secrets holds it
+   * (or the Secrets are listed and it is gone), so a reader of both buckets never misses one.
+   */
+  private async dropMisplacedSecrets(keys: string[]): Promise<void> {
+    let left = keys;
+    while (left.length > 0) {
+      await this.drained();
+      if (!this.writing || this.stopped) return;
+      const listed = this.kinds.find((watch) => watch.kind.key === 'secret')?.state === 'synced';
+      const due = left.filter((key) => this.written.has(key) || (listed && !this.latest.has(key)));
+      left = left.filter((key) => !due.includes(key));
+      try {
+        const values = await this.nats.values(BUCKETS.objects);
+        for (const key of due) await values.delete(key);
+        if (due.length > 0) this.logger.log(`moved Secrets out of ${BUCKETS.objects}: ${due.length} deleted there (they live in ${BUCKETS.secrets})`);
+      } catch (error) {
+        this.logger.warn(`deleting Secrets from ${BUCKETS.objects} failed: ${(error as Error).message}; trying again at the next take-over`);
+        return;
+      }
+      if (left.length > 0) await new Promise((resolve) => setTimeout(resolve, 1000).unref());
+    }
   }
 
   /** Makes the bucket's keys of one kind exactly the informer's objects. */

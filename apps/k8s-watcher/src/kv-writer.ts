@@ -16,7 +16,8 @@ export class WindowedKvWriter {
   private readonly pending = new Set<Promise<unknown>>();
 
   constructor(
-    private readonly kv: () => Promise<KV>,
+    /** The bucket a key is written to. */
+    private readonly kv: (key: string) => Promise<KV>,
     private readonly window = 64,
   ) {}
 
@@ -44,7 +45,7 @@ export class WindowedKvWriter {
       if (before) await before;
       await this.acquire();
       try {
-        await write(await this.kv());
+        await write(await this.kv(key));
         return { ok: true };
       } catch (error) {
         return { ok: false, error: error as Error };

@@ -5,11 +5,13 @@
  * Objects no file holds any more are deleted, except those another part of Tendril owns (labelled
  * `app.kubernetes.io/managed-by: tendril`), which only a file holding the same object replaces.
  * Refused documents, ignored ones and refused writes are listed by `tendril.k8s-watcher.errors`,
- * each logged once; nothing a file holds stops another file's changes.
+ * each logged once; nothing a file holds stops another file's changes. Secrets go to
+ * `tendril-secrets` (read by the translator alone), every other kind to `tendril-objects`; Secrets an
+ * older version left in `tendril-objects` are deleted from it on the first read of the folder.
  */
 import { createHash } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import { BUCKETS, ValueTooLargeError, canonicalJson, kubeObjectCodec, type KubeObject } from '@tendril/contract';
+import { BUCKETS, ValueTooLargeError, canonicalJson, kubeObjectCodec, objectBucketOf, type KubeObject } from '@tendril/contract';
 import { ClusterIpAllocator, standaloneUid, type ManifestError, type ManifestObject } from '@tendril/kube';
 import { KvMirror, Metrics, MicroRegistration, NatsClient, PLATFORM_CONFIG, Readiness, type PlatformConfig, type ReadinessCheck } from '@tendril/platform';
 import { WATCHER_CONFIG, type WatcherConfig } from './config.js';
@@ -35,7 +37,8 @@ interface Stored {
 export class StandaloneSource implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('standalone');
   private readonly synced: ReadinessCheck;
-  private readonly mirror: KvMirror<Stored>;
+  /** What `tendril-objects` and `tendril-secrets` hold, by bucket. */
+  private readonly mirrors: Record<typeof BUCKETS.objects | typeof BUCKETS.secrets, KvMirror<Stored>>;
   private readonly folder: ManifestFolder;
   private readonly writer: WindowedKvWriter;
   private readonly ips: ClusterIpAllocator;
@@ -65,21 +68,26 @@ export class StandaloneSource implements OnApplicationBootstrap, OnModuleDestroy
     @Inject(MicroRegistration) micro: MicroRegistration,
   ) {
     this.synced = readiness.register('initial-sync', `manifests in ${config.manifests} not published yet`);
-    this.mirror = new KvMirror(nats, { bucket: BUCKETS.objects, create: true, decode: (_key, bytes) => storedOf(kubeObjectCodec.decode(bytes)), logger: this.logger });
-    this.mirror.onChange((changes) => {
-      for (const change of changes) {
-        const mine = this.written.get(change.key);
-        if (!this.written.has(change.key)) continue;
-        if ((change.op === 'delete' && mine === undefined) || (change.op === 'put' && mine?.hash === change.value?.hash)) this.written.delete(change.key);
-      }
-    });
+    const mirror = (bucket: typeof BUCKETS.objects | typeof BUCKETS.secrets) => {
+      const held = new KvMirror(nats, { bucket, create: true, decode: (_key, bytes) => storedOf(kubeObjectCodec.decode(bytes)), logger: this.logger });
+      held.onChange((changes) => {
+        for (const change of changes) {
+          // a Secret left in tendril-objects by an older version is not what this process wrote
+          if (objectBucketOf(change.key) !== bucket || !this.written.has(change.key)) continue;
+          const mine = this.written.get(change.key);
+          if ((change.op === 'delete' && mine === undefined) || (change.op === 'put' && mine?.hash === change.value?.hash)) this.written.delete(change.key);
+        }
+      });
+      return held;
+    };
+    this.mirrors = { [BUCKETS.objects]: mirror(BUCKETS.objects), [BUCKETS.secrets]: mirror(BUCKETS.secrets) };
     this.folder = new ManifestFolder(config.manifests, platform.cluster, config.limits);
     this.watcher = new FolderWatcher((path) => {
       this.pendingPaths.add(path);
       this.schedule();
     }, new Set([IGNORE_MARKER]));
     // values over max_payload go in chunks; the mirror knows the chunks a replaced value leaves
-    this.writer = new WindowedKvWriter(() => nats.values(BUCKETS.objects, (key) => this.mirror.chunkedHead(key)), config.writeWindow);
+    this.writer = new WindowedKvWriter((key) => this.valuesOf(objectBucketOf(key)), config.writeWindow);
     this.ips = new ClusterIpAllocator(config.serviceCidr);
     metrics.figure('objects_seen', 'Objects accepted from the manifest folder', () => this.folder.objectCount);
     metrics.figure('manifest_files', 'Manifest files read from the folder', () => this.folder.fileCount);
@@ -87,6 +95,11 @@ export class StandaloneSource implements OnApplicationBootstrap, OnModuleDestroy
     metrics.figure('manifest_ignored', 'Documents and files of the manifest folder read but not mirrored (kinds Tendril does not read, empty files)', () => this.errors.filter((error) => error.severity === 'ignored').length);
     metrics.figure('objects_written', 'Puts and deletes written to tendril-objects since start', () => this.objectsWritten);
     micro.endpoint('errors', () => new TextEncoder().encode(JSON.stringify(this.errors)));
+  }
+
+  /** The writer of one of the two buckets (the first call tells it the chunked heads its mirror knows). */
+  private valuesOf(bucket: typeof BUCKETS.objects | typeof BUCKETS.secrets) {
+    return this.nats.values(bucket, (key) => this.mirrors[bucket].chunkedHead(key));
   }
 
   /** Refusals and notes: every file's, duplicates, and writes NATS refused. */
@@ -101,7 +114,7 @@ export class StandaloneSource implements OnApplicationBootstrap, OnModuleDestroy
   private async start(): Promise<void> {
     this.logger.log(`standalone mode: mirroring manifests under ${this.config.manifests}`);
     this.watch();
-    await this.mirror.start();
+    await Promise.all([this.mirrors[BUCKETS.objects].start(), this.mirrors[BUCKETS.secrets].start()]);
     this.pendingPaths.add(this.config.manifests);
     this.schedule(0);
   }
@@ -170,7 +183,9 @@ export class StandaloneSource implements OnApplicationBootstrap, OnModuleDestroy
     if (!this.firstScanDone) {
       // the first complete read decides about every key in the bucket, also those no file holds any more
       const prefix = `${this.platform.cluster}.`;
-      for (const key of this.mirror.keys()) if (key.startsWith(prefix)) keys.add(key);
+      for (const [bucket, mirror] of Object.entries(this.mirrors)) {
+        for (const key of mirror.keys()) if (key.startsWith(prefix) && objectBucketOf(key) === bucket) keys.add(key);
+      }
     }
     // the folder's refusals are listed before any write of this read lands, so whoever sees a later
     // file's object in the bucket also sees this read's refusals; write failures are added after
@@ -187,6 +202,8 @@ export class StandaloneSource implements OnApplicationBootstrap, OnModuleDestroy
       }
     }
     await this.writer.drain();
+    // after the Secrets are in their bucket, so a reader of both never misses one
+    if (!this.firstScanDone) await this.dropMisplacedSecrets();
     this.reportErrors();
     if (counts.puts + counts.deletes > 0 || !this.firstScanDone) {
       const refused = this.errors.filter((error) => error.severity !== 'ignored').length;
@@ -202,7 +219,27 @@ export class StandaloneSource implements OnApplicationBootstrap, OnModuleDestroy
   }
 
   private current(key: string): Stored | undefined {
-    return this.written.has(key) ? this.written.get(key) : this.mirror.get(key);
+    return this.written.has(key) ? this.written.get(key) : this.mirrors[objectBucketOf(key)].get(key);
+  }
+
+  /**
+   * Secrets an older version wrote into tendril-objects (any cluster's: this version never writes one
+   * there) are deleted from it; the folder's Secrets are written to tendril-secrets.
+   */
+  private async dropMisplacedSecrets(): Promise<void> {
+    const misplaced = this.mirrors[BUCKETS.objects].keys().filter((key) => objectBucketOf(key) === BUCKETS.secrets);
+    if (misplaced.length === 0) return;
+    const values = await this.valuesOf(BUCKETS.objects);
+    let deleted = 0;
+    for (const key of misplaced) {
+      try {
+        await values.delete(key);
+        deleted++;
+      } catch (error) {
+        this.logger.warn(`deleting Secret ${key} from ${BUCKETS.objects} failed: ${(error as Error).message}; trying again at the next start`);
+      }
+    }
+    this.logger.log(`moved Secrets out of ${BUCKETS.objects}: ${deleted} deleted there (they live in ${BUCKETS.secrets})`);
   }
 
   /** Brings one key of the bucket in line with what the folder holds for it; more keys may need it (a moved ClusterIP). */
@@ -304,7 +341,7 @@ export class StandaloneSource implements OnApplicationBootstrap, OnModuleDestroy
     this.watcher.close();
     await this.running;
     await this.writer.drain();
-    this.mirror.stop();
+    for (const mirror of Object.values(this.mirrors)) mirror.stop();
   }
 }
 

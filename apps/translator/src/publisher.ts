@@ -1,6 +1,7 @@
 /**
- * Publishes a translation: xDS resources to `tendril-xds` (referenced types first, removals last,
- * then the generation marker), L4 services to `tendril-lb` (then its own generation marker, naming
+ * Publishes a translation: xDS resources to `tendril-xds`, SDS Secrets to `tendril-sds` (referenced
+ * types first, removals last, then the generation marker in `tendril-xds`, whose digest and count
+ * cover the resources of both buckets), L4 services to `tendril-lb` (then its own generation marker, naming
  * the same generation), desired statuses to `tendril-status`, the objects Tendril owns in the cluster
  * to `tendril-owned`.
  * Each bucket is diffed against what it holds, so unchanged output writes nothing.
@@ -21,6 +22,7 @@ import {
   parseXdsKey,
   xdsEnvelope,
   xdsGenerationCodec,
+  xdsBucketOf,
   xdsKey,
   xdsResourceCodec,
   type XdsGeneration,
@@ -92,6 +94,8 @@ export class Publisher {
   /** Changes made by someone else, counted: one during a publish means that publish is no base either. */
   private drifts = 0;
   readonly xds: BucketWriter<XdsValue>;
+  /** SDS Secrets: key material in a bucket only the xds-server reads. */
+  readonly sds: BucketWriter<XdsValue>;
   readonly lb: BucketWriter<null>;
   readonly status: BucketWriter<null>;
   readonly owned: BucketWriter<null>;
@@ -104,17 +108,19 @@ export class Publisher {
       onDrift(bucket, key);
     };
     this.xds = new BucketWriter(nats, BUCKETS.xds, decodeXds, logger, drift(BUCKETS.xds), canWrite);
+    this.sds = new BucketWriter(nats, BUCKETS.sds, decodeXds, logger, drift(BUCKETS.sds), canWrite);
     this.lb = new BucketWriter(nats, BUCKETS.lb, (key, bytes) => ((key === LB_GENERATION_KEY ? lbGenerationCodec : lbServiceCodec).decode(bytes), null), logger, drift(BUCKETS.lb), canWrite);
     this.status = new BucketWriter(nats, BUCKETS.status, (_key, bytes) => (objectStatusCodec.decode(bytes), null), logger, drift(BUCKETS.status), canWrite);
     this.owned = new BucketWriter(nats, BUCKETS.owned, (_key, bytes) => (kubeObjectCodec.decode(bytes), null), logger, drift(BUCKETS.owned), canWrite);
   }
 
   async start(): Promise<void> {
-    await Promise.all([this.xds.start(), this.lb.start(), this.status.start(), this.owned.start()]);
+    await Promise.all([this.xds.start(), this.sds.start(), this.lb.start(), this.status.start(), this.owned.start()]);
   }
 
   stop(): void {
     this.xds.stop();
+    this.sds.stop();
     this.lb.stop();
     this.status.stop();
     this.owned.stop();
@@ -131,10 +137,10 @@ export class Publisher {
     return held.size - (held.has(LB_GENERATION_KEY) ? 1 : 0);
   }
 
-  /** Number of xDS resources (not counting the marker) the bucket holds. */
+  /** Number of xDS resources (not counting the marker) the buckets hold, SDS Secrets included. */
   get xdsCount(): number {
     const held = this.xds.current();
-    return held.size - (held.has(XDS_GENERATION_KEY) ? 1 : 0);
+    return held.size - (held.has(XDS_GENERATION_KEY) ? 1 : 0) + this.sds.current().size;
   }
 
   private encodedOnce(value: object, encode: () => Uint8Array): Desired {
@@ -269,7 +275,18 @@ export class Publisher {
     const rank = (key: string) => XDS_TYPE_ORDER.indexOf(parseXdsKey(key).type);
     const byRank = (a: string, b: string) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0);
     const xdsOptions = { putOrder: byRank, deleteOrder: (a: string, b: string) => byRank(b, a), keep: (key: string) => key === XDS_GENERATION_KEY };
-    const xdsResult = incremental ? await this.xds.writeKeys(published.xds, xdsKeys, xdsOptions) : await this.xds.write(published.xds, xdsOptions);
+    // Secrets go to tendril-sds and the rest to tendril-xds; a full publish also deletes the secrets an
+    // older version left in tendril-xds (they are not in its share of the batch).
+    let xdsResult: WriteResult;
+    if (incremental) {
+      const sdsResult = await this.sds.writeKeys(published.xds, xdsKeys.filter((key) => xdsBucketOf(key) === BUCKETS.sds), xdsOptions);
+      xdsResult = joined(sdsResult, await this.xds.writeKeys(published.xds, xdsKeys.filter((key) => xdsBucketOf(key) === BUCKETS.xds), xdsOptions));
+    } else {
+      const shares = { [BUCKETS.xds]: new Map<string, DesiredXds>(), [BUCKETS.sds]: new Map<string, DesiredXds>() };
+      for (const [key, entry] of published.xds) shares[xdsBucketOf(key)].set(key, entry);
+      const sdsResult = await this.sds.write(shares[BUCKETS.sds], xdsOptions);
+      xdsResult = joined(sdsResult, await this.xds.write(shares[BUCKETS.xds], xdsOptions));
+    }
 
     // The marker comes last and names exactly this batch; it is rewritten only when the batch changed
     // (or a crash came between the resources and the marker).
@@ -346,6 +363,12 @@ export class Publisher {
       incremental,
     };
   }
+}
+
+/** Two writes' results as one. */
+function joined(a: WriteResult, b: WriteResult): WriteResult {
+  const sorted = (keys: string[]) => keys.sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
+  return { puts: a.puts + b.puts, deletes: a.deletes + b.deletes, added: sorted([...a.added, ...b.added]), changed: sorted([...a.changed, ...b.changed]), removed: sorted([...a.removed, ...b.removed]) };
 }
 
 function decodeXds(key: string, bytes: Uint8Array): XdsValue {

@@ -1,11 +1,12 @@
 /**
- * The translator's loop: mirror `tendril-objects`, debounce bursts, translate (pure, in
+ * The translator's loop: mirror `tendril-objects` and `tendril-secrets` (one store: the keys are
+ * the same, so translation does not care where a Secret came from), debounce bursts, translate (pure, in
  * @tendril/translation), publish the difference. It keeps no state of its own: on start it reads
  * what the output buckets hold, so a restart after SIGKILL converges without rewriting what is right.
  */
 import { Inject, Injectable, Logger, Optional, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { BUCKETS, kubeObjectCodec, parseObjectKey, type KubeObject } from '@tendril/contract';
-import { KvLease, KvMirror, Metrics, MicroRegistration, NatsClient, PLATFORM_CONFIG, Readiness, type PlatformConfig, type ReadinessCheck } from '@tendril/platform';
+import { BUCKETS, kubeObjectCodec, objectBucketOf, parseObjectKey, type KubeObject } from '@tendril/contract';
+import { KvLease, KvMirror, MergedKvMirror, Metrics, MicroRegistration, NatsClient, PLATFORM_CONFIG, Readiness, type PlatformConfig, type ReadinessCheck } from '@tendril/platform';
 import { TranslationMemo, translate, type TranslationError } from '@tendril/translation';
 import { readTranslatorConfig } from './config.js';
 import { Debouncer } from './debouncer.js';
@@ -43,7 +44,7 @@ export interface TranslationSummary {
 export class TranslatorService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('translator');
   private readonly config = readTranslatorConfig();
-  private readonly objects: KvMirror<KubeObject>;
+  private readonly objects: MergedKvMirror<KubeObject>;
   private readonly publisher: Publisher;
   private readonly debouncer: Debouncer;
   private readonly ready: ReadinessCheck;
@@ -83,12 +84,19 @@ export class TranslatorService implements OnApplicationBootstrap, OnApplicationS
   ) {
     this.role = new WriterRole(lease, this.logger, () => this.debouncer.trigger());
     this.ready = readiness.register('translation', 'waiting for the initial sync of tendril-objects');
-    this.objects = new KvMirror(nats, {
-      bucket: BUCKETS.objects,
-      decode: (_key, bytes) => kubeObjectCodec.decode(bytes),
-      logger: this.logger,
-      onWaiting: (reason) => this.ready.fail(`waiting for bucket ${BUCKETS.objects} (the k8s-watcher creates it): ${reason}`),
-    });
+    const inputs = [BUCKETS.objects, BUCKETS.secrets] as const;
+    this.objects = new MergedKvMirror(
+      inputs.map(
+        (bucket) =>
+          new KvMirror(nats, {
+            bucket,
+            decode: (_key, bytes) => kubeObjectCodec.decode(bytes),
+            logger: this.logger,
+            onWaiting: (reason) => this.ready.fail(`waiting for bucket ${bucket} (the k8s-watcher creates it): ${reason}`),
+          }),
+      ),
+      (key) => inputs.indexOf(objectBucketOf(key)),
+    );
     this.publisher = new Publisher(nats, this.logger, (bucket, key) => {
       if (!this.role.writing) return; // the active translator's writes, seen by a standby
       this.logger.warn(`${bucket}: ${key} was changed by someone else; restoring it`);
@@ -101,7 +109,7 @@ export class TranslatorService implements OnApplicationBootstrap, OnApplicationS
       if (this.objects.isInitiallySynced) this.debouncer.trigger();
     });
     metrics.figure('proxy_rejections', 'Resources rejected (NACKed) by connected proxies, per proxy', () => this.rejections.current().length);
-    metrics.figure('objects_seen', 'Objects in tendril-objects', () => this.objects.size);
+    metrics.figure('objects_seen', 'Objects in tendril-objects and tendril-secrets', () => this.objects.size);
     metrics.figure('resources_written', 'Puts and deletes to tendril-xds since start (generation marker included)', () => this.resourcesWritten);
     metrics.figure('xds_resources', 'xDS resources in tendril-xds', () => this.publisher.xdsCount);
     metrics.figure('lb_entries', 'Entries in tendril-lb', () => this.publisher.lbCount);

@@ -1,7 +1,8 @@
 /**
- * Mirrors KV `tendril-xds` and turns it into snapshots, one per complete generation: a batch is served
- * only once the mirror's resources match the latest generation marker (digest and count), so a proxy
- * never sees half a batch. An empty bucket without a marker is a valid, empty snapshot.
+ * Mirrors KV `tendril-xds` and `tendril-sds` (the SDS Secrets) as one store and turns it into
+ * snapshots, one per complete generation: a batch is served only once the resources of both buckets
+ * match the latest generation marker in `tendril-xds` (digest and count over both), so a proxy never
+ * sees half a batch, nor a generation whose Secrets have not been read. An empty bucket without a marker is a valid, empty snapshot.
  *
  * A new snapshot is the previous one with the keys that changed applied (XdsSnapshot.apply), so an
  * endpoint change costs the streams O(change); bursts of generations are debounced (a short hold-off
@@ -16,10 +17,11 @@ import {
   type XdsResourceEnvelope,
   KeyedGenerationDigest,
   parseXdsKey,
+  xdsBucketOf,
   xdsGenerationCodec,
   xdsResourceCodec,
 } from '@tendril/contract';
-import { KvMirror, type NatsClient, type ReadinessCheck } from '@tendril/platform';
+import { KvMirror, MergedKvMirror, type NatsClient, type ReadinessCheck } from '@tendril/platform';
 import { sdsSecretNames } from '@tendril/envoy';
 import { type SnapshotResource, XdsSnapshot, resourceOfEnvelope } from '@tendril/xds';
 
@@ -34,7 +36,7 @@ export interface DebounceOptions {
 
 export class SnapshotSource {
   private readonly logger = new Logger('snapshot');
-  private readonly mirror: KvMirror<Entry>;
+  private readonly mirror: MergedKvMirror<Entry>;
   private readonly listeners = new Set<(snapshot: XdsSnapshot) => void>();
   private snapshot: XdsSnapshot | undefined;
   private servedDigest = '';
@@ -56,13 +58,20 @@ export class SnapshotSource {
     private readonly readiness: ReadinessCheck,
     private readonly debounce: DebounceOptions = { holdMs: 0, maxMs: 0 },
   ) {
-    this.mirror = new KvMirror<Entry>(nats, {
-      bucket: BUCKETS.xds,
-      logger: new Logger('kv tendril-xds'),
-      onWaiting: (reason) => readiness.fail(`waiting for bucket ${BUCKETS.xds}: ${reason}`),
-      decode: (key, bytes) =>
-        key === XDS_GENERATION_KEY ? { kind: 'marker', marker: xdsGenerationCodec.decode(bytes) } : { kind: 'resource', envelope: xdsResourceCodec.decode(bytes) },
-    });
+    const buckets = [BUCKETS.xds, BUCKETS.sds] as const;
+    this.mirror = new MergedKvMirror(
+      buckets.map(
+        (bucket) =>
+          new KvMirror<Entry>(nats, {
+            bucket,
+            logger: new Logger(`kv ${bucket}`),
+            onWaiting: (reason) => readiness.fail(`waiting for bucket ${bucket}: ${reason}`),
+            decode: (key, bytes) =>
+              key === XDS_GENERATION_KEY ? { kind: 'marker', marker: xdsGenerationCodec.decode(bytes) } : { kind: 'resource', envelope: xdsResourceCodec.decode(bytes) },
+          }),
+      ),
+      (key) => buckets.indexOf(xdsBucketOf(key)),
+    );
     this.mirror.onChange((changes) => {
       for (const change of changes) {
         if (change.key === XDS_GENERATION_KEY) {
@@ -148,7 +157,7 @@ export class SnapshotSource {
   private recount(): string {
     const counted = new KeyedGenerationDigest(this.mirror.values().flatMap(([key, entry]) => (entry.kind === 'resource' ? [[key, entry.envelope.hash] as [string, string]] : [])));
     if (counted.hex !== this.digest.hex) {
-      this.logger.warn(`running digest of ${BUCKETS.xds} disagreed with its contents; recomputed`);
+      this.logger.warn(`running digest of ${BUCKETS.xds} and ${BUCKETS.sds} disagreed with its contents; recomputed`);
       this.digest = counted;
     }
     return counted.hex;

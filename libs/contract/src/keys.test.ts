@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it, test } from 'node:test';
 import {
   ContractError,
   lbKey,
@@ -10,6 +10,9 @@ import {
   parseNodeToken,
   parseObjectKey,
   parseXdsKey,
+  XDS_GENERATION_KEY,
+  objectBucketOf,
+  xdsBucketOf,
   xdsKey,
   type ObjectRef,
 } from './index.js';
@@ -91,4 +94,15 @@ describe('lb and node keys', () => {
       assert.equal(parseNodeToken(token), node);
     }
   });
+});
+
+test('Secrets and SDS Secrets have buckets of their own; their keys, chunks included, say which', () => {
+  const secret = objectKey({ cluster: 'default', kind: 'secret', namespace: 'secret', name: 'tls.cert' });
+  assert.equal(objectBucketOf(secret), 'tendril-secrets');
+  assert.equal(objectBucketOf(`${secret}.=chunk.${'a'.repeat(64)}.0`), 'tendril-secrets');
+  // a namespace or name that reads "secret" is not the kind
+  assert.equal(objectBucketOf(objectKey({ cluster: 'secret', kind: 'service', namespace: 'secret', name: 'secret' })), 'tendril-objects');
+  assert.equal(xdsBucketOf(xdsKey({ type: 'secret', name: 'ns/cert' })), 'tendril-sds');
+  assert.equal(xdsBucketOf(xdsKey({ type: 'listener', name: 'secret' })), 'tendril-xds');
+  assert.equal(xdsBucketOf(XDS_GENERATION_KEY), 'tendril-xds');
 });

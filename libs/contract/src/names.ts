@@ -3,8 +3,19 @@ import { nodeToken } from './keys.js';
 
 export const BUCKETS = {
   objects: 'tendril-objects',
+  /**
+   * The Kubernetes Secrets the mesh reads (TLS Secrets), keyed like `tendril-objects`: k8s-watcher ->
+   * translator, nobody else. Kept apart so that read rights on objects never include key material.
+   */
+  secrets: 'tendril-secrets',
   status: 'tendril-status',
   xds: 'tendril-xds',
+  /**
+   * The SDS Secret resources (type `secret`), keyed like `tendril-xds`: translator -> xds-server,
+   * nobody else. The generation marker in `tendril-xds` covers them (its digest and count are over
+   * the resources of both buckets), so no generation is served before its secrets are read.
+   */
+  sds: 'tendril-sds',
   lb: 'tendril-lb',
   proxies: 'tendril-proxies',
   /**
@@ -24,6 +35,22 @@ export const BUCKETS = {
   leases: 'tendril-leases',
 } as const;
 export type BucketName = (typeof BUCKETS)[keyof typeof BUCKETS];
+
+/**
+ * The bucket an object key (`<cluster>.<kind>.<namespace>.<name>`, or one of its chunks) lives in:
+ * Secrets in `tendril-secrets`, every other kind in `tendril-objects`. The key is the same in both.
+ */
+export function objectBucketOf(key: string): typeof BUCKETS.objects | typeof BUCKETS.secrets {
+  return key.split('.', 2)[1] === 'secret' ? BUCKETS.secrets : BUCKETS.objects;
+}
+
+/**
+ * The bucket an xDS key (`<type>.<name>`, or one of its chunks) lives in: SDS Secrets in `tendril-sds`,
+ * every other type and the generation marker in `tendril-xds`. The key is the same in both.
+ */
+export function xdsBucketOf(key: string): typeof BUCKETS.xds | typeof BUCKETS.sds {
+  return key.split('.', 1)[0] === 'secret' ? BUCKETS.sds : BUCKETS.xds;
+}
 
 /**
  * How objects in `tendril-owned` are marked, in the cluster and in `tendril-objects`: the label

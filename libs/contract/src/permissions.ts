@@ -18,8 +18,10 @@ export interface NatsPermissions {
 /** Buckets each service writes (and therefore creates). */
 export const BUCKET_OWNERS: Record<string, ServiceName> = {
   [BUCKETS.objects]: 'k8s-watcher',
+  [BUCKETS.secrets]: 'k8s-watcher',
   [BUCKETS.status]: 'translator',
   [BUCKETS.xds]: 'translator',
+  [BUCKETS.sds]: 'translator',
   [BUCKETS.lb]: 'translator',
   [BUCKETS.owned]: 'translator',
   [BUCKETS.proxies]: 'xds-server',
@@ -30,13 +32,16 @@ export const BUCKET_OWNERS: Record<string, ServiceName> = {
 /**
  * Who reads each bucket besides its owner (an owner always reads what it writes: the watcher diffs
  * against tendril-objects, a standby translator mirrors its outputs). Read rights are per bucket: a
- * user can look up, get and watch only these streams, so the Secrets mirrored into tendril-objects
- * and the SDS resources in tendril-xds stay with the services that need them and the read-only CLI.
+ * user can look up, get and watch only these streams. Key material has buckets of its own that the
+ * read-only CLI does not read: Kubernetes Secrets (`tendril-secrets`) go from the watcher to the
+ * translator alone, SDS resources (`tendril-sds`) from the translator to the xds-server alone.
  */
 export const BUCKET_READERS: Record<string, readonly NatsUser[]> = {
   [BUCKETS.objects]: ['translator', 'cli'],
+  [BUCKETS.secrets]: ['translator'],
   [BUCKETS.status]: ['k8s-watcher', 'cli'],
   [BUCKETS.xds]: ['xds-server', 'cli'],
+  [BUCKETS.sds]: ['xds-server'],
   [BUCKETS.lb]: ['datapath', 'metrics', 'cli'],
   [BUCKETS.proxies]: ['translator', 'metrics', 'cli'],
   [BUCKETS.owned]: ['k8s-watcher', 'cli'],

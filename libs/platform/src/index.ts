@@ -9,6 +9,7 @@ export * from './readiness.js';
 export * from './metrics.js';
 export * from './nats.js';
 export * from './kv-mirror.js';
+export * from './merged-mirror.js';
 export * from './write-window.js';
 export * from './kv-values.js';
 export * from './js-publisher.js';

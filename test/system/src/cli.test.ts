@@ -3,14 +3,17 @@
  * cases a user meets (NATS unreachable, unknown node, wrong usage) with their exit codes.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { XDS_TYPES } from '@tendril/contract';
-import { AdsTestClient, freePort, waitFor } from '@tendril/testing';
+import { AdsTestClient, freePort, makeTestCertificates, waitFor } from '@tendril/testing';
 import { ingressManifest, runCli, serviceManifest } from './fixtures.js';
 import { System } from './system.js';
 
 
 let cliEnv: Record<string, string> = {};
+
+const base64Of = (text: string) => Buffer.from(text).toString('base64');
 
 const tendril = (args: string[]) => runCli(args, cliEnv);
 
@@ -193,6 +196,56 @@ describe('tendril CLI against a running system', { timeout: 180000 }, () => {
     const result = await observing;
     assert.equal(result.code, 0);
     assert.match(result.stdout, /127\.100\.88\.8:80 -> 127\.0\.88\.[12]:8080\s+TRANSLATED/);
+  });
+
+  it('config dump and objects never print key material: a TLS Ingress\'s Secret is named and redacted', async () => {
+    const certs = makeTestCertificates();
+    const key = readFileSync(certs.serverKey, 'utf8');
+    const base64 = (file: string) => readFileSync(file).toString('base64');
+    system.writeManifest(
+      'shop-tls.yaml',
+      `apiVersion: v1
+kind: Secret
+metadata: {name: shop-cert, namespace: default}
+type: kubernetes.io/tls
+data: {tls.crt: ${base64(certs.serverCert)}, tls.key: ${base64(certs.serverKey)}}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: shop-tls, namespace: default}
+spec:
+  ingressClassName: cilium
+  tls: [{hosts: [secure.example], secretName: shop-cert}]
+  rules:
+  - host: secure.example
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: shop, port: {number: 80}}}}
+`,
+    );
+    certs.dispose();
+    const secretName = 'default/shop-cert';
+    const dump = await waitFor('the Secret named in the dump', async () => {
+      const result = await tendril(['config', 'dump', '--nats', nats, '--node', 'cli-node', '-o', 'json']);
+      const parsed = JSON.parse(result.stdout) as { resources: { type: string; name: string; resource: unknown }[] };
+      return parsed.resources.some((r) => r.type === 'secret') ? { result, parsed } : undefined;
+    }, 60000, 500);
+    assert.equal(dump.result.code, 0, dump.result.stderr);
+    const secrets = dump.parsed.resources.filter((r) => r.type === 'secret');
+    assert.ok(secrets.every((r) => r.resource === 'redacted'), JSON.stringify(secrets));
+    assert.ok(secrets.some((r) => r.name.includes('shop-cert')), `a Secret of ${secretName}: ${JSON.stringify(secrets)}`);
+    const keyBody = key.split('\n')[1]!;
+    for (const args of [['config', 'dump', '--node', 'cli-node', '-o', 'json'], ['config', 'dump', '--node', 'cli-node', '--type', 'secret', '-o', 'yaml'], ['config', 'dump', '--node', 'cli-node'], ['objects', '-o', 'json'], ['routes', '-o', 'json']]) {
+      const result = await tendril([...args, '--nats', nats]);
+      assert.equal(result.code, 0, `${args.join(' ')}: ${result.stderr}`);
+      assert.ok(!result.stdout.includes(keyBody) && !result.stdout.includes(base64Of(key).slice(0, 40)), `${args.join(' ')} printed key material`);
+    }
+    const table = await tendril(['config', 'dump', '--nats', nats, '--node', 'cli-node', '--type', 'secret']);
+    assert.match(table.stdout, /^secret\s+\S*shop-cert\S*\s+-$/m);
+    assert.match(table.stdout, /content redacted/);
+    const objects = await tendril(['objects', '--nats', nats, '--kind', 'secret']);
+    assert.equal(objects.code, 0, objects.stderr);
+    assert.match(objects.stderr, /Secrets are not listed: they are kept in tendril-secrets/);
   });
 
   it('says clearly when NATS cannot be reached, and rejects wrong usage', async () => {

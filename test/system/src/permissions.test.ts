@@ -39,6 +39,41 @@ describe('NATS permissions per service', () => {
     assert.equal(new TextDecoder().decode((await xds.get('cluster.YQ'))!.value), '{}');
   });
 
+  it('key material: tendril-secrets is read by the k8s-watcher and the translator alone, tendril-sds by the translator and the xds-server alone', async () => {
+    const encoder = new TextEncoder();
+    const watcher = await as('k8s-watcher');
+    await (await watcher.jetstream().views.kv(BUCKETS.secrets, { history: 1 })).put('default.secret.default.tls', encoder.encode('{"data":{"tls.key":"cHJpdmF0ZQ=="}}'));
+    const translator = await as('translator');
+    await (await translator.jetstream().views.kv(BUCKETS.sds, { history: 1 })).put('secret.bnMvY2VydA', encoder.encode('private key'));
+    // the expected readers are spelled out here, not taken from the table the server's rules come from
+    const readers: Record<string, NatsUser[]> = { [BUCKETS.secrets]: ['k8s-watcher', 'translator'], [BUCKETS.sds]: ['translator', 'xds-server'] };
+    const keys: Record<string, string> = { [BUCKETS.secrets]: 'default.secret.default.tls', [BUCKETS.sds]: 'secret.bnMvY2VydA' };
+    for (const bucket of [BUCKETS.secrets, BUCKETS.sds]) {
+      for (const user of NATS_USERS) {
+        const nc = await as(user);
+        const read = async () => {
+          const kv = await nc.jetstream().views.kv(bucket, { bindOnly: true });
+          const entry = await kv.get(keys[bucket]!);
+          const watched = await kv.keys();
+          const listed: string[] = [];
+          for await (const key of watched) listed.push(key);
+          return { entry, listed };
+        };
+        if (readers[bucket]!.includes(user)) {
+          const { entry, listed } = await read();
+          assert.equal(entry?.operation, 'PUT', `${user} reads ${bucket}`);
+          assert.deepEqual(listed, [keys[bucket]]);
+        } else {
+          await assert.rejects(read, /permission|timeout/i, `${user} must not read ${bucket}`);
+        }
+      }
+    }
+    // nobody but the writer writes them, the other reader included
+    await assert.rejects(async () => (await translator.jetstream().views.kv(BUCKETS.secrets, { bindOnly: true })).put('default.secret.default.x', encoder.encode('{}')), /permission/i);
+    const xdsServer = await as('xds-server');
+    await assert.rejects(async () => (await xdsServer.jetstream().views.kv(BUCKETS.sds, { bindOnly: true })).put('secret.eA', encoder.encode('x')), /permission/i);
+  });
+
   it('a service cannot create a bucket it does not own', async () => {
     const metrics = await as('metrics');
     await assert.rejects(() => metrics.jetstream().views.kv(BUCKETS.lb, { history: 1 }), /permission|timeout/i);

@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { KV, NatsConnection } from 'nats';
-import { BUCKETS, XDS_GENERATION_KEY, type XdsResourceEnvelope, generationDigest, xdsEnvelope, xdsGenerationCodec, xdsKey, xdsResourceCodec } from '@tendril/contract';
+import { BUCKETS, XDS_GENERATION_KEY, type XdsResourceEnvelope, generationDigest, xdsBucketOf, xdsEnvelope, xdsGenerationCodec, xdsKey, xdsResourceCodec } from '@tendril/contract';
 import { encodeResource } from '@tendril/envoy';
 import { freePort, waitFor } from '@tendril/testing';
 
@@ -116,30 +116,43 @@ export function genericSecret(name: string, value = 'key material', nodeIds?: st
 }
 
 /**
- * tendril-xds as the translator writes it: resource envelopes, then a generation marker whose digest
- * covers every key written so far.
+ * tendril-xds and tendril-sds as the translator writes them: resource envelopes (Secrets in
+ * tendril-sds), then a generation marker in tendril-xds whose digest covers every key written so far.
  */
 export class TestXdsBucket {
   generation = 0;
   private readonly written = new Map<string, XdsResourceEnvelope>();
 
-  private constructor(readonly kv: KV) {}
+  private constructor(
+    readonly kv: KV,
+    readonly sds: KV,
+  ) {}
 
   static async open(nc: NatsConnection): Promise<TestXdsBucket> {
-    return new TestXdsBucket(await nc.jetstream().views.kv(BUCKETS.xds, { history: 1 }));
+    const js = nc.jetstream();
+    return new TestXdsBucket(await js.views.kv(BUCKETS.xds, { history: 1 }), await js.views.kv(BUCKETS.sds, { history: 1 }));
   }
 
-  /** Puts and removes envelopes, then (unless told not to) writes the next generation marker. */
-  async publish(changes: { put?: XdsResourceEnvelope[]; remove?: XdsResourceEnvelope[] }, withMarker = true): Promise<void> {
+  /** The bucket a key goes to. */
+  private bucketOf(key: string): KV {
+    return xdsBucketOf(key) === BUCKETS.sds ? this.sds : this.kv;
+  }
+
+  /**
+   * Puts and removes envelopes, then (unless told not to) writes the next generation marker. `counted`
+   * envelopes are counted in the marker without being written (a writer whose marker overtook them).
+   */
+  async publish(changes: { put?: XdsResourceEnvelope[]; remove?: XdsResourceEnvelope[]; counted?: XdsResourceEnvelope[] }, withMarker = true): Promise<void> {
+    for (const envelope of changes.counted ?? []) this.written.set(xdsKey(envelope), envelope);
     for (const envelope of changes.put ?? []) {
       const key = xdsKey(envelope);
       this.written.set(key, envelope);
-      await this.kv.put(key, xdsResourceCodec.encode(envelope));
+      await this.bucketOf(key).put(key, xdsResourceCodec.encode(envelope));
     }
     for (const envelope of changes.remove ?? []) {
       const key = xdsKey(envelope);
       this.written.delete(key);
-      await this.kv.delete(key);
+      await this.bucketOf(key).delete(key);
     }
     if (withMarker) await this.writeMarker();
   }

@@ -53,6 +53,8 @@ function splitObject(object: string): { kind: string; namespace: string; name: s
 }
 
 export async function objects(session: Session, format: OutputFormat, kind?: string): Promise<void> {
+  // Secrets live in tendril-secrets, which only the watcher and the translator read
+  if (kind?.toLowerCase() === 'secret') process.stderr.write(`Secrets are not listed: they are kept in ${BUCKETS.secrets}, which the cli user cannot read (only refusals are shown)\n`);
   const statuses = new Map<string, ObjectStatus>();
   for (const [key, bytes] of await session.entries(BUCKETS.status).catch(() => [] as [string, Uint8Array][])) {
     try {
