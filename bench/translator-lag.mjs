@@ -25,6 +25,7 @@ const nats = await startNatsServer();
 const nc = await connect({ servers: nats.url });
 const js = nc.jetstream();
 const objects = await js.views.kv('tendril-objects', { history: 1 });
+await js.views.kv('tendril-secrets', { history: 1 }); // the watcher creates both input buckets
 const puts = [...ingressMesh(services, 3)];
 for (let at = 0; at < puts.length; at += 500) await Promise.all(puts.slice(at, at + 500).map(([key, object]) => objects.put(key, encode(object))));
 

@@ -1,13 +1,16 @@
 /**
  * Envoy's access log service over gRPC (envoy.service.accesslog.v3.AccessLogService/StreamAccessLogs).
  * Each message is decoded here, not by grpc-js, so one that does not decode is counted and dropped
- * while the stream goes on.
+ * while the stream goes on. With TENDRIL_ALS_TLS_* the port speaks TLS only and takes a connection
+ * only from a client whose certificate the configured CA signed (the node proxies'); plaintext and
+ * clients without such a certificate are refused in the handshake.
  */
+import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { accessLogService, streamAccessLogsMessageCodec } from '@tendril/envoy';
 import { Readiness, type ReadinessCheck, shutdownGrpcServer } from '@tendril/platform';
-import { METRICS_CONFIG, type MetricsConfig } from './config.js';
+import { METRICS_CONFIG, type AlsTlsConfig, type MetricsConfig } from './config.js';
 import { TrafficService } from './traffic.service.js';
 
 @Injectable()
@@ -32,11 +35,16 @@ export class AccessLogServer implements OnApplicationBootstrap, OnApplicationShu
   async onApplicationBootstrap(): Promise<void> {
     const { alsHost: host, alsPort: port } = this.config;
     const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+    const credentials = alsServerCredentials(this.config.alsTls);
     this.boundPort = await new Promise<number>((resolve, reject) =>
-      this.server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
+      this.server.bindAsync(address, credentials, (error, bound) => (error ? reject(error) : resolve(bound))),
     );
-    this.listening.pass(`listening on ${host}:${this.boundPort}`);
-    this.logger.log(`access log service listening on ${host}:${this.boundPort}`);
+    const mode = this.config.alsTls ? 'mTLS, client certificates signed by TENDRIL_ALS_TLS_CA only' : 'plaintext';
+    this.listening.pass(`listening on ${host}:${this.boundPort} (${mode})`);
+    this.logger.log(`access log service listening on ${host}:${this.boundPort} (${mode})`);
+    if (!this.config.alsTls && !isLoopback(host)) {
+      this.logger.warn(`access log service on ${host} without TLS: anyone who reaches it can report traffic; set TENDRIL_ALS_TLS_CERT, TENDRIL_ALS_TLS_KEY and TENDRIL_ALS_TLS_CA`);
+    }
   }
 
   private stream(call: grpc.ServerReadableStream<Buffer, unknown>, callback: grpc.sendUnaryData<unknown>): void {
@@ -62,4 +70,22 @@ export class AccessLogServer implements OnApplicationBootstrap, OnApplicationShu
   async onApplicationShutdown(): Promise<void> {
     await shutdownGrpcServer(this.server, 1000);
   }
+}
+
+/** Server credentials of the access log port: plaintext, or TLS requiring a client certificate signed by the CA. */
+export function alsServerCredentials(tls: AlsTlsConfig | undefined): grpc.ServerCredentials {
+  if (!tls) return grpc.ServerCredentials.createInsecure();
+  const read = (file: string, setting: string) => {
+    try {
+      return readFileSync(file);
+    } catch (error) {
+      throw new Error(`${setting}=${file}: ${(error as Error).message}`);
+    }
+  };
+  const pair = { cert_chain: read(tls.certFile, 'TENDRIL_ALS_TLS_CERT'), private_key: read(tls.keyFile, 'TENDRIL_ALS_TLS_KEY') };
+  return grpc.ServerCredentials.createSsl(read(tls.caFile, 'TENDRIL_ALS_TLS_CA'), [pair], true);
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }

@@ -7,10 +7,22 @@ function flowsStore(value: string): 'db' | 'memory' {
   throw new ConfigError(`TENDRIL_FLOWS_STORE=${value}: expected db or memory`);
 }
 
+/** mTLS on the access log port: the server's certificate, and the CA whose client certificates are accepted. */
+export interface AlsTlsConfig {
+  /** TENDRIL_ALS_TLS_CERT: PEM file of the server certificate (chain). */
+  certFile: string;
+  /** TENDRIL_ALS_TLS_KEY: PEM file of its private key. */
+  keyFile: string;
+  /** TENDRIL_ALS_TLS_CA: PEM file of the CA that signs the proxies' client certificates (required). */
+  caFile: string;
+}
+
 export interface MetricsConfig {
   /** TENDRIL_ALS_HOST / TENDRIL_ALS_PORT: where Envoy's access log service (gRPC) listens. */
   alsHost: string;
   alsPort: number;
+  /** TENDRIL_ALS_TLS_*: unset, plaintext (for loopback); set, only clients with a certificate signed by the CA. */
+  alsTls?: AlsTlsConfig;
   /** TENDRIL_FLOWS_STORE: `db` (TypeORM: sqlite, or Postgres by TENDRIL_DB_URL) or `memory`. */
   flowsStore: 'db' | 'memory';
   /** TENDRIL_DB_URL: `postgres://...`, `sqlite:<file>`, or empty for `$TENDRIL_DATA_DIR/metrics.sqlite`. */
@@ -37,5 +49,20 @@ export function readMetricsConfig(): MetricsConfig {
     flowsMaxAgeSeconds: envInt('TENDRIL_FLOWS_MAX_AGE_S', 3600, 1),
     maxServiceLabels: envInt('TENDRIL_METRICS_MAX_SERVICES', 200, 1, 100_000),
     serviceMapWindowSeconds: envInt('TENDRIL_SERVICE_MAP_WINDOW_S', 60, 1, 3600),
+    ...readAlsTls(),
   };
+}
+
+/**
+ * All three or none: TLS without a CA would let any client send access logs, so it is refused as a
+ * configuration error rather than served half-protected.
+ */
+function readAlsTls(): { alsTls?: AlsTlsConfig } {
+  const certFile = envString('TENDRIL_ALS_TLS_CERT', '');
+  const keyFile = envString('TENDRIL_ALS_TLS_KEY', '');
+  const caFile = envString('TENDRIL_ALS_TLS_CA', '');
+  if (!certFile && !keyFile && !caFile) return {};
+  const missing = [!certFile && 'TENDRIL_ALS_TLS_CERT', !keyFile && 'TENDRIL_ALS_TLS_KEY', !caFile && 'TENDRIL_ALS_TLS_CA'].filter(Boolean);
+  if (missing.length > 0) throw new ConfigError(`mTLS on the access log port needs TENDRIL_ALS_TLS_CERT, TENDRIL_ALS_TLS_KEY and TENDRIL_ALS_TLS_CA; missing ${missing.join(', ')}`);
+  return { alsTls: { certFile, keyFile, caFile } };
 }

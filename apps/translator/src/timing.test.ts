@@ -48,6 +48,7 @@ test('translation duration and the object -> tendril-xds lag are reported on /me
   };
 
   const objects = await nc.jetstream().views.kv('tendril-objects', { history: 1 });
+  await nc.jetstream().views.kv('tendril-secrets', { history: 1 }); // the watcher creates both input buckets
   const key = objectKey({ cluster: 'c1', kind: 'service', namespace: 'default', name: 'timed' });
   await waitFor('translator ready', async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`).catch(() => undefined))?.ok, 30000);
   const before = await scrape();

@@ -85,6 +85,7 @@ test('objects in, xDS + LB out; restart rewrites nothing; deletes remove keys', 
   try {
     const js = nc.jetstream();
     const objects = await js.views.kv('tendril-objects', { history: 1 });
+    await js.views.kv('tendril-secrets', { history: 1 }); // the watcher creates both input buckets
     const serviceKey = objectKey({ cluster: 'c1', kind: 'service', namespace: 'default', name: 'echo' });
     const sliceKey = objectKey({ cluster: 'c1', kind: 'endpointslice', namespace: 'default', name: 'echo-1' });
     await objects.put(serviceKey, kubeObjectCodec.encode(service));

@@ -199,7 +199,10 @@ export async function runConformance(options: RunOptions): Promise<ConformanceRe
 function statusView(system: ConformanceSystem): StatusView {
   return {
     cluster: CLUSTER,
-    object: (kind, namespace, name) => system.objects.entries.get(keyOf(CLUSTER, kind, isClusterScoped(kind) ? undefined : namespace, name)),
+    object: (kind, namespace, name) => {
+      const key = keyOf(CLUSTER, kind, isClusterScoped(kind) ? undefined : namespace, name);
+      return (kind === 'Secret' ? system.secrets : system.objects).entries.get(key);
+    },
     status: (kind, namespace, name) => system.status.entries.get(keyOf(CLUSTER, kind, isClusterScoped(kind) ? undefined : namespace, name)),
   };
 }
@@ -232,7 +235,7 @@ function settler(system: ConformanceSystem, view: StatusView) {
       } catch {
         objects = undefined; // no answer (yet): keep waiting
       }
-      return now !== publishBefore && objects === system.objects.entries.size;
+      return now !== publishBefore && objects === system.objects.entries.size + system.secrets.entries.size;
     };
     while (Date.now() < ran && !(await published())) await system.nextChange(100);
     // ... and its outputs stop changing

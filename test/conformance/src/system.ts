@@ -2,8 +2,10 @@
  * The part of Tendril the conformance harness runs for real: a nats-server with the per-service users,
  * the k8s-watcher in standalone mode on a temporary manifest folder, and the translator (their built
  * dist, as `npm start` runs them). The harness reads what they publish through the read-only `cli`
- * user: `tendril-objects`, `tendril-status`, `tendril-lb` and `tendril-xds`, each kept as a local copy
- * by a KV watch, with a revision that moves on every change so checks wait for changes, not for time.
+ * user: `tendril-objects`, `tendril-status`, `tendril-lb` and `tendril-xds`, and through the
+ * translator's user the key material the cli may not read (`tendril-secrets`, `tendril-sds`), each
+ * kept as a local copy by a KV watch, with a revision that moves on every change so checks wait for
+ * changes, not for time.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -88,6 +90,10 @@ export class ConformanceSystem {
   status!: BucketCopy<ObjectStatus>;
   lb!: BucketCopy<LbService>;
   xds!: BucketCopy<{ type: string; name: string; resource: Record<string, unknown> } | { generation: number }>;
+  /** The Secrets (tendril-secrets) and SDS Secrets (tendril-sds), read as the translator reads them. */
+  secrets!: BucketCopy<KubeObject>;
+  sds!: BucketCopy<{ type: string; name: string; resource: Record<string, unknown> } | { generation: number }>;
+  private keysNc?: NatsConnection;
   private configCache?: { revision: number; config: EnvoyConfig };
 
   async start(): Promise<void> {
@@ -106,13 +112,19 @@ export class ConformanceSystem {
     this.objects = new BucketCopy(await bind(BUCKETS.objects), (_k, b) => kubeObjectCodec.decode(b), bump);
     this.status = new BucketCopy(await bind(BUCKETS.status), (_k, b) => objectStatusCodec.decode(b), bump);
     this.lb = new BucketCopy(await bind(BUCKETS.lb), (k, b) => (isLbServiceKey(k) ? lbServiceCodec.decode(b) : undefined), bump);
-    this.xds = new BucketCopy(await bind(BUCKETS.xds), (key, bytes) => {
+    const decodeXds = (key: string, bytes: Uint8Array) => {
       if (key === XDS_GENERATION_KEY) return { generation: (JSON.parse(new TextDecoder().decode(bytes)) as { generation: number }).generation };
       const envelope = xdsResourceCodec.decode(bytes);
       parseXdsKey(key);
       return { type: envelope.type, name: envelope.name, resource: decodeResource(envelope.type, envelopeBytes(envelope)) };
-    }, bump);
-    await Promise.all([this.objects.start(), this.status.start(), this.lb.start(), this.xds.start()]);
+    };
+    this.xds = new BucketCopy(await bind(BUCKETS.xds), decodeXds, bump);
+    const translator = this.nats.credentials!.translator;
+    this.keysNc = await connect({ servers: this.nats.url, user: translator.user, pass: translator.password });
+    const bindKeys = (bucket: string) => waitFor(`bucket ${bucket}`, async () => this.keysNc!.jetstream().views.kv(bucket, { bindOnly: true }), 30000, 200);
+    this.secrets = new BucketCopy(await bindKeys(BUCKETS.secrets), (_k, b) => kubeObjectCodec.decode(b), bump);
+    this.sds = new BucketCopy(await bindKeys(BUCKETS.sds), decodeXds, bump);
+    await Promise.all([this.objects.start(), this.status.start(), this.lb.start(), this.xds.start(), this.secrets.start(), this.sds.start()]);
   }
 
   private async spawn(name: ServiceName): Promise<Service> {
@@ -197,7 +209,7 @@ export class ConformanceSystem {
   envoyConfig(): EnvoyConfig {
     if (this.configCache?.revision === this.revision) return this.configCache.config;
     const config: EnvoyConfig = { listeners: [], routes: new Map(), clusters: new Map(), endpoints: new Map(), secrets: new Map(), lb: new Map() };
-    for (const value of this.xds.entries.values()) {
+    for (const value of [...this.xds.entries.values(), ...this.sds.entries.values()]) {
       if (!('type' in value)) continue;
       if (value.type === 'listener') config.listeners.push(value.resource);
       else if (value.type === 'route') config.routes.set(value.name, value.resource);
@@ -211,8 +223,9 @@ export class ConformanceSystem {
   }
 
   async dispose(): Promise<void> {
-    for (const copy of [this.objects, this.status, this.lb, this.xds]) copy?.stop();
+    for (const copy of [this.objects, this.status, this.lb, this.xds, this.secrets, this.sds]) copy?.stop();
     await this.nc?.close().catch(() => undefined);
+    await this.keysNc?.close().catch(() => undefined);
     for (const service of this.services) if (service.child.exitCode === null && service.child.signalCode === null) service.child.kill('SIGTERM');
     const deadline = setTimeout(() => this.services.forEach((s) => s.child.kill('SIGKILL')), 10000);
     await Promise.all(this.services.map((s) => s.exit));

@@ -61,9 +61,9 @@ export async function startMetrics(natsUrl: string, env: Record<string, string> 
 }
 
 /** A real gRPC client of envoy.service.accesslog.v3.AccessLogService, as Envoy's gRPC access logger is. */
-export async function sendAccessLogs(port: number, messages: (StreamAccessLogsMessage | Buffer)[]): Promise<void> {
+export async function sendAccessLogs(port: number, messages: (StreamAccessLogsMessage | Buffer)[], credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure()): Promise<void> {
   const Client = grpc.makeGenericClientConstructor(accessLogService as unknown as grpc.ServiceDefinition, 'AccessLogService');
-  const client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as {
+  const client = new Client(`127.0.0.1:${port}`, credentials) as unknown as {
     StreamAccessLogs(callback: (error: grpc.ServiceError | null) => void): grpc.ClientWritableStream<StreamAccessLogsMessage | Buffer>;
     close(): void;
   };

@@ -79,6 +79,7 @@ test('config history: one record per publish that changed something, served on t
   try {
     const js = nc.jetstream();
     const objects = await js.views.kv('tendril-objects', { history: 1 });
+    await js.views.kv('tendril-secrets', { history: 1 }); // the watcher creates both input buckets
     const serviceKey = objectKey({ cluster: 'c1', kind: 'service', namespace: 'default', name: 'echo' });
     const configKey = objectKey({ cluster: 'c1', kind: 'ciliumenvoyconfig', namespace: 'default', name: 'edge' });
     await objects.put(serviceKey, kubeObjectCodec.encode(service(80)));
