@@ -448,6 +448,7 @@ export class KubeSource implements OnApplicationBootstrap, OnModuleDestroy {
    */
   private async dropMisplacedSecrets(keys: string[]): Promise<void> {
     let left = keys;
+    let deleted = 0;
     while (left.length > 0) {
       await this.drained();
       if (!this.writing || this.stopped) return;
@@ -456,14 +457,17 @@ export class KubeSource implements OnApplicationBootstrap, OnModuleDestroy {
       left = left.filter((key) => !due.includes(key));
       try {
         const values = await this.nats.values(BUCKETS.objects);
-        for (const key of due) await values.delete(key);
-        if (due.length > 0) this.logger.log(`moved Secrets out of ${BUCKETS.objects}: ${due.length} deleted there (they live in ${BUCKETS.secrets})`);
+        for (const key of due) {
+          await values.delete(key);
+          deleted++;
+        }
       } catch (error) {
         this.logger.warn(`deleting Secrets from ${BUCKETS.objects} failed: ${(error as Error).message}; trying again at the next take-over`);
         return;
       }
       if (left.length > 0) await new Promise((resolve) => setTimeout(resolve, 1000).unref());
     }
+    this.logger.log(`moved Secrets out of ${BUCKETS.objects}: ${deleted} deleted there (they live in ${BUCKETS.secrets})`);
   }
 
   /** Makes the bucket's keys of one kind exactly the informer's objects. */

@@ -151,7 +151,10 @@ describe('k8s-watcher in Kubernetes mode, against a list/watch API server', () =
       TENDRIL_WATCH_STALL_MS: '1500',
     };
     nc = await connect({ servers: nats.url });
-    await nc.jetstream().views.kv(BUCKETS.objects, { history: 1, maxValueSize: 256 * 1024 });
+    const created = await nc.jetstream().views.kv(BUCKETS.objects, { history: 1, maxValueSize: 256 * 1024 });
+    // Secrets an older version mirrored into tendril-objects: moved out once the leader writes
+    await created.put('default.secret.default.cert', kubeObjectCodec.encode({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'cert', namespace: 'default' }, type: 'kubernetes.io/tls', data: { 'tls.key': 'b2xk' } } as never));
+    await created.put('default.secret.default.deleted-meanwhile', kubeObjectCodec.encode({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'deleted-meanwhile', namespace: 'default' }, type: 'kubernetes.io/tls' } as never));
     leader = await startWatcher(env);
     watchers.push(leader);
     objects = await waitFor('tendril-objects bucket', async () => {
@@ -184,7 +187,15 @@ describe('k8s-watcher in Kubernetes mode, against a list/watch API server', () =
     assert.match(errors[0].message, /labels\.app/);
     assert.match(leader.output, /refused bulk\/Service\/svc-500: kube object: metadata\.labels\.app/);
     assert.equal(await metric(leader, /^tendril_object_errors_total\{.*kind="service".*reason="Refused"/), 1);
-    assert.deepEqual(await keys('default.secret.'), ['default.secret.default.cert']);
+    // Secrets (TLS only) go to tendril-secrets, and those an older version left in tendril-objects leave it
+    const secrets = await nc.jetstream().views.kv(BUCKETS.secrets, { bindOnly: true });
+    const secretKeys: string[] = [];
+    for await (const key of await secrets.keys()) secretKeys.push(key);
+    assert.deepEqual(secretKeys.sort(), ['default.secret.default.cert']);
+    const cert = await secrets.get('default.secret.default.cert');
+    assert.equal((kubeObjectCodec.decode(cert!.value) as any).data['tls.key'], SECRET_DATA);
+    await waitFor('no Secret left in tendril-objects', async () => (await keys('default.secret.')).length === 0, 30000);
+    assert.match(leader.output, /moved Secrets out of tendril-objects: 2 deleted there/);
     assert.deepEqual(await keys('default.namespace.'), ['default.namespace._.bulk']);
     assert.deepEqual(await keys('default.configmap.'), ['default.configmap.default.client-ca'], 'only ConfigMaps holding ca.crt');
     const svc = await object('default.service.bulk.svc-7');

@@ -60,6 +60,11 @@ export interface PlatformConfig {
   statsIntervalMs: number;
   /** TENDRIL_DATA_DIR: where local state lives (sqlite, ids). */
   dataDir: string;
+  /**
+   * TENDRIL_KV_CHUNK_SWEEP_MS / TENDRIL_KV_CHUNK_GRACE_MS: how often the buckets this service writes
+   * are looked through for chunks no head names, and how long such chunks are left before deletion.
+   */
+  chunkSweep: { intervalMs: number; graceMs: number };
 }
 
 export const PLATFORM_VERSION = '0.1.0';
@@ -80,6 +85,7 @@ export function readPlatformConfig(service: ServiceName): PlatformConfig {
     kvReplicas: envInt('TENDRIL_KV_REPLICAS', 1, 1, 5),
     statsIntervalMs: envInt('TENDRIL_STATS_INTERVAL_MS', 2000, 100),
     dataDir: envString('TENDRIL_DATA_DIR', '.data'),
+    chunkSweep: { intervalMs: envInt('TENDRIL_KV_CHUNK_SWEEP_MS', 300_000, 1000), graceMs: envInt('TENDRIL_KV_CHUNK_GRACE_MS', 600_000, 0) },
   };
 }
 

@@ -21,6 +21,12 @@ export interface NatsOptions {
   kvReplicas: number;
   logger: Logger;
   readiness?: ReadinessCheck;
+  /**
+   * Chunks no head names (a writer stopped between a value's chunks and its head) are deleted from the
+   * buckets this process writes through values(): looked for every `intervalMs`, deleted once unnamed
+   * for `graceMs`. Unset: not swept.
+   */
+  chunkSweep?: { intervalMs: number; graceMs: number };
 }
 
 /**
@@ -181,7 +187,12 @@ export class NatsClient {
     // one writer per bucket: it remembers the chunks it wrote, to delete them when they are replaced
     let opened = this.valueWriters.get(name);
     if (!opened) {
-      opened = this.bucket(name).then((kv) => new KvValues(kv, { bucket: name, maxPayload: () => this.maxPayload, publisher: this.publisher, ...(previous ? { previous } : {}) }));
+      opened = this.bucket(name).then((kv) => {
+        const values = new KvValues(kv, { bucket: name, maxPayload: () => this.maxPayload, publisher: this.publisher, ...(previous ? { previous } : {}) });
+        const sweep = this.options.chunkSweep;
+        if (sweep && !this.closed) values.startSweeping(sweep.intervalMs, sweep.graceMs, this.options.logger);
+        return values;
+      });
       this.valueWriters.set(name, opened);
       opened.catch(() => this.valueWriters.delete(name));
     }
@@ -249,6 +260,7 @@ export class NatsClient {
   /** Drains subscriptions and closes; safe to call twice. */
   async drain(): Promise<void> {
     this.closed = true;
+    for (const opened of this.valueWriters.values()) void opened.then((values) => values.stopSweeping()).catch(() => undefined);
     const nc = this.connection;
     if (!nc || nc.isClosed()) return;
     try {

@@ -92,6 +92,7 @@ export class PlatformModule {
       ...(config.natsTls ? { tls: config.natsTls } : {}),
       name: `tendril-${config.service}/${config.instance}`,
       kvReplicas: config.kvReplicas,
+      chunkSweep: config.chunkSweep,
       logger: new Logger('nats'),
       readiness: readiness.register('nats', 'not connected yet'),
     });
