@@ -57,6 +57,7 @@ test('policy: identities numbered in the cluster range, addresses and rules publ
   });
   const js = nc.jetstream();
   const objects = await js.views.kv('tendril-objects', { history: 1 });
+  await js.views.kv('tendril-secrets', { history: 1 }); // the watcher creates both input buckets
   const put = (kind: Parameters<typeof objectKey>[0]['kind'], namespace: string | undefined, name: string, object: KubeObject) =>
     objects.put(objectKey({ cluster: 'c1', kind, ...(namespace ? { namespace } : {}), name }), kubeObjectCodec.encode(object));
   await put('namespace', undefined, 'shop', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop', labels: { 'kubernetes.io/metadata.name': 'shop' } } });
