@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { XDS_TYPES } from '@tendril/contract';
+import { BUCKETS, XDS_TYPES, parseXdsKey } from '@tendril/contract';
+import { connect } from 'nats';
 import { AdsTestClient, freePort, makeTestCertificates, waitFor } from '@tendril/testing';
 import { ingressManifest, runCli, serviceManifest } from './fixtures.js';
 import { System } from './system.js';
@@ -240,6 +241,21 @@ spec:
       assert.equal(result.code, 0, `${args.join(' ')}: ${result.stderr}`);
       assert.ok(!result.stdout.includes(keyBody) && !result.stdout.includes(base64Of(key).slice(0, 40)), `${args.join(' ')} printed key material`);
     }
+    // the SDS Secret itself is in tendril-sds (read here as the xds-server reads it), none in tendril-xds
+    const keysOf = async (user: 'xds-server' | 'cli', bucket: string) => {
+      const credentials = system.nats.credentials![user];
+      const nc = await connect({ servers: system.nats.url, user: credentials.user, pass: credentials.password });
+      try {
+        const out: string[] = [];
+        for await (const key of await (await nc.jetstream().views.kv(bucket, { bindOnly: true })).keys()) out.push(key);
+        return out;
+      } finally {
+        await nc.close();
+      }
+    };
+    const sdsNames = (await keysOf('xds-server', BUCKETS.sds)).map((key) => parseXdsKey(key).name);
+    assert.ok(sdsNames.some((name) => name.includes('shop-cert')), `tendril-sds: ${sdsNames.join(', ')}`);
+    assert.deepEqual((await keysOf('cli', BUCKETS.xds)).filter((key) => key.startsWith('secret.')), [], 'no Secret in tendril-xds');
     const table = await tendril(['config', 'dump', '--nats', nats, '--node', 'cli-node', '--type', 'secret']);
     assert.match(table.stdout, /^secret\s+\S*shop-cert\S*\s+-$/m);
     assert.match(table.stdout, /content redacted/);
