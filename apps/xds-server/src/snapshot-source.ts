@@ -34,6 +34,9 @@ export interface DebounceOptions {
   maxMs: number;
 }
 
+/** How often a reason to hold a generation back that only changes its counts is said again. */
+const WAIT_LOG_EVERY_MS = 5000;
+
 export class SnapshotSource {
   private readonly logger = new Logger('snapshot');
   private readonly mirror: MergedKvMirror<Entry>;
@@ -52,6 +55,8 @@ export class SnapshotSource {
   readonly builds = { full: 0, incremental: 0 };
   /** Why the last change was not served, for dumps. */
   waitingFor = 'initial sync';
+  private waitingShape = '';
+  private waitLoggedAt = 0;
 
   constructor(
     nats: NatsClient,
@@ -198,14 +203,23 @@ export class SnapshotSource {
   }
 
   private wait(reason: string): void {
-    if (reason !== this.waitingFor) this.logger.log(`holding back: ${reason}`);
+    // a generation arriving resource by resource changes its counts with every entry: said once
+    // per kind of reason and then every few seconds, not once per resource
+    const shape = reason.replace(/\d+/g, '#');
+    const now = Date.now();
+    if (reason !== this.waitingFor && (shape !== this.waitingShape || now - this.waitLoggedAt >= WAIT_LOG_EVERY_MS)) {
+      this.logger.log(`holding back: ${reason}`);
+      this.waitLoggedAt = now;
+    }
     this.waitingFor = reason;
+    this.waitingShape = shape;
   }
 
   private serve(snapshot: XdsSnapshot, digest: string): void {
     this.snapshot = snapshot;
     this.servedDigest = digest;
     this.waitingFor = '';
+    this.waitingShape = '';
     this.readiness.pass(`generation ${snapshot.generation}`);
     this.logger.log(`serving generation ${snapshot.generation}: ${snapshot.count} resources`);
     for (const listener of this.listeners) listener(snapshot);
