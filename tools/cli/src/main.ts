@@ -12,6 +12,7 @@ import { status } from './commands/status.js';
 import { proxyStatus } from './commands/proxy-status.js';
 import { configDump } from './commands/config-dump.js';
 import { nodeServices, services } from './commands/services.js';
+import { policyGet } from './commands/policy.js';
 import { objects } from './commands/objects.js';
 import { observe } from './commands/observe.js';
 import { routes } from './commands/routes.js';
@@ -93,6 +94,16 @@ program
       const options = command.opts<{ namespace?: string; node?: string }>();
       return options.node ? nodeServices(session, format, options.node) : services(session, format, options.namespace);
     }),
+  );
+
+const policy = program.command('policy').description('network policy as tendril-policy holds it');
+policy
+  .command('get')
+  .argument('<pod>', 'namespace/name of a Pod')
+  .description("a Pod's identity and the rules its ingress and egress follow")
+  .addHelpText('after', '\nExamples:\n  tendril policy get shop/web-0\n  tendril policy get shop/web-0 -o json')
+  .action(
+    withSession((session, format, command) => policyGet(session, format, command.args[0]!)),
   );
 
 program
