@@ -5,11 +5,10 @@
  * only from a client whose certificate the configured CA signed (the node proxies'); plaintext and
  * clients without such a certificate are refused in the handshake.
  */
-import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { accessLogService, streamAccessLogsMessageCodec } from '@tendril/envoy';
-import { Readiness, type ReadinessCheck, shutdownGrpcServer } from '@tendril/platform';
+import { Readiness, type ReadinessCheck, readTlsFiles, shutdownGrpcServer } from '@tendril/platform';
 import { METRICS_CONFIG, type AlsTlsConfig, type MetricsConfig } from './config.js';
 import { TrafficService } from './traffic.service.js';
 
@@ -75,15 +74,8 @@ export class AccessLogServer implements OnApplicationBootstrap, OnApplicationShu
 /** Server credentials of the access log port: plaintext, or TLS requiring a client certificate signed by the CA. */
 export function alsServerCredentials(tls: AlsTlsConfig | undefined): grpc.ServerCredentials {
   if (!tls) return grpc.ServerCredentials.createInsecure();
-  const read = (file: string, setting: string) => {
-    try {
-      return readFileSync(file);
-    } catch (error) {
-      throw new Error(`${setting}=${file}: ${(error as Error).message}`);
-    }
-  };
-  const pair = { cert_chain: read(tls.certFile, 'TENDRIL_ALS_TLS_CERT'), private_key: read(tls.keyFile, 'TENDRIL_ALS_TLS_KEY') };
-  return grpc.ServerCredentials.createSsl(read(tls.caFile, 'TENDRIL_ALS_TLS_CA'), [pair], true);
+  const files = readTlsFiles(tls, 'TENDRIL_ALS_TLS');
+  return grpc.ServerCredentials.createSsl(files.ca ?? null, [{ cert_chain: files.cert, private_key: files.key }], true);
 }
 
 function isLoopback(host: string): boolean {

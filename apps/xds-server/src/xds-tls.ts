@@ -3,23 +3,15 @@
  * required and verified when a CA is given, and the node id a proxy claims checked against the
  * identities its certificate holds (common name, DNS and URI subject alternative names).
  */
-import { readFileSync } from 'node:fs';
 import type { PeerCertificate } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
+import { readTlsFiles } from '@tendril/platform';
 import type { XdsTlsConfig } from './config.js';
 
 export function xdsServerCredentials(tls: XdsTlsConfig | undefined): grpc.ServerCredentials {
   if (!tls) return grpc.ServerCredentials.createInsecure();
-  const read = (file: string, setting: string) => {
-    try {
-      return readFileSync(file);
-    } catch (error) {
-      throw new Error(`${setting}=${file}: ${(error as Error).message}`);
-    }
-  };
-  const pair = { cert_chain: read(tls.certFile, 'TENDRIL_XDS_TLS_CERT'), private_key: read(tls.keyFile, 'TENDRIL_XDS_TLS_KEY') };
-  const ca = tls.caFile ? read(tls.caFile, 'TENDRIL_XDS_TLS_CA') : null;
-  return grpc.ServerCredentials.createSsl(ca, [pair], ca !== null);
+  const files = readTlsFiles(tls, 'TENDRIL_XDS_TLS');
+  return grpc.ServerCredentials.createSsl(files.ca ?? null, [{ cert_chain: files.cert, private_key: files.key }], files.ca !== undefined);
 }
 
 /** The names a client certificate vouches for: its CN, DNS and URI subject alternative names. */

@@ -22,4 +22,5 @@ export { type KubeConfigSource, kubernetesDetected } from './kube/detect.js';
 export * from './lease.js';
 export * from './identity-allocator.js';
 export * from './grpc-shutdown.js';
+export * from './tls-files.js';
 export * from './database.js';
