@@ -74,6 +74,9 @@ export function explainNatsError(error: Error, tls?: NatsTlsSettings): Error {
     hint = tls?.certFile
       ? `the NATS server refused the client certificate TENDRIL_NATS_TLS_CERT=${tls.certFile}`
       : 'the NATS server requires a client certificate: set TENDRIL_NATS_TLS_CERT and TENDRIL_NATS_TLS_KEY';
+  } else if (tls && !tls.certFile && /ECONNRESET|EPIPE/.test(text)) {
+    // with TLS 1.3 a server refusing a missing client certificate may close before its alert is read
+    hint = 'the NATS server reset the TLS connection (perhaps it requires a client certificate: set TENDRIL_NATS_TLS_CERT and TENDRIL_NATS_TLS_KEY)';
   } else if (/^tls\b|SERVER_OPTION_NA|ServerOptionNotAvailable/i.test(error.message) || (code === 'SERVER_OPTION_NA' && /tls/i.test(error.message))) {
     hint = 'TLS is on (a tls:// URL or TENDRIL_NATS_TLS_*) but the NATS server does not offer it';
   }
