@@ -26,6 +26,8 @@ async function main() {
   const nats = await startNatsServer();
   const nc = await connect({ servers: nats.url });
   const kv = await nc.jetstream().views.kv(BUCKETS.xds, { history: 1 });
+  // the xds-server reads the SDS Secrets' bucket beside tendril-xds and waits until it exists (the translator makes both)
+  await nc.jetstream().views.kv(BUCKETS.sds, { history: 1 });
   const batch = new Map();
   let generation = 0;
   const cluster = (name) => xdsEnvelope('cluster', name, encodeResource('cluster', { name, type: 'EDS', connectTimeout: '1s', edsClusterConfig: { edsConfig: { ads: {} } } }));
