@@ -11,9 +11,10 @@
  * asked for after another lands after it, acknowledged or not — the property the write windows
  * (write-window.ts) build on. An acknowledgement carrying a JetStream error, a "no responders"
  * status (no stream takes the subject) or no answer within the timeout rejects that write alone.
- * A write past its timeout is still waited for while acknowledgements keep arriving (a starved
- * process or server answering late, in order), up to PROGRESS_GRACE timeouts: what times out is a
- * connection that stopped answering, not a busy one.
+ * A write past its timeout is still waited for while the connection keeps delivering (its
+ * acknowledgements wait behind the messages sent to this client before them, e.g. a mirror's replay
+ * of the bucket it writes), up to PROGRESS_GRACE timeouts: what times out is a connection that
+ * stopped delivering, not a busy one.
  */
 import { createInbox, headers as natsHeaders, type MsgHdrs, type NatsConnection, type Subscription } from 'nats';
 
@@ -59,6 +60,7 @@ export class JsPublisher {
   private readonly inFlight = new Map<number, InFlight>();
   private sweeper?: NodeJS.Timeout;
   private lastAnswerAt = 0;
+  private lastDelivered?: number;
   private readonly decoder = new TextDecoder();
 
   constructor(
@@ -136,6 +138,7 @@ export class JsPublisher {
       this.inbox = createInbox(prefix);
       this.subscription = nc.subscribe(`${this.inbox}.*`, { callback: (error, msg) => (error ? undefined : this.answer(msg.subject, msg.data, msg.headers)) });
       this.connection = nc;
+      this.lastDelivered = nc.stats().inMsgs;
     }
     return nc;
   }
@@ -170,6 +173,13 @@ export class JsPublisher {
       setImmediate(() => {
         this.sweeper = undefined;
         const now = Date.now();
+        // anything the connection delivered counts as progress: acknowledgements queue behind the
+        // messages sent to this client before them (a mirror's deliveries on the same connection)
+        const delivered = this.connection?.stats().inMsgs;
+        if (delivered !== undefined && delivered !== this.lastDelivered) {
+          this.lastDelivered = delivered;
+          this.lastAnswerAt = now;
+        }
         const progressing = now - this.lastAnswerAt < this.timeoutMs;
         for (const [id, write] of this.inFlight) {
           if (write.deadline > now) break;
