@@ -22,10 +22,6 @@ export class FolderWatcher {
     private readonly folderMarkers: ReadonlySet<string> = new Set(),
   ) {}
 
-  get size(): number {
-    return this.watchers.size;
-  }
-
   /** Watches exactly `paths` from now on; returns the paths newly watched (to be read once more: a change before the watch began is unheard). */
   sync(paths: ReadonlyMap<string, WatchedKind>): string[] {
     for (const [path, watched] of this.watchers) {

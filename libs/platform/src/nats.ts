@@ -272,5 +272,7 @@ export class NatsClient {
       // already closing
     }
     if (!nc.isClosed()) await nc.close();
+    // writes still unacknowledged fail now rather than at their timeout
+    this.publisher.close();
   }
 }
