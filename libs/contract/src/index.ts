@@ -19,3 +19,4 @@ export * from './large-values.js';
 export * from './messages/config-history.js';
 export * from './messages/lease.js';
 export * from './messages/policy.js';
+export * from './policy-view.js';

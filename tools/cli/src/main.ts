@@ -12,7 +12,7 @@ import { status } from './commands/status.js';
 import { proxyStatus } from './commands/proxy-status.js';
 import { configDump } from './commands/config-dump.js';
 import { nodeServices, services } from './commands/services.js';
-import { policyGet } from './commands/policy.js';
+import { policyGet, policyTrace } from './commands/policy.js';
 import { objects } from './commands/objects.js';
 import { observe } from './commands/observe.js';
 import { routes } from './commands/routes.js';
@@ -104,6 +104,17 @@ policy
   .addHelpText('after', '\nExamples:\n  tendril policy get shop/web-0\n  tendril policy get shop/web-0 -o json')
   .action(
     withSession((session, format, command) => policyGet(session, format, command.args[0]!)),
+  );
+policy
+  .command('trace')
+  .description('which rule allows or denies a connection, from the published policy (as cilium policy trace)')
+  .requiredOption('--from <source>', 'namespace/name of a Pod, an address or a CIDR')
+  .requiredOption('--to <destination>', 'namespace/name of a Pod, an address or a CIDR')
+  .requiredOption('--port <n>', 'destination port')
+  .option('--protocol <protocol>', 'TCP, UDP or SCTP', 'TCP')
+  .addHelpText('after', '\nExamples:\n  tendril policy trace --from shop/client-0 --to shop/web-0 --port 8080\n  tendril policy trace --from shop/web-0 --to 198.51.100.0/24 --port 53 --protocol UDP')
+  .action(
+    withSession((session, format, command) => policyTrace(session, format, command.opts<{ from: string; to: string; port: string; protocol: string }>())),
   );
 
 program

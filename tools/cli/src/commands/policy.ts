@@ -1,4 +1,8 @@
-/** `tendril policy get <namespace>/<pod>`: a Pod's identity and what its ingress and egress allow and deny, from tendril-policy. */
+/**
+ * `tendril policy get <namespace>/<pod>`: a Pod's identity and what its ingress and egress allow and
+ * deny; `tendril policy trace --from --to --port`: which rule allows or denies one connection. Both
+ * read tendril-policy.
+ */
 import {
   BUCKETS,
   POLICY_GENERATION_KEY,
@@ -9,8 +13,12 @@ import {
   type AddressEntryValue,
   type IdentityEntryValue,
   type IdentityPolicyValue,
+  PublishedPolicy,
+  addressBits,
+  type PolicyProtocol,
+  type PolicyStep,
 } from '@tendril/contract';
-import { NotFoundError, print, table, type OutputFormat } from '../output.js';
+import { NotFoundError, UsageError, print, table, type OutputFormat } from '../output.js';
 import type { Session } from '../session.js';
 
 export interface PodPolicy {
@@ -83,6 +91,74 @@ export async function policyGet(session: Session, format: OutputFormat, pod: str
         : found.policy
           ? '(no rule: what is enforced is denied)'
           : '(no policy selects this Pod: everything is allowed)',
+    ].join('\n');
+  });
+}
+
+export interface TraceEnd {
+  /** as given: namespace/name of a Pod, an address or a CIDR */
+  name: string;
+  identity: number;
+  labels: string[];
+  /** the address the trace uses */
+  address?: string;
+  node?: string;
+}
+
+export interface PolicyTrace {
+  from: TraceEnd;
+  to: TraceEnd;
+  protocol: PolicyProtocol;
+  port: number;
+  verdict: 'allowed' | 'denied';
+  steps: (PolicyStep & { identityName: string })[];
+}
+
+/** A Pod (namespace/name), an address, or a CIDR (its identity when a policy names it, else its first address's). */
+function traceEnd(view: PublishedPolicy, name: string, node?: string): TraceEnd {
+  const labelsOf = (identity: number) => view.identities.get(identity)?.labels ?? [];
+  const [address, length] = name.split('/');
+  if (addressBits(address!) && (length === undefined || /^\d+$/.test(length))) {
+    const named = view.addresses.find((entry) => entry.prefix === name && !entry.owner);
+    const identity = named ? named.identity : view.identityOf(address!, node);
+    return { name, identity, labels: labelsOf(identity), address: address! };
+  }
+  if (!name.includes('/')) throw new UsageError(`"${name}": expected namespace/name of a Pod, an address or a CIDR`);
+  const own = view.addressesOf(name);
+  if (own.length === 0) throw new NotFoundError(`no address of Pod "${name}" in ${BUCKETS.policy}`);
+  return { name, identity: own[0]!.identity, labels: labelsOf(own[0]!.identity), address: own[0]!.prefix.split('/')[0]!, ...(own[0]!.node ? { node: own[0]!.node } : {}) };
+}
+
+/** Which rules allow or deny a connection, from the published policy: the source's egress, then the destination's ingress. */
+export function tracePolicy(view: PublishedPolicy, from: string, to: string, protocol: PolicyProtocol, port: number): PolicyTrace {
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`--port ${port}: expected 1-65535`);
+  const source = traceEnd(view, from);
+  const destination = traceEnd(view, to, source.node);
+  const judgement = view.judge(source.identity, destination.identity, protocol, port);
+  return {
+    from: source,
+    to: destination,
+    protocol,
+    port,
+    verdict: judgement.verdict,
+    steps: judgement.steps.map((step) => ({ ...step, identityName: step.direction === 'egress' ? source.name : destination.name })),
+  };
+}
+
+export async function policyTrace(session: Session, format: OutputFormat, options: { from: string; to: string; port: string; protocol: string }): Promise<void> {
+  const protocol = options.protocol.toUpperCase();
+  if (protocol !== 'TCP' && protocol !== 'UDP' && protocol !== 'SCTP') throw new UsageError(`--protocol ${options.protocol}: expected TCP, UDP or SCTP`);
+  const trace = tracePolicy(PublishedPolicy.fromEntries(await session.entries(BUCKETS.policy)), options.from, options.to, protocol, Number(options.port));
+  print(format, trace, () => {
+    const end = (e: TraceEnd) => `${e.name}${e.address && e.address !== e.name ? ` (${e.address})` : ''}, identity ${e.identity}${e.labels.length ? `: ${e.labels.join(' ')}` : ''}`;
+    return [
+      `From:     ${end(trace.from)}`,
+      `To:       ${end(trace.to)}`,
+      `Port:     ${trace.port}/${trace.protocol}`,
+      '',
+      ...trace.steps.map((step) => `${step.direction === 'egress' ? 'Egress of ' : 'Ingress of'} ${step.identityName}: ${step.verdict.toUpperCase()}, ${step.reason}`),
+      '',
+      `Final verdict: ${trace.verdict === 'allowed' ? 'ALLOWED' : 'DENIED'}`,
     ].join('\n');
   });
 }
