@@ -10,7 +10,7 @@
  * - parametersRef (GatewayClass and Gateway infrastructure): Tendril reads no parameter kinds, so a
  *   reference can never resolve: InvalidParameters;
  * - listeners on one port must agree on the protocol family (HTTP, or HTTPS/TLS told apart by SNI) and
- *   have distinct hostnames; a later listener that does not is Conflicted (listener order decides);
+ *   have distinct hostnames; every listener that does not is Conflicted, none wins (markConflicts);
  * - spec.tls.frontend client-certificate validation applies to the listeners that terminate TLS (an
  *   HTTP listener ignores its port's entry); a listener whose CA references are all unusable is not
  *   accepted rather than served without the checks it asked for (see checkClientValidation).
@@ -24,6 +24,7 @@ import { loadTlsSecret, type LoadedSecrets } from '../tls-secret.js';
 import { byName, type NamedLookup } from './collections.js';
 import type { BackendResolver } from './backends.js';
 import { condition } from './status.js';
+import { hostMatches } from './hostnames.js';
 import { SUPPORTED_FEATURES } from './status.js';
 
 export type ListenerFamily = 'http' | 'https' | 'tls';
@@ -33,7 +34,10 @@ export interface ListenerState {
   family?: ListenerFamily;
   /** Set when the listener is not accepted: [reason, message]. */
   notAccepted?: [string, string];
+  /** Set when another listener is indistinct from it (ProtocolConflict, HostnameConflict): [reason, message]. */
   conflicted?: [string, string];
+  /** Set when its TLS hostname overlaps another TLS listener's on its port: the message. */
+  overlappingTls?: string;
   /** Set when a reference does not resolve: [reason, message]. */
   unresolved?: [string, string];
   supportedKinds: GroupKind[];
@@ -109,11 +113,12 @@ export function readGateways(context: TranslationContext, classes: Set<string>, 
     for (const listener of gateway.listeners) checkClientValidation(context, view, listener, resolver, { Secret: secrets, ConfigMap: configMaps }, loaded);
     gateway.insecureFrontendValidation = gateway.listeners.some((listener) => listener.clientValidation && !listener.clientValidation.required);
     markConflicts(gateway);
+    markOverlappingTls(gateway);
     if (view.infrastructureParametersRef) {
       const ref = view.infrastructureParametersRef;
       gateway.notAccepted = ['InvalidParameters', `spec.infrastructure.parametersRef ${ref.group || 'core'}/${ref.kind} ${ref.name}: Tendril reads no parameters of this kind`];
     } else if (!gateway.listeners.some((listener) => !listener.notAccepted && !listener.conflicted)) {
-      gateway.notAccepted = ['ListenersNotValid', 'no listener is valid'];
+      gateway.notAccepted = ['ListenersNotValid', `no listener is valid: ${listenersSummary(gateway)}`];
     }
     out.push(gateway);
   }
@@ -243,29 +248,74 @@ function caBundle(object: Record<string, unknown>, kind: 'ConfigMap' | 'Secret')
   return (kind === 'ConfigMap' ? (field('data') ?? base64(field('binaryData'))) : base64(field('data'))) ?? '';
 }
 
-/** Listeners on one port: one protocol family (HTTPS and TLS share, by SNI) and distinct hostnames. */
-function markConflicts(gateway: GatewayState): void {
+/**
+ * Which listeners share a port compatibly: HTTP alone; HTTPS and TLS together (told apart by SNI).
+ * Listeners of two groups on one port cannot be told apart by the bytes that arrive.
+ */
+const PORT_GROUP: Record<ListenerFamily, string> = { http: 'HTTP', https: 'HTTPS/TLS', tls: 'HTTPS/TLS' };
+
+/**
+ * Distinct listeners (GatewaySpec.listeners, "Handling indistinct Listeners"): no winner is picked.
+ * Every listener of a port that holds listeners of two protocol groups is Conflicted
+ * (ProtocolConflict); of the rest, every listener whose hostname another listener of its port also
+ * has (no hostname counts as one value) is Conflicted (HostnameConflict). Conflicted listeners are
+ * neither accepted nor programmed. Listeners with a protocol Tendril does not serve take no part.
+ */
+export function markConflicts(gateway: GatewayState): void {
   const byPort = new Map<number, ListenerState[]>();
-  for (const listener of gateway.listeners) {
-    if (!listener.family) continue;
-    const first = byPort.get(listener.view.port);
-    if (!first) {
-      byPort.set(listener.view.port, [listener]);
+  for (const listener of gateway.listeners) if (listener.family) pushListener(byPort, listener.view.port, listener);
+  for (const [port, listeners] of byPort) {
+    const groups = [...new Set(listeners.map((listener) => PORT_GROUP[listener.family!]))].sort();
+    if (groups.length > 1) {
+      const names = listeners.map((listener) => listener.view.name).join(', ');
+      for (const listener of listeners) listener.conflicted = ['ProtocolConflict', `port ${port} is claimed by listeners of protocols that cannot share it (${groups.join(' and ')}): ${names}`];
       continue;
     }
-    const family = first[0]!.family;
-    const compatible = family === listener.family || (family !== 'http' && listener.family !== 'http');
-    if (!compatible) {
-      listener.conflicted = ['ProtocolConflict', `port ${listener.view.port} is already served as ${family!.toUpperCase()} by listener ${first[0]!.view.name}`];
-      continue;
+    const byHostname = new Map<string, ListenerState[]>();
+    for (const listener of listeners) pushListener(byHostname, listener.view.hostname, listener);
+    for (const [hostname, same] of byHostname) {
+      if (same.length < 2) continue;
+      const names = same.map((listener) => listener.view.name).join(', ');
+      for (const listener of same) listener.conflicted = ['HostnameConflict', `hostname "${hostname || '*'}" on port ${port} is claimed by listeners ${names}`];
     }
-    const same = first.find((other) => other.view.hostname === listener.view.hostname);
-    if (same) {
-      listener.conflicted = ['HostnameConflict', `hostname "${listener.view.hostname || '*'}" on port ${listener.view.port} is already taken by listener ${same.view.name}`];
-      continue;
-    }
-    first.push(listener);
   }
+}
+
+/**
+ * OverlappingTLSConfig (a negative-polarity condition: set only when true): listeners on one port
+ * that serve TLS (HTTPS, TLS) and whose hostnames overlap (one covers the other; a listener without a
+ * hostname covers every name). Overlapping certificates are not looked at. Conflicted listeners are
+ * left out: they are not served.
+ */
+export function markOverlappingTls(gateway: GatewayState): void {
+  const tls = gateway.listeners.filter((listener) => (listener.family === 'https' || listener.family === 'tls') && !listener.conflicted && !listener.notAccepted);
+  for (const listener of tls) {
+    const others = tls.filter((other) => other !== listener && other.view.port === listener.view.port && hostnamesOverlap(other.view.hostname, listener.view.hostname));
+    if (others.length) listener.overlappingTls = `hostname "${listener.view.hostname || '*'}" on port ${listener.view.port} overlaps with listeners ${others.map((other) => `${other.view.name} ("${other.view.hostname || '*'}")`).join(', ')}`;
+  }
+}
+
+function hostnamesOverlap(a: string, b: string): boolean {
+  return hostMatches(a, b) || hostMatches(b, a);
+}
+
+function pushListener<K>(map: Map<K, ListenerState[]>, key: K, listener: ListenerState): void {
+  const list = map.get(key);
+  if (list) list.push(listener);
+  else map.set(key, [listener]);
+}
+
+/** Which listeners are conflicted, which are otherwise not accepted, which are accepted (the ListenersNotValid message). */
+function listenersSummary(gateway: GatewayState): string {
+  const names = (pick: (listener: ListenerState) => boolean) => gateway.listeners.filter(pick).map((listener) => listener.view.name);
+  const parts: string[] = [];
+  const conflicted = names((listener) => listener.conflicted !== undefined);
+  const invalid = names((listener) => listener.conflicted === undefined && listener.notAccepted !== undefined);
+  const accepted = names((listener) => listener.conflicted === undefined && listener.notAccepted === undefined);
+  if (conflicted.length) parts.push(`conflicted: ${conflicted.join(', ')}`);
+  if (invalid.length) parts.push(`not accepted: ${invalid.join(', ')}`);
+  parts.push(`accepted: ${accepted.join(', ') || 'none'}`);
+  return parts.join('; ');
 }
 
 /** The Gateway's status: addresses, Accepted, Programmed, and each listener's conditions. */
@@ -275,7 +325,7 @@ export function gatewayStatus(gateway: GatewayState, programmedListeners: Set<Li
   const accepted = gateway.notAccepted
     ? condition('Accepted', false, gateway.notAccepted[0], gateway.notAccepted[1], generation)
     : someInvalid
-      ? condition('Accepted', true, 'ListenersNotValid', 'some listeners are not valid; the others are served', generation)
+      ? condition('Accepted', true, 'ListenersNotValid', listenersSummary(gateway), generation)
       : condition('Accepted', true, 'Accepted', 'Gateway accepted', generation);
   const programmed = gateway.notAccepted
     ? condition('Programmed', false, 'Invalid', 'the Gateway is not accepted', generation)
@@ -298,6 +348,7 @@ export function gatewayStatus(gateway: GatewayState, programmedListeners: Set<Li
         : condition('Programmed', false, 'Invalid', 'Listener not programmed: see its other conditions', generation),
       listener.unresolved ? condition('ResolvedRefs', false, listener.unresolved[0], listener.unresolved[1], generation) : condition('ResolvedRefs', true, 'ResolvedRefs', 'References resolved', generation),
     ];
+    if (listener.overlappingTls) conditions.push(condition('OverlappingTLSConfig', true, 'OverlappingHostnames', listener.overlappingTls, generation));
     return { name: listener.view.name, supportedKinds: listener.supportedKinds.map((kind) => ({ group: kind.group, kind: kind.kind })), attachedRoutes: listener.attachedRoutes.size, conditions };
   });
   const conditions = [accepted, programmed];

@@ -204,7 +204,7 @@ export function buildGatewayUnit(unit: TranslationContext, gateway: GatewayState
 
 /** What a Gateway's output depends on in a listener besides its spec: certificates, kinds, conflicts, attached routes. */
 function listenerSummary(listener: ListenerState): unknown[] {
-  return [listener.view.name, listener.family, listener.terminate, listener.notAccepted, listener.conflicted, listener.unresolved, listener.secretNames, listener.clientValidation, listener.supportedKinds, listener.attachedRoutes.size];
+  return [listener.view.name, listener.family, listener.terminate, listener.notAccepted, listener.conflicted, listener.overlappingTls, listener.unresolved, listener.secretNames, listener.clientValidation, listener.supportedKinds, listener.attachedRoutes.size];
 }
 
 /** What a route's backends and filters resolved to (cluster names and weights, refusals), as text. */
