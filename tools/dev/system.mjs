@@ -52,7 +52,9 @@ export function natsServerArgs({ port, monitorPort, dataDir, authConfig }) {
 /** The command line of one service (built in apps/<name>/dist). */
 export function serviceCommand(name) {
   // no --enable-source-maps: it parses every module's source map at load (0.4 s of CPU and 6-15 MiB per service)
-  return [process.execPath, [join(root, 'apps', name, 'dist', 'main.js')]];
+  // TENDRIL_PROFILE_DIR: each service writes a V8 CPU profile there when it exits (benchmarks' where-does-it-go)
+  const profile = process.env.TENDRIL_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.TENDRIL_PROFILE_DIR}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
+  return [process.execPath, [...profile, join(root, 'apps', name, 'dist', 'main.js')]];
 }
 
 export function portOpen(port, host = '127.0.0.1') {

@@ -11,7 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import { BUCKETS, ValueTooLargeError, canonicalJson, kubeObjectCodec, objectBucketOf, type KubeObject } from '@tendril/contract';
+import { BUCKETS, ValueTooLargeError, canonicalJson, contentHash, kubeObjectCodec, objectBucketOf, type KubeObject } from '@tendril/contract';
 import { ClusterIpAllocator, standaloneUid, type ManifestError, type ManifestObject } from '@tendril/kube';
 import { KvMirror, Metrics, MicroRegistration, NatsClient, PLATFORM_CONFIG, Readiness, type PlatformConfig, type ReadinessCheck } from '@tendril/platform';
 import { WATCHER_CONFIG, type WatcherConfig } from './config.js';
@@ -31,6 +31,8 @@ interface Stored {
   creationTimestamp?: string;
   clusterIP?: string;
   managedByTendril: boolean;
+  /** contentHash of the bytes this process put (its own writes only). */
+  bytesHash?: string;
 }
 
 @Injectable()
@@ -69,7 +71,12 @@ export class StandaloneSource implements OnApplicationBootstrap, OnModuleDestroy
   ) {
     this.synced = readiness.register('initial-sync', `manifests in ${config.manifests} not published yet`);
     const mirror = (bucket: typeof BUCKETS.objects | typeof BUCKETS.secrets) => {
-      const held = new KvMirror(nats, { bucket, create: true, decode: (_key, bytes) => storedOf(kubeObjectCodec.decode(bytes)), logger: this.logger });
+      // the echo of this process's own put is not decoded again: its bytes hash to what was written
+      const decode = (key: string, bytes: Uint8Array): Stored => {
+        const mine = this.written.get(key);
+        return mine?.bytesHash !== undefined && mine.bytesHash === contentHash(bytes) ? mine : storedOf(kubeObjectCodec.decode(bytes));
+      };
+      const held = new KvMirror(nats, { bucket, create: true, decode, logger: this.logger });
       held.onChange((changes) => {
         for (const change of changes) {
           // a Secret left in tendril-objects by an older version is not what this process wrote
@@ -276,6 +283,7 @@ export class StandaloneSource implements OnApplicationBootstrap, OnModuleDestroy
       return;
     }
     counts.puts++;
+    stored.bytesHash = contentHash(bytes);
     this.written.set(key, stored);
     void this.writer.put(key, bytes).then((outcome) => {
       if (outcome.ok) {

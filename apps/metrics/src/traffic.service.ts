@@ -34,7 +34,9 @@ export class TrafficService implements OnApplicationBootstrap, OnModuleDestroy {
     this.map = new ServiceMap(config.serviceMapWindowSeconds, config.maxServiceLabels * 10);
     // the generation marker is no service: held as null and left out
     this.lb = new KvMirror<LbService | null>(nats, { bucket: BUCKETS.lb, decode: (key, bytes) => (isLbServiceKey(key) ? lbServiceCodec.decode(bytes) : null), logger: this.logger });
-    this.lb.onChange(() => this.directory.update(this.lb.values().flatMap(([, service]) => (service ? [service] : []))));
+    this.lb.onChange((changes) => {
+      for (const change of changes) this.directory.set(change.key, change.op === 'put' ? (change.value ?? undefined) : undefined);
+    });
     this.requests = metrics.counter('tendril_http_requests_total', 'HTTP requests seen in Envoy access logs', ['source', 'destination', 'method', 'status']);
     this.durations = metrics.histogram('tendril_http_request_duration_seconds', 'HTTP request duration from Envoy access logs', ['source', 'destination'], DURATION_BUCKETS);
     this.tcpConnections = metrics.counter('tendril_tcp_connections_total', 'TCP connections seen in Envoy access logs', ['source', 'destination', 'outcome']);

@@ -46,8 +46,8 @@ export interface WriteResult {
 export class BucketWriter<T> {
   private readonly mirror: KvMirror<Stored<T>>;
   private readonly known = new Map<string, Known<T>>();
-  /** Writes on their way: the watch may deliver their echo before the put's acknowledgement. */
-  private readonly inFlight = new Map<string, string | undefined>();
+  /** Writes on their way (undefined: a delete): the watch may deliver their echo before the put's acknowledgement. */
+  private readonly inFlight = new Map<string, Stored<T> | undefined>();
   private store?: KvValues;
 
   constructor(
@@ -61,7 +61,13 @@ export class BucketWriter<T> {
     /** Puts or deletes in flight at once. */
     private readonly windowSize?: number,
   ) {
-    this.mirror = new KvMirror(nats, { bucket, create: true, logger, decode: (key, bytes) => ({ hash: contentHash(bytes), value: decode(key, bytes) }) });
+    // The echo of this writer's own put is not decoded again: its bytes hash to what was written.
+    const stored = (key: string, bytes: Uint8Array): Stored<T> => {
+      const hash = contentHash(bytes);
+      const mine = this.inFlight.get(key) ?? this.known.get(key)?.stored;
+      return mine?.hash === hash ? mine : { hash, value: decode(key, bytes) };
+    };
+    this.mirror = new KvMirror(nats, { bucket, create: true, logger, decode: stored });
   }
 
   async start(): Promise<void> {
@@ -74,7 +80,7 @@ export class BucketWriter<T> {
         const known = this.known.get(change.key);
         if (known && change.revision <= known.revision) continue; // an echo of our own write, or older
         const stored = change.op === 'put' ? change.value : undefined;
-        const ownEcho = this.inFlight.has(change.key) && this.inFlight.get(change.key) === stored?.hash;
+        const ownEcho = this.inFlight.has(change.key) && this.inFlight.get(change.key)?.hash === stored?.hash;
         if (ownEcho || known?.stored?.hash === stored?.hash) {
           this.known.set(change.key, { ...(stored ? { stored } : {}), revision: change.revision });
           continue;
@@ -148,7 +154,7 @@ export class BucketWriter<T> {
       for (const { key, value, hash } of puts) {
         this.checkWriting();
         (this.get(key) ? changed : added).push(key);
-        this.inFlight.set(key, hash);
+        this.inFlight.set(key, { hash, value: value.value });
         await window.add(async () => {
           try {
             const revision = await kv.put(key, value.bytes);

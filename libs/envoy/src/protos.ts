@@ -97,8 +97,14 @@ export function loadProtoFiles(...files: string[]): void {
   loadInto(envoyRoot(), files);
 }
 
+/** Types found by name: protobufjs' lookup walks the namespaces on every call (seconds a cold start). */
+const foundTypes = new Map<string, protobuf.Type>();
+
 export function lookupMessage(name: string): protobuf.Type {
+  const known = foundTypes.get(name);
+  if (known) return known;
   const found = envoyRoot().lookup(name.replace(/^\./, ''));
   if (!(found instanceof protobuf.Type)) throw new Error(`unknown message type ${name} (not in the loaded Envoy protos)`);
+  foundTypes.set(name, found);
   return found;
 }

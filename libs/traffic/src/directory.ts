@@ -13,25 +13,57 @@ export function serviceOfCluster(cluster: string | undefined): string | undefine
 }
 
 export class ServiceDirectory {
-  private byAddress = new Map<string, string>();
+  /** The services holding each address (a frontend or a backend of theirs), by `<namespace>/<service>`. */
+  private readonly holders = new Map<string, Set<string>>();
+  /** Each service's addresses, by the key it was set under. */
+  private readonly held = new Map<string, { name: string; addresses: string[] }>();
 
-  /** Replaces the whole view. A backend IP shared by two services keeps the first in name order. */
+  /** Replaces the whole view. */
   update(services: Iterable<LbService>): void {
-    const next = new Map<string, string>();
-    const sorted = [...services].sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));
-    for (const service of sorted) {
-      const name = `${service.namespace}/${service.name}`;
-      for (const frontend of service.frontends) if (!next.has(frontend.address)) next.set(frontend.address, name);
-      for (const backend of service.backends) if (!next.has(backend.address)) next.set(backend.address, name);
+    const seen = new Set<string>();
+    for (const service of services) {
+      const key = `${service.namespace}/${service.name}`;
+      seen.add(key);
+      this.set(key, service);
     }
-    this.byAddress = next;
+    for (const key of [...this.held.keys()]) if (!seen.has(key)) this.set(key, undefined);
   }
 
+  /**
+   * One service changed (undefined: gone), under a key of the caller's (the tendril-lb key): the cost is
+   * that service's addresses, not the directory's.
+   */
+  set(key: string, service: LbService | undefined): void {
+    const before = this.held.get(key);
+    if (before) {
+      for (const address of before.addresses) {
+        const names = this.holders.get(address);
+        names?.delete(before.name);
+        if (names?.size === 0) this.holders.delete(address);
+      }
+      this.held.delete(key);
+    }
+    if (!service) return;
+    const name = `${service.namespace}/${service.name}`;
+    const addresses = [...new Set([...service.frontends.map((frontend) => frontend.address), ...service.backends.map((backend) => backend.address)])];
+    for (const address of addresses) {
+      let names = this.holders.get(address);
+      if (!names) this.holders.set(address, (names = new Set()));
+      names.add(name);
+    }
+    this.held.set(key, { name, addresses });
+  }
+
+  /** The service at an address; one shared by two services is the first's in name order. */
   serviceAt(address: string | undefined): string | undefined {
-    return address ? this.byAddress.get(address) : undefined;
+    const names = address ? this.holders.get(address) : undefined;
+    if (!names) return undefined;
+    let first: string | undefined;
+    for (const name of names) if (first === undefined || name.localeCompare(first) < 0) first = name;
+    return first;
   }
 
   get size(): number {
-    return this.byAddress.size;
+    return this.holders.size;
   }
 }

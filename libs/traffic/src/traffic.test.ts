@@ -200,3 +200,27 @@ describe('proxy status', () => {
     assert.equal(state(false), 'SYNCED');
   });
 });
+
+describe('service directory', () => {
+  it('follows one service at a time: added, moved, shared and removed addresses', () => {
+    const names = new ServiceDirectory();
+    names.set('lb.shop.cart', lbService('shop', 'cart', '198.18.0.11', ['198.18.1.6']));
+    names.set('lb.shop.admin', lbService('shop', 'admin', '198.18.0.12', ['198.18.1.6']));
+    // a backend shared by two services is the first's in name order, whatever order they came in
+    assert.equal(names.serviceAt('198.18.1.6'), 'shop/admin');
+    assert.equal(names.serviceAt('198.18.0.11'), 'shop/cart');
+    // the cart moves to another backend: its old address is the admin's alone, the new one the cart's
+    names.set('lb.shop.cart', lbService('shop', 'cart', '198.18.0.11', ['198.18.1.7']));
+    assert.equal(names.serviceAt('198.18.1.7'), 'shop/cart');
+    assert.equal(names.serviceAt('198.18.1.6'), 'shop/admin');
+    // the admin goes: none of its addresses names it any more
+    names.set('lb.shop.admin', undefined);
+    assert.equal(names.serviceAt('198.18.1.6'), undefined);
+    assert.equal(names.serviceAt('198.18.0.12'), undefined);
+    assert.equal(names.size, 2);
+    // update() replaces the whole view
+    names.update([lbService('web', 'front', '198.18.0.20', [])]);
+    assert.equal(names.serviceAt('198.18.0.11'), undefined);
+    assert.equal(names.serviceAt('198.18.0.20'), 'web/front');
+  });
+});
