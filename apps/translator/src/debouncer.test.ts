@@ -89,3 +89,26 @@ test('the rest of a change that arrives during its run at once follows at once; 
   assert.equal(starts.length, 3);
   await debouncer.stop();
 });
+
+test('changes that keep coming during long runs wait as long as a run took, not the ceiling', async () => {
+  // each run takes 300 ms; changes arrive every 10 ms for 2.4 s; the ceiling is 50 ms
+  const starts: number[] = [];
+  const begin = Date.now();
+  const debouncer = new Debouncer(
+    async () => {
+      starts.push(Date.now() - begin);
+      await sleep(300);
+    },
+    20,
+    50,
+  );
+  const until = Date.now() + 2400;
+  while (Date.now() < until) {
+    debouncer.trigger();
+    await sleep(10);
+  }
+  await debouncer.stop();
+  // back to back would be ~8 runs; held as long as a run took, at most ~5 (a loaded machine makes fewer)
+  assert.ok(starts.length >= 2 && starts.length <= 5, `runs at ${starts.join(', ')} ms`);
+  for (let i = 2; i < starts.length; i++) assert.ok(starts[i]! - starts[i - 1]! >= 550, `run ${i} started ${starts[i]! - starts[i - 1]!} ms after the one before`);
+});
