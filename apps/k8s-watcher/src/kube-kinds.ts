@@ -28,6 +28,10 @@ const API: Record<string, { versions: readonly string[]; plural: string; fieldSe
   HTTPRoute: { versions: GATEWAY_VERSIONS, plural: 'httproutes' },
   GRPCRoute: { versions: GATEWAY_VERSIONS, plural: 'grpcroutes' },
   TLSRoute: { versions: GATEWAY_VERSIONS, plural: 'tlsroutes' },
+  TCPRoute: { versions: GATEWAY_VERSIONS, plural: 'tcproutes' },
+  UDPRoute: { versions: GATEWAY_VERSIONS, plural: 'udproutes' },
+  BackendTLSPolicy: { versions: ['v1', 'v1alpha3'], plural: 'backendtlspolicies' },
+  ListenerSet: { versions: ['v1', 'v1alpha1'], plural: 'listenersets' },
   ReferenceGrant: { versions: GATEWAY_VERSIONS, plural: 'referencegrants' },
   CiliumEnvoyConfig: { versions: ['v2'], plural: 'ciliumenvoyconfigs' },
   CiliumClusterwideEnvoyConfig: { versions: ['v2'], plural: 'ciliumclusterwideenvoyconfigs' },
@@ -42,4 +46,4 @@ export const API_KINDS: readonly ApiKind[] = KINDS.flatMap((info) => {
 });
 
 /** The kinds whose status the watcher writes back. */
-export const STATUS_KINDS = new Set(['gatewayclass', 'gateway', 'httproute', 'grpcroute', 'tlsroute', 'ingress']);
+export const STATUS_KINDS = new Set(['gatewayclass', 'gateway', 'httproute', 'grpcroute', 'tlsroute', 'tcproute', 'udproute', 'backendtlspolicy', 'listenerset', 'ingress']);

@@ -1,6 +1,7 @@
 /**
  * Kubernetes mode: the desired status the translator puts in KV `tendril-status` is written to the
- * status subresource of GatewayClass, Gateway, HTTPRoute, GRPCRoute, TLSRoute and Ingress — by the
+ * status subresource of GatewayClass, Gateway, ListenerSet, the routes (HTTP, GRPC, TLS, TCP, UDP),
+ * BackendTLSPolicy and Ingress — by the
  * Lease holder only, only when it differs, never touching spec. Route parents and conditions that
  * belong to other controllers are kept; a 409 Conflict is retried on a freshly read object.
  *

@@ -54,6 +54,11 @@ export function gatewayLoadBalancerName(gateway: string): string {
   return `cilium-gateway-${gateway}`;
 }
 
+/** LB entry of a Gateway's TCP and UDP listeners (load-balanced in the kernel, beside its node-proxy entry). */
+export function gatewayL4LoadBalancerName(gateway: string): string {
+  return `${gatewayLoadBalancerName(gateway)}-l4`;
+}
+
 /** The node-proxy listener of one Gateway port: `<namespace>/cilium-gateway-<gateway>/<port>`. */
 export function gatewayListenerName(namespace: string, gateway: string, port: number): string {
   return `${namespace}/${gatewayLoadBalancerName(gateway)}/${port}`;

@@ -130,6 +130,7 @@ export async function runConformance(options: RunOptions): Promise<ConformanceRe
         appProtocols: pods.appProtocols,
         defaultPort: (gateway) => defaultPort(view, test, gateway),
         pem: (ref, key) => pems.get(`${ref.kind}/${ref.namespace}/${ref.name}`)?.[key],
+        gatewayAddress: (gateway) => (view.status('Gateway', gateway.namespace, gateway.name)?.status as { addresses?: { value?: string }[] } | undefined)?.addresses?.[0]?.value,
       };
       const cases: CaseResult[] = [];
       let failed: CaseResult | undefined;
@@ -204,6 +205,11 @@ function statusView(system: ConformanceSystem): StatusView {
       return (kind === 'Secret' ? system.secrets : system.objects).entries.get(key);
     },
     status: (kind, namespace, name) => system.status.entries.get(keyOf(CLUSTER, kind, isClusterScoped(kind) ? undefined : namespace, name)),
+    objectsOf: (kind, namespace) =>
+      [...(kind === 'Secret' ? system.secrets : system.objects).entries]
+        .filter(([, object]) => object.kind === kind && object.metadata.namespace === namespace)
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .map(([, object]) => object),
   };
 }
 

@@ -14,6 +14,8 @@ export interface StatusView {
   cluster: string;
   object(kind: string, namespace: string | null | undefined, name: string): KubeObject | undefined;
   status(kind: string, namespace: string | null | undefined, name: string): ObjectStatus | undefined;
+  /** Every object of a kind in a namespace, in key order. */
+  objectsOf(kind: string, namespace: string): KubeObject[];
 }
 
 export function keyOf(cluster: string, kind: string, namespace: string | null | undefined, name: string): string {
@@ -205,6 +207,22 @@ export function evaluateStatus(view: StatusView, check: Check, test: { gateway: 
       const gateway = c['gateway'] as Ref;
       const count = ((view.object('Gateway', gateway.namespace, gateway.name) as Plain | undefined)?.['spec']?.['addresses'] ?? []).length;
       return count === c['count'] ? undefined : `Gateway ${gateway.name}: spec.addresses has ${count} entries, expected ${c['count']}`;
+    }
+    case 'infrastructurePropagation': {
+      // the objects a Gateway's infrastructure is made of: Tendril makes a Service (no Pod, no ServiceAccount)
+      const [labelKey, labelValue] = String(c['labelSelector']).split('=');
+      const found = ((c['resourceKinds'] ?? []) as string[]).flatMap((kind) => {
+        const first = view.objectsOf(kind, String(c['namespace'])).find((object) => object.metadata.labels?.[labelKey!] === labelValue);
+        return first ? [{ kind, object: first }] : [];
+      });
+      if (found.length === 0) return `no ${(c['resourceKinds'] as string[]).join(', ')} in ${c['namespace']} carries ${c['labelSelector']}`;
+      for (const { kind, object } of found) {
+        const subset = (actual: Record<string, string> | undefined, wanted: Record<string, string>) => Object.entries(wanted).filter(([key, value]) => actual?.[key] !== value).map(([key, value]) => `${key}=${value}`);
+        const labels = subset(object.metadata.labels, c['expectedLabelsSubset'] ?? {});
+        const annotations = subset(object.metadata.annotations, c['expectedAnnotationsSubset'] ?? {});
+        if (labels.length || annotations.length) return `${kind} ${object.metadata.namespace}/${object.metadata.name} lacks ${[...labels.map((l) => `label ${l}`), ...annotations.map((a) => `annotation ${a}`)].join(', ')}`;
+      }
+      return undefined;
     }
     default:
       return `check ${check.check} is not evaluated by this harness`;

@@ -10,6 +10,7 @@ import { isIP } from 'node:net';
 import { clientCertificateProblem, issuedBy, splitPems } from './client-certificates.js';
 import type { Check, Ref } from './corpus.js';
 import { Headers } from './headers.js';
+import { evaluateL4Echo } from './l4-checks.js';
 import { resolveHttp, resolveTls, splitPath, type EnvoyConfig, type Endpoint, type Resolution, type UpstreamTarget } from './envoy-resolver.js';
 import type { Pod } from './manifests.js';
 
@@ -25,6 +26,8 @@ export interface TrafficContext {
   defaultPort(gateway: Ref): number | undefined;
   /** PEM of a Secret's key (`tls.crt`) or a ConfigMap's (`ca.crt`), as the suite created it. */
   pem(ref: { kind: string; namespace: string; name: string }, key: string): string | undefined;
+  /** The first address in the Gateway's status (what its clients dial). */
+  gatewayAddress(gateway: Ref): string | undefined;
 }
 
 export interface TrafficOutcome {
@@ -459,6 +462,9 @@ export function evaluateTraffic(ctx: TrafficContext, check: Check, testGateway: 
       }
       return { resolved: `${resolved}; websocket upgrade allowed` };
     }
+    case 'tcpEcho':
+    case 'udpEcho':
+      return evaluateL4Echo(ctx, check, gateway);
     default:
       return { failure: `check ${check.check} is not evaluated by this harness (needs a live proxy)`, resolved: '' };
   }

@@ -119,10 +119,10 @@ describe('least privilege', { skip: kubectlMissing }, () => {
     grant('ClusterRole', 'networking.k8s.io', ['ingressclasses', 'networkpolicies'], ['list', 'watch']);
     grant('ClusterRole', 'gateway.networking.k8s.io', ['referencegrants'], ['list', 'watch']);
     grant('ClusterRole', 'networking.k8s.io', ['ingresses'], ['get', 'list', 'watch']);
-    grant('ClusterRole', 'gateway.networking.k8s.io', ['gatewayclasses', 'gateways', 'httproutes', 'grpcroutes', 'tlsroutes'], ['get', 'list', 'watch']);
+    grant('ClusterRole', 'gateway.networking.k8s.io', ['gatewayclasses', 'gateways', 'httproutes', 'grpcroutes', 'tlsroutes', 'tcproutes', 'udproutes', 'backendtlspolicies', 'listenersets'], ['get', 'list', 'watch']);
     // status written back with a merge patch of the status subresource
     grant('ClusterRole', 'networking.k8s.io', ['ingresses/status'], ['patch']);
-    grant('ClusterRole', 'gateway.networking.k8s.io', ['gatewayclasses/status', 'gateways/status', 'httproutes/status', 'grpcroutes/status', 'tlsroutes/status'], ['patch']);
+    grant('ClusterRole', 'gateway.networking.k8s.io', ['gatewayclasses/status', 'gateways/status', 'httproutes/status', 'grpcroutes/status', 'tlsroutes/status', 'tcproutes/status', 'udproutes/status', 'backendtlspolicies/status', 'listenersets/status'], ['patch']);
     // owned objects: created, applied, read back, deleted
     grant('ClusterRole', 'core', ['services'], ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete']);
     grant('ClusterRole', 'discovery.k8s.io', ['endpointslices'], ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete']);

@@ -86,7 +86,7 @@ spec:
 `;
 
 type Json = Record<string, unknown>;
-const STATUS_KINDS = new Set(['ingress', 'gatewayclass', 'gateway', 'httproute', 'grpcroute', 'tlsroute']);
+const STATUS_KINDS = new Set(['ingress', 'gatewayclass', 'gateway', 'httproute', 'grpcroute', 'tlsroute', 'tcproute', 'udproute', 'backendtlspolicy', 'listenerset']);
 const scenario = parseAllDocuments(SCENARIO).map((document) => document.toJS() as KubeObject);
 
 /** What legitimately differs between the modes (see the header), taken out. */

@@ -23,6 +23,7 @@ function buildProxylessUnit(unit: TranslationContext, namespace: string | undefi
   if (!entry) return;
   const service = serviceView(unit, entry, new Problems());
   for (const port of service.ports) {
+    if (port.protocol !== 'TCP') continue; // a UDP port of the same number has no cluster of its own
     const cluster = serviceClusterName(service.namespace, service.name, port.port);
     if (!unit.made('clusters', cluster)) continue;
     const name = proxylessTargetName(service.namespace, service.name, port.port);

@@ -136,14 +136,14 @@ function checkSlicePorts(service: ServiceView, slices: SliceView[], problems: Pr
   }
 }
 
-interface ResolvedEndpoint extends EndpointIR {
+export interface ResolvedEndpoint extends EndpointIR {
   protocol: ServicePortView['protocol'];
 }
 
 const HEALTH_RANK: Record<EndpointHealth, number> = { ready: 0, serving: 1, terminating: 2 };
 
 /** Endpoints of one Service port from every slice, by port name; duplicates keep their healthiest copy. */
-function endpointsOf(port: ServicePortView, slices: SliceView[]): ResolvedEndpoint[] {
+export function endpointsOf(port: ServicePortView, slices: SliceView[]): ResolvedEndpoint[] {
   const merged = new Map<string, ResolvedEndpoint>();
   for (const slice of slices) {
     if (slice.addressType === 'FQDN') continue;

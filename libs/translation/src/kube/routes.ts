@@ -1,5 +1,5 @@
 /**
- * Gateway API routes (HTTPRoute, GRPCRoute, TLSRoute) read into one shape: parentRefs, hostnames and
+ * Gateway API routes (HTTPRoute, GRPCRoute, TLSRoute, TCPRoute, UDPRoute) read into one shape: parentRefs, hostnames and
  * rules (matches, filters, backendRefs, timeouts, retry), with the CRDs' defaults: parentRef group
  * gateway.networking.k8s.io and kind Gateway, a match of PathPrefix `/` when a rule has none, backend
  * weight 1, header and path match type Exact / PathPrefix. A GRPCRoute's service/method match becomes
@@ -11,7 +11,17 @@ import { parseDurationMs } from '../annotations.js';
 import { FieldReader, type Json } from './fields.js';
 import { GATEWAY_GROUP, readMeta, type GatewayApiMeta } from './gateway-api.js';
 
-export type RouteKind = 'HTTPRoute' | 'GRPCRoute' | 'TLSRoute';
+export type RouteKind = 'HTTPRoute' | 'GRPCRoute' | 'TLSRoute' | 'TCPRoute' | 'UDPRoute';
+
+/** Routes of whole connections (or datagrams): no matches, filters or request defaults. */
+export function isStreamRoute(kind: RouteKind): boolean {
+  return kind === 'TLSRoute' || kind === 'TCPRoute' || kind === 'UDPRoute';
+}
+
+/** Routes the eBPF datapath load-balances (TCPRoute, UDPRoute): no Envoy on their path. */
+export function isL4Route(kind: RouteKind): kind is 'TCPRoute' | 'UDPRoute' {
+  return kind === 'TCPRoute' || kind === 'UDPRoute';
+}
 
 export interface ParentRefView {
   group: string;
@@ -118,7 +128,7 @@ export function readRoute(kind: RouteKind, entry: IndexedObject, problems: Probl
     if (!rule) return;
     view.rules.push(readRule(read, kind, rule, at));
   });
-  if (kind !== 'TLSRoute' && view.rules.length === 0) view.rules.push({ matches: [ANY_PATH()], filters: [], backendRefs: [], timeouts: {}, at: 'spec.rules' });
+  if (!isStreamRoute(kind) && view.rules.length === 0) view.rules.push({ matches: [ANY_PATH()], filters: [], backendRefs: [], timeouts: {}, at: 'spec.rules' });
   return view;
 }
 
@@ -165,7 +175,7 @@ function readRule(read: FieldReader, kind: RouteKind, rule: Record<string, unkno
     const parsed = kind === 'GRPCRoute' ? readGrpcMatch(read, match, `${at}.matches[${j}]`) : readHttpMatch(read, match, `${at}.matches[${j}]`);
     if (parsed) view.matches.push(parsed);
   });
-  if (view.matches.length === 0 && kind !== 'TLSRoute') view.matches.push(ANY_PATH());
+  if (view.matches.length === 0 && !isStreamRoute(kind)) view.matches.push(ANY_PATH());
   read.array(rule['filters'], `${at}.filters`).forEach((item, j) => {
     const filter = readFilter(read, item, `${at}.filters[${j}]`);
     if (filter) view.filters.push(filter);
@@ -195,7 +205,7 @@ function readRule(read: FieldReader, kind: RouteKind, rule: Record<string, unkno
     const backoff = duration(retry['backoff'], `${at}.retry.backoff`);
     if (backoff !== undefined) view.retry.backoffMs = backoff;
   }
-  const session = kind === 'TLSRoute' ? undefined : read.object(rule['sessionPersistence'], `${at}.sessionPersistence`);
+  const session = isStreamRoute(kind) ? undefined : read.object(rule['sessionPersistence'], `${at}.sessionPersistence`);
   if (session) {
     const sessionAt = `${at}.sessionPersistence`;
     // Gateway API 1.3 and later: cookie {name, path, lifetimeType}, header {name}; before: sessionName, cookieConfig {lifetimeType}

@@ -69,10 +69,19 @@ export function ingressOwnedService(balancer: IngressBalancer, proxyPort: number
   };
 }
 
-/** The Service of a Gateway, with the node-proxy port of each of its served ports. */
-export function gatewayOwnedService(gateway: { object: object; apiVersion: string; namespace: string; name: string; serviceName: string; requested: string[] }, proxyPorts: Map<number, number | undefined>): OwnedLoadBalancer | undefined {
+/**
+ * The Service of a Gateway, with the node-proxy port of each of its served ports, and its TCP and UDP
+ * listeners' ports (`tcp-<n>`, `udp-<n>`, the same port on the nodes: the eBPF datapath balances
+ * them, no node proxy listens for them).
+ */
+export function gatewayOwnedService(
+  gateway: { object: object; apiVersion: string; namespace: string; name: string; serviceName: string; requested: string[] },
+  proxyPorts: Map<number, number | undefined>,
+  l4Ports: readonly { port: number; protocol: 'TCP' | 'UDP' | 'SCTP' }[] = [],
+): OwnedLoadBalancer | undefined {
   const ports: OwnedPort[] = [];
   for (const [port, proxyPort] of [...proxyPorts].sort(([a], [b]) => a - b)) if (proxyPort !== undefined) ports.push({ name: `port-${port}`, port, proxyPort });
+  for (const { port, protocol } of l4Ports) ports.push({ name: `${protocol.toLowerCase()}-${port}`, port, proxyPort: port, protocol });
   if (ports.length === 0) return undefined;
   const infrastructure = ((gateway.object as { spec?: { infrastructure?: { labels?: Record<string, unknown>; annotations?: Record<string, unknown> } } }).spec?.infrastructure ?? {});
   const owner = ownerOf(gateway.object, gateway.apiVersion, 'Gateway', gateway.name);

@@ -44,8 +44,10 @@ export interface OwnedPort {
   name: string;
   port: number;
   nodePort?: number;
-  /** The node-proxy port the node's Envoy listens on for this port. */
+  /** The node-proxy port the node's Envoy listens on for this port (a TCP/UDP listener's: its own port). */
   proxyPort: number;
+  /** TCP when absent. */
+  protocol?: 'TCP' | 'UDP' | 'SCTP';
 }
 
 /** A node as the owned EndpointSlices need it. */
@@ -99,7 +101,7 @@ function metadataOf(balancer: OwnedLoadBalancer, name: string, labels: Record<st
 export function desiredService(balancer: OwnedLoadBalancer): KubeObject {
   const spec: Record<string, unknown> = {
     type: balancer.type,
-    ports: balancer.ports.map((port) => ({ name: port.name, protocol: 'TCP', port: port.port, targetPort: port.proxyPort, ...(port.nodePort !== undefined ? { nodePort: port.nodePort } : {}) })),
+    ports: balancer.ports.map((port) => ({ name: port.name, protocol: port.protocol ?? 'TCP', port: port.port, targetPort: port.proxyPort, ...(port.nodePort !== undefined ? { nodePort: port.nodePort } : {}) })),
   };
   if (balancer.loadBalancerClass !== undefined && balancer.type === 'LoadBalancer') spec['loadBalancerClass'] = balancer.loadBalancerClass;
   return { apiVersion: 'v1', kind: 'Service', metadata: metadataOf(balancer, balancer.name, balancer.labels, balancer.annotations), spec };
@@ -118,7 +120,7 @@ function desiredEndpointSlice(balancer: OwnedLoadBalancer, nodes: readonly Owned
     metadata: metadataOf(balancer, balancer.name + suffix, labels, {}),
     addressType: family,
     endpoints,
-    ports: balancer.ports.map((port) => ({ name: port.name, protocol: 'TCP', port: port.proxyPort })),
+    ports: balancer.ports.map((port) => ({ name: port.name, protocol: port.protocol ?? 'TCP', port: port.proxyPort })),
   };
 }
 

@@ -61,12 +61,12 @@ function chainTls(listener: ListenerState): NonNullable<FilterChainIR['tls']> {
   return { secretNames: [...listener.secretNames], ...(listener.clientValidation ? { clientValidation: { ...listener.clientValidation } } : {}) };
 }
 
-/** The valid listeners of a Gateway that can be served, by port (ascending). */
+/** The valid listeners of a Gateway that the node proxies serve, by port (ascending); TCP and UDP ones are l4-routes.ts's. */
 export function servedPorts(gateway: GatewayState, withoutAddress = false): [number, ListenerState[]][] {
   if (gateway.notAccepted || (gateway.address === undefined && !withoutAddress)) return [];
   const byPort = new Map<number, ListenerState[]>();
   for (const listener of gateway.listeners) {
-    if (!listener.family || listener.notAccepted || listener.conflicted) continue;
+    if (!listener.family || listener.family === 'tcp' || listener.family === 'udp' || listener.notAccepted || listener.conflicted) continue;
     pushTo(byPort, listener.view.port, listener);
   }
   return [...byPort].sort(([a], [b]) => a - b);

@@ -9,6 +9,8 @@
  *   their TLSRoutes to the backends; both may share a port with HTTPS listeners, told apart by SNI;
  * - parametersRef (GatewayClass and Gateway infrastructure): Tendril reads no parameter kinds, so a
  *   reference can never resolve: InvalidParameters;
+ * - TCP and UDP listeners take TCPRoutes and UDPRoutes, load-balanced by the eBPF datapath without
+ *   the node proxies (l4-routes.ts); a UDP port may share its number with a TCP one;
  * - listeners on one port must agree on the protocol family (HTTP, or HTTPS/TLS told apart by SNI) and
  *   have distinct hostnames; every listener that does not is Conflicted, none wins (markConflicts);
  * - spec.tls.frontend client-certificate validation applies to the listeners that terminate TLS (an
@@ -27,7 +29,8 @@ import { condition } from './status.js';
 import { hostMatches } from './hostnames.js';
 import { SUPPORTED_FEATURES } from './status.js';
 
-export type ListenerFamily = 'http' | 'https' | 'tls';
+/** tcp and udp listeners are load-balanced by the eBPF datapath (l4-routes.ts), the others by the node proxies. */
+export type ListenerFamily = 'http' | 'https' | 'tls' | 'tcp' | 'udp';
 
 export interface ListenerState {
   view: ListenerView;
@@ -71,6 +74,7 @@ const HTTP_KINDS: GroupKind[] = [
   { group: GATEWAY_GROUP, kind: 'GRPCRoute' },
 ];
 const TLS_KINDS: GroupKind[] = [{ group: GATEWAY_GROUP, kind: 'TLSRoute' }];
+const KINDS_OF: Record<ListenerFamily, GroupKind[]> = { http: HTTP_KINDS, https: HTTP_KINDS, tls: TLS_KINDS, tcp: [{ group: GATEWAY_GROUP, kind: 'TCPRoute' }], udp: [{ group: GATEWAY_GROUP, kind: 'UDPRoute' }] };
 
 /** Names of our GatewayClasses; writes their status. */
 export function ourClasses(context: TranslationContext): Set<string> {
@@ -143,10 +147,12 @@ function checkListener(
     state.family = 'tls';
     if (mode === 'Terminate') state.terminate = true;
     else if (mode !== 'Passthrough') state.notAccepted = ['UnsupportedValue', `${view.at}.tls.mode: ${mode} is not a TLS mode (Terminate, Passthrough)`];
-  } else state.notAccepted = ['UnsupportedProtocol', `${view.at}.protocol: ${view.protocol || '(none)'} is not supported (HTTP, HTTPS, TLS)`];
+  } else if (view.protocol === 'TCP') state.family = 'tcp';
+  else if (view.protocol === 'UDP') state.family = 'udp';
+  else state.notAccepted = ['UnsupportedProtocol', `${view.at}.protocol: ${view.protocol || '(none)'} is not supported (HTTP, HTTPS, TLS, TCP, UDP)`];
   if (!state.family || state.notAccepted) return state;
 
-  const allowed = state.family === 'tls' ? TLS_KINDS : HTTP_KINDS;
+  const allowed = KINDS_OF[state.family];
   if (view.allowedRoutes.kinds) {
     for (const kind of view.allowedRoutes.kinds) {
       if (allowed.some((k) => k.group === kind.group && k.kind === kind.kind)) {
@@ -249,10 +255,11 @@ function caBundle(object: Record<string, unknown>, kind: 'ConfigMap' | 'Secret')
 }
 
 /**
- * Which listeners share a port compatibly: HTTP alone; HTTPS and TLS together (told apart by SNI).
- * Listeners of two groups on one port cannot be told apart by the bytes that arrive.
+ * Which listeners share a port compatibly: HTTP alone; HTTPS and TLS together (told apart by SNI);
+ * TCP alone. Listeners of two groups on one port cannot be told apart by the bytes that arrive. UDP
+ * ports are a space of their own: a UDP listener shares its number with any TCP-borne one.
  */
-const PORT_GROUP: Record<ListenerFamily, string> = { http: 'HTTP', https: 'HTTPS/TLS', tls: 'HTTPS/TLS' };
+const PORT_GROUP: Record<ListenerFamily, string> = { http: 'HTTP', https: 'HTTPS/TLS', tls: 'HTTPS/TLS', tcp: 'TCP', udp: 'UDP' };
 
 /**
  * Distinct listeners (GatewaySpec.listeners, "Handling indistinct Listeners"): no winner is picked.
@@ -262,9 +269,10 @@ const PORT_GROUP: Record<ListenerFamily, string> = { http: 'HTTP', https: 'HTTPS
  * neither accepted nor programmed. Listeners with a protocol Tendril does not serve take no part.
  */
 export function markConflicts(gateway: GatewayState): void {
-  const byPort = new Map<number, ListenerState[]>();
-  for (const listener of gateway.listeners) if (listener.family) pushListener(byPort, listener.view.port, listener);
-  for (const [port, listeners] of byPort) {
+  const byPort = new Map<string, ListenerState[]>();
+  for (const listener of gateway.listeners) if (listener.family) pushListener(byPort, `${listener.family === 'udp' ? 'udp' : 'tcp'}/${listener.view.port}`, listener);
+  for (const listeners of byPort.values()) {
+    const port = listeners[0]!.view.port;
     const groups = [...new Set(listeners.map((listener) => PORT_GROUP[listener.family!]))].sort();
     if (groups.length > 1) {
       const names = listeners.map((listener) => listener.view.name).join(', ');

@@ -1,6 +1,6 @@
 /**
  * Gateway API (gateway.networking.k8s.io v1: GatewayClass, Gateway, HTTPRoute, GRPCRoute,
- * ReferenceGrant; TLSRoute from the experimental channel; GAMMA Service parents) for our
+ * ReferenceGrant, TLSRoute, TCPRoute and UDPRoute (l4-routes.ts); GAMMA Service parents) for our
  * GatewayClasses, the way Cilium's gateway controller does it: one `cilium-gateway-<name>` LB entry per
  * Gateway, node-proxy listeners per Gateway port, statuses on every object we own a part of.
  *
@@ -19,8 +19,9 @@ import type { Feature, TranslationContext } from '../../context.js';
 import { serviceView, type ServiceView } from '../../kube/service.js';
 import { featureState } from '../../feature-state.js';
 import { readReferenceGrant } from '../../kube/gateway-api.js';
-import { readRoute, type RouteKind, type RouteView } from '../../kube/routes.js';
+import { isL4Route, isStreamRoute, readRoute, type RouteKind, type RouteView } from '../../kube/routes.js';
 import { gatewayLoadBalancerName } from '../../names.js';
+import { buildL4Entry, l4Listeners, l4Protocol, resolveL4Route } from './l4-routes.js';
 import { Problems, compare } from '../../problems.js';
 import { attachToGateway, isGatewayRef, isServiceRef } from './attach.js';
 import { BackendResolver } from './backends.js';
@@ -39,7 +40,11 @@ export const ROUTE_KINDS = [
   ['HTTPRoute', 'httproute'],
   ['GRPCRoute', 'grpcroute'],
   ['TLSRoute', 'tlsroute'],
-] as const satisfies readonly (readonly [RouteKind, 'httproute' | 'grpcroute' | 'tlsroute'])[];
+  ['TCPRoute', 'tcproute'],
+  ['UDPRoute', 'udproute'],
+] as const satisfies readonly (readonly [RouteKind, RouteKeyKind])[];
+
+export type RouteKeyKind = 'httproute' | 'grpcroute' | 'tlsroute' | 'tcproute' | 'udproute';
 
 export const gatewayApiFeature = {
   name: 'gateway-api',
@@ -85,7 +90,8 @@ export const gatewayApiFeature = {
       const proxyPorts = gatewayProxyPorts(context, gateway);
       proxyPortsOf.set(gateway, proxyPorts);
       const { namespace, name } = gateway.view;
-      const owned = gatewayOwnedService({ object: gateway.object, apiVersion: gateway.apiVersion, namespace, name, serviceName: gatewayLoadBalancerName(name), requested: gateway.view.addresses.filter((address) => address.value !== '').map((address) => address.value) }, proxyPorts);
+      const l4Ports = gateway.notAccepted ? [] : l4Listeners(gateway).map((listener) => ({ port: listener.view.port, protocol: l4Protocol(listener)! }));
+      const owned = gatewayOwnedService({ object: gateway.object, apiVersion: gateway.apiVersion, namespace, name, serviceName: gatewayLoadBalancerName(name), requested: gateway.view.addresses.filter((address) => address.value !== '').map((address) => address.value) }, proxyPorts, l4Ports);
       if (owned) context.own(owned);
       // One unit per Gateway: while the Gateway, what decides its listeners, and its routes (with what
       // their backends resolved to) are unchanged, the recorded listeners, routes, LB entry and status
@@ -94,9 +100,9 @@ export const gatewayApiFeature = {
     }
     // What an edited route needs to be patched in without this pass (patch/).
     context.keep(GATEWAY_STATE, { ...routeContext, attached, routes, proxyPortsOf, gatewayOf: new Map(gateways.flatMap((gateway) => gateway.listeners.map((listener) => [listener, gateway] as const))) } satisfies GatewayStash);
-    // A Service of an LB entry's name (Cilium's own) lends its address; ours replaces its entry.
+    // A Service of an LB entry's name (Cilium's own, or the one Tendril owns) lends its address; ours replace its entry.
     const ours = new Set(context.ir.l4Services.filter((service) => service.source.kind === 'Gateway' && service.name.startsWith('cilium-gateway-')));
-    const ids = new Set([...ours].map((entry) => `${entry.namespace}/${entry.name}`));
+    const ids = new Set([...ours].flatMap((entry) => [`${entry.namespace}/${entry.name}`, `${entry.namespace}/${gatewayLoadBalancerName(entry.source.name)}`]));
     if (ids.size) context.ir.l4Services = context.ir.l4Services.filter((service) => !ids.has(`${service.namespace}/${service.name}`) || ours.has(service));
 
     for (const [id, routes] of [...gamma].sort(([a], [b]) => compare(a, b))) {
@@ -117,7 +123,7 @@ export interface RouteContext {
 
 export interface RouteRecord {
   kind: RouteKind;
-  keyKind: 'httproute' | 'grpcroute' | 'tlsroute';
+  keyKind: RouteKeyKind;
   object: object;
   view: RouteView;
   /** What its backends resolved to (absent when no parent of ours asked). */
@@ -154,11 +160,11 @@ export function routeParents(kind: RouteKind, view: RouteView, context: RouteCon
     if (isGatewayRef(parent)) {
       const gateway = gatewayById.get(`${parent.namespace ?? view.namespace}/${parent.name}`);
       if (!gateway) continue; // not ours, or not there: its controller (if any) reports
-      resolved ??= resolveRoute(view, resolver);
+      resolved ??= isL4Route(kind) ? resolveL4Route(view, resolver, services) : resolveRoute(view, resolver);
       const outcome = attachToGateway(view, parent, gateway, namespaceLabels);
       attachments.push(...outcome.attachments);
       accepted = outcome.accepted;
-    } else if (isServiceRef(parent) && kind !== 'TLSRoute') {
+    } else if (isServiceRef(parent) && !isStreamRoute(kind)) {
       resolved ??= resolveRoute(view, resolver);
       const namespace = parent.namespace ?? view.namespace;
       const service = services.get(`${namespace}/${parent.name}`);
@@ -199,6 +205,9 @@ export function gatewayUnitInputs(gateway: GatewayState, attached: Map<ListenerS
 export function buildGatewayUnit(unit: TranslationContext, gateway: GatewayState, attached: Map<ListenerState, AttachedRoute[]>, cache: RuleCache, proxyPorts: Map<number, number | undefined>): void {
   const built = buildGateway(unit, gateway, attached, cache, proxyPorts);
   if (built.entry) unit.ir.l4Services.push(built.entry);
+  const l4 = buildL4Entry(unit, gateway, attached);
+  if (l4.entry) unit.ir.l4Services.push(l4.entry);
+  for (const listener of l4.programmed) built.programmed.add(listener);
   unit.setStatus(gateway.view.key, { v: 1, apiVersion: gateway.apiVersion, kind: 'Gateway', namespace: gateway.view.namespace, name: gateway.view.name, status: gatewayStatus(gateway, built.programmed) });
 }
 
@@ -209,7 +218,7 @@ function listenerSummary(listener: ListenerState): unknown[] {
 
 /** What a route's backends and filters resolved to (cluster names and weights, refusals), as text. */
 function resolutionSignature(resolved: ResolvedRoute): string {
-  return JSON.stringify(resolved.rules.map((rule) => [rule.refused, rule.backends.map((backend) => [backend.clusterName, backend.weight]), rule.mirrors.map((mirror) => [mirror.clusterName, mirror.percent])]));
+  return JSON.stringify([resolved.rules.map((rule) => [rule.refused, rule.backends.map((backend) => [backend.clusterName, backend.weight]), rule.mirrors.map((mirror) => [mirror.clusterName, mirror.percent])]), resolved.l4 ?? []]);
 }
 
 function resolvedRefs(route: RouteView, resolved: ResolvedRoute): Condition {

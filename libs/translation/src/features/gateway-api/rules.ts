@@ -41,6 +41,16 @@ export interface ResolvedRoute {
   problems: RouteProblem[];
   /** TLSRoute: the weighted clusters of every rule. */
   tcpBackends: WeightedClusterIR[];
+  /** TCPRoute, UDPRoute: the Service ports of every rule, by weight (l4-routes.ts). */
+  l4?: L4BackendRef[];
+}
+
+/** A TCPRoute's or UDPRoute's backendRef, resolved to a Service port of the route's protocol. */
+export interface L4BackendRef {
+  namespace: string;
+  name: string;
+  port: number;
+  weight: number;
 }
 
 export function resolveRoute(route: RouteView, resolver: BackendResolver): ResolvedRoute {

@@ -12,9 +12,8 @@ export function condition(type: string, ok: boolean, reason: string, message: st
 /**
  * The Gateway API features Tendril claims, by their conformance names (pkg/features string values).
  * The conformance harness (test/conformance) runs every test whose features are all listed here and
- * fails on any of them failing, so a name is added only when its tests pass. Not claimed although
- * their tests would pass for want of a check: none of BackendTLSPolicy, infrastructure
- * propagation, ListenerSet, TCPRoute or UDPRoute is implemented.
+ * fails on any of them failing, so a name is added only when its tests pass. Not claimed: neither
+ * BackendTLSPolicy nor ListenerSet is implemented.
  */
 export const SUPPORTED_FEATURES: readonly string[] = [
   'GRPCRoute',
@@ -26,6 +25,7 @@ export const SUPPORTED_FEATURES: readonly string[] = [
   'GatewayFrontendClientCertificateValidationInsecureFallback',
   'GatewayHTTPListenerIsolation',
   'GatewayHTTPSListenerDetectMisdirectedRequests',
+  'GatewayInfrastructurePropagation',
   'GatewayPort8080',
   'GatewayStaticAddresses',
   'HTTPRoute',
@@ -58,7 +58,9 @@ export const SUPPORTED_FEATURES: readonly string[] = [
   'HTTPRouteRetryConnectionError',
   'HTTPRouteSchemeRedirect',
   'ReferenceGrant',
+  'TCPRoute',
   'TLSRoute',
   'TLSRouteModeMixed',
   'TLSRouteModeTerminate',
+  'UDPRoute',
 ];
