@@ -11,12 +11,14 @@ const noNestNoNats = ['@nestjs/*', 'nats', '@kubernetes/*', 'typeorm', 'express'
 
 // Production code may use test support nowhere; test files may use it everywhere.
 const constraints = [
-  { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:contract', 'type:traffic', 'type:kube', 'type:model', 'type:translation', 'type:policy', 'type:xds', 'type:envoy', 'type:datapath', 'type:platform', 'type:util'] },
+  { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:contract', 'type:traffic', 'type:kube', 'type:model', 'type:translation', 'type:policy', 'type:identity', 'type:xds', 'type:envoy', 'type:datapath', 'type:platform', 'type:util'] },
   { sourceTag: 'type:model', onlyDependOnLibsWithTags: ['type:model', 'type:util'], bannedExternalImports: impure },
   // translation reads the contract's object and LB types and key parsers (the contract does no I/O)
   { sourceTag: 'type:translation', onlyDependOnLibsWithTags: ['type:model', 'type:contract', 'type:util'], bannedExternalImports: impure },
   // policy: pure compilation of network policies (objects in, identities and rules out)
   { sourceTag: 'type:policy', onlyDependOnLibsWithTags: ['type:util'], bannedExternalImports: impure },
+  // identity: the CA and workload certificates (crypto, no connections, no files)
+  { sourceTag: 'type:identity', onlyDependOnLibsWithTags: ['type:util'], bannedExternalImports: [...noNestNoNats, '@grpc/*', 'node:fs', 'node:http'] },
   { sourceTag: 'type:contract', onlyDependOnLibsWithTags: ['type:util'], bannedExternalImports: impure },
   // traffic: pure aggregation of access logs and flows for the metrics app
   { sourceTag: 'type:traffic', onlyDependOnLibsWithTags: ['type:contract', 'type:util'], bannedExternalImports: impure },

@@ -31,6 +31,11 @@ export const BUCKETS = {
   identities: 'tendril-identities',
   /** Compiled network policy: identities, the address table, per-identity rules, errors. translator -> datapath, cli. */
   policy: 'tendril-policy',
+  /**
+   * The certificate authority of workload identities: `ca.active` and, during a rotation's overlap,
+   * `ca.previous` (certificate and private key). translator only: no other user may read it.
+   */
+  ca: 'tendril-ca',
   /** One key per service that runs a single active replica: `<service>` -> leaseCodec (holder, ttl). */
   leases: 'tendril-leases',
 } as const;

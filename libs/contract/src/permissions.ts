@@ -27,6 +27,7 @@ export const BUCKET_OWNERS: Record<string, ServiceName> = {
   [BUCKETS.proxies]: 'xds-server',
   [BUCKETS.identities]: 'translator',
   [BUCKETS.policy]: 'translator',
+  [BUCKETS.ca]: 'translator',
 };
 
 /**
@@ -47,6 +48,8 @@ export const BUCKET_READERS: Record<string, readonly NatsUser[]> = {
   [BUCKETS.owned]: ['k8s-watcher', 'cli'],
   [BUCKETS.identities]: ['cli'],
   [BUCKETS.policy]: ['datapath', 'cli'],
+  // the CA's private key: its owner alone
+  [BUCKETS.ca]: [],
   // who holds a lease, for operators (no key material in it)
   [BUCKETS.leases]: ['cli'],
 };

@@ -39,16 +39,17 @@ describe('NATS permissions per service', () => {
     assert.equal(new TextDecoder().decode((await xds.get('cluster.YQ'))!.value), '{}');
   });
 
-  it('key material: tendril-secrets is read by the k8s-watcher and the translator alone, tendril-sds by the translator and the xds-server alone', async () => {
+  it('key material: tendril-secrets is read by the k8s-watcher and the translator alone, tendril-sds by the translator and the xds-server alone, tendril-ca by the translator alone', async () => {
     const encoder = new TextEncoder();
     const watcher = await as('k8s-watcher');
     await (await watcher.jetstream().views.kv(BUCKETS.secrets, { history: 1 })).put('default.secret.default.tls', encoder.encode('{"data":{"tls.key":"cHJpdmF0ZQ=="}}'));
     const translator = await as('translator');
     await (await translator.jetstream().views.kv(BUCKETS.sds, { history: 1 })).put('secret.bnMvY2VydA', encoder.encode('private key'));
+    await (await translator.jetstream().views.kv(BUCKETS.ca, { history: 1 })).put('ca.active', encoder.encode('CA private key'));
     // the expected readers are spelled out here, not taken from the table the server's rules come from
-    const readers: Record<string, NatsUser[]> = { [BUCKETS.secrets]: ['k8s-watcher', 'translator'], [BUCKETS.sds]: ['translator', 'xds-server'] };
-    const keys: Record<string, string> = { [BUCKETS.secrets]: 'default.secret.default.tls', [BUCKETS.sds]: 'secret.bnMvY2VydA' };
-    for (const bucket of [BUCKETS.secrets, BUCKETS.sds]) {
+    const readers: Record<string, NatsUser[]> = { [BUCKETS.secrets]: ['k8s-watcher', 'translator'], [BUCKETS.sds]: ['translator', 'xds-server'], [BUCKETS.ca]: ['translator'] };
+    const keys: Record<string, string> = { [BUCKETS.secrets]: 'default.secret.default.tls', [BUCKETS.sds]: 'secret.bnMvY2VydA', [BUCKETS.ca]: 'ca.active' };
+    for (const bucket of [BUCKETS.secrets, BUCKETS.sds, BUCKETS.ca]) {
       for (const user of NATS_USERS) {
         const nc = await as(user);
         const read = async () => {
