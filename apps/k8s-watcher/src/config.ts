@@ -1,6 +1,6 @@
 /** The watcher's own settings (the platform's are in libs/platform). */
 import { resolve } from 'node:path';
-import { DEFAULT_MANIFEST_LIMITS, type ManifestLimits } from '@tendril/kube';
+import { DEFAULT_MANIFEST_LIMITS, type GatewayApiChannel, type ManifestLimits } from '@tendril/kube';
 import { ConfigError, envInt, envString, kubernetesDetected, readLeaseTiming } from '@tendril/platform';
 
 export type WatcherMode = 'standalone' | 'kubernetes';
@@ -24,7 +24,10 @@ export interface WatcherConfig {
   gatewayCidr: string;
   /** TENDRIL_MANIFESTS_DEBOUNCE_MS: quiet time after a file change before re-reading. */
   debounceMs: number;
-  /** TENDRIL_MANIFESTS_MAX_FILE_BYTES / TENDRIL_MANIFESTS_MAX_DOCUMENT_BYTES, and the fixed YAML alias and nesting limits. */
+  /**
+   * TENDRIL_MANIFESTS_MAX_FILE_BYTES / TENDRIL_MANIFESTS_MAX_DOCUMENT_BYTES, and the fixed YAML alias and
+   * nesting limits; TENDRIL_GATEWAY_API_CHANNEL: the Gateway API CRDs' channel standalone validation plays.
+   */
   limits: ManifestLimits;
   /** TENDRIL_WATCHER_WRITE_WINDOW: KV writes in flight at once (pipelined, unacknowledged). */
   writeWindow: number;
@@ -57,6 +60,13 @@ export function readWatcherMode(): WatcherMode {
   return kubernetesDetected() ? 'kubernetes' : 'standalone';
 }
 
+/** TENDRIL_GATEWAY_API_CHANNEL: `experimental` (default: the superset of fields and versions) or `standard`. */
+function readGatewayApiChannel(): GatewayApiChannel {
+  const channel = envString('TENDRIL_GATEWAY_API_CHANNEL', 'experimental');
+  if (channel !== 'standard' && channel !== 'experimental') throw new ConfigError(`TENDRIL_GATEWAY_API_CHANNEL=${channel}: expected standard or experimental`);
+  return channel;
+}
+
 export function readWatcherConfig(): WatcherConfig {
   const leaseNamespace = envString('TENDRIL_LEASE_NAMESPACE', '');
   return {
@@ -70,6 +80,7 @@ export function readWatcherConfig(): WatcherConfig {
       ...DEFAULT_MANIFEST_LIMITS,
       maxFileBytes: envInt('TENDRIL_MANIFESTS_MAX_FILE_BYTES', DEFAULT_MANIFEST_LIMITS.maxFileBytes, 1024),
       maxDocumentBytes: envInt('TENDRIL_MANIFESTS_MAX_DOCUMENT_BYTES', DEFAULT_MANIFEST_LIMITS.maxDocumentBytes, 1024),
+      gatewayApiChannel: readGatewayApiChannel(),
     },
     writeWindow: envInt('TENDRIL_WATCHER_WRITE_WINDOW', 128, 1, 100000),
     leaseName: envString('TENDRIL_LEASE_NAME', 'tendril-k8s-watcher'),

@@ -9,7 +9,8 @@ import { createHash } from 'node:crypto';
 import { Composer, Parser, type Document } from 'yaml';
 import { objectKey, withoutManagedFields, type KubeObject, type ObjectRef } from '@tendril/contract';
 import { isMirroredObject, kindInfo, mirroredForm } from './kinds.js';
-import { validateObject } from './validate.js';
+import { admitObject, DEFAULT_GATEWAY_API_CHANNEL } from './validate.js';
+import type { GatewayApiChannel } from './gateway-api/index.js';
 import { applyDefaults } from './defaults.js';
 import { storedSizeProblem } from './object-size.js';
 
@@ -31,7 +32,10 @@ export interface ManifestError {
   /** `namespace/Kind/name` when the document got that far. */
   object?: string;
   message: string;
-  /** `error`: refused; `ignored`: nothing wrong, but nothing mirrored either (a kind Tendril does not read, an empty file). */
+  /**
+   * `error`: refused; `ignored`: nothing wrong, but nothing (or not all) mirrored: a kind Tendril does
+   * not read, an empty file, unknown fields an API server would drop.
+   */
   severity?: 'error' | 'ignored';
 }
 
@@ -54,6 +58,11 @@ export interface ManifestLimits {
   maxAliasCount: number;
   /** Deepest nesting of maps and lists in one document. */
   maxDepth: number;
+  /**
+   * The Gateway API release channel whose CRDs standalone validation plays (TENDRIL_GATEWAY_API_CHANNEL);
+   * absent: experimental, the superset.
+   */
+  gatewayApiChannel?: GatewayApiChannel;
 }
 
 export const DEFAULT_MANIFEST_LIMITS: ManifestLimits = { maxFileBytes: 64 * 1024 * 1024, maxDocumentBytes: 16 * 1024 * 1024, maxAliasCount: 100, maxDepth: 128 };
@@ -113,7 +122,7 @@ export function parseManifests(text: string, source: string, cluster: string, li
         out.errors.push({ ...where, severity: 'error', message: `nested more than ${limits.maxDepth} levels deep` });
         return;
       }
-      for (const item of unroll(value)) accept(item, where, cluster, out);
+      for (const item of unroll(value)) accept(item, where, cluster, out, limits.gatewayApiChannel ?? DEFAULT_GATEWAY_API_CHANNEL);
     } catch (error) {
       out.errors.push({ ...where, severity: 'error', message: refusalOf(error) });
     }
@@ -253,7 +262,7 @@ interface Where {
   document: number;
 }
 
-function accept(value: unknown, where: Where, cluster: string, out: ParsedManifests): void {
+function accept(value: unknown, where: Where, cluster: string, out: ParsedManifests, channel: GatewayApiChannel): void {
   if (!isRecord(value) || typeof value['apiVersion'] !== 'string' || typeof value['kind'] !== 'string') {
     out.errors.push({ ...where, severity: 'error', message: 'not a Kubernetes object: apiVersion and kind are required' });
     return;
@@ -266,17 +275,24 @@ function accept(value: unknown, where: Where, cluster: string, out: ParsedManife
   }
   const object = withoutManagedFields(value as KubeObject);
   const described = describeObject(object, info.namespaced);
-  const problems = validateObject(object);
-  if (problems.length > 0) {
-    out.errors.push({ ...where, object: described, severity: 'error', message: problems.join('; ') });
+  const admission = admitObject(object, channel);
+  if (admission.problems.length > 0) {
+    out.errors.push({ ...where, object: described, severity: 'error', message: admission.problems.join('; ') });
     return;
   }
-  if (!isMirroredObject(info, object)) {
+  if (admission.checkedAs) {
+    out.notes.push({ ...where, object: described, severity: 'ignored', message: `${String(object['apiVersion'])} is served only by older Gateway API releases; checked as ${admission.checkedAs} (${channel} channel)` });
+  }
+  if (admission.pruned.length > 0) {
+    out.notes.push({ ...where, object: described, severity: 'ignored', message: `unknown fields dropped, as an API server with the Gateway API CRDs (${channel} channel) drops them: ${admission.pruned.join(', ')}` });
+  }
+  const admitted = admission.object as KubeObject;
+  if (!isMirroredObject(info, admitted)) {
     out.skipped++;
     out.notes.push({ ...where, object: described, severity: 'ignored', message: `a ${info.kind} Tendril does not read (docs/operations.md lists the kinds it mirrors)` });
     return;
   }
-  const defaulted = applyDefaults(mirroredForm(info, object), info.namespaced);
+  const defaulted = applyDefaults(mirroredForm(info, admitted), info.namespaced);
   const tooLarge = storedSizeProblem(defaulted);
   if (tooLarge) {
     out.errors.push({ ...where, object: described, severity: 'error', message: tooLarge });
