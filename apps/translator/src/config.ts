@@ -13,6 +13,27 @@ export interface TranslatorConfig {
   clusterId: number;
   /** Ingress, Gateway, node-proxy and access-log choices handed to translation (docs/operations.md: TENDRIL_PROXY_PORT, TENDRIL_INGRESS_*, TENDRIL_GATEWAY_*, TENDRIL_ALS_CLUSTER). */
   translation: TranslationOptions;
+  /** Workload identities (docs/mtls.md); undefined when TENDRIL_WORKLOAD_IDENTITIES is not true. */
+  identities?: IdentityConfig;
+}
+
+export interface IdentityConfig {
+  /** TENDRIL_TRUST_DOMAIN (default cluster.local). */
+  trustDomain: string;
+  /** TENDRIL_WORKLOAD_CERT_TTL_MS: lifetime of a workload certificate (default 12 hours). */
+  ttlMs: number;
+  /** TENDRIL_CA_CERT_FILE and TENDRIL_CA_KEY_FILE: a CA given as PEM files; absent: generated and kept in tendril-ca. */
+  caFiles?: { certificate: string; key: string };
+}
+
+function readIdentityConfig(): IdentityConfig | undefined {
+  if (!envBool('TENDRIL_WORKLOAD_IDENTITIES', false)) return undefined;
+  const certificate = envString('TENDRIL_CA_CERT_FILE', '');
+  const key = envString('TENDRIL_CA_KEY_FILE', '');
+  if ((certificate === '') !== (key === '')) throw new ConfigError('TENDRIL_CA_CERT_FILE and TENDRIL_CA_KEY_FILE: set both or neither');
+  const trustDomain = envString('TENDRIL_TRUST_DOMAIN', 'cluster.local');
+  if (!/^[a-z0-9._-]+$/.test(trustDomain)) throw new ConfigError(`TENDRIL_TRUST_DOMAIN=${trustDomain}: lower-case letters, digits, ".", "-", "_" only`);
+  return { trustDomain, ttlMs: envInt('TENDRIL_WORKLOAD_CERT_TTL_MS', 12 * 3600_000, 600_000, 30 * 24 * 3600_000), ...(certificate ? { caFiles: { certificate, key } } : {}) };
 }
 
 export function readTranslatorConfig(): TranslatorConfig {
@@ -36,5 +57,6 @@ export function readTranslatorConfig(): TranslatorConfig {
     gatewayCidr: envString('TENDRIL_GATEWAY_CIDR', '127.102.0.0/16'),
   };
   if (translation.proxyPort + translation.proxyPortCount - 1 > 65535) throw new ConfigError('TENDRIL_PROXY_PORT + TENDRIL_PROXY_PORT_COUNT - 1 is above 65535');
-  return { debounceMs, debounceMaxMs, retryMs: envInt('TENDRIL_RETRY_MS', 1000, 10, 600000), clusterId: envInt('TENDRIL_CLUSTER_ID', 0, 0, 255), translation };
+  const identities = readIdentityConfig();
+  return { debounceMs, debounceMaxMs, retryMs: envInt('TENDRIL_RETRY_MS', 1000, 10, 600000), clusterId: envInt('TENDRIL_CLUSTER_ID', 0, 0, 255), translation, ...(identities ? { identities } : {}) };
 }

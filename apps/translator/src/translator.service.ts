@@ -10,6 +10,7 @@ import { KvLease, KvMirror, MergedKvMirror, Metrics, MicroRegistration, NatsClie
 import { TranslationMemo, translate, type TranslationError } from '@tendril/translation';
 import { readTranslatorConfig } from './config.js';
 import { Debouncer } from './debouncer.js';
+import { IdentityIssuance } from './identity/identity-issuance.js';
 import { checkHandWritten } from './hand-written.js';
 import { HistoryService } from './history/history.service.js';
 import { InputDigest } from './history/record.js';
@@ -20,6 +21,10 @@ import { WriterRole } from './writer-role.js';
 
 /** Kinds only network policy reads (./policy): their changes never start an xDS translation. */
 const POLICY_ONLY_KINDS = new Set(['pod', 'networkpolicy', 'ciliumnetworkpolicy', 'ciliumclusterwidenetworkpolicy']);
+function isPod(key: string): boolean {
+  return key.split('.', 3)[1] === 'pod';
+}
+
 function isPolicyOnly(key: string): boolean {
   try {
     return POLICY_ONLY_KINDS.has(parseObjectKey(key).kind);
@@ -44,6 +49,8 @@ export interface TranslationSummary {
 export class TranslatorService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('translator');
   private readonly config = readTranslatorConfig();
+  /** Workload certificates (TENDRIL_WORKLOAD_IDENTITIES); undefined when off. */
+  private readonly identities?: IdentityIssuance;
   private readonly objects: MergedKvMirror<KubeObject>;
   private readonly publisher: Publisher;
   private readonly debouncer: Debouncer;
@@ -104,6 +111,7 @@ export class TranslatorService implements OnApplicationBootstrap, OnApplicationS
     }, () => this.role.writing);
     this.debouncer = new Debouncer(() => this.run(), this.config.debounceMs, this.config.debounceMaxMs);
     this.rejections = new ProxyRejections(nats, new Logger('proxy rejections'));
+    if (this.config.identities) this.identities = new IdentityIssuance(this.config.identities, nats, new Logger('workload identities'), () => this.debouncer.trigger());
     // Never before the objects are synced: a translation of half the objects would unpublish the rest.
     this.rejections.onChange(() => {
       if (this.objects.isInitiallySynced) this.debouncer.trigger();
@@ -141,7 +149,8 @@ export class TranslatorService implements OnApplicationBootstrap, OnApplicationS
     await this.publisher.start();
     this.rejections.start();
     this.objects.onChange((changes) => {
-      if (changes.some((change) => !isPolicyOnly(change.key))) this.debouncer.trigger();
+      // a Pod change alters no xDS resource, except the workload certificates and where they go
+      if (changes.some((change) => !isPolicyOnly(change.key) || (this.identities !== undefined && isPod(change.key)))) this.debouncer.trigger();
     });
     await this.objects.start();
     this.syncedAfterS = process.uptime();
@@ -172,7 +181,8 @@ export class TranslatorService implements OnApplicationBootstrap, OnApplicationS
     }
     let result;
     try {
-      result = await this.publisher.publish(this.rejections.apply(output, this.platform.cluster, this.config.translation));
+      const withRejections = this.rejections.apply(output, this.platform.cluster, this.config.translation);
+      result = await this.publisher.publish(this.identities ? await this.identities.apply(withRejections, this.objects.entriesNow(), new Date()) : withRejections);
     } catch (error) {
       this.timing.putBack(taken);
       this.logger.warn(`publishing failed, retrying in ${this.config.retryMs} ms: ${(error as Error).message}`);
@@ -225,6 +235,7 @@ export class TranslatorService implements OnApplicationBootstrap, OnApplicationS
     await this.debouncer.stop();
     this.objects.stop();
     this.rejections.stop();
+    this.identities?.stop();
     this.publisher.stop();
   }
 }
