@@ -72,45 +72,45 @@ export function escapePropertyName(name: string): string {
   return name.replace(/__/g, '__underscores__').replace(/\./g, '__dot__').replace(/-/g, '__dash__').replace(/\//g, '__slash__');
 }
 
-// a node's CEL value is built once per schema: rules at every level of a deep object share it
-const converted = new WeakMap<StructuralSchema, WeakMap<object, CelInput>>();
+/** CEL values already built in one validation, by schema and node: rules at every level of a deep object share them. */
+type Conversions = WeakMap<StructuralSchema, WeakMap<object, CelInput>>;
 
 /** A JSON value as CEL sees it under this schema. */
-export function toCel(value: unknown, schema: StructuralSchema | undefined): CelInput {
+export function toCel(value: unknown, schema: StructuralSchema | undefined, conversions?: Conversions): CelInput {
   if (value === null || value === undefined) return null;
-  if (typeof value !== 'object' || !schema) return convert(value, schema);
-  let bySchema = converted.get(schema);
+  if (typeof value !== 'object' || !schema || !conversions) return convert(value, schema, conversions);
+  let bySchema = conversions.get(schema);
   if (!bySchema) {
     bySchema = new WeakMap();
-    converted.set(schema, bySchema);
+    conversions.set(schema, bySchema);
   }
   let result = bySchema.get(value);
   if (result === undefined) {
-    result = convert(value, schema);
+    result = convert(value, schema, conversions);
     bySchema.set(value, result);
   }
   return result;
 }
 
-function convert(value: unknown, schema: StructuralSchema | undefined): CelInput {
+function convert(value: unknown, schema: StructuralSchema | undefined, conversions?: Conversions): CelInput {
   if (value === null || value === undefined) return null;
   if (typeof value === 'number') {
     const isInt = schema?.type === 'integer' || (schema?.['x-kubernetes-int-or-string'] === true && Number.isInteger(value));
     return isInt ? BigInt(Math.trunc(value)) : value;
   }
   if (typeof value === 'string' || typeof value === 'boolean') return value;
-  if (Array.isArray(value)) return value.map((item) => toCel(item, schema?.items));
+  if (Array.isArray(value)) return value.map((item) => toCel(item, schema?.items, conversions));
   const entries = Object.entries(value as Record<string, unknown>);
   if (schema?.properties) {
     const out = new Map<string, CelInput>();
     for (const [name, child] of entries) {
       const property = schema.properties[name];
-      if (property) out.set(escapePropertyName(name), toCel(child, property));
+      if (property) out.set(escapePropertyName(name), toCel(child, property, conversions));
     }
     return out;
   }
   const values = typeof schema?.additionalProperties === 'object' ? schema.additionalProperties : undefined;
-  return new Map(entries.map(([name, child]) => [name, toCel(child, values)]));
+  return new Map(entries.map(([name, child]) => [name, toCel(child, values, conversions)]));
 }
 
 function typeNameOf(schema: StructuralSchema): string {
@@ -165,13 +165,13 @@ function usesOldSelf(rule: ValidationRule): boolean {
 }
 
 /** Every CEL rule failure in the object; `old` (an update's previous object) enables transition rules. */
-export function validateRules(value: unknown, schema: StructuralSchema, old?: unknown, path = ''): FieldError[] {
+export function validateRules(value: unknown, schema: StructuralSchema, old?: unknown, path = '', conversions: Conversions = new WeakMap()): FieldError[] {
   if (value === undefined || value === null) return [];
   const errors: FieldError[] = [];
   const rules = schema['x-kubernetes-validations'] ?? [];
   if (rules.length > 0) {
-    const self = toCel(value, schema);
-    const oldSelf = old === undefined || old === null ? undefined : toCel(old, schema);
+    const self = toCel(value, schema, conversions);
+    const oldSelf = old === undefined || old === null ? undefined : toCel(old, schema, conversions);
     for (const rule of rules) {
       // a transition rule runs only on an update where the old value exists (or it says optionalOldSelf)
       if (usesOldSelf(rule) && oldSelf === undefined && !rule.optionalOldSelf) continue;
@@ -186,7 +186,7 @@ export function validateRules(value: unknown, schema: StructuralSchema, old?: un
     value.forEach((item, position) => {
       // only map-list items correlate with an old item (by key); atomic lists and sets do not
       const previous = keys && keys.length > 0 ? oldItems.find((candidate) => keys.every((key) => candidate?.[key] === (item as Record<string, unknown>)?.[key])) : undefined;
-      errors.push(...validateRules(item, schema.items!, previous, `${path}[${position}]`));
+      errors.push(...validateRules(item, schema.items!, previous, `${path}[${position}]`, conversions));
     });
     return errors;
   }
@@ -196,8 +196,8 @@ export function validateRules(value: unknown, schema: StructuralSchema, old?: un
   for (const [name, child] of Object.entries(value as Record<string, unknown>)) {
     const property = schema.properties?.[name];
     const previous = atomicMap ? undefined : oldObject?.[name];
-    if (property) errors.push(...validateRules(child, property, previous, path === '' ? name : `${path}.${name}`));
-    else if (typeof schema.additionalProperties === 'object') errors.push(...validateRules(child, schema.additionalProperties, previous, `${path}[${name}]`));
+    if (property) errors.push(...validateRules(child, property, previous, path === '' ? name : `${path}.${name}`, conversions));
+    else if (typeof schema.additionalProperties === 'object') errors.push(...validateRules(child, schema.additionalProperties, previous, `${path}[${name}]`, conversions));
   }
   return errors;
 }
