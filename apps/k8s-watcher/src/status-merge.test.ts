@@ -47,6 +47,20 @@ describe('the status written back', () => {
     );
   });
 
+  it('replaces our policy ancestors (BackendTLSPolicy), keeps other controllers\' and the transition time of a held condition', () => {
+    const other = { ancestorRef: { name: 'gw' }, controllerName: 'example.com/other', conditions: [] };
+    const current = {
+      ancestors: [other, { ancestorRef: { name: 'gw' }, controllerName: ours, conditions: [{ type: 'Accepted', status: 'True', reason: 'Accepted', message: '', lastTransitionTime: EARLIER }] }, { ancestorRef: { name: 'old-gw' }, controllerName: ours, conditions: [] }],
+    };
+    const desired = { ancestors: [{ ancestorRef: { name: 'gw' }, controllerName: ours, conditions: [{ type: 'Accepted', status: 'True', reason: 'Accepted', message: 'still' }] }] };
+    const merged = mergeStatus('backendtlspolicy', current, desired, ours, NOW) as { ancestors: { ancestorRef: { name: string }; controllerName: string; conditions: { lastTransitionTime: string }[] }[] };
+    assert.deepEqual(
+      merged.ancestors.map((a) => `${a.controllerName} ${a.ancestorRef.name}`),
+      ['example.com/other gw', `${ours} gw`],
+    );
+    assert.equal(merged.ancestors[1]!.conditions[0]!.lastTransitionTime, EARLIER);
+  });
+
   it('gives Gateway listener conditions transition times, kept per listener while their status holds', () => {
     const current = { listeners: [{ name: 'http', attachedRoutes: 1, conditions: [{ type: 'Accepted', status: 'True', reason: 'Accepted', message: '', lastTransitionTime: EARLIER }] }] };
     const desired = {

@@ -134,8 +134,8 @@ export class StatusWriter implements OnApplicationBootstrap, OnModuleDestroy {
 }
 
 /**
- * The status to write: the current one with our parts replaced. Route `parents` entries of other
- * controllers stay; conditions keep their lastTransitionTime while their status does not change.
+ * The status to write: the current one with our parts replaced. Route `parents` and policy
+ * `ancestors` entries of other controllers stay; conditions keep their lastTransitionTime while their status does not change.
  */
 export function mergeStatus(kind: string, current: Json, desired: Json, controller: string, now: string): Json {
   if (kind === 'ingress') return { ...current, loadBalancer: desired['loadBalancer'] ?? {} };
@@ -149,14 +149,16 @@ export function mergeStatus(kind: string, current: Json, desired: Json, controll
       return { ...listener, conditions: mergeConditions(before?.['conditions'], (listener['conditions'] as Json[] | undefined) ?? [], now) };
     });
   }
-  if (Array.isArray(desired['parents'])) {
-    const previous = Array.isArray(current['parents']) ? (current['parents'] as Json[]) : [];
-    const ours = (desired['parents'] as Json[]).map((parent) => {
-      const before = previous.find((p) => p['controllerName'] === (parent['controllerName'] ?? controller) && canonicalJson(p['parentRef'] ?? {}) === canonicalJson(parent['parentRef'] ?? {}));
+  // route parents and policy ancestors: a map keyed by the reference and the controller (the spec's words)
+  for (const [list, ref] of [['parents', 'parentRef'], ['ancestors', 'ancestorRef']] as const) {
+    if (!Array.isArray(desired[list])) continue;
+    const previous = Array.isArray(current[list]) ? (current[list] as Json[]) : [];
+    const ours = (desired[list] as Json[]).map((parent) => {
+      const before = previous.find((p) => p['controllerName'] === (parent['controllerName'] ?? controller) && canonicalJson(p[ref] ?? {}) === canonicalJson(parent[ref] ?? {}));
       return { ...parent, controllerName: parent['controllerName'] ?? controller, conditions: mergeConditions(before?.['conditions'], (parent['conditions'] as Json[] | undefined) ?? [], now) };
     });
     const ourControllers = new Set<unknown>([controller, ...ours.map((p) => p['controllerName'])]);
-    out['parents'] = [...previous.filter((p) => !ourControllers.has(p['controllerName'])), ...ours];
+    out[list] = [...previous.filter((p) => !ourControllers.has(p['controllerName'])), ...ours];
   }
   return out;
 }

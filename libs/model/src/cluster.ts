@@ -18,10 +18,20 @@ export interface ClusterIR {
   lbPolicy: LbPolicy;
   protocol: UpstreamProtocol;
   /** Originate TLS to the endpoints; sni is sent as server name. */
-  upstreamTls?: { sni?: string };
+  upstreamTls?: { sni?: string; validation?: UpstreamValidationIR };
   /** Eject endpoints that keep failing. */
   outlierDetection?: OutlierDetectionIR;
   source: SourceObject;
+}
+
+/**
+ * How the endpoints' certificates are checked (Gateway API BackendTLSPolicy): issued by `trustedCa`
+ * (PEM) or by the proxy's system roots, and carrying one of `subjectAltNames`.
+ */
+export interface UpstreamValidationIR {
+  trustedCa: { kind: 'pem'; pem: string } | { kind: 'system' };
+  /** At least one. */
+  subjectAltNames: { kind: 'DNS' | 'URI'; value: string }[];
 }
 
 export interface OutlierDetectionIR {

@@ -105,6 +105,17 @@ export function evaluateStatus(view: StatusView, check: Check, test: { gateway: 
         }
         return parents.some((p) => hasCondition(p['conditions'], expected)) ? undefined : `${kind} ${ref.namespace}/${ref.name} parent ${parentRef.name}: expected ${expected.type}=${expected.status}(${expected.reason}), got ${parents.map((p) => show(p['conditions'])).join(' | ')}`;
       }
+      if (kind === 'BackendTLSPolicy') {
+        // a policy's conditions are per ancestor: the entry whose ancestorRef is the parentRef's Gateway
+        const parentRef = c['parentRef'] as Ref;
+        const ancestors = ((status!['ancestors'] ?? []) as Plain[]).filter((a) => a['controllerName'] === CONTROLLER_NAME && a['ancestorRef']?.['name'] === parentRef.name && (a['ancestorRef']?.['namespace'] ?? ref.namespace) === parentRef.namespace);
+        if (!ancestors.length) return `${kind} ${ref.namespace}/${ref.name}: no ancestor ${parentRef.namespace}/${parentRef.name} of ${CONTROLLER_NAME} in status.ancestors (${JSON.stringify((status!['ancestors'] ?? []).map((a: Plain) => a['ancestorRef']))})`;
+        for (const ancestor of ancestors) {
+          const stale = currentConditions(view, kind, ref, ancestor['conditions']);
+          if (stale) return stale;
+        }
+        return ancestors.some((a) => hasCondition(a['conditions'], expected)) ? undefined : `${kind} ${ref.namespace}/${ref.name} ancestor ${parentRef.name}: expected ${expected.type}=${expected.status}(${expected.reason}), got ${ancestors.map((a) => show(a['conditions'])).join(' | ')}`;
+      }
       const stale = currentConditions(view, kind, ref, status!['conditions']);
       if (stale) return stale;
       return hasCondition(status!['conditions'], expected) ? undefined : `${kind} ${ref.namespace ?? ''}/${ref.name}: expected ${expected.type}=${expected.status}(${expected.reason}), got ${show(status!['conditions'])}`;

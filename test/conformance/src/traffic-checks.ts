@@ -10,6 +10,7 @@ import { isIP } from 'node:net';
 import { clientCertificateProblem, issuedBy, splitPems } from './client-certificates.js';
 import type { Check, Ref } from './corpus.js';
 import { Headers } from './headers.js';
+import { backendTlsProblem } from './backend-tls-checks.js';
 import { evaluateL4Echo } from './l4-checks.js';
 import { resolveHttp, resolveTls, splitPath, type EnvoyConfig, type Endpoint, type Resolution, type UpstreamTarget } from './envoy-resolver.js';
 import type { Pod } from './manifests.js';
@@ -249,6 +250,19 @@ export function evaluateRequest(ctx: TrafficContext, check: Check, testGateway: 
   for (const answer of answers) {
     const failure = grpc ? compareGrpc(answer, expected) : compareHttp(answer, c, resolution, ctx.pods);
     if (failure) return { failure, resolved: `${resolved} => ${details}` };
+  }
+  // expectations on the Gateway's TLS connection to the backend (BackendTLSPolicy, spec.tls.backend)
+  if (request['sni'] !== undefined || request['clientCert'] !== undefined) {
+    const certificate = request['clientCert']?.['fromSecret'];
+    const clientCertificate = certificate ? ctx.pem(certificate, String(request['clientCert']['key'] ?? 'tls.crt')) : undefined;
+    if (certificate && !clientCertificate) return { failure: `the expected client certificate ${certificate['name']} is unknown to the harness`, resolved };
+    for (const target of (resolution.upstreams ?? []).filter((u) => u.share > 0)) {
+      const pod = (target.endpoints ?? []).map((e) => ctx.pods.get(e.address)).find(Boolean);
+      if (!pod) continue; // answered above
+      const served = pod.tlsSecret ? ctx.pem({ kind: 'Secret', namespace: pod.namespace, name: pod.tlsSecret }, 'tls.crt') : undefined;
+      const problem = backendTlsProblem(ctx.config, target.cluster, pod, served, { ...(request['sni'] !== undefined ? { sni: String(request['sni']) } : {}), ...(clientCertificate !== undefined ? { clientCertificate } : {}) });
+      if (problem) return { failure: problem, resolved: `${resolved} => ${details}` };
+    }
   }
   return { resolved: `${resolved} => ${details}` };
 }

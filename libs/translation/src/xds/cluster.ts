@@ -5,6 +5,8 @@ export type Resource = Record<string, unknown>;
 
 const HTTP_PROTOCOL_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 const UPSTREAM_TLS = 'envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext';
+/** The system's CA bundle as Envoy's images (Debian and Ubuntu based) hold it: BackendTLSPolicy wellKnownCACertificates System. */
+export const SYSTEM_CA_FILE = '/etc/ssl/certs/ca-certificates.crt';
 const POLICY_TYPES: Partial<Record<LbPolicy, [string, string]>> = {
   LEAST_REQUEST: ['envoy.load_balancing_policies.least_request', 'envoy.extensions.load_balancing_policies.least_request.v3.LeastRequest'],
   RANDOM: ['envoy.load_balancing_policies.random', 'envoy.extensions.load_balancing_policies.random.v3.Random'],
@@ -65,6 +67,15 @@ export function withUpstreamTls(resource: Resource, cluster: ClusterIR): Resourc
   if (!cluster.upstreamTls) return resource;
   const context: Resource = { '@type': `type.googleapis.com/${UPSTREAM_TLS}` };
   if (cluster.upstreamTls.sni) context['sni'] = cluster.upstreamTls.sni;
+  const validation = cluster.upstreamTls.validation;
+  if (validation) {
+    context['commonTlsContext'] = {
+      validationContext: {
+        trustedCa: validation.trustedCa.kind === 'pem' ? { inlineString: validation.trustedCa.pem } : { filename: SYSTEM_CA_FILE },
+        matchTypedSubjectAltNames: validation.subjectAltNames.map((name) => ({ sanType: name.kind, matcher: { exact: name.value } })),
+      },
+    };
+  }
   return { ...resource, transportSocket: { name: 'envoy.transport_sockets.tls', typedConfig: context } };
 }
 

@@ -152,3 +152,20 @@ test('a cluster with ring hash, HTTP/2, upstream TLS and outlier detection is va
 test('a secret is valid for Envoy', () => {
   assert.deepEqual(validateResource('secret', desiredSecret(secret)), []);
 });
+
+test('upstream TLS that checks the backend (BackendTLSPolicy: CA or system roots, SANs) is valid for Envoy and survives encoding', () => {
+  const pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+  const checked = desiredCluster({ ...cluster, upstreamTls: { sni: 'secure.example.com', validation: { trustedCa: { kind: 'pem', pem }, subjectAltNames: [{ kind: 'DNS', value: 'secure.example.com' }, { kind: 'URI', value: 'spiffe://cluster.local/ns/a/sa/b' }] } } });
+  assert.deepEqual(validateResource('cluster', checked), []);
+  const decoded = decodeResource('cluster', encodeResource('cluster', checked));
+  const validation = get(decoded, 'transportSocket', 'typedConfig', 'commonTlsContext', 'validationContext');
+  assert.deepEqual(get(validation, 'trustedCa', 'inlineString'), pem);
+  assert.deepEqual(get(validation, 'matchTypedSubjectAltNames'), [
+    { sanType: 'DNS', matcher: { exact: 'secure.example.com' } },
+    { sanType: 'URI', matcher: { exact: 'spiffe://cluster.local/ns/a/sa/b' } },
+  ]);
+  assert.equal(get(decoded, 'transportSocket', 'typedConfig', 'sni'), 'secure.example.com');
+  const system = desiredCluster({ ...cluster, upstreamTls: { sni: 'public.example.com', validation: { trustedCa: { kind: 'system' }, subjectAltNames: [{ kind: 'DNS', value: 'public.example.com' }] } } });
+  assert.deepEqual(validateResource('cluster', system), []);
+  assert.equal(get(decodeResource('cluster', encodeResource('cluster', system)), 'transportSocket', 'typedConfig', 'commonTlsContext', 'validationContext', 'trustedCa', 'filename'), '/etc/ssl/certs/ca-certificates.crt');
+});

@@ -12,6 +12,7 @@ import type { BackendRefView, RouteKind } from '../../kube/routes.js';
 import type { ServiceView } from '../../kube/service.js';
 import { INVALID_BACKEND_CLUSTER, serviceClusterName, serviceHttp2ClusterName } from '../../names.js';
 import { pushTo, type NamedLookup } from './collections.js';
+import type { BackendTlsTable } from './backend-tls.js';
 
 export type ResolvedRefsReason = 'RefNotPermitted' | 'InvalidKind' | 'BackendNotFound' | 'UnsupportedProtocol';
 
@@ -22,6 +23,8 @@ export class BackendResolver {
   /** Clusters this resolver made (HTTP/2 twins, the invalid-backend cluster): they exist while a route needs them. */
   readonly made = new Set<string>();
   private readonly grantsByNamespace = new Map<string, ReferenceGrantView[]>();
+  /** BackendTLSPolicies in force (backend-tls.ts): their Services' ports are reached over TLS. */
+  backendTls?: BackendTlsTable;
 
   constructor(
     private ir: MeshIR,
@@ -78,8 +81,24 @@ export class BackendResolver {
     const clusterName = serviceClusterName(namespace, backend.name, backend.port);
     const cluster = this.clusters.get(clusterName);
     if (!cluster) return { ok: false, reason: 'BackendNotFound', message: `${backend.at}: Service ${id} has no endpoints cluster (ExternalName Services are not supported)` };
-    if (kind !== 'GRPCRoute' || cluster.protocol !== 'HTTP1') return { ok: true, clusterName };
-    return { ok: true, clusterName: this.http2Twin(cluster, namespace, backend.name, backend.port) };
+    const name = kind !== 'GRPCRoute' || cluster.protocol !== 'HTTP1' ? clusterName : this.http2Twin(cluster, namespace, backend.name, backend.port);
+    const policy = kind === 'TLSRoute' ? undefined : this.backendTls?.forPort(id, port.name);
+    if (!policy) return { ok: true, clusterName: name };
+    // a policy that cannot be enforced fails the connections rather than sending them in plaintext
+    return { ok: true, clusterName: policy.tls ? this.tlsTwin(this.clusters.get(name)!, clusterName, policy.tls) : this.invalidCluster() };
+  }
+
+  /** The TLS twin of a cluster (same endpoints, those of the Service port's cluster `endpointsFrom`), made once. */
+  private tlsTwin(cluster: ClusterIR, endpointsFrom: string, tls: NonNullable<ClusterIR['upstreamTls']>): string {
+    const name = `${cluster.name}/tls`;
+    if (this.clusters.has(name)) return name;
+    const twin: ClusterIR = { ...cluster, name, upstreamTls: { ...tls } };
+    this.clusters.set(name, twin);
+    this.made.add(name);
+    this.ir.clusters.push(twin);
+    const endpoints = this.endpointsOf(endpointsFrom);
+    this.ir.endpoints.push({ clusterName: name, endpoints: endpoints ? [...endpoints.endpoints] : [], source: cluster.source });
+    return name;
   }
 
   /** The HTTP/2 twin of an HTTP/1 cluster (same endpoints), made once. */

@@ -21,6 +21,7 @@ import { featureState } from '../../feature-state.js';
 import { readReferenceGrant } from '../../kube/gateway-api.js';
 import { isL4Route, isStreamRoute, readRoute, type RouteKind, type RouteView } from '../../kube/routes.js';
 import { gatewayLoadBalancerName } from '../../names.js';
+import { BackendTlsTable, backendTlsStatus, readBackendTlsPolicies, type BackendTlsPolicy } from './backend-tls.js';
 import { buildL4Entry, l4Listeners, l4Protocol, resolveL4Route } from './l4-routes.js';
 import { Problems, compare } from '../../problems.js';
 import { attachToGateway, isGatewayRef, isServiceRef } from './attach.js';
@@ -55,6 +56,8 @@ export const gatewayApiFeature = {
     const services = byName(context, 'service', (entry) => serviceView(context, entry, quiet));
     const grants = context.index.local('referencegrant').map((entry) => context.view(entry.object, 'referencegrant', context.problems, (sink) => readReferenceGrant(entry, sink)));
     const resolver = new BackendResolver(context.ir, services, grants, (name) => context.endpointsOf(name));
+    const backendTls = new BackendTlsTable(readBackendTlsPolicies(context, byName(context, 'configmap', (entry) => entry), byName(context, 'secret', (entry) => entry)));
+    resolver.backendTls = backendTls;
     const gateways = readGateways(context, classes, resolver);
     assignAddresses(context, gateways, services);
     const gatewayById = new Map(gateways.map((gateway) => [`${gateway.view.namespace}/${gateway.view.name}`, gateway] as const));
@@ -84,6 +87,8 @@ export const gatewayApiFeature = {
       }
     }
 
+    setBackendTlsStatuses(context, backendTls, routes, gateways, controllerName);
+
     const cache = new RuleCache();
     const proxyPortsOf = new Map<GatewayState, Map<number, number | undefined>>();
     for (const gateway of gateways) {
@@ -111,6 +116,30 @@ export const gatewayApiFeature = {
     }
   },
 } satisfies Feature;
+
+/** Each BackendTLSPolicy's status: an ancestor per Gateway of ours with a route to a Service it targets. */
+function setBackendTlsStatuses(context: TranslationContext, table: BackendTlsTable, routes: Map<string, RouteRecord>, gateways: GatewayState[], controllerName: string): void {
+  if (table.policies.length === 0) return;
+  const gatewayOf = new Map(gateways.flatMap((gateway) => gateway.listeners.map((listener) => [listener, `${gateway.view.namespace}/${gateway.view.name}`] as const)));
+  const ancestors = new Map<BackendTlsPolicy, Set<string>>();
+  for (const route of routes.values()) {
+    if (route.attachments.length === 0 || route.kind === 'TLSRoute' || isL4Route(route.kind)) continue;
+    const services = new Set(route.view.rules.flatMap((rule) => [...rule.backendRefs, ...rule.filters.flatMap((filter) => (filter.type === 'RequestMirror' ? [filter.backendRef] : []))]).map((backend) => `${backend.namespace ?? route.view.namespace}/${backend.name}`));
+    for (const service of services) {
+      for (const policy of table.targets(service)) {
+        const set = ancestors.get(policy) ?? new Set();
+        for (const attachment of route.attachments) set.add(gatewayOf.get(attachment.listener)!);
+        ancestors.set(policy, set);
+      }
+    }
+  }
+  for (const policy of table.policies) {
+    const gatewayIds = ancestors.get(policy);
+    if (!gatewayIds?.size) continue; // no Gateway of ours uses it: its status is not ours to write
+    const { namespace, name } = policy.meta;
+    context.setStatus(policy.meta.key, { v: 1, apiVersion: policy.apiVersion, kind: 'BackendTLSPolicy', namespace, name, status: backendTlsStatus(policy, table.conflicted.get(policy), [...gatewayIds], controllerName) });
+  }
+}
 
 /** What deciding a route's parents reads. */
 export interface RouteContext {
