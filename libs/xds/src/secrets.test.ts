@@ -99,3 +99,15 @@ test('delta: an unproven stream holding secrets from before (initial versions) h
   assert.deepEqual(step.responses.flatMap((r) => r.resources), []);
   assert.deepEqual(step.responses.flatMap((r) => r.removedResources).sort(), ['ns/cert-1', 'ns/client-ca']);
 });
+
+test('a workload certificate goes to the proven nodes its own node selector names, referred to or not', () => {
+  const id = 'spiffe://cluster.local/ns/shop/sa/frontend';
+  const snap = XdsSnapshot.fromResources(1, [resource('secret', id, { nodeIds: ['node-1'] }), resource('secret', 'spiffe://cluster.local/ns/shop/sa/everywhere'), resource('secret', 'ns/selected', { nodeIds: ['node-1'] })]);
+  assert.ok(snap.get(SDS, id, proven));
+  assert.deepEqual([...snap.visible(SDS, proven).keys()], [id]);
+  assert.equal(snap.get(SDS, id, other), undefined, 'another node');
+  assert.equal(snap.get(SDS, id, { ...proven, proven: false }), undefined, 'a node that did not prove its id');
+  // without a node selector a SPIFFE-named Secret needs a referrer like any other; other names always do
+  assert.equal(snap.secretRefusal('spiffe://cluster.local/ns/shop/sa/everywhere', proven), 'unreferenced');
+  assert.equal(snap.secretRefusal('ns/selected', proven), 'unreferenced');
+});

@@ -141,10 +141,16 @@ export class XdsSnapshot {
 
   /**
    * Why this node may not have the secret, or undefined when it may: a node is served a Secret only
-   * when its connection proved its node id and a listener or cluster it is served refers to it.
+   * when its connection proved its node id and a listener or cluster it is served refers to it. A
+   * workload certificate (a Secret named by a SPIFFE ID) is granted by its own node selector instead:
+   * the translator selects it to the nodes running that workload, whose agent asks for it by name.
    */
   secretRefusal(name: string, node: NodeIdentity | undefined): SecretRefusal | undefined {
     if (!node?.proven) return 'unproven';
+    if (name.startsWith('spiffe://')) {
+      const selector = this.byType.get(XDS_TYPES.secret)?.get(name)?.nodeSelector;
+      if (selector && (selector.nodeIds?.length || selector.clusters?.length) && selects(selector, node)) return undefined;
+    }
     for (const referrer of this.referrers.get(name)?.values() ?? []) if (selects(referrer.nodeSelector, node)) return undefined;
     return 'unreferenced';
   }
