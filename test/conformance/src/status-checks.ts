@@ -157,26 +157,57 @@ export function evaluateStatus(view: StatusView, check: Check, test: { gateway: 
       if (listeners.length === 0 || (listeners.length === 1 && listeners[0]!['attachedRoutes'] === 0)) return undefined;
       return `Gateway ${gateway.name}: expected no listeners or one with attachedRoutes 0, got ${listeners.map((l) => `${l['name']}:${l['attachedRoutes']}`).join(', ')}`;
     }
-    case 'gatewayListeners': {
+    case 'gatewayAttachedListenerSets': {
       const gateway = (c['gateway'] ?? test.gateway) as Ref;
       const { status, problem } = statusOf(view, 'Gateway', gateway);
       if (problem) return problem;
+      return status!['attachedListenerSets'] === c['count'] ? undefined : `Gateway ${gateway.name}: attachedListenerSets ${status!['attachedListenerSets']}, expected ${c['count']}`;
+    }
+    case 'routesAndParentAccepted': {
+      // the parent (a ListenerSet) Accepted and Programmed, with its listeners' conditions when asked; each route accepted by it
+      const parent = c['parent'] as Ref & { kind: string };
+      const { status, problem } = statusOf(view, parent.kind, parent);
+      if (problem) return problem;
+      const stale = currentConditions(view, parent.kind, parent, status!['conditions']);
+      if (stale) return stale;
+      for (const type of ['Accepted', 'Programmed']) if (!hasCondition(status!['conditions'], { type, status: 'True', reason: null })) return `${parent.kind} ${parent.name}: ${type} is not True (${show(status!['conditions'])})`;
+      if (c['checksListenerConditions'] === true) {
+        for (const listener of status!['listeners'] ?? []) {
+          for (const type of ['ResolvedRefs', 'Accepted', 'Programmed']) if (!hasCondition(listener['conditions'], { type, status: 'True', reason: null })) return `${parent.kind} ${parent.name} listener ${listener['name']}: ${type} is not True (${show(listener['conditions'])})`;
+        }
+      }
+      const routeKind = String(c['routeKind'] ?? 'HTTPRoute');
+      for (const route of (c['routes'] ?? []) as Ref[]) {
+        const routeStatus = statusOf(view, routeKind, route);
+        if (routeStatus.problem) return routeStatus.problem;
+        const entry = ourParent(routeStatus.status!['parents'] ?? [], parent, route.namespace ?? undefined, parent.kind);
+        if (!entry) return `${routeKind} ${route.namespace}/${route.name}: no status.parents entry of ${CONTROLLER_NAME} for ${parent.kind} ${parent.namespace}/${parent.name}`;
+        if (!hasCondition(entry['conditions'], { type: 'Accepted', status: 'True', reason: 'Accepted' })) return `${routeKind} ${route.namespace}/${route.name} parent ${parent.name}: Accepted=True(Accepted) missing (${show(entry['conditions'])})`;
+      }
+      return undefined;
+    }
+    case 'gatewayListeners':
+    case 'listenerSetListeners': {
+      const kind = check.check === 'gatewayListeners' ? 'Gateway' : 'ListenerSet';
+      const gateway = (check.check === 'gatewayListeners' ? (c['gateway'] ?? test.gateway) : c['listenerSet']) as Ref;
+      const { status, problem } = statusOf(view, kind, gateway);
+      if (problem) return problem;
       const actual = (status!['listeners'] ?? []) as Plain[];
       const expected = (c['listeners'] ?? []) as Plain[];
-      if (actual.length !== expected.length) return `Gateway ${gateway.name}: ${actual.length} listeners in status (${actual.map((l) => l['name']).join(', ')}), expected ${expected.length}`;
+      if (actual.length !== expected.length) return `${kind} ${gateway.name}: ${actual.length} listeners in status (${actual.map((l) => l['name']).join(', ')}), expected ${expected.length}`;
       for (const want of expected) {
         const got = actual.find((l) => l['name'] === want['name']);
-        if (!got) return `Gateway ${gateway.name}: listener ${want['name']} missing from status`;
-        if (want['attachedRoutes'] !== undefined && got['attachedRoutes'] !== want['attachedRoutes']) return `Gateway ${gateway.name} listener ${want['name']}: attachedRoutes ${got['attachedRoutes']}, expected ${want['attachedRoutes']}`;
+        if (!got) return `${kind} ${gateway.name}: listener ${want['name']} missing from status`;
+        if (want['attachedRoutes'] !== undefined && got['attachedRoutes'] !== want['attachedRoutes']) return `${kind} ${gateway.name} listener ${want['name']}: attachedRoutes ${got['attachedRoutes']}, expected ${want['attachedRoutes']}`;
         for (const condition of (want['conditions'] ?? []) as ConditionExpectation[]) {
-          if (!hasCondition(got['conditions'], condition)) return `Gateway ${gateway.name} listener ${want['name']}: expected ${condition.type}=${condition.status}(${condition.reason}), got ${show(got['conditions'])}`;
+          if (!hasCondition(got['conditions'], condition)) return `${kind} ${gateway.name} listener ${want['name']}: expected ${condition.type}=${condition.status}(${condition.reason}), got ${show(got['conditions'])}`;
         }
         const kinds = (want['supportedKinds'] ?? undefined) as Plain[] | undefined;
         if (kinds) {
           const gotKinds = (got['supportedKinds'] ?? []) as Plain[];
-          if (kinds.length === 0 && gotKinds.length) return `Gateway ${gateway.name} listener ${want['name']}: supportedKinds must be empty, got ${gotKinds.map((k) => k['kind']).join(', ')}`;
+          if (kinds.length === 0 && gotKinds.length) return `${kind} ${gateway.name} listener ${want['name']}: supportedKinds must be empty, got ${gotKinds.map((k) => k['kind']).join(', ')}`;
           for (const kind of kinds) {
-            if (!gotKinds.some((k) => k['kind'] === kind['kind'] && (k['group'] ?? GROUP) === (kind['group'] ?? GROUP))) return `Gateway ${gateway.name} listener ${want['name']}: supportedKinds lacks ${kind['kind']} (got ${gotKinds.map((k) => k['kind']).join(', ') || 'none'})`;
+            if (!gotKinds.some((k) => k['kind'] === kind['kind'] && (k['group'] ?? GROUP) === (kind['group'] ?? GROUP))) return `${kind} ${gateway.name} listener ${want['name']}: supportedKinds lacks ${kind['kind']} (got ${gotKinds.map((k) => k['kind']).join(', ') || 'none'})`;
           }
         }
       }

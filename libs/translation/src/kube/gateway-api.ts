@@ -68,6 +68,8 @@ export interface GatewayView extends GatewayApiMeta {
   /** spec.tls.frontend: client-certificate validation of the TLS listeners, by default and per port. */
   frontendValidation?: { default?: FrontendValidationView; perPort: { port: number; validation?: FrontendValidationView }[] };
   infrastructureParametersRef?: ObjectReferenceView;
+  /** The kind a ReferenceGrant must name for this object's references (default Gateway; a ListenerSet read as a Gateway names itself). */
+  referrerKind?: 'ListenerSet';
 }
 
 export interface ReferenceGrantView extends GatewayApiMeta {

@@ -13,7 +13,7 @@ function listener(name: string, port: number, extra: Partial<ListenerView> = {},
 
 function gateway(listeners: ListenerState[]): GatewayState {
   const source = { kind: 'Gateway', namespace: 'infra', name: 'gw' };
-  return { object: {}, apiVersion: 'gateway.networking.k8s.io/v1', listeners, view: { key: 'k', source, namespace: 'infra', name: 'gw', generation: 4, creationTimestamp: '', labels: {}, className: 'cilium', addresses: [], listeners: listeners.map((l) => l.view) } };
+  return { object: {}, apiVersion: 'gateway.networking.k8s.io/v1', listeners, listenerSets: [], view: { key: 'k', source, namespace: 'infra', name: 'gw', generation: 4, creationTimestamp: '', labels: {}, className: 'cilium', addresses: [], listeners: listeners.map((l) => l.view) } };
 }
 
 function route(namespace: string, hostnames: string[] = []): RouteView {

@@ -28,6 +28,7 @@ import type { BackendResolver } from './backends.js';
 import { condition } from './status.js';
 import { hostMatches } from './hostnames.js';
 import { SUPPORTED_FEATURES } from './status.js';
+import { attachListenerSets, type ListenerSetState } from './listener-sets.js';
 
 /** tcp and udp listeners are load-balanced by the eBPF datapath (l4-routes.ts), the others by the node proxies. */
 export type ListenerFamily = 'http' | 'https' | 'tls' | 'tcp' | 'udp';
@@ -52,6 +53,8 @@ export interface ListenerState {
   attachedRoutes: Set<string>;
   /** spec.tls.frontend validation of a listener that terminates TLS: client certificates checked against a CA secret. */
   clientValidation?: ClientValidationIR;
+  /** `namespace/name` of the ListenerSet it comes from (listener-sets.ts); absent for the Gateway's own. */
+  listenerSet?: string;
 }
 
 export interface GatewayState {
@@ -67,6 +70,8 @@ export interface GatewayState {
   addressNotUsable?: string;
   /** Some served listener accepts client certificates it cannot verify (mode AllowInsecureFallback). */
   insecureFrontendValidation?: boolean;
+  /** The ListenerSets naming it as parent (listener-sets.ts), allowed or not. */
+  listenerSets: ListenerSetState<ListenerState>[];
 }
 
 const HTTP_KINDS: GroupKind[] = [
@@ -113,7 +118,8 @@ export function readGateways(context: TranslationContext, classes: Set<string>, 
   for (const entry of context.index.local('gateway')) {
     const view = context.view(entry.object, 'gateway', context.problems, (sink) => readGateway(entry, sink));
     if (!classes.has(view.className)) continue;
-    const gateway: GatewayState = { object: entry.object, view, apiVersion: apiVersionOf(entry), listeners: view.listeners.map((listener) => checkListener(context, view, listener, resolver, secrets, loaded)) };
+    const gateway: GatewayState = { object: entry.object, view, apiVersion: apiVersionOf(entry), listeners: view.listeners.map((listener) => checkListener(context, view, listener, resolver, secrets, loaded)), listenerSets: [] };
+    attachListenerSets(context, gateway, (set, listener) => checkListener(context, set, listener, resolver, secrets, loaded));
     for (const listener of gateway.listeners) checkClientValidation(context, view, listener, resolver, { Secret: secrets, ConfigMap: configMaps }, loaded);
     gateway.insecureFrontendValidation = gateway.listeners.some((listener) => listener.clientValidation && !listener.clientValidation.required);
     markConflicts(gateway);
@@ -129,7 +135,7 @@ export function readGateways(context: TranslationContext, classes: Set<string>, 
   return out;
 }
 
-function checkListener(
+export function checkListener(
   context: TranslationContext,
   gateway: GatewayView,
   view: ListenerView,
@@ -171,7 +177,7 @@ function checkListener(
         state.unresolved ??= ['InvalidCertificateRef', `${at}: ${ref.group || 'core'}/${ref.kind} is not a Secret`];
         return;
       }
-      if (!resolver.permitted({ group: GATEWAY_GROUP, kind: 'Gateway', namespace: gateway.namespace }, { group: '', kind: 'Secret', namespace, name: ref.name })) {
+      if (!resolver.permitted({ group: GATEWAY_GROUP, kind: gateway.referrerKind ?? 'Gateway', namespace: gateway.namespace }, { group: '', kind: 'Secret', namespace, name: ref.name })) {
         state.unresolved ??= ['RefNotPermitted', `${at}: Secret ${namespace}/${ref.name} is in another namespace and no ReferenceGrant there allows it`];
         return;
       }
@@ -218,7 +224,7 @@ function checkClientValidation(
       state.unresolved ??= ['InvalidCACertificateKind', `${at}: ${ref.group || 'core'}/${ref.kind} is not a ConfigMap or Secret`];
       return;
     }
-    if (!resolver.permitted({ group: GATEWAY_GROUP, kind: 'Gateway', namespace: gateway.namespace }, { group: '', kind, namespace, name: ref.name })) {
+    if (!resolver.permitted({ group: GATEWAY_GROUP, kind: gateway.referrerKind ?? 'Gateway', namespace: gateway.namespace }, { group: '', kind, namespace, name: ref.name })) {
       state.unresolved ??= ['RefNotPermitted', `${at}: ${kind} ${namespace}/${ref.name} is in another namespace and no ReferenceGrant there allows it`];
       return;
     }
@@ -342,7 +348,20 @@ export function gatewayStatus(gateway: GatewayState, programmedListeners: Set<Li
       : gateway.address === undefined
       ? condition('Programmed', false, 'AddressNotAssigned', 'no address could be assigned', generation)
       : condition('Programmed', true, 'Programmed', 'Gateway programmed in the node proxies', generation);
-  const listeners = gateway.listeners.map((listener) => {
+  const listeners = gateway.listeners.filter((listener) => !listener.listenerSet).map((listener) => listenerEntry(listener, programmedListeners, !!gateway.notAccepted, generation));
+  const conditions = [accepted, programmed];
+  // GEP-91: a Gateway that lets unverified client certificates through says so
+  if (gateway.insecureFrontendValidation && !gateway.notAccepted) {
+    conditions.push(condition('InsecureFrontendValidationMode', true, 'ConfigurationChanged', 'spec.tls.frontend: a listener accepts client certificates it cannot verify (AllowInsecureFallback)', generation));
+  }
+  const status: Record<string, unknown> = { conditions, listeners };
+  if (gateway.address !== undefined) status['addresses'] = [{ type: 'IPAddress', value: gateway.address }];
+  if (gateway.listenerSets.length) status['attachedListenerSets'] = gateway.listenerSets.filter((set) => !set.notAllowed).length;
+  return status;
+}
+
+/** A listener's entry in its Gateway's (or ListenerSet's) status.listeners. */
+export function listenerEntry(listener: ListenerState, programmedListeners: Set<ListenerState>, gatewayNotAccepted: boolean, generation: number): Record<string, unknown> {
     const ok = !listener.notAccepted && !listener.conflicted;
     const conditions = [
       listener.notAccepted
@@ -351,20 +370,11 @@ export function gatewayStatus(gateway: GatewayState, programmedListeners: Set<Li
           ? condition('Accepted', false, listener.conflicted[0], listener.conflicted[1], generation)
           : condition('Accepted', true, 'Accepted', 'Listener accepted', generation),
       listener.conflicted ? condition('Conflicted', true, listener.conflicted[0], listener.conflicted[1], generation) : condition('Conflicted', false, 'NoConflicts', 'No conflicts', generation),
-      programmedListeners.has(listener) && ok && !gateway.notAccepted
+      programmedListeners.has(listener) && ok && !gatewayNotAccepted
         ? condition('Programmed', true, 'Programmed', 'Listener programmed', generation)
         : condition('Programmed', false, 'Invalid', 'Listener not programmed: see its other conditions', generation),
       listener.unresolved ? condition('ResolvedRefs', false, listener.unresolved[0], listener.unresolved[1], generation) : condition('ResolvedRefs', true, 'ResolvedRefs', 'References resolved', generation),
     ];
     if (listener.overlappingTls) conditions.push(condition('OverlappingTLSConfig', true, 'OverlappingHostnames', listener.overlappingTls, generation));
     return { name: listener.view.name, supportedKinds: listener.supportedKinds.map((kind) => ({ group: kind.group, kind: kind.kind })), attachedRoutes: listener.attachedRoutes.size, conditions };
-  });
-  const conditions = [accepted, programmed];
-  // GEP-91: a Gateway that lets unverified client certificates through says so
-  if (gateway.insecureFrontendValidation && !gateway.notAccepted) {
-    conditions.push(condition('InsecureFrontendValidationMode', true, 'ConfigurationChanged', 'spec.tls.frontend: a listener accepts client certificates it cannot verify (AllowInsecureFallback)', generation));
-  }
-  const status: Record<string, unknown> = { conditions, listeners };
-  if (gateway.address !== undefined) status['addresses'] = [{ type: 'IPAddress', value: gateway.address }];
-  return status;
 }

@@ -28,9 +28,11 @@ import { attachToGateway, isGatewayRef, isServiceRef } from './attach.js';
 import { BackendResolver } from './backends.js';
 import { buildGateway, gatewayProxyPorts, RuleCache, type AttachedRoute } from './build.js';
 import { buildGamma } from './gamma.js';
-import { apiVersionOf, gatewayStatus, ourClasses, readGateways, type GatewayState, type ListenerState } from './gateways.js';
+import { apiVersionOf, gatewayStatus, listenerEntry, ourClasses, readGateways, type GatewayState, type ListenerState } from './gateways.js';
 import { resolveRoute, type ResolvedRoute } from './rules.js';
 import { condition } from './status.js';
+import { GATEWAY_GROUP } from '../../kube/gateway-api.js';
+import { listenerSetStatus, type ListenerSetState } from './listener-sets.js';
 import { byName, pushTo, type NamedLookup } from './collections.js';
 import type { IndexedObject } from '../../objects.js';
 
@@ -70,7 +72,8 @@ export const gatewayApiFeature = {
     const attached = new Map<ListenerState, AttachedRoute[]>();
     const gamma = new Map<string, AttachedRoute[]>();
     const controllerName = context.options.gatewayControllerName;
-    const routeContext: RouteContext = { gatewayById, namespaceLabels, resolver, services, controllerName };
+    const listenerSetById = new Map(gateways.flatMap((gateway) => gateway.listenerSets.map((set) => [`${set.view.namespace}/${set.view.name}`, { gateway, set }] as const)));
+    const routeContext: RouteContext = { gatewayById, listenerSetById, namespaceLabels, resolver, services, controllerName };
     const routes = new Map<string, RouteRecord>();
     for (const [kind, keyKind] of ROUTE_KINDS) {
       for (const entry of context.index.local(keyKind)) {
@@ -144,6 +147,8 @@ function setBackendTlsStatuses(context: TranslationContext, table: BackendTlsTab
 /** What deciding a route's parents reads. */
 export interface RouteContext {
   gatewayById: Map<string, GatewayState>;
+  /** ListenerSets naming a Gateway of ours, by `namespace/name`. */
+  listenerSetById: Map<string, { gateway: GatewayState; set: ListenerSetState<ListenerState> }>;
   namespaceLabels: Map<string, Record<string, string>>;
   resolver: BackendResolver;
   services: NamedLookup<ServiceView>;
@@ -179,7 +184,7 @@ export interface GatewayStash extends RouteContext {
  * attaches to (with the hostnames it gets on each); the Services it is a GAMMA route of.
  */
 export function routeParents(kind: RouteKind, view: RouteView, context: RouteContext): { parents: Record<string, unknown>[]; resolved?: ResolvedRoute; attachments: { listener: ListenerState; hosts: string[] }[]; gamma: string[] } {
-  const { gatewayById, namespaceLabels, resolver, services, controllerName } = context;
+  const { gatewayById, listenerSetById, namespaceLabels, resolver, services, controllerName } = context;
   let resolved: ResolvedRoute | undefined;
   const parents: Record<string, unknown>[] = [];
   const attachments: { listener: ListenerState; hosts: string[] }[] = [];
@@ -190,7 +195,19 @@ export function routeParents(kind: RouteKind, view: RouteView, context: RouteCon
       const gateway = gatewayById.get(`${parent.namespace ?? view.namespace}/${parent.name}`);
       if (!gateway) continue; // not ours, or not there: its controller (if any) reports
       resolved ??= isL4Route(kind) ? resolveL4Route(view, resolver, services) : resolveRoute(view, resolver);
-      const outcome = attachToGateway(view, parent, gateway, namespaceLabels);
+      // a parentRef to the Gateway attaches to its own listeners, not its ListenerSets'
+      const own = gateway.listenerSets.length ? { ...gateway, listeners: gateway.listeners.filter((listener) => !listener.listenerSet) } : gateway;
+      const outcome = attachToGateway(view, parent, own, namespaceLabels);
+      attachments.push(...outcome.attachments);
+      accepted = outcome.accepted;
+    } else if (parent.group === GATEWAY_GROUP && parent.kind === 'ListenerSet') {
+      const found = listenerSetById.get(`${parent.namespace ?? view.namespace}/${parent.name}`);
+      if (!found) continue; // not ours, or not there
+      resolved ??= isL4Route(kind) ? resolveL4Route(view, resolver, services) : resolveRoute(view, resolver);
+      const { gateway, set } = found;
+      // the set's listeners, with allowedRoutes Same meaning the set's namespace
+      const asParent = { ...gateway, view: { ...gateway.view, namespace: set.view.namespace, name: set.view.name }, listeners: set.listeners, ...(set.notAllowed ? { notAccepted: set.notAllowed } : {}) };
+      const outcome = attachToGateway(view, parent, asParent, namespaceLabels);
       attachments.push(...outcome.attachments);
       accepted = outcome.accepted;
     } else if (isServiceRef(parent) && !isStreamRoute(kind)) {
@@ -225,7 +242,7 @@ export function gatewayUnitId(gateway: GatewayState): string {
 
 /** What a Gateway's unit reads: the Gateway, what decides its listeners, its routes with what their backends resolved to. */
 export function gatewayUnitInputs(gateway: GatewayState, attached: Map<ListenerState, AttachedRoute[]>, proxyPorts: Map<number, number | undefined>): unknown[] {
-  const inputs: unknown[] = [gateway.object, gateway.address, JSON.stringify([gateway.notAccepted, gateway.addressNotUsable, gateway.listeners.map(listenerSummary), [...proxyPorts]])];
+  const inputs: unknown[] = [gateway.object, ...gateway.listenerSets.map((set) => set.object), gateway.address, JSON.stringify([gateway.notAccepted, gateway.addressNotUsable, gateway.listeners.map(listenerSummary), [...proxyPorts]])];
   for (const listener of gateway.listeners) for (const route of attached.get(listener) ?? []) inputs.push(listener.view.name, route.view, route.hosts.join(','), resolutionSignature(route.resolved));
   return inputs;
 }
@@ -238,6 +255,10 @@ export function buildGatewayUnit(unit: TranslationContext, gateway: GatewayState
   if (l4.entry) unit.ir.l4Services.push(l4.entry);
   for (const listener of l4.programmed) built.programmed.add(listener);
   unit.setStatus(gateway.view.key, { v: 1, apiVersion: gateway.apiVersion, kind: 'Gateway', namespace: gateway.view.namespace, name: gateway.view.name, status: gatewayStatus(gateway, built.programmed) });
+  for (const set of gateway.listenerSets) {
+    const status = listenerSetStatus(set, !gateway.notAccepted, (listener) => listenerEntry(listener, built.programmed, !!gateway.notAccepted, set.view.generation));
+    unit.setStatus(set.key, { v: 1, apiVersion: set.apiVersion, kind: 'ListenerSet', namespace: set.view.namespace, name: set.view.name, status });
+  }
 }
 
 /** What a Gateway's output depends on in a listener besides its spec: certificates, kinds, conflicts, attached routes. */

@@ -12,8 +12,8 @@ export function condition(type: string, ok: boolean, reason: string, message: st
 /**
  * The Gateway API features Tendril claims, by their conformance names (pkg/features string values).
  * The conformance harness (test/conformance) runs every test whose features are all listed here and
- * fails on any of them failing, so a name is added only when its tests pass. Not claimed: neither
- * BackendTLSPolicy nor ListenerSet is implemented.
+ * fails on any of them failing, so a name is added only when its tests pass. Not claimed:
+ * BackendTLSPolicy, whose tests also need the Gateway's backend client certificate.
  */
 export const SUPPORTED_FEATURES: readonly string[] = [
   'GRPCRoute',
@@ -57,6 +57,7 @@ export const SUPPORTED_FEATURES: readonly string[] = [
   'HTTPRouteRetryBackendTimeout',
   'HTTPRouteRetryConnectionError',
   'HTTPRouteSchemeRedirect',
+  'ListenerSet',
   'ReferenceGrant',
   'TCPRoute',
   'TLSRoute',
