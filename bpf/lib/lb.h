@@ -28,6 +28,11 @@
 #define TENDRIL_LB_MAGLEV_MAX (16 * 1024 * 1024)
 #define TENDRIL_LB_AFFINITY_MAX 262144
 #define TENDRIL_LB_COUNTERS_MAX 262144
+#define TENDRIL_LB_EXTERNAL_MAX 262144
+#define TENDRIL_LB_NAT_MAX 524288
+#define TENDRIL_LB_NODE_ADDRESSES_MAX 1024
+/* Entries of every external frontend's Maglev table (a prime; struct lb_ext_maglev). */
+#define TENDRIL_EXT_MAGLEV_SIZE 1021
 
 /* lb_service.algorithm */
 #define TENDRIL_ALG_RANDOM 0
@@ -39,6 +44,9 @@
 
 /* lb4_service.flags */
 #define TENDRIL_SVC_L7_REDIRECT 0x01 /* send to 127.0.0.1:proxy_port (the node's Envoy) */
+/* External frontends only (tendril_lb4_external_v1): externalTrafficPolicy Local, so the slots hold
+ * this node's backends only and the client's source address is kept (no SNAT). */
+#define TENDRIL_SVC_LOCAL 0x02
 
 /* A frontend: what a client dials. */
 struct lb4_service_key {
@@ -253,6 +261,87 @@ struct {
 	__uint(max_entries, TENDRIL_LB_COUNTERS_MAX);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } tendril_lb_counters_v1 SEC(".maps");
+
+/*
+ * North-south (bpf/nodeport.c): frontends reached from outside the node, kept apart from the
+ * socket-level ones because they differ: a NodePort (key address 0.0.0.0) answers on every node
+ * address of tendril_lb4_node_addresses_v1, and with externalTrafficPolicy Local the backends are
+ * this node's only. Same key and value structs as tendril_lb4_services_v2; an external frontend has
+ * a service id of its own, so its slots (tendril_lb4_backends_v1) and counters are its own.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct lb4_service_key);
+	__type(value, struct lb_service);
+	__uint(max_entries, TENDRIL_LB_EXTERNAL_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tendril_lb4_external_v1 SEC(".maps");
+
+/* An external frontend's Maglev table in one value (entry -> slot): the same on every node that has
+ * the same backends, so a flow that moves to another node keeps its backend. */
+struct lb_ext_maglev {
+	__u16 slot[TENDRIL_EXT_MAGLEV_SIZE];
+	__u16 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, __u32); /* service id */
+	__type(value, struct lb_ext_maglev);
+	__uint(max_entries, TENDRIL_LB_EXTERNAL_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tendril_lb4_ext_maglev_v1 SEC(".maps");
+
+/* The addresses NodePorts answer on (written by the agent; value unused). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, __be32);
+	__type(value, __u32);
+	__uint(max_entries, TENDRIL_LB_NODE_ADDRESSES_MAX);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tendril_lb4_node_addresses_v1 SEC(".maps");
+
+/* Connection tracking and NAT of external flows, written by the programs only. A flow has two
+ * entries: TENDRIL_NAT_FORWARD keyed by the packet as the client sends it (client -> frontend),
+ * TENDRIL_NAT_REVERSE keyed by the reply as the backend sends it (backend -> source it saw). */
+#define TENDRIL_NAT_FORWARD 0
+#define TENDRIL_NAT_REVERSE 1
+
+struct lb4_nat_key {
+	__be32 source;
+	__be32 destination;
+	__be16 source_port;
+	__be16 destination_port;
+	__u8 protocol;
+	__u8 direction; /* TENDRIL_NAT_* */
+	__u16 pad;
+};
+
+/* lb4_nat.flags */
+#define TENDRIL_NAT_SNAT 0x01    /* the source was rewritten to the node (externalTrafficPolicy Cluster) */
+#define TENDRIL_NAT_CLOSING 0x02 /* a FIN or RST was seen: a new SYN on the tuple chooses again */
+
+struct lb4_nat {
+	__u64 last_seen_ns;
+	__be32 address;     /* forward: the backend; reverse: the frontend (source of translated replies) */
+	__be32 nat_address; /* forward: the source toward the backend (node or client); reverse: the client */
+	__be16 port;        /* forward: the backend port; reverse: the frontend port */
+	__be16 nat_port;    /* forward: the source port toward the backend; reverse: the client port */
+	__u32 service_id;
+	__u32 slot;
+	__u8 flags;         /* TENDRIL_NAT_* */
+	__u8 pad[3];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct lb4_nat_key);
+	__type(value, struct lb4_nat);
+	__uint(max_entries, TENDRIL_LB_NAT_MAX);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tendril_lb4_nat_v1 SEC(".maps");
 
 /* One connect() to an IPv6 VIP (ring buffer tendril_lb6_flows_v1). */
 struct lb6_flow_event {

@@ -1,4 +1,5 @@
 /** The datapath agent's own settings (the platform's are in libs/platform). */
+import { isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_MAGLEV_TABLE_SIZE, isPrime } from '@tendril/datapath-core';
@@ -30,6 +31,40 @@ export interface DatapathConfig {
   policyRescanMs: number;
   /** TENDRIL_RECONCILE_INTERVAL_MS: how often the maps are compared with tendril-lb and drift repaired (0: never). */
   reconcileIntervalMs: number;
+  /** North-south (bpf/nodeport.o on the node's external interfaces); undefined when TENDRIL_NODEPORT_DEVICES is unset. */
+  northSouth?: NorthSouthConfig;
+}
+
+export interface NorthSouthConfig {
+  /** TENDRIL_NODEPORT_DEVICES: the interfaces whose traffic from outside (and the backends' replies) the tc programs see. */
+  devices: string[];
+  /** TENDRIL_NODEPORT_ADDRESSES: the IPv4 addresses NodePorts answer on (empty: every IPv4 address of the namespace but loopback). */
+  addresses: string[];
+  /** TENDRIL_NODEPORT_NETNS: the network namespace of the devices, as a path ('': the agent's own). */
+  netnsPath: string;
+  /** TENDRIL_BPF_NODEPORT_OBJECT: the tc programs (default: the repo's bpf/build/nodeport.o). */
+  objectPath: string;
+}
+
+function list(name: string): string[] {
+  return envString(name, '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+}
+
+function northSouthConfig(): NorthSouthConfig | undefined {
+  const devices = list('TENDRIL_NODEPORT_DEVICES');
+  if (devices.length === 0) return undefined;
+  for (const device of devices) if (!/^[A-Za-z0-9_.@-]{1,15}$/.test(device)) throw new Error(`TENDRIL_NODEPORT_DEVICES: "${device}" is not an interface name`);
+  const addresses = list('TENDRIL_NODEPORT_ADDRESSES');
+  for (const address of addresses) if (isIP(address) !== 4) throw new Error(`TENDRIL_NODEPORT_ADDRESSES: "${address}" is not an IPv4 address`);
+  return {
+    devices,
+    addresses,
+    netnsPath: envString('TENDRIL_NODEPORT_NETNS', ''),
+    objectPath: resolve(envString('TENDRIL_BPF_NODEPORT_OBJECT', resolve(repoRoot, 'bpf', 'build', 'nodeport.o'))),
+  };
 }
 
 export const DATAPATH_CONFIG = Symbol('DATAPATH_CONFIG');
@@ -38,6 +73,7 @@ export const DATAPATH_CONFIG = Symbol('DATAPATH_CONFIG');
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
 export function readDatapathConfig(dataDir: string): DatapathConfig {
+  const northSouth = northSouthConfig();
   return {
     objectPath: resolve(envString('TENDRIL_BPF_OBJECT', resolve(repoRoot, 'bpf', 'build', 'sock_lb.o'))),
     pinPath: envString('TENDRIL_BPF_PIN_PATH', '/sys/fs/bpf/tendril'),
@@ -49,5 +85,6 @@ export function readDatapathConfig(dataDir: string): DatapathConfig {
     policyObjectPath: envString('TENDRIL_BPF_POLICY_OBJECT', resolve(repoRoot, 'bpf', 'build', 'policy.o')),
     policyRescanMs: envInt('TENDRIL_POLICY_RESCAN_MS', 1000, 0),
     maglevTableSize: maglevTableSize(envInt('TENDRIL_MAGLEV_TABLE_SIZE', DEFAULT_MAGLEV_TABLE_SIZE, 3)),
+    ...(northSouth ? { northSouth } : {}),
   };
 }

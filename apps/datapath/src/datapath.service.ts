@@ -11,6 +11,7 @@ import { KvMirror, Metrics, MicroRegistration, NatsClient, PLATFORM_CONFIG, Read
 import type { KV } from 'nats';
 import { Gauge } from 'prom-client';
 import { DATAPATH_CONFIG, type DatapathConfig } from './config.js';
+import { HealthCheckServers } from './health-check.js';
 import { LbProgrammer } from './lb-programmer.js';
 import { PolicyProgrammer } from './policy-programmer.js';
 
@@ -26,6 +27,8 @@ export class DatapathService implements OnApplicationBootstrap, OnApplicationShu
   private readonly logger = new Logger('datapath');
   private readonly programmer: LbProgrammer;
   private readonly policy?: PolicyProgrammer;
+  /** Health check node ports (externalTrafficPolicy Local), when north-south is on. */
+  private readonly health?: HealthCheckServers;
   private policyStarted = false;
   private readonly mirror: KvMirror<LbEntry>;
   private readonly programsCheck: ReadinessCheck;
@@ -55,7 +58,11 @@ export class DatapathService implements OnApplicationBootstrap, OnApplicationShu
     @Inject(Metrics) metrics: Metrics,
     @Inject(MicroRegistration) micro: MicroRegistration,
   ) {
-    this.programmer = new LbProgrammer(config, this.logger);
+    this.programmer = new LbProgrammer({ ...config, nodeName: platform.nodeName }, this.logger);
+    if (config.northSouth) {
+      this.health = new HealthCheckServers(platform.nodeName, config.northSouth.netnsPath, new Logger('health-check'));
+      metrics.figure('health_check_ports', 'Health check node ports served (Services with externalTrafficPolicy Local)', () => this.health?.size ?? 0);
+    }
     if (config.policyObjectPath !== 'none') {
       this.policy = new PolicyProgrammer(nats, { policyObjectPath: config.policyObjectPath, pinPath: config.pinPath, cgroupPath: config.cgroupPath, nodeName: platform.nodeName, rescanMs: config.policyRescanMs }, new Logger('policy'));
       metrics.figure('policy_endpoints', 'Workloads on this node under network policy (cgroups programmed)', () => this.policy?.endpoints ?? 0);
@@ -110,6 +117,7 @@ export class DatapathService implements OnApplicationBootstrap, OnApplicationShu
     if (this.markerTimer) clearInterval(this.markerTimer);
     this.mirror.stop();
     this.policy?.stop();
+    this.health?.close();
     this.programmer.close();
   }
 
@@ -160,7 +168,9 @@ export class DatapathService implements OnApplicationBootstrap, OnApplicationShu
     if (this.stopped) return;
     try {
       const marker = this.mirror.get(LB_GENERATION_KEY) as LbGeneration | undefined;
-      const written = this.programmer.reconcile(this.services());
+      const services = this.services();
+      const written = this.programmer.reconcile(services);
+      this.health?.reset(services);
       this.synced = true;
       if (marker) this.markApplied(marker);
       else this.judgeGeneration();
@@ -251,6 +261,7 @@ export class DatapathService implements OnApplicationBootstrap, OnApplicationShu
     }
     try {
       if (services.length) this.programmer.apply(services, () => this.services());
+      if (services.length) this.health?.apply(services);
       if (marker) this.markApplied(marker);
     } catch (error) {
       this.programmer.errors++;

@@ -17,19 +17,21 @@ import {
   lb4Service,
   lbCounter,
   lbService,
+  maglevSlot,
+  nodeAddressKey,
   type LbChange,
   type LbMap,
   type MapOp,
   type ServiceDump,
 } from '@tendril/datapath-core';
 import type { FlowEvent } from '@tendril/contract';
-import { PinnedMap, PinnedRingBuffer, installPrograms, mountBpffs, programsAttached, type AttachedProgram } from '@tendril/ebpf';
+import { PinnedMap, PinnedRingBuffer, installPrograms, installTcPrograms, mountBpffs, namespaceAddresses, programsAttached, type AttachedProgram, type TcAttachment } from '@tendril/ebpf';
 import type { Logger } from '@tendril/platform';
 import { SLOT_L7, SLOT_REFUSED } from '@tendril/datapath-core';
-import type { DatapathConfig } from './config.js';
+import type { DatapathConfig, NorthSouthConfig } from './config.js';
 import { ServiceIdLog } from './service-id-log.js';
 
-const WRITTEN_MAPS: LbMap[] = ['services', 'backends', 'services6', 'backends6', 'maglev'];
+const WRITTEN_MAPS: LbMap[] = ['services', 'backends', 'services6', 'backends6', 'maglev', 'external', 'extMaglev'];
 
 /** Connections counted in the kernel for one (frontend, backend) since the maps were created. */
 export interface ConnectionCount {
@@ -49,17 +51,20 @@ export class LbProgrammer {
   private flows6?: PinnedRingBuffer;
   private readonly flowCounts = new FlowAggregator();
   private programs: AttachedProgram[] = [];
+  private tcPrograms: TcAttachment[] = [];
+  private nodeAddresses: string[] = [];
   private readonly idLog: ServiceIdLog;
   /** Entries in the written maps: counted when read back (reconcile), then kept up to date by every write. */
   private entries = 0;
   errors = 0;
 
   constructor(
-    private readonly config: Pick<DatapathConfig, 'objectPath' | 'pinPath' | 'cgroupPath' | 'idsFile'> & Partial<Pick<DatapathConfig, 'maglevTableSize' | 'legacyIdsFile'>>,
+    private readonly config: Pick<DatapathConfig, 'objectPath' | 'pinPath' | 'cgroupPath' | 'idsFile'> &
+      Partial<Pick<DatapathConfig, 'maglevTableSize' | 'legacyIdsFile' | 'northSouth'>> & { nodeName?: string },
     private readonly logger: Logger,
   ) {
     this.idLog = new ServiceIdLog(config.idsFile, logger, config.legacyIdsFile);
-    this.table = new LbTable(this.idLog.load(), { maglevTableSize: config.maglevTableSize });
+    this.table = new LbTable(this.idLog.load(), { maglevTableSize: config.maglevTableSize, northSouth: config.northSouth !== undefined, ...(config.nodeName ? { nodeName: config.nodeName } : {}) });
   }
 
   /** Loads the object (adopting pinned maps) and attaches its programs, replacing an older agent's in place. */
@@ -79,7 +84,43 @@ export class LbProgrammer {
     if (existsSync(legacy)) unlinkSync(legacy);
     const how = this.programs.map((program) => `${program.section}#${program.id}${program.replaced ? ' (replaced)' : ''}`).join(', ');
     this.logger.log(`attached to ${this.config.cgroupPath}: ${how}; maps in ${this.config.pinPath}`);
+    if (this.config.northSouth) this.installNorthSouth(this.config.northSouth);
     return this.programs;
+  }
+
+  /**
+   * The tc programs on the node's external interfaces (after the socket programs, which created and
+   * pinned every map). The NodePort addresses are written before any program is attached.
+   */
+  private installNorthSouth(config: NorthSouthConfig): void {
+    this.tcPrograms = installTcPrograms({
+      objectPath: config.objectPath,
+      pinRoot: this.config.pinPath,
+      netnsPath: config.netnsPath,
+      devices: config.devices,
+      programs: { ingress: 'tendril_nodeport_ingress', egress: 'tendril_nodeport_egress' },
+      beforeAttach: () => this.writeNodeAddresses(config),
+    });
+    const how = this.tcPrograms.map((attached) => `${attached.device} ${attached.direction}${attached.replaced ? ' (replaced)' : ''}`).join(', ');
+    this.logger.log(`north-south programs on ${how}${config.netnsPath ? ` in ${config.netnsPath}` : ''}; NodePorts on ${this.nodeAddresses.join(', ') || 'no address'}`);
+  }
+
+  private writeNodeAddresses(config: NorthSouthConfig): void {
+    const addresses = config.addresses.length > 0 ? config.addresses : [...new Set(namespaceAddresses(config.netnsPath).map((entry) => entry.address).filter((address) => !address.startsWith('127.')))];
+    const map = PinnedMap.open(join(this.config.pinPath, MAP_NAMES.nodeAddresses));
+    try {
+      const wanted = new Set(addresses.map((address) => Buffer.from(nodeAddressKey.encode(address)).toString('hex')));
+      for (const key of map.keys()) if (!wanted.has(Buffer.from(key).toString('hex'))) map.delete(key);
+      for (const address of addresses) map.update(nodeAddressKey.encode(address), maglevSlot.encode(1));
+    } finally {
+      map.close();
+    }
+    this.nodeAddresses = addresses;
+  }
+
+  /** The interfaces (and directions) the north-south programs are attached to. */
+  get northSouthAttachments(): readonly TcAttachment[] {
+    return this.tcPrograms;
   }
 
   get attached(): boolean {

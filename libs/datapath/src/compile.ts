@@ -12,7 +12,7 @@
  */
 import type { LbBackend, LbService } from '@tendril/contract';
 import { DEFAULT_MAGLEV_TABLE_SIZE } from './maglev.js';
-import { SERVICE_FLAG_L7_REDIRECT, canonicalAddress, isIpv4, isIpv6, type Algorithm, type Lb4Backend, type Lb4ServiceKey, type LbServiceValue } from './maps.js';
+import { EXT_MAGLEV_SIZE, SERVICE_FLAG_L7_REDIRECT, SERVICE_FLAG_LOCAL, canonicalAddress, isIpv4, isIpv6, type Algorithm, type Lb4Backend, type Lb4ServiceKey, type LbServiceValue } from './maps.js';
 
 export const MAX_SLOTS_PER_SERVICE = 256;
 /** The node's Envoy, where l7Proxy frontends lead. */
@@ -33,11 +33,26 @@ export interface CompiledFrontend {
   slots: Lb4Backend[];
   /** Maglev only: each backend's weight, by backendName(). */
   maglevWeights?: Map<string, number>;
+  /**
+   * A frontend reached from outside the node (NodePort, LoadBalancer, ExternalIP) as the tc programs
+   * see it (tendril_lb4_external_v1): its own service id, slots and Maglev table.
+   */
+  external?: boolean;
 }
 
 export interface CompileOptions {
   /** Entries of each Maglev table (a prime). */
   maglevTableSize?: number;
+  /** North-south on: external frontends are compiled for the tc programs as well. */
+  northSouth?: boolean;
+  /** This node: externalTrafficPolicy Local keeps the backends whose nodeName is this. */
+  nodeName?: string;
+}
+
+/** The id of a compiled frontend in the table (service ids, owners): external ones apart. */
+export function compiledId(frontend: Pick<CompiledFrontend, 'key' | 'external'>): string {
+  const id = `${frontend.key.address}:${frontend.key.port}/${frontend.key.protocol}`;
+  return frontend.external ? `external ${id}` : id;
 }
 
 export const backendName = (backend: Lb4Backend) => `${backend.address}:${backend.port}/${backend.protocol}`;
@@ -57,6 +72,10 @@ export function compileService(service: LbService, options: CompileOptions = {})
     if (seen.has(id)) continue;
     seen.add(id);
     const common = { key, family, affinityTimeout: service.affinity?.timeoutSeconds ?? 0 };
+    if (options.northSouth && frontend.scope !== 'ClusterIP' && family === 4 && frontend.protocol !== 'SCTP' && !seen.has(`external ${id}`)) {
+      seen.add(`external ${id}`);
+      out.push(compileExternal(service, frontend, key, options));
+    }
     if (service.l7Proxy) {
       out.push({ ...common, count: 0, flags: SERVICE_FLAG_L7_REDIRECT, proxyPort: service.l7Proxy.frontendPorts?.[String(frontend.port)] ?? service.l7Proxy.port, algorithm: 'random', maglevSize: 0, affinityTimeout: 0, slots: [] });
       continue;
@@ -82,6 +101,42 @@ export function compileService(service: LbService, options: CompileOptions = {})
     out.push({ ...common, count: slots.length, flags: 0, proxyPort: 0, algorithm: 'random', maglevSize: 0, slots });
   }
   return out;
+}
+
+/**
+ * An external frontend: always Maglev (a table of EXT_MAGLEV_SIZE entries), so every node with the
+ * same backends sends a flow to the same one; with externalTrafficPolicy Local only this node's
+ * backends, and the flag that keeps the client's address.
+ */
+function compileExternal(service: LbService, frontend: LbService['frontends'][number], key: Lb4ServiceKey, options: CompileOptions): CompiledFrontend {
+  const local = service.externalTrafficPolicy === 'Local';
+  const common = { key, family: 4 as const, external: true, affinityTimeout: 0, algorithm: 'maglev' as const };
+  if (service.l7Proxy) {
+    const proxyPort = service.l7Proxy.frontendPorts?.[String(frontend.port)] ?? service.l7Proxy.port;
+    return { ...common, count: 0, flags: SERVICE_FLAG_L7_REDIRECT, proxyPort, algorithm: 'random', maglevSize: 0, slots: [] };
+  }
+  const serving = pickUsable(
+    service.backends.filter(
+      (backend) =>
+        backend.protocol === frontend.protocol &&
+        backend.portName === frontend.portName &&
+        familyOf(backend.address) === 4 &&
+        backend.weight > 0 &&
+        (!local || (options.nodeName !== undefined && backend.nodeName === options.nodeName)),
+    ),
+  ).map((backend) => ({ ...backend, address: canonicalAddress(backend.address) }));
+  const weights = new Map<string, number>();
+  for (const backend of serving) weights.set(backendName(backend), (weights.get(backendName(backend)) ?? 0) + backend.weight);
+  const slots = weightedSlots([...new Map(serving.map((backend) => [backendName(backend), { ...backend, weight: 1 }])).values()]);
+  const flags = local ? SERVICE_FLAG_LOCAL : 0;
+  if (slots.length === 0) return { ...common, count: 0, flags, proxyPort: 0, maglevSize: 0, slots };
+  return { ...common, count: slots.length, flags, proxyPort: 0, maglevSize: EXT_MAGLEV_SIZE, slots, maglevWeights: weights };
+}
+
+/** Local endpoints of a Service with externalTrafficPolicy Local: what its health check node port reports. */
+export function localEndpointCount(service: LbService, nodeName: string): number {
+  const local = new Set(service.backends.filter((backend) => backend.state === 'active' && backend.nodeName === nodeName).map((backend) => backend.address));
+  return local.size;
 }
 
 function pickUsable(backends: LbBackend[]): LbBackend[] {

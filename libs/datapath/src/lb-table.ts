@@ -8,7 +8,7 @@
  * are free only after it, so no new frontend reuses an id an old entry still points at.
  */
 import type { LbService } from '@tendril/contract';
-import { backendName, compileService, serviceValue, type CompileOptions, type CompiledFrontend } from './compile.js';
+import { backendName, compileService, compiledId, serviceValue, type CompileOptions, type CompiledFrontend } from './compile.js';
 import { maglevTable } from './maglev.js';
 import {
   lb4Backend,
@@ -16,6 +16,7 @@ import {
   lb4ServiceKey,
   lb6Backend,
   lb6ServiceKey,
+  lbExtMaglev,
   lbService,
   maglevSlot,
   type Algorithm,
@@ -24,9 +25,9 @@ import {
 import { ServiceIds, frontendId } from './service-ids.js';
 
 /** The maps the agent writes (keys of MAP_NAMES). */
-export type LbMap = 'services' | 'backends' | 'services6' | 'backends6' | 'maglev';
-const WRITE_ORDER: LbMap[] = ['backends', 'backends6', 'maglev', 'services', 'services6'];
-const REMOVE_ORDER: LbMap[] = ['services', 'services6', 'maglev', 'backends', 'backends6'];
+export type LbMap = 'services' | 'backends' | 'services6' | 'backends6' | 'maglev' | 'external' | 'extMaglev';
+const WRITE_ORDER: LbMap[] = ['backends', 'backends6', 'maglev', 'extMaglev', 'services', 'services6', 'external'];
+const REMOVE_ORDER: LbMap[] = ['services', 'services6', 'external', 'maglev', 'extMaglev', 'backends', 'backends6'];
 
 export interface MapOp {
   readonly map: LbMap;
@@ -95,18 +96,20 @@ const hex = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, b
 function frontendEntries(frontend: ProgrammedFrontend): [id: string, entry: Entry][] {
   const out: [string, Entry][] = [];
   const put = (map: LbMap, key: Uint8Array, value: Uint8Array, describe: () => string) => out.push([`${map}:${hex(key)}`, { map, key, value, describe }]);
-  const name = () => frontendId(frontend.key);
+  const name = () => compiledId(frontend);
   const backendCodec = frontend.family === 4 ? lb4Backend : lb6Backend;
   const backendMap = frontend.family === 4 ? 'backends' : 'backends6';
   frontend.slots.forEach((backend, slot) => {
     put(backendMap, lb4BackendKey.encode({ serviceId: frontend.serviceId, slot }), backendCodec.encode(backend), () => `${name()} slot ${slot} -> ${backendName(backend)}`);
   });
-  frontend.maglev?.forEach((slot, index) => {
+  if (frontend.external && frontend.maglev) {
+    put('extMaglev', maglevSlot.encode(frontend.serviceId), lbExtMaglev.encode(frontend.maglev), () => `${name()} maglev table`);
+  } else frontend.maglev?.forEach((slot, index) => {
     put('maglev', lb4BackendKey.encode({ serviceId: frontend.serviceId, slot: index }), maglevSlot.encode(slot), () => `${name()} maglev ${index} -> slot ${slot}`);
   });
   const key = (frontend.family === 4 ? lb4ServiceKey : lb6ServiceKey).encode(frontend.key);
   const value = lbService.encode(serviceValue(frontend, frontend.serviceId));
-  put(frontend.family === 4 ? 'services' : 'services6', key, value, () => `${name()} id ${frontend.serviceId} count ${frontend.count} ${frontend.algorithm}`);
+  put(frontend.external ? 'external' : frontend.family === 4 ? 'services' : 'services6', key, value, () => `${name()} id ${frontend.serviceId} count ${frontend.count} ${frontend.algorithm}`);
   return out;
 }
 
@@ -194,7 +197,7 @@ export class LbTable {
       this.programmed.delete(change.key);
       const next = new Map<string, ProgrammedFrontend>();
       for (const compiled of change.service ? compileService(change.service, this.options) : []) {
-        const id = frontendId(compiled.key);
+        const id = compiledId(compiled);
         const rival = this.owners.get(id);
         if (rival !== undefined) {
           const taken = this.programmed.get(rival)?.get(id);
@@ -224,12 +227,16 @@ export class LbTable {
   reconcile(actual: MapContents, services: [key: string, service: LbService][]): MapOp[] {
     const from: Entries = new Map();
     const adopted: [string, number][] = [];
-    for (const map of ['services', 'services6'] as const) {
-      for (const [key, value] of actual[map]) {
-        const frontend = frontendId((map === 'services' ? lb4ServiceKey : lb6ServiceKey).decode(key));
+    for (const map of ['services', 'services6', 'external'] as const) {
+      for (const [key, value] of actual[map] ?? []) {
+        const decoded = frontendId((map === 'services6' ? lb6ServiceKey : lb4ServiceKey).decode(key));
+        const frontend = map === 'external' ? `external ${decoded}` : decoded;
         adopted.push([frontend, lbService.decode(value).serviceId]);
         from.set(`${map}:${hex(key)}`, { map, key, value, describe: () => `${frontend} (found)` });
       }
+    }
+    for (const [key, value] of actual.extMaglev ?? []) {
+      from.set(`extMaglev:${hex(key)}`, { map: 'extMaglev', key, value, describe: () => `external maglev table of id ${maglevSlot.decode(key)} (found)` });
     }
     for (const map of ['backends', 'backends6', 'maglev'] as const) {
       for (const [key, value] of actual[map]) {
@@ -255,7 +262,11 @@ export class LbTable {
 
   /** The KV key whose service programmed this frontend (`127.100.0.1:80/TCP`). */
   ownerOf(frontend: string): string | undefined {
-    return this.owners.get(frontend);
+    const held = this.owners.get(frontend) ?? this.owners.get(`external ${frontend}`);
+    if (held !== undefined) return held;
+    // a NodePort, reported with the node address the client dialled
+    const port = /:(\d+\/[A-Z]+)$/.exec(frontend);
+    return port ? this.owners.get(`external 0.0.0.0:${port[1]}`) : undefined;
   }
 
   get serviceCount(): number {
@@ -274,7 +285,7 @@ export class LbTable {
       .map(([key, frontends]) => ({
         key,
         frontends: [...frontends.values()].map((frontend) => ({
-          frontend: frontendId(frontend.key),
+          frontend: compiledId(frontend),
           serviceId: frontend.serviceId,
           algorithm: frontend.algorithm,
           ...(frontend.affinityTimeout ? { affinityTimeout: frontend.affinityTimeout } : {}),
@@ -290,7 +301,7 @@ export class LbTable {
     for (const [owner, frontends] of this.programmed) {
       for (const frontend of frontends.values()) {
         const slots = frontend.slots.map((backend) => (backend.address.includes(':') ? `[${backend.address}]:${backend.port}` : `${backend.address}:${backend.port}`));
-        out.set(frontend.serviceId, { frontend: frontendId(frontend.key), owner, slots });
+        out.set(frontend.serviceId, { frontend: compiledId(frontend), owner, slots });
       }
     }
     return out;
@@ -301,7 +312,7 @@ export class LbTable {
   }
 
   private program(compiled: CompiledFrontend, previous?: ProgrammedFrontend): ProgrammedFrontend {
-    const serviceId = this.ids.allocate(frontendId(compiled.key));
+    const serviceId = this.ids.allocate(compiledId(compiled));
     const slots = previous ? keepSlots(previous.slots, compiled.slots) : compiled.slots;
     const { maglevWeights, ...rest } = compiled;
     const programmed: ProgrammedFrontend = { ...rest, serviceId, slots };

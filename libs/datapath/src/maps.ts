@@ -17,6 +17,11 @@ export const MAP_NAMES = {
   maglev: 'tendril_lb_maglev_v1',
   affinity: 'tendril_lb_affinity_v1',
   counters: 'tendril_lb_counters_v1',
+  /** North-south (bpf/nodeport.c): frontends reached from outside the node. */
+  external: 'tendril_lb4_external_v1',
+  extMaglev: 'tendril_lb4_ext_maglev_v1',
+  nodeAddresses: 'tendril_lb4_node_addresses_v1',
+  nat: 'tendril_lb4_nat_v1',
 } as const;
 
 /** Maps of older layouts that an agent migrates from (then unpins). */
@@ -38,6 +43,10 @@ const PROTOCOL_NUMBERS: Record<Protocol, number> = { TCP: 6, UDP: 17, SCTP: 132 
 
 /** lb4_service.flags */
 export const SERVICE_FLAG_L7_REDIRECT = 0x01;
+/** External frontends: externalTrafficPolicy Local (local backends only, no SNAT). */
+export const SERVICE_FLAG_LOCAL = 0x02;
+/** Entries of an external frontend's Maglev table (TENDRIL_EXT_MAGLEV_SIZE). */
+export const EXT_MAGLEV_SIZE = 1021;
 
 export interface FieldLayout {
   offset: number;
@@ -622,6 +631,137 @@ export const lb6FlowEvent: StructCodec<Lb4FlowEvent> = {
   },
 };
 
+/** struct lb_ext_maglev: an external frontend's whole Maglev table (entry -> slot), keyed by service id. */
+export const lbExtMaglev: StructCodec<number[]> = {
+  struct: 'lb_ext_maglev',
+  size: EXT_MAGLEV_SIZE * 2 + 2,
+  fields: { slot: { offset: 0, size: EXT_MAGLEV_SIZE * 2 }, pad: { offset: EXT_MAGLEV_SIZE * 2, size: 2 } },
+  encode(table) {
+    if (table.length !== EXT_MAGLEV_SIZE) throw new Error(`lb_ext_maglev: expected ${EXT_MAGLEV_SIZE} entries, got ${table.length}`);
+    const bytes = new Uint8Array(this.size);
+    const data = view(bytes, this.size, this.struct);
+    table.forEach((slot, index) => data.setUint16(index * 2, slot, HOST_LITTLE_ENDIAN));
+    return bytes;
+  },
+  decode(bytes) {
+    const data = view(bytes, this.size, this.struct);
+    return Array.from({ length: EXT_MAGLEV_SIZE }, (_, index) => data.getUint16(index * 2, HOST_LITTLE_ENDIAN));
+  },
+};
+
+/** A node address key (__be32) of tendril_lb4_node_addresses_v1. */
+export const nodeAddressKey = {
+  size: 4,
+  encode(address: string): Uint8Array {
+    const bytes = new Uint8Array(4);
+    new DataView(bytes.buffer).setUint32(0, ipv4ToUint32(address), false);
+    return bytes;
+  },
+  decode(bytes: Uint8Array): string {
+    return uint32ToIpv4(view(bytes, 4, 'node address').getUint32(0, false));
+  },
+};
+
+export interface Lb4NatKey {
+  source: string;
+  destination: string;
+  sourcePort: number;
+  destinationPort: number;
+  protocol: Protocol;
+  direction: 'forward' | 'reverse';
+}
+
+/** struct lb4_nat_key: a tracked packet's tuple (written by the programs; read for tests and dumps). */
+export const lb4NatKey: StructCodec<Lb4NatKey> = {
+  struct: 'lb4_nat_key',
+  size: 16,
+  fields: {
+    source: { offset: 0, size: 4 },
+    destination: { offset: 4, size: 4 },
+    source_port: { offset: 8, size: 2 },
+    destination_port: { offset: 10, size: 2 },
+    protocol: { offset: 12, size: 1 },
+    direction: { offset: 13, size: 1 },
+    pad: { offset: 14, size: 2 },
+  },
+  encode(value) {
+    const bytes = new Uint8Array(16);
+    const data = view(bytes, 16, this.struct);
+    data.setUint32(0, ipv4ToUint32(value.source), false);
+    data.setUint32(4, ipv4ToUint32(value.destination), false);
+    data.setUint16(8, value.sourcePort, false);
+    data.setUint16(10, value.destinationPort, false);
+    data.setUint8(12, protocolNumber(value.protocol));
+    data.setUint8(13, value.direction === 'forward' ? 0 : 1);
+    return bytes;
+  },
+  decode(bytes) {
+    const data = view(bytes, 16, this.struct);
+    return {
+      source: uint32ToIpv4(data.getUint32(0, false)),
+      destination: uint32ToIpv4(data.getUint32(4, false)),
+      sourcePort: data.getUint16(8, false),
+      destinationPort: data.getUint16(10, false),
+      protocol: protocolName(data.getUint8(12)),
+      direction: data.getUint8(13) === 0 ? 'forward' : 'reverse',
+    };
+  },
+};
+
+export interface Lb4Nat {
+  lastSeenNs: bigint;
+  address: string;
+  natAddress: string;
+  port: number;
+  natPort: number;
+  serviceId: number;
+  slot: number;
+  flags: number;
+}
+
+/** struct lb4_nat: where a tracked flow goes (forward) or comes back from (reverse). */
+export const lb4Nat: StructCodec<Lb4Nat> = {
+  struct: 'lb4_nat',
+  size: 32,
+  fields: {
+    last_seen_ns: { offset: 0, size: 8 },
+    address: { offset: 8, size: 4 },
+    nat_address: { offset: 12, size: 4 },
+    port: { offset: 16, size: 2 },
+    nat_port: { offset: 18, size: 2 },
+    service_id: { offset: 20, size: 4 },
+    slot: { offset: 24, size: 4 },
+    flags: { offset: 28, size: 1 },
+    pad: { offset: 29, size: 3 },
+  },
+  encode(value) {
+    const bytes = new Uint8Array(32);
+    const data = view(bytes, 32, this.struct);
+    data.setBigUint64(0, value.lastSeenNs, HOST_LITTLE_ENDIAN);
+    data.setUint32(8, ipv4ToUint32(value.address), false);
+    data.setUint32(12, ipv4ToUint32(value.natAddress), false);
+    data.setUint16(16, value.port, false);
+    data.setUint16(18, value.natPort, false);
+    data.setUint32(20, value.serviceId, HOST_LITTLE_ENDIAN);
+    data.setUint32(24, value.slot, HOST_LITTLE_ENDIAN);
+    data.setUint8(28, value.flags);
+    return bytes;
+  },
+  decode(bytes) {
+    const data = view(bytes, 32, this.struct);
+    return {
+      lastSeenNs: data.getBigUint64(0, HOST_LITTLE_ENDIAN),
+      address: uint32ToIpv4(data.getUint32(8, false)),
+      natAddress: uint32ToIpv4(data.getUint32(12, false)),
+      port: data.getUint16(16, false),
+      natPort: data.getUint16(18, false),
+      serviceId: data.getUint32(20, HOST_LITTLE_ENDIAN),
+      slot: data.getUint32(24, HOST_LITTLE_ENDIAN),
+      flags: data.getUint8(28),
+    };
+  },
+};
+
 /** Every codec, for the layout test. */
 export const STRUCT_CODECS: readonly StructCodec<never>[] = [
   lb4ServiceKey,
@@ -640,4 +780,7 @@ export const STRUCT_CODECS: readonly StructCodec<never>[] = [
   lbAffinityKey,
   lbAffinity,
   lbCounter,
+  lbExtMaglev,
+  lb4NatKey,
+  lb4Nat,
 ] as StructCodec<never>[];

@@ -4,11 +4,18 @@
  * with the legacy BPF_PROG_ATTACH (the cgroup keeps the program after we exit), and map access by
  * fd with Buffers. Everything else lives in TypeScript.
  */
+#define _GNU_SOURCE /* setns */
 #define NAPI_VERSION 8
 #include <node_api.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <sys/socket.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -583,6 +590,195 @@ static napi_value ring_close(napi_env env, napi_callback_info info)
 	return NULL;
 }
 
+/* The tcx attach types (kernel 6.6+), which this libbpf's headers do not name yet. */
+#define TENDRIL_BPF_TCX_INGRESS 46
+#define TENDRIL_BPF_TCX_EGRESS 47
+
+/*
+ * Moves this thread (only) into the network namespace at path ("" : stay); *saved is the one to
+ * return to. Interfaces are named and sockets made in the namespace of the calling thread.
+ */
+static int enter_netns(const char *path, int *saved)
+{
+	int target, err;
+
+	*saved = -1;
+	if (!path[0])
+		return 0;
+	target = open(path, O_RDONLY | O_CLOEXEC);
+	if (target < 0)
+		return errno;
+	*saved = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (*saved < 0) {
+		err = errno;
+		close(target);
+		return err;
+	}
+	if (setns(target, CLONE_NEWNET)) {
+		err = errno;
+		close(target);
+		close(*saved);
+		*saved = -1;
+		return err;
+	}
+	close(target);
+	return 0;
+}
+
+static void leave_netns(int saved)
+{
+	if (saved < 0)
+		return;
+	if (setns(saved, CLONE_NEWNET)) {
+		/* the thread would stay in the other namespace: nothing sane can follow */
+		perror("tendril_ebpf: returning to the original network namespace");
+		abort();
+	}
+	close(saved);
+}
+
+/*
+ * tcxAttach(progFd, netnsPath, ifname, egress, linkPin) -> { ifindex, replaced }: attaches a tc
+ * program to an interface with a tcx link pinned at linkPin, so it stays attached after the process
+ * exits. When linkPin holds a link that is still attached, its program is swapped atomically
+ * (bpf_link_update): no packet goes without a program.
+ */
+static napi_value tcx_attach(napi_env env, napi_callback_info info)
+{
+	char netns[PATH_MAX_LEN], ifname[IF_NAMESIZE + 1], pin[PATH_MAX_LEN], what[PATH_MAX_LEN + 64];
+	int32_t prog_fd;
+	bool egress;
+	int saved, err, link_fd;
+	unsigned int ifindex;
+	napi_value out;
+	ARGS(5);
+
+	if (!arg_int(env, argv[0], &prog_fd) || !arg_string(env, argv[1], netns, sizeof(netns)) || !arg_string(env, argv[2], ifname, sizeof(ifname)) ||
+	    napi_get_value_bool(env, argv[3], &egress) != napi_ok || !arg_string(env, argv[4], pin, sizeof(pin)))
+		return throw_type(env, "tcxAttach(progFd, netnsPath, ifname, egress, linkPin)");
+	napi_create_object(env, &out);
+	link_fd = bpf_obj_get(pin);
+	if (link_fd >= 0) {
+		err = bpf_link_update(link_fd, prog_fd, NULL) ? errno : 0;
+		close(link_fd);
+		if (!err) {
+			napi_set_named_property(env, out, "replaced", make_int(env, 1));
+			return out;
+		}
+		unlink(pin); /* the interface went away (link defunct): attach afresh */
+	}
+	err = enter_netns(netns, &saved);
+	if (err)
+		return throw_errno(env, netns, err);
+	ifindex = if_nametoindex(ifname);
+	if (!ifindex) {
+		err = errno;
+		leave_netns(saved);
+		snprintf(what, sizeof(what), "interface %s", ifname);
+		return throw_errno(env, what, err);
+	}
+	link_fd = bpf_link_create(prog_fd, ifindex, egress ? TENDRIL_BPF_TCX_EGRESS : TENDRIL_BPF_TCX_INGRESS, NULL);
+	err = link_fd < 0 ? errno : 0;
+	leave_netns(saved);
+	snprintf(what, sizeof(what), "tcx %s on %s", egress ? "egress" : "ingress", ifname);
+	if (err)
+		return throw_errno(env, what, err);
+	if (bpf_obj_pin(link_fd, pin)) {
+		err = errno;
+		bpf_link_detach(link_fd);
+		close(link_fd);
+		return throw_errno(env, pin, err);
+	}
+	close(link_fd);
+	napi_set_named_property(env, out, "ifindex", make_int(env, ifindex));
+	napi_set_named_property(env, out, "replaced", make_int(env, 0));
+	return out;
+}
+
+/* tcxDetach(linkPin): detaches the pinned link's program and removes the pin. */
+static napi_value tcx_detach(napi_env env, napi_callback_info info)
+{
+	char pin[PATH_MAX_LEN];
+	int link_fd;
+	ARGS(1);
+
+	if (!arg_string(env, argv[0], pin, sizeof(pin)))
+		return throw_type(env, "tcxDetach(linkPin)");
+	link_fd = bpf_obj_get(pin);
+	if (link_fd < 0)
+		return throw_errno(env, pin, errno);
+	bpf_link_detach(link_fd);
+	close(link_fd);
+	unlink(pin);
+	return NULL;
+}
+
+/* netnsAddresses(netnsPath) -> [{ name, address }]: the IPv4 addresses of the namespace's interfaces. */
+static napi_value netns_addresses(napi_env env, napi_callback_info info)
+{
+	char netns[PATH_MAX_LEN];
+	struct ifaddrs *list, *item;
+	int saved, err;
+	uint32_t index = 0;
+	napi_value out;
+	ARGS(1);
+
+	if (!arg_string(env, argv[0], netns, sizeof(netns)))
+		return throw_type(env, "netnsAddresses(netnsPath)");
+	err = enter_netns(netns, &saved);
+	if (err)
+		return throw_errno(env, netns, err);
+	err = getifaddrs(&list) ? errno : 0;
+	leave_netns(saved);
+	if (err)
+		return throw_errno(env, "getifaddrs", err);
+	napi_create_array(env, &out);
+	for (item = list; item; item = item->ifa_next) {
+		char text[INET_ADDRSTRLEN];
+		napi_value entry;
+
+		if (!item->ifa_addr || item->ifa_addr->sa_family != AF_INET)
+			continue;
+		inet_ntop(AF_INET, &((struct sockaddr_in *)item->ifa_addr)->sin_addr, text, sizeof(text));
+		napi_create_object(env, &entry);
+		napi_set_named_property(env, entry, "name", make_string(env, item->ifa_name));
+		napi_set_named_property(env, entry, "address", make_string(env, text));
+		napi_set_element(env, out, index++, entry);
+	}
+	freeifaddrs(list);
+	return out;
+}
+
+/* listenInNetns(netnsPath, address, port) -> fd of a listening TCP socket made in that namespace. */
+static napi_value listen_in_netns(napi_env env, napi_callback_info info)
+{
+	char netns[PATH_MAX_LEN], address[INET_ADDRSTRLEN + 1];
+	int32_t port;
+	int saved, err, fd, one = 1;
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	ARGS(3);
+
+	if (!arg_string(env, argv[0], netns, sizeof(netns)) || !arg_string(env, argv[1], address, sizeof(address)) || !arg_int(env, argv[2], &port) || port < 0 ||
+	    port > 65535 || inet_pton(AF_INET, address, &sin.sin_addr) != 1)
+		return throw_type(env, "listenInNetns(netnsPath, ipv4Address, port)");
+	sin.sin_port = htons(port);
+	err = enter_netns(netns, &saved);
+	if (err)
+		return throw_errno(env, netns, err);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	err = fd < 0 ? errno : 0;
+	leave_netns(saved);
+	if (err)
+		return throw_errno(env, "socket", err);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) || listen(fd, 511)) {
+		err = errno;
+		close(fd);
+		return throw_errno(env, "listening", err);
+	}
+	return make_int(env, fd);
+}
+
 static napi_value init(napi_env env, napi_value exports)
 {
 	napi_property_descriptor functions[] = {
@@ -604,6 +800,10 @@ static napi_value init(napi_env env, napi_value exports)
 		{ "ringOpen", NULL, ring_open, NULL, NULL, NULL, napi_default, NULL },
 		{ "ringConsume", NULL, ring_consume, NULL, NULL, NULL, napi_default, NULL },
 		{ "ringClose", NULL, ring_close, NULL, NULL, NULL, napi_default, NULL },
+		{ "tcxAttach", NULL, tcx_attach, NULL, NULL, NULL, napi_default, NULL },
+		{ "tcxDetach", NULL, tcx_detach, NULL, NULL, NULL, napi_default, NULL },
+		{ "netnsAddresses", NULL, netns_addresses, NULL, NULL, NULL, napi_default, NULL },
+		{ "listenInNetns", NULL, listen_in_netns, NULL, NULL, NULL, napi_default, NULL },
 	};
 	napi_define_properties(env, exports, sizeof(functions) / sizeof(functions[0]), functions);
 	return exports;

@@ -13,5 +13,6 @@ export {
   type AttachedProgram,
   type InstallOptions,
 } from './cgroup-programs.js';
+export { installTcPrograms, uninstallTcPrograms, namespaceAddresses, listenInNamespace, tcLinkPin, type TcAttachment, type TcInstallOptions } from './tc-programs.js';
 export { PinnedRingBuffer } from './ring-buffer.js';
 export type { BpfError } from './native.js';

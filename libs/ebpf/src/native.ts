@@ -39,6 +39,10 @@ export interface NativeAddon {
   ringOpen(mapFd: number): RingHandle;
   ringConsume(handle: RingHandle, limit: number): Buffer[];
   ringClose(handle: RingHandle): void;
+  tcxAttach(progFd: number, netnsPath: string, ifname: string, egress: boolean, linkPin: string): { ifindex?: number; replaced: number };
+  tcxDetach(linkPin: string): void;
+  netnsAddresses(netnsPath: string): { name: string; address: string }[];
+  listenInNetns(netnsPath: string, address: string, port: number): number;
 }
 
 /** An opaque native ring buffer reader. */

@@ -44,5 +44,7 @@ export interface L4ServiceIR {
    * listed in `frontendPorts` goes to the proxy port given there instead (one proxy listener per port).
    */
   l7Redirect: { port: number; frontendPorts?: Record<number, number> } | null;
+  /** externalTrafficPolicy Local for the frontends reached from outside (absent: Cluster). */
+  externalLocal?: { healthCheckNodePort?: number };
   source: SourceObject;
 }

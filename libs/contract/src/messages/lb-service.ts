@@ -48,6 +48,14 @@ export const lbServiceSchema = z.object({
    * redirected connection no longer carries the port the client dialled.
    */
   l7Proxy: z.object({ port, frontendPorts: z.record(z.string().regex(/^[1-9][0-9]{0,4}$/), port).optional() }).nullable(),
+  /**
+   * spec.externalTrafficPolicy, for the NodePort, LoadBalancer and ExternalIP frontends (absent:
+   * Cluster). Local: traffic from outside the node goes to this node's backends only (nodeName),
+   * with the client's source address kept.
+   */
+  externalTrafficPolicy: z.enum(['Cluster', 'Local']).optional(),
+  /** spec.healthCheckNodePort (Local only): where each node answers 200 or 503 by its local endpoint count. */
+  healthCheckNodePort: port.optional(),
 });
 export type LbService = z.infer<typeof lbServiceSchema>;
 export const lbServiceCodec = jsonCodec('lb service', lbServiceSchema);

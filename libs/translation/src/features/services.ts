@@ -249,6 +249,10 @@ function buildService(context: TranslationContext, service: ServiceView, slices:
     l7Redirect: null,
     source: service.source,
   };
+  const external = frontends.some((frontend) => frontend.scope !== 'ClusterIP');
+  if (external && service.externalTrafficPolicy === 'Local') {
+    l4.externalLocal = service.healthCheckNodePort !== undefined && service.type === 'LoadBalancer' ? { healthCheckNodePort: service.healthCheckNodePort } : {};
+  }
   context.ir.l4Services.push(l4);
 }
 

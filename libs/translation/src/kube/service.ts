@@ -30,6 +30,10 @@ export interface ServiceView {
   ports: ServicePortView[];
   sessionAffinity: 'None' | 'ClientIP';
   affinityTimeoutSeconds?: number;
+  /** spec.externalTrafficPolicy ('Cluster' when unset or unknown). */
+  externalTrafficPolicy: 'Cluster' | 'Local';
+  /** spec.healthCheckNodePort (the API server allocates it for a LoadBalancer Service with policy Local). */
+  healthCheckNodePort?: number;
   annotations: Record<string, string>;
   /** Labelled `app.kubernetes.io/managed-by: tendril`: a load balancer's Service that Tendril owns (owned/). */
   managedByTendril: boolean;
@@ -113,6 +117,9 @@ export function readService(object: Json, source: SourceObject & { namespace: st
   const affinityConfig = read.object(read.object(spec['sessionAffinityConfig'], 'spec.sessionAffinityConfig')?.['clientIP'], 'spec.sessionAffinityConfig.clientIP');
   const affinityTimeoutSeconds = read.integer(affinityConfig?.['timeoutSeconds'], 'spec.sessionAffinityConfig.clientIP.timeoutSeconds', 1, 86400);
 
+  const externalTrafficPolicy = read.oneOf(spec['externalTrafficPolicy'], 'spec.externalTrafficPolicy', ['Cluster', 'Local'] as const) ?? 'Cluster';
+  const healthCheckNodePort = read.integer(spec['healthCheckNodePort'], 'spec.healthCheckNodePort', 1, 65535);
+
   const annotations: Record<string, string> = {};
   const rawAnnotations = read.object(metadata['annotations'], 'metadata.annotations') ?? {};
   for (const [key, value] of Object.entries(rawAnnotations)) {
@@ -132,10 +139,12 @@ export function readService(object: Json, source: SourceObject & { namespace: st
     loadBalancerIPs,
     ports,
     sessionAffinity,
+    externalTrafficPolicy,
     annotations,
     managedByTendril: (metadata['labels'] as Record<string, unknown> | undefined)?.[OWNED_MARK.label] === OWNED_MARK.value,
   };
   if (affinityTimeoutSeconds !== undefined) view.affinityTimeoutSeconds = affinityTimeoutSeconds;
+  if (healthCheckNodePort !== undefined && isPort(healthCheckNodePort)) view.healthCheckNodePort = healthCheckNodePort;
   return view;
 }
 

@@ -13,6 +13,8 @@ export function desiredLbService(cluster: string, service: L4ServiceIR): LbServi
     algorithm: service.algorithm,
     affinity: service.affinity ? { ...service.affinity } : null,
     l7Proxy: service.l7Redirect ? l7Proxy(service.l7Redirect) : null,
+    ...(service.externalLocal ? { externalTrafficPolicy: 'Local' as const } : {}),
+    ...(service.externalLocal?.healthCheckNodePort !== undefined ? { healthCheckNodePort: service.externalLocal.healthCheckNodePort } : {}),
   };
 }
 
