@@ -131,7 +131,7 @@ test('north-south: NodePort, LoadBalancer and external IPs from a client namespa
     assert.deepEqual(healthy!.body, { service: { namespace: 'shop', name: 'local' }, localEndpoints: 1, serviceProxyHealthy: true });
     // only a backend on another node left: 503, and nothing is sent off the node
     await kv.put(localKey, lbServiceCodec.encode(local([b1])));
-    await waitFor('health check 503', async () => (await runIn(net.client, 'http', net.nodeAddress, healthPort))[0]!.status === 503, 30000, 200);
+    await waitFor('health check 503', async () => (await runIn(net.client, 'http', net.nodeAddress, healthPort))[0]!.status === 503, 60000, 200);
     const none = await runIn(net.client, 'tcp', net.nodeAddress, NODE_PORT + 1, 1);
     assert.equal(none[0]!.error, 'timeout', 'no local backend: dropped, not sent to another node');
   });
@@ -156,7 +156,7 @@ test('north-south: NodePort, LoadBalancer and external IPs from a client namespa
     const held = on.get('b1');
     assert.ok(held, 'a long connection to b1');
     await serve(web([b0]));
-    await waitFor('new connections only to b0', async () => (await runIn(net.client, 'tcp', net.nodeAddress, NODE_PORT, 10)).every((reply) => reply.reply?.startsWith('b0 ')), 30000, 200);
+    await waitFor('new connections only to b0', async () => (await runIn(net.client, 'tcp', net.nodeAddress, NODE_PORT, 10)).every((reply) => reply.reply?.startsWith('b0 ')), 60000, 200);
     const before = held.lines.length;
     await waitFor('the connection to b1 still answered', () => held.lines.length >= before + 10, 10000, 20);
     const fresh = await runIn(net.client, 'tcp', net.nodeAddress, NODE_PORT, 20);
@@ -181,13 +181,14 @@ test('north-south: NodePort, LoadBalancer and external IPs from a client namespa
     await second.ready();
     assert.match(second.log(), /n0 ingress \(replaced\)/, 'the tc programs were swapped in place');
     await serve(web([b1]));
-    await waitFor('traffic moves to b1 under the new agent', () => loop.lines.slice(-10).every((line) => line.reply?.startsWith('b1 ')), 30000, 50);
+    await waitFor('traffic moves to b1 under the new agent', () => loop.lines.slice(-10).every((line) => line.reply?.startsWith('b1 ')), 60000, 50);
     const lines = await loop.stop();
     assert.deepEqual(lines.filter((line) => line.error), [], `${lines.filter((line) => line.error).length} of ${lines.length} connections failed`);
     assert.ok(lines.length >= 70, `${lines.length} connections`);
   });
 
   await t.test('per-frontend counters and flows carry the external client', async () => {
+    await agents.at(-1)!.ready();
     const flows: FlowEvent[] = [];
     const subscription = nc.subscribe(SUBJECTS.flows('node-a'), { callback: (_error, message) => flows.push(flowEventCodec.decode(message.data)) });
     await runIn(net.client, 'tcp', net.nodeAddress, NODE_PORT, 3);

@@ -44,7 +44,7 @@ export async function spawnAgent(dir: Scratch, natsUrl: string, env: Record<stri
       waitFor(`datapath ready on ${http}`, async () => {
         if (child.exitCode !== null || child.signalCode !== null) throw new Error(`agent exited ${child.exitCode ?? child.signalCode}: ${log}`);
         return (await fetch(`${http}/readyz`).catch(() => undefined))?.ok;
-      }, 20000).then(() => undefined),
+      }, 90000).then(() => undefined),
   };
 }
 
