@@ -5,7 +5,10 @@
 // each child runs in a process group of its own, so the terminal's SIGINT reaches the launcher alone
 // and a second Ctrl-C kills what is left of the services. The parts are in tools/dev/system.mjs,
 // which bench/e2e.mjs starts the same way.
-import { join, resolve } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { accessSync, constants, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { delimiter, join, resolve } from 'node:path';
 import { Processes, SERVICES, localEndpoints, natsServerArgs, natsUsers, portOpen, root, serviceCommand, startEchoBackends, waitUntil } from './system.mjs';
 
 const dataDir = resolve(process.env.TENDRIL_DATA_DIR ?? join(root, '.data'));
@@ -19,7 +22,7 @@ const startBackends = process.env.TENDRIL_START_BACKENDS !== 'false';
 const portBase = Number(process.env.TENDRIL_LAUNCH_HTTP_PORT_BASE ?? SERVICES[0][1]);
 const chosen = process.env.TENDRIL_LAUNCH_SERVICES?.split(',').map((name) => name.trim());
 const services = SERVICES.map(([name], index) => [name, portBase + index]).filter(([name]) => !chosen || chosen.includes(name));
-const colours = { 'k8s-watcher': 36, translator: 32, 'xds-server': 35, datapath: 33, metrics: 34, 'nats-server': 90 };
+const colours = { 'k8s-watcher': 36, translator: 32, 'xds-server': 35, datapath: 33, metrics: 34, 'nats-server': 90, envoy: 91 };
 let servers = [];
 let stopping = false;
 
@@ -28,6 +31,8 @@ const say = (text) => console.log(`\x1b[1m[tendril]\x1b[0m ${text}`);
 const processes = new Processes({
   onLine: (name, line, stream) => (stream === 'stdout' ? process.stdout : process.stderr).write(`\x1b[${colours[name]}m${name.padEnd(11)}\x1b[0m ${line}\n`),
   onExit: (name, code, signal) => {
+    // the node proxy is optional: without it only the L7 frontends go unserved
+    if (name === 'envoy') return say(`envoy exited (${signal ?? code}); L7 frontends are not served (its log is above)`);
     say(`${name} exited (${signal ?? code}); stopping everything`);
     shutdown(1);
   },
@@ -124,5 +129,50 @@ if (!stopping) {
   say(`  CLI             npx tendril status   (uses the read-only cli user from there)`);
   say(`  manifests       ${manifests} (edit files here; changes apply live)`);
   say('Try: curl http://127.100.0.10:9080/   (the details Service VIP, load-balanced in eBPF)');
+  nodeProxy();
   say('Ctrl-C stops everything.');
+}
+
+/** An executable: TENDRIL_ENVOY_BIN, else `envoy` on PATH; undefined when there is none. */
+function envoyBinary() {
+  const candidates = process.env.TENDRIL_ENVOY_BIN ? [process.env.TENDRIL_ENVOY_BIN] : (process.env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, 'envoy'));
+  return candidates.find((path) => {
+    try {
+      accessSync(path, constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/**
+ * The node's Envoy, which serves the L7 frontends (Ingress, Gateway, L7 Services, CiliumEnvoyConfig):
+ * started with the DaemonSet's bootstrap (`tendril envoy bootstrap`) when one is installed; otherwise
+ * the L7 addresses that nothing serves are listed, with how to get Envoy.
+ */
+function nodeProxy() {
+  if (!portOf('xds-server')) return;
+  const cli = join(root, 'tools', 'cli', 'dist', 'main.js');
+  const node = process.env.TENDRIL_NODE_NAME ?? hostname();
+  const binary = envoyBinary();
+  if (binary) {
+    const bootstrap = spawnSync(process.execPath, [cli, 'envoy', 'bootstrap', '--node', node], { encoding: 'utf8' });
+    if (bootstrap.status !== 0) return say(`no node proxy: tendril envoy bootstrap failed: ${bootstrap.stderr.trim()}`);
+    const file = join(dataDir, 'envoy-bootstrap.yaml');
+    writeFileSync(file, bootstrap.stdout);
+    processes.start('envoy', binary, ['-c', file, '--use-dynamic-base-id', '--log-level', 'warn'], {});
+    return say(`  node proxy      ${binary} as node ${node} (bootstrap ${file}, admin http://127.0.0.1:9901)`);
+  }
+  const listed = spawnSync(process.execPath, [cli, 'services', '-o', 'json'], { encoding: 'utf8', env: { ...process.env, TENDRIL_DATA_DIR: dataDir, TENDRIL_NATS_URL: natsUrl } });
+  let l7 = [];
+  try {
+    l7 = JSON.parse(listed.stdout).filter((entry) => entry.l7Proxy);
+  } catch {
+    // the listing failed: say so below without addresses
+  }
+  const addresses = l7.flatMap((entry) => entry.frontends.map((frontend) => `${frontend.address}:${frontend.port} (${entry.namespace}/${entry.name})`));
+  say(`no Envoy found (TENDRIL_ENVOY_BIN, or envoy on PATH): ${addresses.length ? `these L7 addresses are not served: ${addresses.join(', ')}` : 'L7 frontends (Ingress, Gateway, L7 Services) would not be served'}`);
+  say('  get Envoy: the envoyproxy/envoy container image (docker run --network host envoyproxy/envoy:v1.31-latest),');
+  say('  or a package (https://www.envoyproxy.io/docs/envoy/latest/start/install: apt, brew, or func-e); then start again');
 }

@@ -22,3 +22,4 @@ export * from './discovery.js';
 export * from './wire.js';
 export * from './accesslog.js';
 export { sdsSecretNames } from './sds-refs.js';
+export { NODE_PROXY_CLUSTER, nodeBootstrap, parseBootstrapAddress, type BootstrapAddress, type BootstrapOptions } from './bootstrap.js';

@@ -17,6 +17,7 @@ import { objects } from './commands/objects.js';
 import { observe } from './commands/observe.js';
 import { routes } from './commands/routes.js';
 import { history, historyDiff } from './commands/history.js';
+import { envoyBootstrap, type BootstrapCommandOptions } from './commands/envoy.js';
 
 const program = new Command('tendril')
   .description('Ask a running Tendril what it is doing (over NATS).')
@@ -154,6 +155,21 @@ program
       return observe(session, format, { follow: options.follow, seconds: Number(options.seconds), ...(options.last ? { max: Number(options.last) } : {}) });
     }),
   );
+
+const envoy = program.command('envoy').description("the node proxy's Envoy");
+envoy
+  .command('bootstrap')
+  .description("a node's Envoy bootstrap (as the DaemonSet uses it): ADS from the xds-server, access logs to metrics; YAML, or JSON with -o json")
+  .requiredOption('--node <name>', 'the node id the proxy announces')
+  .option('--xds <host:port>', "the xds-server's ADS port", '127.0.0.1:18000')
+  .option('--als <host:port>', "the metrics service's access log port", '127.0.0.1:18001')
+  .option('--admin-port <port>', "Envoy's admin port on 127.0.0.1", '9901')
+  .addHelpText('after', '\nExamples:\n  tendril envoy bootstrap --node worker-1 > bootstrap.yaml && envoy -c bootstrap.yaml\n  tendril envoy bootstrap --node worker-1 --xds xds-server.tendril-system.svc:18000 -o json')
+  .action((...args: unknown[]) => {
+    const command = args[args.length - 1] as Command;
+    const options = command.optsWithGlobals<BootstrapCommandOptions & { output: string }>();
+    envoyBootstrap(parseFormat(options.output), options);
+  });
 
 try {
   await program.parseAsync(process.argv);
