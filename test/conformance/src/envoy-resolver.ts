@@ -460,7 +460,10 @@ export function applyHeaderMutations(headers: Headers, toAdd: unknown, toRemove:
   for (const option of asArray(toAdd)) {
     const header = asObject(option['header']) ?? {};
     const name = String(header['key'] ?? '');
-    const value = typeof header['value'] === 'string' ? header['value'] : header['rawValue'] ? Buffer.from(String(header['rawValue']), 'base64').toString('utf8') : '';
+    const raw = typeof header['value'] === 'string' ? header['value'] : header['rawValue'] ? Buffer.from(String(header['rawValue']), 'base64').toString('utf8') : '';
+    // Envoy's custom headers (configuration/http/http_conn_man/headers, "Custom request/response
+    // headers"): a value is a format string in which `%%` stands for a literal `%`.
+    const value = raw.replaceAll('%%', '%');
     if (!name) continue;
     if (value === '' && option['keepEmptyValue'] !== true) continue;
     let action = typeof option['appendAction'] === 'string' ? option['appendAction'] : 'APPEND_IF_EXISTS_OR_ADD';

@@ -6,6 +6,7 @@
 import type { SourceObject } from '@tendril/model';
 import type { Problems } from '../problems.js';
 import { FieldReader, type Json } from './fields.js';
+import { regexProblem } from '../envoy-checks.js';
 
 export interface IngressBackendView {
   service: string;
@@ -95,8 +96,10 @@ export function readIngress(object: Json, source: SourceObject & { namespace: st
         read.report(`${where}.path`, `"${pathValue}" must be an absolute path`);
         return;
       }
-      if (pathType === 'ImplementationSpecific' && !isRegex(pathValue)) {
-        read.report(`${where}.path`, `"${pathValue}" is not a regular expression`);
+      // Served as Envoy's safe_regex (as Cilium does): an RE2 expression, else the path is left out.
+      const regex = pathType === 'ImplementationSpecific' ? regexProblem(pathValue) : undefined;
+      if (regex) {
+        read.report(`${where}.path`, regex);
         return;
       }
       const backend = readBackend(read, path['backend'], `${where}.backend`);
@@ -151,11 +154,3 @@ function readBackend(read: FieldReader, value: unknown, at: string): IngressBack
   return undefined;
 }
 
-function isRegex(value: string): boolean {
-  try {
-    new RegExp(value);
-    return true;
-  } catch {
-    return false;
-  }
-}

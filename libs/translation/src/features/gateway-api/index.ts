@@ -29,7 +29,7 @@ import { BackendResolver } from './backends.js';
 import { buildGateway, gatewayProxyPorts, RuleCache, type AttachedRoute } from './build.js';
 import { buildGamma } from './gamma.js';
 import { apiVersionOf, gatewayStatus, listenerEntry, ourClasses, readGateways, type GatewayState, type ListenerState } from './gateways.js';
-import { resolveRoute, type ResolvedRoute } from './rules.js';
+import { resolveRoute, type ResolvedRoute, type ResolvedRule } from './rules.js';
 import { condition } from './status.js';
 import { GATEWAY_GROUP } from '../../kube/gateway-api.js';
 import { listenerSetStatus, type ListenerSetState } from './listener-sets.js';
@@ -198,8 +198,10 @@ export function routeParents(kind: RouteKind, view: RouteView, context: RouteCon
       // a parentRef to the Gateway attaches to its own listeners, not its ListenerSets'
       const own = gateway.listenerSets.length ? { ...gateway, listeners: gateway.listeners.filter((listener) => !listener.listenerSet) } : gateway;
       const outcome = attachToGateway(view, parent, own, namespaceLabels);
-      attachments.push(...outcome.attachments);
       accepted = outcome.accepted;
+      const dropped = droppedRules(view, resolved);
+      if (accepted.status === 'True' && dropped?.all) accepted = condition('Accepted', false, dropped.all, dropped.message, view.generation);
+      else attachments.push(...outcome.attachments);
     } else if (parent.group === GATEWAY_GROUP && parent.kind === 'ListenerSet') {
       const found = listenerSetById.get(`${parent.namespace ?? view.namespace}/${parent.name}`);
       if (!found) continue; // not ours, or not there
@@ -208,8 +210,10 @@ export function routeParents(kind: RouteKind, view: RouteView, context: RouteCon
       // the set's listeners, with allowedRoutes Same meaning the set's namespace
       const asParent = { ...gateway, view: { ...gateway.view, namespace: set.view.namespace, name: set.view.name }, listeners: set.listeners, ...(set.notAllowed ? { notAccepted: set.notAllowed } : {}) };
       const outcome = attachToGateway(view, parent, asParent, namespaceLabels);
-      attachments.push(...outcome.attachments);
       accepted = outcome.accepted;
+      const dropped = droppedRules(view, resolved);
+      if (accepted.status === 'True' && dropped?.all) accepted = condition('Accepted', false, dropped.all, dropped.message, view.generation);
+      else attachments.push(...outcome.attachments);
     } else if (isServiceRef(parent) && !isStreamRoute(kind)) {
       resolved ??= resolveRoute(view, resolver);
       const namespace = parent.namespace ?? view.namespace;
@@ -217,13 +221,34 @@ export function routeParents(kind: RouteKind, view: RouteView, context: RouteCon
       if (namespace !== view.namespace) accepted = condition('Accepted', false, 'NotAllowedByListeners', `Service ${namespace}/${parent.name}: GAMMA routes apply to Services of their own namespace`, view.generation);
       else if (!service) accepted = condition('Accepted', false, 'NoMatchingParent', `Service ${namespace}/${parent.name} not found`, view.generation);
       else {
-        gamma.push(`${namespace}/${parent.name}`);
-        accepted = condition('Accepted', true, 'Accepted', 'Route accepted', view.generation);
+        const dropped = droppedRules(view, resolved);
+        if (dropped?.all) accepted = condition('Accepted', false, dropped.all, dropped.message, view.generation);
+        else {
+          gamma.push(`${namespace}/${parent.name}`);
+          accepted = condition('Accepted', true, 'Accepted', 'Route accepted', view.generation);
+        }
       }
     } else continue;
-    parents.push({ parentRef: { ...parent.echo }, controllerName, conditions: [accepted, resolvedRefs(view, resolved!)] });
+    const conditions = [accepted, resolvedRefs(view, resolved!)];
+    const dropped = droppedRules(view, resolved!);
+    // PartiallyInvalid only beside Accepted=True: never on a route fully valid, fully invalid or not accepted.
+    if (dropped && !dropped.all && accepted.status === 'True') conditions.push(condition('PartiallyInvalid', true, 'UnsupportedValue', dropped.message, view.generation));
+    parents.push({ parentRef: { ...parent.echo }, controllerName, conditions });
   }
   return { parents, ...(resolved ? { resolved } : {}), attachments, gamma };
+}
+
+/**
+ * The rules of a route that are dropped (RuleInvalidity), as its status says them: `all` is the
+ * Accepted=False reason when no rule stands (that of the first dropped rule); the message starts with
+ * "Dropped Rule", as the spec asks of PartiallyInvalid, and names each rule (by name, else index) and why.
+ */
+function droppedRules(view: RouteView, resolved: ResolvedRoute): { all?: string; message: string } | undefined {
+  const dropped = resolved.rules.filter((rule) => rule.invalid);
+  if (dropped.length === 0) return undefined;
+  const label = (rule: ResolvedRule) => (rule.view.name ? `${rule.index} (${rule.view.name})` : `${rule.index}`);
+  const message = `Dropped Rule${dropped.length > 1 ? 's' : ''} ${dropped.map((rule) => `${label(rule)}: ${rule.invalid!.message}`).join('; ')}`;
+  return dropped.length === resolved.rules.length ? { all: dropped[0]!.invalid!.reason, message } : { message };
 }
 
 /** The clusters a resolved route sends to or mirrors to. */
@@ -268,7 +293,7 @@ function listenerSummary(listener: ListenerState): unknown[] {
 
 /** What a route's backends and filters resolved to (cluster names and weights, refusals), as text. */
 function resolutionSignature(resolved: ResolvedRoute): string {
-  return JSON.stringify([resolved.rules.map((rule) => [rule.refused, rule.backends.map((backend) => [backend.clusterName, backend.weight]), rule.mirrors.map((mirror) => [mirror.clusterName, mirror.percent])]), resolved.l4 ?? []]);
+  return JSON.stringify([resolved.rules.map((rule) => [rule.refused, rule.invalid?.message, rule.backends.map((backend) => [backend.clusterName, backend.weight]), rule.mirrors.map((mirror) => [mirror.clusterName, mirror.percent])]), resolved.l4 ?? []]);
 }
 
 function resolvedRefs(route: RouteView, resolved: ResolvedRoute): Condition {

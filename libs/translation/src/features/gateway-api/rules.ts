@@ -5,9 +5,13 @@
  * - no backendRefs, every backend invalid, or every weight 0: the rule answers 500;
  * - some backends invalid: their weight goes to an endpoint-less cluster, so that share fails
  *   (Envoy answers 503 there: weighted clusters cannot answer directly) and the others keep theirs;
- * - ExtensionRef and other filters Tendril does not implement, or incompatible filters (a
- *   redirect with a rewrite): the rule answers 500 and ResolvedRefs says why; a redirect wins over
- *   the rule's backends;
+ * - ExtensionRef and other filters Tendril does not implement: the rule answers 500 and ResolvedRefs
+ *   says why (the spec: requests that filter would have processed get an error, never skip it); a
+ *   redirect wins over the rule's backends;
+ * - a rule Envoy would refuse or the spec forbids is dropped (served nowhere) and the route says so
+ *   (see RuleInvalidity): a regular expression RE2 does not compile (path, header and query matches,
+ *   gRPC method matches), a header change Envoy refuses (envoy-checks.ts), the same filter twice, or
+ *   a redirect with a rewrite (IncompatibleFilters);
  * - a redirect or rewrite on the only backendRef of a rule applies to the rule; on one of several
  *   backends it is refused (that share fails), since Envoy rewrites per route.
  */
@@ -15,9 +19,19 @@ import type { CorsPolicyIR, HeaderModifierIR, HttpRouteRuleIR, PathMatchIR, Requ
 import type { FilterView, HeaderModifierView, RouteMatchView, RouteRuleView, RouteView, SessionPersistenceView } from '../../kube/routes.js';
 import { defaultSessionName, gatewayRuleName } from '../../names.js';
 import type { BackendResolver, ResolvedRefsReason } from './backends.js';
+import { headerModifierProblems, regexProblem } from '../../envoy-checks.js';
 
 export interface RouteProblem {
   reason: ResolvedRefsReason;
+  message: string;
+}
+
+/**
+ * Why a rule is dropped: its route's Accepted condition (when no rule stands) or PartiallyInvalid
+ * condition (when others do) gives the reason; the message names the field.
+ */
+export interface RuleInvalidity {
+  reason: 'UnsupportedValue' | 'IncompatibleFilters';
   message: string;
 }
 
@@ -26,6 +40,8 @@ export interface ResolvedRule {
   view: RouteRuleView;
   /** Set when the rule answers 500 whatever the request. */
   refused?: string;
+  /** Set when the rule is dropped: no IR route is made of it. */
+  invalid?: RuleInvalidity;
   backends: WeightedClusterIR[];
   mirrors: RequestMirrorIR[];
   requestHeaders?: HeaderModifierIR;
@@ -56,7 +72,7 @@ export interface L4BackendRef {
 export function resolveRoute(route: RouteView, resolver: BackendResolver): ResolvedRoute {
   const problems: RouteProblem[] = [];
   const rules = route.rules.map((view, index) => resolveRule(route, view, index, resolver, problems));
-  const tcpBackends = rules.flatMap((rule) => rule.backends);
+  const tcpBackends = rules.filter((rule) => !rule.invalid).flatMap((rule) => rule.backends);
   return { rules, problems, tcpBackends };
 }
 
@@ -111,19 +127,34 @@ function resolveRule(route: RouteView, view: RouteRuleView, index: number, resol
     rule.refused ??= message;
     problems.push({ reason: 'InvalidKind', message });
   };
+  const drop = (reason: RuleInvalidity['reason'], message: string) => {
+    rule.invalid ??= { reason, message };
+  };
+  view.matches.forEach((match, i) => {
+    for (const [field, pattern] of matchRegexes(route.kind, match)) {
+      const problem = regexProblem(pattern);
+      if (problem) drop('UnsupportedValue', `${view.at}.matches[${i}]${field}: ${problem}`);
+    }
+  });
+  const checkHeaders = (at: string, modifier: HeaderModifierView) => {
+    const first = headerModifierProblems(modifier)[0];
+    if (first) drop('UnsupportedValue', `${at}: ${first}`);
+  };
   // A lone backend's redirect or rewrite applies to the whole rule (Envoy rewrites per route, not
   // per weighted cluster); with several backends such filters are refused below.
   const lone = view.backendRefs.length === 1 ? view.backendRefs[0]! : undefined;
   const lifted: FilterView[] = (lone?.filters ?? []).filter((filter) => filter.type === 'RequestRedirect' || filter.type === 'URLRewrite');
   const seen = new Set<string>();
   for (const filter of [...view.filters, ...lifted]) {
-    if (filter.type !== 'RequestMirror' && seen.has(filter.type)) refuse(`${filter.at}: ${filter.type} may appear once per rule`);
+    if (filter.type !== 'RequestMirror' && filter.type !== 'Unsupported' && seen.has(filter.type)) drop('IncompatibleFilters', `${filter.at}: ${filter.type} may appear once per rule`);
     seen.add(filter.type);
     switch (filter.type) {
       case 'RequestHeaderModifier':
+        checkHeaders(`${filter.at}.requestHeaderModifier`, filter.modifier);
         rule.requestHeaders = toModifier(filter.modifier);
         break;
       case 'ResponseHeaderModifier':
+        checkHeaders(`${filter.at}.responseHeaderModifier`, filter.modifier);
         rule.responseHeaders = toModifier(filter.modifier);
         break;
       case 'RequestRedirect':
@@ -146,7 +177,7 @@ function resolveRule(route: RouteView, view: RouteRuleView, index: number, resol
         break;
     }
   }
-  if (rule.redirect && rule.rewrite) refuse(`${view.at}.filters: RequestRedirect and URLRewrite cannot be combined`);
+  if (rule.redirect && rule.rewrite) drop('IncompatibleFilters', `${view.at}.filters: RequestRedirect and URLRewrite cannot be combined`);
   let invalidWeight = 0;
   for (const backend of view.backendRefs) {
     const result = route.kind === 'TLSRoute' || route.kind === 'HTTPRoute' || route.kind === 'GRPCRoute' ? resolver.resolve(route.kind, route.namespace, backend) : undefined;
@@ -159,9 +190,13 @@ function resolveRule(route: RouteView, view: RouteRuleView, index: number, resol
     let usable = true;
     for (const filter of backend.filters) {
       if (lifted.includes(filter)) continue;
-      if (filter.type === 'RequestHeaderModifier') weighted.requestHeaders = toModifier(filter.modifier);
-      else if (filter.type === 'ResponseHeaderModifier') weighted.responseHeaders = toModifier(filter.modifier);
-      else {
+      if (filter.type === 'RequestHeaderModifier') {
+        checkHeaders(`${filter.at}.requestHeaderModifier`, filter.modifier);
+        weighted.requestHeaders = toModifier(filter.modifier);
+      } else if (filter.type === 'ResponseHeaderModifier') {
+        checkHeaders(`${filter.at}.responseHeaderModifier`, filter.modifier);
+        weighted.responseHeaders = toModifier(filter.modifier);
+      } else {
         problems.push({ reason: 'InvalidKind', message: `${filter.at}: filter ${filter.type === 'Unsupported' ? filter.name : filter.type} on a backendRef is not supported` });
         usable = false;
       }
@@ -179,8 +214,18 @@ export interface ListenerContext {
   scheme: 'http' | 'https';
 }
 
-/** The IR routes of one resolved rule: one per match, in match order. */
+/** The regular expressions of a match, with the field each is in (path, headers, query parameters; a gRPC method match is a path). */
+function matchRegexes(kind: RouteView['kind'], match: RouteMatchView): [string, string][] {
+  const out: [string, string][] = [];
+  if (match.path.type === 'RegularExpression') out.push([kind === 'GRPCRoute' ? '.method' : '.path.value', match.path.value]);
+  match.headers.forEach((header, i) => header.type === 'RegularExpression' && out.push([`.headers[${i}].value`, header.value]));
+  match.queryParams.forEach((query, i) => query.type === 'RegularExpression' && out.push([`.queryParams[${i}].value`, query.value]));
+  return out;
+}
+
+/** The IR routes of one resolved rule: one per match, in match order; none for a dropped rule. */
 export function toRuleIRs(route: RouteView, rule: ResolvedRule, listener: ListenerContext): HttpRouteRuleIR[] {
+  if (rule.invalid) return [];
   return rule.view.matches.map((match, matchIndex) => {
     const name = gatewayRuleName(route.namespace, route.kind, route.name, `${rule.view.at}.matches[${matchIndex}]`);
     const out: HttpRouteRuleIR = { name, match: toMatch(match), action: toAction(rule, match, listener) };

@@ -1,5 +1,9 @@
-/** Request and response header changes: set (overwrite), add (append), remove. */
+/**
+ * Request and response header changes: set (overwrite), add (append), remove. Values are literal:
+ * a `%` is escaped, since Envoy's header formatter reads it as the start of a command.
+ */
 import type { HeaderModifierIR } from '@tendril/model';
+import { literalHeaderValue } from '../../envoy-checks.js';
 import type { Resource } from '../cluster.js';
 import type { RouteFeature } from './feature.js';
 
@@ -17,8 +21,8 @@ export const withHeaderModifiers = {
 export function toHeaderChanges(direction: 'request' | 'response', modifier: HeaderModifierIR): Resource {
   const out: Resource = {};
   const options = [
-    ...modifier.set.map((header) => ({ header: { key: header.name, value: header.value }, appendAction: 'OVERWRITE_IF_EXISTS_OR_ADD' })),
-    ...modifier.add.map((header) => ({ header: { key: header.name, value: header.value }, appendAction: 'APPEND_IF_EXISTS_OR_ADD' })),
+    ...modifier.set.map((header) => ({ header: { key: header.name, value: literalHeaderValue(header.value) }, appendAction: 'OVERWRITE_IF_EXISTS_OR_ADD' })),
+    ...modifier.add.map((header) => ({ header: { key: header.name, value: literalHeaderValue(header.value) }, appendAction: 'APPEND_IF_EXISTS_OR_ADD' })),
   ];
   if (options.length) out[`${direction}HeadersToAdd`] = options;
   if (modifier.remove.length) out[`${direction}HeadersToRemove`] = [...modifier.remove];
