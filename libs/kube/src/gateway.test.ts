@@ -27,6 +27,17 @@ describe('Gateway API objects', () => {
     assert.ok(accepted > 200, `only ${accepted} objects`);
   });
 
+  it('reads a null field of a Gateway API object as absent, as an API server prunes it', () => {
+    const text = 'apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: g, namespace: infra}\nspec:\n  gatewayClassName: cilium\n  addresses: null\n  listeners:\n  - {name: web, port: 80, protocol: HTTP, hostname: null, allowedRoutes: {kinds: [{group: null, kind: HTTPRoute}]}}';
+    const parsed = parseManifests(text, 'gw.yaml', 'default');
+    assert.deepEqual(parsed.errors, []);
+    const listener = (parsed.objects[0]!.object as unknown as { spec: { listeners: Record<string, unknown>[] } }).spec.listeners[0]!;
+    const kind = (listener['allowedRoutes'] as { kinds: Record<string, unknown>[] }).kinds[0]!;
+    assert.equal(kind['group'] ?? 'gateway.networking.k8s.io', 'gateway.networking.k8s.io', 'null means the default group');
+    assert.equal('hostname' in listener, false);
+    assert.equal('addresses' in (parsed.objects[0]!.object as unknown as { spec: object }).spec, false);
+  });
+
   it('refuses what the CRDs refuse, naming the field as an API server does, and keeps the other objects', () => {
     const text = [
       'apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: g}\nspec: {gatewayClassName: cilium, listeners: [{name: web, protocol: HTTP}]}',

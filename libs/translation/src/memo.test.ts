@@ -568,8 +568,12 @@ test('a rotated Secret that two Ingresses serve is patched into both load balanc
   const memo = new TranslationMemo();
   const first = translate({ cluster: TEST_CLUSTER, objects, memo });
   assert.equal(first.xds.filter((item) => item.type === 'secret').length, 1, 'one SDS secret for both');
-  // Rotated: the key and certificate swapped for junk that still looks like PEM, then back.
-  for (const data of [{ 'tls.crt': Buffer.from('-----BEGIN CERTIFICATE-----\nrotated\n').toString('base64'), 'tls.key': secret.data['tls.key']! }, secret.data]) {
+  // Rotated: the key and certificate replaced by another valid pair (EC P-256, CN=mismatch.example.com), then back.
+  const otherPair = {
+    'tls.crt': 'LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUJrekNDQVRtZ0F3SUJBZ0lVUVNSMklXcnpOcmp4cjUyWWpVUkI2dGFYWTZZd0NnWUlLb1pJemowRUF3SXcKSHpFZE1Cc0dBMVVFQXd3VWJXbHpiV0YwWTJndVpYaGhiWEJzWlM1amIyMHdIaGNOTWpZeE1qQTNNakF6TURFeApXaGNOTXpZeE1qQTBNakF6TURFeFdqQWZNUjB3R3dZRFZRUUREQlJ0YVhOdFlYUmphQzVsZUdGdGNHeGxMbU52CmJUQlpNQk1HQnlxR1NNNDlBZ0VHQ0NxR1NNNDlBd0VIQTBJQUJPWnlmZHI0a1kvekpVUDNIWTBFL2pEN2xuWEgKNkYvcDIvSFpETHlQM1JrRGJBT1QvQ0FqUEt6KzVUcXpVRlg0L3gvWXJJWnpjb3htenhDQk1qemdRYkdqVXpCUgpNQjBHQTFVZERnUVdCQlR2VW1hc0JhTUFmTnpzN0ZkK21qM2dNelFEaWpBZkJnTlZIU01FR0RBV2dCVHZVbWFzCkJhTUFmTnpzN0ZkK21qM2dNelFEaWpBUEJnTlZIUk1CQWY4RUJUQURBUUgvTUFvR0NDcUdTTTQ5QkFNQ0EwZ0EKTUVVQ0lFL1V5ZE1aTGgzTDJEYkxyd3owVU5UODQwNFJGUUxDblpFZXdwUWFoK0pVQWlFQWt1SWFOeXh0OVdXbgpURG4wSGVtYnlHVkE4dXlIY3BzYkM5eVRvK0RWaWRzPQotLS0tLUVORCBDRVJUSUZJQ0FURS0tLS0tCg==',
+    'tls.key': 'LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tCk1JR0hBZ0VBTUJNR0J5cUdTTTQ5QWdFR0NDcUdTTTQ5QXdFSEJHMHdhd0lCQVFRZ09taEZKOHZFNVBjUEVkNDYKbEhlSnV0QWtHUHU5cFV0bWJ6VzljcEJWNk9DaFJBTkNBQVRtY24zYStKR1A4eVZEOXgyTkJQNHcrNVoxeCtoZgo2ZHZ4MlF5OGo5MFpBMndEay93Z0l6eXMvdVU2czFCVitQOGYyS3lHYzNLTVpzOFFnVEk4NEVHeAotLS0tLUVORCBQUklWQVRFIEtFWS0tLS0tCg==',
+  };
+  for (const data of [otherPair, secret.data]) {
     const rotated = { ...secret, metadata: { name: 'shared-cert', namespace: 'default', labels: { at: String(data === secret.data) } }, data } as unknown as KubeObject;
     objects.set(secretKey, rotated);
     const output = translate({ cluster: TEST_CLUSTER, objects, memo, changes: [[secretKey, rotated]] });

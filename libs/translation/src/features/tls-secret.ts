@@ -1,4 +1,11 @@
-/** A kubernetes.io/tls Secret loaded once per translation as an SDS secret (Ingress and Gateway listeners). */
+/**
+ * A kubernetes.io/tls Secret loaded once per translation as an SDS secret (Ingress and Gateway
+ * listeners). Its `tls.crt` must parse as an X.509 certificate (the first one of the chain is the
+ * leaf) and its `tls.key` as an unencrypted private key that is the key of that certificate
+ * (X509Certificate.checkPrivateKey): else Envoy refuses the secret, or serves a certificate it cannot
+ * prove it holds. Expiry is not looked at (a translation has no clock: same input, same output).
+ */
+import { X509Certificate, createPrivateKey } from 'node:crypto';
 import type { TranslationContext } from '../context.js';
 import { tlsSecretName } from '../names.js';
 import type { IndexedObject } from '../objects.js';
@@ -22,7 +29,33 @@ export function loadTlsSecret(context: TranslationContext, secrets: { get(id: st
   if (entry.object['type'] !== 'kubernetes.io/tls' || !certificateChain.includes('-----BEGIN') || !privateKey.includes('-----BEGIN')) {
     return { problem: `Secret ${namespace}/${name} is not a kubernetes.io/tls Secret with PEM tls.crt and tls.key` };
   }
+  const pairProblem = keyPairProblem(entry.object, certificateChain, privateKey);
+  if (pairProblem) return { problem: `Secret ${namespace}/${name}: ${pairProblem}` };
   context.ir.secrets.push({ name: secretName, certificateChain, privateKey, source: entry.source });
   loaded.add(secretName);
   return secretName;
+}
+
+/** Verdicts by Secret object (stored objects are replaced, never changed, when they change): parsing is not redone per listener or per pass. */
+const verdicts = new WeakMap<object, string | undefined>();
+
+/** Why the certificate and key cannot serve together, or undefined. */
+function keyPairProblem(object: object, certificateChain: string, privateKey: string): string | undefined {
+  if (verdicts.has(object)) return verdicts.get(object);
+  let problem: string | undefined;
+  let certificate: X509Certificate | undefined;
+  try {
+    certificate = new X509Certificate(certificateChain);
+  } catch (error) {
+    problem = `tls.crt does not parse as an X.509 certificate (${(error as Error).message})`;
+  }
+  if (certificate) {
+    try {
+      if (!certificate.checkPrivateKey(createPrivateKey(privateKey))) problem = 'tls.key is not the private key of the certificate in tls.crt';
+    } catch (error) {
+      problem = `tls.key does not parse as an unencrypted private key (${(error as Error).message})`;
+    }
+  }
+  verdicts.set(object, problem);
+  return problem;
 }
