@@ -22,6 +22,22 @@ export function loadTlsSecret(context: TranslationContext, secrets: { get(id: st
   if (!entry) return { problem: `Secret ${namespace}/${name} not found` };
   const secretName = tlsSecretName(namespace, name);
   if (loaded.has(secretName)) return secretName;
+  const pair = tlsKeyPair(entry, namespace, name);
+  if ('problem' in pair) return pair;
+  context.ir.secrets.push({ name: secretName, ...pair, source: entry.source });
+  loaded.add(secretName);
+  return secretName;
+}
+
+/** Whether Secret `namespace/name` holds a certificate and key that can serve, without loading it (nothing is published). */
+export function tlsSecretProblem(secrets: { get(id: string): IndexedObject | undefined }, namespace: string, name: string): string | undefined {
+  const entry = secrets.get(`${namespace}/${name}`);
+  if (!entry) return `Secret ${namespace}/${name} not found`;
+  const pair = tlsKeyPair(entry, namespace, name);
+  return 'problem' in pair ? pair.problem : undefined;
+}
+
+function tlsKeyPair(entry: IndexedObject, namespace: string, name: string): { certificateChain: string; privateKey: string } | { problem: string } {
   const data = (entry.object['data'] ?? {}) as Record<string, unknown>;
   const decode = (value: unknown) => (typeof value === 'string' ? Buffer.from(value, 'base64').toString('utf8') : '');
   const certificateChain = decode(data['tls.crt']);
@@ -31,9 +47,7 @@ export function loadTlsSecret(context: TranslationContext, secrets: { get(id: st
   }
   const pairProblem = keyPairProblem(entry.object, certificateChain, privateKey);
   if (pairProblem) return { problem: `Secret ${namespace}/${name}: ${pairProblem}` };
-  context.ir.secrets.push({ name: secretName, certificateChain, privateKey, source: entry.source });
-  loaded.add(secretName);
-  return secretName;
+  return { certificateChain, privateKey };
 }
 
 /** Verdicts by Secret object (stored objects are replaced, never changed, when they change): parsing is not redone per listener or per pass. */

@@ -70,6 +70,8 @@ export interface GatewayView extends GatewayApiMeta {
   infrastructureParametersRef?: ObjectReferenceView;
   /** The kind a ReferenceGrant must name for this object's references (default Gateway; a ListenerSet read as a Gateway names itself). */
   referrerKind?: 'ListenerSet';
+  /** spec.tls.backend.clientCertificateRef: the certificate the Gateway presents to backends that ask for one. */
+  backendClientCertificateRef?: ObjectReferenceView;
 }
 
 export interface ReferenceGrantView extends GatewayApiMeta {
@@ -174,6 +176,9 @@ export function readGateway(entry: IndexedObject, problems: Problems): GatewayVi
       view.frontendValidation!.perPort.push(validation ? { port, validation } : { port });
     });
   }
+  const backendTls = read.object(read.object(spec['tls'], 'spec.tls')?.['backend'], 'spec.tls.backend');
+  const clientCertificateRef = readReference(read, backendTls?.['clientCertificateRef'], 'spec.tls.backend.clientCertificateRef', '', 'Secret');
+  if (clientCertificateRef) view.backendClientCertificateRef = clientCertificateRef;
   const infrastructure = read.object(spec['infrastructure'], 'spec.infrastructure');
   const parametersRef = readReference(read, infrastructure?.['parametersRef'], 'spec.infrastructure.parametersRef', '');
   if (parametersRef) view.infrastructureParametersRef = parametersRef;

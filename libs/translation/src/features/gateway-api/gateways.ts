@@ -22,7 +22,7 @@ import { GATEWAY_GROUP, readGateway, readGatewayClass, type GatewayClassView, ty
 import type { IndexedObject } from '../../objects.js';
 import type { ClientValidationIR } from '@tendril/model';
 import { gatewayClientCaSecretName } from '../../names.js';
-import { loadTlsSecret, type LoadedSecrets } from '../tls-secret.js';
+import { loadTlsSecret, tlsSecretProblem, type LoadedSecrets } from '../tls-secret.js';
 import { byName, type NamedLookup } from './collections.js';
 import type { BackendResolver } from './backends.js';
 import { condition } from './status.js';
@@ -72,6 +72,10 @@ export interface GatewayState {
   insecureFrontendValidation?: boolean;
   /** The ListenerSets naming it as parent (listener-sets.ts), allowed or not. */
   listenerSets: ListenerSetState<ListenerState>[];
+  /** spec.tls.backend.clientCertificateRef that does not resolve: [reason, message] of the Gateway's ResolvedRefs. */
+  backendClientCertificateUnresolved?: [string, string];
+  /** spec.tls.backend.clientCertificateRef that resolves: the Secret (`namespace/name`) a backend asking for a client certificate gets. */
+  backendClientCertificate?: string;
 }
 
 const HTTP_KINDS: GroupKind[] = [
@@ -124,6 +128,7 @@ export function readGateways(context: TranslationContext, classes: Set<string>, 
     gateway.insecureFrontendValidation = gateway.listeners.some((listener) => listener.clientValidation && !listener.clientValidation.required);
     markConflicts(gateway);
     markOverlappingTls(gateway);
+    checkBackendClientCertificate(gateway, resolver, secrets);
     if (view.infrastructureParametersRef) {
       const ref = view.infrastructureParametersRef;
       gateway.notAccepted = ['InvalidParameters', `spec.infrastructure.parametersRef ${ref.group || 'core'}/${ref.kind} ${ref.name}: Tendril reads no parameters of this kind`];
@@ -319,6 +324,30 @@ function pushListener<K>(map: Map<K, ListenerState[]>, key: K, listener: Listene
   else map.set(key, [listener]);
 }
 
+/**
+ * spec.tls.backend.clientCertificateRef: a core Secret (kubernetes.io/tls, a certificate and its key),
+ * in another namespace only with a ReferenceGrant. A bad reference makes the Gateway's ResolvedRefs
+ * False (InvalidClientCertificateRef, RefNotPermitted) and leaves the Gateway accepted; a good one is
+ * kept for the backends that ask for a client certificate (upstream TLS), and published only then.
+ */
+function checkBackendClientCertificate(gateway: GatewayState, resolver: BackendResolver, secrets: NamedLookup<IndexedObject>): void {
+  const ref = gateway.view.backendClientCertificateRef;
+  if (!ref) return;
+  const at = 'spec.tls.backend.clientCertificateRef';
+  const namespace = ref.namespace ?? gateway.view.namespace;
+  if (!((ref.group === '' || ref.group === 'core') && ref.kind === 'Secret')) {
+    gateway.backendClientCertificateUnresolved = ['InvalidClientCertificateRef', `${at}: ${ref.group || 'core'}/${ref.kind} is not a Secret`];
+    return;
+  }
+  if (!resolver.permitted({ group: GATEWAY_GROUP, kind: 'Gateway', namespace: gateway.view.namespace }, { group: '', kind: 'Secret', namespace, name: ref.name })) {
+    gateway.backendClientCertificateUnresolved = ['RefNotPermitted', `${at}: Secret ${namespace}/${ref.name} is in another namespace and no ReferenceGrant there allows it`];
+    return;
+  }
+  const problem = tlsSecretProblem(secrets, namespace, ref.name);
+  if (problem) gateway.backendClientCertificateUnresolved = ['InvalidClientCertificateRef', `${at}: ${problem}`];
+  else gateway.backendClientCertificate = `${namespace}/${ref.name}`;
+}
+
 /** Which listeners are conflicted, which are otherwise not accepted, which are accepted (the ListenersNotValid message). */
 function listenersSummary(gateway: GatewayState): string {
   const names = (pick: (listener: ListenerState) => boolean) => gateway.listeners.filter(pick).map((listener) => listener.view.name);
@@ -348,8 +377,16 @@ export function gatewayStatus(gateway: GatewayState, programmedListeners: Set<Li
       : gateway.address === undefined
       ? condition('Programmed', false, 'AddressNotAssigned', 'no address could be assigned', generation)
       : condition('Programmed', true, 'Programmed', 'Gateway programmed in the node proxies', generation);
-  const listeners = gateway.listeners.filter((listener) => !listener.listenerSet).map((listener) => listenerEntry(listener, programmedListeners, !!gateway.notAccepted, generation));
-  const conditions = [accepted, programmed];
+  const own = gateway.listeners.filter((listener) => !listener.listenerSet);
+  const listeners = own.map((listener) => listenerEntry(listener, programmedListeners, !!gateway.notAccepted, generation));
+  // ResolvedRefs of the Gateway: its own references (spec.tls.backend), then a summary of its listeners'.
+  const unresolvedListeners = own.filter((listener) => listener.unresolved).map((listener) => listener.view.name);
+  const resolvedRefs = gateway.backendClientCertificateUnresolved
+    ? condition('ResolvedRefs', false, gateway.backendClientCertificateUnresolved[0], gateway.backendClientCertificateUnresolved[1], generation)
+    : unresolvedListeners.length
+      ? condition('ResolvedRefs', false, 'ListenersNotResolved', `listeners with references that do not resolve: ${unresolvedListeners.join(', ')}`, generation)
+      : condition('ResolvedRefs', true, 'ResolvedRefs', 'References resolved', generation);
+  const conditions = [accepted, programmed, resolvedRefs];
   // GEP-91: a Gateway that lets unverified client certificates through says so
   if (gateway.insecureFrontendValidation && !gateway.notAccepted) {
     conditions.push(condition('InsecureFrontendValidationMode', true, 'ConfigurationChanged', 'spec.tls.frontend: a listener accepts client certificates it cannot verify (AllowInsecureFallback)', generation));

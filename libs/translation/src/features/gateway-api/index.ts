@@ -267,7 +267,7 @@ export function gatewayUnitId(gateway: GatewayState): string {
 
 /** What a Gateway's unit reads: the Gateway, what decides its listeners, its routes with what their backends resolved to. */
 export function gatewayUnitInputs(gateway: GatewayState, attached: Map<ListenerState, AttachedRoute[]>, proxyPorts: Map<number, number | undefined>): unknown[] {
-  const inputs: unknown[] = [gateway.object, ...gateway.listenerSets.map((set) => set.object), gateway.address, JSON.stringify([gateway.notAccepted, gateway.addressNotUsable, gateway.listeners.map(listenerSummary), [...proxyPorts]])];
+  const inputs: unknown[] = [gateway.object, ...gateway.listenerSets.map((set) => set.object), gateway.address, JSON.stringify([gateway.notAccepted, gateway.addressNotUsable, gateway.backendClientCertificateUnresolved, gateway.backendClientCertificate, gateway.listeners.map(listenerSummary), [...proxyPorts]])];
   for (const listener of gateway.listeners) for (const route of attached.get(listener) ?? []) inputs.push(listener.view.name, route.view, route.hosts.join(','), resolutionSignature(route.resolved));
   return inputs;
 }
