@@ -73,3 +73,23 @@ function keyPairProblem(object: object, certificateChain: string, privateKey: st
   verdicts.set(object, problem);
   return problem;
 }
+
+const caVerdicts = new WeakMap<object, string | undefined>();
+
+/** Why a PEM bundle of CA certificates (`ca.crt`) would not load in Envoy: a block that does not parse as X.509. */
+export function caBundleProblem(object: object, pem: string): string | undefined {
+  if (caVerdicts.has(object)) return caVerdicts.get(object);
+  let problem: string | undefined;
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) problem = 'ca.crt holds no complete PEM certificate';
+  blocks.forEach((block, i) => {
+    if (problem) return;
+    try {
+      new X509Certificate(block);
+    } catch (error) {
+      problem = `certificate ${i + 1} of ca.crt does not parse as X.509 (${(error as Error).message})`;
+    }
+  });
+  caVerdicts.set(object, problem);
+  return problem;
+}

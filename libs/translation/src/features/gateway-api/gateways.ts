@@ -22,7 +22,7 @@ import { GATEWAY_GROUP, readGateway, readGatewayClass, type GatewayClassView, ty
 import type { IndexedObject } from '../../objects.js';
 import type { ClientValidationIR } from '@tendril/model';
 import { gatewayClientCaSecretName } from '../../names.js';
-import { loadTlsSecret, tlsSecretProblem, type LoadedSecrets } from '../tls-secret.js';
+import { caBundleProblem, loadTlsSecret, tlsSecretProblem, type LoadedSecrets } from '../tls-secret.js';
 import { byName, type NamedLookup } from './collections.js';
 import type { BackendResolver } from './backends.js';
 import { condition } from './status.js';
@@ -237,6 +237,11 @@ function checkClientValidation(
     const pem = entry ? caBundle(entry.object, kind) : '';
     if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
       state.unresolved ??= ['InvalidCACertificateRef', `${at}: ${kind} ${namespace}/${ref.name} ${entry ? 'holds no PEM certificate under ca.crt' : 'not found'}`];
+      return;
+    }
+    const problem = caBundleProblem(entry!.object, pem);
+    if (problem) {
+      state.unresolved ??= ['InvalidCACertificateRef', `${at}: ${kind} ${namespace}/${ref.name}: ${problem}`];
       return;
     }
     bundles.push(pem.trim());
