@@ -6,8 +6,9 @@
  * manifest folder:
  * - identity and bookkeeping the API server assigns: metadata.uid (and the uid in ownerReferences),
  *   resourceVersion, creationTimestamp, generation (statuses still compare observedGeneration);
- * - defaulting: the manifest folder applies an API server's defaults, the test API server does not
- *   (applyDefaults of libs/kube on both sides);
+ * - defaulting: the manifest folder applies an API server's defaults (built-in kinds' and, for Gateway
+ *   API kinds, their CRD schemas'), the test API server does not (it serves those kinds without the
+ *   CRDs' schemas): applyDefaults and admitObject of libs/kube on both sides;
  * - cluster IPs of the Services Tendril owns: allocated by the API server from its service range, here
  *   by two different allocators (the folder's from TENDRIL_SERVICE_CIDR);
  * - the status of the kinds Tendril writes status for (Ingress, GatewayClass, Gateway, routes): in
@@ -24,7 +25,7 @@ import { after, describe, it } from 'node:test';
 import { connect, type NatsConnection } from 'nats';
 import { parseAllDocuments } from 'yaml';
 import { BUCKETS, canonicalJson, type KubeObject } from '@tendril/contract';
-import { applyDefaults, assignLoadBalancerIPs, lbIpamRequest } from '@tendril/kube';
+import { admitObject, applyDefaults, assignLoadBalancerIPs, lbIpamRequest } from '@tendril/kube';
 import { startKubeApiServer, waitFor, type KubeApiServer } from '@tendril/testing';
 import { System } from './system.js';
 
@@ -103,7 +104,8 @@ function normalise(bucket: string, key: string, value: Json): Json {
   if (bucket === BUCKETS.objects) {
     const kind = key.split('.')[1]!;
     if (STATUS_KINDS.has(kind)) delete out['status'];
-    const defaulted = kind === 'node' ? out : (applyDefaults(out as KubeObject, !key.split('.')[2]!.startsWith('_')) as Json);
+    const builtIn = kind === 'node' ? out : (applyDefaults(out as KubeObject, !key.split('.')[2]!.startsWith('_')) as Json);
+    const defaulted = String(builtIn['apiVersion']).startsWith('gateway.networking.k8s.io/') ? (admitObject(builtIn).object as Json) : builtIn;
     const labels = (defaulted['metadata'] as { labels?: Record<string, string> }).labels;
     if (kind === 'service' && labels?.['app.kubernetes.io/managed-by'] === 'tendril') {
       const spec = defaulted['spec'] as Json;
