@@ -22,6 +22,7 @@ import { GATEWAY_GROUP, readMeta, type GatewayApiMeta } from '../../kube/gateway
 import type { IndexedObject } from '../../objects.js';
 import { compare } from '../../problems.js';
 import type { NamedLookup } from './collections.js';
+import { caBundle } from './gateways.js';
 import { condition } from './status.js';
 
 export interface BackendTlsPolicy {
@@ -99,7 +100,7 @@ function readPolicy(entry: IndexedObject, context: TranslationContext, configMap
       return;
     }
     const source = (kind === 'ConfigMap' ? configMaps : secrets).get(`${meta.namespace}/${name}`);
-    const pem = source ? caPem(source.object, kind) : '';
+    const pem = source ? caBundle(source.object, kind) : '';
     if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
       policy.unresolved ??= ['InvalidCACertificateRef', `${at}: ${kind} ${meta.namespace}/${name} ${source ? 'holds no PEM certificate under ca.crt' : 'not found'}`];
       return;
@@ -115,17 +116,6 @@ function readPolicy(entry: IndexedObject, context: TranslationContext, configMap
   else policy.notAccepted ??= ['NoValidCACertificate', 'spec.validation.caCertificateRefs: no reference names a usable CA certificate'];
   if (trustedCa && !policy.notAccepted) policy.validation = { trustedCa, subjectAltNames };
   return policy;
-}
-
-/** PEM under `ca.crt`: a ConfigMap's data (or base64 binaryData), a Secret's base64 data. */
-function caPem(object: Record<string, unknown>, kind: 'ConfigMap' | 'Secret'): string {
-  const field = (name: string) => {
-    const value = object[name];
-    const text = typeof value === 'object' && value !== null ? (value as Record<string, unknown>)['ca.crt'] : undefined;
-    return typeof text === 'string' ? text : undefined;
-  };
-  const base64 = (text: string | undefined) => (text === undefined ? undefined : Buffer.from(text, 'base64').toString('utf8'));
-  return (kind === 'ConfigMap' ? (field('data') ?? base64(field('binaryData'))) : base64(field('data'))) ?? '';
 }
 
 /**

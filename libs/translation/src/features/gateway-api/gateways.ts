@@ -260,7 +260,7 @@ function checkClientValidation(
 }
 
 /** PEM under `ca.crt`: a ConfigMap's data (or base64 binaryData), a Secret's base64 data. */
-function caBundle(object: Record<string, unknown>, kind: 'ConfigMap' | 'Secret'): string {
+export function caBundle(object: Record<string, unknown>, kind: 'ConfigMap' | 'Secret'): string {
   const field = (name: string) => {
     const value = object[name];
     const text = typeof value === 'object' && value !== null ? (value as Record<string, unknown>)['ca.crt'] : undefined;
